@@ -1,4 +1,8 @@
 // Package gtm is the global transaction manager's state machine and server:
 // global transaction ids, durable commit decisions (fsync'd log replayed on
 // start) and the catalog epoch that coordinators follow.
+//
+// The wire protocol is in package gtm/gtmproto; the log format is described in
+// wal.go and its record types in records.go. New requests are one more entry in
+// the handlers table (conn.go), new durable state one more record type.
 package gtm

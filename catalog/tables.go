@@ -1,0 +1,243 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/xlgo/xlgo/distribution"
+)
+
+// Schema is the schema on every datanode that holds the distribution catalog.
+const Schema = "pgxc"
+
+// BootstrapSQL creates the distribution catalog in a database; it is
+// idempotent and runs on every datanode.
+const BootstrapSQL = `CREATE SCHEMA IF NOT EXISTS pgxc;
+CREATE TABLE IF NOT EXISTS pgxc.pgxc_class (
+	pcrelid oid PRIMARY KEY,
+	pclocatortype "char" NOT NULL,
+	pcattnum int2 NOT NULL DEFAULT 0,
+	pchashalgorithm int2 NOT NULL DEFAULT 1,
+	pchashbuckets int2 NOT NULL DEFAULT 4096,
+	nodeoids oid[] NOT NULL,
+	pcnodenames name[] NOT NULL,
+	pcbucketmap int2[]
+)`
+
+// Column is a column of a distributed table as the datanodes define it.
+type Column struct {
+	Name    string
+	Type    string // format_type(): "character varying(100)"
+	TypName string // pg_type.typname: "varchar"
+	Default string // pg_get_expr of the default, "" when none
+	NotNull bool
+}
+
+// Table is a distributed (or replicated) table and where its rows live.
+type Table struct {
+	Schema, Name string
+	RelKind      byte // 'r' table, 'p' partitioned table
+	Locator      distribution.Locator
+	Columns      []Column
+	DistCol      int // index into Columns of the distribution column; -1 when none
+}
+
+// QualifiedName is schema.name, quoted where needed.
+func (t *Table) QualifiedName() string { return quoteIdent(t.Schema) + "." + quoteIdent(t.Name) }
+
+// Column finds a column by name.
+func (t *Table) Column(name string) (int, bool) {
+	for i, c := range t.Columns {
+		if c.Name == name {
+			return i, true
+		}
+	}
+	return -1, false
+}
+
+// Relations is one database's distribution catalog as of one load.
+type Relations struct {
+	Tables     map[string]*Table // key: schema + "." + name (unquoted)
+	DistViews  map[string]bool   // views that read distributed tables, same keys
+	Aggregates map[string]bool   // names of the database's aggregate functions
+	Ready      bool              // the pgxc schema exists in this database
+}
+
+// Resolve finds the relation an unqualified or qualified name means under a
+// search path (PostgreSQL searches pg_catalog first unless it is listed).
+// It returns the table (nil if not distributed) and whether it is a view over
+// distributed tables.
+func (r *Relations) Resolve(schema, name string, searchPath []string) (*Table, bool) {
+	if schema != "" {
+		k := schema + "." + name
+		return r.Tables[k], r.DistViews[k]
+	}
+	for _, s := range searchPath {
+		k := s + "." + name
+		if t, ok := r.Tables[k]; ok {
+			return t, false
+		}
+		if r.DistViews[k] {
+			return nil, true
+		}
+	}
+	return nil, false
+}
+
+const loadTablesSQL = `SELECT c.oid, n.nspname, c.relname, c.relkind, p.pclocatortype, p.pcattnum,
+	array_to_string(p.pcnodenames, ','), coalesce(array_to_string(p.pcbucketmap, ','), '')
+FROM pgxc.pgxc_class p JOIN pg_class c ON c.oid = p.pcrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname NOT LIKE 'pg\_temp\_%';
+SELECT a.attrelid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), t.typname,
+	coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attnotnull
+FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE a.attrelid IN (SELECT pcrelid FROM pgxc.pgxc_class) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY 1, 2;
+WITH RECURSIVE dv(oid) AS (
+	SELECT r.ev_class FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+	WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid IN (SELECT pcrelid FROM pgxc.pgxc_class)
+		AND r.ev_class NOT IN (SELECT pcrelid FROM pgxc.pgxc_class)
+	UNION
+	SELECT r.ev_class FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+	JOIN dv ON d.refobjid = dv.oid WHERE r.ev_class <> dv.oid
+)
+SELECT n.nspname, c.relname FROM dv JOIN pg_class c ON c.oid = dv.oid JOIN pg_namespace n ON n.oid = c.relnamespace;
+SELECT DISTINCT proname FROM pg_proc WHERE prokind = 'a' AND pronamespace <> 'pg_catalog'::regnamespace`
+
+// Load reads a database's distribution catalog through a connection to one datanode.
+func Load(ctx context.Context, conn *pgconn.PgConn) (*Relations, error) {
+	rel := &Relations{Tables: map[string]*Table{}, DistViews: map[string]bool{}, Aggregates: map[string]bool{}}
+	res, err := conn.Exec(ctx, "SELECT to_regclass('pgxc.pgxc_class') IS NOT NULL").ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("read distribution catalog: %w", err)
+	}
+	if len(res) != 1 || len(res[0].Rows) != 1 || string(res[0].Rows[0][0]) != "t" {
+		return rel, nil
+	}
+	rel.Ready = true
+	res, err = conn.Exec(ctx, loadTablesSQL).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("read distribution catalog: %w", err)
+	}
+	if len(res) != 4 {
+		return nil, fmt.Errorf("read distribution catalog: %d results", len(res))
+	}
+	byOID := map[string]*Table{}
+	attnums := map[string]int{}
+	for _, row := range res[0].Rows {
+		t := &Table{Schema: string(row[1]), Name: string(row[2]), DistCol: -1}
+		if len(row[3]) > 0 {
+			t.RelKind = row[3][0]
+		}
+		if len(row[4]) > 0 {
+			t.Locator.Kind = distribution.Kind(row[4][0])
+		}
+		if s := string(row[6]); s != "" {
+			t.Locator.Nodes = strings.Split(s, ",")
+		}
+		if s := string(row[7]); s != "" {
+			parts := strings.Split(s, ",")
+			m := make(distribution.BucketMap, len(parts))
+			for i, p := range parts {
+				v, err := strconv.Atoi(p)
+				if err != nil {
+					return nil, fmt.Errorf("bucket map of %s.%s: %w", t.Schema, t.Name, err)
+				}
+				m[i] = uint16(v)
+			}
+			t.Locator.Map = m
+		}
+		oid := string(row[0])
+		byOID[oid] = t
+		attnums[oid], _ = strconv.Atoi(string(row[5]))
+		rel.Tables[t.Schema+"."+t.Name] = t
+	}
+	for _, row := range res[1].Rows {
+		t := byOID[string(row[0])]
+		if t == nil {
+			continue
+		}
+		attnum, _ := strconv.Atoi(string(row[1]))
+		if attnum == attnums[string(row[0])] {
+			t.DistCol = len(t.Columns)
+		}
+		t.Columns = append(t.Columns, Column{
+			Name: string(row[2]), Type: string(row[3]), TypName: string(row[4]),
+			Default: string(row[5]), NotNull: string(row[6]) == "t",
+		})
+	}
+	for _, t := range byOID {
+		if t.DistCol >= 0 {
+			t.Locator.Column = t.Columns[t.DistCol].Name
+			t.Locator.TypeName = t.Columns[t.DistCol].TypName
+		}
+	}
+	for _, row := range res[2].Rows {
+		rel.DistViews[string(row[0])+"."+string(row[1])] = true
+	}
+	for _, row := range res[3].Rows {
+		rel.Aggregates[string(row[0])] = true
+	}
+	return rel, nil
+}
+
+// Cache keeps each database's Relations until the catalog changes.
+type Cache struct {
+	gen  atomic.Uint64
+	mu   sync.Mutex
+	byDB map[string]cacheEntry
+}
+
+type cacheEntry struct {
+	rel *Relations
+	gen uint64
+}
+
+// NewCache makes an empty cache.
+func NewCache() *Cache { return &Cache{byDB: map[string]cacheEntry{}} }
+
+// Invalidate forgets every database's catalog (a DDL committed somewhere).
+func (c *Cache) Invalidate() { c.gen.Add(1) }
+
+// Get returns the database's catalog, loading it when missing or stale.
+func (c *Cache) Get(ctx context.Context, db string, fresh bool, load func(context.Context) (*Relations, error)) (*Relations, error) {
+	gen := c.gen.Load()
+	if !fresh {
+		c.mu.Lock()
+		e, ok := c.byDB[db]
+		c.mu.Unlock()
+		if ok && e.gen == gen {
+			return e.rel, nil
+		}
+	}
+	rel, err := load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.byDB[db] = cacheEntry{rel: rel, gen: gen}
+	c.mu.Unlock()
+	return rel, nil
+}
+
+// quoteIdent quotes an identifier unless it is a plain lower-case one.
+func quoteIdent(s string) string {
+	plain := s != ""
+	for i, r := range s {
+		if !(r >= 'a' && r <= 'z' || r == '_' || (i > 0 && r >= '0' && r <= '9')) {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return s
+	}
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}

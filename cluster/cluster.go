@@ -1,0 +1,811 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ConfigFileName is the config's name inside the home directory.
+const ConfigFileName = "xlgo.yaml"
+
+// Cluster is one cluster: its home directory and its config.
+type Cluster struct {
+	Home   string
+	Config *Config
+	// ConfigFile is where Config was read from ("" when built in code); Init
+	// copies it into the home.
+	ConfigFile string
+	// BinDir holds the gtm and coordinator binaries; empty means PATH.
+	BinDir string
+	// Out receives progress and the registration log; nil discards it.
+	Out io.Writer
+	// ReadyTimeout bounds the wait for a started gtm or coordinator (default 60s).
+	ReadyTimeout time.Duration
+}
+
+// New returns the cluster of cfg living in home.
+func New(home string, cfg *Config) *Cluster { return &Cluster{Home: home, Config: cfg} }
+
+// ConfigPath is HOME/xlgo.yaml.
+func (c *Cluster) ConfigPath() string { return filepath.Join(c.Home, ConfigFileName) }
+
+// DataDir is HOME/NAME: PGDATA of a datanode, the data dir of the gtm or a coordinator.
+func (c *Cluster) DataDir(name string) string { return filepath.Join(c.Home, name) }
+
+// LogPath is HOME/log/NAME.log.
+func (c *Cluster) LogPath(name string) string { return filepath.Join(c.Home, "log", name+".log") }
+
+// PidPath is HOME/run/NAME.pid.
+func (c *Cluster) PidPath(name string) string { return filepath.Join(c.Home, "run", name+".pid") }
+
+// LogTail returns the last n lines of a process's log.
+func (c *Cluster) LogTail(name string, n int) string { return tailFile(c.LogPath(name), n) }
+
+// ClientUser is the role xlctl connects as: $PGUSER when set, else the
+// invoking OS user, for whom Init creates a superuser role on every datanode.
+func (c *Cluster) ClientUser() string {
+	if u := os.Getenv("PGUSER"); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return c.Config.OSUser
+}
+
+func (c *Cluster) out() io.Writer {
+	if c.Out == nil {
+		return io.Discard
+	}
+	return c.Out
+}
+
+func (c *Cluster) readyTimeout() time.Duration {
+	if c.ReadyTimeout > 0 {
+		return c.ReadyTimeout
+	}
+	return 60 * time.Second
+}
+
+func (c *Cluster) say(format string, a ...any) { fmt.Fprintf(c.out(), format+"\n", a...) }
+
+func (c *Cluster) allNodes() []Node {
+	return append(append([]Node{c.Config.GTM}, c.Config.Coordinators...), c.Config.Datanodes...)
+}
+
+// ErrExists is returned by Init when the home already holds a cluster.
+var ErrExists = errors.New("a cluster already exists")
+
+// StepError says which step of a verb failed.
+type StepError struct {
+	Step string
+	Err  error
+}
+
+func (e *StepError) Error() string { return fmt.Sprintf("%s failed: %v", e.Step, e.Err) }
+func (e *StepError) Unwrap() error { return e.Err }
+
+// Existing lists the data directories of the config's nodes that exist in the home.
+func (c *Cluster) Existing() []string {
+	var out []string
+	for _, n := range c.allNodes() {
+		if _, err := os.Stat(c.DataDir(n.Name)); err == nil {
+			out = append(out, c.DataDir(n.Name))
+		}
+	}
+	return out
+}
+
+func nonEmptyDir(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	return err == nil && len(ents) > 0
+}
+
+// env gathers what every verb that runs processes needs.
+type env struct {
+	pgBin     string
+	pgUser    *pgUser // nil: run PostgreSQL as self
+	dnSocket  string  // datanodes' unix_socket_directories
+	crdSocket string  // coordinators' --unix-socket-dir
+}
+
+func (c *Cluster) resolve() (*env, error) {
+	if err := c.Config.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	e := &env{}
+	var err error
+	if e.pgBin, err = FindPgBin(c.Config.PgBin); err != nil {
+		return nil, err
+	}
+	if e.pgUser, err = runAsUser(c.Config.OSUser); err != nil {
+		return nil, err
+	}
+	uid, gids := selfIDs()
+	e.crdSocket = pickSocketDir(c.Config.SocketDir, uid, gids)
+	if e.pgUser != nil {
+		uid, gids = e.pgUser.UID, append([]uint32{e.pgUser.GID}, e.pgUser.Groups...)
+	}
+	e.dnSocket = pickSocketDir(c.Config.SocketDir, uid, gids)
+	return e, nil
+}
+
+// binary finds the gtm or coordinator executable.
+func (c *Cluster) binary(name string) (string, error) {
+	if c.BinDir != "" {
+		p := filepath.Join(c.BinDir, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s binary not found in %q or on PATH (run make build, or pass --bin)", name, c.BinDir)
+}
+
+// Init creates the cluster: config, datanodes (initdb), then starts
+// everything and registers the nodes on every coordinator. On failure it
+// stops what it started and returns a *StepError.
+func (c *Cluster) Init(ctx context.Context) (err error) {
+	if err := c.Config.Validate(); err != nil {
+		return fmt.Errorf("invalid config: %w", err)
+	}
+	existing := c.Existing()
+	if _, statErr := os.Stat(c.ConfigPath()); statErr == nil && len(existing) > 0 {
+		return fmt.Errorf("%w in %s (%s and %s); use xlctl start, or xlctl clean first", ErrExists, c.Home, c.ConfigPath(), strings.Join(existing, ", "))
+	}
+	for _, d := range existing {
+		if nonEmptyDir(d) {
+			return fmt.Errorf("%w in %s: %s is not empty; remove it or use another --home", ErrExists, c.Home, d)
+		}
+	}
+	e, err := c.resolve()
+	if err != nil {
+		return err
+	}
+	for _, b := range []string{"gtm", "coordinator"} {
+		if _, err := c.binary(b); err != nil {
+			return err
+		}
+	}
+
+	var started []Node
+	step := func(name string, f func() error) error {
+		if err := f(); err != nil {
+			return &StepError{Step: name, Err: err}
+		}
+		return nil
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		if len(started) > 0 {
+			c.say("Stopping what init started after the failure.")
+			c.stopNodes(context.WithoutCancel(ctx), e, started, "immediate")
+		}
+		err = fmt.Errorf("init: %w (logs in %s; remove the partial cluster with xlctl clean --yes)", err, filepath.Join(c.Home, "log"))
+	}()
+
+	if err = step("prepare home "+c.Home, func() error { return c.prepareHome(e) }); err != nil {
+		return err
+	}
+	for _, n := range c.Config.Datanodes {
+		if err = step("initdb datanode "+n.Name, func() error { return c.initDatanode(ctx, e, n) }); err != nil {
+			return err
+		}
+	}
+	for _, n := range c.Config.Datanodes {
+		if err = step("start datanode "+n.Name, func() error { return c.startDatanode(ctx, e, n) }); err != nil {
+			return err
+		}
+		started = append(started, n)
+	}
+	if e.pgUser != nil && c.ClientUser() != e.pgUser.Name {
+		for _, n := range c.Config.Datanodes {
+			if err = step("create role "+c.ClientUser()+" on datanode "+n.Name, func() error { return c.createClientRole(ctx, e, n) }); err != nil {
+				return err
+			}
+		}
+	}
+	if err = step("start gtm "+c.Config.GTM.Name, func() error { return c.startGTM(ctx) }); err != nil {
+		return err
+	}
+	started = append(started, c.Config.GTM)
+	for _, n := range c.Config.Coordinators {
+		started = append(started, n)
+		if err = step("start coordinator "+n.Name, func() error { return c.startCoordinator(ctx, e, n) }); err != nil {
+			return err
+		}
+	}
+	for _, n := range c.Config.Coordinators {
+		if err = step("register nodes on coordinator "+n.Name, func() error { return c.registerOn(ctx, n) }); err != nil {
+			return err
+		}
+	}
+	c.say("Done.")
+	for _, n := range c.Config.Coordinators {
+		if err = step("check coordinator "+n.Name, func() error {
+			return waitSQL(ctx, n.Host, n.Port, c.ClientUser(), c.readyTimeout(), nil)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) prepareHome(e *env) error {
+	for _, d := range []string{c.Home, filepath.Join(c.Home, "log"), filepath.Join(c.Home, "run")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if c.ConfigFile == "" || c.ConfigFile != c.ConfigPath() {
+		data := c.Config.YAML()
+		if c.ConfigFile != "" {
+			var err error
+			if data, err = os.ReadFile(c.ConfigFile); err != nil {
+				return err
+			}
+		}
+		if err := os.WriteFile(c.ConfigPath(), data, 0o644); err != nil {
+			return err
+		}
+		c.say("Wrote %s", c.ConfigPath())
+	}
+	if e.pgUser != nil {
+		if dir, ok := unreachable(c.Home, e.pgUser); ok {
+			return fmt.Errorf("os_user %s cannot enter %s (a parent of the home); choose another --home (e.g. /var/lib/xlgo) or allow it with chmod o+x %s", e.pgUser.Name, dir, dir)
+		}
+	}
+	return nil
+}
+
+// unreachable returns the first directory on the path to home that u may not
+// enter.
+func unreachable(home string, u *pgUser) (string, bool) {
+	abs, err := filepath.Abs(home)
+	if err != nil {
+		return home, true
+	}
+	for dir := abs; ; dir = filepath.Dir(dir) {
+		st, err := os.Stat(dir)
+		if err == nil {
+			sys := st.Sys().(*syscall.Stat_t)
+			mode := st.Mode().Perm()
+			ok := mode&0o001 != 0
+			if sys.Uid == u.UID {
+				ok = mode&0o100 != 0
+			} else if sys.Gid == u.GID || contains(u.Groups, sys.Gid) {
+				ok = mode&0o010 != 0
+			}
+			if !ok {
+				return dir, true
+			}
+		}
+		if dir == filepath.Dir(dir) {
+			return "", false
+		}
+	}
+}
+
+func contains(s []uint32, v uint32) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// pgCmd runs a PostgreSQL program as the PostgreSQL account.
+func (c *Cluster) pgCmd(ctx context.Context, e *env, setsid bool, prog string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, filepath.Join(e.pgBin, prog), args...)
+	cmd.SysProcAttr = e.pgUser.attr(setsid)
+	cmd.Dir = "/"
+	cmd.Env = cleanEnv()
+	return cmd
+}
+
+func runOut(cmd *exec.Cmd) error {
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func (c *Cluster) initDatanode(ctx context.Context, e *env, n Node) error {
+	c.say("Initialize datanode %s", n.Name)
+	dir := c.DataDir(n.Name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := e.pgUser.chown(dir); err != nil {
+		return err
+	}
+	if err := runOut(c.pgCmd(ctx, e, false, "initdb", "-D", dir, "-E", "UTF8", "--locale="+initdbLocale(), "-A", "trust", "--no-instructions")); err != nil {
+		return err
+	}
+	if err := appendFile(filepath.Join(dir, "postgresql.conf"), c.datanodeConf(n, e.dnSocket)); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pg_hba.conf"), []byte(c.datanodeHBA()), 0o600); err != nil {
+		return err
+	}
+	if err := e.pgUser.chown(filepath.Join(dir, "pg_hba.conf")); err != nil {
+		return err
+	}
+	// pg_ctl -l appends to the log as the PostgreSQL account.
+	f, err := os.OpenFile(c.LogPath(n.Name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return e.pgUser.chown(c.LogPath(n.Name))
+}
+
+func appendFile(path, text string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// datanodeConf is what Init appends to a datanode's postgresql.conf.
+func (c *Cluster) datanodeConf(n Node, socketDir string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n# Added by xlctl init for datanode %s of cluster %s.\n", n.Name, c.Config.ClusterName)
+	fmt.Fprintf(&b, "port = %d\n", n.Port)
+	fmt.Fprintf(&b, "listen_addresses = %s\n", sqlString(n.Host))
+	fmt.Fprintf(&b, "unix_socket_directories = %s\n", sqlString(socketDir))
+	for _, k := range sortedKeys(c.Config.DatanodeSettings) {
+		fmt.Fprintf(&b, "%s = %s\n", k, confValue(c.Config.DatanodeSettings[k]))
+	}
+	return b.String()
+}
+
+// confValue writes numbers, units and plain words bare and quotes the rest.
+func confValue(v string) string {
+	if strings.HasPrefix(v, "'") && strings.HasSuffix(v, "'") && len(v) >= 2 {
+		return v
+	}
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return sqlString(v)
+		}
+	}
+	if v == "" {
+		return "''"
+	}
+	return v
+}
+
+// datanodeHBA trusts local connections, loopback, and the coordinators' hosts.
+func (c *Cluster) datanodeHBA() string {
+	var b strings.Builder
+	b.WriteString("# Written by xlctl init: coordinators and local clients are trusted.\n")
+	b.WriteString("local   all   all                 trust\n")
+	b.WriteString("host    all   all   127.0.0.1/32  trust\n")
+	b.WriteString("host    all   all   ::1/128       trust\n")
+	b.WriteString("local   replication   all                 trust\n")
+	b.WriteString("host    replication   all   127.0.0.1/32  trust\n")
+	seen := map[string]bool{"127.0.0.1": true, "::1": true, "localhost": true}
+	for _, n := range c.Config.Coordinators {
+		if seen[n.Host] {
+			continue
+		}
+		seen[n.Host] = true
+		addr := n.Host
+		if ip := net.ParseIP(n.Host); ip != nil {
+			if ip.To4() != nil {
+				addr += "/32"
+			} else {
+				addr += "/128"
+			}
+		}
+		fmt.Fprintf(&b, "host    all   all   %s  trust\n", addr)
+	}
+	return b.String()
+}
+
+// datanodePid returns the postmaster's pid when the datanode runs.
+func (c *Cluster) datanodePid(n Node) (int, bool) {
+	pid, err := readPid(filepath.Join(c.DataDir(n.Name), "postmaster.pid"))
+	if err != nil {
+		return 0, false
+	}
+	return pid, procAlive(pid, "postgres")
+}
+
+func (c *Cluster) startDatanode(ctx context.Context, e *env, n Node) error {
+	if pid, ok := c.datanodePid(n); ok {
+		c.say("Datanode %s is already running (pid %d).", n.Name, pid)
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(c.DataDir(n.Name), "PG_VERSION")); err != nil {
+		return fmt.Errorf("%s is not a datanode data directory (run xlctl init)", c.DataDir(n.Name))
+	}
+	c.say("Start datanode %s", n.Name)
+	err := runOut(c.pgCmd(ctx, e, true, "pg_ctl", "start", "-D", c.DataDir(n.Name), "-l", c.LogPath(n.Name), "-w", "-t", "120", "-s"))
+	if err != nil {
+		return fmt.Errorf("%w\nlast lines of %s:\n%s", err, c.LogPath(n.Name), c.LogTail(n.Name, 20))
+	}
+	if pid, ok := c.datanodePid(n); ok {
+		os.WriteFile(c.PidPath(n.Name), []byte(strconv.Itoa(pid)+"\n"), 0o644)
+	}
+	return nil
+}
+
+// createClientRole creates a superuser role for the invoking OS user (root
+// when PostgreSQL runs as os_user) so psql works without -U.
+func (c *Cluster) createClientRole(ctx context.Context, e *env, n Node) error {
+	cc, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=postgres sslmode=disable connect_timeout=10", n.Host, n.Port, e.pgUser.Name))
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	role := c.ClientUser()
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", role).Scan(&exists); err != nil {
+		return err
+	}
+	if exists {
+		return nil
+	}
+	_, err = conn.Exec(ctx, "CREATE ROLE "+pgx.Identifier{role}.Sanitize()+" SUPERUSER LOGIN")
+	return err
+}
+
+// spawn starts a gtm or coordinator detached from the terminal, logging to
+// HOME/log/NAME.log, and records its pid. The channel yields its exit.
+func (c *Cluster) spawn(name, bin string, args []string) (<-chan error, error) {
+	path, err := c.binary(bin)
+	if err != nil {
+		return nil, err
+	}
+	logf, err := os.OpenFile(c.LogPath(name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(logf, "%s xlctl: starting %s %s\n", time.Now().Format(time.RFC3339), path, strings.Join(args, " "))
+	cmd := exec.Command(path, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = c.Home
+	cmd.Env = cleanEnv()
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	if err := os.WriteFile(c.PidPath(name), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		cmd.Process.Kill()
+		logf.Close()
+		return nil, err
+	}
+	exited := make(chan error, 1)
+	go func() {
+		exited <- cmd.Wait()
+		logf.Close()
+	}()
+	return exited, nil
+}
+
+// spawnedPid returns the pid of a running gtm or coordinator started by
+// xlctl, identified by its pid file and its --name argument.
+func (c *Cluster) spawnedPid(n Node) (int, bool) {
+	pid, err := readPid(c.PidPath(n.Name))
+	if err != nil {
+		return 0, false
+	}
+	return pid, procAlive(pid, "--name\x00"+n.Name+"\x00")
+}
+
+func (c *Cluster) logLevelArgs() []string {
+	if c.Config.LogLevel == "" {
+		return nil
+	}
+	return []string{"--log-level", c.Config.LogLevel}
+}
+
+// GTMArgs are the command-line flags of the gtm process.
+func (c *Cluster) GTMArgs() []string {
+	g := c.Config.GTM
+	return append([]string{"--name", g.Name, "--listen", g.Host, "--port", strconv.Itoa(g.Port),
+		"--data-dir", c.DataDir(g.Name)}, c.logLevelArgs()...)
+}
+
+// CoordinatorArgs are the command-line flags of coordinator n.
+func (c *Cluster) CoordinatorArgs(n Node, socketDir string) []string {
+	return append([]string{"--name", n.Name, "--listen", n.Host, "--port", strconv.Itoa(n.Port),
+		"--unix-socket-dir", socketDir, "--gtm", c.Config.GTM.Addr(), "--data-dir", c.DataDir(n.Name),
+		"--cluster-name", c.Config.ClusterName}, c.logLevelArgs()...)
+}
+
+func (c *Cluster) startGTM(ctx context.Context) error {
+	g := c.Config.GTM
+	if pid, ok := c.spawnedPid(g); ok {
+		c.say("GTM %s is already running (pid %d).", g.Name, pid)
+		return nil
+	}
+	c.say("Start GTM %s", g.Name)
+	if err := os.MkdirAll(c.DataDir(g.Name), 0o700); err != nil {
+		return err
+	}
+	exited, err := c.spawn(g.Name, "gtm", c.GTMArgs())
+	if err != nil {
+		return err
+	}
+	if err := waitTCP(ctx, g.Addr(), c.readyTimeout(), exited); err != nil {
+		return fmt.Errorf("gtm %s: %w\nlast lines of %s:\n%s", g.Name, err, c.LogPath(g.Name), c.LogTail(g.Name, 20))
+	}
+	return nil
+}
+
+func (c *Cluster) startCoordinator(ctx context.Context, e *env, n Node) error {
+	if pid, ok := c.spawnedPid(n); ok {
+		c.say("Coordinator %s is already running (pid %d).", n.Name, pid)
+		return nil
+	}
+	c.say("Start coordinator %s", n.Name)
+	if err := os.MkdirAll(c.DataDir(n.Name), 0o700); err != nil {
+		return err
+	}
+	exited, err := c.spawn(n.Name, "coordinator", c.CoordinatorArgs(n, e.crdSocket))
+	if err != nil {
+		return err
+	}
+	if err := waitSQL(ctx, n.Host, n.Port, c.ClientUser(), c.readyTimeout(), exited); err != nil {
+		return fmt.Errorf("coordinator %s: %w\nsee %s; its last lines:\n%s", n.Name, err, c.LogPath(n.Name), c.LogTail(n.Name, 20))
+	}
+	return nil
+}
+
+// waitTCP polls until addr accepts a TCP connection.
+func waitTCP(ctx context.Context, addr string, d time.Duration, exited <-chan error) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var dialer net.Dialer
+	for {
+		conn, err := dialer.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		select {
+		case err := <-exited:
+			if err == nil {
+				err = errors.New("exited")
+			}
+			return fmt.Errorf("process ended before it accepted connections on %s: %w", addr, err)
+		case <-ctx.Done():
+			return fmt.Errorf("nothing accepts connections on %s after %s: %w", addr, d, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Start starts the datanodes, the gtm and the coordinators, in that order,
+// leaving running ones alone.
+func (c *Cluster) Start(ctx context.Context) error {
+	e, err := c.resolve()
+	if err != nil {
+		return err
+	}
+	for _, n := range c.Config.Datanodes {
+		if err := c.startDatanode(ctx, e, n); err != nil {
+			return &StepError{"start datanode " + n.Name, err}
+		}
+	}
+	if err := c.startGTM(ctx); err != nil {
+		return &StepError{"start gtm " + c.Config.GTM.Name, err}
+	}
+	for _, n := range c.Config.Coordinators {
+		if err := c.startCoordinator(ctx, e, n); err != nil {
+			return &StepError{"start coordinator " + n.Name, err}
+		}
+	}
+	return nil
+}
+
+// StopModes are the modes Stop accepts (pg_ctl's).
+var StopModes = []string{"fast", "immediate", "smart"}
+
+// Stop stops the coordinators, the gtm and the datanodes, in that order. Mode
+// is fast, smart (SIGTERM, pg_ctl stop -m MODE) or immediate (SIGKILL).
+func (c *Cluster) Stop(ctx context.Context, mode string) error {
+	if mode == "" {
+		mode = "fast"
+	}
+	if !containsStr(StopModes, mode) {
+		return fmt.Errorf("stop mode %q: want fast, immediate or smart", mode)
+	}
+	e, err := c.resolve()
+	if err != nil {
+		return err
+	}
+	nodes := append(append(append([]Node{}, c.Config.Coordinators...), c.Config.GTM), c.Config.Datanodes...)
+	return c.stopNodes(ctx, e, nodes, mode)
+}
+
+func containsStr(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// stopNodes stops nodes in the order coordinators, gtm, datanodes.
+func (c *Cluster) stopNodes(ctx context.Context, e *env, nodes []Node, mode string) error {
+	var errs []error
+	order := map[string]int{RoleCoordinator: 0, RoleGTM: 1, RoleDatanode: 2}
+	for pass := 0; pass < 3; pass++ {
+		for _, n := range nodes {
+			_, role, _ := c.Config.Node(n.Name)
+			if order[role] != pass {
+				continue
+			}
+			var err error
+			if role == RoleDatanode {
+				err = c.stopDatanode(ctx, e, n, mode)
+			} else {
+				err = c.stopSpawned(n, role, mode)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("stop %s %s: %w", role, n.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Cluster) stopSpawned(n Node, role, mode string) error {
+	pid, ok := c.spawnedPid(n)
+	if !ok {
+		os.Remove(c.PidPath(n.Name))
+		return nil
+	}
+	c.say("Stop %s %s (pid %d, %s)", role, n.Name, pid, mode)
+	sig := syscall.SIGTERM
+	if mode == "immediate" {
+		sig = syscall.SIGKILL
+	}
+	want := "--name\x00" + n.Name + "\x00"
+	if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return err
+	}
+	if !waitGone(pid, 30*time.Second, want) {
+		c.say("%s %s did not exit within 30s of SIGTERM; sending SIGKILL", role, n.Name)
+		syscall.Kill(pid, syscall.SIGKILL)
+		if !waitGone(pid, 10*time.Second, want) {
+			return fmt.Errorf("pid %d is still running", pid)
+		}
+	}
+	os.Remove(c.PidPath(n.Name))
+	return nil
+}
+
+func (c *Cluster) stopDatanode(ctx context.Context, e *env, n Node, mode string) error {
+	if _, ok := c.datanodePid(n); !ok {
+		os.Remove(c.PidPath(n.Name))
+		return nil
+	}
+	c.say("Stop datanode %s (%s)", n.Name, mode)
+	if err := runOut(c.pgCmd(ctx, e, false, "pg_ctl", "stop", "-D", c.DataDir(n.Name), "-m", mode, "-w", "-t", "120", "-s")); err != nil {
+		return err
+	}
+	os.Remove(c.PidPath(n.Name))
+	return nil
+}
+
+// ProcessStatus is one line of xlctl status.
+type ProcessStatus struct {
+	Name    string
+	Role    string
+	Addr    string
+	Pid     int // 0 when stopped
+	Running bool
+	Log     string
+}
+
+// Status reports every process of the cluster: gtm, coordinators, datanodes.
+func (c *Cluster) Status(ctx context.Context) ([]ProcessStatus, error) {
+	if err := c.Config.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	var out []ProcessStatus
+	add := func(n Node, role string, pid int, ok bool) {
+		if !ok {
+			pid = 0
+		}
+		out = append(out, ProcessStatus{n.Name, role, n.Addr(), pid, ok, c.LogPath(n.Name)})
+	}
+	pid, ok := c.spawnedPid(c.Config.GTM)
+	add(c.Config.GTM, RoleGTM, pid, ok)
+	for _, n := range c.Config.Coordinators {
+		pid, ok := c.spawnedPid(n)
+		add(n, RoleCoordinator, pid, ok)
+	}
+	for _, n := range c.Config.Datanodes {
+		pid, ok := c.datanodePid(n)
+		add(n, RoleDatanode, pid, ok)
+	}
+	return out, ctx.Err()
+}
+
+// Clean stops the cluster, then removes its data directories, logs and pid
+// files. The config file stays.
+func (c *Cluster) Clean(ctx context.Context) error {
+	if err := c.Stop(ctx, "fast"); err != nil {
+		c.say("Stop failed (%v); stopping immediately", err)
+		if err := c.Stop(ctx, "immediate"); err != nil {
+			return fmt.Errorf("clean: %w", err)
+		}
+	}
+	var errs []error
+	for _, n := range c.allNodes() {
+		if d := c.DataDir(n.Name); dirExists(d) {
+			c.say("Remove %s", d)
+			errs = append(errs, os.RemoveAll(d))
+		}
+	}
+	for _, d := range []string{filepath.Join(c.Home, "log"), filepath.Join(c.Home, "run")} {
+		if dirExists(d) {
+			c.say("Remove %s", d)
+			errs = append(errs, os.RemoveAll(d))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func dirExists(d string) bool {
+	st, err := os.Stat(d)
+	return err == nil && st.IsDir()
+}
+
+// WaitCoordinators waits until every coordinator answers SELECT 1, for at
+// most ReadyTimeout each.
+func (c *Cluster) WaitCoordinators(ctx context.Context) error {
+	for _, n := range c.Config.Coordinators {
+		if err := waitSQL(ctx, n.Host, n.Port, c.ClientUser(), c.readyTimeout(), nil); err != nil {
+			return fmt.Errorf("coordinator %s: %w", n.Name, err)
+		}
+	}
+	return nil
+}
+
+// ConnectHint is the psql command line that reaches the first coordinator.
+func (c *Cluster) ConnectHint() string {
+	co := c.Config.Coordinators[0]
+	uid, gids := selfIDs()
+	dir := pickSocketDir(c.Config.SocketDir, uid, gids)
+	if dir == libpqSocketDir && (co.Host == "127.0.0.1" || co.Host == "localhost") {
+		return fmt.Sprintf("psql -p %d", co.Port)
+	}
+	return fmt.Sprintf("psql -h %s -p %d", co.Host, co.Port)
+}

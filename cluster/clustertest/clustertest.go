@@ -1,0 +1,248 @@
+// Package clustertest starts a real xlgo cluster (gtm, coordinators and
+// PostgreSQL datanodes on free loopback ports, in a temporary home) for
+// integration tests, and stops and removes it when the test ends.
+package clustertest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xlgo/xlgo/cluster"
+)
+
+// Options shape the cluster; zero values take the defaults.
+type Options struct {
+	Coordinators int // default 1
+	Datanodes    int // default 2
+	// DatanodeSettings are extra postgresql.conf lines on top of the defaults.
+	DatanodeSettings map[string]string
+	// LogLevel is passed to gtm and coordinators when set.
+	LogLevel string
+}
+
+// Cluster is a running test cluster.
+type Cluster struct {
+	Home   string
+	Config *cluster.Config
+	// Ctl runs xlctl verbs on the cluster (Stop, Start, Status ...), e.g. for fault tests.
+	Ctl *cluster.Cluster
+	// User is the role the DSNs connect as.
+	User string
+}
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// Binaries returns the directory holding freshly built gtm and coordinator
+// binaries, building them once per test binary. $XLGO_TEST_BIN, when set,
+// names a directory of prebuilt binaries to use instead.
+func Binaries(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if d := os.Getenv("XLGO_TEST_BIN"); d != "" {
+			binDir = d
+			return
+		}
+		root, err := ModuleRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "xlgo-testbin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		// Readable by os_user too, in case binaries must run as it.
+		os.Chmod(dir, 0o755)
+		for _, name := range []string{"gtm", "coordinator"} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
+			cmd.Dir = root
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("go build ./cmd/%s: %v\n%s", name, err, out)
+				return
+			}
+		}
+		binDir = dir
+	})
+	if buildErr != nil {
+		t.Fatalf("clustertest: %v", buildErr)
+	}
+	return binDir
+}
+
+// ModuleRoot finds the directory of xlgo's go.mod from the working directory up.
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && bytes.Contains(data, []byte("module github.com/xlgo/xlgo\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod of github.com/xlgo/xlgo above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// RequirePostgres returns PostgreSQL's bin directory. When PostgreSQL is
+// missing it fails the test under CI (CI=true) and skips it elsewhere.
+func RequirePostgres(t testing.TB) string {
+	t.Helper()
+	dir, err := cluster.FindPgBin(os.Getenv("XLGO_PG_BIN"))
+	if err == nil && os.Geteuid() == 0 {
+		osUser := cluster.DefaultConfig().OSUser
+		if _, uerr := user.Lookup(osUser); uerr != nil {
+			err = fmt.Errorf("running as root needs the %s OS user to run PostgreSQL: %v", osUser, uerr)
+		}
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("PostgreSQL is required under CI: %v", err)
+		}
+		t.Skipf("skipping: PostgreSQL is not installed here: %v", err)
+	}
+	return dir
+}
+
+// freePorts reserves n distinct free loopback ports.
+func freePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	var ports []int
+	for len(ports) < n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// Start inits and starts a cluster for the test and registers t.Cleanup to
+// stop and remove it, whether the test passes or fails.
+func Start(t testing.TB, o Options) *Cluster {
+	t.Helper()
+	if o.Coordinators <= 0 {
+		o.Coordinators = 1
+	}
+	if o.Datanodes <= 0 {
+		o.Datanodes = 2
+	}
+	pgBin := RequirePostgres(t)
+	bin := Binaries(t)
+
+	ports, err := freePorts(1 + o.Coordinators + o.Datanodes)
+	if err != nil {
+		t.Fatalf("clustertest: free ports: %v", err)
+	}
+	cfg := cluster.DefaultConfig()
+	cfg.PgBin = pgBin
+	cfg.LogLevel = o.LogLevel
+	cfg.GTM.Port = ports[0]
+	cfg.Coordinators = nil
+	for i := 0; i < o.Coordinators; i++ {
+		cfg.Coordinators = append(cfg.Coordinators, cluster.Node{Name: fmt.Sprintf("coord%d", i+1), Host: "127.0.0.1", Port: ports[1+i]})
+	}
+	cfg.Datanodes = nil
+	for i := 0; i < o.Datanodes; i++ {
+		cfg.Datanodes = append(cfg.Datanodes, cluster.Node{Name: fmt.Sprintf("datanode%d", i+1), Host: "127.0.0.1",
+			Port: ports[1+o.Coordinators+i], Primary: i == 0, Preferred: i == 0})
+	}
+	for k, v := range o.DatanodeSettings {
+		cfg.DatanodeSettings[k] = v
+	}
+
+	// t.TempDir is private to the invoking user; PostgreSQL may run as os_user.
+	home, err := os.MkdirTemp("", "xlgo-test-")
+	if err != nil {
+		t.Fatalf("clustertest: %v", err)
+	}
+	if err := os.Chmod(home, 0o755); err != nil {
+		t.Fatalf("clustertest: %v", err)
+	}
+	var out bytes.Buffer
+	ctl := &cluster.Cluster{Home: home, Config: cfg, BinDir: bin, Out: &out, ReadyTimeout: 90 * time.Second}
+	c := &Cluster{Home: home, Config: cfg, Ctl: ctl, User: ctl.ClientUser()}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := ctl.Stop(ctx, "immediate"); err != nil {
+			t.Errorf("clustertest: stop: %v", err)
+			return // keep the home for a look at what still runs
+		}
+		if t.Failed() && os.Getenv("XLGO_KEEP_FAILED") != "" {
+			t.Logf("clustertest: keeping %s", home)
+			return
+		}
+		os.RemoveAll(home)
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := ctl.Init(ctx); err != nil {
+		var tails strings.Builder
+		for _, n := range append(append([]cluster.Node{cfg.GTM}, cfg.Coordinators...), cfg.Datanodes...) {
+			if tail := c.LogTail(n.Name, 15); tail != "" {
+				fmt.Fprintf(&tails, "--- %s (last lines)\n%s\n", c.Ctl.LogPath(n.Name), tail)
+			}
+		}
+		t.Fatalf("clustertest: %v\n--- xlctl output\n%s%s", err, out.String(), tails.String())
+	}
+	if testing.Verbose() {
+		t.Logf("clustertest: cluster in %s: gtm %d, coordinators %v, datanodes %v", home, cfg.GTM.Port,
+			portsOf(cfg.Coordinators), portsOf(cfg.Datanodes))
+	}
+	return c
+}
+
+func portsOf(ns []cluster.Node) []int {
+	var ps []int
+	for _, n := range ns {
+		ps = append(ps, n.Port)
+	}
+	return ps
+}
+
+// CoordPort is the port of coordinator i, counted from 0 (CoordPort(0) is coord1).
+func (c *Cluster) CoordPort(i int) int { return c.Config.Coordinators[i].Port }
+
+// DatanodePort is the port of datanode i, counted from 0 (DatanodePort(0) is datanode1).
+func (c *Cluster) DatanodePort(i int) int { return c.Config.Datanodes[i].Port }
+
+// CoordDSN is a libpq/pgx connection string for coordinator i (from 0) and database db.
+func (c *Cluster) CoordDSN(i int, db string) string { return c.dsn(c.CoordPort(i), db) }
+
+// DatanodeDSN is a connection string straight to datanode i (from 0), bypassing the coordinators.
+func (c *Cluster) DatanodeDSN(i int, db string) string { return c.dsn(c.DatanodePort(i), db) }
+
+func (c *Cluster) dsn(port int, db string) string {
+	return fmt.Sprintf("host=127.0.0.1 port=%d user=%s dbname=%s sslmode=disable", port, c.User, db)
+}
+
+// LogTail returns the last n lines of a process's log (gtm, coord1, datanode2 ...).
+func (c *Cluster) LogTail(name string, n int) string { return c.Ctl.LogTail(name, n) }

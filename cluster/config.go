@@ -1,0 +1,263 @@
+package cluster
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/viper"
+)
+
+// Node is one process of the cluster: the GTM, a coordinator or a datanode.
+type Node struct {
+	Name      string `mapstructure:"name"`
+	Host      string `mapstructure:"host"`
+	Port      int    `mapstructure:"port"`
+	Primary   bool   `mapstructure:"primary"`   // datanodes only: replicated-table writes go here first
+	Preferred bool   `mapstructure:"preferred"` // datanodes only: replicated-table reads go here
+}
+
+// Addr is host:port.
+func (n Node) Addr() string { return fmt.Sprintf("%s:%d", n.Host, n.Port) }
+
+// Config is the cluster description xlctl works from (HOME/xlgo.yaml).
+type Config struct {
+	ClusterName string `mapstructure:"cluster_name"`
+	// PgBin is the directory of initdb, pg_ctl and postgres; empty means auto-detect.
+	PgBin string `mapstructure:"pg_bin"`
+	// OSUser runs PostgreSQL when xlctl runs as root (initdb refuses root).
+	OSUser string `mapstructure:"os_user"`
+	// SocketDir is where datanodes and coordinators put their Unix sockets;
+	// empty means the libpq default (/var/run/postgresql) when it is writable, else /tmp.
+	SocketDir string `mapstructure:"socket_dir"`
+	// LogLevel is passed to gtm and coordinators as --log-level when set.
+	LogLevel     string `mapstructure:"log_level"`
+	GTM          Node   `mapstructure:"gtm"`
+	Coordinators []Node `mapstructure:"coordinators"`
+	Datanodes    []Node `mapstructure:"datanodes"`
+	// DatanodeSettings are extra postgresql.conf lines for every datanode.
+	DatanodeSettings map[string]string `mapstructure:"datanode_settings"`
+}
+
+// DefaultConfig is the reference topology of the Postgres-XL guide, all on 127.0.0.1.
+func DefaultConfig() *Config {
+	return &Config{
+		ClusterName: "xlgo",
+		OSUser:      "postgres",
+		GTM:         Node{Name: "gtm", Host: "127.0.0.1", Port: 6666},
+		Coordinators: []Node{
+			{Name: "coord1", Host: "127.0.0.1", Port: 20004},
+			{Name: "coord2", Host: "127.0.0.1", Port: 20005},
+		},
+		Datanodes: []Node{
+			{Name: "datanode1", Host: "127.0.0.1", Port: 20008, Primary: true, Preferred: true},
+			{Name: "datanode2", Host: "127.0.0.1", Port: 20009},
+		},
+		DatanodeSettings: map[string]string{
+			"max_prepared_transactions": "100",
+			"max_connections":           "200",
+		},
+	}
+}
+
+// LoadConfig reads a YAML config file. Keys it does not set keep their
+// DefaultConfig values, except the node lists, which are taken as written.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig parses the YAML text of a config.
+func ParseConfig(data []byte) (*Config, error) {
+	v := viper.New()
+	v.SetConfigType("yaml")
+	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	for _, k := range v.AllKeys() {
+		top := strings.SplitN(k, ".", 2)[0]
+		if !knownKeys[top] {
+			return nil, fmt.Errorf("unknown key %q", top)
+		}
+	}
+	cfg := DefaultConfig()
+	if v.IsSet("coordinators") {
+		cfg.Coordinators = nil
+	}
+	if v.IsSet("datanodes") {
+		cfg.Datanodes = nil
+	}
+	if v.IsSet("datanode_settings") {
+		cfg.DatanodeSettings = nil
+	}
+	if err := v.Unmarshal(cfg); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	return cfg, nil
+}
+
+var knownKeys = map[string]bool{
+	"cluster_name": true, "pg_bin": true, "os_user": true, "socket_dir": true, "log_level": true,
+	"gtm": true, "coordinators": true, "datanodes": true, "datanode_settings": true,
+}
+
+var (
+	nameRE    = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+	settingRE = regexp.MustCompile(`^[a-z_][a-z0-9_.]*$`)
+)
+
+// Validate checks that the config describes a cluster xlctl can build:
+// names and ports unique, at least one coordinator and one datanode, at most
+// one primary datanode.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if c.ClusterName == "" {
+		bad("cluster_name is empty")
+	}
+	if len(c.Coordinators) == 0 {
+		bad("no coordinators")
+	}
+	if len(c.Datanodes) == 0 {
+		bad("no datanodes")
+	}
+	names := map[string]string{}
+	ports := map[string]string{}
+	check := func(role string, n Node) {
+		switch {
+		case n.Name == "":
+			bad("%s without a name", role)
+			return
+		case !nameRE.MatchString(n.Name):
+			bad("%s %q: a name is lower-case letters, digits and _ (at most 63), not starting with a digit", role, n.Name)
+		case n.Name == "log" || n.Name == "run":
+			bad("%s %q: the name is reserved for the home's %s/ directory", role, n.Name, n.Name)
+		}
+		if prev, ok := names[n.Name]; ok {
+			bad("%s %q: name already used by a %s", role, n.Name, prev)
+		}
+		names[n.Name] = role
+		if n.Host == "" {
+			bad("%s %q: host is empty", role, n.Name)
+		}
+		if n.Port < 1 || n.Port > 65535 {
+			bad("%s %q: port %d out of range", role, n.Name, n.Port)
+		}
+		key := fmt.Sprintf("%s:%d", n.Host, n.Port)
+		if prev, ok := ports[key]; ok {
+			bad("%s %q: %s already used by %s", role, n.Name, key, prev)
+		}
+		ports[key] = n.Name
+		if role != RoleDatanode && (n.Primary || n.Preferred) {
+			bad("%s %q: primary/preferred apply to datanodes only", role, n.Name)
+		}
+	}
+	check(RoleGTM, c.GTM)
+	for _, n := range c.Coordinators {
+		check(RoleCoordinator, n)
+	}
+	primaries := 0
+	for _, n := range c.Datanodes {
+		check(RoleDatanode, n)
+		if n.Primary {
+			primaries++
+		}
+	}
+	if primaries > 1 {
+		bad("%d datanodes are primary; at most one may be", primaries)
+	}
+	for k := range c.DatanodeSettings {
+		if !settingRE.MatchString(k) {
+			bad("datanode_settings: %q is not a setting name", k)
+		}
+		switch k {
+		case "port", "listen_addresses", "unix_socket_directories":
+			bad("datanode_settings: %s is set by xlctl from the node list", k)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Node returns the node with this name and its role.
+func (c *Config) Node(name string) (Node, string, bool) {
+	if c.GTM.Name == name {
+		return c.GTM, RoleGTM, true
+	}
+	for _, n := range c.Coordinators {
+		if n.Name == name {
+			return n, RoleCoordinator, true
+		}
+	}
+	for _, n := range c.Datanodes {
+		if n.Name == name {
+			return n, RoleDatanode, true
+		}
+	}
+	return Node{}, "", false
+}
+
+// YAML renders the config in the layout of the reference xlgo.yaml.
+func (c *Config) YAML() []byte {
+	var b strings.Builder
+	q := func(s string) string { return strconv.Quote(s) }
+	node := func(n Node, datanode bool) string {
+		s := fmt.Sprintf("{name: %s, host: %s, port: %d", q(n.Name), q(n.Host), n.Port)
+		if datanode && n.Primary {
+			s += ", primary: true"
+		}
+		if datanode && n.Preferred {
+			s += ", preferred: true"
+		}
+		return s + "}"
+	}
+	b.WriteString("# xlgo cluster config (read by xlctl).\n")
+	fmt.Fprintf(&b, "cluster_name: %s\n", q(c.ClusterName))
+	fmt.Fprintf(&b, "pg_bin: %s          # empty: auto-detect\n", q(c.PgBin))
+	fmt.Fprintf(&b, "os_user: %s   # runs PostgreSQL when xlctl runs as root\n", q(c.OSUser))
+	fmt.Fprintf(&b, "socket_dir: %s      # empty: /var/run/postgresql when writable, else /tmp\n", q(c.SocketDir))
+	if c.LogLevel != "" {
+		fmt.Fprintf(&b, "log_level: %s\n", q(c.LogLevel))
+	}
+	fmt.Fprintf(&b, "gtm: %s\n", node(c.GTM, false))
+	b.WriteString("coordinators:\n")
+	for _, n := range c.Coordinators {
+		fmt.Fprintf(&b, "  - %s\n", node(n, false))
+	}
+	b.WriteString("datanodes:\n")
+	for _, n := range c.Datanodes {
+		fmt.Fprintf(&b, "  - %s\n", node(n, true))
+	}
+	b.WriteString("datanode_settings:   # extra postgresql.conf lines for every datanode\n")
+	for _, k := range sortedKeys(c.DatanodeSettings) {
+		fmt.Fprintf(&b, "  %s: %s\n", k, q(c.DatanodeSettings[k]))
+	}
+	return []byte(b.String())
+}
+
+// Roles of the processes of a cluster.
+const (
+	RoleGTM         = "gtm"
+	RoleCoordinator = "coordinator"
+	RoleDatanode    = "datanode"
+)
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,247 @@
+package cluster
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// pgUser is the OS account PostgreSQL runs as when xlctl runs as root.
+type pgUser struct {
+	Name     string
+	UID, GID uint32
+	Groups   []uint32
+}
+
+// runAsUser returns the account to run PostgreSQL as: nil when xlctl is not
+// root (PostgreSQL then runs as the invoking user).
+func runAsUser(name string) (*pgUser, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	if name == "" || name == "root" {
+		return nil, errors.New("xlctl runs as root and PostgreSQL refuses to: set os_user to an unprivileged account (e.g. postgres)")
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("os_user %q: %w (install PostgreSQL, which creates it, or set os_user)", name, err)
+	}
+	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+	pu := &pgUser{Name: name, UID: uint32(uid), GID: uint32(gid)}
+	if gs, err := u.GroupIds(); err == nil {
+		for _, g := range gs {
+			if n, err := strconv.ParseUint(g, 10, 32); err == nil {
+				pu.Groups = append(pu.Groups, uint32(n))
+			}
+		}
+	}
+	return pu, nil
+}
+
+// attr returns the process attributes that run a command as u (nil: as self).
+func (u *pgUser) attr(setsid bool) *syscall.SysProcAttr {
+	a := &syscall.SysProcAttr{Setsid: setsid}
+	if u != nil {
+		a.Credential = &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: u.Groups}
+	}
+	return a
+}
+
+// chown gives path to u; a no-op when u is nil.
+func (u *pgUser) chown(path string) error {
+	if u == nil {
+		return nil
+	}
+	return os.Chown(path, int(u.UID), int(u.GID))
+}
+
+// canWrite reports whether the account (uid, gids) may create files in dir.
+func canWrite(dir string, uid uint32, gids []uint32) bool {
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() {
+		return false
+	}
+	if uid == 0 {
+		return true
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return false
+	}
+	mode := st.Mode().Perm()
+	if sys.Uid == uid {
+		return mode&0o300 == 0o300
+	}
+	for _, g := range gids {
+		if sys.Gid == g {
+			return mode&0o030 == 0o030
+		}
+	}
+	return mode&0o003 == 0o003
+}
+
+func selfIDs() (uint32, []uint32) {
+	var gids []uint32
+	gs, _ := os.Getgroups()
+	for _, g := range gs {
+		gids = append(gids, uint32(g))
+	}
+	gids = append(gids, uint32(os.Getegid()))
+	return uint32(os.Geteuid()), gids
+}
+
+// libpqSocketDir is where Debian's libpq (and so psql) looks for sockets.
+const libpqSocketDir = "/var/run/postgresql"
+
+// pickSocketDir returns configured, else the libpq default when the account
+// can write there, else /tmp.
+func pickSocketDir(configured string, uid uint32, gids []uint32) string {
+	if configured != "" {
+		return configured
+	}
+	if canWrite(libpqSocketDir, uid, gids) {
+		return libpqSocketDir
+	}
+	return "/tmp"
+}
+
+// FindPgBin returns the directory holding initdb, pg_ctl and postgres:
+// configured when set, else PostgreSQL 15's Debian location, pg_config
+// --bindir, initdb on PATH, or the newest /usr/lib/postgresql/*/bin.
+func FindPgBin(configured string) (string, error) {
+	has := func(dir string) bool {
+		for _, b := range []string{"initdb", "pg_ctl", "postgres"} {
+			if st, err := os.Stat(filepath.Join(dir, b)); err != nil || st.IsDir() {
+				return false
+			}
+		}
+		return true
+	}
+	if configured != "" {
+		if has(configured) {
+			return configured, nil
+		}
+		return "", fmt.Errorf("pg_bin %s does not hold initdb, pg_ctl and postgres", configured)
+	}
+	cands := []string{"/usr/lib/postgresql/15/bin"}
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		cands = append(cands, strings.TrimSpace(string(out)))
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			cands = append(cands, filepath.Dir(r))
+		}
+	}
+	globbed, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Sort(sort.Reverse(sort.StringSlice(globbed)))
+	cands = append(cands, globbed...)
+	for _, d := range cands {
+		if has(d) {
+			return d, nil
+		}
+	}
+	return "", errors.New("PostgreSQL server binaries (initdb, pg_ctl, postgres) not found: install postgresql-15 (apt-get install postgresql-15 postgresql-client-15) or set pg_bin in the config")
+}
+
+// initdbLocale is C.UTF-8 when the system has it, else C.
+func initdbLocale() string {
+	out, err := exec.Command("locale", "-a").Output()
+	if err == nil {
+		for _, l := range strings.Fields(string(out)) {
+			switch strings.ToLower(l) {
+			case "c.utf8", "c.utf-8":
+				return "C.UTF-8"
+			}
+		}
+	}
+	return "C"
+}
+
+// cleanEnv is the environment without PG* variables, which would otherwise
+// redirect initdb, pg_ctl and psql.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PG") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// readPid reads the first line of a pid file (ours or postmaster.pid).
+func readPid(path string) (int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("pid file %s: bad content", path)
+	}
+	return pid, nil
+}
+
+// procAlive reports whether pid is a live (not zombie) process whose command
+// line contains every one of want.
+func procAlive(pid int, want ...string) bool {
+	if pid <= 0 {
+		return false
+	}
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X') {
+		return false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	for _, w := range want {
+		if !bytes.Contains(cmdline, []byte(w)) {
+			return false
+		}
+	}
+	return true
+}
+
+// waitGone polls until the process is gone or d has passed.
+func waitGone(pid int, d time.Duration, want ...string) bool {
+	deadline := time.Now().Add(d)
+	for procAlive(pid, want...) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
+}
+
+// tailFile returns the last n lines of a file ("" when unreadable).
+func tailFile(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,105 @@
+// Command gtm runs the global transaction manager: global transaction ids,
+// durable two-phase commit decisions and the catalog epoch.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/xlgo/xlgo/gtm"
+)
+
+func main() {
+	if err := newCommand().Execute(); err != nil {
+		fmt.Fprintf(os.Stderr, "gtm: error: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func newCommand() *cobra.Command {
+	var (
+		listen     string
+		port       int
+		dataDir    string
+		logLevel   string
+		name       string
+		ackTimeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:           "gtm",
+		Short:         "xlgo global transaction manager",
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
+			}
+			if dataDir == "" {
+				return errors.New("--data-dir is required")
+			}
+			if port < 0 || port > 65535 {
+				return fmt.Errorf("--port %d out of range", port)
+			}
+			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", name)
+			return run(cmd.Context(), logger, net.JoinHostPort(listen, strconv.Itoa(port)), dataDir, ackTimeout)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", "127.0.0.1", "address to listen on")
+	f.IntVar(&port, "port", 6666, "TCP port to listen on (0 picks a free port)")
+	f.StringVar(&dataDir, "data-dir", "", "directory holding the GTM log (required)")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&name, "name", "gtm", "node name used in logs")
+	f.DurationVar(&ackTimeout, "catalog-ack-timeout", gtm.DefaultCatalogAckTimeout,
+		"how long a catalog epoch bump waits for each coordinator's acknowledgement")
+	return cmd
+}
+
+func run(ctx context.Context, logger *slog.Logger, addr, dataDir string, ackTimeout time.Duration) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	srv, err := gtm.Open(dataDir, logger, gtm.WithCatalogAckTimeout(ackTimeout))
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		srv.Close()
+		return fmt.Errorf("cannot listen on %s: %w", addr, err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case <-ctx.Done():
+		logger.Info("gtm shutting down")
+		if err := srv.Close(); err != nil {
+			return fmt.Errorf("close: %w", err)
+		}
+		<-served
+		logger.Info("gtm stopped")
+		return nil
+	case err := <-served:
+		srv.Close()
+		if err == nil {
+			err = errors.New("server stopped unexpectedly")
+		}
+		return err
+	}
+}

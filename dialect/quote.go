@@ -1,0 +1,83 @@
+package dialect
+
+import (
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+)
+
+// SplitStatements splits a Query message's text into statements, token-aware; empty statements
+// (only whitespace or comments) are dropped and each statement is returned without its trailing ';'.
+func SplitStatements(sql string) ([]string, error) {
+	if strings.IndexByte(sql, 0) >= 0 {
+		return nil, newError(CodeCharacterNotInRepertoire, `invalid byte sequence for encoding "UTF8": 0x00`, 0)
+	}
+	parts, err := pg_query.SplitWithScanner(sql, true)
+	if err != nil {
+		return nil, fromPgQueryError(err, 0, sql)
+	}
+	out := parts[:0]
+	for _, s := range parts {
+		if hasTokens(s) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// hasTokens reports whether s holds anything but whitespace and comments.
+func hasTokens(s string) bool {
+	if strings.TrimSpace(s) == "" {
+		return false
+	}
+	res, err := pg_query.Scan(s)
+	if err != nil {
+		return true
+	}
+	for _, t := range res.Tokens {
+		if t.Token != pg_query.Token_SQL_COMMENT && t.Token != pg_query.Token_C_COMMENT {
+			return true
+		}
+	}
+	return false
+}
+
+// QuoteIdent quotes an identifier as PostgreSQL's quote_ident does: only when it is not all
+// lower-case letters, digits and underscores starting with a letter or underscore, or is a keyword
+// other than an unreserved one.
+func QuoteIdent(s string) string {
+	safe := s != ""
+	for i := 0; i < len(s) && safe; i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c == '_':
+		case c >= '0' && c <= '9':
+			safe = i > 0
+		default:
+			safe = false
+		}
+	}
+	if safe && isKeyword(s) {
+		safe = false
+	}
+	if safe {
+		return s
+	}
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+// isKeyword reports whether the word s is a keyword that quote_ident must quote.
+func isKeyword(s string) bool {
+	res, err := pg_query.Scan(s)
+	if err != nil || len(res.Tokens) != 1 {
+		return false
+	}
+	kw := res.Tokens[0].KeywordKind
+	return kw != pg_query.KeywordKind_NO_KEYWORD && kw != pg_query.KeywordKind_UNRESERVED_KEYWORD
+}
+
+// QuoteLiteral quotes s as a standard SQL string literal ('...' with ' doubled), as read with
+// standard_conforming_strings on.
+func QuoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}

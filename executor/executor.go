@@ -1,0 +1,265 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/xlgo/xlgo/planner"
+	"github.com/xlgo/xlgo/pooler"
+)
+
+// Backends gives the executor the session's connection to a datanode,
+// joined to the session's transaction when one is open. write tells that
+// the statement about to run there may write.
+type Backends interface {
+	Conn(ctx context.Context, node string, write bool) (*pooler.Conn, error)
+}
+
+// Sink receives the rows a plan returns. Values are only valid during the call.
+type Sink interface {
+	RowDescription(fields []pgproto3.FieldDescription) error
+	DataRow(values [][]byte) error
+}
+
+// MaxGatherBytes bounds the rows one statement may pull to the coordinator.
+var MaxGatherBytes int64 = 1 << 30
+
+// Run executes a plan and returns its command tag.
+func Run(ctx context.Context, p planner.Plan, b Backends, sink Sink) (string, error) {
+	switch p := p.(type) {
+	case *planner.RemoteQuery:
+		return runRemote(ctx, p, b, sink)
+	case *planner.GatherEval:
+		return runGather(ctx, p, b, sink)
+	case *planner.InsertRows:
+		return runInsert(ctx, p, b, sink)
+	}
+	return "", fmt.Errorf("executor: unknown plan %T", p)
+}
+
+// NodeError gives a datanode's error the node's name, keeping its SQLSTATE.
+func NodeError(node string, err error) error {
+	if pe, ok := err.(*pgconn.PgError); ok {
+		c := *pe
+		if c.Where == "" {
+			c.Where = "datanode " + node
+		}
+		return &c
+	}
+	if pgconn.Timeout(err) {
+		return &pgconn.PgError{Severity: "ERROR", Code: "57014", Message: "canceling statement due to user request"}
+	}
+	return &pgconn.PgError{Severity: "ERROR", Code: "08006", Message: fmt.Sprintf("lost connection to datanode %s: %v", node, err)}
+}
+
+func fieldsOf(fds []pgconn.FieldDescription) []pgproto3.FieldDescription {
+	out := make([]pgproto3.FieldDescription, len(fds))
+	for i, f := range fds {
+		out[i] = pgproto3.FieldDescription{Name: []byte(f.Name), TableOID: f.TableOID, TableAttributeNumber: f.TableAttributeNumber,
+			DataTypeOID: f.DataTypeOID, DataTypeSize: f.DataTypeSize, TypeModifier: f.TypeModifier, Format: f.Format}
+	}
+	return out
+}
+
+// tagCounter adds up the command tags of one statement run on several nodes.
+type tagCounter struct {
+	verb  string
+	count int64
+	seen  bool
+	other string
+}
+
+func (t *tagCounter) add(tag string) {
+	f := strings.Fields(tag)
+	if len(f) == 0 {
+		return
+	}
+	n, err := strconv.ParseInt(f[len(f)-1], 10, 64)
+	if err != nil || len(f) < 2 {
+		t.other = tag
+		return
+	}
+	t.verb = strings.Join(f[:len(f)-1], " ")
+	t.count += n
+	t.seen = true
+}
+
+func (t *tagCounter) String() string {
+	if !t.seen {
+		return t.other
+	}
+	return fmt.Sprintf("%s %d", t.verb, t.count)
+}
+
+// exec runs one statement on one node and streams its rows; it sends a
+// RowDescription only when described is false, and tells whether it did.
+func exec(ctx context.Context, c *pooler.Conn, node, sql string, sink Sink, described bool, discard bool) (string, bool, error) {
+	mrr := c.Exec(ctx, sql)
+	var tag string
+	for mrr.NextResult() {
+		rr := mrr.ResultReader()
+		fds := rr.FieldDescriptions()
+		if len(fds) > 0 && !described && !discard && sink != nil {
+			if err := sink.RowDescription(fieldsOf(fds)); err != nil {
+				rr.Close()
+				mrr.Close()
+				return "", described, err
+			}
+			described = true
+		}
+		for rr.NextRow() {
+			if discard || sink == nil {
+				continue
+			}
+			if err := sink.DataRow(rr.Values()); err != nil {
+				rr.Close()
+				mrr.Close()
+				return "", described, err
+			}
+		}
+		ct, err := rr.Close()
+		if err != nil {
+			mrr.Close()
+			return "", described, NodeError(node, err)
+		}
+		tag = ct.String()
+	}
+	if err := mrr.Close(); err != nil {
+		return "", described, NodeError(node, err)
+	}
+	return tag, described, nil
+}
+
+func runRemote(ctx context.Context, p *planner.RemoteQuery, b Backends, sink Sink) (string, error) {
+	var tags tagCounter
+	described := false
+	firstTag := ""
+	for i, node := range p.Nodes {
+		c, err := b.Conn(ctx, node, p.Write)
+		if err != nil {
+			return "", err
+		}
+		discard := p.Replicated && i > 0
+		tag, d, err := exec(ctx, c, node, p.SQL[node], sink, described, discard)
+		if err != nil {
+			return "", err
+		}
+		described = d
+		if i == 0 {
+			firstTag = tag
+		}
+		tags.add(tag)
+	}
+	if p.Tag != "" {
+		return p.Tag, nil
+	}
+	if p.Replicated || len(p.Nodes) == 1 {
+		return firstTag, nil
+	}
+	return tags.String(), nil
+}
+
+// collector keeps rows in memory (copies of the values).
+type collector struct {
+	fields []pgproto3.FieldDescription
+	rows   [][][]byte
+	bytes  int64
+}
+
+func (c *collector) RowDescription(f []pgproto3.FieldDescription) error {
+	c.fields = f
+	return nil
+}
+
+func (c *collector) DataRow(values [][]byte) error {
+	row := make([][]byte, len(values))
+	for i, v := range values {
+		if v != nil {
+			row[i] = append(make([]byte, 0, len(v)), v...)
+			c.bytes += int64(len(v))
+		}
+	}
+	c.rows = append(c.rows, row)
+	if c.bytes > MaxGatherBytes {
+		return &pgconn.PgError{Severity: "ERROR", Code: "54000",
+			Message: fmt.Sprintf("query needs more than %d bytes of rows at the coordinator", MaxGatherBytes)}
+	}
+	return nil
+}
+
+// arrayLiteral makes a text[] literal of text values (nil is NULL).
+func arrayLiteral(vals [][]byte) []byte {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, v := range vals {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if v == nil {
+			b.WriteString("NULL")
+			continue
+		}
+		b.WriteByte('"')
+		for _, ch := range v {
+			if ch == '"' || ch == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(ch)
+		}
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return []byte(b.String())
+}
+
+func runGather(ctx context.Context, p *planner.GatherEval, b Backends, sink Sink) (string, error) {
+	var params [][]byte
+	for _, in := range p.Inputs {
+		col := &collector{}
+		for _, node := range in.Nodes {
+			c, err := b.Conn(ctx, node, false)
+			if err != nil {
+				return "", err
+			}
+			if _, _, err := exec(ctx, c, node, in.SQL[node], col, false, false); err != nil {
+				return "", err
+			}
+		}
+		for j := range in.Columns {
+			vals := make([][]byte, len(col.rows))
+			for i, r := range col.rows {
+				vals[i] = r[j]
+			}
+			params = append(params, arrayLiteral(vals))
+		}
+	}
+	c, err := b.Conn(ctx, p.Node, false)
+	if err != nil {
+		return "", err
+	}
+	rr := c.ExecParams(ctx, p.SQL, params, nil, nil, nil)
+	if fds := rr.FieldDescriptions(); len(fds) > 0 && sink != nil {
+		if err := sink.RowDescription(fieldsOf(fds)); err != nil {
+			rr.Close()
+			return "", err
+		}
+	}
+	for rr.NextRow() {
+		if sink != nil {
+			if err := sink.DataRow(rr.Values()); err != nil {
+				rr.Close()
+				return "", err
+			}
+		}
+	}
+	tag, err := rr.Close()
+	if err != nil {
+		return "", NodeError(p.Node, err)
+	}
+	return tag.String(), nil
+}

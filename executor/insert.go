@@ -1,0 +1,367 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/xlgo/xlgo/distribution"
+	"github.com/xlgo/xlgo/planner"
+)
+
+// insertBatch is how many rows one INSERT statement sent to a node carries.
+const insertBatch = 1000
+
+var roundRobin atomic.Uint64
+
+// cell is one value of a row to insert: an expression left for the datanode
+// or a value in text form already known.
+type cell struct {
+	expr   *pg_query.Node
+	text   string
+	isNull bool
+	known  bool
+}
+
+func (c cell) node() *pg_query.Node {
+	if !c.known {
+		return c.expr
+	}
+	if c.isNull {
+		return &pg_query.Node{Node: &pg_query.Node_AConst{AConst: &pg_query.A_Const{Isnull: true}}}
+	}
+	return &pg_query.Node{Node: &pg_query.Node_AConst{AConst: &pg_query.A_Const{
+		Val: &pg_query.A_Const_Sval{Sval: &pg_query.String{Sval: c.text}}}}}
+}
+
+// isConstant tells whether an expression is a literal the target node reads
+// the same way whatever node it is (or DEFAULT).
+func isConstant(n *pg_query.Node) bool {
+	if n.GetAConst() != nil || n.GetSetToDefault() != nil {
+		return true
+	}
+	if tc := n.GetTypeCast(); tc != nil {
+		return tc.Arg.GetAConst() != nil
+	}
+	return false
+}
+
+func runInsert(ctx context.Context, p *planner.InsertRows, b Backends, sink Sink) (string, error) {
+	t := p.Table
+	loc := &t.Locator
+	cols := append([]string(nil), p.Columns...)
+	distIdx := p.DistIndex
+	var rows [][]cell
+	if p.Source != nil {
+		col := &collector{}
+		if _, err := Run(ctx, p.Source, b, col); err != nil {
+			return "", err
+		}
+		if len(col.fields) != len(cols) {
+			return "", &pgconn.PgError{Severity: "ERROR", Code: "42601", Message: "INSERT has more expressions than target columns"}
+		}
+		for _, r := range col.rows {
+			row := make([]cell, len(r))
+			for i, v := range r {
+				row[i] = cell{text: string(v), isNull: v == nil, known: true}
+			}
+			rows = append(rows, row)
+		}
+	} else {
+		for _, r := range p.Values {
+			row := make([]cell, len(r))
+			for i, e := range r {
+				row[i] = cell{expr: e}
+			}
+			rows = append(rows, row)
+		}
+	}
+	if p.FillDefault {
+		dc := t.Columns[t.DistCol]
+		cols = append(cols, dc.Name)
+		distIdx = len(cols) - 1
+		for i := range rows {
+			if dc.Default == "" {
+				rows[i] = append(rows[i], cell{isNull: true, known: true})
+			} else {
+				rows[i] = append(rows[i], cell{expr: &pg_query.Node{Node: &pg_query.Node_SetToDefault{SetToDefault: &pg_query.SetToDefault{}}}})
+			}
+		}
+	}
+	ev := &evaluator{ctx: ctx, b: b, node: p.EvalNode}
+	// Values that decide a row's node, and every value of a replicated
+	// table's row that is not a constant, are computed once here, so every
+	// node stores the same value.
+	for ri := range rows {
+		for ci := range rows[ri] {
+			c := &rows[ri][ci]
+			if c.known {
+				continue
+			}
+			col := t.Columns[mustColumn(t, cols[ci])]
+			isDist := ci == distIdx
+			switch {
+			case isDist && c.expr.GetSetToDefault() != nil:
+				if col.Default == "" {
+					*c = cell{isNull: true, known: true}
+				} else {
+					ev.add(c, col.Default, col.Type)
+				}
+			case isDist:
+				if text, isNull, ok := constOf(c.expr); ok {
+					*c = cell{text: text, isNull: isNull, known: true}
+				} else {
+					ev.addExpr(c, c.expr, col.Type)
+				}
+			case loc.Kind == distribution.Replication && !isConstant(c.expr):
+				ev.addExpr(c, c.expr, col.Type)
+			}
+		}
+	}
+	if err := ev.run(); err != nil {
+		return "", err
+	}
+	// Route.
+	perNode := make([][]int, len(loc.Nodes))
+	switch loc.Kind {
+	case distribution.Replication:
+		all := make([]int, len(rows))
+		for i := range rows {
+			all[i] = i
+		}
+		for n := range perNode {
+			perNode[n] = all
+		}
+	case distribution.RoundRobin:
+		for i := range rows {
+			n := int(roundRobin.Add(1) % uint64(len(loc.Nodes)))
+			perNode[n] = append(perNode[n], i)
+		}
+	default:
+		typ := t.Columns[t.DistCol].TypName
+		canon := make([][]byte, len(rows))
+		var slow []int
+		for i, r := range rows {
+			c := r[distIdx]
+			if c.isNull {
+				continue
+			}
+			v, ok := distribution.CanonicalText(typ, c.text)
+			if !ok {
+				slow = append(slow, i)
+				continue
+			}
+			canon[i] = v
+		}
+		if len(slow) > 0 {
+			texts := make([][]byte, len(slow))
+			for j, i := range slow {
+				texts[j] = []byte(rows[i][distIdx].text)
+			}
+			bins, err := ev.binary(texts, t.Columns[t.DistCol].Type)
+			if err != nil {
+				return "", err
+			}
+			for j, i := range slow {
+				v, err := distribution.CanonicalBinary(typ, bins[j])
+				if err != nil {
+					return "", err
+				}
+				canon[i] = v
+			}
+		}
+		for i := range rows {
+			n, err := loc.NodeForCanonical(canon[i])
+			if err != nil {
+				return "", err
+			}
+			perNode[n] = append(perNode[n], i)
+		}
+	}
+	// Send.
+	var tags tagCounter
+	described := false
+	first := ""
+	for n, idx := range perNode {
+		node := loc.Nodes[n]
+		discard := loc.Kind == distribution.Replication && n > 0
+		for start := 0; start < len(idx); start += insertBatch {
+			end := min(start+insertBatch, len(idx))
+			stmt, err := buildInsert(p.Target, cols, rows, idx[start:end])
+			if err != nil {
+				return "", err
+			}
+			c, err := b.Conn(ctx, node, true)
+			if err != nil {
+				return "", err
+			}
+			tag, d, err := exec(ctx, c, node, stmt, sink, described, discard)
+			if err != nil {
+				return "", err
+			}
+			described = d
+			if !discard {
+				tags.add(tag)
+			}
+			if first == "" {
+				first = tag
+			}
+		}
+	}
+	if !tags.seen {
+		if first == "" {
+			return "INSERT 0 0", nil
+		}
+		return first, nil
+	}
+	return tags.String(), nil
+}
+
+func mustColumn(t interface{ Column(string) (int, bool) }, name string) int {
+	i, _ := t.Column(name)
+	return i
+}
+
+// constOf is the text of a literal as the column reads it, when the
+// literal's own type does not change it (a bare constant or string).
+func constOf(n *pg_query.Node) (string, bool, bool) {
+	c := n.GetAConst()
+	if c == nil {
+		return "", false, false
+	}
+	if c.Isnull {
+		return "", true, true
+	}
+	switch v := c.Val.(type) {
+	case *pg_query.A_Const_Ival:
+		return fmt.Sprint(v.Ival.Ival), false, true
+	case *pg_query.A_Const_Sval:
+		return v.Sval.Sval, false, true
+	case *pg_query.A_Const_Boolval:
+		if v.Boolval.Boolval {
+			return "true", false, true
+		}
+		return "false", false, true
+	}
+	// A float literal is numeric: its assignment to an integer column rounds.
+	return "", false, false
+}
+
+// buildInsert writes the INSERT for some rows, with an explicit column list.
+func buildInsert(target *pg_query.InsertStmt, cols []string, rows [][]cell, idx []int) (string, error) {
+	ins := proto.Clone(target).(*pg_query.InsertStmt)
+	ins.Cols = nil
+	for _, c := range cols {
+		ins.Cols = append(ins.Cols, &pg_query.Node{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Name: c}}})
+	}
+	if len(cols) == 0 {
+		ins.SelectStmt = nil
+		return planner.DeparseNode(&pg_query.Node{Node: &pg_query.Node_InsertStmt{InsertStmt: ins}})
+	}
+	sel := &pg_query.SelectStmt{LimitOption: pg_query.LimitOption_LIMIT_OPTION_DEFAULT, Op: pg_query.SetOperation_SETOP_NONE}
+	for _, i := range idx {
+		items := make([]*pg_query.Node, len(rows[i]))
+		for j, c := range rows[i] {
+			items[j] = c.node()
+		}
+		sel.ValuesLists = append(sel.ValuesLists, &pg_query.Node{Node: &pg_query.Node_List{List: &pg_query.List{Items: items}}})
+	}
+	ins.SelectStmt = &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: sel}}
+	return planner.DeparseNode(&pg_query.Node{Node: &pg_query.Node_InsertStmt{InsertStmt: ins}})
+}
+
+// evaluator computes expressions on one datanode in one round trip.
+type evaluator struct {
+	ctx     context.Context
+	b       Backends
+	node    string
+	targets []*cell
+	exprs   []string
+}
+
+// add queues a SQL expression text, cast to typ, whose value fills c.
+func (e *evaluator) add(c *cell, exprSQL, typ string) {
+	e.targets = append(e.targets, c)
+	e.exprs = append(e.exprs, fmt.Sprintf("CAST((%s) AS %s)::text", exprSQL, typ))
+}
+
+// addExpr queues a parsed expression.
+func (e *evaluator) addExpr(c *cell, expr *pg_query.Node, typ string) {
+	sel := &pg_query.SelectStmt{LimitOption: pg_query.LimitOption_LIMIT_OPTION_DEFAULT, Op: pg_query.SetOperation_SETOP_NONE,
+		TargetList: []*pg_query.Node{{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Val: expr}}}}}
+	sql, err := planner.DeparseNode(&pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: sel}})
+	if err != nil {
+		e.targets = append(e.targets, c)
+		e.exprs = append(e.exprs, "")
+		return
+	}
+	e.add(c, sql[len("SELECT "):], typ)
+}
+
+func (e *evaluator) run() error {
+	if len(e.exprs) == 0 {
+		return nil
+	}
+	for _, x := range e.exprs {
+		if x == "" {
+			return &pgconn.PgError{Severity: "ERROR", Code: "XX000", Message: "could not deparse an INSERT expression"}
+		}
+	}
+	c, err := e.b.Conn(e.ctx, e.node, true)
+	if err != nil {
+		return err
+	}
+	for start := 0; start < len(e.exprs); start += 1000 {
+		end := min(start+1000, len(e.exprs))
+		sql := "SELECT " + joinComma(e.exprs[start:end])
+		res, err := c.Exec(e.ctx, sql).ReadAll()
+		if err != nil {
+			return NodeError(e.node, err)
+		}
+		if len(res) != 1 || len(res[0].Rows) != 1 {
+			return &pgconn.PgError{Severity: "ERROR", Code: "XX000", Message: "expression evaluation returned no row"}
+		}
+		for i, v := range res[0].Rows[0] {
+			*e.targets[start+i] = cell{text: string(v), isNull: v == nil, known: true}
+		}
+	}
+	e.targets, e.exprs = nil, nil
+	return nil
+}
+
+// binary converts text values of a type to PostgreSQL's binary form.
+func (e *evaluator) binary(texts [][]byte, typ string) ([][]byte, error) {
+	c, err := e.b.Conn(e.ctx, e.node, false)
+	if err != nil {
+		return nil, err
+	}
+	sql := fmt.Sprintf("SELECT x::%s FROM unnest($1::text[]) WITH ORDINALITY AS u(x, i) ORDER BY i", typ)
+	rr := c.ExecParams(e.ctx, sql, [][]byte{arrayLiteral(texts)}, nil, nil, []int16{1})
+	var out [][]byte
+	for rr.NextRow() {
+		v := rr.Values()[0]
+		out = append(out, append([]byte(nil), v...))
+	}
+	if _, err := rr.Close(); err != nil {
+		return nil, NodeError(e.node, err)
+	}
+	if len(out) != len(texts) {
+		return nil, &pgconn.PgError{Severity: "ERROR", Code: "XX000", Message: "value normalisation returned a wrong number of rows"}
+	}
+	return out, nil
+}
+
+func joinComma(xs []string) string {
+	out := ""
+	for i, x := range xs {
+		if i > 0 {
+			out += ", "
+		}
+		out += x
+	}
+	return out
+}

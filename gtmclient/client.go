@@ -1,0 +1,572 @@
+package gtmclient
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/xlgo/xlgo/gtm/gtmproto"
+)
+
+// ErrUnavailable is wrapped by every error caused by not reaching the GTM.
+var ErrUnavailable = errors.New("gtm unavailable")
+
+// ErrDecisionConflict is wrapped by LogDecision's error when the GTM already
+// holds the opposite decision for the gid (the first decision stands).
+var ErrDecisionConflict = errors.New("gtm: conflicting decision already logged")
+
+// ErrClosed is returned by calls on a closed Client.
+var ErrClosed = errors.New("gtm client closed")
+
+// ServerError is a request the GTM received and refused.
+type ServerError struct {
+	Code    gtmproto.ErrorCode
+	Message string
+}
+
+func (e *ServerError) Error() string { return "gtm: " + e.Message }
+
+// Is makes errors.Is(err, ErrDecisionConflict) hold for a conflict refusal.
+func (e *ServerError) Is(target error) bool {
+	return target == ErrDecisionConflict && e.Code == gtmproto.CodeDecisionConflict
+}
+
+// DecisionState is what the GTM knows about a gid.
+type DecisionState int
+
+// Decision states.
+const (
+	Unknown DecisionState = iota
+	Committed
+	Aborted
+)
+
+// String names the state.
+func (s DecisionState) String() string {
+	switch s {
+	case Unknown:
+		return "unknown"
+	case Committed:
+		return "committed"
+	case Aborted:
+		return "aborted"
+	}
+	return fmt.Sprintf("DecisionState(%d)", int(s))
+}
+
+// Decision is a logged commit decision for a prepared distributed transaction.
+type Decision struct {
+	GID          string
+	Participants []string
+	Commit       bool
+}
+
+const (
+	writeTimeout   = 10 * time.Second
+	minBackoff     = 20 * time.Millisecond
+	maxBackoff     = time.Second
+	watchDialLimit = 5 * time.Second
+)
+
+// Client is a coordinator's connection to the GTM, safe for concurrent use.
+// Calls share one TCP connection with many requests in flight.
+type Client struct {
+	addr   string
+	dialer net.Dialer
+
+	mu     sync.Mutex
+	cur    *conn
+	closed bool
+	done   chan struct{}
+
+	dialMu sync.Mutex
+
+	watchMu  sync.Mutex
+	watchFn  func(uint64)
+	watching bool
+	subConn  atomic.Pointer[conn]
+}
+
+// Dial connects to the GTM at addr ("host:port"). The client reconnects by
+// itself when the connection breaks (a call made while disconnected tries to
+// reconnect once within its context and else returns an error that wraps
+// ErrUnavailable).
+func Dial(ctx context.Context, addr string) (*Client, error) {
+	c := &Client{addr: addr, done: make(chan struct{})}
+	c.dialer.KeepAlive = 15 * time.Second
+	if _, err := c.getConn(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// getConn returns the live connection, dialing once if there is none.
+func (c *Client) getConn(ctx context.Context) (*conn, error) {
+	if cn, err := c.current(); cn != nil || err != nil {
+		return cn, err
+	}
+	c.dialMu.Lock()
+	defer c.dialMu.Unlock()
+	if cn, err := c.current(); cn != nil || err != nil {
+		return cn, err
+	}
+	nc, err := c.dialer.DialContext(ctx, "tcp", c.addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: dial %s: %v", ErrUnavailable, c.addr, err)
+	}
+	cn := newConn(nc)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		nc.Close()
+		return nil, ErrClosed
+	}
+	c.cur = cn
+	c.mu.Unlock()
+	go cn.readLoop()
+	return cn, nil
+}
+
+func (c *Client) current() (*conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	if c.cur != nil && !c.cur.isDead() {
+		return c.cur, nil
+	}
+	return nil, nil
+}
+
+// call sends one request and waits for its response body.
+func (c *Client) call(ctx context.Context, t gtmproto.MsgType, body []byte) (*gtmproto.Decoder, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cn, err := c.getConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := cn.roundTrip(ctx, t, body)
+	if err != nil {
+		return nil, err
+	}
+	return gtmproto.NewDecoder(resp), nil
+}
+
+func finish(d *gtmproto.Decoder, what string) error {
+	if err := d.Finish(); err != nil {
+		return fmt.Errorf("gtm %s response: %w", what, err)
+	}
+	return nil
+}
+
+// NextGXID returns a new global transaction id, larger than every id handed out before.
+func (c *Client) NextGXID(ctx context.Context) (uint64, error) {
+	d, err := c.call(ctx, gtmproto.MsgNextGXID, nil)
+	if err != nil {
+		return 0, err
+	}
+	id := d.Uvarint()
+	return id, finish(d, "NextGXID")
+}
+
+// LogDecision durably records the decision for gid; it returns after the GTM fsynced it.
+func (c *Client) LogDecision(ctx context.Context, gid string, participants []string, commit bool) error {
+	var e gtmproto.Encoder
+	e.Decision(gtmproto.Decision{GID: gid, Participants: participants, Commit: commit})
+	d, err := c.call(ctx, gtmproto.MsgLogDecision, e.Bytes())
+	if err != nil {
+		return err
+	}
+	return finish(d, "LogDecision")
+}
+
+// Forget tells the GTM every participant has finished gid.
+func (c *Client) Forget(ctx context.Context, gid string) error {
+	var e gtmproto.Encoder
+	d, err := c.call(ctx, gtmproto.MsgForget, e.String(gid).Bytes())
+	if err != nil {
+		return err
+	}
+	return finish(d, "Forget")
+}
+
+// Decision reports the logged decision for gid (Unknown if none or forgotten).
+func (c *Client) Decision(ctx context.Context, gid string) (DecisionState, error) {
+	var e gtmproto.Encoder
+	d, err := c.call(ctx, gtmproto.MsgDecision, e.String(gid).Bytes())
+	if err != nil {
+		return Unknown, err
+	}
+	st := gtmproto.DecisionState(d.Uvarint())
+	if err := finish(d, "Decision"); err != nil {
+		return Unknown, err
+	}
+	switch st {
+	case gtmproto.StateUnknown:
+		return Unknown, nil
+	case gtmproto.StateCommitted:
+		return Committed, nil
+	case gtmproto.StateAborted:
+		return Aborted, nil
+	}
+	return Unknown, fmt.Errorf("gtm Decision response: unknown state %d", st)
+}
+
+// ListDecisions returns every decision not yet forgotten, ordered by gid.
+func (c *Client) ListDecisions(ctx context.Context) ([]Decision, error) {
+	d, err := c.call(ctx, gtmproto.MsgListDecisions, nil)
+	if err != nil {
+		return nil, err
+	}
+	n := d.Uvarint()
+	var out []Decision
+	for i := uint64(0); i < n; i++ {
+		dec := d.Decision()
+		if d.Err() != nil {
+			break
+		}
+		out = append(out, Decision{GID: dec.GID, Participants: dec.Participants, Commit: dec.Commit})
+	}
+	if err := finish(d, "ListDecisions"); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CatalogEpoch returns the GTM's current catalog epoch.
+func (c *Client) CatalogEpoch(ctx context.Context) (uint64, error) {
+	d, err := c.call(ctx, gtmproto.MsgCatalogEpoch, nil)
+	if err != nil {
+		return 0, err
+	}
+	e := d.Uvarint()
+	return e, finish(d, "CatalogEpoch")
+}
+
+// BumpCatalogEpoch increments the catalog epoch and returns the new value once
+// every subscribed coordinator has acknowledged it (or was disconnected).
+func (c *Client) BumpCatalogEpoch(ctx context.Context) (uint64, error) {
+	d, err := c.call(ctx, gtmproto.MsgBumpCatalogEpoch, nil)
+	if err != nil {
+		return 0, err
+	}
+	e := d.Uvarint()
+	return e, finish(d, "BumpCatalogEpoch")
+}
+
+// WatchCatalog subscribes to catalog epoch changes: fn runs (serially) for
+// every new epoch, and also with the current epoch right after every
+// (re)subscription, so a client that was disconnected re-reads; the GTM gets
+// the acknowledgement after fn returns. A later call replaces fn.
+// Connected() tells whether the subscription is live now.
+func (c *Client) WatchCatalog(fn func(epoch uint64)) {
+	c.watchMu.Lock()
+	defer c.watchMu.Unlock()
+	c.watchFn = fn
+	if c.watching {
+		return
+	}
+	c.watching = true
+	go c.watchLoop()
+}
+
+func (c *Client) callback() func(uint64) {
+	c.watchMu.Lock()
+	defer c.watchMu.Unlock()
+	return c.watchFn
+}
+
+// Connected reports whether the catalog subscription is live (when WatchCatalog
+// was called), else whether the connection is up.
+func (c *Client) Connected() bool {
+	c.watchMu.Lock()
+	watching := c.watching
+	c.watchMu.Unlock()
+	if watching {
+		cn := c.subConn.Load()
+		return cn != nil && !cn.isDead()
+	}
+	cn, _ := c.current()
+	return cn != nil
+}
+
+// Close closes the connection and stops the catalog subscription. A callback
+// running at that moment finishes on its own.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	close(c.done)
+	cn := c.cur
+	c.cur = nil
+	c.mu.Unlock()
+	if cn != nil {
+		cn.close(ErrClosed)
+	}
+	return nil
+}
+
+// watchLoop keeps the catalog subscription alive until Close.
+func (c *Client) watchLoop() {
+	backoff := minBackoff
+	for {
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+		cn, epoch, err := c.subscribe()
+		if err != nil {
+			if errors.Is(err, ErrClosed) {
+				return
+			}
+			select {
+			case <-c.done:
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, maxBackoff)
+			continue
+		}
+		backoff = minBackoff
+		c.follow(cn, epoch)
+		c.subConn.CompareAndSwap(cn, nil)
+	}
+}
+
+// subscribe (re)subscribes on the current connection and returns the current epoch.
+func (c *Client) subscribe() (*conn, uint64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), watchDialLimit)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	cn, err := c.getConn(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	resp, err := cn.roundTrip(ctx, gtmproto.MsgWatchCatalog, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	d := gtmproto.NewDecoder(resp)
+	epoch := d.Uvarint()
+	if err := finish(d, "WatchCatalog"); err != nil {
+		cn.close(err)
+		return nil, 0, err
+	}
+	return cn, epoch, nil
+}
+
+// follow runs the callback for the subscription's first epoch and then for
+// every notified one, acknowledging each, until the connection dies.
+func (c *Client) follow(cn *conn, epoch uint64) {
+	c.callback()(epoch)
+	if !cn.ack(epoch) {
+		return
+	}
+	c.subConn.Store(cn)
+	last := epoch
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-cn.dead:
+			return
+		case <-cn.noteSig:
+		}
+		for _, e := range cn.takeNotes() {
+			if e > last {
+				c.callback()(e)
+				last = e
+			}
+			if !cn.ack(e) {
+				return
+			}
+		}
+	}
+}
+
+// conn is one TCP connection to the GTM and its reader.
+type conn struct {
+	nc  net.Conn
+	wmu sync.Mutex
+
+	mu      sync.Mutex
+	nextID  uint64
+	pending map[uint64]chan gtmproto.Frame
+	err     error
+	notes   []uint64
+
+	noteSig chan struct{} // capacity 1: notes were added
+	dead    chan struct{} // closed when the connection is gone
+	once    sync.Once
+}
+
+func newConn(nc net.Conn) *conn {
+	return &conn{
+		nc:      nc,
+		pending: map[uint64]chan gtmproto.Frame{},
+		noteSig: make(chan struct{}, 1),
+		dead:    make(chan struct{}),
+	}
+}
+
+func (cn *conn) isDead() bool {
+	select {
+	case <-cn.dead:
+		return true
+	default:
+		return false
+	}
+}
+
+func (cn *conn) close(err error) {
+	cn.once.Do(func() {
+		cn.mu.Lock()
+		cn.err = err
+		cn.mu.Unlock()
+		close(cn.dead)
+		cn.nc.Close()
+	})
+}
+
+func (cn *conn) deadErr() error {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if errors.Is(cn.err, ErrClosed) {
+		return ErrClosed
+	}
+	return fmt.Errorf("%w: connection lost: %v", ErrUnavailable, cn.err)
+}
+
+func (cn *conn) readLoop() {
+	r := bufio.NewReader(cn.nc)
+	for {
+		f, err := gtmproto.ReadFrame(r, gtmproto.MaxResponseFrame)
+		if err != nil {
+			cn.close(err)
+			return
+		}
+		if f.Type == gtmproto.MsgCatalogNotify {
+			d := gtmproto.NewDecoder(f.Body)
+			e := d.Uvarint()
+			if err := d.Finish(); err != nil {
+				cn.close(fmt.Errorf("catalog notify: %w", err))
+				return
+			}
+			cn.mu.Lock()
+			cn.notes = append(cn.notes, e)
+			cn.mu.Unlock()
+			select {
+			case cn.noteSig <- struct{}{}:
+			default:
+			}
+			continue
+		}
+		cn.mu.Lock()
+		ch := cn.pending[f.ID]
+		delete(cn.pending, f.ID)
+		cn.mu.Unlock()
+		if ch != nil {
+			ch <- f // buffered; a caller that gave up simply never reads it
+		}
+	}
+}
+
+func (cn *conn) takeNotes() []uint64 {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	n := cn.notes
+	cn.notes = nil
+	return n
+}
+
+func (cn *conn) write(ctx context.Context, f gtmproto.Frame) error {
+	cn.wmu.Lock()
+	defer cn.wmu.Unlock()
+	deadline := time.Now().Add(writeTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = cn.nc.SetWriteDeadline(deadline)
+	if err := gtmproto.WriteFrame(cn.nc, f); err != nil {
+		// A partial frame would desynchronize the stream: drop the connection.
+		cn.close(err)
+		return err
+	}
+	return nil
+}
+
+// ack tells the GTM every epoch up to e is applied; false if the connection is gone.
+func (cn *conn) ack(e uint64) bool {
+	var enc gtmproto.Encoder
+	err := cn.write(context.Background(), gtmproto.Frame{Type: gtmproto.MsgCatalogAck, Body: enc.Uvarint(e).Bytes()})
+	return err == nil
+}
+
+func (cn *conn) roundTrip(ctx context.Context, t gtmproto.MsgType, body []byte) ([]byte, error) {
+	ch := make(chan gtmproto.Frame, 1)
+	cn.mu.Lock()
+	cn.nextID++
+	id := cn.nextID
+	cn.pending[id] = ch
+	cn.mu.Unlock()
+	forget := func() {
+		cn.mu.Lock()
+		delete(cn.pending, id)
+		cn.mu.Unlock()
+	}
+	if err := cn.write(ctx, gtmproto.Frame{ID: id, Type: t, Body: body}); err != nil {
+		forget()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, cn.deadErr()
+	}
+	select {
+	case f := <-ch:
+		return response(t, f)
+	case <-cn.dead:
+		forget()
+		// The response may have arrived just before the connection died.
+		select {
+		case f := <-ch:
+			return response(t, f)
+		default:
+		}
+		return nil, cn.deadErr()
+	case <-ctx.Done():
+		forget()
+		return nil, ctx.Err()
+	}
+}
+
+func response(t gtmproto.MsgType, f gtmproto.Frame) ([]byte, error) {
+	switch f.Type {
+	case gtmproto.MsgOK:
+		return f.Body, nil
+	case gtmproto.MsgError:
+		code, msg, err := gtmproto.DecodeError(f.Body)
+		if err != nil {
+			return nil, fmt.Errorf("gtm error response: %w", err)
+		}
+		return nil, &ServerError{Code: code, Message: msg}
+	}
+	return nil, fmt.Errorf("gtm %s: unexpected response type %s", t, f.Type)
+}

@@ -1,0 +1,233 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/xlgo/xlgo/distribution"
+)
+
+// PlanModify plans an UPDATE or DELETE.
+func PlanModify(env *Env, stmt *pg_query.Node) (Plan, error) {
+	stmt = proto.Clone(stmt).(*pg_query.Node)
+	var target *pg_query.RangeVar
+	var where *pg_query.Node
+	var setCols []string
+	var with *pg_query.WithClause
+	verb := "UPDATE"
+	if u := stmt.GetUpdateStmt(); u != nil {
+		target, where, with = u.Relation, u.WhereClause, u.WithClause
+		for _, t := range u.TargetList {
+			if rt := t.GetResTarget(); rt != nil {
+				setCols = append(setCols, rt.Name)
+			}
+		}
+	} else {
+		d := stmt.GetDeleteStmt()
+		target, where, with = d.Relation, d.WhereClause, d.WithClause
+		verb = "DELETE"
+	}
+	if cur := where.GetCurrentOfExpr(); cur != nil {
+		return nil, Unsupported("WHERE CURRENT OF")
+	}
+	injectCatalogViews(env, stmt)
+	tref, err := resolveRef(env, target)
+	if err != nil {
+		return nil, err
+	}
+	tref.where = where
+	tref.sole = true
+	refs, err := collectRefs(env, stmt)
+	if err != nil {
+		return nil, err
+	}
+	ids := env.NodeIDs()
+	t := tref.table
+	if t == nil {
+		// Not a distributed table: it lives on one node like the catalogs.
+		for _, r := range refs {
+			if r.table != nil {
+				return nil, Unsupported("%s of a local table that reads distributed tables", verb)
+			}
+		}
+		node := env.Preferred(env.Datanodes())
+		if node == "" {
+			return nil, Errorf("08006", "no datanode is defined")
+		}
+		sqls, err := perNodeSQL(stmt, []string{node}, ids)
+		if err != nil {
+			return nil, err
+		}
+		return &RemoteQuery{Nodes: []string{node}, SQL: sqls, Write: true}, nil
+	}
+	if t.DistCol >= 0 && t.Locator.Kind != distribution.Replication {
+		for _, c := range setCols {
+			if c == t.Locator.Column {
+				return nil, Unsupported("Partition column can't be updated in current version")
+			}
+		}
+	}
+	if with != nil {
+		for _, c := range with.Ctes {
+			if cte := c.GetCommonTableExpr(); cte != nil && cte.Ctequery.GetSelectStmt() == nil {
+				return nil, Unsupported("data-modifying statements in WITH over distributed tables")
+			}
+		}
+	}
+	var nodes []string
+	if t.Locator.Kind == distribution.Replication {
+		nodes = t.Locator.Nodes
+	} else {
+		tref.pinned = pinNodes(tref, where)
+		nodes = tref.nodes()
+	}
+	// Every other relation must be readable in full on each target node.
+	for _, r := range refs {
+		if r.rv == target {
+			continue
+		}
+		switch {
+		case r.replicated():
+			if !coversAll(r.table.Locator.Nodes, nodes) {
+				return nil, Unsupported("%s reading a replicated table that is not on every node of %s", verb, t.Name)
+			}
+		case r.distributed():
+			rn := r.nodes()
+			if len(nodes) != 1 || len(rn) != 1 || rn[0] != nodes[0] {
+				return nil, Unsupported("%s of a distributed table that reads another distributed table on other datanodes", verb)
+			}
+		}
+	}
+	sqls, err := perNodeSQL(stmt, nodes, ids)
+	if err != nil {
+		return nil, err
+	}
+	return &RemoteQuery{Nodes: nodes, SQL: sqls, Write: true, Replicated: t.Locator.Kind == distribution.Replication}, nil
+}
+
+// PlanInsert plans an INSERT.
+func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
+	stmt = proto.Clone(stmt).(*pg_query.Node)
+	ins := stmt.GetInsertStmt()
+	injectCatalogViews(env, stmt)
+	tref, err := resolveRef(env, ins.Relation)
+	if err != nil {
+		return nil, err
+	}
+	t := tref.table
+	ids := env.NodeIDs()
+	if t == nil {
+		refs, err := collectRefs(env, stmt)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range refs {
+			if r.table != nil {
+				return nil, Unsupported("INSERT into a local table that reads distributed tables")
+			}
+		}
+		node := env.Preferred(env.Datanodes())
+		if node == "" {
+			return nil, Errorf("08006", "no datanode is defined")
+		}
+		sqls, err := perNodeSQL(stmt, []string{node}, ids)
+		if err != nil {
+			return nil, err
+		}
+		return &RemoteQuery{Nodes: []string{node}, SQL: sqls, Write: true}, nil
+	}
+	if ins.WithClause != nil {
+		return nil, Unsupported("WITH ... INSERT into a distributed table")
+	}
+	if oc := ins.OnConflictClause; oc != nil && t.DistCol >= 0 && t.Locator.Kind != distribution.Replication {
+		for _, tl := range oc.TargetList {
+			if rt := tl.GetResTarget(); rt != nil && rt.Name == t.Locator.Column {
+				return nil, Unsupported("Partition column can't be updated in current version")
+			}
+		}
+	}
+	p := &InsertRows{Table: t, Target: ins, DistIndex: -1, Nodes: t.Locator.Nodes, EvalNode: env.Preferred(env.Datanodes())}
+	if len(ins.Cols) > 0 {
+		for _, c := range ins.Cols {
+			rt := c.GetResTarget()
+			if _, ok := t.Column(rt.Name); !ok {
+				return nil, Errorf("42703", "column %q of relation %q does not exist", rt.Name, t.Name)
+			}
+			if len(rt.Indirection) > 0 && rt.Name == t.Locator.Column {
+				return nil, Unsupported("assigning to a part of the distribution column")
+			}
+			p.Columns = append(p.Columns, rt.Name)
+		}
+	} else {
+		for _, c := range t.Columns {
+			p.Columns = append(p.Columns, c.Name)
+		}
+	}
+	hashed := t.DistCol >= 0 && (t.Locator.Kind == distribution.Hash || t.Locator.Kind == distribution.Modulo)
+	if hashed {
+		for i, c := range p.Columns {
+			if c == t.Locator.Column {
+				p.DistIndex = i
+			}
+		}
+		if p.DistIndex < 0 {
+			p.FillDefault = true
+		}
+	}
+	sel := ins.SelectStmt.GetSelectStmt()
+	switch {
+	case sel == nil:
+		// DEFAULT VALUES: one row of defaults.
+		p.Columns = nil
+		p.DistIndex = -1
+		p.Values = [][]*pg_query.Node{{}}
+	case len(sel.ValuesLists) > 0 && sel.WithClause == nil && len(sel.SortClause) == 0 && sel.LimitCount == nil && sel.LimitOffset == nil:
+		for _, l := range sel.ValuesLists {
+			items := l.GetList().Items
+			if len(items) > len(p.Columns) {
+				return nil, Errorf("42601", "INSERT has more expressions than target columns")
+			}
+			if len(items) < len(p.Columns) && len(ins.Cols) > 0 {
+				return nil, Errorf("42601", "INSERT has more target columns than expressions")
+			}
+			p.Values = append(p.Values, items)
+		}
+		if len(ins.Cols) == 0 && len(p.Values) > 0 {
+			// Without a column list the rows name the first columns only.
+			n := len(p.Values[0])
+			for _, r := range p.Values {
+				if len(r) != n {
+					return nil, Errorf("42601", "VALUES lists must all be the same length")
+				}
+			}
+			p.Columns = p.Columns[:n]
+			if p.DistIndex >= n {
+				p.DistIndex = -1
+				p.FillDefault = true
+			}
+		}
+	default:
+		// INSERT ... SELECT: rows cast to the target columns' types.
+		var outs, names []string
+		for i, c := range p.Columns {
+			ci, _ := t.Column(c)
+			names = append(names, fmt.Sprintf("c%d", i+1))
+			outs = append(outs, fmt.Sprintf("s.c%d::%s", i+1, t.Columns[ci].Type))
+		}
+		wrapper := parseOne(fmt.Sprintf("SELECT %s FROM (SELECT 1) AS s(%s)", strings.Join(outs, ", "), strings.Join(names, ", ")))
+		rs := wrapper.GetSelectStmt().FromClause[0].GetRangeSubselect()
+		rs.Subquery = ins.SelectStmt
+		src, err := PlanSelect(env, wrapper)
+		if err != nil {
+			return nil, err
+		}
+		p.Source = src
+	}
+	if p.FillDefault && len(p.Values) == 0 && p.Source == nil {
+		p.FillDefault = false
+	}
+	return p, nil
+}

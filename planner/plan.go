@@ -1,0 +1,191 @@
+package planner
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/xlgo/xlgo/catalog"
+)
+
+// Env is what the planner knows of the cluster and the session.
+type Env struct {
+	Rel        *catalog.Relations
+	Nodes      []catalog.Node // every node of pgxc_node
+	Groups     []catalog.Group
+	SearchPath []string // schemas, "$user" already replaced
+	User       string
+}
+
+// Datanodes lists the datanode names, by name.
+func (e *Env) Datanodes() []string {
+	var out []string
+	for _, n := range e.Nodes {
+		if n.IsDatanode() {
+			out = append(out, n.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// NodeIDs maps node names to their node_id.
+func (e *Env) NodeIDs() map[string]int32 {
+	m := make(map[string]int32, len(e.Nodes))
+	for _, n := range e.Nodes {
+		m[n.Name] = n.ID()
+	}
+	return m
+}
+
+// Preferred picks the node for reads that any node of nodes can answer:
+// the preferred datanode, else the primary, else the first.
+func (e *Env) Preferred(nodes []string) string {
+	in := map[string]bool{}
+	for _, n := range nodes {
+		in[n] = true
+	}
+	for _, n := range e.Nodes {
+		if n.Preferred && in[n.Name] {
+			return n.Name
+		}
+	}
+	for _, n := range e.Nodes {
+		if n.Primary && in[n.Name] {
+			return n.Name
+		}
+	}
+	if len(nodes) == 0 {
+		return ""
+	}
+	s := append([]string(nil), nodes...)
+	sort.Strings(s)
+	return s[0]
+}
+
+// Plan is a tree of executor primitives.
+type Plan interface {
+	explain(b *strings.Builder, depth int)
+}
+
+// Explain prints a plan as text, one primitive a line.
+func Explain(p Plan) string {
+	var b strings.Builder
+	p.explain(&b, 0)
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func line(b *strings.Builder, depth int, format string, args ...any) {
+	if depth > 0 {
+		b.WriteString(strings.Repeat("  ", depth-1) + "  ->  ")
+	}
+	fmt.Fprintf(b, format, args...)
+	b.WriteByte('\n')
+}
+
+func detail(b *strings.Builder, depth int, format string, args ...any) {
+	b.WriteString(strings.Repeat("  ", depth) + "      ")
+	fmt.Fprintf(b, format, args...)
+	b.WriteByte('\n')
+}
+
+// RemoteQuery runs SQL on datanodes and streams back what they return, node
+// after node (a Concat when there are several).
+type RemoteQuery struct {
+	Nodes []string          // in order
+	SQL   map[string]string // per node; the same text unless xc_node_id was made constant
+	Write bool              // the statement writes on every node it runs on
+	// Replicated: a write to every copy of a replicated table; the client
+	// sees one node's result.
+	Replicated bool
+	// Tag, if set, replaces the command tag (e.g. a CTAS becomes "SELECT n").
+	Tag string
+}
+
+func (r *RemoteQuery) explain(b *strings.Builder, depth int) {
+	scope := "all"
+	if r.Replicated {
+		scope = "all replicas"
+	} else if len(r.Nodes) == 1 && !r.Write {
+		scope = "any"
+	}
+	line(b, depth, "Remote Subquery Scan on %s (%s)", scope, strings.Join(r.Nodes, ","))
+	if len(r.Nodes) > 0 {
+		detail(b, depth, "Remote SQL: %s", r.SQL[r.Nodes[0]])
+	}
+}
+
+// GatherInput is one distributed table's rows pulled to the coordinator.
+type GatherInput struct {
+	Table   string // qualified name, for EXPLAIN
+	Nodes   []string
+	SQL     map[string]string // per node
+	Columns []string          // column names of the rows fetched
+	Types   []string          // their types (format_type)
+}
+
+// GatherEval pulls the rows of distributed tables from the datanodes and
+// evaluates the whole query over them on one PostgreSQL, so every construct
+// keeps PostgreSQL's own semantics. Input i's column j is passed as the
+// text[] parameter numbered ParamBase(i)+j+1.
+type GatherEval struct {
+	Inputs []GatherInput
+	Node   string // where the final query runs
+	SQL    string // the query over unnest($n::text[]) subqueries
+}
+
+func (g *GatherEval) explain(b *strings.Builder, depth int) {
+	line(b, depth, "Coordinator Evaluate on (%s)", g.Node)
+	detail(b, depth, "SQL: %s", g.SQL)
+	for _, in := range g.Inputs {
+		line(b, depth+1, "Remote Subquery Scan on all (%s)", strings.Join(in.Nodes, ","))
+		detail(b, depth+1, "Remote SQL: %s", in.SQL[in.Nodes[0]])
+	}
+}
+
+// InsertRows routes the rows of an INSERT to the nodes that hold them.
+type InsertRows struct {
+	Table   *catalog.Table // nil for a table outside the distribution catalog
+	Target  *pg_query.InsertStmt
+	Columns []string // target columns in the order of each row's values
+	// Values are the rows of an INSERT ... VALUES (exprs as parsed); nil
+	// when the rows come from Source.
+	Values [][]*pg_query.Node
+	Source Plan // INSERT ... SELECT: the plan producing the rows
+	// DistIndex is the position of the distribution column in Columns (-1 none).
+	DistIndex int
+	// FillDefault: the distribution column was not given; its default must
+	// be evaluated once per row and added to each row.
+	FillDefault bool
+	Nodes       []string // the table's nodes
+	EvalNode    string   // where expressions are evaluated before routing
+}
+
+func (p *InsertRows) explain(b *strings.Builder, depth int) {
+	kind := "Replicated"
+	if p.Table != nil {
+		kind = p.Table.Locator.Kind.String()
+	}
+	col := ""
+	if p.DistIndex >= 0 {
+		col = " by " + p.Columns[p.DistIndex]
+	}
+	line(b, depth, "Remote Insert on %s (%s) distribute %s%s", tableName(p.Target.Relation), strings.Join(p.Nodes, ","), kind, col)
+	if p.Source != nil {
+		p.Source.explain(b, depth+1)
+	} else {
+		detail(b, depth, "Rows: %d VALUES rows routed at the coordinator", len(p.Values))
+	}
+}
+
+func tableName(rv *pg_query.RangeVar) string {
+	if rv == nil {
+		return ""
+	}
+	if rv.Schemaname != "" {
+		return rv.Schemaname + "." + rv.Relname
+	}
+	return rv.Relname
+}

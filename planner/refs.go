@@ -1,0 +1,241 @@
+package planner
+
+import (
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/xlgo/xlgo/catalog"
+	"github.com/xlgo/xlgo/distribution"
+)
+
+// relRef is one mention of a relation in a statement.
+type relRef struct {
+	holder *pg_query.Node // the Node that holds the RangeVar; nil for a statement's target
+	rv     *pg_query.RangeVar
+	table  *catalog.Table // nil when not in the distribution catalog
+	alias  string         // the name columns are qualified with
+	where  *pg_query.Node // the WHERE clause of the query level whose FROM holds it
+	sole   bool           // the only FROM item of that level
+	top    bool           // in the FROM of the statement's top level
+	pinned []string       // nodes its rows can be on under where; nil: all of its nodes
+}
+
+func (r *relRef) distributed() bool {
+	return r.table != nil && r.table.Locator.Kind != distribution.Replication
+}
+
+func (r *relRef) replicated() bool {
+	return r.table != nil && r.table.Locator.Kind == distribution.Replication
+}
+
+// nodes are the nodes that hold rows of the reference the query can see.
+func (r *relRef) nodes() []string {
+	if r.pinned != nil {
+		return r.pinned
+	}
+	return r.table.Locator.Nodes
+}
+
+type fromInfo struct {
+	where *pg_query.Node
+	sole  bool
+	top   bool
+}
+
+// collectRefs finds every relation a statement mentions, with the WHERE
+// clause that filters it. The top level is stmt's own FROM (or USING).
+func collectRefs(env *Env, stmt *pg_query.Node) ([]*relRef, error) {
+	cte := map[string]bool{}
+	from := map[*pg_query.RangeVar]fromInfo{}
+	var topSel proto.Message
+	switch {
+	case stmt.GetSelectStmt() != nil:
+		topSel = stmt.GetSelectStmt()
+	case stmt.GetUpdateStmt() != nil:
+		topSel = stmt.GetUpdateStmt()
+	case stmt.GetDeleteStmt() != nil:
+		topSel = stmt.GetDeleteStmt()
+	}
+	register := func(owner proto.Message, items []*pg_query.Node, where *pg_query.Node) {
+		var rvs []*pg_query.RangeVar
+		var add func(n *pg_query.Node)
+		add = func(n *pg_query.Node) {
+			if rv := n.GetRangeVar(); rv != nil {
+				rvs = append(rvs, rv)
+			} else if j := n.GetJoinExpr(); j != nil {
+				add(j.Larg)
+				add(j.Rarg)
+			}
+		}
+		for _, it := range items {
+			add(it)
+		}
+		for _, rv := range rvs {
+			from[rv] = fromInfo{where: where, sole: len(items) == 1 && len(rvs) == 1, top: owner == topSel}
+		}
+	}
+	walk(stmt, func(m proto.Message) bool {
+		switch x := m.(type) {
+		case *pg_query.CommonTableExpr:
+			cte[x.Ctename] = true
+		case *pg_query.SelectStmt:
+			register(x, x.FromClause, x.WhereClause)
+		case *pg_query.UpdateStmt:
+			register(x, x.FromClause, x.WhereClause)
+		case *pg_query.DeleteStmt:
+			register(x, x.UsingClause, x.WhereClause)
+		}
+		return true
+	})
+	var refs []*relRef
+	var err error
+	walk(stmt, func(m proto.Message) bool {
+		n, ok := m.(*pg_query.Node)
+		if !ok || err != nil {
+			return err == nil
+		}
+		rv := n.GetRangeVar()
+		if rv == nil {
+			return true
+		}
+		if rv.Schemaname == "" && cte[rv.Relname] {
+			if t, _ := env.Rel.Resolve("", rv.Relname, env.SearchPath); t != nil {
+				err = Unsupported("a WITH query named like the distributed table %q", rv.Relname)
+			}
+			return false
+		}
+		ref, e := resolveRef(env, rv)
+		if e != nil {
+			err = e
+			return false
+		}
+		ref.holder = n
+		if fi, ok := from[rv]; ok {
+			ref.where, ref.sole, ref.top = fi.where, fi.sole, fi.top
+		}
+		refs = append(refs, ref)
+		return false
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range refs {
+		if r.distributed() {
+			r.pinned = pinNodes(r, r.where)
+		}
+	}
+	return refs, nil
+}
+
+// resolveRef looks a RangeVar up in the catalog.
+func resolveRef(env *Env, rv *pg_query.RangeVar) (*relRef, error) {
+	t, distView := env.Rel.Resolve(rv.Schemaname, rv.Relname, env.SearchPath)
+	if distView {
+		return nil, Unsupported("views over distributed tables are not supported yet (view %q)", rv.Relname)
+	}
+	ref := &relRef{rv: rv, table: t, alias: rv.Relname}
+	if rv.Alias != nil && rv.Alias.Aliasname != "" {
+		ref.alias = rv.Alias.Aliasname
+	}
+	return ref, nil
+}
+
+// refersTo tells whether a ColumnRef names column col of the reference.
+func (r *relRef) refersTo(cr *pg_query.ColumnRef, col string) bool {
+	names := columnRefNames(cr)
+	switch len(names) {
+	case 1:
+		return names[0] == col
+	case 2:
+		return names[0] == r.alias && names[1] == col
+	case 3:
+		return names[0] == r.rv.Schemaname && names[1] == r.rv.Relname && names[2] == col && r.rv.Alias == nil
+	}
+	return false
+}
+
+// pinNodes finds the nodes a WHERE clause confines a hash or modulo table's
+// rows to: `col = const` or `col IN (consts)` as a top-level AND term.
+func pinNodes(r *relRef, where *pg_query.Node) []string {
+	loc := &r.table.Locator
+	if loc.Kind != distribution.Hash && loc.Kind != distribution.Modulo || r.table.DistCol < 0 {
+		return nil
+	}
+	col := loc.Column
+	typ := loc.TypeName
+	nodeOf := func(v *pg_query.Node) (string, bool) {
+		text, isNull, ok := constText(v, typ)
+		if !ok || isNull {
+			return "", false
+		}
+		canon, ok := distribution.CanonicalText(typ, text)
+		if !ok {
+			return "", false
+		}
+		i, err := loc.NodeForCanonical(canon)
+		if err != nil {
+			return "", false
+		}
+		return loc.Nodes[i], true
+	}
+	for _, c := range conjuncts(where) {
+		e := c.GetAExpr()
+		if e == nil || len(e.Name) != 1 || strVal(e.Name[0]) != "=" {
+			continue
+		}
+		switch e.Kind {
+		case pg_query.A_Expr_Kind_AEXPR_OP:
+			l, rr := e.Lexpr, e.Rexpr
+			if cr := rr.GetColumnRef(); cr != nil && l.GetColumnRef() == nil {
+				l, rr = rr, l
+			}
+			cr := l.GetColumnRef()
+			if cr == nil || !r.refersTo(cr, col) {
+				continue
+			}
+			if n, ok := nodeOf(rr); ok {
+				return []string{n}
+			}
+		case pg_query.A_Expr_Kind_AEXPR_IN:
+			cr := e.Lexpr.GetColumnRef()
+			list := e.Rexpr.GetList()
+			if cr == nil || list == nil || !r.refersTo(cr, col) {
+				continue
+			}
+			set := map[string]bool{}
+			ok := true
+			for _, it := range list.Items {
+				n, good := nodeOf(it)
+				if !good {
+					ok = false
+					break
+				}
+				set[n] = true
+			}
+			if !ok {
+				continue
+			}
+			var out []string
+			for _, n := range loc.Nodes {
+				if set[n] {
+					out = append(out, n)
+				}
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+// isSpecial tells whether a RangeVar names one of the catalog views the
+// coordinator answers itself.
+func isSpecial(rv *pg_query.RangeVar) bool {
+	if rv.Schemaname != "" && rv.Schemaname != "pg_catalog" {
+		return false
+	}
+	switch rv.Relname {
+	case "pgxc_node", "pgxc_group", "pgxc_class":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,407 @@
+package planner
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/xlgo/xlgo/catalog"
+)
+
+// builtinAggregates are PostgreSQL's aggregate functions; a statement that
+// calls one over several nodes must be completed at the coordinator.
+var builtinAggregates = map[string]bool{
+	"count": true, "sum": true, "avg": true, "min": true, "max": true, "bool_and": true, "bool_or": true,
+	"every": true, "string_agg": true, "array_agg": true, "json_agg": true, "jsonb_agg": true,
+	"json_object_agg": true, "jsonb_object_agg": true, "xmlagg": true, "bit_and": true, "bit_or": true,
+	"bit_xor": true, "stddev": true, "stddev_pop": true, "stddev_samp": true, "variance": true,
+	"var_pop": true, "var_samp": true, "corr": true, "covar_pop": true, "covar_samp": true,
+	"regr_avgx": true, "regr_avgy": true, "regr_count": true, "regr_intercept": true, "regr_r2": true,
+	"regr_slope": true, "regr_sxx": true, "regr_sxy": true, "regr_syy": true, "percentile_cont": true,
+	"percentile_disc": true, "mode": true, "rank": true, "dense_rank": true, "percent_rank": true,
+	"cume_dist": true, "range_agg": true, "range_intersect_agg": true, "any_value": true,
+	"json_agg_strict": true, "json_objectagg": true, "json_arrayagg": true,
+}
+
+// needsMerge tells whether a query level combines rows (aggregates,
+// grouping, DISTINCT, ordering, limits, set operations, windows), so that
+// concatenating per-node results would be wrong.
+func needsMerge(env *Env, s *pg_query.SelectStmt) bool {
+	if s.Op != pg_query.SetOperation_SETOP_NONE || len(s.DistinctClause) > 0 || len(s.GroupClause) > 0 ||
+		s.HavingClause != nil || len(s.WindowClause) > 0 || len(s.SortClause) > 0 || s.LimitCount != nil ||
+		s.LimitOffset != nil {
+		return true
+	}
+	agg := false
+	for _, t := range s.TargetList {
+		walk(t, func(m proto.Message) bool {
+			switch x := m.(type) {
+			case *pg_query.SubLink, *pg_query.RangeSubselect:
+				return false
+			case *pg_query.FuncCall:
+				_, name := funcName(x)
+				if x.Over != nil || x.AggStar || x.AggDistinct || len(x.AggOrder) > 0 || x.AggFilter != nil ||
+					builtinAggregates[name] || env.Rel.Aggregates[name] {
+					agg = true
+				}
+			case *pg_query.GroupingFunc:
+				agg = true
+			}
+			return !agg
+		})
+	}
+	return agg
+}
+
+// PlanSelect plans a SELECT (stmt holds a SelectStmt).
+func PlanSelect(env *Env, stmt *pg_query.Node) (Plan, error) {
+	stmt = proto.Clone(stmt).(*pg_query.Node)
+	sel := stmt.GetSelectStmt()
+	if sel.IntoClause != nil {
+		return nil, Unsupported("SELECT INTO is not supported yet; use CREATE TABLE AS")
+	}
+	injectCatalogViews(env, stmt)
+	refs, err := collectRefs(env, stmt)
+	if err != nil {
+		return nil, err
+	}
+	return planRead(env, stmt, refs, hasLocking(stmt))
+}
+
+func hasLocking(stmt *pg_query.Node) bool {
+	found := false
+	walk(stmt, func(m proto.Message) bool {
+		if s, ok := m.(*pg_query.SelectStmt); ok && len(s.LockingClause) > 0 {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// planRead plans a statement that reads (a SELECT, or a write confined to
+// one node) given its relation references.
+func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking bool) (Plan, error) {
+	ids := env.NodeIDs()
+	var dist, repl []*relRef
+	for _, r := range refs {
+		switch {
+		case r.distributed():
+			dist = append(dist, r)
+		case r.replicated():
+			repl = append(repl, r)
+		}
+	}
+	replNodes := intersectNodes(env.Datanodes(), repl)
+	if len(env.Datanodes()) == 0 {
+		return nil, Errorf("08006", "no datanode is defined: CREATE NODE ... WITH (TYPE = 'datanode', ...) first")
+	}
+	if len(dist) == 0 {
+		if len(replNodes) == 0 {
+			return nil, Unsupported("a query over replicated tables that share no node")
+		}
+		node := env.Preferred(replNodes)
+		sqls, err := perNodeSQL(stmt, []string{node}, ids)
+		if err != nil {
+			return nil, err
+		}
+		return &RemoteQuery{Nodes: []string{node}, SQL: sqls}, nil
+	}
+	// Every distributed reference pinned to the same single node: the whole
+	// statement runs there.
+	if node, ok := sameSingleNode(dist); ok && contains(replNodes, node) {
+		sqls, err := perNodeSQL(stmt, []string{node}, ids)
+		if err != nil {
+			return nil, err
+		}
+		return &RemoteQuery{Nodes: []string{node}, SQL: sqls}, nil
+	}
+	sel := stmt.GetSelectStmt()
+	if len(dist) == 1 && dist[0].top && sel != nil && !needsMerge(env, sel) && sel.WithClause == nil &&
+		coversAll(replNodes, dist[0].nodes()) {
+		nodes := dist[0].nodes()
+		sqls, err := perNodeSQL(stmt, nodes, ids)
+		if err != nil {
+			return nil, err
+		}
+		return &RemoteQuery{Nodes: nodes, SQL: sqls}, nil
+	}
+	if locking {
+		return nil, Unsupported("SELECT ... FOR UPDATE/SHARE over rows of several datanodes")
+	}
+	if sel == nil {
+		return nil, Unsupported("this statement reads distributed tables on several datanodes")
+	}
+	return planGather(env, stmt, dist, replNodes)
+}
+
+func sameSingleNode(refs []*relRef) (string, bool) {
+	node := ""
+	for _, r := range refs {
+		ns := r.nodes()
+		if len(ns) != 1 || (node != "" && ns[0] != node) {
+			return "", false
+		}
+		node = ns[0]
+	}
+	return node, node != ""
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func coversAll(have, need []string) bool {
+	for _, n := range need {
+		if !contains(have, n) {
+			return false
+		}
+	}
+	return true
+}
+
+// intersectNodes is the datanodes that hold every replicated reference.
+func intersectNodes(all []string, repl []*relRef) []string {
+	out := append([]string(nil), all...)
+	for _, r := range repl {
+		var keep []string
+		for _, n := range out {
+			if contains(r.table.Locator.Nodes, n) {
+				keep = append(keep, n)
+			}
+		}
+		out = keep
+	}
+	return out
+}
+
+// planGather pulls each distributed reference's rows (with the WHERE terms
+// that concern it alone) and evaluates the statement over them.
+func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []string) (Plan, error) {
+	ids := env.NodeIDs()
+	withXC := mentionsXCNodeID(stmt)
+	if withXC && hasStar(stmt) {
+		return nil, Unsupported("xc_node_id together with * in a query that combines rows of several datanodes")
+	}
+	if len(replNodes) == 0 {
+		return nil, Unsupported("a query joining replicated tables that share no node with distributed tables")
+	}
+	g := &GatherEval{Node: env.Preferred(replNodes)}
+	param := 0
+	for _, r := range dist {
+		in := GatherInput{Table: r.table.QualifiedName(), Nodes: r.nodes(), SQL: map[string]string{}}
+		var cols []string
+		for _, c := range r.table.Columns {
+			in.Columns = append(in.Columns, c.Name)
+			in.Types = append(in.Types, c.Type)
+			cols = append(cols, quoteIdent(r.alias)+"."+quoteIdent(c.Name))
+		}
+		if withXC {
+			in.Columns = append(in.Columns, "xc_node_id")
+			in.Types = append(in.Types, "integer")
+			cols = append(cols, "xc_node_id")
+		}
+		only := ""
+		if !r.rv.Inh {
+			only = "ONLY "
+		}
+		remote := parseOne(fmt.Sprintf("SELECT %s FROM %s%s AS %s", strings.Join(cols, ", "), only,
+			r.table.QualifiedName(), quoteIdent(r.alias)))
+		pushed := pushableTerms(r)
+		if len(pushed) > 0 {
+			var cl []*pg_query.Node
+			for _, p := range pushed {
+				cl = append(cl, proto.Clone(p).(*pg_query.Node))
+			}
+			remote.GetSelectStmt().WhereClause = andOf(cl)
+			removeTerms(stmt, r, pushed)
+		}
+		sqls, err := perNodeSQL(remote, in.Nodes, ids)
+		if err != nil {
+			return nil, err
+		}
+		in.SQL = sqls
+		// The reference becomes a subquery over the pulled rows.
+		var args, outs, names []string
+		for i := range in.Columns {
+			param++
+			args = append(args, fmt.Sprintf("$%d::text[]", param))
+			names = append(names, fmt.Sprintf("c%d", i+1))
+			outs = append(outs, fmt.Sprintf("u.c%d::%s AS %s", i+1, in.Types[i], quoteIdent(in.Columns[i])))
+		}
+		if len(in.Columns) == 0 {
+			return nil, Unsupported("a table without columns in a multi-node query")
+		}
+		sub := parseOne(fmt.Sprintf("SELECT * FROM (SELECT %s FROM unnest(%s) AS u(%s)) AS x",
+			strings.Join(outs, ", "), strings.Join(args, ", "), strings.Join(names, ", ")))
+		rs := sub.GetSelectStmt().FromClause[0].GetRangeSubselect()
+		if r.rv.Alias != nil {
+			rs.Alias = r.rv.Alias
+		} else {
+			rs.Alias = &pg_query.Alias{Aliasname: r.rv.Relname}
+		}
+		r.holder.Node = &pg_query.Node_RangeSubselect{RangeSubselect: rs}
+		g.Inputs = append(g.Inputs, in)
+	}
+	sql, err := deparse(stmt)
+	if err != nil {
+		return nil, err
+	}
+	g.SQL = sql
+	return g, nil
+}
+
+func hasStar(stmt *pg_query.Node) bool {
+	found := false
+	walk(stmt, func(m proto.Message) bool {
+		if cr, ok := m.(*pg_query.ColumnRef); ok {
+			for _, f := range cr.Fields {
+				if f.GetAStar() != nil {
+					found = true
+				}
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+// pushableTerms are the WHERE terms of r's query level that read r alone:
+// they can be evaluated on the datanodes instead.
+func pushableTerms(r *relRef) []*pg_query.Node {
+	if !r.sole || r.where == nil {
+		return nil
+	}
+	var out []*pg_query.Node
+	for _, c := range conjuncts(r.where) {
+		ok := true
+		walk(c, func(m proto.Message) bool {
+			switch x := m.(type) {
+			case *pg_query.SubLink, *pg_query.ParamRef, *pg_query.FuncCall:
+				ok = false
+			case *pg_query.ColumnRef:
+				names := columnRefNames(x)
+				col := names[len(names)-1]
+				_, isCol := r.table.Column(col)
+				isCol = isCol || col == "xc_node_id"
+				if !isCol || !r.refersTo(x, col) {
+					ok = false
+				}
+			}
+			return ok
+		})
+		if ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// removeTerms takes pushed terms out of the WHERE clause of r's level.
+func removeTerms(stmt *pg_query.Node, r *relRef, pushed []*pg_query.Node) {
+	drop := map[*pg_query.Node]bool{}
+	for _, p := range pushed {
+		drop[p] = true
+	}
+	fix := func(where **pg_query.Node) {
+		if *where != r.where {
+			return
+		}
+		var keep []*pg_query.Node
+		for _, c := range conjuncts(*where) {
+			if !drop[c] {
+				keep = append(keep, c)
+			}
+		}
+		*where = andOf(keep)
+	}
+	walk(stmt, func(m proto.Message) bool {
+		if s, ok := m.(*pg_query.SelectStmt); ok {
+			fix(&s.WhereClause)
+		}
+		return true
+	})
+}
+
+// injectCatalogViews replaces pgxc_node and pgxc_group by the coordinator's
+// own rows, and pgxc_class by the catalog table on the datanodes.
+func injectCatalogViews(env *Env, stmt *pg_query.Node) {
+	walk(stmt, func(m proto.Message) bool {
+		n, ok := m.(*pg_query.Node)
+		if !ok {
+			return true
+		}
+		rv := n.GetRangeVar()
+		if rv == nil || !isSpecial(rv) {
+			return true
+		}
+		var sub string
+		switch rv.Relname {
+		case "pgxc_node":
+			sub = pgxcNodeSQL(env.Nodes)
+		case "pgxc_group":
+			sub = pgxcGroupSQL(env.Groups)
+		case "pgxc_class":
+			if env.Rel.Ready {
+				rv.Schemaname = catalog.Schema
+				return false
+			}
+			sub = `SELECT NULL::oid AS pcrelid, NULL::"char" AS pclocatortype, NULL::int2 AS pcattnum,
+				NULL::int2 AS pchashalgorithm, NULL::int2 AS pchashbuckets, NULL::oid[] AS nodeoids,
+				NULL::name[] AS pcnodenames, NULL::int2[] AS pcbucketmap WHERE false`
+		}
+		rs := parseOne("SELECT * FROM (" + sub + ") AS x").GetSelectStmt().FromClause[0].GetRangeSubselect()
+		if rv.Alias != nil {
+			rs.Alias = rv.Alias
+		} else {
+			rs.Alias = &pg_query.Alias{Aliasname: rv.Relname}
+		}
+		n.Node = &pg_query.Node_RangeSubselect{RangeSubselect: rs}
+		return false
+	})
+}
+
+func pgxcNodeSQL(nodes []catalog.Node) string {
+	const cols = "node_name, node_type, node_port, node_host, nodeis_primary, nodeis_preferred, node_id"
+	if len(nodes) == 0 {
+		return `SELECT NULL::name AS node_name, NULL::"char" AS node_type, NULL::int4 AS node_port,
+			NULL::name AS node_host, NULL::bool AS nodeis_primary, NULL::bool AS nodeis_preferred,
+			NULL::int4 AS node_id WHERE false`
+	}
+	sorted := append([]catalog.Node(nil), nodes...)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		if sorted[i].Type != sorted[j].Type {
+			return sorted[i].Type < sorted[j].Type
+		}
+		return sorted[i].Name < sorted[j].Name
+	})
+	var rows []string
+	for _, n := range sorted {
+		rows = append(rows, fmt.Sprintf(`(%s::name, %s::"char", %d, %s::name, %t, %t, %d)`,
+			quoteLiteral(n.Name), quoteLiteral(n.Type), n.Port, quoteLiteral(n.Host), n.Primary, n.Preferred, n.ID()))
+	}
+	return fmt.Sprintf("SELECT * FROM (VALUES %s) AS v(%s)", strings.Join(rows, ", "), cols)
+}
+
+func pgxcGroupSQL(groups []catalog.Group) string {
+	if len(groups) == 0 {
+		return "SELECT NULL::name AS group_name, NULL::name[] AS group_members WHERE false"
+	}
+	var rows []string
+	for _, g := range groups {
+		var ms []string
+		for _, m := range g.Members {
+			ms = append(ms, quoteLiteral(m))
+		}
+		rows = append(rows, fmt.Sprintf("(%s::name, ARRAY[%s]::name[])", quoteLiteral(g.Name), strings.Join(ms, ", ")))
+	}
+	return fmt.Sprintf("SELECT * FROM (VALUES %s) AS v(group_name, group_members)", strings.Join(rows, ", "))
+}

@@ -1,0 +1,718 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// Startup packet codes (PostgreSQL's pqcomm.h).
+const (
+	cancelRequestCode   = 1234<<16 | 5678
+	sslRequestCode      = 1234<<16 | 5679
+	gssEncRequestCode   = 1234<<16 | 5680
+	maxStartupPacketLen = 10000 // MAX_STARTUP_PACKET_LENGTH
+	cancelPacketLen     = 16    // length word, code, process id, secret key
+)
+
+const (
+	// flushThreshold is how many result bytes are buffered before they are
+	// written, so that large results stream instead of piling up.
+	flushThreshold = 64 << 10
+	// lingerTimeout bounds how long a connection closed after a protocol
+	// error keeps reading, so that the client gets the error rather than a reset.
+	lingerTimeout = 2 * time.Second
+	lingerBytes   = 1 << 20
+)
+
+// SQLSTATE codes the wire layer reports.
+const (
+	codeProtocolViolation      = "08P01"
+	codeFeatureNotSupported    = "0A000"
+	codeInvalidAuthSpec        = "28000"
+	codeInternalError          = "XX000"
+	codeAdminShutdown          = "57P01"
+	errExtendedNotSupportedYet = "extended query protocol is not supported yet"
+)
+
+// clientConn is one client connection; serve runs it on its own goroutine.
+type clientConn struct {
+	srv *Server
+	nc  net.Conn
+	log *slog.Logger // used by this connection's goroutine only
+
+	// ctx is cancelled when the client goes, a write fails or the server closes.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// The Backend reads from pr, which a pump goroutine fills from nc, so
+	// that a client that disconnects while a statement runs is noticed.
+	be         *pgproto3.Backend
+	pr         *io.PipeReader
+	pw         *io.PipeWriter
+	pumpDone   chan struct{}
+	pumping    bool
+	readFailed atomic.Bool // the client side of the connection failed or ended
+	aborted    atomic.Bool // the server is closing
+
+	pending  int   // bytes sent to be since the last flush
+	writeErr error // first failed flush; the connection is unusable after it
+
+	pid    uint32
+	secret [4]byte
+
+	// mu orders Cancel (from another connection's goroutine) against Close.
+	mu         sync.Mutex
+	sess       Session
+	sessClosed bool
+
+	// skipTillSync is set after an error in an extended-protocol message:
+	// everything up to the next Sync is ignored.
+	skipTillSync bool
+}
+
+func newClientConn(srv *Server, nc net.Conn) *clientConn {
+	ctx, cancel := context.WithCancel(srv.baseCtx)
+	pr, pw := io.Pipe()
+	c := &clientConn{
+		srv:      srv,
+		nc:       nc,
+		log:      srv.log.With("remote", remoteString(nc)),
+		ctx:      ctx,
+		cancel:   cancel,
+		pr:       pr,
+		pw:       pw,
+		pumpDone: make(chan struct{}),
+	}
+	c.be = pgproto3.NewBackend(pr, nc)
+	c.be.SetMaxBodyLen(max(srv.opts.MaxMessageSize-4, 1))
+	return c
+}
+
+func remoteString(nc net.Conn) string {
+	if a := nc.RemoteAddr(); a != nil && a.String() != "" {
+		return a.String()
+	}
+	return "[local]"
+}
+
+// serve runs the connection to its end. A panic is logged, reported to the
+// client as XX000 and ends only this connection.
+func (c *clientConn) serve() {
+	defer c.srv.forget(c)
+	defer c.closeConn()
+	defer c.closeSession()
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("panic in connection", "panic", r, "stack", string(debug.Stack()))
+			c.sendFatal(&pgconn.PgError{Code: codeInternalError, Message: fmt.Sprintf("internal error: %v", r)})
+		}
+	}()
+	if !c.startup() {
+		return
+	}
+	c.startPump()
+	c.messageLoop()
+	if c.aborted.Load() && c.writeErr == nil {
+		// Best effort, as PostgreSQL does on a fast shutdown.
+		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		c.sendFatal(&pgconn.PgError{Code: codeAdminShutdown, Message: "terminating connection due to administrator command"})
+	}
+}
+
+// abort is called by Server.Close: it wakes up every read and write of the
+// connection and cancels its context; the goroutine then ends.
+func (c *clientConn) abort() {
+	c.aborted.Store(true)
+	c.nc.SetDeadline(time.Now())
+	c.cancel()
+}
+
+func (c *clientConn) closeConn() {
+	c.cancel()
+	c.nc.Close()
+	c.pr.Close()
+	if c.pumping {
+		<-c.pumpDone
+	}
+}
+
+// closeSession closes the session once; later Cancel calls do nothing.
+func (c *clientConn) closeSession() {
+	c.mu.Lock()
+	sess := c.sess
+	already := c.sessClosed
+	c.sessClosed = true
+	c.mu.Unlock()
+	if sess == nil || already {
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("panic in session close", "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	sess.Close()
+}
+
+// cancelSession handles a CancelRequest aimed at this connection.
+func (c *clientConn) cancelSession() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess == nil || c.sessClosed {
+		return false
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			c.srv.log.Error("panic in session cancel", "pid", c.pid, "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	c.sess.Cancel()
+	return true
+}
+
+// ---- startup ----
+
+// startup runs the startup exchange; it reports whether a session is ready.
+func (c *clientConn) startup() bool {
+	c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.StartupTimeout))
+	sslDone, gssDone := false, false
+	for {
+		body, err := c.readStartupPacket()
+		if err != nil {
+			var pgErr *pgconn.PgError
+			switch {
+			case errors.As(err, &pgErr):
+				c.rejectStartup(pgErr)
+			case c.aborted.Load():
+			case isTimeout(err):
+				c.log.Info("startup packet not received in time", "timeout", c.srv.opts.StartupTimeout)
+			default:
+				c.log.Debug("connection ended before startup", "err", err)
+			}
+			return false
+		}
+		code := binary.BigEndian.Uint32(body)
+		switch {
+		case code == cancelRequestCode:
+			c.handleCancelRequest(body)
+			return false
+		case code == sslRequestCode && !sslDone:
+			if err := c.negotiateTLS(); err != nil {
+				return false
+			}
+			sslDone = true
+			continue
+		case code == gssEncRequestCode && !gssDone:
+			if _, err := c.nc.Write([]byte{'N'}); err != nil {
+				return false
+			}
+			gssDone = true
+			continue
+		}
+		return c.startSession(code, body[4:])
+	}
+}
+
+// rejectStartup ends a connection whose startup packet is unacceptable.
+func (c *clientConn) rejectStartup(pgErr *pgconn.PgError) {
+	c.log.Info("startup refused", "code", pgErr.Code, "err", pgErr.Message)
+	c.sendFatal(pgErr)
+	c.lingerClose()
+}
+
+// readStartupPacket reads one length-prefixed startup packet straight from
+// the socket: nothing beyond it is read, which a TLS handshake after an
+// SSLRequest needs. A *pgconn.PgError means the packet is malformed.
+func (c *clientConn) readStartupPacket() ([]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(c.nc, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := int64(int32(binary.BigEndian.Uint32(hdr[:]))) - 4
+	if n < 4 || n > maxStartupPacketLen {
+		return nil, protocolError("invalid length of startup packet")
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(c.nc, body); err != nil {
+		return nil, fmt.Errorf("incomplete startup packet: %w", err)
+	}
+	return body, nil
+}
+
+// negotiateTLS answers an SSLRequest. TLS is not offered: the answer is 'N'
+// and the startup continues in plain text. Offering it means answering 'S'
+// here and replacing c.nc (and c.be's writer) with a tls.Server connection
+// after the handshake.
+func (c *clientConn) negotiateTLS() error {
+	_, err := c.nc.Write([]byte{'N'})
+	return err
+}
+
+func (c *clientConn) handleCancelRequest(body []byte) {
+	if len(body) != cancelPacketLen-4 {
+		c.log.Info("bad cancel request", "err", "invalid length of startup packet")
+		return
+	}
+	var req pgproto3.CancelRequest
+	if err := req.Decode(body); err != nil {
+		c.log.Info("bad cancel request", "err", err)
+		return
+	}
+	if c.srv.cancel(req.ProcessID, req.SecretKey) {
+		c.log.Debug("cancel request delivered", "target_pid", req.ProcessID)
+	} else {
+		c.log.Info("cancel request matched no connection", "target_pid", req.ProcessID)
+	}
+}
+
+// startSession handles a StartupMessage with protocol version code and the
+// parameter bytes that follow it.
+func (c *clientConn) startSession(code uint32, paramBytes []byte) bool {
+	major, minor := code>>16, code&0xffff
+	if major != 3 {
+		c.rejectStartup(&pgconn.PgError{
+			Code:    codeFeatureNotSupported,
+			Message: fmt.Sprintf("unsupported frontend protocol %d.%d: server supports 3.0 to 3.0", major, minor),
+		})
+		return false
+	}
+	raw, err := parseStartupParams(paramBytes)
+	if err != nil {
+		c.rejectStartup(err.(*pgconn.PgError))
+		return false
+	}
+	params := make(map[string]string, len(raw))
+	var unrecognized []string
+	for k, v := range raw {
+		if strings.HasPrefix(k, "_pq_.") {
+			unrecognized = append(unrecognized, k)
+			continue
+		}
+		params[k] = v
+	}
+	c.nc.SetReadDeadline(time.Time{})
+
+	st := Startup{User: params["user"], Database: params["database"], Params: params, RemoteAddr: c.nc.RemoteAddr()}
+	if st.User == "" {
+		c.rejectStartup(&pgconn.PgError{Code: codeInvalidAuthSpec, Message: "no PostgreSQL user name specified in startup packet"})
+		return false
+	}
+	if st.Database == "" {
+		st.Database = st.User
+	}
+	if minor > 0 || len(unrecognized) > 0 {
+		// Protocol 3.0 with no protocol options is what we speak, like PostgreSQL 15.
+		c.be.Send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: unrecognized})
+	}
+
+	sess, status, err := c.srv.engine.NewSession(c.ctx, st)
+	if err != nil {
+		c.log.Info("session refused", "user", st.User, "database", st.Database, "err", err)
+		c.sendFatal(toPgError(err))
+		return false
+	}
+	c.srv.register(c)
+	c.mu.Lock()
+	c.sess = sess
+	c.mu.Unlock()
+	c.log = c.srv.log.With("remote", remoteString(c.nc), "pid", c.pid)
+	c.log.Debug("session started", "user", st.User, "database", st.Database)
+
+	c.be.Send(&pgproto3.AuthenticationOk{})
+	for _, p := range status {
+		c.be.Send(&pgproto3.ParameterStatus{Name: p.Name, Value: p.Value})
+	}
+	c.be.Send(&pgproto3.BackendKeyData{ProcessID: c.pid, SecretKey: c.secret[:]})
+	c.be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+	return c.flush() == nil
+}
+
+// parseStartupParams reads the name/value pairs of a StartupMessage the way
+// PostgreSQL does (an empty list is valid; the packet must end with the
+// terminating zero byte).
+func parseStartupParams(b []byte) (map[string]string, error) {
+	n := len(b)
+	buf := make([]byte, n+1) // a trailing zero, so every string ends inside buf
+	copy(buf, b)
+	params := make(map[string]string)
+	off := 0
+	for off < n {
+		if buf[off] == 0 {
+			break
+		}
+		nameEnd := off + bytes.IndexByte(buf[off:], 0)
+		valOff := nameEnd + 1
+		if valOff >= n {
+			break
+		}
+		valEnd := valOff + bytes.IndexByte(buf[valOff:], 0)
+		params[string(buf[off:nameEnd])] = string(buf[valOff:valEnd])
+		off = valEnd + 1
+	}
+	if off != n-1 {
+		return nil, protocolError("invalid startup packet layout: expected terminator as last byte")
+	}
+	return params, nil
+}
+
+// randomKey returns a process id and secret key for BackendKeyData.
+func randomKey() (uint32, [4]byte) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	var secret [4]byte
+	copy(secret[:], b[4:])
+	// A positive 31-bit id, as a real process id would be.
+	return binary.BigEndian.Uint32(b[:4]) & 0x7fffffff, secret
+}
+
+// ---- messages ----
+
+// startPump starts the goroutine that copies client bytes into the pipe the
+// Backend reads; it notices a disconnect even while a statement runs.
+func (c *clientConn) startPump() {
+	c.pumping = true
+	go func() {
+		defer close(c.pumpDone)
+		buf := make([]byte, 16<<10)
+		for {
+			n, err := c.nc.Read(buf)
+			if n > 0 {
+				if _, werr := c.pw.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				c.readFailed.Store(true)
+				c.cancel()
+				c.pw.CloseWithError(err)
+				return
+			}
+		}
+	}()
+}
+
+func (c *clientConn) messageLoop() {
+	for {
+		msg, err := c.be.Receive()
+		if err != nil {
+			c.receiveFailed(err)
+			return
+		}
+		if !c.dispatch(msg) {
+			return
+		}
+	}
+}
+
+// receiveFailed handles an error from Receive: either the connection ended
+// or the client broke the protocol.
+func (c *clientConn) receiveFailed(err error) {
+	if c.readFailed.Load() || c.ctx.Err() != nil || errors.Is(err, io.ErrClosedPipe) {
+		if c.txStatus() != 'I' && !c.aborted.Load() {
+			c.log.Info("unexpected EOF on client connection with an open transaction")
+		} else {
+			c.log.Debug("client disconnected", "err", err)
+		}
+		return
+	}
+	pgErr := protocolError("invalid message format")
+	var tooBig *pgproto3.ExceededMaxBodyLenErr
+	switch {
+	case errors.As(err, &tooBig):
+		pgErr = protocolError("invalid message length")
+		pgErr.Detail = fmt.Sprintf("The message is %d bytes long; at most %d are accepted.",
+			int64(tooBig.ActualBodyLen)+4, int64(tooBig.MaxExpectedBodyLen)+4)
+	case strings.HasPrefix(err.Error(), "invalid message length"):
+		pgErr = protocolError("invalid message length")
+	default:
+		if t, ok := unknownMessageType(err); ok {
+			pgErr = protocolError(fmt.Sprintf("invalid frontend message type %d", t))
+		} else {
+			pgErr.Detail = err.Error()
+		}
+	}
+	c.log.Info("protocol violation", "err", pgErr.Message, "detail", pgErr.Detail)
+	c.sendFatal(pgErr)
+	c.lingerClose()
+}
+
+// unknownMessageType recovers the type byte from the error the Backend
+// returns for a message type it does not know.
+func unknownMessageType(err error) (byte, bool) {
+	rest, ok := strings.CutPrefix(err.Error(), "unknown message type: ")
+	if !ok {
+		return 0, false
+	}
+	r := []rune(rest)
+	if len(r) != 1 || r[0] > 0xff {
+		return 0, false
+	}
+	return byte(r[0]), true
+}
+
+// dispatch handles one message; it reports whether the connection goes on.
+func (c *clientConn) dispatch(msg pgproto3.FrontendMessage) bool {
+	if c.skipTillSync {
+		switch msg.(type) {
+		case *pgproto3.Sync:
+			c.skipTillSync = false
+			return c.readyForQuery()
+		case *pgproto3.Terminate:
+			return false
+		default:
+			return true
+		}
+	}
+	switch m := msg.(type) {
+	case *pgproto3.Query:
+		return c.simpleQuery(m.String)
+	case *pgproto3.Terminate:
+		return false
+	case *pgproto3.Sync:
+		// A Sync with nothing before it needs no extended-protocol support.
+		return c.readyForQuery()
+	case *pgproto3.Parse, *pgproto3.Bind, *pgproto3.Describe, *pgproto3.Execute,
+		*pgproto3.Close, *pgproto3.Flush:
+		return c.extendedQuery(msg)
+	case *pgproto3.CopyData, *pgproto3.CopyDone, *pgproto3.CopyFail:
+		// Outside COPY these are ignored, as PostgreSQL does: they are what
+		// is left of a COPY that failed.
+		return true
+	case *pgproto3.FunctionCall:
+		c.sendError(&pgconn.PgError{Code: codeFeatureNotSupported, Message: "fastpath function calls are not supported"})
+		return c.readyForQuery()
+	default:
+		c.sendFatal(protocolError(fmt.Sprintf("invalid frontend message type %d", messageType(msg))))
+		c.lingerClose()
+		return false
+	}
+}
+
+// messageType is the type byte of a message the Backend decoded but that is
+// not valid once the session is running.
+func messageType(msg pgproto3.FrontendMessage) byte {
+	switch msg.(type) {
+	case *pgproto3.PasswordMessage, *pgproto3.SASLInitialResponse, *pgproto3.SASLResponse, *pgproto3.GSSResponse:
+		return 'p'
+	}
+	return 0
+}
+
+// extendedQuery handles the extended query protocol, which is not supported
+// yet: the first message gets an error and the rest up to Sync is skipped.
+func (c *clientConn) extendedQuery(pgproto3.FrontendMessage) bool {
+	c.sendError(&pgconn.PgError{Code: codeFeatureNotSupported, Message: errExtendedNotSupportedYet})
+	c.skipTillSync = true
+	return c.flush() == nil
+}
+
+// simpleQuery runs a Query message.
+func (c *clientConn) simpleQuery(sql string) bool {
+	err := c.sess.SimpleQuery(c.ctx, sql, resultWriter{c})
+	if c.writeErr != nil || c.ctx.Err() != nil {
+		return false
+	}
+	if err != nil {
+		pgErr := toPgError(err)
+		if pgErr.Severity == "FATAL" || pgErr.Severity == "PANIC" {
+			c.sendFatal(pgErr)
+			return false
+		}
+		c.sendError(pgErr)
+	}
+	return c.readyForQuery()
+}
+
+func (c *clientConn) txStatus() byte {
+	c.mu.Lock()
+	sess := c.sess
+	c.mu.Unlock()
+	if sess == nil {
+		return 'I'
+	}
+	return sess.TxStatus()
+}
+
+func (c *clientConn) readyForQuery() bool {
+	c.be.Send(&pgproto3.ReadyForQuery{TxStatus: c.sess.TxStatus()})
+	return c.flush() == nil
+}
+
+// ---- sending ----
+
+// send queues msg, which encodes to about size bytes, and writes the queue
+// out once it is large.
+func (c *clientConn) send(msg pgproto3.BackendMessage, size int) error {
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	if err := c.ctx.Err(); err != nil {
+		return err
+	}
+	c.be.Send(msg)
+	c.pending += size
+	if c.pending >= flushThreshold {
+		return c.flush()
+	}
+	return nil
+}
+
+func (c *clientConn) flush() error {
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	c.pending = 0
+	if err := c.be.Flush(); err != nil {
+		c.writeErr = err
+		c.cancel()
+		c.log.Debug("write to client failed", "err", err)
+		return err
+	}
+	return nil
+}
+
+// sendError sends a non-fatal ErrorResponse (flushed with the next ReadyForQuery).
+func (c *clientConn) sendError(pgErr *pgconn.PgError) {
+	if c.writeErr != nil {
+		return
+	}
+	c.be.Send(errorResponse(pgErr, "ERROR"))
+}
+
+// sendFatal sends a FATAL ErrorResponse and flushes it; the caller closes.
+func (c *clientConn) sendFatal(pgErr *pgconn.PgError) {
+	if c.writeErr != nil {
+		return
+	}
+	c.be.Send(errorResponse(pgErr, "FATAL"))
+	c.flush()
+}
+
+// lingerClose half-closes the connection and reads what the client still
+// sends for a while, so that the error just sent is not lost to a reset.
+func (c *clientConn) lingerClose() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	if c.aborted.Load() {
+		return
+	}
+	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	if c.aborted.Load() {
+		// Server.Close raced with the line above: do not wait.
+		c.nc.SetReadDeadline(time.Now())
+	}
+	var src io.Reader = c.nc
+	if c.pumping {
+		src = c.pr
+	}
+	io.CopyN(io.Discard, src, lingerBytes)
+}
+
+// resultWriter is the ResultWriter a Session writes one message's results to.
+type resultWriter struct{ c *clientConn }
+
+func (w resultWriter) RowDescription(fields []pgproto3.FieldDescription) error {
+	size := 7
+	for _, f := range fields {
+		size += len(f.Name) + 19
+	}
+	return w.c.send(&pgproto3.RowDescription{Fields: fields}, size)
+}
+
+func (w resultWriter) DataRow(values [][]byte) error {
+	size := 7 + 4*len(values)
+	for _, v := range values {
+		size += len(v)
+	}
+	return w.c.send(&pgproto3.DataRow{Values: values}, size)
+}
+
+func (w resultWriter) CommandComplete(tag string) error {
+	return w.c.send(&pgproto3.CommandComplete{CommandTag: []byte(tag)}, len(tag)+6)
+}
+
+func (w resultWriter) EmptyQuery() error {
+	return w.c.send(&pgproto3.EmptyQueryResponse{}, 5)
+}
+
+func (w resultWriter) Notice(n *pgproto3.NoticeResponse) error {
+	return w.c.send(n, 5+len(n.Message)+len(n.Detail)+len(n.Hint)+len(n.Where)+32)
+}
+
+func (w resultWriter) ParameterStatus(name, value string) error {
+	return w.c.send(&pgproto3.ParameterStatus{Name: name, Value: value}, 7+len(name)+len(value))
+}
+
+// ---- errors ----
+
+func protocolError(msg string) *pgconn.PgError {
+	return &pgconn.PgError{Code: codeProtocolViolation, Message: msg}
+}
+
+// toPgError returns the *pgconn.PgError in err's chain, or err's text as XX000.
+func toPgError(err error) *pgconn.PgError {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr
+	}
+	return &pgconn.PgError{Code: codeInternalError, Message: err.Error()}
+}
+
+// errorResponse converts pgErr with every field. severity is used when
+// pgErr has none, and always when it is FATAL (the connection then ends).
+func errorResponse(pgErr *pgconn.PgError, severity string) *pgproto3.ErrorResponse {
+	sev, sevU := pgErr.Severity, pgErr.SeverityUnlocalized
+	if sev == "" || (severity == "FATAL" && sev != "PANIC") {
+		sev, sevU = severity, severity
+	}
+	if sevU == "" {
+		sevU = sev
+	}
+	code := pgErr.Code
+	if code == "" {
+		code = codeInternalError
+	}
+	return &pgproto3.ErrorResponse{
+		Severity:            sev,
+		SeverityUnlocalized: sevU,
+		Code:                code,
+		Message:             pgErr.Message,
+		Detail:              pgErr.Detail,
+		Hint:                pgErr.Hint,
+		Position:            pgErr.Position,
+		InternalPosition:    pgErr.InternalPosition,
+		InternalQuery:       pgErr.InternalQuery,
+		Where:               pgErr.Where,
+		SchemaName:          pgErr.SchemaName,
+		TableName:           pgErr.TableName,
+		ColumnName:          pgErr.ColumnName,
+		DataTypeName:        pgErr.DataTypeName,
+		ConstraintName:      pgErr.ConstraintName,
+		File:                pgErr.File,
+		Line:                pgErr.Line,
+		Routine:             pgErr.Routine,
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,153 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/xlgo/xlgo/catalog"
+	"github.com/xlgo/xlgo/gtmclient"
+	"github.com/xlgo/xlgo/pooler"
+)
+
+// Version is xlgo's version, shown in server_version.
+const Version = "0.1.0"
+
+// Coordinator is the statement engine of one coordinator: it makes the
+// sessions and holds what they share (node catalog, table catalog cache,
+// backend pool, GTM client).
+type Coordinator struct {
+	Name        string
+	ClusterName string
+	Nodes       *catalog.NodeStore
+	Cache       *catalog.Cache
+	Pool        *pooler.Pool
+	GTM         *gtmclient.Client
+	Logger      *slog.Logger
+	// Failpoint, when set, is called at the named steps of two-phase commit
+	// (tests set it through XLGO_FAILPOINT).
+	Failpoint func(step string)
+	sessions  atomic.Int64
+}
+
+// NewCoordinator wires a coordinator's parts together.
+func NewCoordinator(name, clusterName string, nodes *catalog.NodeStore, gtm *gtmclient.Client, logger *slog.Logger) *Coordinator {
+	c := &Coordinator{Name: name, ClusterName: clusterName, Nodes: nodes, Cache: catalog.NewCache(), GTM: gtm, Logger: logger}
+	c.Pool = pooler.New(func(node string) (string, int, bool) {
+		n, ok := nodes.Node(node)
+		if !ok || !n.IsDatanode() {
+			return "", 0, false
+		}
+		return n.Host, n.Port, true
+	}, pooler.Options{AppName: "xlgo " + name, Logger: logger})
+	if gtm != nil {
+		gtm.WatchCatalog(func(epoch uint64) {
+			c.Cache.Invalidate()
+			logger.Debug("catalog changed", "epoch", epoch)
+		})
+	}
+	if fp := os.Getenv("XLGO_FAILPOINT"); fp != "" {
+		c.Failpoint = func(step string) {
+			if step == fp {
+				logger.Warn("failpoint reached: exiting", "step", step)
+				os.Exit(3)
+			}
+		}
+	}
+	return c
+}
+
+// catalogFresh tells whether cached catalogs can be trusted: only while the
+// GTM subscription that invalidates them is live.
+func (c *Coordinator) catalogFresh() bool {
+	return c.GTM != nil && c.GTM.Connected()
+}
+
+// NewSession implements Engine.
+func (c *Coordinator) NewSession(ctx context.Context, st Startup) (Session, []ParamStatus, error) {
+	s := &session{
+		co:    c,
+		user:  st.User,
+		db:    st.Database,
+		conns: map[string]*pooler.Conn{},
+		log:   c.Logger.With("user", st.User, "database", st.Database),
+	}
+	for k, v := range st.Params {
+		switch k {
+		case "user", "database", "replication":
+		case "options":
+			for _, o := range parseOptions(v) {
+				s.sets = append(s.sets, o)
+			}
+		default:
+			s.sets = append(s.sets, fmt.Sprintf("SET %s = %s", quoteIdentLower(k), quoteLiteral(v)))
+		}
+	}
+	params := []ParamStatus{
+		{"server_version", "15 (xlgo " + Version + ")"},
+		{"server_encoding", "UTF8"},
+		{"client_encoding", "UTF8"},
+		{"DateStyle", "ISO, MDY"},
+		{"integer_datetimes", "on"},
+		{"standard_conforming_strings", "on"},
+		{"IntervalStyle", "postgres"},
+		{"TimeZone", "UTC"},
+		{"is_superuser", "off"},
+		{"session_authorization", st.User},
+		{"application_name", st.Params["application_name"]},
+	}
+	if node, ok := c.Nodes.PreferredDatanode(); ok {
+		conn, err := s.conn(ctx, node.Name)
+		if err != nil {
+			s.Close()
+			return nil, nil, err
+		}
+		for i, p := range params {
+			if v := conn.ParameterStatus(p.Name); v != "" {
+				if p.Name == "server_version" {
+					v += " (xlgo " + Version + ")"
+				}
+				params[i].Value = v
+			}
+		}
+		if err := s.refreshSearchPath(ctx); err != nil {
+			s.Close()
+			return nil, nil, err
+		}
+	}
+	c.sessions.Add(1)
+	return s, params, nil
+}
+
+// parseOptions turns a startup "options" value ("-c a=b --c=d") into SETs.
+func parseOptions(v string) []string {
+	var out []string
+	f := strings.Fields(v)
+	for i := 0; i < len(f); i++ {
+		kv := ""
+		switch {
+		case f[i] == "-c" && i+1 < len(f):
+			kv = f[i+1]
+			i++
+		case strings.HasPrefix(f[i], "-c"):
+			kv = f[i][2:]
+		case strings.HasPrefix(f[i], "--"):
+			kv = f[i][2:]
+		}
+		if k, val, ok := strings.Cut(kv, "="); ok {
+			out = append(out, fmt.Sprintf("SET %s = %s", quoteIdentLower(strings.ReplaceAll(k, "-", "_")), quoteLiteral(val)))
+		}
+	}
+	return out
+}
+
+func quoteIdentLower(s string) string { return quoteIdent(strings.ToLower(s)) }
+
+func pgError(code, format string, args ...any) *pgconn.PgError {
+	return &pgconn.PgError{Severity: "ERROR", Code: code, Message: fmt.Sprintf(format, args...)}
+}

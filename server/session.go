@@ -1,0 +1,528 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	pgparser "github.com/pganalyze/pg_query_go/v6/parser"
+
+	"github.com/xlgo/xlgo/catalog"
+	"github.com/xlgo/xlgo/dialect"
+	"github.com/xlgo/xlgo/executor"
+	"github.com/xlgo/xlgo/planner"
+	"github.com/xlgo/xlgo/pooler"
+)
+
+// session is one client's connection to the cluster: its backends on the
+// datanodes, its settings, and its transaction.
+type session struct {
+	co       *Coordinator
+	user, db string
+	log      *slog.Logger
+
+	mu    sync.Mutex // guards conns against Cancel
+	conns map[string]*pooler.Conn
+	dirty bool     // settings changed on the backends: reset before pooling them again
+	sets  []string // SET statements every new backend replays
+
+	searchPath []string
+	tx         txn
+	w          ResultWriter // the writer of the message being run, for notices
+}
+
+// txn is the state of the session's transaction.
+type txn struct {
+	active    bool // a transaction is open on the datanodes the session touches
+	explicit  bool // opened by BEGIN (else one statement or one Query message)
+	failed    bool // an error happened in an explicit block: only ROLLBACK now
+	beginSQL  string
+	begun     map[string]bool // nodes with BEGIN sent
+	writes    map[string]bool // nodes written
+	localSets []string        // SET LOCAL / SET TRANSACTION replayed on nodes joined later
+	ddl       bool            // the catalog changed: bump the epoch after commit
+}
+
+func (s *session) TxStatus() byte {
+	switch {
+	case s.tx.explicit && s.tx.failed:
+		return 'E'
+	case s.tx.explicit:
+		return 'T'
+	}
+	return 'I'
+}
+
+func (s *session) Cancel() {
+	s.mu.Lock()
+	var conns []*pooler.Conn
+	for _, c := range s.conns {
+		if c.IsBusy() {
+			conns = append(conns, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		go c.CancelRequest(context.Background())
+	}
+}
+
+func (s *session) Close() {
+	if s.tx.active {
+		s.rollback(context.Background())
+	}
+	s.mu.Lock()
+	conns := s.conns
+	s.conns = map[string]*pooler.Conn{}
+	s.mu.Unlock()
+	for _, c := range conns {
+		s.co.Pool.Put(c, s.dirty)
+	}
+}
+
+// conn is the session's backend on a datanode, opened (and brought to the
+// session's settings) when first needed.
+func (s *session) conn(ctx context.Context, node string) (*pooler.Conn, error) {
+	s.mu.Lock()
+	c := s.conns[node]
+	s.mu.Unlock()
+	if c != nil && !c.IsClosed() {
+		return c, nil
+	}
+	if n, ok := s.co.Nodes.Node(node); !ok || !n.IsDatanode() {
+		return nil, pgError("42704", "PGXC Node %s: object not defined", node)
+	}
+	c, err := s.co.Pool.Get(ctx, pooler.Key{Node: node, Database: s.db, User: s.user})
+	if err != nil {
+		return nil, err
+	}
+	c.SetNoticeHandler(s.notice)
+	for _, set := range s.sets {
+		if _, err := c.Exec(ctx, set).ReadAll(); err != nil {
+			s.co.Pool.Discard(c)
+			return nil, executor.NodeError(node, err)
+		}
+		s.dirty = true
+	}
+	s.mu.Lock()
+	s.conns[node] = c
+	s.mu.Unlock()
+	return c, nil
+}
+
+func (s *session) notice(n *pgconn.Notice) {
+	if s.w == nil {
+		return
+	}
+	s.w.Notice(&pgproto3.NoticeResponse{Severity: n.Severity, SeverityUnlocalized: n.SeverityUnlocalized, Code: n.Code,
+		Message: n.Message, Detail: n.Detail, Hint: n.Hint, Where: n.Where})
+}
+
+// dropConn forgets a backend that broke.
+func (s *session) dropConn(node string) {
+	s.mu.Lock()
+	c := s.conns[node]
+	delete(s.conns, node)
+	s.mu.Unlock()
+	if c != nil {
+		s.co.Pool.Discard(c)
+	}
+}
+
+// Conn implements executor.Backends: the backend joined to the open
+// transaction, if any.
+func (s *session) Conn(ctx context.Context, node string, write bool) (*pooler.Conn, error) {
+	c, err := s.conn(ctx, node)
+	if err != nil {
+		return nil, err
+	}
+	if s.tx.active && !s.tx.begun[node] {
+		if _, err := c.Exec(ctx, s.tx.beginSQL).ReadAll(); err != nil {
+			s.dropConn(node)
+			return nil, executor.NodeError(node, err)
+		}
+		s.tx.begun[node] = true
+		for _, set := range s.tx.localSets {
+			if _, err := c.Exec(ctx, set).ReadAll(); err != nil {
+				return nil, executor.NodeError(node, err)
+			}
+		}
+	}
+	if write && s.tx.active {
+		s.tx.writes[node] = true
+	}
+	return c, nil
+}
+
+func (s *session) begin(explicit bool, beginSQL string) {
+	s.tx = txn{active: true, explicit: explicit, beginSQL: beginSQL, begun: map[string]bool{}, writes: map[string]bool{}}
+	if s.tx.beginSQL == "" {
+		s.tx.beginSQL = "BEGIN"
+	}
+}
+
+// relations is the session database's distribution catalog.
+func (s *session) relations(ctx context.Context) (*catalog.Relations, error) {
+	load := func(ctx context.Context) (*catalog.Relations, error) {
+		node, ok := s.co.Nodes.PreferredDatanode()
+		if !ok {
+			return &catalog.Relations{Tables: map[string]*catalog.Table{}, DistViews: map[string]bool{}}, nil
+		}
+		// Read through the session's backend so that a transaction's own
+		// DDL is seen by its later statements.
+		c, err := s.Conn(ctx, node.Name, false)
+		if err != nil {
+			return nil, err
+		}
+		return catalog.Load(ctx, c.PgConn)
+	}
+	if s.tx.ddl {
+		// This transaction's own catalog changes are not for other sessions.
+		return load(ctx)
+	}
+	return s.co.Cache.Get(ctx, s.db, !s.co.catalogFresh(), load)
+}
+
+func (s *session) env(ctx context.Context) (*planner.Env, error) {
+	rel, err := s.relations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &planner.Env{Rel: rel, Nodes: s.co.Nodes.Nodes(), Groups: s.co.Nodes.Groups(), SearchPath: s.searchPath, User: s.user}, nil
+}
+
+// refreshSearchPath reads the schemas names resolve in, from a datanode.
+func (s *session) refreshSearchPath(ctx context.Context) error {
+	node, ok := s.co.Nodes.PreferredDatanode()
+	if !ok {
+		return nil
+	}
+	c, err := s.Conn(ctx, node.Name, false)
+	if err != nil {
+		return err
+	}
+	res, err := c.Exec(ctx, "SELECT array_to_string(current_schemas(true), ',')").ReadAll()
+	if err != nil {
+		return executor.NodeError(node.Name, err)
+	}
+	if len(res) == 1 && len(res[0].Rows) == 1 {
+		s.searchPath = strings.Split(string(res[0].Rows[0][0]), ",")
+	}
+	return nil
+}
+
+// SimpleQuery implements Session.
+func (s *session) SimpleQuery(ctx context.Context, sql string, w ResultWriter) error {
+	s.w = w
+	defer func() { s.w = nil }()
+	stmts, err := dialect.SplitStatements(sql)
+	if err != nil {
+		return err
+	}
+	if len(stmts) == 0 {
+		return w.EmptyQuery()
+	}
+	implicit := false
+	if len(stmts) > 1 && !s.tx.active {
+		// A Query message of several statements is one transaction, as in PostgreSQL.
+		s.begin(false, "")
+		implicit = true
+	}
+	for _, text := range stmts {
+		if err := s.statement(ctx, text, w, implicit); err != nil {
+			if s.tx.active {
+				if s.tx.explicit {
+					s.tx.failed = true
+				} else {
+					s.rollback(ctx)
+				}
+			}
+			return err
+		}
+	}
+	if implicit && s.tx.active && !s.tx.explicit {
+		return s.commit(ctx)
+	}
+	return nil
+}
+
+// statement runs one statement of a Query message.
+func (s *session) statement(ctx context.Context, text string, w ResultWriter, inMulti bool) error {
+	st, err := dialect.Parse(text)
+	if err != nil {
+		return err
+	}
+	if s.tx.failed {
+		if p, ok := st.(*dialect.Passthrough); ok && isTxEnd(p.SQL) {
+			return s.passthrough(ctx, p, w, inMulti)
+		}
+		return pgError("25P02", "current transaction is aborted, commands ignored until end of transaction block")
+	}
+	if p, ok := st.(*dialect.Passthrough); ok {
+		return s.passthrough(ctx, p, w, inMulti)
+	}
+	tag, err := s.xlStatement(ctx, st, w)
+	if err != nil {
+		return err
+	}
+	return w.CommandComplete(tag)
+}
+
+func isTxEnd(sql string) bool {
+	res, err := pg_query.Parse(sql)
+	if err != nil || len(res.Stmts) != 1 {
+		return false
+	}
+	ts := res.Stmts[0].Stmt.GetTransactionStmt()
+	if ts == nil {
+		return false
+	}
+	switch ts.Kind {
+	case pg_query.TransactionStmtKind_TRANS_STMT_COMMIT, pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK:
+		return true
+	}
+	return false
+}
+
+// parseSQL parses one statement with PostgreSQL's parser.
+func parseSQL(sql string) (*pg_query.Node, error) {
+	res, err := pg_query.Parse(sql)
+	if err != nil {
+		var pe *pgparser.Error
+		if errors.As(err, &pe) {
+			return nil, &pgconn.PgError{Severity: "ERROR", Code: "42601", Message: pe.Message, Position: int32(pe.Cursorpos)}
+		}
+		return nil, pgError("42601", "%v", err)
+	}
+	if len(res.Stmts) != 1 {
+		return nil, pgError("42601", "expected one statement")
+	}
+	return res.Stmts[0].Stmt, nil
+}
+
+// autocommit runs fn as its own transaction when none is open: the
+// statement's writes on several nodes then commit with two-phase commit.
+func (s *session) autocommit(ctx context.Context, fn func() error) error {
+	if s.tx.active {
+		return fn()
+	}
+	s.begin(false, "")
+	if err := fn(); err != nil {
+		s.rollback(ctx)
+		return err
+	}
+	return s.commit(ctx)
+}
+
+// run executes a plan and completes the command.
+func (s *session) run(ctx context.Context, p planner.Plan, w ResultWriter) error {
+	// A statement on one node outside a transaction needs no transaction of ours.
+	if rq, ok := p.(*planner.RemoteQuery); ok && !s.tx.active && len(rq.Nodes) == 1 {
+		tag, err := executor.Run(ctx, p, s, w)
+		if err != nil {
+			s.checkConns()
+			return err
+		}
+		return w.CommandComplete(tag)
+	}
+	var tag string
+	err := s.autocommit(ctx, func() error {
+		var err error
+		tag, err = executor.Run(ctx, p, s, w)
+		return err
+	})
+	if err != nil {
+		s.checkConns()
+		return err
+	}
+	return w.CommandComplete(tag)
+}
+
+// checkConns drops backends that broke.
+func (s *session) checkConns() {
+	s.mu.Lock()
+	var broken []string
+	for n, c := range s.conns {
+		if c.IsClosed() {
+			broken = append(broken, n)
+		}
+	}
+	s.mu.Unlock()
+	for _, n := range broken {
+		s.dropConn(n)
+	}
+}
+
+// execAll runs a statement on every datanode in the current transaction.
+func (s *session) execAll(ctx context.Context, sql string, write bool) (string, error) {
+	var tag string
+	for _, n := range s.co.Nodes.Datanodes() {
+		c, err := s.Conn(ctx, n.Name, write)
+		if err != nil {
+			return "", err
+		}
+		res, err := c.Exec(ctx, sql).ReadAll()
+		if err != nil {
+			return "", executor.NodeError(n.Name, err)
+		}
+		if len(res) > 0 {
+			tag = res[len(res)-1].CommandTag.String()
+		}
+	}
+	return tag, nil
+}
+
+func (s *session) datanodeNames() []string {
+	var out []string
+	for _, n := range s.co.Nodes.Datanodes() {
+		out = append(out, n.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// commit ends the transaction: one writer commits plainly; several commit
+// with two-phase commit, the decision made durable at the GTM in between.
+func (s *session) commit(ctx context.Context) error {
+	tx := s.tx
+	s.tx = txn{}
+	defer s.afterTx(ctx, tx)
+	var writers, readers []string
+	for n := range tx.begun {
+		if tx.writes[n] {
+			writers = append(writers, n)
+		} else {
+			readers = append(readers, n)
+		}
+	}
+	sort.Strings(writers)
+	sort.Strings(readers)
+	var firstErr error
+	for _, n := range readers {
+		if err := s.simple(ctx, n, "COMMIT"); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if len(writers) <= 1 {
+		for _, n := range writers {
+			if err := s.simple(ctx, n, "COMMIT"); err != nil {
+				return err
+			}
+		}
+		return firstErr
+	}
+	if s.co.GTM == nil {
+		s.abortNodes(ctx, writers, nil, "")
+		return pgError("08006", "a transaction that writes on several datanodes needs the GTM, and none is configured")
+	}
+	gxid, err := s.co.GTM.NextGXID(ctx)
+	if err != nil {
+		s.abortNodes(ctx, writers, nil, "")
+		return pgError("08006", "could not reach the GTM for a global transaction id: %v", err)
+	}
+	gid := fmt.Sprintf("xlgo_%s_%d", s.co.ClusterName, gxid)
+	s.failpoint("before-prepare")
+	var prepared []string
+	for i, n := range writers {
+		if err := s.simple(ctx, n, "PREPARE TRANSACTION "+quoteLiteral(gid)); err != nil {
+			s.abortNodes(ctx, writers[i+1:], prepared, gid)
+			return err
+		}
+		prepared = append(prepared, n)
+		if i == 0 {
+			s.failpoint("between-prepares")
+		}
+	}
+	if err := s.co.GTM.LogDecision(ctx, gid, writers, true); err != nil {
+		s.abortNodes(ctx, nil, prepared, gid)
+		return pgError("40003", "could not record the commit decision at the GTM, transaction rolled back: %v", err)
+	}
+	s.failpoint("after-decision")
+	done := true
+	for i, n := range writers {
+		if err := s.simple(context.WithoutCancel(ctx), n, "COMMIT PREPARED "+quoteLiteral(gid)); err != nil {
+			done = false
+			s.log.Warn("commit prepared failed; the resolver will finish it", "node", n, "gid", gid, "err", err)
+		}
+		if i == 0 {
+			s.failpoint("between-commits")
+		}
+	}
+	if done {
+		if err := s.co.GTM.Forget(context.WithoutCancel(ctx), gid); err != nil {
+			s.log.Warn("forget decision", "gid", gid, "err", err)
+		}
+	} else if s.w != nil {
+		s.w.Notice(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "01000",
+			Message: fmt.Sprintf("transaction %s is committed; some datanodes will apply it when they are reachable again", gid)})
+	}
+	return nil
+}
+
+func (s *session) failpoint(step string) {
+	if s.co.Failpoint != nil {
+		s.co.Failpoint(step)
+	}
+}
+
+// abortNodes rolls back open transactions and prepared ones.
+func (s *session) abortNodes(ctx context.Context, open, prepared []string, gid string) {
+	ctx = context.WithoutCancel(ctx)
+	for _, n := range open {
+		s.simple(ctx, n, "ROLLBACK")
+	}
+	for _, n := range prepared {
+		if err := s.simple(ctx, n, "ROLLBACK PREPARED "+quoteLiteral(gid)); err != nil {
+			s.log.Warn("rollback prepared failed; the resolver will finish it", "node", n, "gid", gid, "err", err)
+		}
+	}
+}
+
+func (s *session) rollback(ctx context.Context) {
+	tx := s.tx
+	s.tx = txn{}
+	defer s.afterTx(ctx, tx)
+	var nodes []string
+	for n := range tx.begun {
+		nodes = append(nodes, n)
+	}
+	s.abortNodes(ctx, nodes, nil, "")
+}
+
+// afterTx tells every coordinator about catalog changes a transaction made.
+func (s *session) afterTx(ctx context.Context, tx txn) {
+	if !tx.ddl {
+		return
+	}
+	s.co.Cache.Invalidate()
+	if s.co.GTM != nil {
+		if _, err := s.co.GTM.BumpCatalogEpoch(context.WithoutCancel(ctx)); err != nil {
+			s.log.Warn("catalog epoch bump failed", "err", err)
+		}
+	}
+	s.refreshSearchPath(ctx)
+}
+
+// simple runs one statement on a node's backend.
+func (s *session) simple(ctx context.Context, node, sql string) error {
+	s.mu.Lock()
+	c := s.conns[node]
+	s.mu.Unlock()
+	if c == nil {
+		return pgError("08003", "no connection to datanode %s", node)
+	}
+	if _, err := c.Exec(ctx, sql).ReadAll(); err != nil {
+		if c.IsClosed() {
+			s.dropConn(node)
+		}
+		return executor.NodeError(node, err)
+	}
+	return nil
+}

@@ -1,0 +1,398 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/xlgo/xlgo/dialect"
+	"github.com/xlgo/xlgo/executor"
+	"github.com/xlgo/xlgo/planner"
+	"github.com/xlgo/xlgo/pooler"
+)
+
+// passthrough runs a statement of PostgreSQL's grammar.
+func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w ResultWriter, inMulti bool) error {
+	node, err := parseSQL(p.SQL)
+	if err != nil {
+		return err
+	}
+	if p.Distribute != nil && node.GetCreateStmt() == nil && node.GetCreateTableAsStmt() == nil {
+		return pgError("42601", "DISTRIBUTE BY is only allowed in CREATE TABLE")
+	}
+	switch {
+	case node.GetSelectStmt() != nil:
+		if handled, err := s.coordinatorFunction(ctx, node.GetSelectStmt(), w); handled {
+			return err
+		}
+		env, err := s.env(ctx)
+		if err != nil {
+			return err
+		}
+		plan, err := planner.PlanSelect(env, node)
+		if err != nil {
+			return err
+		}
+		return s.run(ctx, plan, w)
+	case node.GetInsertStmt() != nil:
+		env, err := s.env(ctx)
+		if err != nil {
+			return err
+		}
+		plan, err := planner.PlanInsert(env, node)
+		if err != nil {
+			return err
+		}
+		return s.run(ctx, plan, w)
+	case node.GetUpdateStmt() != nil, node.GetDeleteStmt() != nil:
+		env, err := s.env(ctx)
+		if err != nil {
+			return err
+		}
+		plan, err := planner.PlanModify(env, node)
+		if err != nil {
+			return err
+		}
+		return s.run(ctx, plan, w)
+	case node.GetTransactionStmt() != nil:
+		return s.transaction(ctx, node.GetTransactionStmt(), p.SQL, w, inMulti)
+	case node.GetVariableSetStmt() != nil:
+		return s.set(ctx, node.GetVariableSetStmt(), p.SQL, w)
+	case node.GetVariableShowStmt() != nil:
+		return s.oneNode(ctx, p.SQL, w)
+	case node.GetExplainStmt() != nil:
+		return s.explain(ctx, node.GetExplainStmt(), w)
+	case node.GetCreateStmt() != nil:
+		return s.createTable(ctx, node, p, w)
+	case node.GetCreateTableAsStmt() != nil:
+		return s.createTableAs(ctx, node, p, w)
+	case node.GetCreatedbStmt() != nil, node.GetDropdbStmt() != nil:
+		return s.database(ctx, node, p.SQL, w, inMulti)
+	case node.GetDiscardStmt() != nil:
+		if s.tx.active && node.GetDiscardStmt().Target == pg_query.DiscardMode_DISCARD_ALL {
+			return pgError("25001", "DISCARD ALL cannot run inside a transaction block")
+		}
+		for n := range s.conns {
+			if err := s.simpleOutside(ctx, n, p.SQL); err != nil {
+				return err
+			}
+		}
+		s.sets = nil
+		return w.CommandComplete(strings.ToUpper("DISCARD " + discardWord(node.GetDiscardStmt().Target)))
+	}
+	return s.utility(ctx, node, p.SQL, w, inMulti)
+}
+
+func discardWord(m pg_query.DiscardMode) string {
+	switch m {
+	case pg_query.DiscardMode_DISCARD_PLANS:
+		return "PLANS"
+	case pg_query.DiscardMode_DISCARD_SEQUENCES:
+		return "SEQUENCES"
+	case pg_query.DiscardMode_DISCARD_TEMP:
+		return "TEMP"
+	}
+	return "ALL"
+}
+
+// simpleOutside runs a statement on a held backend, inside the transaction if one is open there.
+func (s *session) simpleOutside(ctx context.Context, node, sql string) error {
+	c, err := s.Conn(ctx, node, false)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Exec(ctx, sql).ReadAll(); err != nil {
+		return executor.NodeError(node, err)
+	}
+	return nil
+}
+
+// oneNode runs a statement that any datanode answers alike.
+func (s *session) oneNode(ctx context.Context, sql string, w ResultWriter) error {
+	node, ok := s.co.Nodes.PreferredDatanode()
+	if !ok {
+		return pgError("08006", "no datanode is defined")
+	}
+	return s.run(ctx, &planner.RemoteQuery{Nodes: []string{node.Name}, SQL: map[string]string{node.Name: sql}}, w)
+}
+
+// coordinatorFunction answers SELECT pgxc_pool_reload() and kin, which act on
+// the coordinator itself.
+func (s *session) coordinatorFunction(ctx context.Context, sel *pg_query.SelectStmt, w ResultWriter) (bool, error) {
+	if len(sel.FromClause) != 0 || len(sel.TargetList) != 1 || sel.WhereClause != nil {
+		return false, nil
+	}
+	rt := sel.TargetList[0].GetResTarget()
+	fc := rt.GetVal().GetFuncCall()
+	if fc == nil || len(fc.Args) != 0 {
+		return false, nil
+	}
+	name := ""
+	if len(fc.Funcname) > 0 {
+		name = fc.Funcname[len(fc.Funcname)-1].GetString_().GetSval()
+	}
+	col := name
+	if rt.Name != "" {
+		col = rt.Name
+	}
+	var val string
+	switch name {
+	case "pgxc_pool_reload":
+		if s.tx.active {
+			return true, pgError("25001", "pgxc_pool_reload cannot run inside a transaction block")
+		}
+		s.co.Pool.CloseIdle(nil)
+		s.mu.Lock()
+		conns := s.conns
+		s.conns = map[string]*pooler.Conn{}
+		s.mu.Unlock()
+		for _, c := range conns {
+			s.co.Pool.Discard(c)
+		}
+		val = "t"
+	case "pgxc_node_str":
+		val = s.co.Name
+	default:
+		return false, nil
+	}
+	typ := uint32(16)
+	if name == "pgxc_node_str" {
+		typ = 19
+	}
+	if err := w.RowDescription([]pgproto3.FieldDescription{{Name: []byte(col), DataTypeOID: typ, DataTypeSize: -1, TypeModifier: -1}}); err != nil {
+		return true, err
+	}
+	if err := w.DataRow([][]byte{[]byte(val)}); err != nil {
+		return true, err
+	}
+	return true, w.CommandComplete("SELECT 1")
+}
+
+// transaction handles BEGIN, COMMIT, ROLLBACK and their kin.
+func (s *session) transaction(ctx context.Context, ts *pg_query.TransactionStmt, sql string, w ResultWriter, inMulti bool) error {
+	switch ts.Kind {
+	case pg_query.TransactionStmtKind_TRANS_STMT_BEGIN, pg_query.TransactionStmtKind_TRANS_STMT_START:
+		if s.tx.explicit {
+			w.Notice(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "25001",
+				Message: "there is already a transaction in progress"})
+			return w.CommandComplete("BEGIN")
+		}
+		if err := checkIsolation(ts.Options); err != nil {
+			return err
+		}
+		if s.tx.active {
+			// BEGIN inside a multi-statement message turns it into a block.
+			s.tx.explicit = true
+			s.tx.beginSQL = sql
+		} else {
+			s.begin(true, sql)
+		}
+		return w.CommandComplete("BEGIN")
+	case pg_query.TransactionStmtKind_TRANS_STMT_COMMIT:
+		if !s.tx.explicit {
+			w.Notice(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "25P01",
+				Message: "there is no transaction in progress"})
+			if s.tx.active {
+				if err := s.commit(ctx); err != nil {
+					return err
+				}
+			}
+			return w.CommandComplete("COMMIT")
+		}
+		if s.tx.failed {
+			s.rollback(ctx)
+			return w.CommandComplete("ROLLBACK")
+		}
+		if err := s.commit(ctx); err != nil {
+			return err
+		}
+		return w.CommandComplete("COMMIT")
+	case pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK:
+		if !s.tx.explicit {
+			w.Notice(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "25P01",
+				Message: "there is no transaction in progress"})
+		}
+		if s.tx.active {
+			s.rollback(ctx)
+		}
+		return w.CommandComplete("ROLLBACK")
+	case pg_query.TransactionStmtKind_TRANS_STMT_SAVEPOINT, pg_query.TransactionStmtKind_TRANS_STMT_RELEASE,
+		pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO:
+		return planner.Unsupported("SAVEPOINT is not supported yet")
+	case pg_query.TransactionStmtKind_TRANS_STMT_PREPARE, pg_query.TransactionStmtKind_TRANS_STMT_COMMIT_PREPARED,
+		pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK_PREPARED:
+		return planner.Unsupported("PREPARE TRANSACTION by clients is not supported: xlgo uses two-phase commit itself")
+	}
+	return planner.Unsupported("this transaction statement")
+}
+
+// checkIsolation refuses SERIALIZABLE, which cannot hold across datanodes.
+func checkIsolation(opts []*pg_query.Node) error {
+	for _, o := range opts {
+		d := o.GetDefElem()
+		if d == nil || d.Defname != "transaction_isolation" {
+			continue
+		}
+		if c := d.Arg.GetAConst(); c != nil && strings.EqualFold(c.GetSval().GetSval(), "serializable") {
+			return planner.Unsupported("SERIALIZABLE isolation across datanodes is not supported; use REPEATABLE READ")
+		}
+	}
+	return nil
+}
+
+// set handles SET and RESET: every backend of the session gets it, and new
+// ones replay it.
+func (s *session) set(ctx context.Context, vs *pg_query.VariableSetStmt, sql string, w ResultWriter) error {
+	tag := "SET"
+	if vs.Kind == pg_query.VariableSetKind_VAR_RESET || vs.Kind == pg_query.VariableSetKind_VAR_RESET_ALL {
+		tag = "RESET"
+	}
+	if vs.Kind == pg_query.VariableSetKind_VAR_SET_MULTI {
+		// SET TRANSACTION / SET SESSION CHARACTERISTICS
+		if err := checkIsolation(vs.Args); err != nil {
+			return err
+		}
+	}
+	if vs.Name == "transaction_isolation" || vs.Name == "default_transaction_isolation" {
+		if c := firstConst(vs.Args); strings.EqualFold(c, "serializable") {
+			return planner.Unsupported("SERIALIZABLE isolation across datanodes is not supported; use REPEATABLE READ")
+		}
+	}
+	local := vs.IsLocal || vs.Kind == pg_query.VariableSetKind_VAR_SET_MULTI && strings.HasPrefix(vs.Name, "TRANSACTION")
+	if local {
+		if !s.tx.active {
+			w.Notice(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "25P01",
+				Message: fmt.Sprintf("%s can only be used in transaction blocks", strings.Split(sql, " ")[0]+" LOCAL")})
+			return w.CommandComplete(tag)
+		}
+		for n := range s.tx.begun {
+			if err := s.simpleOutside(ctx, n, sql); err != nil {
+				return err
+			}
+		}
+		s.tx.localSets = append(s.tx.localSets, sql)
+		return w.CommandComplete(tag)
+	}
+	// Run where the session already has backends (at least one, to check it).
+	if len(s.conns) == 0 {
+		if node, ok := s.co.Nodes.PreferredDatanode(); ok {
+			if _, err := s.conn(ctx, node.Name); err != nil {
+				return err
+			}
+		}
+	}
+	s.mu.Lock()
+	var nodes []string
+	for n := range s.conns {
+		nodes = append(nodes, n)
+	}
+	s.mu.Unlock()
+	for _, n := range nodes {
+		if err := s.simpleOutside(ctx, n, sql); err != nil {
+			return err
+		}
+	}
+	s.dirty = true
+	if vs.Kind == pg_query.VariableSetKind_VAR_RESET_ALL {
+		s.sets = nil
+	} else {
+		s.sets = append(s.sets, sql)
+	}
+	if vs.Name == "search_path" || vs.Kind == pg_query.VariableSetKind_VAR_RESET_ALL {
+		if err := s.refreshSearchPath(ctx); err != nil {
+			return err
+		}
+	}
+	return w.CommandComplete(tag)
+}
+
+func firstConst(args []*pg_query.Node) string {
+	if len(args) == 0 {
+		return ""
+	}
+	if c := args[0].GetAConst(); c != nil {
+		return c.GetSval().GetSval()
+	}
+	return ""
+}
+
+// explain prints the distributed plan, with the datanode's own plan of the
+// remote statement beneath each remote step.
+func (s *session) explain(ctx context.Context, es *pg_query.ExplainStmt, w ResultWriter) error {
+	analyze := false
+	var opts []string
+	for _, o := range es.Options {
+		d := o.GetDefElem()
+		if d == nil {
+			continue
+		}
+		if d.Defname == "analyze" {
+			analyze = true
+		}
+		v := ""
+		if c := d.Arg.GetAConst(); c != nil {
+			if c.GetSval() != nil {
+				v = " " + c.GetSval().GetSval()
+			} else if c.GetBoolval() != nil {
+				v = fmt.Sprintf(" %t", c.GetBoolval().Boolval)
+			}
+		} else if d.Arg != nil && d.Arg.GetString_() != nil {
+			v = " " + d.Arg.GetString_().Sval
+		}
+		opts = append(opts, strings.ToUpper(d.Defname)+v)
+	}
+	if analyze {
+		return planner.Unsupported("EXPLAIN ANALYZE through the coordinator is not supported yet")
+	}
+	env, err := s.env(ctx)
+	if err != nil {
+		return err
+	}
+	var plan planner.Plan
+	switch {
+	case es.Query.GetSelectStmt() != nil:
+		plan, err = planner.PlanSelect(env, es.Query)
+	case es.Query.GetInsertStmt() != nil:
+		plan, err = planner.PlanInsert(env, es.Query)
+	case es.Query.GetUpdateStmt() != nil, es.Query.GetDeleteStmt() != nil:
+		plan, err = planner.PlanModify(env, es.Query)
+	default:
+		return planner.Unsupported("EXPLAIN of this statement")
+	}
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(planner.Explain(plan), "\n")
+	// The first remote step's own plan, from its datanode.
+	if rq, ok := plan.(*planner.RemoteQuery); ok && len(rq.Nodes) > 0 {
+		prefix := "EXPLAIN "
+		if len(opts) > 0 {
+			prefix = "EXPLAIN (" + strings.Join(opts, ", ") + ") "
+		}
+		c, err := s.Conn(ctx, rq.Nodes[0], false)
+		if err != nil {
+			return err
+		}
+		res, err := c.Exec(ctx, prefix+rq.SQL[rq.Nodes[0]]).ReadAll()
+		if err != nil {
+			return executor.NodeError(rq.Nodes[0], err)
+		}
+		for _, r := range res {
+			for _, row := range r.Rows {
+				lines = append(lines, "        "+string(row[0]))
+			}
+		}
+	}
+	if err := w.RowDescription([]pgproto3.FieldDescription{{Name: []byte("QUERY PLAN"), DataTypeOID: 25, DataTypeSize: -1, TypeModifier: -1}}); err != nil {
+		return err
+	}
+	for _, l := range lines {
+		if err := w.DataRow([][]byte{[]byte(l)}); err != nil {
+			return err
+		}
+	}
+	return w.CommandComplete("EXPLAIN")
+}
