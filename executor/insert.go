@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -143,6 +144,9 @@ func runInsert(ctx context.Context, p *planner.InsertRows, b Backends, sink Sink
 		}
 	default:
 		typ := t.Columns[t.DistCol].TypName
+		// A type modifier (numeric(10,2), varchar(3)) may change the value
+		// on the way in: then the datanode's own coercion decides.
+		typmod := strings.Contains(t.Columns[t.DistCol].Type, "(")
 		canon := make([][]byte, len(rows))
 		var slow []int
 		for i, r := range rows {
@@ -151,6 +155,9 @@ func runInsert(ctx context.Context, p *planner.InsertRows, b Backends, sink Sink
 				continue
 			}
 			v, ok := distribution.CanonicalText(typ, c.text)
+			if typmod {
+				ok = false
+			}
 			if !ok {
 				slow = append(slow, i)
 				continue

@@ -51,9 +51,18 @@ func walkReflect(m protoreflect.Message, fn func(proto.Message) bool) {
 	})
 }
 
+// parseTreeVersion is the parse tree version pg_query's deparser expects.
+var parseTreeVersion = func() int32 {
+	res, err := pg_query.Parse("SELECT 1")
+	if err != nil {
+		panic(err)
+	}
+	return res.Version
+}()
+
 // deparse turns a statement node back into SQL.
 func deparse(stmt *pg_query.Node) (string, error) {
-	out, err := pg_query.Deparse(&pg_query.ParseResult{Stmts: []*pg_query.RawStmt{{Stmt: stmt}}})
+	out, err := pg_query.Deparse(&pg_query.ParseResult{Version: parseTreeVersion, Stmts: []*pg_query.RawStmt{{Stmt: stmt}}})
 	if err != nil {
 		return "", Errorf("XX000", "deparse: %v", err)
 	}

@@ -6,14 +6,17 @@ package clustertest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -61,13 +64,11 @@ func Binaries(t testing.TB) string {
 			buildErr = err
 			return
 		}
-		dir, err := os.MkdirTemp("", "xlgo-testbin-")
+		dir, err := binariesDir()
 		if err != nil {
 			buildErr = err
 			return
 		}
-		// Readable by os_user too, in case binaries must run as it.
-		os.Chmod(dir, 0o755)
 		for _, name := range []string{"gtm", "coordinator"} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
 			cmd.Dir = root
@@ -82,6 +83,28 @@ func Binaries(t testing.TB) string {
 		t.Fatalf("clustertest: %v", buildErr)
 	}
 	return binDir
+}
+
+// binariesDir makes TMP/xlgo-testbin-UID/PID for this test binary and removes
+// the directories of test binaries that have exited.
+func binariesDir() (string, error) {
+	base := filepath.Join(os.TempDir(), fmt.Sprintf("xlgo-testbin-%d", os.Getuid()))
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return "", err
+	}
+	ents, _ := os.ReadDir(base)
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			os.RemoveAll(filepath.Join(base, e.Name()))
+		}
+	}
+	dir := filepath.Join(base, strconv.Itoa(os.Getpid()))
+	// Readable by os_user too, in case binaries must run as it.
+	return dir, os.MkdirAll(dir, 0o755)
 }
 
 // ModuleRoot finds the directory of xlgo's go.mod from the working directory up.
