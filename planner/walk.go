@@ -233,6 +233,11 @@ func mentionsXCNodeID(m proto.Message) bool {
 // replaceXCNodeID replaces every xc_node_id reference below m by the node's id.
 func replaceXCNodeID(m proto.Message, id int32) {
 	walk(m, func(x proto.Message) bool {
+		if rt, ok := x.(*pg_query.ResTarget); ok && rt.Name == "" {
+			if cr := rt.Val.GetColumnRef(); cr != nil && isXCNodeID(cr) {
+				rt.Name = "xc_node_id" // keep the column's name in the output
+			}
+		}
 		if n, ok := x.(*pg_query.Node); ok {
 			if cr := n.GetColumnRef(); cr != nil && isXCNodeID(cr) {
 				n.Node = nodeIDConst(id).Node

@@ -1,0 +1,34 @@
+-- Postgres-XL statements: nodes, groups, EXECUTE DIRECT, pool control.
+SELECT node_name, node_type, nodeis_primary, nodeis_preferred FROM pgxc_node ORDER BY node_name;
+SELECT count(*) FROM pgxc_node WHERE node_id = hashtext(node_name);
+CREATE NODE datanode1 WITH (TYPE = 'datanode', HOST = 'localhost', PORT = 1);
+CREATE NODE extra1 WITH (TYPE = 'sometype', HOST = 'localhost', PORT = 1);
+CREATE NODE extra1 WITH (TYPE = 'datanode', PORT = 99999);
+CREATE NODE extra1 WITH (TYPE = 'datanode', BOGUS = 1);
+CREATE NODE extra1 WITH (TYPE = 'datanode', HOST = 'localhost', PORT = 1);
+ALTER NODE extra1 WITH (PORT = 2);
+SELECT node_name, node_type, node_port, node_host FROM pgxc_node WHERE node_name = 'extra1';
+CREATE NODE GROUP g1 WITH (extra1, datanode1);
+SELECT group_name, group_members FROM pgxc_group;
+DROP NODE extra1;
+DROP NODE GROUP g1;
+DROP NODE GROUP g1;
+DROP NODE extra1;
+DROP NODE extra1;
+DROP NODE IF EXISTS extra1;
+SELECT count(*) FROM pgxc_node;
+SELECT pgxc_pool_reload();
+CLEAN CONNECTION TO ALL FOR DATABASE regression;
+-- EXECUTE DIRECT runs SQL as it is on one datanode
+CREATE TABLE xd (id int, v text) DISTRIBUTE BY HASH (id);
+INSERT INTO xd SELECT g, 'v' FROM generate_series(1, 100) g;
+EXECUTE DIRECT ON (datanode1) 'SELECT count(*) > 0 AND count(*) < 100 AS part FROM xd';
+EXECUTE DIRECT ON (datanode2) 'SELECT count(*) > 0 AND count(*) < 100 AS part FROM xd';
+EXECUTE DIRECT ON (datanode1) 'SELECT ''it''''s quoted'' AS q';
+EXECUTE DIRECT ON (nosuch) 'SELECT 1';
+EXECUTE DIRECT ON (coord1) 'SELECT 1';
+EXECUTE DIRECT ON (datanode1) 'SELECT * FROM nosuch';
+EXECUTE DIRECT ON datanode1;
+CREATE BARRIER 'regress_barrier';
+PAUSE CLUSTER;
+DROP TABLE xd;
