@@ -237,14 +237,14 @@ func (c *Cluster) Init(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	c.say("Done.")
 	for _, n := range c.Config.Coordinators {
 		if err = step("check coordinator "+n.Name, func() error {
-			return waitSQL(ctx, n.Host, n.Port, c.ClientUser(), c.readyTimeout(), nil)
+			return waitSQL(ctx, n.Host, n.Port, c.ClientUser(), c.readyTimeout(), nil, false)
 		}); err != nil {
 			return err
 		}
 	}
+	c.say("Done.")
 	return nil
 }
 
@@ -578,7 +578,7 @@ func (c *Cluster) startCoordinator(ctx context.Context, e *env, n Node) error {
 	if err != nil {
 		return err
 	}
-	if err := waitSQL(ctx, n.Host, n.Port, c.ClientUser(), c.readyTimeout(), exited); err != nil {
+	if err := waitSQL(ctx, n.Host, n.Port, c.ClientUser(), c.readyTimeout(), exited, true); err != nil {
 		return fmt.Errorf("coordinator %s: %w\nsee %s; its last lines:\n%s", n.Name, err, c.LogPath(n.Name), c.LogTail(n.Name, 20))
 	}
 	return nil
@@ -792,7 +792,7 @@ func dirExists(d string) bool {
 // most ReadyTimeout each.
 func (c *Cluster) WaitCoordinators(ctx context.Context) error {
 	for _, n := range c.Config.Coordinators {
-		if err := waitSQL(ctx, n.Host, n.Port, c.ClientUser(), c.readyTimeout(), nil); err != nil {
+		if err := waitSQL(ctx, n.Host, n.Port, c.ClientUser(), c.readyTimeout(), nil, true); err != nil {
 			return fmt.Errorf("coordinator %s: %w", n.Name, err)
 		}
 	}

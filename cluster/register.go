@@ -209,7 +209,10 @@ func FormatTable(columns []string, rows [][]string) string {
 }
 
 // waitSQL polls until a simple-protocol `SELECT 1` succeeds on host:port.
-func waitSQL(ctx context.Context, host string, port int, user string, deadline time.Duration, exited <-chan error) error {
+// With answered set, any reply of the server to the query counts, an error
+// included: a coordinator without registered nodes refuses queries but is up.
+// Without it an error reply ends the wait at once: the server is up and says no.
+func waitSQL(ctx context.Context, host string, port int, user string, deadline time.Duration, exited <-chan error, answered bool) error {
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 	var last error
@@ -219,8 +222,12 @@ func waitSQL(ctx context.Context, host string, port int, user string, deadline t
 			var one string
 			err = conn.QueryRow(ctx, "SELECT 1").Scan(&one)
 			conn.Close(context.Background())
-			if err == nil {
+			var pgErr *pgconn.PgError
+			if err == nil || answered && errors.As(err, &pgErr) {
 				return nil
+			}
+			if errors.As(err, &pgErr) {
+				return fmt.Errorf("SELECT 1 on %s:%d: %w", host, port, err)
 			}
 		}
 		last = err

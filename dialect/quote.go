@@ -12,16 +12,37 @@ func SplitStatements(sql string) ([]string, error) {
 	if strings.IndexByte(sql, 0) >= 0 {
 		return nil, newError(CodeCharacterNotInRepertoire, `invalid byte sequence for encoding "UTF8": 0x00`, 0)
 	}
-	parts, err := pg_query.SplitWithScanner(sql, true)
+	// Split on ';' tokens of PostgreSQL's own lexer at parenthesis depth 0,
+	// so that semicolons in strings, comments, dollar quotes and
+	// parenthesised bodies stay. (pg_query's SplitWithScanner drops
+	// statements that do not start with a keyword, such as a misspelt one.)
+	res, err := pg_query.Scan(sql)
 	if err != nil {
 		return nil, fromPgQueryError(err, 0, sql)
 	}
-	out := parts[:0]
-	for _, s := range parts {
-		if hasTokens(s) {
-			out = append(out, s)
+	var out []string
+	start, depth := 0, 0
+	flush := func(end int) {
+		if part := strings.TrimSpace(sql[start:end]); hasTokens(part) {
+			out = append(out, part)
 		}
 	}
+	for _, t := range res.Tokens {
+		switch t.Token {
+		case pg_query.Token_ASCII_40:
+			depth++
+		case pg_query.Token_ASCII_41:
+			if depth > 0 {
+				depth--
+			}
+		case pg_query.Token_ASCII_59:
+			if depth == 0 {
+				flush(int(t.Start))
+				start = int(t.End)
+			}
+		}
+	}
+	flush(len(sql))
 	return out, nil
 }
 

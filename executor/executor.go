@@ -46,6 +46,9 @@ func Run(ctx context.Context, p planner.Plan, b Backends, sink Sink) (string, er
 func NodeError(node string, err error) error {
 	if pe, ok := err.(*pgconn.PgError); ok {
 		c := *pe
+		// The datanode's position points into the SQL it was sent, which
+		// is not the client's text.
+		c.Position = 0
 		if c.Where == "" {
 			c.Where = "datanode " + node
 		}

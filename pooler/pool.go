@@ -56,11 +56,12 @@ type Options struct {
 
 // Pool is the set of pools of one coordinator.
 type Pool struct {
-	resolve Resolver
-	opts    Options
-	mu      sync.Mutex
-	idle    map[Key][]*Conn
-	closed  bool
+	resolve  Resolver
+	opts     Options
+	mu       sync.Mutex
+	idle     map[Key][]*Conn
+	closed   bool
+	dropping map[string]int // databases being dropped: their connections are not kept
 }
 
 // New makes a pool that finds datanodes with resolve.
@@ -183,7 +184,7 @@ func (p *Pool) Put(c *Conn, reset bool) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || len(p.idle[c.Key]) >= p.opts.MaxIdlePerKey {
+	if p.closed || p.dropping[c.Key.Database] > 0 || len(p.idle[c.Key]) >= p.opts.MaxIdlePerKey {
 		go c.Close(context.Background())
 		return
 	}
@@ -214,6 +215,23 @@ func (p *Pool) CloseIdle(match func(Key) bool) int {
 		c.Close(context.Background())
 	}
 	return len(victims)
+}
+
+// Dropping stops pooling connections to a database and closes its idle
+// ones, until the returned function is called (DROP DATABASE).
+func (p *Pool) Dropping(db string) (done func()) {
+	p.mu.Lock()
+	if p.dropping == nil {
+		p.dropping = map[string]int{}
+	}
+	p.dropping[db]++
+	p.mu.Unlock()
+	p.CloseIdle(func(k Key) bool { return k.Database == db })
+	return func() {
+		p.mu.Lock()
+		p.dropping[db]--
+		p.mu.Unlock()
+	}
 }
 
 // IdleCount is the number of idle connections held.

@@ -26,16 +26,18 @@ if ! have_postgres || ! command -v psql >/dev/null 2>&1; then
     fi
     echo "setup: installing PostgreSQL 15 (postgresql-15, postgresql-client-15)"
     # No default cluster on 5432: xlctl creates its own datanodes.
-    "${sudo_cmd[@]}" mkdir -p /etc/postgresql-common
-    echo "create_main_cluster = false" | "${sudo_cmd[@]}" tee /etc/postgresql-common/createcluster.conf >/dev/null
+    if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+        "${sudo_cmd[@]}" mkdir -p /etc/postgresql-common
+        echo "create_main_cluster = false" | "${sudo_cmd[@]}" tee /etc/postgresql-common/createcluster.conf >/dev/null
+    fi
     export DEBIAN_FRONTEND=noninteractive
     "${sudo_cmd[@]}" apt-get update -q
     if ! apt-cache show postgresql-15 >/dev/null 2>&1; then
         # This release does not ship PostgreSQL 15: add the PGDG repository.
-        "${sudo_cmd[@]}" apt-get install -y -q postgresql-common ca-certificates
+        "${sudo_cmd[@]}" apt-get install -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold postgresql-common ca-certificates
         "${sudo_cmd[@]}" /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y
     fi
-    "${sudo_cmd[@]}" apt-get install -y -q postgresql-15 postgresql-client-15
+    "${sudo_cmd[@]}" apt-get install -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold postgresql-15 postgresql-client-15
 fi
 
 if ! command -v go >/dev/null 2>&1; then

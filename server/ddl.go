@@ -373,7 +373,8 @@ func (s *session) database(ctx context.Context, node *pg_query.Node, sql string,
 		if dbname == s.db {
 			return pgError("55006", "cannot drop the currently open database")
 		}
-		s.co.Pool.CloseIdle(func(k poolKeyT) bool { return k.Database == dbname })
+		done := s.co.Pool.Dropping(dbname)
+		defer done()
 	}
 	var done []string
 	for _, n := range s.datanodeNames() {

@@ -363,12 +363,17 @@ func (s *session) checkConns() {
 // execAll runs a statement on every datanode in the current transaction.
 func (s *session) execAll(ctx context.Context, sql string, write bool) (string, error) {
 	var tag string
-	for _, n := range s.co.Nodes.Datanodes() {
+	for i, n := range s.co.Nodes.Datanodes() {
 		c, err := s.Conn(ctx, n.Name, write)
 		if err != nil {
 			return "", err
 		}
+		if i > 0 {
+			// Every node says the same: the client hears it once.
+			c.SetNoticeHandler(nil)
+		}
 		res, err := c.Exec(ctx, sql).ReadAll()
+		c.SetNoticeHandler(s.notice)
 		if err != nil {
 			return "", executor.NodeError(n.Name, err)
 		}

@@ -1,0 +1,261 @@
+-- Point selects: the distribution column equals a constant.
+SELECT * FROM t WHERE id = 5
+
+SELECT v FROM t WHERE 5 = id
+
+SELECT x.v FROM t AS x WHERE x.id = 5
+
+SELECT t.v FROM t WHERE t.id = 5
+
+SELECT * FROM t WHERE id = '5'
+
+SELECT * FROM t WHERE id = 5::int8
+
+SELECT * FROM t WHERE id = 5 AND v = 'a'
+
+SELECT * FROM t WHERE v = 'a' AND (n > 1 AND id = 6)
+
+SELECT * FROM t WHERE id IN (1, 2, 3)
+
+SELECT * FROM t WHERE id IN (5, 5)
+
+SELECT * FROM t WHERE id IN (1, 7)
+
+SELECT * FROM m WHERE a = 7
+
+SELECT * FROM m WHERE a IN (2, 4)
+
+SELECT * FROM tn WHERE k = 5.0
+
+SELECT * FROM tc WHERE code = 'ab'
+
+SELECT * FROM t3
+
+-- Not pinned: not a constant of the column's type, or not an AND term.
+SELECT * FROM t WHERE id = 5.5
+
+SELECT * FROM t WHERE id = $1
+
+SELECT * FROM t WHERE id = 5 OR id = 6
+
+SELECT * FROM t WHERE id = n
+
+SELECT * FROM t WHERE id = abs(-5)
+
+SELECT * FROM t WHERE id = 5::numeric
+
+SELECT * FROM t WHERE id = NULL
+
+SELECT * FROM t WHERE id IN (1, NULL)
+
+SELECT * FROM t WHERE id NOT IN (1, 2)
+
+SELECT * FROM t WHERE NOT (id = 5)
+
+SELECT * FROM t WHERE id::text = '5'
+
+SELECT * FROM t AS x WHERE t.id = 5
+
+-- Plain scans: every node, rows concatenated.
+SELECT * FROM t
+
+SELECT id, v FROM t WHERE v LIKE 'a%'
+
+SELECT * FROM ONLY t
+
+SELECT * FROM rr
+
+SELECT y FROM rr WHERE x = 5
+
+SELECT * FROM m WHERE b = 'x'
+
+-- xc_node_id: a constant per node.
+SELECT xc_node_id, id FROM t
+
+SELECT xc_node_id, * FROM t
+
+SELECT id FROM t WHERE xc_node_id = 1
+
+SELECT xc_node_id, count(*) FROM t GROUP BY xc_node_id
+
+SELECT xc_node_id, count(*) FROM t GROUP BY 1 ORDER BY 1
+
+SELECT xc_node_id, * FROM t GROUP BY xc_node_id, id
+
+SELECT xc_node_id, v FROM t WHERE id = 5
+
+-- Aggregates, grouping, ordering, limits, DISTINCT, windows.
+SELECT count(*) FROM t
+
+SELECT count(*) FROM t WHERE id = 5
+
+SELECT count(*) FROM t WHERE id IN (1, 2, 3)
+
+SELECT count(*) FROM t WHERE id IN (1, 7)
+
+SELECT sum(n), avg(n), min(v), max(v) FROM t
+
+SELECT v, count(*) FROM t GROUP BY v
+
+SELECT v, count(*) FROM t GROUP BY v HAVING count(*) > 1
+
+SELECT 1 FROM t HAVING true
+
+SELECT * FROM t ORDER BY id
+
+SELECT * FROM t ORDER BY id LIMIT 10
+
+SELECT * FROM t LIMIT 10
+
+SELECT * FROM t OFFSET 5
+
+SELECT * FROM t FETCH FIRST 3 ROWS ONLY
+
+SELECT DISTINCT v FROM t
+
+SELECT DISTINCT ON (v) v, id FROM t ORDER BY v, id
+
+SELECT id, row_number() OVER (ORDER BY id) FROM t
+
+SELECT id, sum(n) OVER w FROM t WINDOW w AS (PARTITION BY v)
+
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY n) FROM t
+
+SELECT count(DISTINCT v) FROM t
+
+SELECT string_agg(v, ',' ORDER BY id) FROM t
+
+SELECT count(*) FILTER (WHERE n > 0) FROM t
+
+SELECT v, count(*) FROM t GROUP BY ROLLUP (v)
+
+SELECT id, (SELECT count(*) FROM r) FROM t
+
+SELECT id, generate_series(1, 2) FROM t
+
+-- Set operations.
+SELECT id FROM t UNION SELECT a FROM m
+
+SELECT id FROM t UNION ALL SELECT id FROM t
+
+SELECT id FROM t WHERE id = 5 UNION ALL SELECT id FROM t WHERE id = 5
+
+SELECT id FROM t INTERSECT SELECT id FROM r
+
+SELECT id FROM t EXCEPT SELECT x FROM rr
+
+-- Joins.
+SELECT * FROM t JOIN m ON t.id = m.a
+
+SELECT * FROM t JOIN m ON t.id = m.a WHERE t.id = 5 AND m.a = 5
+
+SELECT * FROM t JOIN m ON t.id = m.a WHERE t.id = 4 AND m.a = 4
+
+SELECT * FROM t JOIN t3 ON t.id = t3.id
+
+SELECT * FROM t3 a JOIN t3 b ON a.id = b.id
+
+SELECT * FROM t, m WHERE t.id = m.a AND t.v = 'x' AND m.b = 'y'
+
+SELECT t.v, r.name FROM t JOIN r ON t.id = r.id
+
+SELECT t.v, r.name FROM t JOIN r ON t.id = r.id WHERE t.id = 5
+
+SELECT t.v, r.name FROM t LEFT JOIN r ON t.id = r.id
+
+-- A replicated or non-table relation on the outer side of an outer join
+-- with a distributed table.
+SELECT r.name, t.v FROM r LEFT JOIN t ON t.id = r.id
+
+SELECT r.name, t.v FROM t RIGHT JOIN r ON t.id = r.id
+
+SELECT r.name, t.v FROM r FULL JOIN t ON t.id = r.id
+
+SELECT g, t.v FROM generate_series(1, 3) AS g LEFT JOIN t ON t.id = g
+
+SELECT s.x, t.v FROM (VALUES (1), (2)) AS s(x) LEFT JOIN t ON t.id = s.x WHERE t.v IS NULL
+
+SELECT count(*) FROM (VALUES (1), (2)) AS s(x) LEFT JOIN t ON t.id = s.x WHERE t.v IS NULL
+
+SELECT count(*) FROM (VALUES (1), (2)) AS s(x) LEFT JOIN t ON t.id = s.x WHERE t.v = 'a'
+
+SELECT r.name, t.v FROM r WHERE EXISTS (SELECT 1 FROM t WHERE t.id = r.id)
+
+-- Subqueries: gathered and evaluated at one node; the WHERE terms of a
+-- level whose only relation is a distributed table are run remotely.
+SELECT * FROM (SELECT * FROM t WHERE v = 'a') AS s
+
+SELECT count(*) FROM (SELECT id FROM t WHERE n > 1 AND v = 'a') AS s
+
+SELECT * FROM t WHERE id IN (SELECT a FROM m WHERE b = 'x')
+
+SELECT * FROM t WHERE v = 'a' AND id IN (SELECT a FROM m)
+
+SELECT * FROM t WHERE n > (SELECT avg(n) FROM t)
+
+SELECT * FROM r WHERE id IN (SELECT id FROM t WHERE v = 'a' AND id > now()::date - '2000-01-01'::date)
+
+SELECT * FROM (SELECT * FROM t WHERE id = 5) AS s
+
+SELECT * FROM (SELECT * FROM t WHERE id IN (1, 2, 3)) AS s
+
+SELECT * FROM (SELECT * FROM t WHERE id IN (1, 7)) AS s
+
+WITH c AS (SELECT * FROM t WHERE v = 'a') SELECT count(*) FROM c
+
+WITH c AS (SELECT * FROM t WHERE id = 5) SELECT * FROM c
+
+SELECT * FROM (SELECT xc_node_id, id FROM t WHERE xc_node_id = 1) AS s
+
+SELECT * FROM (SELECT * FROM t WHERE id = $1) AS s
+
+SELECT * FROM (SELECT * FROM t WHERE length(v) > 3) AS s
+
+SELECT * FROM t WHERE EXISTS (SELECT 1 FROM m WHERE m.a = t.id AND m.b = 'x')
+
+-- No table, replicated tables only, local tables: one node.
+SELECT 1
+
+SELECT now(), current_user
+
+SELECT * FROM r
+
+SELECT count(*) FROM r GROUP BY name ORDER BY 1
+
+SELECT * FROM r a JOIN r b ON a.id = b.id
+
+SELECT xc_node_id, * FROM r
+
+SELECT * FROM pg_class WHERE relname = 't'
+
+SELECT * FROM localtab
+
+-- Catalog views answered by the coordinator.
+SELECT node_name, node_type, nodeis_primary, nodeis_preferred FROM pgxc_node ORDER BY 1
+
+SELECT * FROM pg_catalog.pgxc_node n WHERE n.node_type = 'D'
+
+SELECT * FROM pgxc_group
+
+SELECT * FROM pgxc_class
+
+SELECT count(*) FROM pgxc_node n JOIN t ON t.id = n.node_port
+
+SELECT s.id FROM (SELECT xc_node_id AS nid, id FROM t WHERE xc_node_id = 1) AS s
+
+SELECT * FROM t3 JOIN r2 ON t3.id = r2.id
+
+SELECT * FROM r JOIN r2 ON r.id = r2.id
+
+-- Outer joins and USING with a pinned distribution column.
+SELECT * FROM r LEFT JOIN t ON t.id = r.id WHERE t.id = 5
+
+SELECT * FROM r LEFT JOIN t USING (id) WHERE id = 5
+
+SELECT * FROM r FULL JOIN t USING (id) WHERE id = 5
+
+SELECT * FROM r LEFT JOIN t ON t.id = r.id AND t.id = 5
+
+SELECT n.node_name, t.v FROM pgxc_node n LEFT JOIN t ON t.id = n.node_port WHERE t.v IS NULL
+
+SELECT * FROM t TABLESAMPLE SYSTEM (10)
