@@ -210,10 +210,10 @@ func (c *Cluster) Init(ctx context.Context) (err error) {
 		}
 	}
 	for _, n := range c.Config.Datanodes {
+		started = append(started, n) // pg_ctl may leave a server behind even when it fails
 		if err = step("start datanode "+n.Name, func() error { return c.startDatanode(ctx, e, n) }); err != nil {
 			return err
 		}
-		started = append(started, n)
 	}
 	if e.pgUser != nil && c.ClientUser() != e.pgUser.Name {
 		for _, n := range c.Config.Datanodes {
@@ -222,10 +222,10 @@ func (c *Cluster) Init(ctx context.Context) (err error) {
 			}
 		}
 	}
+	started = append(started, c.Config.GTM)
 	if err = step("start gtm "+c.Config.GTM.Name, func() error { return c.startGTM(ctx) }); err != nil {
 		return err
 	}
-	started = append(started, c.Config.GTM)
 	for _, n := range c.Config.Coordinators {
 		started = append(started, n)
 		if err = step("start coordinator "+n.Name, func() error { return c.startCoordinator(ctx, e, n) }); err != nil {

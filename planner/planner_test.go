@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/xlgo/xlgo/catalog"
 	"github.com/xlgo/xlgo/distribution"
@@ -244,8 +245,7 @@ func TestGolden(t *testing.T) {
 					t.Fatalf("statement %d %q: %v", i+1, sql, err)
 				default:
 					out.WriteString(render(p))
-					// Planning twice gives the same plan, and planning
-					// leaves the caller's tree alone.
+					// Planning twice gives the same plan.
 					if again, _ := plan(env, sql); again == nil || render(again) != render(p) {
 						t.Errorf("statement %q: planning again gives another plan", sql)
 					}
@@ -321,6 +321,86 @@ func TestPinMatchesLocator(t *testing.T) {
 					t.Errorf("%s: got\n%s\nwant a single-node plan on %s", sql, planner.Explain(p), loc.Nodes[want])
 				}
 			}
+		}
+	}
+}
+
+// TestPlanningLeavesTreeAlone: the planners work on a copy of the statement.
+func TestPlanningLeavesTreeAlone(t *testing.T) {
+	env := testEnv()
+	for _, name := range goldenFiles {
+		in, err := os.ReadFile(filepath.Join("testdata", name+".sql"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, stmts := splitBlocks(string(in))
+		for _, sql := range stmts {
+			res, err := pg_query.Parse(sql)
+			if err != nil {
+				t.Fatalf("%s: %v", sql, err)
+			}
+			node := res.Stmts[0].Stmt
+			before := proto.Clone(node)
+			switch {
+			case node.GetSelectStmt() != nil:
+				_, _ = planner.PlanSelect(env, node)
+			case node.GetInsertStmt() != nil:
+				_, _ = planner.PlanInsert(env, node)
+			default:
+				_, _ = planner.PlanModify(env, node)
+			}
+			if !proto.Equal(before, node) {
+				t.Errorf("%s: planning changed the statement's parse tree", sql)
+			}
+		}
+	}
+}
+
+// TestGatherPushesWhereTerms: the WHERE terms of a query level whose only
+// relation is a distributed table run on the datanodes and leave the final
+// SQL; the others stay in the final SQL.
+func TestGatherPushesWhereTerms(t *testing.T) {
+	cases := []struct {
+		sql          string
+		pushed, kept []string
+	}{
+		{"SELECT count(*) FROM t WHERE v = 'a' AND n > 1", []string{"v = 'a'", "n > 1"}, nil},
+		{"SELECT * FROM (SELECT * FROM t WHERE v = 'a' AND length(v) > 3) AS s", []string{"v = 'a'"}, []string{"length(v) > 3"}},
+		{"SELECT * FROM t WHERE id IN (SELECT a FROM m WHERE b = 'x') AND v = 'y'", []string{"b = 'x'", "v = 'y'"}, []string{"id IN (SELECT a FROM"}},
+		{"SELECT v, count(*) FROM t WHERE xc_node_id = 1 GROUP BY v", []string{"'::int = 1"}, nil},
+		{"SELECT * FROM t JOIN m ON t.id = m.a WHERE t.v = 'x' ORDER BY 1", nil, []string{"t.v = 'x'"}},
+	}
+	env := testEnv()
+	for _, c := range cases {
+		p, err := plan(env, c.sql)
+		if err != nil {
+			t.Fatalf("%s: %v", c.sql, err)
+		}
+		g, ok := p.(*planner.GatherEval)
+		if !ok {
+			t.Fatalf("%s: want a Coordinator Evaluate, got\n%s", c.sql, planner.Explain(p))
+		}
+		remote := ""
+		for _, in := range g.Inputs {
+			for _, n := range in.Nodes {
+				remote += in.SQL[n] + "\n"
+			}
+		}
+		for _, term := range c.pushed {
+			if !strings.Contains(remote, term) {
+				t.Errorf("%s: %q not run remotely:\n%s", c.sql, term, remote)
+			}
+			if strings.Contains(g.SQL, term) {
+				t.Errorf("%s: %q still in the final SQL: %s", c.sql, term, g.SQL)
+			}
+		}
+		for _, term := range c.kept {
+			if !strings.Contains(g.SQL, term) {
+				t.Errorf("%s: %q missing from the final SQL: %s", c.sql, term, g.SQL)
+			}
+		}
+		if len(c.pushed) == 0 && strings.Contains(remote, "WHERE") {
+			t.Errorf("%s: nothing should be pushed:\n%s", c.sql, remote)
 		}
 	}
 }

@@ -15,6 +15,7 @@ INSERT INTO t (v, n) VALUES ('a', 1), ('b', 2)
 -- Without a column list the values name the first columns.
 INSERT INTO t VALUES (1)
 
+-- No distribution column given: its default decides the node.
 INSERT INTO t DEFAULT VALUES
 
 INSERT INTO t VALUES (1 + 1, 'x', NULL)
@@ -35,7 +36,8 @@ INSERT INTO t3 VALUES (1, 'a')
 
 INSERT INTO public.t VALUES (1, 'a', 1)
 
--- A value that reads a distributed table.
+-- A value that reads a distributed table: the subquery must see the rows
+-- of every node.
 INSERT INTO t VALUES (1, (SELECT max(v) FROM t), 0)
 
 INSERT INTO t VALUES ((SELECT max(id) + 1 FROM t), 'next', 0)
@@ -64,6 +66,7 @@ INSERT INTO t SELECT * FROM t WHERE id = 5
 
 INSERT INTO t (v) SELECT name FROM r
 
+-- Fewer columns than the table: the last ones take their defaults.
 INSERT INTO t SELECT a, b FROM m
 
 INSERT INTO t SELECT 1, 'one', 1.0
@@ -78,7 +81,8 @@ INSERT INTO rr SELECT * FROM rr
 
 INSERT INTO m SELECT id, v FROM t WHERE id IN (1, 7)
 
--- A varchar(5) target column.
+-- A varchar(5) target column: PostgreSQL's INSERT rejects a longer value
+-- (22001), where an explicit cast to varchar(5) cuts it.
 INSERT INTO tc SELECT 'abcdefgh', 1
 
 INSERT INTO tc VALUES ('abcdefgh', 1)
@@ -86,6 +90,7 @@ INSERT INTO tc VALUES ('abcdefgh', 1)
 -- A table outside the distribution catalog lives on the preferred node.
 INSERT INTO localtab VALUES (1)
 
+-- r is replicated: a copy is on the preferred node.
 INSERT INTO localtab SELECT id FROM r
 
 -- UPDATE and DELETE pinned to one node.
@@ -154,7 +159,8 @@ UPDATE r2 SET name = 'x'
 
 UPDATE r SET name = 'x' WHERE id IN (SELECT id FROM t3 WHERE id = 1)
 
--- Replicated targets with a value each copy computes itself.
+-- Replicated targets with a value each copy computes itself: the copies
+-- must stay identical.
 UPDATE r SET name = random()::text
 
 UPDATE r SET name = clock_timestamp()::text WHERE id = 1

@@ -69,6 +69,7 @@ DELETE FROM t WHERE id = (SELECT max(id) FROM t)
 
 UPDATE t SET n = (SELECT avg(n) FROM t)
 
+-- t3 lives on datanode1 only, as does t's id 5: allowed.
 UPDATE t SET v = 'x' WHERE id = 5 AND EXISTS (SELECT 1 FROM t3 WHERE t3.id = 7)
 
 UPDATE r SET name = (SELECT v FROM t WHERE id = 5)
@@ -90,12 +91,15 @@ DELETE FROM r WHERE CURRENT OF c
 
 UPDATE localtab SET a = 1 WHERE CURRENT OF c
 
--- Data-modifying WITH.
+-- Data-modifying WITH: the write must reach every node that holds the
+-- rows, not only the node the statement runs on.
 WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d
 
 WITH u AS (UPDATE t SET v = 'x' RETURNING id) SELECT count(*) FROM u
 
-WITH i AS (INSERT INTO t VALUES (1, 'a', 1) RETURNING id) SELECT * FROM i
+WITH i AS (INSERT INTO t VALUES (7, 'a', 1) RETURNING id) SELECT * FROM i
+
+WITH d AS (DELETE FROM t WHERE id = 7 RETURNING *) SELECT * FROM d
 
 WITH d AS (DELETE FROM r RETURNING *) SELECT * FROM d
 

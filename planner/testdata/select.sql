@@ -164,7 +164,9 @@ SELECT t.v, r.name FROM t JOIN r ON t.id = r.id WHERE t.id = 5
 SELECT t.v, r.name FROM t LEFT JOIN r ON t.id = r.id
 
 -- A replicated or non-table relation on the outer side of an outer join
--- with a distributed table.
+-- with a distributed table. Every node holds all of r (and makes all of the
+-- VALUES or function rows), so each node returns the rows it cannot match
+-- itself: the unmatched rows must appear once, not once per node.
 SELECT r.name, t.v FROM r LEFT JOIN t ON t.id = r.id
 
 SELECT r.name, t.v FROM t RIGHT JOIN r ON t.id = r.id
@@ -175,6 +177,9 @@ SELECT g, t.v FROM generate_series(1, 3) AS g LEFT JOIN t ON t.id = g
 
 SELECT s.x, t.v FROM (VALUES (1), (2)) AS s(x) LEFT JOIN t ON t.id = s.x WHERE t.v IS NULL
 
+-- A WHERE term on the nullable side of an outer join removes rows after
+-- the join; run inside the scan of t it no longer removes the NULL-extended
+-- rows.
 SELECT count(*) FROM (VALUES (1), (2)) AS s(x) LEFT JOIN t ON t.id = s.x WHERE t.v IS NULL
 
 SELECT count(*) FROM (VALUES (1), (2)) AS s(x) LEFT JOIN t ON t.id = s.x WHERE t.v = 'a'
@@ -207,6 +212,7 @@ WITH c AS (SELECT * FROM t WHERE id = 5) SELECT * FROM c
 
 SELECT * FROM (SELECT xc_node_id, id FROM t WHERE xc_node_id = 1) AS s
 
+-- $1 is the client's parameter, not a gathered column.
 SELECT * FROM (SELECT * FROM t WHERE id = $1) AS s
 
 SELECT * FROM (SELECT * FROM t WHERE length(v) > 3) AS s
@@ -258,4 +264,5 @@ SELECT * FROM r LEFT JOIN t ON t.id = r.id AND t.id = 5
 
 SELECT n.node_name, t.v FROM pgxc_node n LEFT JOIN t ON t.id = n.node_port WHERE t.v IS NULL
 
+-- TABLESAMPLE over a table whose rows are gathered.
 SELECT * FROM t TABLESAMPLE SYSTEM (10)
