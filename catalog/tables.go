@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/xlgo/xlgo/dialect"
 	"github.com/xlgo/xlgo/distribution"
 )
 
@@ -32,11 +33,14 @@ CREATE TABLE IF NOT EXISTS pgxc.pgxc_class (
 
 // Column is a column of a distributed table as the datanodes define it.
 type Column struct {
-	Name    string
-	Type    string // format_type(): "character varying(100)"
-	TypName string // pg_type.typname: "varchar"
-	Default string // pg_get_expr of the default, "" when none
-	NotNull bool
+	Name string
+	Type string // format_type(): "character varying(100)"
+	// BaseType is the type without its modifier ("character varying"): a
+	// value cast to it keeps what the column's own coercion would check.
+	BaseType string
+	TypName  string // pg_type.typname: "varchar"
+	Default  string // pg_get_expr of the default, "" when none
+	NotNull  bool
 }
 
 // Table is a distributed (or replicated) table and where its rows live.
@@ -66,6 +70,7 @@ type Relations struct {
 	Tables     map[string]*Table // key: schema + "." + name (unquoted)
 	DistViews  map[string]bool   // views that read distributed tables, same keys
 	Aggregates map[string]bool   // names of the database's aggregate functions
+	Volatile   map[string]bool   // names of volatile functions
 	Ready      bool              // the pgxc schema exists in this database
 }
 
@@ -95,7 +100,7 @@ const loadTablesSQL = `SELECT c.oid, n.nspname, c.relname, c.relkind, p.pclocato
 FROM pgxc.pgxc_class p JOIN pg_class c ON c.oid = p.pcrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname NOT LIKE 'pg\_temp\_%';
 SELECT a.attrelid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), t.typname,
-	coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attnotnull
+	coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attnotnull, format_type(a.atttypid, NULL)
 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid IN (SELECT pcrelid FROM pgxc.pgxc_class) AND a.attnum > 0 AND NOT a.attisdropped
@@ -108,17 +113,27 @@ WITH RECURSIVE dv(oid) AS (
 	SELECT r.ev_class FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
 	JOIN dv ON d.refobjid = dv.oid WHERE r.ev_class <> dv.oid
 )
-SELECT n.nspname, c.relname FROM dv JOIN pg_class c ON c.oid = dv.oid JOIN pg_namespace n ON n.oid = c.relnamespace;
-SELECT DISTINCT proname FROM pg_proc WHERE prokind = 'a' AND pronamespace <> 'pg_catalog'::regnamespace`
+SELECT n.nspname, c.relname FROM dv JOIN pg_class c ON c.oid = dv.oid JOIN pg_namespace n ON n.oid = c.relnamespace`
 
 // Load reads a database's distribution catalog through a connection to one datanode.
 func Load(ctx context.Context, conn *pgconn.PgConn) (*Relations, error) {
-	rel := &Relations{Tables: map[string]*Table{}, DistViews: map[string]bool{}, Aggregates: map[string]bool{}}
-	res, err := conn.Exec(ctx, "SELECT to_regclass('pgxc.pgxc_class') IS NOT NULL").ReadAll()
+	rel := &Relations{Tables: map[string]*Table{}, DistViews: map[string]bool{}, Aggregates: map[string]bool{}, Volatile: map[string]bool{}}
+	res, err := conn.Exec(ctx, `SELECT to_regclass('pgxc.pgxc_class') IS NOT NULL;
+SELECT DISTINCT proname FROM pg_proc WHERE prokind = 'a' AND pronamespace <> 'pg_catalog'::regnamespace;
+SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v' AND prokind = 'f'`).ReadAll()
 	if err != nil {
 		return nil, fmt.Errorf("read distribution catalog: %w", err)
 	}
-	if len(res) != 1 || len(res[0].Rows) != 1 || string(res[0].Rows[0][0]) != "t" {
+	if len(res) != 3 || len(res[0].Rows) != 1 {
+		return nil, fmt.Errorf("read distribution catalog: %d results", len(res))
+	}
+	for _, row := range res[1].Rows {
+		rel.Aggregates[string(row[0])] = true
+	}
+	for _, row := range res[2].Rows {
+		rel.Volatile[string(row[0])] = true
+	}
+	if string(res[0].Rows[0][0]) != "t" {
 		return rel, nil
 	}
 	rel.Ready = true
@@ -126,7 +141,7 @@ func Load(ctx context.Context, conn *pgconn.PgConn) (*Relations, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read distribution catalog: %w", err)
 	}
-	if len(res) != 4 {
+	if len(res) != 3 {
 		return nil, fmt.Errorf("read distribution catalog: %d results", len(res))
 	}
 	byOID := map[string]*Table{}
@@ -170,7 +185,7 @@ func Load(ctx context.Context, conn *pgconn.PgConn) (*Relations, error) {
 		}
 		t.Columns = append(t.Columns, Column{
 			Name: string(row[2]), Type: string(row[3]), TypName: string(row[4]),
-			Default: string(row[5]), NotNull: string(row[6]) == "t",
+			Default: string(row[5]), NotNull: string(row[6]) == "t", BaseType: string(row[7]),
 		})
 	}
 	for _, t := range byOID {
@@ -181,9 +196,6 @@ func Load(ctx context.Context, conn *pgconn.PgConn) (*Relations, error) {
 	}
 	for _, row := range res[2].Rows {
 		rel.DistViews[string(row[0])+"."+string(row[1])] = true
-	}
-	for _, row := range res[3].Rows {
-		rel.Aggregates[string(row[0])] = true
 	}
 	return rel, nil
 }
@@ -227,17 +239,4 @@ func (c *Cache) Get(ctx context.Context, db string, fresh bool, load func(contex
 	return rel, nil
 }
 
-// quoteIdent quotes an identifier unless it is a plain lower-case one.
-func quoteIdent(s string) string {
-	plain := s != ""
-	for i, r := range s {
-		if !(r >= 'a' && r <= 'z' || r == '_' || (i > 0 && r >= '0' && r <= '9')) {
-			plain = false
-			break
-		}
-	}
-	if plain {
-		return s
-	}
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
+func quoteIdent(s string) string { return dialect.QuoteIdent(s) }

@@ -34,6 +34,13 @@ func PlanModify(env *Env, stmt *pg_query.Node) (Plan, error) {
 		return nil, Unsupported("WHERE CURRENT OF")
 	}
 	injectCatalogViews(env, stmt)
+	if u := stmt.GetUpdateStmt(); u != nil {
+		if err := checkNestedWrites(env, stmt, u); err != nil {
+			return nil, err
+		}
+	} else if err := checkNestedWrites(env, stmt, stmt.GetDeleteStmt()); err != nil {
+		return nil, err
+	}
 	tref, err := resolveRef(env, target)
 	if err != nil {
 		return nil, err
@@ -79,6 +86,10 @@ func PlanModify(env *Env, stmt *pg_query.Node) (Plan, error) {
 	}
 	var nodes []string
 	if t.Locator.Kind == distribution.Replication {
+		// Every copy runs the statement: it must come out the same on each.
+		if f := callsVolatile(env, stmt); f != "" {
+			return nil, Unsupported("volatile function %s in %s of a replicated table: the copies would differ", f, verb)
+		}
 		nodes = t.Locator.Nodes
 	} else {
 		tref.pinned = pinNodes(tref, where)
@@ -113,6 +124,9 @@ func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 	stmt = proto.Clone(stmt).(*pg_query.Node)
 	ins := stmt.GetInsertStmt()
 	injectCatalogViews(env, stmt)
+	if err := checkNestedWrites(env, stmt, ins); err != nil {
+		return nil, err
+	}
 	tref, err := resolveRef(env, ins.Relation)
 	if err != nil {
 		return nil, err
@@ -183,8 +197,10 @@ func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 		// DEFAULT VALUES: one row of defaults.
 		p.Columns = nil
 		p.DistIndex = -1
+		p.FillDefault = hashed
 		p.Values = [][]*pg_query.Node{{}}
-	case len(sel.ValuesLists) > 0 && sel.WithClause == nil && len(sel.SortClause) == 0 && sel.LimitCount == nil && sel.LimitOffset == nil:
+	case len(sel.ValuesLists) > 0 && sel.WithClause == nil && len(sel.SortClause) == 0 && sel.LimitCount == nil &&
+		sel.LimitOffset == nil && !hasSubLink(sel):
 		for _, l := range sel.ValuesLists {
 			items := l.GetList().Items
 			if len(items) > len(p.Columns) {
@@ -210,12 +226,30 @@ func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 			}
 		}
 	default:
-		// INSERT ... SELECT: rows cast to the target columns' types.
+		if hasSetToDefault(sel) {
+			return nil, Unsupported("DEFAULT in a VALUES list with subqueries")
+		}
+		// INSERT ... SELECT: without a column list the query may give
+		// fewer columns than the table has.
+		if len(ins.Cols) == 0 && sel.Op == pg_query.SetOperation_SETOP_NONE && len(sel.ValuesLists) == 0 && !hasStar(ins.SelectStmt) &&
+			len(sel.TargetList) < len(p.Columns) {
+			p.Columns = p.Columns[:len(sel.TargetList)]
+			if p.DistIndex >= len(p.Columns) {
+				p.DistIndex = -1
+				p.FillDefault = hashed
+			}
+		}
+		// Rows are cast to the columns' types without their modifiers: the
+		// datanode's own coercion then checks lengths as an INSERT does.
 		var outs, names []string
 		for i, c := range p.Columns {
 			ci, _ := t.Column(c)
 			names = append(names, fmt.Sprintf("c%d", i+1))
-			outs = append(outs, fmt.Sprintf("s.c%d::%s", i+1, t.Columns[ci].Type))
+			typ := t.Columns[ci].BaseType
+			if typ == "" {
+				typ = t.Columns[ci].Type
+			}
+			outs = append(outs, fmt.Sprintf("s.c%d::%s", i+1, typ))
 		}
 		wrapper := parseOne(fmt.Sprintf("SELECT %s FROM (SELECT 1) AS s(%s)", strings.Join(outs, ", "), strings.Join(names, ", ")))
 		rs := wrapper.GetSelectStmt().FromClause[0].GetRangeSubselect()
@@ -230,4 +264,26 @@ func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 		p.FillDefault = false
 	}
 	return p, nil
+}
+
+func hasSubLink(m proto.Message) bool {
+	found := false
+	walk(m, func(x proto.Message) bool {
+		if _, ok := x.(*pg_query.SubLink); ok {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+func hasSetToDefault(m proto.Message) bool {
+	found := false
+	walk(m, func(x proto.Message) bool {
+		if _, ok := x.(*pg_query.SetToDefault); ok {
+			found = true
+		}
+		return !found
+	})
+	return found
 }

@@ -73,7 +73,7 @@ func testEnv() *planner.Env {
 		table("tn", distribution.Hash, 0, both, col("k", "numeric", "numeric"), col("w", "text", "text")),
 		table("tc", distribution.Hash, 0, both, col("code", "character varying(5)", "varchar"), col("q", "integer", "int4")),
 	}
-	rel := &catalog.Relations{Tables: map[string]*catalog.Table{}, DistViews: map[string]bool{"public.vt": true},
+	rel := &catalog.Relations{Tables: map[string]*catalog.Table{}, DistViews: map[string]bool{"public.vt": true}, Volatile: map[string]bool{"random": true, "clock_timestamp": true, "nextval": true},
 		Aggregates: map[string]bool{}, Ready: true}
 	for _, t := range tables {
 		rel.Tables[t.Schema+"."+t.Name] = t

@@ -17,7 +17,10 @@ type relRef struct {
 	where  *pg_query.Node // the WHERE clause of the query level whose FROM holds it
 	sole   bool           // the only FROM item of that level
 	top    bool           // in the FROM of the statement's top level
-	pinned []string       // nodes its rows can be on under where; nil: all of its nodes
+	// nullable: on the nullable side of an outer join, where each node would
+	// add NULL-extended rows of its own.
+	nullable bool
+	pinned   []string // nodes its rows can be on under where; nil: all of its nodes
 }
 
 func (r *relRef) distributed() bool {
@@ -37,9 +40,10 @@ func (r *relRef) nodes() []string {
 }
 
 type fromInfo struct {
-	where *pg_query.Node
-	sole  bool
-	top   bool
+	where    *pg_query.Node
+	sole     bool
+	top      bool
+	nullable bool
 }
 
 // collectRefs finds every relation a statement mentions, with the WHERE
@@ -57,21 +61,29 @@ func collectRefs(env *Env, stmt *pg_query.Node) ([]*relRef, error) {
 		topSel = stmt.GetDeleteStmt()
 	}
 	register := func(owner proto.Message, items []*pg_query.Node, where *pg_query.Node) {
-		var rvs []*pg_query.RangeVar
-		var add func(n *pg_query.Node)
-		add = func(n *pg_query.Node) {
+		var add func(n *pg_query.Node, nullable bool)
+		add = func(n *pg_query.Node, nullable bool) {
 			if rv := n.GetRangeVar(); rv != nil {
-				rvs = append(rvs, rv)
+				from[rv] = fromInfo{where: where, sole: len(items) == 1 && items[0] == n, top: owner == topSel, nullable: nullable}
 			} else if j := n.GetJoinExpr(); j != nil {
-				add(j.Larg)
-				add(j.Rarg)
+				switch j.Jointype {
+				case pg_query.JoinType_JOIN_LEFT:
+					add(j.Larg, nullable)
+					add(j.Rarg, true)
+				case pg_query.JoinType_JOIN_RIGHT:
+					add(j.Larg, true)
+					add(j.Rarg, nullable)
+				case pg_query.JoinType_JOIN_FULL:
+					add(j.Larg, true)
+					add(j.Rarg, true)
+				default:
+					add(j.Larg, nullable)
+					add(j.Rarg, nullable)
+				}
 			}
 		}
 		for _, it := range items {
-			add(it)
-		}
-		for _, rv := range rvs {
-			from[rv] = fromInfo{where: where, sole: len(items) == 1 && len(rvs) == 1, top: owner == topSel}
+			add(it, false)
 		}
 	}
 	walk(stmt, func(m proto.Message) bool {
@@ -111,7 +123,7 @@ func collectRefs(env *Env, stmt *pg_query.Node) ([]*relRef, error) {
 		}
 		ref.holder = n
 		if fi, ok := from[rv]; ok {
-			ref.where, ref.sole, ref.top = fi.where, fi.sole, fi.top
+			ref.where, ref.sole, ref.top, ref.nullable = fi.where, fi.sole, fi.top, fi.nullable
 		}
 		refs = append(refs, ref)
 		return false
@@ -238,4 +250,54 @@ func isSpecial(rv *pg_query.RangeVar) bool {
 		return true
 	}
 	return false
+}
+
+// checkNestedWrites refuses INSERT, UPDATE or DELETE of catalog tables
+// nested in a statement (data-modifying WITH): they would run on one node.
+func checkNestedWrites(env *Env, stmt *pg_query.Node, top proto.Message) error {
+	var err error
+	walk(stmt, func(m proto.Message) bool {
+		if err != nil {
+			return false
+		}
+		var rv *pg_query.RangeVar
+		switch x := m.(type) {
+		case *pg_query.InsertStmt:
+			if x != top {
+				rv = x.Relation
+			}
+		case *pg_query.UpdateStmt:
+			if x != top {
+				rv = x.Relation
+			}
+		case *pg_query.DeleteStmt:
+			if x != top {
+				rv = x.Relation
+			}
+		case *pg_query.MergeStmt:
+			err = Unsupported("MERGE is not supported yet")
+			return false
+		}
+		if rv != nil {
+			if t, view := env.Rel.Resolve(rv.Schemaname, rv.Relname, env.SearchPath); t != nil || view {
+				err = Unsupported("data-modifying statements in WITH over distributed tables")
+			}
+		}
+		return true
+	})
+	return err
+}
+
+// callsVolatile names a volatile function a tree calls, if any.
+func callsVolatile(env *Env, m proto.Message) string {
+	found := ""
+	walk(m, func(x proto.Message) bool {
+		if fc, ok := x.(*pg_query.FuncCall); ok {
+			if _, name := funcName(fc); env.Rel.Volatile[name] {
+				found = name
+			}
+		}
+		return found == ""
+	})
+	return found
 }

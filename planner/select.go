@@ -64,6 +64,9 @@ func PlanSelect(env *Env, stmt *pg_query.Node) (Plan, error) {
 		return nil, Unsupported("SELECT INTO is not supported yet; use CREATE TABLE AS")
 	}
 	injectCatalogViews(env, stmt)
+	if err := checkNestedWrites(env, stmt, nil); err != nil {
+		return nil, err
+	}
 	refs, err := collectRefs(env, stmt)
 	if err != nil {
 		return nil, err
@@ -120,7 +123,7 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking bool) (Plan
 		return &RemoteQuery{Nodes: []string{node}, SQL: sqls}, nil
 	}
 	sel := stmt.GetSelectStmt()
-	if len(dist) == 1 && dist[0].top && sel != nil && !needsMerge(env, sel) && sel.WithClause == nil &&
+	if len(dist) == 1 && dist[0].top && !dist[0].nullable && sel != nil && !needsMerge(env, sel) && sel.WithClause == nil &&
 		coversAll(replNodes, dist[0].nodes()) {
 		nodes := dist[0].nodes()
 		sqls, err := perNodeSQL(stmt, nodes, ids)

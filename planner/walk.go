@@ -36,7 +36,15 @@ func walkReflect(m protoreflect.Message, fn func(proto.Message) bool) {
 	if !fn(m.Interface()) {
 		return
 	}
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+	// Fields in declaration order: Range's order is deliberately random,
+	// and plans must come out the same every time.
+	fields := m.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if !m.Has(fd) {
+			continue
+		}
+		v := m.Get(fd)
 		switch {
 		case fd.IsList() && fd.Kind() == protoreflect.MessageKind:
 			l := v.List()
@@ -47,8 +55,7 @@ func walkReflect(m protoreflect.Message, fn func(proto.Message) bool) {
 		case fd.Kind() == protoreflect.MessageKind:
 			walkReflect(v.Message(), fn)
 		}
-		return true
-	})
+	}
 }
 
 // parseTreeVersion is the parse tree version pg_query's deparser expects.
@@ -64,7 +71,7 @@ var parseTreeVersion = func() int32 {
 func deparse(stmt *pg_query.Node) (string, error) {
 	out, err := pg_query.Deparse(&pg_query.ParseResult{Version: parseTreeVersion, Stmts: []*pg_query.RawStmt{{Stmt: stmt}}})
 	if err != nil {
-		return "", Errorf("XX000", "deparse: %v", err)
+		return "", Unsupported("a construct xlgo cannot send to the datanodes yet (%v)", err)
 	}
 	return out, nil
 }
