@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -44,7 +45,8 @@ func Run(ctx context.Context, p planner.Plan, b Backends, sink Sink) (string, er
 
 // NodeError gives a datanode's error the node's name, keeping its SQLSTATE.
 func NodeError(node string, err error) error {
-	if pe, ok := err.(*pgconn.PgError); ok {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
 		c := *pe
 		// The datanode's position points into the SQL it was sent, which
 		// is not the client's text.

@@ -21,7 +21,30 @@ const (
 	recForget recordType = 3
 	// recCatalogEpoch: uvarint epoch. The catalog epoch is now this value.
 	recCatalogEpoch recordType = 4
+	// recSeq: seqdef, varint last, bool isCalled. The sequence now has this
+	// definition and state (created, altered, set, or a range reserved up to last).
+	recSeq recordType = 5
+	// recSeqDrop: string name. The sequence is dropped.
+	recSeqDrop recordType = 6
+	// recSeqRename: string from, string to. The sequence is renamed.
+	recSeqRename recordType = 7
+	// recGeneration: uvarint generation. Bumped by every promotion of a standby
+	// (a fresh primary starts at 1); a standby never follows an older generation.
+	recGeneration recordType = 8
 )
+
+// seqState is one sequence: its definition and where it stands. last is the
+// last value handed out (or reserved) when isCalled, else the next value to hand out.
+type seqState struct {
+	def      gtmproto.SeqDef
+	last     int64
+	isCalled bool
+}
+
+func encodeSeq(q seqState) []byte {
+	var e gtmproto.Encoder
+	return e.SeqDef(q.def).Varint(q.last).Bool(q.isCalled).Bytes()
+}
 
 // firstGXID is the first id handed out by a fresh GTM (0 means "no GXID").
 const firstGXID = 1
@@ -32,10 +55,26 @@ type state struct {
 	gxidReserved uint64 // ids below this may have been used
 	decisions    map[string]gtmproto.Decision
 	catalogEpoch uint64
+	seqs         map[string]seqState
+	generation   uint64
 }
 
 func newState() *state {
-	return &state{gxidReserved: firstGXID, decisions: map[string]gtmproto.Decision{}}
+	return &state{gxidReserved: firstGXID, decisions: map[string]gtmproto.Decision{}, seqs: map[string]seqState{}}
+}
+
+// clone is a deep copy (decision participant lists are never modified, so shared).
+func (st *state) clone() *state {
+	c := *st
+	c.decisions = make(map[string]gtmproto.Decision, len(st.decisions))
+	for k, v := range st.decisions {
+		c.decisions[k] = v
+	}
+	c.seqs = make(map[string]seqState, len(st.seqs))
+	for k, v := range st.seqs {
+		c.seqs[k] = v
+	}
+	return &c
 }
 
 // apply replays one record.
@@ -66,6 +105,37 @@ func (st *state) apply(t recordType, body []byte) error {
 			return err
 		}
 		st.catalogEpoch = max(st.catalogEpoch, e)
+	case recSeq:
+		def := d.SeqDef()
+		last := d.Varint()
+		called := d.Bool()
+		if err := d.Finish(); err != nil {
+			return err
+		}
+		st.seqs[def.Name] = seqState{def: def, last: last, isCalled: called}
+	case recSeqDrop:
+		name := d.String(gtmproto.MaxSeqNameLen)
+		if err := d.Finish(); err != nil {
+			return err
+		}
+		delete(st.seqs, name)
+	case recSeqRename:
+		from := d.String(gtmproto.MaxSeqNameLen)
+		to := d.String(gtmproto.MaxSeqNameLen)
+		if err := d.Finish(); err != nil {
+			return err
+		}
+		if q, ok := st.seqs[from]; ok {
+			delete(st.seqs, from)
+			q.def.Name = to
+			st.seqs[to] = q
+		}
+	case recGeneration:
+		g := d.Uvarint()
+		if err := d.Finish(); err != nil {
+			return err
+		}
+		st.generation = max(st.generation, g)
 	default:
 		return fmt.Errorf("unknown record type %d (log written by a newer GTM?)", t)
 	}
@@ -79,6 +149,8 @@ func (st *state) snapshot() []byte {
 	out = appendRecord(out, recGXIDReserved, e.Uvarint(st.gxidReserved).Bytes())
 	e = gtmproto.Encoder{}
 	out = appendRecord(out, recCatalogEpoch, e.Uvarint(st.catalogEpoch).Bytes())
+	e = gtmproto.Encoder{}
+	out = appendRecord(out, recGeneration, e.Uvarint(st.generation).Bytes())
 	gids := make([]string, 0, len(st.decisions))
 	for gid := range st.decisions {
 		gids = append(gids, gid)
@@ -87,6 +159,14 @@ func (st *state) snapshot() []byte {
 	for _, gid := range gids {
 		e = gtmproto.Encoder{}
 		out = appendRecord(out, recDecision, e.Decision(st.decisions[gid]).Bytes())
+	}
+	names := make([]string, 0, len(st.seqs))
+	for name := range st.seqs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		out = appendRecord(out, recSeq, encodeSeq(st.seqs[name]))
 	}
 	return out
 }

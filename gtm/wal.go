@@ -70,12 +70,17 @@ func scanLog(data []byte, apply func(t recordType, body []byte) error) (int, err
 }
 
 // wal is the open log, appended to under mu and fsynced with group commit:
-// concurrent callers of syncTo share one fsync.
+// concurrent callers of syncTo share one fsync. It also keeps the state the
+// log describes (every appended record applied), which is what a standby is
+// sent as its first snapshot, and feeds every appended record to the attached
+// standby, if any, in log order.
 type wal struct {
 	mu   sync.Mutex
 	f    *os.File
 	size int64
-	err  error // sticky: after a failed write or fsync nothing more is accepted
+	err  error  // sticky: after a failed write or fsync nothing more is accepted
+	st   *state // the log's state as of size
+	tap  *replica
 
 	syncMu sync.Mutex
 	synced int64
@@ -104,7 +109,114 @@ func (w *wal) append(t recordType, body []byte) (int64, error) {
 		return 0, fmt.Errorf("append to gtm log: %w", err)
 	}
 	w.size += int64(len(rec))
+	// Records built here always decode; an error would mean a bug in this file.
+	_ = w.st.apply(t, body)
+	if w.tap != nil {
+		w.tap.enqueue(rec, w.size)
+	}
 	return w.size, nil
+}
+
+// appendRaw writes already framed records (received from the primary), applies
+// them to the log's state and returns the log offset past them. data must
+// hold whole, intact records.
+func (w *wal) appendRaw(data []byte) (int64, error) {
+	type rec struct {
+		t    recordType
+		body []byte
+	}
+	var recs []rec
+	good, _ := scanLog(data, func(t recordType, body []byte) error {
+		recs = append(recs, rec{t, body})
+		return nil
+	})
+	if good != len(data) {
+		return 0, fmt.Errorf("replicated log records are damaged at byte %d of %d", good, len(data))
+	}
+	probe := newState()
+	for _, r := range recs {
+		if err := probe.apply(r.t, r.body); err != nil {
+			return 0, fmt.Errorf("replicated log record: %w", err)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return 0, w.err
+	}
+	if _, err := w.f.Write(data); err != nil {
+		if terr := w.f.Truncate(w.size); terr != nil {
+			w.err = fmt.Errorf("%w: write: %v; truncate: %v", errLogFailed, err, terr)
+		} else if _, serr := w.f.Seek(w.size, io.SeekStart); serr != nil {
+			w.err = fmt.Errorf("%w: write: %v; seek: %v", errLogFailed, err, serr)
+		}
+		return 0, fmt.Errorf("append to gtm log: %w", err)
+	}
+	w.size += int64(len(data))
+	for _, r := range recs {
+		_ = w.st.apply(r.t, r.body)
+	}
+	return w.size, nil
+}
+
+// replace makes content (records, as sent in a snapshot) the whole log, durably,
+// and its state the log's state.
+func (w *wal) replace(dir string, content []byte) error {
+	st := newState()
+	good, err := scanLog(content, st.apply)
+	if err != nil {
+		return fmt.Errorf("replicated snapshot: %w", err)
+	}
+	if good != len(content) {
+		return fmt.Errorf("replicated snapshot is damaged at byte %d of %d", good, len(content))
+	}
+	w.syncMu.Lock()
+	defer w.syncMu.Unlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f == nil {
+		return w.err
+	}
+	nw, err := writeFreshLog(dir, content)
+	if err != nil {
+		return err
+	}
+	w.f.Close()
+	w.f, w.size, w.err, w.st = nw.f, nw.size, nil, st
+	w.synced = nw.synced
+	return nil
+}
+
+// attach makes r the standby fed with every record appended from now on and
+// returns the log's state as of that moment (a snapshot) and its offset.
+func (w *wal) attach(r *replica) (snapshot []byte, offset int64, generation uint64, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return nil, 0, 0, w.err
+	}
+	old := w.tap
+	w.tap = r
+	if old != nil {
+		old.stop()
+	}
+	return w.st.snapshot(), w.size, w.st.generation, nil
+}
+
+// detach stops feeding r (if it is still the attached standby).
+func (w *wal) detach(r *replica) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.tap == r {
+		w.tap = nil
+	}
+}
+
+// state returns a copy of the log's state.
+func (w *wal) state() *state {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.st.clone()
 }
 
 // syncTo returns once every record up to offset end is on stable storage.
@@ -165,6 +277,11 @@ func (w *wal) close() error {
 // fsyncs it, renames it over the log and fsyncs the directory, then returns the
 // log opened for appending.
 func writeFreshLog(dir string, content []byte) (*wal, error) {
+	return writeFreshLogState(dir, content, nil)
+}
+
+// writeFreshLogState is writeFreshLog for a log whose state st is known.
+func writeFreshLogState(dir string, content []byte, st *state) (*wal, error) {
 	tmp := filepath.Join(dir, logTmpName)
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -194,7 +311,10 @@ func writeFreshLog(dir string, content []byte) (*wal, error) {
 		return nil, fmt.Errorf("open %s: %w", final, err)
 	}
 	size := int64(len(data))
-	return &wal{f: af, size: size, synced: size}, nil
+	if st == nil {
+		st = newState()
+	}
+	return &wal{f: af, size: size, synced: size, st: st}, nil
 }
 
 func syncDir(dir string) error {

@@ -279,3 +279,17 @@ func perNodeSQL(stmt *pg_query.Node, nodes []string, ids map[string]int32) (map[
 	}
 	return out, nil
 }
+
+// Walk visits every message below m depth first, in field order; fn
+// returns false to skip a message's children.
+func Walk(m proto.Message, fn func(proto.Message) bool) { walk(m, fn) }
+
+// DescribeSQL is a statement as a datanode can prepare it to tell its
+// parameter and result types: catalog views made concrete, xc_node_id a
+// constant of its type.
+func DescribeSQL(env *Env, stmt *pg_query.Node) (string, error) {
+	c := proto.Clone(stmt).(*pg_query.Node)
+	injectCatalogViews(env, c)
+	replaceXCNodeID(c, 0)
+	return deparse(c)
+}

@@ -473,7 +473,7 @@ func (c *clientConn) dispatch(msg pgproto3.FrontendMessage) bool {
 		switch msg.(type) {
 		case *pgproto3.Sync:
 			c.skipTillSync = false
-			return c.readyForQuery()
+			return c.sync()
 		case *pgproto3.Terminate:
 			return false
 		default:
@@ -486,8 +486,7 @@ func (c *clientConn) dispatch(msg pgproto3.FrontendMessage) bool {
 	case *pgproto3.Terminate:
 		return false
 	case *pgproto3.Sync:
-		// A Sync with nothing before it needs no extended-protocol support.
-		return c.readyForQuery()
+		return c.sync()
 	case *pgproto3.Parse, *pgproto3.Bind, *pgproto3.Describe, *pgproto3.Execute,
 		*pgproto3.Close, *pgproto3.Flush:
 		return c.extendedQuery(msg)
@@ -515,12 +514,87 @@ func messageType(msg pgproto3.FrontendMessage) byte {
 	return 0
 }
 
-// extendedQuery handles the extended query protocol, which is not supported
-// yet: the first message gets an error and the rest up to Sync is skipped.
-func (c *clientConn) extendedQuery(pgproto3.FrontendMessage) bool {
-	c.sendError(&pgconn.PgError{Code: codeFeatureNotSupported, Message: errExtendedNotSupportedYet})
-	c.skipTillSync = true
-	return c.flush() == nil
+// extendedQuery handles one message of the extended query protocol. After
+// an error, messages are skipped until Sync, as PostgreSQL does.
+func (c *clientConn) extendedQuery(msg pgproto3.FrontendMessage) bool {
+	es, ok := c.sess.(ExtendedSession)
+	if !ok {
+		c.sendError(&pgconn.PgError{Code: codeFeatureNotSupported, Message: errExtendedNotSupportedYet})
+		c.skipTillSync = true
+		return c.flush() == nil
+	}
+	var err error
+	switch m := msg.(type) {
+	case *pgproto3.Parse:
+		if err = es.Parse(c.ctx, m.Name, m.Query, m.ParameterOIDs); err == nil {
+			err = c.send(&pgproto3.ParseComplete{}, 5)
+		}
+	case *pgproto3.Bind:
+		if err = es.Bind(c.ctx, m.DestinationPortal, m.PreparedStatement, m.ParameterFormatCodes, m.Parameters, m.ResultFormatCodes); err == nil {
+			err = c.send(&pgproto3.BindComplete{}, 5)
+		}
+	case *pgproto3.Describe:
+		if m.ObjectType == 'S' {
+			var oids []uint32
+			var fields []pgproto3.FieldDescription
+			if oids, fields, err = es.DescribeStatement(c.ctx, m.Name); err == nil {
+				err = c.send(&pgproto3.ParameterDescription{ParameterOIDs: oids}, 7+4*len(oids))
+				if err == nil {
+					err = c.sendRowDescription(fields)
+				}
+			}
+		} else {
+			var fields []pgproto3.FieldDescription
+			if fields, err = es.DescribePortal(c.ctx, m.Name); err == nil {
+				err = c.sendRowDescription(fields)
+			}
+		}
+	case *pgproto3.Execute:
+		var suspended bool
+		if suspended, err = es.Execute(c.ctx, m.Portal, m.MaxRows, resultWriter{c}); err == nil && suspended {
+			err = c.send(&pgproto3.PortalSuspended{}, 5)
+		}
+	case *pgproto3.Close:
+		if err = es.Close2(c.ctx, m.ObjectType, m.Name); err == nil {
+			err = c.send(&pgproto3.CloseComplete{}, 5)
+		}
+	case *pgproto3.Flush:
+		return c.flush() == nil
+	}
+	if c.writeErr != nil || c.ctx.Err() != nil {
+		return false
+	}
+	if err != nil {
+		pgErr := toPgError(err)
+		if pgErr.Severity == "FATAL" || pgErr.Severity == "PANIC" {
+			c.sendFatal(pgErr)
+			return false
+		}
+		c.sendError(pgErr)
+		c.skipTillSync = true
+	}
+	return true
+}
+
+// sendRowDescription sends a RowDescription, or NoData for no columns.
+func (c *clientConn) sendRowDescription(fields []pgproto3.FieldDescription) error {
+	if fields == nil {
+		return c.send(&pgproto3.NoData{}, 5)
+	}
+	return resultWriter{c}.RowDescription(fields)
+}
+
+// sync ends an extended-protocol batch.
+func (c *clientConn) sync() bool {
+	if es, ok := c.sess.(ExtendedSession); ok {
+		if err := es.Sync(c.ctx); err != nil {
+			if c.writeErr != nil || c.ctx.Err() != nil {
+				return false
+			}
+			c.sendError(toPgError(err))
+		}
+	}
+	return c.readyForQuery()
 }
 
 // simpleQuery runs a Query message.

@@ -411,8 +411,6 @@ func (s *session) utility(ctx context.Context, node *pg_query.Node, sql string, 
 	switch {
 	case node.GetCopyStmt() != nil:
 		return planner.Unsupported("COPY is not supported yet")
-	case node.GetPrepareStmt() != nil, node.GetExecuteStmt() != nil, node.GetDeallocateStmt() != nil:
-		return planner.Unsupported("PREPARE/EXECUTE/DEALLOCATE are not supported yet")
 	case node.GetDeclareCursorStmt() != nil, node.GetFetchStmt() != nil, node.GetClosePortalStmt() != nil:
 		return planner.Unsupported("cursors are not supported yet")
 	case node.GetListenStmt() != nil, node.GetNotifyStmt() != nil, node.GetUnlistenStmt() != nil:

@@ -2,11 +2,17 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -33,6 +39,7 @@ type Coordinator struct {
 	// (tests set it through XLGO_FAILPOINT).
 	Failpoint func(step string)
 	sessions  atomic.Int64
+	typeNames sync.Map // type OID -> SQL name, for built-in types
 }
 
 // NewCoordinator wires a coordinator's parts together.
@@ -52,14 +59,56 @@ func NewCoordinator(name, clusterName string, nodes *catalog.NodeStore, gtm *gtm
 		})
 	}
 	if fp := os.Getenv("XLGO_FAILPOINT"); fp != "" {
-		c.Failpoint = func(step string) {
-			if step == fp {
-				logger.Warn("failpoint reached: exiting", "step", step)
-				os.Exit(3)
-			}
-		}
+		c.Failpoint = failpointFromEnv(fp, os.Getenv("XLGO_FAILPOINT_DIR"), logger)
 	}
 	return c
+}
+
+// failpointFromEnv builds the failpoint hook of XLGO_FAILPOINT, a
+// comma-separated list of STEP, STEP:exit or STEP:pause. exit ends the process
+// at once (status 3); pause creates the file DIR/failpoint-STEP (DIR is
+// XLGO_FAILPOINT_DIR, else the temporary directory) and waits until something
+// removes it, so that a test can act on the cluster at that very step.
+func failpointFromEnv(spec, dir string, logger *slog.Logger) func(step string) {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	actions := map[string]string{}
+	for _, item := range strings.Split(spec, ",") {
+		step, action, _ := strings.Cut(strings.TrimSpace(item), ":")
+		if step == "" {
+			continue
+		}
+		switch action {
+		case "", "exit":
+			actions[step] = "exit"
+		case "pause":
+			actions[step] = "pause"
+		default:
+			logger.Error("XLGO_FAILPOINT: unknown action, want exit or pause", "step", step, "action", action)
+		}
+	}
+	return func(step string) {
+		switch actions[step] {
+		case "exit":
+			logger.Warn("failpoint reached: exiting", "step", step)
+			os.Exit(3)
+		case "pause":
+			path := filepath.Join(dir, "failpoint-"+step)
+			if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+				logger.Error("failpoint: cannot create its file; going on", "step", step, "err", err)
+				return
+			}
+			logger.Warn("failpoint reached: paused until its file is removed", "step", step, "file", path)
+			for {
+				if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			logger.Warn("failpoint released", "step", step)
+		}
+	}
 }
 
 // catalogFresh tells whether cached catalogs can be trusted: only while the
@@ -71,11 +120,13 @@ func (c *Coordinator) catalogFresh() bool {
 // NewSession implements Engine.
 func (c *Coordinator) NewSession(ctx context.Context, st Startup) (Session, []ParamStatus, error) {
 	s := &session{
-		co:    c,
-		user:  st.User,
-		db:    st.Database,
-		conns: map[string]*pooler.Conn{},
-		log:   c.Logger.With("user", st.User, "database", st.Database),
+		co:      c,
+		user:    st.User,
+		db:      st.Database,
+		conns:   map[string]*pooler.Conn{},
+		stmts:   map[string]*preparedStmt{},
+		portals: map[string]*portal{},
+		log:     c.Logger.With("user", st.User, "database", st.Database),
 	}
 	for k, v := range st.Params {
 		switch k {

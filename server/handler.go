@@ -50,3 +50,27 @@ type Engine interface {
 	// A *pgconn.PgError is sent to the client as a FATAL ErrorResponse.
 	NewSession(ctx context.Context, st Startup) (Session, []ParamStatus, error)
 }
+
+// ExtendedSession is a Session that also runs the extended query protocol.
+// A method's error is sent as an ErrorResponse, after which the wire layer
+// skips messages until Sync.
+type ExtendedSession interface {
+	Session
+	// Parse makes a prepared statement ("" is the unnamed one).
+	Parse(ctx context.Context, name, sql string, paramOIDs []uint32) error
+	// Bind makes a portal from a prepared statement and parameter values.
+	Bind(ctx context.Context, portal, stmt string, paramFormats []int16, params [][]byte, resultFormats []int16) error
+	// DescribeStatement gives a statement's parameter types and result
+	// columns (nil fields: it returns no rows).
+	DescribeStatement(ctx context.Context, name string) (paramOIDs []uint32, fields []pgproto3.FieldDescription, err error)
+	// DescribePortal gives a portal's result columns in their result formats.
+	DescribePortal(ctx context.Context, name string) ([]pgproto3.FieldDescription, error)
+	// Execute runs a portal, sending at most maxRows rows (0: all); it
+	// reports whether the portal was suspended with rows left.
+	Execute(ctx context.Context, portal string, maxRows uint32, w ResultWriter) (suspended bool, err error)
+	// Close drops a prepared statement ('S') or a portal ('P').
+	Close2(ctx context.Context, kind byte, name string) error
+	// Sync ends an extended-protocol batch: its implicit transaction
+	// commits (or rolls back after an error).
+	Sync(ctx context.Context) error
+}

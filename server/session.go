@@ -36,6 +36,11 @@ type session struct {
 	searchPath []string
 	tx         txn
 	w          ResultWriter // the writer of the message being run, for notices
+
+	// Extended query protocol.
+	stmts   map[string]*preparedStmt
+	portals map[string]*portal
+	inBatch bool // between the first extended-protocol message and Sync
 }
 
 // txn is the state of the session's transaction.
@@ -313,6 +318,11 @@ func (s *session) autocommit(ctx context.Context, fn func() error) error {
 	if s.tx.active {
 		return fn()
 	}
+	if s.inBatch {
+		// An extended-protocol batch is one transaction, committed at Sync.
+		s.begin(false, "")
+		return fn()
+	}
 	s.begin(false, "")
 	if err := fn(); err != nil {
 		s.rollback(ctx)
@@ -324,7 +334,7 @@ func (s *session) autocommit(ctx context.Context, fn func() error) error {
 // run executes a plan and completes the command.
 func (s *session) run(ctx context.Context, p planner.Plan, w ResultWriter) error {
 	// A statement on one node outside a transaction needs no transaction of ours.
-	if rq, ok := p.(*planner.RemoteQuery); ok && !s.tx.active && len(rq.Nodes) == 1 {
+	if rq, ok := p.(*planner.RemoteQuery); ok && !s.tx.active && len(rq.Nodes) == 1 && !(s.inBatch && rq.Write) {
 		tag, err := executor.Run(ctx, p, s, w)
 		if err != nil {
 			s.checkConns()

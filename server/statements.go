@@ -71,6 +71,12 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w Res
 		return s.createTableAs(ctx, node, p, w)
 	case node.GetCreatedbStmt() != nil, node.GetDropdbStmt() != nil:
 		return s.database(ctx, node, p.SQL, w, inMulti)
+	case node.GetPrepareStmt() != nil:
+		return s.sqlPrepare(ctx, node.GetPrepareStmt(), w)
+	case node.GetExecuteStmt() != nil:
+		return s.sqlExecute(ctx, node.GetExecuteStmt(), w)
+	case node.GetDeallocateStmt() != nil:
+		return s.sqlDeallocate(node.GetDeallocateStmt(), w)
 	case node.GetDiscardStmt() != nil:
 		if s.tx.active && node.GetDiscardStmt().Target == pg_query.DiscardMode_DISCARD_ALL {
 			return pgError("25001", "DISCARD ALL cannot run inside a transaction block")

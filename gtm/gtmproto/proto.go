@@ -24,7 +24,27 @@
 //	MsgWatchCatalog      req: -                          ok: uvarint current epoch; the connection is now subscribed
 //	MsgCatalogNotify     server push, id 0: uvarint epoch
 //	MsgCatalogAck        client, id 0, no response: uvarint epoch (every epoch up to it has been applied)
+//	MsgSeqCreate         req: seqdef, bool ifNotExists                   ok: -
+//	MsgSeqDrop           req: string name, bool ifExists                 ok: -
+//	MsgSeqAlter          req: string name, uvarint SeqField mask, seqdef fields, varint restart, bool ifExists   ok: -
+//	MsgSeqNextRange      req: string name, varint count                  ok: varint first, varint n, varint increment
+//	MsgSeqSetval         req: string name, varint value, bool isCalled   ok: -
+//	MsgSeqRename         req: string from, string to                     ok: -
+//	MsgSeqCurrent        req: string name                                ok: seqdef, varint last, bool isCalled
+//	MsgGateEnter         req: uvarint GateKind                           ok: - (sent once granted; the request id is the grant's token)
+//	MsgGateLeave         client, id 0, no response: uvarint token (releases the grant, or withdraws a request still waiting)
+//	MsgReplicate         req: uvarint generation of the standby          responses (same id): MsgReplSnapshot, then MsgReplRecords...; MsgError if refused
+//	MsgReplSnapshot      server push: uvarint generation, uvarint offset, bytes records (the whole state as of offset)
+//	MsgReplRecords       server push: uvarint end offset, bytes records (log records up to end offset)
+//	MsgReplAck           standby, id 0, no response: uvarint end offset (everything up to it is fsync'd on the standby)
+//	MsgPromote           req: -                                          ok: uvarint generation, bool was streaming
+//	MsgNodeInfo          req: -                                          ok: bool standby, bool peer connected, uvarint generation, string peer address
 //	MsgError             uvarint ErrorCode, string message
+//
+// "seqdef" is string name, varint start, varint increment, varint min, varint
+// max, bool cycle; "varint" is a zig-zag signed varint, "bytes" a uvarint
+// length and raw bytes. Log records inside replication frames are in the GTM
+// log's own framing (length, CRC, type, body).
 //
 // "strings" is uvarint n followed by n strings. A frame longer than the
 // receiver's limit, shorter than 9 bytes, or whose body does not decode makes the
@@ -54,8 +74,23 @@ const (
 	MsgBumpCatalogEpoch MsgType = 0x07
 	MsgWatchCatalog     MsgType = 0x08
 	MsgCatalogAck       MsgType = 0x09
+	MsgSeqCreate        MsgType = 0x0a
+	MsgSeqDrop          MsgType = 0x0b
+	MsgSeqAlter         MsgType = 0x0c
+	MsgSeqNextRange     MsgType = 0x0d
+	MsgSeqSetval        MsgType = 0x0e
+	MsgSeqRename        MsgType = 0x0f
+	MsgSeqCurrent       MsgType = 0x10
+	MsgGateEnter        MsgType = 0x11
+	MsgGateLeave        MsgType = 0x12
+	MsgReplicate        MsgType = 0x13
+	MsgReplAck          MsgType = 0x14
+	MsgPromote          MsgType = 0x15
+	MsgNodeInfo         MsgType = 0x16
 
 	MsgCatalogNotify MsgType = 0x40
+	MsgReplSnapshot  MsgType = 0x41
+	MsgReplRecords   MsgType = 0x42
 
 	MsgOK    MsgType = 0x80
 	MsgError MsgType = 0x81
@@ -82,8 +117,38 @@ func (t MsgType) String() string {
 		return "WatchCatalog"
 	case MsgCatalogAck:
 		return "CatalogAck"
+	case MsgSeqCreate:
+		return "SeqCreate"
+	case MsgSeqDrop:
+		return "SeqDrop"
+	case MsgSeqAlter:
+		return "SeqAlter"
+	case MsgSeqNextRange:
+		return "SeqNextRange"
+	case MsgSeqSetval:
+		return "SeqSetval"
+	case MsgSeqRename:
+		return "SeqRename"
+	case MsgSeqCurrent:
+		return "SeqCurrent"
+	case MsgGateEnter:
+		return "GateEnter"
+	case MsgGateLeave:
+		return "GateLeave"
+	case MsgReplicate:
+		return "Replicate"
+	case MsgReplAck:
+		return "ReplAck"
+	case MsgPromote:
+		return "Promote"
+	case MsgNodeInfo:
+		return "NodeInfo"
 	case MsgCatalogNotify:
 		return "CatalogNotify"
+	case MsgReplSnapshot:
+		return "ReplSnapshot"
+	case MsgReplRecords:
+		return "ReplRecords"
 	case MsgOK:
 		return "OK"
 	case MsgError:
@@ -97,12 +162,78 @@ type ErrorCode uint64
 
 // Error codes carried by MsgError.
 const (
-	CodeInternal         ErrorCode = 1 // the GTM could not do it (e.g. its log is not writable)
-	CodeUnknownRequest   ErrorCode = 2 // the request type is not known to this GTM
-	CodeInvalid          ErrorCode = 3 // the request is well-formed but its values are not acceptable
-	CodeDecisionConflict ErrorCode = 4 // a different decision for the same gid is already logged
-	CodeShuttingDown     ErrorCode = 5 // the GTM is closing
+	CodeInternal         ErrorCode = 1  // the GTM could not do it (e.g. its log is not writable)
+	CodeUnknownRequest   ErrorCode = 2  // the request type is not known to this GTM
+	CodeInvalid          ErrorCode = 3  // the request is well-formed but its values are not acceptable
+	CodeDecisionConflict ErrorCode = 4  // a different decision for the same gid is already logged
+	CodeShuttingDown     ErrorCode = 5  // the GTM is closing
+	CodeUndefinedObject  ErrorCode = 6  // the named sequence does not exist
+	CodeDuplicateObject  ErrorCode = 7  // a sequence of that name already exists
+	CodeSequenceLimit    ErrorCode = 8  // nextval reached the sequence's maximum or minimum
+	CodeInvalidParameter ErrorCode = 9  // a sequence definition is not acceptable
+	CodeOutOfRange       ErrorCode = 10 // setval's value is outside the sequence's bounds
+	CodeStandby          ErrorCode = 11 // this GTM is a standby: it serves nothing but replication until promoted
 )
+
+// SQLState is the PostgreSQL SQLSTATE a coordinator reports for a GTM error.
+func (c ErrorCode) SQLState() string {
+	switch c {
+	case CodeInvalid, CodeInvalidParameter:
+		return "22023" // invalid_parameter_value
+	case CodeDecisionConflict:
+		return "40001" // serialization_failure
+	case CodeShuttingDown:
+		return "57P01" // admin_shutdown
+	case CodeUndefinedObject:
+		return "42P01" // undefined_table
+	case CodeDuplicateObject:
+		return "42P07" // duplicate_table
+	case CodeSequenceLimit:
+		return "2200H" // sequence_generator_limit_exceeded
+	case CodeOutOfRange:
+		return "22003" // numeric_value_out_of_range
+	case CodeStandby:
+		return "57P03" // cannot_connect_now
+	}
+	return "XX000" // internal_error
+}
+
+// GateKind is the group a snapshot gate request belongs to.
+type GateKind uint64
+
+// Snapshot gate groups: readers share the gate with readers, committers with committers.
+const (
+	GateReader    GateKind = 1
+	GateCommitter GateKind = 2
+)
+
+// SeqField is a bit of MsgSeqAlter's mask: which parts of the definition change.
+type SeqField uint64
+
+// Parts of a sequence definition that MsgSeqAlter may change.
+const (
+	SeqFieldStart       SeqField = 1 << iota // START WITH
+	SeqFieldIncrement                        // INCREMENT BY
+	SeqFieldMinValue                         // MINVALUE / NO MINVALUE
+	SeqFieldMaxValue                         // MAXVALUE / NO MAXVALUE
+	SeqFieldCycle                            // [NO] CYCLE
+	SeqFieldRestart                          // RESTART (at the start value)
+	SeqFieldRestartWith                      // RESTART WITH value
+	seqFieldEnd
+)
+
+// SeqFieldsAll is every valid SeqField bit.
+const SeqFieldsAll = seqFieldEnd - 1
+
+// SeqDef is a sequence's definition on the wire.
+type SeqDef struct {
+	Name      string
+	Start     int64
+	Increment int64
+	MinValue  int64
+	MaxValue  int64
+	Cycle     bool
+}
 
 // DecisionState is the answer to MsgDecision.
 type DecisionState uint64
@@ -127,6 +258,10 @@ const (
 	MaxParticipants = 4096
 	// MaxNodeNameLen bounds one participant name.
 	MaxNodeNameLen = 255
+	// MaxSeqNameLen bounds a sequence name ("database.schema.name", quoted parts included).
+	MaxSeqNameLen = 1024
+	// MaxAddrLen bounds a host:port string.
+	MaxAddrLen = 1024
 )
 
 // Errors from ReadFrame and Decoder.
@@ -201,6 +336,21 @@ func (e *Encoder) Bool(b bool) *Encoder {
 	return e
 }
 
+// Varint appends a signed (zig-zag) varint.
+func (e *Encoder) Varint(v int64) *Encoder { e.buf = binary.AppendVarint(e.buf, v); return e }
+
+// Raw appends b with its length.
+func (e *Encoder) Raw(b []byte) *Encoder {
+	e.buf = binary.AppendUvarint(e.buf, uint64(len(b)))
+	e.buf = append(e.buf, b...)
+	return e
+}
+
+// SeqDef appends a sequence definition.
+func (e *Encoder) SeqDef(d SeqDef) *Encoder {
+	return e.String(d.Name).Varint(d.Start).Varint(d.Increment).Varint(d.MinValue).Varint(d.MaxValue).Bool(d.Cycle)
+}
+
 // String appends s with its length.
 func (e *Encoder) String(s string) *Encoder {
 	e.buf = binary.AppendUvarint(e.buf, uint64(len(s)))
@@ -250,6 +400,41 @@ func (d *Decoder) Uvarint() uint64 {
 	}
 	d.b = d.b[n:]
 	return v
+}
+
+// Varint reads a signed (zig-zag) varint.
+func (d *Decoder) Varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail("varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// Raw reads a byte string of at most max bytes (the result aliases the body).
+func (d *Decoder) Raw(max int) []byte {
+	n := d.Uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(max) || n > uint64(len(d.b)) {
+		d.fail("bytes length")
+		return nil
+	}
+	b := d.b[:n:n]
+	d.b = d.b[n:]
+	return b
+}
+
+// SeqDef reads a sequence definition.
+func (d *Decoder) SeqDef() SeqDef {
+	return SeqDef{Name: d.String(MaxSeqNameLen), Start: d.Varint(), Increment: d.Varint(),
+		MinValue: d.Varint(), MaxValue: d.Varint(), Cycle: d.Bool()}
 }
 
 // Bool reads a bool byte.

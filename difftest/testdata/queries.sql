@@ -1,0 +1,253 @@
+-- The differential corpus: SELECT statements separated by ';' (a statement may
+-- span lines). A line "-- section: NAME" names the construct of the statements
+-- that follow; other comment lines are ignored. Every query must be
+-- deterministic in PostgreSQL itself: a LIMIT needs an ORDER BY that orders
+-- totally, array_agg/string_agg an ORDER BY inside, floating-point aggregates
+-- a round or a cast to numeric.
+
+-- section: point lookup
+SELECT * FROM customers WHERE cust_id = 42;
+SELECT name, city, score FROM customers WHERE cust_id = 3;
+SELECT * FROM customers WHERE cust_id IS NULL;
+SELECT order_id, amount FROM orders WHERE cust_id = 7 AND order_id < 200;
+SELECT count(*) FROM orders WHERE cust_id = 7;
+SELECT * FROM orders WHERE cust_id IN (1, 2, 3);
+SELECT * FROM products WHERE sku = 'SKU-0042';
+SELECT name, price FROM products WHERE sku IN ('SKU-0001', 'SKU-0399', 'SKU-9999');
+SELECT sensor, reading FROM measures WHERE m = 3;
+SELECT sensor, reading FROM measures WHERE m = 3.000;
+SELECT count(*) FROM measures WHERE m = 12.5;
+SELECT * FROM events WHERE event_id = -5;
+SELECT * FROM events WHERE event_id = 100;
+SELECT * FROM events WHERE event_id IS NULL;
+SELECT * FROM pinned WHERE id = 10;
+SELECT * FROM regions WHERE region_id = 4;
+SELECT * FROM logs WHERE line = 17;
+SELECT cust_id, name FROM customers WHERE cust_id = 1 OR cust_id = 2;
+SELECT * FROM products WHERE sku = 'nope';
+SELECT * FROM customers WHERE cust_id = 42 AND vip;
+SELECT order_id FROM orders WHERE cust_id = 7 ORDER BY order_id DESC LIMIT 5;
+
+-- section: scan and filter
+SELECT * FROM regions;
+SELECT * FROM pinned;
+SELECT * FROM products;
+SELECT * FROM events;
+SELECT * FROM logs;
+SELECT * FROM measures;
+SELECT cust_id, name FROM customers WHERE city = 'Paris';
+SELECT cust_id FROM customers WHERE city IS NULL;
+SELECT order_id FROM orders WHERE amount > 900;
+SELECT order_id FROM orders WHERE amount IS NULL OR qty = 9;
+SELECT order_id, status FROM orders WHERE status IN ('new', 'Cancelled') AND paid;
+SELECT order_id FROM orders WHERE paid IS NOT TRUE AND cust_id < 20;
+SELECT sku, name FROM products WHERE name ILIKE 'g%';
+SELECT sku FROM products WHERE name LIKE '%1_';
+SELECT cust_id FROM customers WHERE name ~ '^[A-Z]';
+SELECT cust_id, name FROM customers WHERE name_c < 'B';
+SELECT cust_id, name FROM customers WHERE name_icu < 'B';
+SELECT order_id FROM orders WHERE ordered_at BETWEEN '2023-03-01' AND '2023-03-05';
+SELECT order_id FROM orders WHERE shipped_at >= '2023-06-01 00:00+00' AND shipped_at < '2023-06-03 00:00+00';
+SELECT event_id FROM events WHERE day = date '2024-04-10';
+SELECT event_id FROM events WHERE payload->>'v' = '3' AND ok;
+SELECT event_id FROM events WHERE payload @> '{"v": 7}';
+SELECT cust_id FROM customers WHERE profile->>'lang' = 'fr' AND (profile->>'age')::int > 70;
+SELECT cust_id FROM customers WHERE tags @> ARRAY['red'];
+SELECT cust_id FROM customers WHERE 'x' = ANY (tags);
+SELECT order_id FROM orders WHERE 9 = ALL (items);
+SELECT order_id FROM orders WHERE items[1] = 3 AND items[2] = 3;
+SELECT cust_id FROM customers WHERE cardinality(tags) = 0;
+SELECT line FROM logs WHERE 'w2' = ANY (words) AND level = 'ERROR';
+SELECT sku FROM products WHERE attrs->>'color' IS NULL;
+SELECT sku FROM products WHERE attrs->'dims'->>0 = '2' AND in_stock;
+SELECT order_id FROM orders WHERE fval > 12.0;
+SELECT m, sensor FROM measures WHERE m BETWEEN 1 AND 2;
+SELECT note FROM measures WHERE note LIKE 'n1%' AND sensor = 4;
+SELECT line FROM logs WHERE dur > interval '1 hour 45 minutes';
+SELECT * FROM customers WHERE score < -190;
+SELECT * FROM customers WHERE created > '2023-12-01';
+SELECT cust_id FROM customers WHERE NOT vip;
+SELECT cust_id FROM customers WHERE vip IS UNKNOWN;
+SELECT order_id FROM orders WHERE meta->>'src' = 'phone' AND (meta->>'n')::int = 5;
+SELECT event_id FROM events WHERE kind = 'Click' AND codes[1] = 'c2';
+SELECT order_id FROM orders WHERE cust_id NOT IN (1, 2, 3, 7) AND order_id < 60;
+SELECT order_id, amount * qty AS total FROM orders WHERE order_id % 97 = 1;
+
+-- section: projection and expressions
+SELECT cust_id, upper(name), length(name), coalesce(city, '?') FROM customers;
+SELECT order_id, amount::text || ' EUR', round(amount * 1.19, 2) FROM orders WHERE order_id <= 300;
+SELECT sku, price, CASE WHEN price > 300 THEN 'high' WHEN price > 100 THEN 'mid' ELSE 'low' END FROM products;
+SELECT order_id, date_trunc('month', ordered_at), extract(dow FROM ordered_at) FROM orders WHERE order_id < 500;
+SELECT event_id, at AT TIME ZONE 'America/New_York', to_char(at, 'YYYY-MM-DD HH24:MI') FROM events;
+SELECT event_id, payload->'tags', jsonb_typeof(payload->'price') FROM events WHERE event_id < 100;
+SELECT cust_id, profile - 'kids', jsonb_set(profile, '{age}', '0') FROM customers WHERE cust_id < 50;
+SELECT order_id, array_length(items, 1), items || 99, array_to_string(items, '-') FROM orders WHERE order_id < 100;
+SELECT order_id, meta, meta->'src' FROM orders WHERE order_id < 120;
+SELECT line, dur, dur * 2, justify_interval(dur * 100) FROM logs;
+SELECT m, m * 2, m::numeric(10,2), trunc(m), sensor FROM measures;
+SELECT sku, weight, weight * 2.5, weight::numeric FROM products;
+SELECT cust_id, created + 30, created - date '2020-01-01', age(date '2025-01-01', created) FROM customers;
+SELECT order_id, shipped_at - ordered_at::timestamptz FROM orders WHERE shipped_at IS NOT NULL AND order_id < 400;
+SELECT cust_id, name || ' of ' || coalesce(city, 'nowhere'), nullif(region_id, 5) FROM customers;
+SELECT sku, greatest(price, 100), least(price, 100) FROM products;
+SELECT cust_id, md5(coalesce(name, '')), left(name_c, 3), reverse(name_icu) FROM customers;
+SELECT order_id, fval, fval::text, (fval / 3)::numeric(20,6) FROM orders WHERE order_id < 200;
+SELECT region_id, region, upper(region), lower(country), rate * 100 FROM regions;
+SELECT 1 AS one, 'two', 3.0, NULL::int, true;
+SELECT now() IS NOT NULL, current_date > '2020-01-01';
+
+-- section: aggregate
+SELECT count(*), count(city), count(DISTINCT city) FROM customers;
+SELECT sum(amount), avg(amount), min(amount), max(amount) FROM orders;
+SELECT sum(qty), avg(qty), min(ordered_at), max(shipped_at) FROM orders;
+SELECT bool_and(paid), bool_or(paid), every(qty > 0) FROM orders;
+SELECT string_agg(region, ', ' ORDER BY region) FROM regions;
+SELECT string_agg(DISTINCT status, '|' ORDER BY status) FROM orders;
+SELECT array_agg(region_id ORDER BY region_id DESC) FROM regions;
+SELECT array_agg(order_id ORDER BY order_id) FROM orders WHERE cust_id = 3;
+SELECT count(DISTINCT cust_id), count(DISTINCT sku), count(DISTINCT (cust_id, sku)) FROM orders;
+SELECT stddev(amount), variance(amount), stddev_pop(amount), var_pop(amount) FROM orders;
+SELECT stddev_samp(qty), var_samp(qty) FROM orders;
+SELECT round(stddev(fval)::numeric, 6), round(variance(weight)::numeric, 6) FROM orders, (SELECT 1.0::float8 AS weight) w;
+SELECT round(avg(fval)::numeric, 8), sum(fval) FROM orders;
+SELECT sum(weight), avg(weight), max(weight) FROM products;
+SELECT min(name), max(name), min(name_c), max(name_c), min(name_icu), max(name_icu) FROM customers;
+SELECT min(label), max(label) FROM products;
+SELECT min(created), max(created), min(score), max(score), sum(score) FROM customers;
+SELECT count(*) FILTER (WHERE vip), count(*) FILTER (WHERE vip IS NULL), sum(score) FILTER (WHERE city = 'Paris') FROM customers;
+SELECT sum(m), avg(m), min(m), max(m), count(m) FROM measures;
+SELECT count(*), min(event_id), max(event_id), sum(event_id) FROM events;
+SELECT count(*), sum(amount), avg(amount) FROM pinned;
+SELECT jsonb_agg(region ORDER BY region_id) FROM regions;
+SELECT json_object_agg(region_id, rate ORDER BY region_id) FROM regions;
+SELECT max(dur), min(dur), sum(dur), avg(dur) FROM logs;
+SELECT count(*) FROM orders WHERE false;
+SELECT sum(amount), max(order_id) FROM orders WHERE order_id < 0;
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY amount), percentile_disc(0.9) WITHIN GROUP (ORDER BY qty) FROM orders;
+SELECT mode() WITHIN GROUP (ORDER BY status) FROM orders;
+SELECT bit_and(qty), bit_or(qty) FROM orders;
+SELECT count(*) + 1, sum(qty) * 2, max(amount) - min(amount) FROM orders;
+SELECT corr(qty, amount)::numeric(20,10) IS NOT NULL, regr_count(qty, amount) FROM orders;
+
+-- section: group by
+SELECT status, count(*), sum(amount) FROM orders GROUP BY status;
+SELECT cust_id, count(*), sum(amount), avg(qty) FROM orders GROUP BY cust_id;
+SELECT sku, count(*) FROM orders GROUP BY sku;
+SELECT city, count(*), string_agg(name, ';' ORDER BY name, cust_id) FROM customers GROUP BY city;
+SELECT region_id, vip, count(*), bool_or(vip) FROM customers GROUP BY region_id, vip;
+SELECT category, count(*), avg(price), max(weight) FROM products GROUP BY category;
+SELECT kind, ok, count(*), min(at), max(day) FROM events GROUP BY kind, ok;
+SELECT level, count(*), count(DISTINCT line), min(msg) FROM logs GROUP BY level;
+SELECT sensor, count(*), sum(reading), avg(m) FROM measures GROUP BY sensor;
+SELECT m::numeric(10,3) AS mm, count(*) FROM measures GROUP BY mm;
+SELECT date_trunc('month', ordered_at) AS month, count(*), sum(amount) FROM orders GROUP BY 1;
+SELECT extract(year FROM created) AS y, count(*) FROM customers GROUP BY y;
+SELECT paid, count(*), count(DISTINCT cust_id), count(DISTINCT status) FROM orders GROUP BY paid;
+SELECT cust_id % 10 AS bucket, array_agg(DISTINCT status ORDER BY status) FROM orders GROUP BY 1;
+SELECT name_c, count(*) FROM customers GROUP BY name_c;
+SELECT name_icu, count(*) FROM customers GROUP BY name_icu;
+SELECT profile->>'lang' AS lang, count(*), avg((profile->>'age')::int) FROM customers GROUP BY 1;
+SELECT payload->>'v', count(*) FROM events GROUP BY payload->>'v';
+SELECT tags, count(*) FROM customers GROUP BY tags;
+SELECT items[1], count(*), sum(qty) FROM orders GROUP BY items[1];
+SELECT day, count(*) FROM events GROUP BY day;
+SELECT status, stddev(amount), variance(qty) FROM orders GROUP BY status;
+SELECT v, count(*), sum(amount) FROM pinned GROUP BY v;
+SELECT country, count(*), sum(rate) FROM regions GROUP BY country;
+SELECT cust_id, min(order_id), max(order_id) FROM orders WHERE cust_id < 30 GROUP BY cust_id;
+SELECT status, paid, count(*) FROM orders GROUP BY status, paid;
+SELECT qty, count(*) FROM orders GROUP BY qty;
+SELECT attrs->>'color', count(*), sum(price) FROM products GROUP BY 1;
+SELECT words, count(*) FROM logs GROUP BY words;
+SELECT ship_day, count(*) FROM orders GROUP BY ship_day;
+SELECT count(*) FROM (SELECT cust_id FROM orders GROUP BY cust_id) s;
+
+-- section: having
+SELECT cust_id, count(*) FROM orders GROUP BY cust_id HAVING count(*) > 10;
+SELECT status, sum(amount) FROM orders GROUP BY status HAVING sum(amount) > 100000;
+SELECT city, count(*) FROM customers GROUP BY city HAVING count(*) BETWEEN 80 AND 90;
+SELECT sku, count(*) FROM orders GROUP BY sku HAVING count(*) = 1;
+SELECT category, avg(price) FROM products GROUP BY category HAVING avg(price) > 250 OR category IS NULL;
+SELECT kind, count(*) FROM events GROUP BY kind HAVING bool_and(ok) = false;
+SELECT sensor FROM measures GROUP BY sensor HAVING max(reading) > 332;
+SELECT level FROM logs GROUP BY level HAVING count(DISTINCT line) = 100;
+SELECT count(*) FROM orders HAVING count(*) > 0;
+SELECT cust_id, sum(qty) FROM orders GROUP BY cust_id HAVING sum(qty) > 40 AND cust_id IS NOT NULL;
+
+-- section: grouping sets
+SELECT status, paid, count(*) FROM orders GROUP BY GROUPING SETS ((status), (paid), ());
+SELECT status, paid, count(*), grouping(status, paid) FROM orders GROUP BY ROLLUP (status, paid);
+SELECT status, paid, sum(amount) FROM orders GROUP BY CUBE (status, paid);
+SELECT city, vip, count(*) FROM customers GROUP BY ROLLUP (city, vip);
+SELECT category, in_stock, count(*), avg(price) FROM products GROUP BY CUBE (category, in_stock);
+SELECT kind, ok, count(*) FROM events GROUP BY GROUPING SETS ((kind, ok), (kind), ());
+SELECT level, count(*) FROM logs GROUP BY ROLLUP (level);
+SELECT country, region, sum(rate) FROM regions GROUP BY ROLLUP (country, region);
+SELECT status, qty, count(*) FROM orders GROUP BY GROUPING SETS ((status), (qty)) HAVING count(*) > 400;
+SELECT status, paid, count(*) FROM orders GROUP BY ROLLUP (status, paid) ORDER BY status NULLS FIRST, paid NULLS FIRST;
+
+-- section: order by
+SELECT region_id, region FROM regions ORDER BY region;
+SELECT region_id, region FROM regions ORDER BY region COLLATE "C";
+SELECT region_id, region FROM regions ORDER BY region COLLATE "en-x-icu", region_id;
+SELECT cust_id, name FROM customers ORDER BY name, cust_id;
+SELECT cust_id, name FROM customers ORDER BY name NULLS FIRST, cust_id;
+SELECT cust_id, name FROM customers ORDER BY name DESC NULLS LAST, cust_id DESC;
+SELECT cust_id, name_c FROM customers ORDER BY name_c, cust_id NULLS LAST;
+SELECT cust_id, name_icu FROM customers ORDER BY name_icu, cust_id NULLS LAST;
+SELECT cust_id, name FROM customers ORDER BY name COLLATE "en-x-icu", cust_id NULLS LAST;
+SELECT cust_id, name FROM customers ORDER BY name COLLATE "C" DESC, cust_id NULLS FIRST;
+SELECT sku, label FROM products ORDER BY label;
+SELECT sku, label FROM products ORDER BY label COLLATE "en-x-icu";
+SELECT order_id, amount FROM orders ORDER BY amount DESC NULLS LAST, order_id;
+SELECT order_id, amount FROM orders ORDER BY amount NULLS FIRST, order_id;
+SELECT order_id, amount * qty FROM orders ORDER BY amount * qty, order_id;
+SELECT order_id, ordered_at FROM orders ORDER BY ordered_at DESC, order_id;
+SELECT order_id, shipped_at FROM orders ORDER BY shipped_at NULLS FIRST, order_id;
+SELECT event_id, at FROM events ORDER BY at, event_id NULLS LAST;
+SELECT event_id, day, kind FROM events ORDER BY day DESC, kind, event_id;
+SELECT event_id FROM events ORDER BY event_id NULLS FIRST;
+SELECT event_id FROM events ORDER BY event_id DESC;
+SELECT m::numeric(10,3), sensor, taken FROM measures ORDER BY 1 NULLS FIRST, 2, 3;
+SELECT line, msg, at FROM logs ORDER BY line, msg, at;
+SELECT sku, price FROM products ORDER BY price DESC NULLS LAST, sku;
+SELECT sku, weight FROM products ORDER BY weight, sku DESC;
+SELECT cust_id, score FROM customers ORDER BY score NULLS FIRST, cust_id NULLS FIRST;
+SELECT cust_id, created FROM customers ORDER BY created DESC, cust_id;
+SELECT cust_id, vip FROM customers ORDER BY vip NULLS FIRST, cust_id;
+SELECT cust_id, tags FROM customers ORDER BY tags NULLS LAST, cust_id;
+SELECT order_id, items FROM orders ORDER BY items DESC, order_id LIMIT 50;
+SELECT cust_id, profile FROM customers ORDER BY profile, cust_id;
+SELECT cust_id, profile->>'age' AS age FROM customers ORDER BY (profile->>'age')::int NULLS LAST, cust_id, age;
+SELECT line, dur FROM logs ORDER BY dur DESC, line;
+SELECT order_id, fval FROM orders ORDER BY fval, order_id;
+SELECT id, v FROM pinned ORDER BY v, id;
+SELECT order_id, status FROM orders ORDER BY status COLLATE "en-x-icu", order_id;
+SELECT cust_id, lower(name) FROM customers ORDER BY lower(name), cust_id;
+SELECT order_id, cust_id FROM orders ORDER BY cust_id % 7, order_id, cust_id;
+SELECT cust_id, name FROM customers ORDER BY length(name) DESC NULLS LAST, name, cust_id;
+SELECT cust_id, city FROM customers ORDER BY CASE WHEN city IS NULL THEN 0 ELSE 1 END, city, cust_id;
+
+-- section: limit and offset
+SELECT order_id, amount FROM orders ORDER BY order_id LIMIT 10;
+SELECT order_id, amount FROM orders ORDER BY order_id LIMIT 10 OFFSET 100;
+SELECT order_id FROM orders ORDER BY order_id DESC OFFSET 3990;
+SELECT order_id, amount FROM orders ORDER BY amount DESC NULLS LAST, order_id LIMIT 7;
+SELECT cust_id, name FROM customers ORDER BY name, cust_id LIMIT 20 OFFSET 5;
+SELECT cust_id, name FROM customers ORDER BY name COLLATE "C", cust_id LIMIT 15;
+SELECT sku, price FROM products ORDER BY price NULLS FIRST, sku LIMIT 12;
+SELECT event_id, at FROM events ORDER BY at DESC, event_id LIMIT 5;
+SELECT line, level FROM logs ORDER BY line, level LIMIT 6;
+SELECT id FROM pinned ORDER BY id LIMIT 3 OFFSET 297;
+SELECT region FROM regions ORDER BY region LIMIT 3;
+SELECT order_id FROM orders ORDER BY order_id FETCH FIRST 4 ROWS ONLY;
+SELECT order_id FROM orders WHERE cust_id = 7 ORDER BY order_id LIMIT 10 OFFSET 10;
+SELECT order_id FROM orders ORDER BY order_id LIMIT 0;
+SELECT order_id FROM orders ORDER BY order_id LIMIT ALL OFFSET 3995;
+SELECT count(*) FROM (SELECT order_id FROM orders ORDER BY order_id LIMIT 100) s;
+SELECT cust_id, count(*) FROM orders GROUP BY cust_id ORDER BY count(*) DESC, cust_id NULLS FIRST LIMIT 5;
+SELECT status, sum(amount) AS s FROM orders GROUP BY status ORDER BY s DESC LIMIT 2;
+SELECT DISTINCT city FROM customers ORDER BY city LIMIT 3;
+SELECT m::numeric(10,3) AS mm FROM measures ORDER BY mm DESC NULLS LAST LIMIT 5;
+SELECT order_id, cust_id FROM orders ORDER BY cust_id NULLS FIRST, order_id LIMIT 25;
+SELECT name FROM customers ORDER BY name_icu, cust_id LIMIT 10;

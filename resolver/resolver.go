@@ -1,0 +1,488 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/user"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/xlgo/xlgo/gtmclient"
+)
+
+// DefaultGrace is how old an undecided prepared transaction must be before
+// the resolver aborts it: younger ones may belong to a commit still running.
+const DefaultGrace = 10 * time.Second
+
+// DefaultAbortRetention is how long the resolver keeps an abort decision it
+// logged after the transaction is rolled back everywhere it was seen.
+const DefaultAbortRetention = 10 * time.Minute
+
+// GTM is what the resolver needs of the GTM (a *gtmclient.Client).
+type GTM interface {
+	LogDecision(ctx context.Context, gid string, participants []string, commit bool) error
+	Decision(ctx context.Context, gid string) (gtmclient.DecisionState, error)
+	ListDecisions(ctx context.Context) ([]gtmclient.Decision, error)
+	Forget(ctx context.Context, gid string) error
+}
+
+// Datanode is a datanode the resolver scans.
+type Datanode struct {
+	Name string
+	Host string
+	Port int
+}
+
+// InDoubt is one prepared transaction of this cluster on one datanode.
+type InDoubt struct {
+	GID      string
+	Node     string
+	Database string
+	Owner    string
+	Age      time.Duration // since PREPARE TRANSACTION, by the datanode's clock
+	// Decision is the GTM's decision for GID; DecisionErr is set when the GTM
+	// could not be asked.
+	Decision    gtmclient.DecisionState
+	DecisionErr error
+}
+
+// Outcome is what the resolver did with one prepared transaction.
+type Outcome string
+
+// Outcomes.
+const (
+	DidCommit   Outcome = "committed"        // COMMIT PREPARED ran
+	DidRollback Outcome = "rolled back"      // ROLLBACK PREPARED ran
+	DidNothing  Outcome = "already finished" // someone else finished it meanwhile
+	Waiting     Outcome = "waiting"          // undecided and younger than the grace period
+	Busy        Outcome = "busy"             // another session is finishing it right now
+	Failed      Outcome = "failed"           // see Action.Err; a later run retries
+)
+
+// Action is the resolver's handling of one prepared transaction on one datanode.
+type Action struct {
+	InDoubt
+	Outcome Outcome
+	// LoggedAbort tells that this run logged the abort decision at the GTM.
+	LoggedAbort bool
+	Err         error
+}
+
+// Report is what one run found and did.
+type Report struct {
+	Actions []Action
+	// Forgotten are the gids whose decisions the GTM was told to forget.
+	Forgotten []string
+	// Problems are datanodes that could not be scanned and GTM calls that
+	// failed; the affected transactions are retried by a later run.
+	Problems []error
+}
+
+// Resolver finishes the in-doubt transactions of one cluster. Several
+// resolvers (one per coordinator, xlctl) may act on the same gids at the same
+// time: every step is idempotent and the GTM's first-decision-wins rule
+// settles every race between a commit and an abort.
+type Resolver struct {
+	// GTM holds the decision log; nil only for listing (InDoubt).
+	GTM GTM
+	// Datanodes lists the datanodes to scan.
+	Datanodes func() []Datanode
+	// ClusterName makes the gid prefix xlgo_<cluster>_.
+	ClusterName string
+	// User is the role the resolver connects to datanodes as; it must be
+	// allowed to finish other roles' prepared transactions (a superuser).
+	User string
+	// Grace is how old an undecided prepared transaction must be before it is
+	// aborted; New sets DefaultGrace, 0 acts at once.
+	Grace time.Duration
+	// AbortRetention is how long an abort decision is kept once nothing is
+	// prepared under its gid, so that a coordinator stalled in the middle of
+	// that commit still finds it and rolls back (a forgotten abort would let
+	// it log a commit). New sets DefaultAbortRetention.
+	AbortRetention time.Duration
+	// Timeout bounds each datanode operation (default 15s).
+	Timeout time.Duration
+	Logger  *slog.Logger
+
+	mu        sync.Mutex
+	abortSeen map[string]time.Time // abort decisions found finished, since when
+}
+
+// New returns a resolver with the default grace period and abort retention.
+// User "" means $PGUSER, else the OS user.
+func New(gtm GTM, datanodes func() []Datanode, clusterName, user string, logger *slog.Logger) *Resolver {
+	if user == "" {
+		user = DefaultUser()
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Resolver{GTM: gtm, Datanodes: datanodes, ClusterName: clusterName, User: user,
+		Grace: DefaultGrace, AbortRetention: DefaultAbortRetention, Logger: logger}
+}
+
+// DefaultUser is $PGUSER when set, else the OS user running the process.
+func DefaultUser() string {
+	if u := lookupEnv("PGUSER"); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "postgres"
+}
+
+// Prefix is the gid prefix of the cluster's distributed transactions.
+func (r *Resolver) Prefix() string { return "xlgo_" + r.ClusterName + "_" }
+
+func (r *Resolver) logger() *slog.Logger {
+	if r.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Logger
+}
+
+func (r *Resolver) timeout() time.Duration {
+	if r.Timeout > 0 {
+		return r.Timeout
+	}
+	return 15 * time.Second
+}
+
+// Run resolves at once and then every interval until ctx ends; interval <= 0
+// means only once.
+func (r *Resolver) Run(ctx context.Context, interval time.Duration) {
+	for {
+		if _, err := r.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			r.logger().Warn("in-doubt resolution failed; will retry", "err", err)
+		}
+		if interval <= 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
+}
+
+// RunOnce scans every datanode once and finishes each prepared transaction
+// of the cluster by the GTM's decision: committed -> COMMIT PREPARED;
+// aborted -> ROLLBACK PREPARED; none and older than the grace period -> an
+// abort decision is logged first (a commit logged before it wins, and is then
+// carried out). Decisions whose participants hold nothing prepared any more
+// are forgotten. It fails only when the GTM cannot list its decisions; a
+// datanode that cannot be reached is reported in Report.Problems.
+func (r *Resolver) RunOnce(ctx context.Context) (Report, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var rep Report
+	if r.GTM == nil {
+		return rep, errors.New("resolver: no GTM")
+	}
+	// Decisions are listed before the scan: a decision listed here was
+	// logged after all its participants prepared, so a participant that
+	// holds nothing in the scan has finished it.
+	decisions, err := r.GTM.ListDecisions(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("list decisions at the gtm: %w", err)
+	}
+	listed := map[string]gtmclient.Decision{}
+	for _, d := range decisions {
+		listed[d.GID] = d
+	}
+	cs := r.newConns()
+	defer cs.close()
+	found, scanned, problems := r.scan(ctx, cs)
+	rep.Problems = append(rep.Problems, problems...)
+
+	done := map[string]map[string]bool{} // gid -> node -> no longer prepared there
+	for _, gid := range sortedGIDs(found) {
+		entries := found[gid]
+		state := gtmclient.Unknown
+		if d, ok := listed[gid]; ok {
+			state = gtmclient.Aborted
+			if d.Commit {
+				state = gtmclient.Committed
+			}
+		}
+		loggedAbort := false
+		if state == gtmclient.Unknown {
+			var age time.Duration
+			for _, e := range entries {
+				age = max(age, e.Age)
+			}
+			if age < r.Grace {
+				for _, e := range entries {
+					rep.Actions = append(rep.Actions, Action{InDoubt: e, Outcome: Waiting})
+				}
+				continue
+			}
+			state, loggedAbort, err = r.decideAbort(ctx, gid, entries)
+			if err != nil {
+				rep.Problems = append(rep.Problems, err)
+				for _, e := range entries {
+					rep.Actions = append(rep.Actions, Action{InDoubt: e, Outcome: Failed, Err: err})
+				}
+				continue
+			}
+		}
+		for _, e := range entries {
+			e.Decision = state
+			a := r.finish(ctx, cs, e, state == gtmclient.Committed)
+			a.LoggedAbort = loggedAbort
+			rep.Actions = append(rep.Actions, a)
+			if a.Outcome == DidCommit || a.Outcome == DidRollback || a.Outcome == DidNothing {
+				if done[gid] == nil {
+					done[gid] = map[string]bool{}
+				}
+				done[gid][e.Node] = true
+			}
+		}
+	}
+
+	// Forget the listed decisions that no participant needs any more.
+	now := time.Now()
+	for _, d := range decisions {
+		finished := true
+		for _, p := range d.Participants {
+			if !scanned[p] {
+				finished = false
+				break
+			}
+			if prepared(found[d.GID], p) && !done[d.GID][p] {
+				finished = false
+				break
+			}
+		}
+		if !finished {
+			delete(r.abortSeen, d.GID)
+			continue
+		}
+		if !d.Commit {
+			if r.abortSeen == nil {
+				r.abortSeen = map[string]time.Time{}
+			}
+			first, ok := r.abortSeen[d.GID]
+			if !ok {
+				r.abortSeen[d.GID] = now
+				first = now
+			}
+			if now.Sub(first) < r.AbortRetention {
+				continue
+			}
+		}
+		if err := r.GTM.Forget(ctx, d.GID); err != nil {
+			rep.Problems = append(rep.Problems, fmt.Errorf("forget %s at the gtm: %w", d.GID, err))
+			continue
+		}
+		delete(r.abortSeen, d.GID)
+		rep.Forgotten = append(rep.Forgotten, d.GID)
+		r.logger().Info("decision forgotten", "gid", d.GID, "commit", d.Commit)
+	}
+	for gid := range r.abortSeen {
+		if _, ok := listed[gid]; !ok {
+			delete(r.abortSeen, gid)
+		}
+	}
+	return rep, nil
+}
+
+func prepared(entries []InDoubt, node string) bool {
+	for _, e := range entries {
+		if e.Node == node {
+			return true
+		}
+	}
+	return false
+}
+
+// decideAbort logs an abort decision for an undecided gid; if a commit was
+// logged first, the transaction is committed instead.
+func (r *Resolver) decideAbort(ctx context.Context, gid string, entries []InDoubt) (gtmclient.DecisionState, bool, error) {
+	var nodes []string
+	for _, e := range entries {
+		if !contains(nodes, e.Node) {
+			nodes = append(nodes, e.Node)
+		}
+	}
+	sort.Strings(nodes)
+	err := r.GTM.LogDecision(ctx, gid, nodes, false)
+	switch {
+	case err == nil:
+		r.logger().Info("abort decision logged for an undecided prepared transaction", "gid", gid, "nodes", nodes)
+		return gtmclient.Aborted, true, nil
+	case errors.Is(err, gtmclient.ErrDecisionConflict):
+		return gtmclient.Committed, false, nil
+	}
+	return gtmclient.Unknown, false, fmt.Errorf("log abort decision for %s at the gtm: %w", gid, err)
+}
+
+// finish commits or rolls back one prepared transaction on its datanode.
+func (r *Resolver) finish(ctx context.Context, cs *conns, e InDoubt, commit bool) Action {
+	a := Action{InDoubt: e}
+	sql, did := "ROLLBACK PREPARED ", DidRollback
+	if commit {
+		sql, did = "COMMIT PREPARED ", DidCommit
+	}
+	err := cs.exec(ctx, e.Node, e.Database, sql+quoteLiteral(e.GID))
+	var pe *pgconn.PgError
+	switch {
+	case err == nil:
+		a.Outcome = did
+		r.logger().Info("in-doubt transaction "+string(did), "gid", e.GID, "node", e.Node, "database", e.Database)
+	case errors.As(err, &pe) && pe.Code == "42704":
+		// "prepared transaction with identifier ... does not exist": another
+		// resolver or the coordinator finished it since the scan.
+		a.Outcome = DidNothing
+	case errors.As(err, &pe) && pe.Code == "55000":
+		a.Outcome, a.Err = Busy, err
+	default:
+		a.Outcome = Failed
+		a.Err = fmt.Errorf("%s%s on %s (database %s): %w", sql, e.GID, e.Node, e.Database, err)
+		r.logger().Warn("finishing an in-doubt transaction failed; will retry", "gid", e.GID, "node", e.Node, "err", err)
+	}
+	return a
+}
+
+// scan lists the cluster's prepared transactions on every datanode, grouped
+// by gid; scanned holds the nodes that answered.
+func (r *Resolver) scan(ctx context.Context, cs *conns) (map[string][]InDoubt, map[string]bool, []error) {
+	found := map[string][]InDoubt{}
+	scanned := map[string]bool{}
+	var problems []error
+	pattern := likeEscape(r.Prefix()) + "%"
+	for _, n := range r.Datanodes() {
+		rows, err := cs.query(ctx, n.Name, "postgres",
+			`SELECT gid, database, owner, extract(epoch FROM now() - prepared)::float8 FROM pg_prepared_xacts WHERE gid LIKE $1 ORDER BY gid`, pattern)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("scan datanode %s: %w", n.Name, err))
+			continue
+		}
+		scanned[n.Name] = true
+		for _, row := range rows {
+			secs, _ := strconv.ParseFloat(row[3], 64)
+			e := InDoubt{GID: row[0], Node: n.Name, Database: row[1], Owner: row[2], Age: time.Duration(secs * float64(time.Second))}
+			found[e.GID] = append(found[e.GID], e)
+		}
+	}
+	return found, scanned, problems
+}
+
+// InDoubt lists the cluster's prepared transactions on every datanode with
+// the GTM's decision for each, and the datanodes it could not scan.
+func (r *Resolver) InDoubt(ctx context.Context) ([]InDoubt, []error) {
+	cs := r.newConns()
+	defer cs.close()
+	found, _, problems := r.scan(ctx, cs)
+	var out []InDoubt
+	for _, gid := range sortedGIDs(found) {
+		state, err := gtmclient.Unknown, error(nil)
+		if r.GTM == nil {
+			err = errors.New("no gtm")
+		} else {
+			state, err = r.GTM.Decision(ctx, gid)
+		}
+		for _, e := range found[gid] {
+			e.Decision, e.DecisionErr = state, err
+			out = append(out, e)
+		}
+	}
+	return out, problems
+}
+
+// Resolve finishes one gid by hand (as pgxc_clean did): commit or abort it on
+// every datanode that holds it prepared. It refuses to act against the GTM's
+// decision unless force is set. An undecided gid gets the requested decision
+// logged first, so that a coordinator still running it cannot decide
+// otherwise.
+func (r *Resolver) Resolve(ctx context.Context, gid string, commit, force bool) (Report, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var rep Report
+	if !strings.HasPrefix(gid, r.Prefix()) {
+		return rep, fmt.Errorf("gid %q is not a transaction of cluster %s (prefix %s)", gid, r.ClusterName, r.Prefix())
+	}
+	if r.GTM == nil && !force {
+		return rep, errors.New("no gtm to check the decision against; use --force to act without it")
+	}
+	cs := r.newConns()
+	defer cs.close()
+	found, _, problems := r.scan(ctx, cs)
+	rep.Problems = problems
+	entries := found[gid]
+	if len(entries) == 0 {
+		return rep, fmt.Errorf("gid %s is not prepared on any datanode that answered", gid)
+	}
+	want, other := gtmclient.Aborted, gtmclient.Committed
+	if commit {
+		want, other = gtmclient.Committed, gtmclient.Aborted
+	}
+	state := gtmclient.Unknown
+	if r.GTM != nil {
+		var err error
+		if state, err = r.GTM.Decision(ctx, gid); err != nil && !force {
+			return rep, fmt.Errorf("ask the gtm for the decision of %s: %w", gid, err)
+		}
+	}
+	if state == other && !force {
+		return rep, fmt.Errorf("the gtm says %s is %s; refusing to make it %s (use --force to override the decision log)", gid, state, want)
+	}
+	loggedAbort := false
+	if state == gtmclient.Unknown && r.GTM != nil {
+		var nodes []string
+		for _, e := range entries {
+			nodes = append(nodes, e.Node)
+		}
+		sort.Strings(nodes)
+		err := r.GTM.LogDecision(ctx, gid, nodes, commit)
+		switch {
+		case err == nil:
+			loggedAbort = !commit
+		case errors.Is(err, gtmclient.ErrDecisionConflict) && !force:
+			return rep, fmt.Errorf("the gtm holds the opposite decision for %s (logged meanwhile); refusing (use --force to override)", gid)
+		case !force:
+			return rep, fmt.Errorf("log the decision for %s at the gtm: %w", gid, err)
+		}
+	}
+	for _, e := range entries {
+		e.Decision = state
+		a := r.finish(ctx, cs, e, commit)
+		a.LoggedAbort = loggedAbort
+		rep.Actions = append(rep.Actions, a)
+	}
+	return rep, nil
+}
+
+func sortedGIDs(m map[string][]InDoubt) []string {
+	gids := make([]string, 0, len(m))
+	for g := range m {
+		gids = append(gids, g)
+	}
+	sort.Strings(gids)
+	return gids
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// likeEscape escapes LIKE's wildcards (with the default escape, backslash).
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `_`, `\_`, `%`, `\%`).Replace(s)
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

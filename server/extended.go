@@ -1,0 +1,610 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/jackc/pgx/v5/pgtype"
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/xlgo/xlgo/dialect"
+	"github.com/xlgo/xlgo/executor"
+	"github.com/xlgo/xlgo/planner"
+)
+
+// preparedStmt is a statement prepared by Parse or SQL PREPARE.
+type preparedStmt struct {
+	name       string
+	sql        string         // the text as the client sent it
+	node       *pg_query.Node // parsed; nil for an XL statement or an empty one
+	empty      bool
+	paramOIDs  []uint32
+	paramTypes []string                    // each parameter's type, as SQL
+	fields     []pgproto3.FieldDescription // nil: no rows
+}
+
+// portal is a prepared statement with its parameters bound.
+type portal struct {
+	stmt          *preparedStmt
+	sql           string // what runs: the statement with parameters as typed literals
+	resultFormats []int16
+	// A portal run with a row limit keeps the rows not sent yet.
+	started bool
+	rows    [][][]byte
+	tag     string
+}
+
+// typeMap converts values between text and binary formats.
+var typeMap = struct {
+	sync.Mutex
+	m *pgtype.Map
+}{m: pgtype.NewMap()}
+
+func convertFormat(oid uint32, from, to int16, src []byte) ([]byte, error) {
+	if src == nil || from == to {
+		return src, nil
+	}
+	typeMap.Lock()
+	defer typeMap.Unlock()
+	t, ok := typeMap.m.TypeForOID(oid)
+	if !ok {
+		return nil, pgError("0A000", "binary format for the type with OID %d is not supported", oid)
+	}
+	v, err := t.Codec.DecodeValue(typeMap.m, oid, from, src)
+	if err != nil {
+		return nil, pgError("22P03", "invalid %s value: %v", t.Name, err)
+	}
+	out, err := typeMap.m.Encode(oid, to, v, nil)
+	if err != nil {
+		return nil, pgError("22P03", "cannot convert a %s value: %v", t.Name, err)
+	}
+	if out == nil {
+		out = []byte{}
+	}
+	return out, nil
+}
+
+func formatOf(formats []int16, i int) int16 {
+	switch len(formats) {
+	case 0:
+		return 0
+	case 1:
+		return formats[0]
+	}
+	if i < len(formats) {
+		return formats[i]
+	}
+	return 0
+}
+
+// describable statements return rows a datanode can describe.
+func describable(n *pg_query.Node) bool {
+	return n.GetSelectStmt() != nil || n.GetInsertStmt() != nil || n.GetUpdateStmt() != nil || n.GetDeleteStmt() != nil
+}
+
+func (s *session) Parse(ctx context.Context, name, sql string, paramOIDs []uint32) error {
+	s.inBatch = true
+	if name != "" {
+		if _, ok := s.stmts[name]; ok {
+			return pgError("42P05", "prepared statement %q already exists", name)
+		}
+	}
+	st, err := s.prepare(ctx, name, sql, paramOIDs)
+	if err != nil {
+		return err
+	}
+	s.stmts[name] = st
+	return nil
+}
+
+// prepare parses a statement and asks a datanode for its parameter and
+// result types.
+func (s *session) prepare(ctx context.Context, name, sql string, paramOIDs []uint32) (*preparedStmt, error) {
+	if s.tx.failed {
+		return nil, pgError("25P02", "current transaction is aborted, commands ignored until end of transaction block")
+	}
+	texts, err := dialect.SplitStatements(sql)
+	if err != nil {
+		return nil, err
+	}
+	if len(texts) > 1 {
+		return nil, pgError("42601", "cannot insert multiple commands into a prepared statement")
+	}
+	st := &preparedStmt{name: name, sql: sql, paramOIDs: paramOIDs}
+	if len(texts) == 0 {
+		st.empty = true
+		return st, nil
+	}
+	parsed, err := dialect.Parse(texts[0])
+	if err != nil {
+		return nil, err
+	}
+	p, ok := parsed.(*dialect.Passthrough)
+	if !ok {
+		return st, nil
+	}
+	node, err := parseSQL(p.SQL)
+	if err != nil {
+		return nil, err
+	}
+	st.node = node
+	if !describable(node) {
+		if n := maxParam(node); n > 0 {
+			return nil, planner.Unsupported("parameters in a utility statement")
+		}
+		return st, nil
+	}
+	env, err := s.env(ctx)
+	if err != nil {
+		return nil, err
+	}
+	descSQL, err := planner.DescribeSQL(env, node)
+	if err != nil {
+		return nil, err
+	}
+	dn, ok := s.co.Nodes.PreferredDatanode()
+	if !ok {
+		return nil, pgError("08006", "no datanode is defined")
+	}
+	c, err := s.Conn(ctx, dn.Name, false)
+	if err != nil {
+		return nil, err
+	}
+	sd, err := c.Prepare(ctx, "", descSQL, paramOIDs)
+	if err != nil {
+		return nil, executor.NodeError(dn.Name, err)
+	}
+	st.paramOIDs = sd.ParamOIDs
+	if len(sd.Fields) > 0 {
+		st.fields = make([]pgproto3.FieldDescription, len(sd.Fields))
+		for i, f := range sd.Fields {
+			st.fields[i] = pgproto3.FieldDescription{Name: []byte(f.Name), TableOID: f.TableOID,
+				TableAttributeNumber: f.TableAttributeNumber, DataTypeOID: f.DataTypeOID,
+				DataTypeSize: f.DataTypeSize, TypeModifier: f.TypeModifier}
+		}
+	}
+	if len(st.paramOIDs) > 0 {
+		if st.paramTypes, err = s.typeNames(ctx, c.PgConn, dn.Name, st.paramOIDs); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// typeNames gives the SQL names of types by OID (as the datanode that
+// described them knows them: user types may have other OIDs elsewhere).
+func (s *session) typeNames(ctx context.Context, c *pgconn.PgConn, node string, oids []uint32) ([]string, error) {
+	out := make([]string, len(oids))
+	var missing []uint32
+	for i, o := range oids {
+		if v, ok := s.co.typeNames.Load(o); ok && o < 16384 {
+			out[i] = v.(string)
+		} else {
+			missing = append(missing, o)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	list := ""
+	for i, o := range missing {
+		if i > 0 {
+			list += ","
+		}
+		list += fmt.Sprint(o)
+	}
+	res, err := c.Exec(ctx, "SELECT oid, format_type(oid, NULL) FROM pg_catalog.pg_type WHERE oid IN ("+list+")").ReadAll()
+	if err != nil {
+		return nil, executor.NodeError(node, err)
+	}
+	names := map[string]string{}
+	for _, r := range res[0].Rows {
+		names[string(r[0])] = string(r[1])
+	}
+	for i, o := range oids {
+		if out[i] != "" {
+			continue
+		}
+		n, ok := names[fmt.Sprint(o)]
+		if !ok {
+			return nil, pgError("42704", "type with OID %d does not exist", o)
+		}
+		out[i] = n
+		s.co.typeNames.Store(o, n)
+	}
+	return out, nil
+}
+
+// maxParam is the highest $n a statement uses.
+func maxParam(n proto.Message) int {
+	max := 0
+	walkParams(n, func(p *pg_query.Node) {
+		if v := int(p.GetParamRef().Number); v > max {
+			max = v
+		}
+	})
+	return max
+}
+
+func walkParams(m proto.Message, fn func(*pg_query.Node)) {
+	planner.Walk(m, func(x proto.Message) bool {
+		if n, ok := x.(*pg_query.Node); ok && n.GetParamRef() != nil {
+			fn(n)
+			return false
+		}
+		return true
+	})
+}
+
+// typeNameNode parses a type's SQL name into a TypeName.
+func typeNameNode(name string) (*pg_query.TypeName, error) {
+	res, err := pg_query.Parse("SELECT NULL::" + name)
+	if err != nil {
+		return nil, pgError("42704", "type %q does not exist", name)
+	}
+	return res.Stmts[0].Stmt.GetSelectStmt().TargetList[0].GetResTarget().Val.GetTypeCast().TypeName, nil
+}
+
+// bindParams replaces each $n by its value: a literal cast to the
+// parameter's type, or an expression (SQL EXECUTE).
+func bindParams(node *pg_query.Node, values []*pg_query.Node, types []string) (string, error) {
+	c := proto.Clone(node).(*pg_query.Node)
+	var err error
+	walkParams(c, func(p *pg_query.Node) {
+		n := int(p.GetParamRef().Number)
+		if n < 1 || n > len(values) {
+			err = pgError("42P02", "there is no parameter $%d", n)
+			return
+		}
+		v := proto.Clone(values[n-1]).(*pg_query.Node)
+		if n-1 < len(types) && types[n-1] != "" {
+			tn, e := typeNameNode(types[n-1])
+			if e != nil {
+				err = e
+				return
+			}
+			v = &pg_query.Node{Node: &pg_query.Node_TypeCast{TypeCast: &pg_query.TypeCast{Arg: v, TypeName: tn}}}
+		}
+		p.Node = v.Node
+	})
+	if err != nil {
+		return "", err
+	}
+	return planner.DeparseNode(c)
+}
+
+func literal(text []byte) *pg_query.Node {
+	if text == nil {
+		return &pg_query.Node{Node: &pg_query.Node_AConst{AConst: &pg_query.A_Const{Isnull: true}}}
+	}
+	return &pg_query.Node{Node: &pg_query.Node_AConst{AConst: &pg_query.A_Const{
+		Val: &pg_query.A_Const_Sval{Sval: &pg_query.String{Sval: string(text)}}}}}
+}
+
+func (s *session) Bind(ctx context.Context, name, stmtName string, paramFormats []int16, params [][]byte, resultFormats []int16) error {
+	s.inBatch = true
+	st, ok := s.stmts[stmtName]
+	if !ok {
+		return pgError("26000", "prepared statement %q does not exist", stmtName)
+	}
+	if len(params) != len(st.paramOIDs) {
+		return pgError("08P01", "bind message supplies %d parameters, but prepared statement %q requires %d",
+			len(params), stmtName, len(st.paramOIDs))
+	}
+	if len(paramFormats) > 1 && len(paramFormats) != len(params) {
+		return pgError("08P01", "bind message has %d parameter formats but %d parameters", len(paramFormats), len(params))
+	}
+	if len(resultFormats) > 1 && len(resultFormats) != len(st.fields) {
+		return pgError("08P01", "bind message has %d result formats but query has %d columns", len(resultFormats), len(st.fields))
+	}
+	if name != "" {
+		if _, ok := s.portals[name]; ok {
+			return pgError("42P03", "cursor %q already exists", name)
+		}
+	}
+	if s.tx.failed {
+		return pgError("25P02", "current transaction is aborted, commands ignored until end of transaction block")
+	}
+	p := &portal{stmt: st, sql: st.sql, resultFormats: resultFormats}
+	if len(params) > 0 {
+		values := make([]*pg_query.Node, len(params))
+		for i, v := range params {
+			text, err := convertFormat(st.paramOIDs[i], formatOf(paramFormats, i), 0, v)
+			if err != nil {
+				return err
+			}
+			values[i] = literal(text)
+		}
+		sql, err := bindParams(st.node, values, st.paramTypes)
+		if err != nil {
+			return err
+		}
+		p.sql = sql
+	}
+	s.portals[name] = p
+	return nil
+}
+
+func (s *session) DescribeStatement(ctx context.Context, name string) ([]uint32, []pgproto3.FieldDescription, error) {
+	s.inBatch = true
+	st, ok := s.stmts[name]
+	if !ok {
+		return nil, nil, pgError("26000", "prepared statement %q does not exist", name)
+	}
+	oids := st.paramOIDs
+	if oids == nil {
+		oids = []uint32{}
+	}
+	return oids, st.fields, nil
+}
+
+func (s *session) DescribePortal(ctx context.Context, name string) ([]pgproto3.FieldDescription, error) {
+	s.inBatch = true
+	p, ok := s.portals[name]
+	if !ok {
+		return nil, pgError("34000", "portal %q does not exist", name)
+	}
+	return p.describe(), nil
+}
+
+func (p *portal) describe() []pgproto3.FieldDescription {
+	if p.stmt.fields == nil {
+		return nil
+	}
+	out := make([]pgproto3.FieldDescription, len(p.stmt.fields))
+	for i, f := range p.stmt.fields {
+		f.Format = formatOf(p.resultFormats, i)
+		out[i] = f
+	}
+	return out
+}
+
+// portalWriter sends a portal's rows in its result formats, without the
+// RowDescription (Describe sends that).
+type portalWriter struct {
+	ResultWriter
+	formats []int16
+	oids    []uint32
+	collect *[][][]byte // when set, rows are kept instead of sent
+}
+
+func (w *portalWriter) RowDescription(fields []pgproto3.FieldDescription) error {
+	w.oids = make([]uint32, len(fields))
+	for i, f := range fields {
+		w.oids[i] = f.DataTypeOID
+	}
+	return nil
+}
+
+func (w *portalWriter) DataRow(values [][]byte) error {
+	row := values
+	if len(w.formats) > 0 || w.collect != nil {
+		row = make([][]byte, len(values))
+		for i, v := range values {
+			f := formatOf(w.formats, i)
+			if f != 0 && i < len(w.oids) {
+				b, err := convertFormat(w.oids[i], 0, f, v)
+				if err != nil {
+					return err
+				}
+				row[i] = b
+			} else if v != nil {
+				row[i] = append([]byte{}, v...)
+			}
+		}
+	}
+	if w.collect != nil {
+		*w.collect = append(*w.collect, row)
+		return nil
+	}
+	return w.ResultWriter.DataRow(row)
+}
+
+// tagWriter keeps the command tag instead of sending it.
+type tagWriter struct {
+	*portalWriter
+	tag   string
+	empty bool
+}
+
+func (w *tagWriter) CommandComplete(tag string) error { w.tag = tag; return nil }
+func (w *tagWriter) EmptyQuery() error                { w.empty = true; return nil }
+
+func (s *session) Execute(ctx context.Context, name string, maxRows uint32, w ResultWriter) (bool, error) {
+	s.inBatch = true
+	p, ok := s.portals[name]
+	if !ok {
+		return false, pgError("34000", "portal %q does not exist", name)
+	}
+	s.w = w
+	defer func() { s.w = nil }()
+	if !p.started {
+		p.started = true
+		if p.stmt.empty {
+			return false, w.EmptyQuery()
+		}
+		pw := &portalWriter{ResultWriter: w, formats: p.resultFormats}
+		if maxRows == 0 {
+			// Stream: nothing to keep.
+			return false, s.runPortal(ctx, p, pw)
+		}
+		pw.collect = &p.rows
+		tw := &tagWriter{portalWriter: pw}
+		if err := s.runPortal(ctx, p, tw); err != nil {
+			return false, err
+		}
+		p.tag = tw.tag
+	}
+	n := len(p.rows)
+	if maxRows > 0 && uint32(n) > maxRows {
+		n = int(maxRows)
+	}
+	for _, r := range p.rows[:n] {
+		if err := w.DataRow(r); err != nil {
+			return false, err
+		}
+	}
+	p.rows = p.rows[n:]
+	if maxRows > 0 && len(p.rows) > 0 {
+		return true, nil
+	}
+	if p.tag == "" {
+		return false, nil
+	}
+	tag := p.tag
+	p.tag = ""
+	return false, w.CommandComplete(tag)
+}
+
+// runPortal runs a bound statement as one statement of a batch.
+func (s *session) runPortal(ctx context.Context, p *portal, w ResultWriter) error {
+	err := s.statement(ctx, p.sql, w, false)
+	if err != nil && s.tx.active {
+		if s.tx.explicit {
+			s.tx.failed = true
+		} else {
+			s.rollback(ctx)
+		}
+	}
+	return err
+}
+
+func (s *session) Close2(ctx context.Context, kind byte, name string) error {
+	s.inBatch = true
+	if kind == 'S' {
+		delete(s.stmts, name)
+	} else {
+		delete(s.portals, name)
+	}
+	return nil
+}
+
+func (s *session) Sync(ctx context.Context) error {
+	s.inBatch = false
+	if !s.tx.explicit {
+		s.portals = map[string]*portal{}
+	}
+	if s.tx.active && !s.tx.explicit {
+		if s.tx.failed {
+			s.rollback(ctx)
+			return nil
+		}
+		return s.commit(ctx)
+	}
+	return nil
+}
+
+// sqlPrepare is SQL PREPARE name [(types)] AS statement.
+func (s *session) sqlPrepare(ctx context.Context, ps *pg_query.PrepareStmt, w ResultWriter) error {
+	if _, ok := s.stmts[ps.Name]; ok || ps.Name == "" {
+		return pgError("42P05", "prepared statement %q already exists", ps.Name)
+	}
+	var oids []uint32
+	if len(ps.Argtypes) > 0 {
+		// The datanode resolves the declared types: ask it through a PREPARE of its own.
+		return s.sqlPrepareTyped(ctx, ps, w)
+	}
+	sql, err := planner.DeparseNode(ps.Query)
+	if err != nil {
+		return err
+	}
+	st, err := s.prepare(ctx, ps.Name, sql, oids)
+	if err != nil {
+		return err
+	}
+	s.stmts[ps.Name] = st
+	return w.CommandComplete("PREPARE")
+}
+
+func (s *session) sqlPrepareTyped(ctx context.Context, ps *pg_query.PrepareStmt, w ResultWriter) error {
+	dn, ok := s.co.Nodes.PreferredDatanode()
+	if !ok {
+		return pgError("08006", "no datanode is defined")
+	}
+	c, err := s.Conn(ctx, dn.Name, false)
+	if err != nil {
+		return err
+	}
+	var casts []string
+	for _, t := range ps.Argtypes {
+		sel := &pg_query.SelectStmt{LimitOption: pg_query.LimitOption_LIMIT_OPTION_DEFAULT, Op: pg_query.SetOperation_SETOP_NONE,
+			TargetList: []*pg_query.Node{{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Val: &pg_query.Node{
+				Node: &pg_query.Node_TypeCast{TypeCast: &pg_query.TypeCast{Arg: literal(nil), TypeName: t.GetTypeName()}}}}}}}}
+		sql, err := planner.DeparseNode(&pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: sel}})
+		if err != nil {
+			return err
+		}
+		casts = append(casts, "pg_typeof("+sql[len("SELECT "):]+")::oid")
+	}
+	res, err := c.Exec(ctx, "SELECT "+joinStrings(casts, ", ")).ReadAll()
+	if err != nil {
+		return executor.NodeError(dn.Name, err)
+	}
+	var oids []uint32
+	for _, v := range res[0].Rows[0] {
+		var o uint32
+		fmt.Sscan(string(v), &o)
+		oids = append(oids, o)
+	}
+	sql, err := planner.DeparseNode(ps.Query)
+	if err != nil {
+		return err
+	}
+	st, err := s.prepare(ctx, ps.Name, sql, oids)
+	if err != nil {
+		return err
+	}
+	s.stmts[ps.Name] = st
+	return w.CommandComplete("PREPARE")
+}
+
+func joinStrings(xs []string, sep string) string {
+	out := ""
+	for i, x := range xs {
+		if i > 0 {
+			out += sep
+		}
+		out += x
+	}
+	return out
+}
+
+// sqlExecute is SQL EXECUTE name [(args)].
+func (s *session) sqlExecute(ctx context.Context, es *pg_query.ExecuteStmt, w ResultWriter) error {
+	st, ok := s.stmts[es.Name]
+	if !ok || es.Name == "" {
+		return pgError("26000", "prepared statement %q does not exist", es.Name)
+	}
+	if len(es.Params) != len(st.paramOIDs) {
+		return pgError("42601", "wrong number of parameters for prepared statement %q", es.Name)
+	}
+	sql := st.sql
+	if len(es.Params) > 0 {
+		var err error
+		if sql, err = bindParams(st.node, es.Params, st.paramTypes); err != nil {
+			return err
+		}
+	}
+	return s.statement(ctx, sql, w, false)
+}
+
+// sqlDeallocate is SQL DEALLOCATE [ALL | name].
+func (s *session) sqlDeallocate(ds *pg_query.DeallocateStmt, w ResultWriter) error {
+	if ds.Isall || ds.Name == "" {
+		for k := range s.stmts {
+			if k != "" {
+				delete(s.stmts, k)
+			}
+		}
+		return w.CommandComplete("DEALLOCATE ALL")
+	}
+	if _, ok := s.stmts[ds.Name]; !ok {
+		return pgError("26000", "prepared statement %q does not exist", ds.Name)
+	}
+	delete(s.stmts, ds.Name)
+	return w.CommandComplete("DEALLOCATE")
+}
