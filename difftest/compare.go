@@ -119,7 +119,7 @@ func OrderedTotally(sql string) bool {
 			} else if cr := k.GetColumnRef(); cr != nil && len(cr.Fields) == 1 && name != "" &&
 				cr.Fields[0].GetString_().GetSval() == name {
 				covered = true
-			} else if sameExpr(k, rt.Val) {
+			} else if sameExpr(k, rt.Val, tree.Version) {
 				covered = true
 			}
 			if covered {
@@ -133,18 +133,19 @@ func OrderedTotally(sql string) bool {
 	return true
 }
 
-// sameExpr compares two expressions by their deparsed text.
-func sameExpr(a, b *pg_query.Node) bool {
-	da, ea := deparseExpr(a)
-	db, eb := deparseExpr(b)
+// sameExpr compares two expressions by their deparsed text (version is the
+// parse tree's).
+func sameExpr(a, b *pg_query.Node, version int32) bool {
+	da, ea := deparseExpr(a, version)
+	db, eb := deparseExpr(b, version)
 	return ea == nil && eb == nil && da == db
 }
 
-func deparseExpr(n *pg_query.Node) (string, error) {
+func deparseExpr(n *pg_query.Node, version int32) (string, error) {
 	sel := &pg_query.SelectStmt{TargetList: []*pg_query.Node{
 		{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Val: n}}},
 	}}
-	return pg_query.Deparse(&pg_query.ParseResult{Stmts: []*pg_query.RawStmt{
+	return pg_query.Deparse(&pg_query.ParseResult{Version: version, Stmts: []*pg_query.RawStmt{
 		{Stmt: &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: sel}}},
 	}})
 }

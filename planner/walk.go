@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -36,24 +37,30 @@ func walkReflect(m protoreflect.Message, fn func(proto.Message) bool) {
 	if !fn(m.Interface()) {
 		return
 	}
-	// Fields in declaration order: Range's order is deliberately random,
-	// and plans must come out the same every time.
-	fields := m.Descriptor().Fields()
-	for i := 0; i < fields.Len(); i++ {
-		fd := fields.Get(i)
-		if !m.Has(fd) {
-			continue
+	// Range visits only the fields that are set (a Node has hundreds of
+	// oneof cases), in a deliberately random order: sort them, so that plans
+	// come out the same every time.
+	type field struct {
+		fd protoreflect.FieldDescriptor
+		v  protoreflect.Value
+	}
+	var buf [8]field
+	fields := buf[:0]
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Kind() == protoreflect.MessageKind && !fd.IsMap() {
+			fields = append(fields, field{fd, v})
 		}
-		v := m.Get(fd)
-		switch {
-		case fd.IsList() && fd.Kind() == protoreflect.MessageKind:
-			l := v.List()
+		return true
+	})
+	sort.Slice(fields, func(i, j int) bool { return fields[i].fd.Number() < fields[j].fd.Number() })
+	for _, f := range fields {
+		if f.fd.IsList() {
+			l := f.v.List()
 			for i := 0; i < l.Len(); i++ {
 				walkReflect(l.Get(i).Message(), fn)
 			}
-		case fd.IsMap():
-		case fd.Kind() == protoreflect.MessageKind:
-			walkReflect(v.Message(), fn)
+		} else {
+			walkReflect(f.v.Message(), fn)
 		}
 	}
 }

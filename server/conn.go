@@ -731,6 +731,47 @@ func (w resultWriter) Notice(n *pgproto3.NoticeResponse) error {
 	return w.c.send(n, 5+len(n.Message)+len(n.Detail)+len(n.Hint)+len(n.Where)+32)
 }
 
+func (w resultWriter) CopyInResponse(format byte, columnFormats []uint16) error {
+	if err := w.c.send(&pgproto3.CopyInResponse{OverallFormat: format, ColumnFormatCodes: columnFormats}, 7+2*len(columnFormats)); err != nil {
+		return err
+	}
+	return w.c.flush()
+}
+
+func (w resultWriter) ReceiveCopyData() ([]byte, error) {
+	for {
+		msg, err := w.c.be.Receive()
+		if err != nil {
+			return nil, err
+		}
+		switch m := msg.(type) {
+		case *pgproto3.CopyData:
+			return m.Data, nil
+		case *pgproto3.CopyDone:
+			return nil, io.EOF
+		case *pgproto3.CopyFail:
+			return nil, &pgconn.PgError{Severity: "ERROR", Code: "57014", Message: "COPY from stdin failed: " + m.Message}
+		case *pgproto3.Flush, *pgproto3.Sync:
+			// Ignored during COPY, as PostgreSQL does.
+		default:
+			return nil, &pgconn.PgError{Severity: "ERROR", Code: codeProtocolViolation,
+				Message: fmt.Sprintf("unexpected message type 0x%02X during COPY from stdin", messageType(msg))}
+		}
+	}
+}
+
+func (w resultWriter) CopyOutResponse(format byte, columnFormats []uint16) error {
+	return w.c.send(&pgproto3.CopyOutResponse{OverallFormat: format, ColumnFormatCodes: columnFormats}, 7+2*len(columnFormats))
+}
+
+func (w resultWriter) CopyData(data []byte) error {
+	return w.c.send(&pgproto3.CopyData{Data: data}, 5+len(data))
+}
+
+func (w resultWriter) CopyDone() error {
+	return w.c.send(&pgproto3.CopyDone{}, 5)
+}
+
 func (w resultWriter) ParameterStatus(name, value string) error {
 	return w.c.send(&pgproto3.ParameterStatus{Name: name, Value: value}, 7+len(name)+len(value))
 }

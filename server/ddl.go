@@ -409,8 +409,6 @@ func (s *session) outsideTx(ctx context.Context, node, sql string) error {
 func (s *session) utility(ctx context.Context, node *pg_query.Node, sql string, w ResultWriter, inMulti bool) error {
 	name := statementName(node)
 	switch {
-	case node.GetCopyStmt() != nil:
-		return planner.Unsupported("COPY is not supported yet")
 	case node.GetDeclareCursorStmt() != nil, node.GetFetchStmt() != nil, node.GetClosePortalStmt() != nil:
 		return planner.Unsupported("cursors are not supported yet")
 	case node.GetListenStmt() != nil, node.GetNotifyStmt() != nil, node.GetUnlistenStmt() != nil:

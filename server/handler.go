@@ -27,6 +27,18 @@ type ResultWriter interface {
 	EmptyQuery() error
 	Notice(n *pgproto3.NoticeResponse) error
 	ParameterStatus(name, value string) error
+
+	// COPY's sub-protocol.
+	// CopyInResponse asks the client for COPY data; ReceiveCopyData then
+	// returns each CopyData payload, io.EOF at CopyDone, and an error (57014)
+	// at CopyFail.
+	CopyInResponse(format byte, columnFormats []uint16) error
+	ReceiveCopyData() ([]byte, error)
+	// CopyOutResponse starts sending COPY data; CopyData sends a chunk and
+	// CopyDone ends it.
+	CopyOutResponse(format byte, columnFormats []uint16) error
+	CopyData(data []byte) error
+	CopyDone() error
 }
 
 // Session runs the statements of one client connection.

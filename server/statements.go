@@ -71,6 +71,8 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w Res
 		return s.createTableAs(ctx, node, p, w)
 	case node.GetCreatedbStmt() != nil, node.GetDropdbStmt() != nil:
 		return s.database(ctx, node, p.SQL, w, inMulti)
+	case node.GetCopyStmt() != nil:
+		return s.copyStatement(ctx, node.GetCopyStmt(), w)
 	case node.GetPrepareStmt() != nil:
 		return s.sqlPrepare(ctx, node.GetPrepareStmt(), w)
 	case node.GetExecuteStmt() != nil:

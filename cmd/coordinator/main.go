@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/xlgo/xlgo/catalog"
 	"github.com/xlgo/xlgo/gtmclient"
+	"github.com/xlgo/xlgo/resolver"
 	"github.com/xlgo/xlgo/server"
 )
 
@@ -31,6 +34,8 @@ func main() {
 type options struct {
 	name, listen, socketDir, gtmAddr, dataDir, clusterName, logLevel string
 	port                                                             int
+	resolveInterval, resolveGrace                                    time.Duration
+	resolveUser                                                      string
 }
 
 func newCommand() *cobra.Command {
@@ -65,12 +70,19 @@ func newCommand() *cobra.Command {
 	f.StringVar(&o.dataDir, "data-dir", "", "directory of this coordinator's node catalog (required)")
 	f.StringVar(&o.clusterName, "cluster-name", "xlgo", "cluster name, the prefix of global transaction ids")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.DurationVar(&o.resolveInterval, "resolve-interval", 30*time.Second, "how often to resolve in-doubt transactions (also once at start; 0: only at start)")
+	f.DurationVar(&o.resolveGrace, "resolve-grace", resolver.DefaultGrace, "age after which an undecided prepared transaction is aborted")
+	f.StringVar(&o.resolveUser, "resolve-user", "", "role the resolver connects to datanodes as (default $PGUSER, else the OS user)")
 	return cmd
 }
 
 func run(logger *slog.Logger, o options) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if addr := os.Getenv("XLGO_PPROF"); addr != "" {
+		// Profiling endpoints for benchmarks, on an address the operator chose.
+		go func() { logger.Info("pprof", "err", http.ListenAndServe(addr, nil)) }()
+	}
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -88,8 +100,22 @@ func run(logger *slog.Logger, o options) error {
 		}
 		defer gtm.Close()
 	}
+	if os.Getenv("XLGO_FAILPOINT") != "" && os.Getenv("XLGO_FAILPOINT_DIR") == "" {
+		os.Setenv("XLGO_FAILPOINT_DIR", o.dataDir)
+	}
 	co := server.NewCoordinator(o.name, o.clusterName, nodes, gtm, logger)
 	defer co.Pool.Close()
+	if gtm != nil {
+		res := resolver.New(gtm, func() []resolver.Datanode {
+			var out []resolver.Datanode
+			for _, n := range nodes.Datanodes() {
+				out = append(out, resolver.Datanode{Name: n.Name, Host: n.Host, Port: n.Port})
+			}
+			return out
+		}, o.clusterName, o.resolveUser, logger.With("component", "resolver"))
+		res.Grace = o.resolveGrace
+		go res.Run(ctx, o.resolveInterval)
+	}
 	var addrs []string
 	for _, a := range strings.Split(o.listen, ",") {
 		if a = strings.TrimSpace(a); a != "" {

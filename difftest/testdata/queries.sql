@@ -251,3 +251,276 @@ SELECT DISTINCT city FROM customers ORDER BY city LIMIT 3;
 SELECT m::numeric(10,3) AS mm FROM measures ORDER BY mm DESC NULLS LAST LIMIT 5;
 SELECT order_id, cust_id FROM orders ORDER BY cust_id NULLS FIRST, order_id LIMIT 25;
 SELECT name FROM customers ORDER BY name_icu, cust_id LIMIT 10;
+
+-- section: distinct
+SELECT DISTINCT status FROM orders;
+SELECT DISTINCT city FROM customers;
+SELECT DISTINCT cust_id FROM orders;
+SELECT DISTINCT status, paid FROM orders;
+SELECT DISTINCT level, msg FROM logs;
+SELECT DISTINCT * FROM logs;
+SELECT DISTINCT kind FROM events ORDER BY kind;
+SELECT DISTINCT name_c FROM customers ORDER BY name_c;
+SELECT DISTINCT name_icu FROM customers ORDER BY name_icu;
+SELECT DISTINCT m::numeric(10,3) FROM measures;
+SELECT DISTINCT tags FROM customers;
+SELECT DISTINCT profile->>'lang' FROM customers;
+SELECT DISTINCT date_trunc('day', at) FROM events ORDER BY 1;
+SELECT DISTINCT category FROM products ORDER BY category NULLS FIRST;
+SELECT DISTINCT v FROM pinned;
+SELECT DISTINCT country FROM regions;
+SELECT DISTINCT qty % 3, paid FROM orders ORDER BY 1, 2;
+SELECT count(*) FROM (SELECT DISTINCT sku FROM orders) s;
+SELECT DISTINCT items FROM orders WHERE cust_id = 7;
+
+-- section: distinct on
+SELECT DISTINCT ON (cust_id) cust_id, order_id, amount FROM orders ORDER BY cust_id, order_id;
+SELECT DISTINCT ON (cust_id) cust_id, order_id, amount FROM orders ORDER BY cust_id, amount DESC NULLS LAST, order_id;
+SELECT DISTINCT ON (status) status, order_id FROM orders ORDER BY status, ordered_at, order_id;
+SELECT DISTINCT ON (city) city, name, cust_id FROM customers ORDER BY city, cust_id;
+SELECT DISTINCT ON (kind) kind, event_id, at FROM events ORDER BY kind, at DESC, event_id;
+SELECT DISTINCT ON (level) level, line FROM logs ORDER BY level, line DESC;
+SELECT DISTINCT ON (category) category, sku, price FROM products ORDER BY category, price DESC NULLS LAST, sku;
+SELECT DISTINCT ON (sensor) sensor, taken, reading FROM measures ORDER BY sensor, taken;
+SELECT DISTINCT ON (name_icu) name_icu, cust_id FROM customers ORDER BY name_icu, cust_id LIMIT 10;
+SELECT DISTINCT ON (v) v, id FROM pinned ORDER BY v, id;
+
+-- section: set operations
+SELECT cust_id FROM customers UNION SELECT cust_id FROM orders;
+SELECT cust_id FROM customers UNION ALL SELECT cust_id FROM orders;
+SELECT cust_id FROM customers INTERSECT SELECT cust_id FROM orders;
+SELECT cust_id FROM customers INTERSECT ALL SELECT cust_id FROM orders;
+SELECT cust_id FROM orders EXCEPT SELECT cust_id FROM customers;
+SELECT cust_id FROM orders EXCEPT ALL SELECT cust_id FROM customers;
+SELECT cust_id FROM customers EXCEPT SELECT cust_id FROM orders;
+SELECT city FROM customers UNION SELECT region FROM regions ORDER BY 1;
+SELECT name FROM customers UNION SELECT name FROM products ORDER BY 1 NULLS FIRST;
+SELECT line FROM logs INTERSECT SELECT event_id FROM events;
+SELECT line FROM logs EXCEPT ALL SELECT line FROM logs WHERE level = 'INFO';
+SELECT cust_id FROM events UNION SELECT cust_id FROM pinned;
+SELECT region_id FROM regions UNION ALL SELECT region_id FROM customers WHERE cust_id < 30;
+SELECT sku FROM products EXCEPT SELECT sku FROM orders;
+SELECT sku FROM orders INTERSECT SELECT sku FROM products ORDER BY sku LIMIT 10;
+SELECT m FROM measures WHERE sensor = 1 UNION ALL SELECT m FROM measures WHERE sensor = 2;
+SELECT 'c' AS src, count(*) FROM customers UNION ALL SELECT 'o', count(*) FROM orders UNION ALL SELECT 'p', count(*) FROM products;
+SELECT status FROM orders UNION SELECT level FROM logs UNION SELECT kind FROM events;
+(SELECT order_id FROM orders ORDER BY order_id LIMIT 3) UNION ALL (SELECT order_id FROM orders ORDER BY order_id DESC LIMIT 3);
+SELECT cust_id, name FROM customers WHERE cust_id < 10 UNION SELECT cust_id, v FROM pinned WHERE id < 10 ORDER BY 1, 2;
+SELECT name_icu FROM customers UNION SELECT region FROM regions ORDER BY 1 LIMIT 20;
+SELECT id FROM pinned INTERSECT SELECT order_id FROM orders EXCEPT SELECT event_id FROM events;
+
+-- section: co-located join
+SELECT c.cust_id, c.name, o.order_id FROM customers c JOIN orders o ON o.cust_id = c.cust_id;
+SELECT c.cust_id, count(o.order_id), sum(o.amount) FROM customers c JOIN orders o ON o.cust_id = c.cust_id GROUP BY c.cust_id;
+SELECT c.cust_id, o.order_id FROM customers c LEFT JOIN orders o ON o.cust_id = c.cust_id;
+SELECT c.cust_id, o.order_id FROM customers c RIGHT JOIN orders o ON o.cust_id = c.cust_id;
+SELECT c.cust_id, o.order_id FROM customers c FULL JOIN orders o ON o.cust_id = c.cust_id;
+SELECT c.cust_id, c.name FROM customers c WHERE EXISTS (SELECT 1 FROM orders o WHERE o.cust_id = c.cust_id AND o.amount > 990);
+SELECT c.cust_id FROM customers c WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.cust_id = c.cust_id);
+SELECT c.cust_id, o.order_id FROM customers c JOIN orders o ON o.cust_id = c.cust_id WHERE c.cust_id = 7 AND o.order_id < 100;
+SELECT c.city, count(*) FROM customers c JOIN orders o USING (cust_id) GROUP BY c.city;
+SELECT c.name, o.amount FROM customers c JOIN orders o ON o.cust_id = c.cust_id ORDER BY o.amount DESC NULLS LAST, o.order_id, c.name LIMIT 10;
+SELECT c.cust_id, o.order_id FROM customers c LEFT JOIN orders o ON o.cust_id = c.cust_id AND o.qty > 8 WHERE c.cust_id < 100;
+SELECT count(*) FROM customers c NATURAL JOIN orders o;
+SELECT c1.cust_id, c2.name FROM customers c1 JOIN customers c2 ON c1.cust_id = c2.cust_id WHERE c1.cust_id <= 12;
+SELECT o1.order_id, o2.order_id FROM orders o1 JOIN orders o2 ON o1.cust_id = o2.cust_id AND o1.order_id < o2.order_id WHERE o1.cust_id = 3;
+
+-- section: join with replicated table
+SELECT c.cust_id, r.region FROM customers c JOIN regions r ON r.region_id = c.region_id;
+SELECT c.cust_id, r.region FROM customers c LEFT JOIN regions r ON r.region_id = c.region_id;
+SELECT r.region, count(c.cust_id) FROM regions r LEFT JOIN customers c ON c.region_id = r.region_id GROUP BY r.region;
+SELECT r.region, c.cust_id FROM regions r RIGHT JOIN customers c ON c.region_id = r.region_id;
+SELECT r.region_id, c.cust_id FROM regions r FULL JOIN customers c ON c.region_id = r.region_id;
+SELECT r.country, sum(o.amount) FROM orders o JOIN customers c ON c.cust_id = o.cust_id JOIN regions r ON r.region_id = c.region_id GROUP BY r.country;
+SELECT e.event_id, r.region FROM events e JOIN regions r ON r.region_id = e.cust_id WHERE e.event_id < 200;
+SELECT l.line, r.region FROM logs l JOIN regions r ON r.region_id = l.line;
+SELECT r.region_id FROM regions r WHERE EXISTS (SELECT 1 FROM customers c WHERE c.region_id = r.region_id AND c.vip);
+SELECT r.region_id FROM regions r WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.region_id = r.region_id AND c.score > 790);
+SELECT p.id, r.region FROM pinned p JOIN regions r ON r.region_id = p.id % 10;
+SELECT a.region, b.region FROM regions a JOIN regions b ON a.country = b.country AND a.region_id < b.region_id;
+
+-- section: non-co-located join
+SELECT o.order_id, p.name FROM orders o JOIN products p ON p.sku = o.sku;
+SELECT o.order_id, p.price FROM orders o LEFT JOIN products p ON p.sku = o.sku;
+SELECT o.order_id, p.sku FROM orders o RIGHT JOIN products p ON p.sku = o.sku;
+SELECT o.order_id, p.sku FROM orders o FULL JOIN products p ON p.sku = o.sku;
+SELECT p.category, sum(o.amount), count(*) FROM orders o JOIN products p ON p.sku = o.sku GROUP BY p.category;
+SELECT p.sku FROM products p WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.sku = p.sku);
+SELECT p.sku FROM products p WHERE EXISTS (SELECT 1 FROM orders o WHERE o.sku = p.sku AND o.cust_id = 7);
+SELECT e.event_id, c.name FROM events e JOIN customers c ON c.cust_id = e.cust_id;
+SELECT e.event_id, c.name FROM events e LEFT JOIN customers c ON c.cust_id = e.cust_id AND c.vip;
+SELECT c.cust_id, count(e.event_id) FROM customers c LEFT JOIN events e ON e.cust_id = c.cust_id GROUP BY c.cust_id;
+SELECT o.order_id, e.event_id FROM orders o JOIN events e ON e.event_id = o.order_id WHERE o.cust_id = 7;
+SELECT o.order_id, c.name FROM orders o JOIN customers c ON c.region_id = o.qty WHERE o.order_id < 30;
+SELECT p.id, c.name FROM pinned p JOIN customers c ON c.cust_id = p.cust_id;
+SELECT p.id, c.name FROM pinned p LEFT JOIN customers c ON c.cust_id = p.cust_id;
+SELECT p.id, o.order_id FROM pinned p JOIN orders o ON o.order_id = p.id;
+SELECT p.id, o.order_id FROM pinned p FULL JOIN orders o ON o.order_id = p.id WHERE o.order_id IS NULL OR o.order_id < 20;
+SELECT m.sensor, l.line FROM measures m JOIN logs l ON l.line = m.sensor WHERE l.level = 'WARN';
+SELECT m.m::numeric(10,3), p.sku FROM measures m JOIN products p ON p.weight = m.m WHERE m.sensor < 3;
+SELECT l.level, count(*) FROM logs l JOIN events e ON e.event_id = l.line GROUP BY l.level;
+SELECT c.cust_id, o.order_id, p.name FROM customers c JOIN orders o ON o.cust_id = c.cust_id JOIN products p ON p.sku = o.sku WHERE c.cust_id < 40;
+SELECT o.order_id FROM orders o WHERE o.cust_id IN (SELECT cust_id FROM events WHERE kind = 'buy');
+SELECT o.order_id FROM orders o WHERE o.sku NOT IN (SELECT sku FROM products WHERE sku IS NOT NULL);
+SELECT c.name, o.order_id FROM customers c CROSS JOIN orders o WHERE c.cust_id = 5 AND o.order_id < 5;
+SELECT c.cust_id, o.order_id FROM customers c JOIN orders o ON o.cust_id > c.cust_id WHERE c.cust_id > 615 OR (c.cust_id = 590 AND o.order_id < 50);
+SELECT a.name, b.name FROM customers a JOIN customers b ON a.name_icu = b.name_icu AND a.cust_id < b.cust_id WHERE a.cust_id < 60;
+SELECT o.order_id, p.name FROM orders o JOIN products p ON p.sku = o.sku ORDER BY p.name, o.order_id LIMIT 20;
+SELECT count(*) FROM orders o JOIN events e ON e.cust_id = o.cust_id;
+SELECT o.order_id, e.event_id FROM orders o LEFT JOIN LATERAL (SELECT event_id FROM events e WHERE e.cust_id = o.cust_id ORDER BY event_id LIMIT 1) e ON true WHERE o.order_id < 100;
+
+-- section: subquery in FROM
+SELECT s.cust_id, s.n FROM (SELECT cust_id, count(*) AS n FROM orders GROUP BY cust_id) s WHERE s.n > 8;
+SELECT avg(n)::numeric(10,4), max(n) FROM (SELECT cust_id, count(*) AS n FROM orders GROUP BY cust_id) s;
+SELECT s.status, s.total FROM (SELECT status, sum(amount) AS total FROM orders GROUP BY status) s ORDER BY s.total DESC;
+SELECT x.city, x.c FROM (SELECT city, count(*) AS c FROM customers GROUP BY city) x JOIN (SELECT DISTINCT city FROM customers WHERE vip) y USING (city);
+SELECT t.sku, t.cnt, p.price FROM (SELECT sku, count(*) AS cnt FROM orders GROUP BY sku) t JOIN products p ON p.sku = t.sku WHERE t.cnt > 10;
+SELECT * FROM (SELECT order_id, amount FROM orders ORDER BY amount DESC NULLS LAST, order_id LIMIT 5) top ORDER BY order_id;
+SELECT count(*) FROM (SELECT DISTINCT ON (cust_id) cust_id, order_id FROM orders ORDER BY cust_id, order_id) d;
+SELECT q.kind, q.n FROM (SELECT kind, count(*) n FROM events WHERE ok GROUP BY kind) q WHERE q.n > 150;
+SELECT sum(x) FROM (SELECT amount * qty AS x FROM orders WHERE cust_id = 7) s;
+SELECT r.region, s.n FROM regions r, LATERAL (SELECT count(*) AS n FROM customers c WHERE c.region_id = r.region_id) s;
+SELECT c.cust_id, s.last FROM customers c, LATERAL (SELECT max(order_id) AS last FROM orders o WHERE o.cust_id = c.cust_id) s WHERE c.cust_id < 50;
+SELECT u.v, count(*) FROM (SELECT v FROM pinned UNION ALL SELECT status FROM orders) u GROUP BY u.v;
+
+-- section: subquery in WHERE
+SELECT cust_id, name FROM customers WHERE cust_id IN (SELECT cust_id FROM orders WHERE amount > 995);
+SELECT cust_id FROM customers WHERE cust_id NOT IN (SELECT cust_id FROM orders WHERE cust_id IS NOT NULL);
+SELECT cust_id FROM customers WHERE cust_id NOT IN (SELECT cust_id FROM orders);
+SELECT order_id FROM orders WHERE amount > (SELECT avg(amount) * 1.9 FROM orders);
+SELECT order_id FROM orders WHERE amount = (SELECT max(amount) FROM orders);
+SELECT sku FROM products WHERE price > ALL (SELECT amount FROM orders WHERE cust_id = 3);
+SELECT sku FROM products WHERE price < ANY (SELECT amount / 100 FROM orders WHERE cust_id = 5);
+SELECT event_id FROM events WHERE cust_id IN (SELECT cust_id FROM customers WHERE city = 'Zürich') AND kind = 'buy';
+SELECT order_id FROM orders o WHERE amount > (SELECT avg(amount) FROM orders i WHERE i.cust_id = o.cust_id) * 1.8;
+SELECT c.cust_id FROM customers c WHERE (SELECT count(*) FROM orders o WHERE o.cust_id = c.cust_id) > 12;
+SELECT p.sku FROM products p WHERE p.price > (SELECT avg(price) FROM products q WHERE q.category = p.category) * 1.7;
+SELECT e.event_id FROM events e WHERE EXISTS (SELECT 1 FROM orders o WHERE o.order_id = e.event_id AND o.status = 'Cancelled') AND e.kind = 'view';
+SELECT line FROM logs l WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = l.line);
+SELECT id FROM pinned WHERE cust_id IN (SELECT cust_id FROM customers WHERE vip);
+SELECT id FROM pinned p WHERE EXISTS (SELECT 1 FROM orders o WHERE o.cust_id = p.cust_id AND o.qty = 9);
+SELECT region_id FROM regions WHERE region_id IN (SELECT region_id FROM customers GROUP BY region_id HAVING count(*) > 50);
+SELECT cust_id FROM customers WHERE (cust_id, region_id) IN (SELECT cust_id, qty FROM orders);
+SELECT m::numeric(10,3) FROM measures WHERE m IN (SELECT weight FROM products WHERE weight > 9);
+SELECT order_id FROM orders WHERE sku IN (SELECT sku FROM products WHERE category = 'Garden') AND cust_id = 7;
+SELECT order_id FROM orders WHERE cust_id = (SELECT min(cust_id) FROM customers);
+SELECT cust_id FROM customers c WHERE score > (SELECT avg(score) FROM customers d WHERE d.city IS NOT DISTINCT FROM c.city);
+
+-- section: subquery in SELECT
+SELECT c.cust_id, (SELECT count(*) FROM orders o WHERE o.cust_id = c.cust_id) FROM customers c;
+SELECT r.region_id, (SELECT count(*) FROM customers c WHERE c.region_id = r.region_id) AS n FROM regions r;
+SELECT p.sku, (SELECT max(o.amount) FROM orders o WHERE o.sku = p.sku) FROM products p;
+SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM customers), (SELECT max(event_id) FROM events);
+SELECT o.order_id, (SELECT name FROM customers c WHERE c.cust_id = o.cust_id ORDER BY c.name NULLS LAST LIMIT 1) FROM orders o WHERE o.order_id < 300;
+SELECT c.cust_id, EXISTS (SELECT 1 FROM events e WHERE e.cust_id = c.cust_id AND e.kind = 'refund') FROM customers c;
+SELECT e.event_id, (SELECT region FROM regions r WHERE r.region_id = e.cust_id % 10 + 1) FROM events e;
+SELECT id, amount - (SELECT avg(amount) FROM pinned) FROM pinned;
+SELECT c.cust_id, ARRAY(SELECT o.order_id FROM orders o WHERE o.cust_id = c.cust_id ORDER BY o.order_id) FROM customers c WHERE c.cust_id < 40;
+
+-- section: with
+WITH t AS (SELECT cust_id, sum(amount) AS s FROM orders GROUP BY cust_id) SELECT cust_id, s FROM t WHERE s > 5000;
+WITH t AS (SELECT cust_id, sum(amount) AS s FROM orders GROUP BY cust_id) SELECT c.name, t.s FROM t JOIN customers c USING (cust_id);
+WITH a AS (SELECT * FROM regions), b AS (SELECT region_id, count(*) n FROM customers GROUP BY region_id) SELECT a.region, b.n FROM a LEFT JOIN b USING (region_id);
+WITH big AS MATERIALIZED (SELECT * FROM orders WHERE amount > 900) SELECT status, count(*) FROM big GROUP BY status;
+WITH big AS NOT MATERIALIZED (SELECT * FROM orders WHERE amount > 900) SELECT count(*) FROM big WHERE cust_id = 7;
+WITH x AS (SELECT sku, price FROM products WHERE in_stock) SELECT o.order_id, x.price FROM orders o JOIN x USING (sku) WHERE o.cust_id = 11;
+WITH e AS (SELECT cust_id, count(*) AS n FROM events GROUP BY cust_id), o AS (SELECT cust_id, count(*) AS n FROM orders GROUP BY cust_id) SELECT e.cust_id, e.n, o.n FROM e FULL JOIN o USING (cust_id);
+WITH t AS (SELECT order_id FROM orders WHERE cust_id = 7) SELECT count(*) FROM t;
+WITH p AS (SELECT * FROM pinned) SELECT v, count(*) FROM p GROUP BY v HAVING count(*) > 11;
+WITH d AS (SELECT DISTINCT city FROM customers) SELECT count(*) FROM d;
+
+-- section: with recursive
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20) SELECT i FROM n;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20) SELECT o.order_id FROM n JOIN orders o ON o.order_id = n.i;
+WITH RECURSIVE chain(id, depth) AS (SELECT cust_id, 0 FROM customers WHERE cust_id = 5 UNION ALL SELECT c.cust_id, chain.depth + 1 FROM chain JOIN customers c ON c.cust_id = chain.id * 2 WHERE chain.depth < 6) SELECT id, depth FROM chain;
+WITH RECURSIVE r(region_id, path) AS (SELECT region_id, region FROM regions WHERE region_id = 1 UNION ALL SELECT g.region_id, r.path || '>' || g.region FROM r JOIN regions g ON g.region_id = r.region_id + 1) SELECT * FROM r;
+WITH RECURSIVE d(day) AS (SELECT date '2024-04-01' UNION ALL SELECT day + 1 FROM d WHERE day < date '2024-04-10') SELECT d.day, count(e.event_id) FROM d LEFT JOIN events e ON e.day = d.day GROUP BY d.day;
+WITH RECURSIVE fib(a, b, n) AS (SELECT 0::numeric, 1::numeric, 1 UNION ALL SELECT b, a + b, n + 1 FROM fib WHERE n < 60) SELECT n, a FROM fib;
+WITH RECURSIVE o(id) AS (SELECT order_id FROM orders WHERE order_id = 1 UNION SELECT order_id FROM orders, o WHERE orders.order_id = o.id * 3 AND orders.order_id < 4000) SELECT id FROM o;
+
+-- section: window
+SELECT order_id, cust_id, row_number() OVER (PARTITION BY cust_id ORDER BY order_id) FROM orders;
+SELECT order_id, rank() OVER (ORDER BY amount DESC NULLS LAST), dense_rank() OVER (ORDER BY qty) FROM orders;
+SELECT cust_id, order_id, sum(amount) OVER (PARTITION BY cust_id ORDER BY order_id) FROM orders;
+SELECT cust_id, order_id, sum(amount) OVER (PARTITION BY cust_id) FROM orders;
+SELECT order_id, amount, avg(amount) OVER (ORDER BY order_id ROWS BETWEEN 2 PRECEDING AND 2 FOLLOWING)::numeric(14,4) FROM orders;
+SELECT order_id, lag(amount) OVER (ORDER BY order_id), lead(amount, 2) OVER (ORDER BY order_id) FROM orders;
+SELECT order_id, first_value(order_id) OVER w, last_value(order_id) OVER w FROM orders WINDOW w AS (PARTITION BY status ORDER BY order_id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING);
+SELECT cust_id, ntile(4) OVER (ORDER BY cust_id NULLS LAST, name) FROM customers;
+SELECT cust_id, name, rank() OVER (PARTITION BY city ORDER BY name COLLATE "C", cust_id) FROM customers;
+SELECT cust_id, name_icu, row_number() OVER (ORDER BY name_icu, cust_id) FROM customers;
+SELECT event_id, count(*) OVER (PARTITION BY kind), percent_rank() OVER (PARTITION BY kind ORDER BY event_id) FROM events;
+SELECT status, count(*), sum(count(*)) OVER () FROM orders GROUP BY status;
+SELECT status, sum(amount), rank() OVER (ORDER BY sum(amount) DESC) FROM orders GROUP BY status;
+SELECT * FROM (SELECT order_id, cust_id, row_number() OVER (PARTITION BY cust_id ORDER BY amount DESC NULLS LAST, order_id) AS rn FROM orders) s WHERE rn <= 2;
+SELECT line, level, count(*) OVER (PARTITION BY line, level) FROM logs;
+SELECT sku, price, cume_dist() OVER (ORDER BY price) FROM products;
+SELECT sensor, taken, sum(reading) OVER (PARTITION BY sensor ORDER BY taken RANGE BETWEEN interval '1 day' PRECEDING AND CURRENT ROW) FROM measures;
+SELECT id, amount, max(amount) OVER (ORDER BY id ROWS 3 PRECEDING) FROM pinned;
+SELECT region_id, rate, sum(rate) OVER (ORDER BY region_id) FROM regions;
+SELECT order_id, nth_value(order_id, 3) OVER (PARTITION BY qty ORDER BY order_id) FROM orders WHERE order_id < 500;
+SELECT cust_id, count(*) OVER (ORDER BY created GROUPS BETWEEN 1 PRECEDING AND 1 FOLLOWING) FROM customers;
+SELECT order_id, sum(fval) OVER (PARTITION BY cust_id ORDER BY order_id) FROM orders WHERE cust_id < 50;
+SELECT order_id, row_number() OVER (ORDER BY order_id) FROM orders ORDER BY order_id LIMIT 10 OFFSET 20;
+SELECT DISTINCT status, count(*) OVER (PARTITION BY status) FROM orders;
+
+-- section: set-returning functions
+SELECT generate_series(1, 5);
+SELECT * FROM generate_series(1, 10) g JOIN orders o ON o.order_id = g;
+SELECT cust_id, unnest(tags) FROM customers;
+SELECT order_id, unnest(items) AS item FROM orders WHERE order_id < 100;
+SELECT t, count(*) FROM customers, unnest(tags) AS t GROUP BY t;
+SELECT e.event_id, j.key, j.value FROM events e, jsonb_each(e.payload) j WHERE e.event_id < 50;
+SELECT jsonb_array_elements_text(payload->'tags'), count(*) FROM events GROUP BY 1;
+SELECT sku, jsonb_object_keys(attrs) FROM products;
+SELECT cust_id, regexp_split_to_table(name, ' ') FROM customers WHERE cust_id < 100;
+SELECT o.order_id, s.i FROM orders o, generate_series(1, o.qty) AS s(i) WHERE o.cust_id = 3;
+SELECT d::date, count(o.order_id) FROM generate_series(timestamp '2023-02-01', timestamp '2023-02-10', interval '1 day') d LEFT JOIN orders o ON o.ordered_at::date = d::date GROUP BY d;
+SELECT line, w, ord FROM logs, unnest(words) WITH ORDINALITY AS u(w, ord) WHERE line < 20;
+SELECT * FROM unnest(ARRAY[1, 2, 3], ARRAY['a', 'b', 'c']) AS u(n, s) JOIN pinned p ON p.id = u.n;
+SELECT json_array_elements(json_build_array(order_id, qty)) FROM orders WHERE cust_id = 5;
+
+-- section: values
+VALUES (1, 'one'), (2, 'two'), (3, NULL);
+SELECT * FROM (VALUES (1, 'one'), (2, 'two')) AS v(n, s) ORDER BY n DESC;
+SELECT v.n, r.region FROM (VALUES (1), (3), (5), (11)) AS v(n) LEFT JOIN regions r ON r.region_id = v.n;
+SELECT v.n, c.name FROM (VALUES (1), (42), (599)) AS v(n) JOIN customers c ON c.cust_id = v.n;
+SELECT v.s, count(o.order_id) FROM (VALUES ('new'), ('paid'), ('lost')) AS v(s) LEFT JOIN orders o ON o.status = v.s GROUP BY v.s;
+SELECT * FROM orders WHERE (cust_id, qty) IN (VALUES (7, 1), (3, 4), (5, 5));
+SELECT v.k, p.name FROM (VALUES ('SKU-0001'), ('SKU-0100'), (NULL)) AS v(k) LEFT JOIN products p ON p.sku = v.k;
+VALUES (1.5::numeric, date '2024-01-01', true), (2.25, NULL, false) ORDER BY 1;
+
+-- section: for update
+SELECT * FROM customers WHERE cust_id = 5 FOR UPDATE;
+SELECT order_id, amount FROM orders WHERE cust_id = 3 FOR UPDATE;
+SELECT * FROM products WHERE sku = 'SKU-0007' FOR SHARE;
+SELECT * FROM pinned WHERE id < 5 FOR UPDATE;
+SELECT * FROM events WHERE event_id = 10 FOR NO KEY UPDATE;
+SELECT * FROM orders WHERE cust_id = 11 ORDER BY order_id FOR UPDATE;
+
+-- section: views
+SELECT count(*), sum(amount) FROM big_orders;
+SELECT * FROM big_orders WHERE cust_id = 7;
+SELECT region, count(*) FROM customer_regions GROUP BY region;
+SELECT * FROM region_names ORDER BY region_id;
+SELECT b.status, count(*) FROM big_orders b JOIN customers c USING (cust_id) GROUP BY b.status;
+
+-- section: misc
+SELECT count(*) FROM orders o, customers c WHERE o.cust_id = c.cust_id AND c.name_c > c.name_icu;
+SELECT cust_id FROM customers WHERE name_icu > 'b' AND name_icu < 'c';
+SELECT max(name_icu || '') FROM customers;
+SELECT cust_id, name_icu < 'B' FROM customers WHERE cust_id < 40;
+SELECT count(*) FILTER (WHERE name_icu < 'b'), count(*) FILTER (WHERE name_c < 'b') FROM customers;
+SELECT status, count(*) FROM orders WHERE status > 'Z' GROUP BY status;
+SELECT order_id FROM orders WHERE ordered_at::date = ship_day - 3;
+SELECT cust_id, score::int, score::text, to_char(score, 'FM9999.00') FROM customers;
+SELECT sum(amount)::numeric(20,2) / nullif(count(*), 0) FROM orders GROUP BY paid;
+SELECT CASE WHEN count(*) > 0 THEN 'some' END FROM events WHERE payload IS NULL;
+SELECT array_agg(DISTINCT kind ORDER BY kind) FROM events;
+SELECT jsonb_agg(jsonb_build_object('id', id, 'v', v) ORDER BY id) FROM pinned WHERE id < 6;
+SELECT string_agg(name_icu, ',' ORDER BY name_icu, cust_id) FROM customers WHERE cust_id < 30;
+SELECT count(*) FROM orders WHERE meta::text LIKE '%phone%';
+SELECT sum(qty) FROM orders WHERE cust_id IN (SELECT cust_id FROM customers WHERE name_icu < 'B');
+SELECT min(at), max(at) FROM events WHERE at > '2024-04-01 00:00:00+02';
+SELECT date_part('epoch', max(ordered_at) - min(ordered_at)) FROM orders;
+SELECT xmin IS NOT NULL FROM regions WHERE region_id = 1;

@@ -94,3 +94,11 @@ CREATE TABLE pinned (
     amount  numeric(10,2),
     at      timestamp
 ) DISTRIBUTE BY HASH (id) TO NODE (datanode1);
+
+-- Views over distributed and replicated tables.
+CREATE VIEW big_orders AS
+    SELECT order_id, cust_id, amount, status FROM orders WHERE amount > 500;
+CREATE VIEW customer_regions AS
+    SELECT c.cust_id, c.name, r.region, r.country
+    FROM customers c LEFT JOIN regions r ON r.region_id = c.region_id;
+CREATE VIEW region_names AS SELECT region_id, upper(region) AS region FROM regions;
