@@ -41,6 +41,9 @@ type Column struct {
 	TypName  string // pg_type.typname: "varchar"
 	Default  string // pg_get_expr of the default, "" when none
 	NotNull  bool
+	// Collation is the column's collation when it is not its type's
+	// default (a qualified, quoted name), else "".
+	Collation string
 }
 
 // Table is a distributed (or replicated) table and where its rows live.
@@ -69,9 +72,32 @@ func (t *Table) Column(name string) (int, bool) {
 type Relations struct {
 	Tables     map[string]*Table // key: schema + "." + name (unquoted)
 	DistViews  map[string]bool   // views that read distributed tables, same keys
+	ViewDefs   map[string]string // their definitions (plain views only)
 	Aggregates map[string]bool   // names of the database's aggregate functions
 	Volatile   map[string]bool   // names of volatile functions
 	Ready      bool              // the pgxc schema exists in this database
+}
+
+// ViewDef is the definition of a view over distributed tables that a name
+// means under a search path, if it is one.
+func (r *Relations) ViewDef(schema, name string, searchPath []string) (string, bool) {
+	if schema != "" {
+		d, ok := r.ViewDefs[schema+"."+name]
+		return d, ok
+	}
+	for _, s := range searchPath {
+		k := s + "." + name
+		if _, ok := r.Tables[k]; ok {
+			return "", false
+		}
+		if d, ok := r.ViewDefs[k]; ok {
+			return d, true
+		}
+		if r.DistViews[k] {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // Resolve finds the relation an unqualified or qualified name means under a
@@ -100,24 +126,26 @@ const loadTablesSQL = `SELECT c.oid, n.nspname, c.relname, c.relkind, p.pclocato
 FROM pgxc.pgxc_class p JOIN pg_class c ON c.oid = p.pcrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname NOT LIKE 'pg\_temp\_%';
 SELECT a.attrelid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), t.typname,
-	coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attnotnull, format_type(a.atttypid, NULL)
+	coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attnotnull, format_type(a.atttypid, NULL),
+	coalesce((SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co
+		JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation AND a.attcollation <> t.typcollation), '')
 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid IN (SELECT pcrelid FROM pgxc.pgxc_class) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY 1, 2;
 WITH RECURSIVE dv(oid) AS (
 	SELECT r.ev_class FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
-	WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid IN (SELECT pcrelid FROM pgxc.pgxc_class)
+	WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid IN (SELECT pcrelid FROM pgxc.pgxc_class WHERE pclocatortype <> 'R')
 		AND r.ev_class NOT IN (SELECT pcrelid FROM pgxc.pgxc_class)
 	UNION
 	SELECT r.ev_class FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
 	JOIN dv ON d.refobjid = dv.oid WHERE r.ev_class <> dv.oid
 )
-SELECT n.nspname, c.relname FROM dv JOIN pg_class c ON c.oid = dv.oid JOIN pg_namespace n ON n.oid = c.relnamespace`
+SELECT n.nspname, c.relname, c.relkind, pg_get_viewdef(c.oid) FROM dv JOIN pg_class c ON c.oid = dv.oid JOIN pg_namespace n ON n.oid = c.relnamespace`
 
 // Load reads a database's distribution catalog through a connection to one datanode.
 func Load(ctx context.Context, conn *pgconn.PgConn) (*Relations, error) {
-	rel := &Relations{Tables: map[string]*Table{}, DistViews: map[string]bool{}, Aggregates: map[string]bool{}, Volatile: map[string]bool{}}
+	rel := &Relations{Tables: map[string]*Table{}, DistViews: map[string]bool{}, ViewDefs: map[string]string{}, Aggregates: map[string]bool{}, Volatile: map[string]bool{}}
 	res, err := conn.Exec(ctx, `SELECT to_regclass('pgxc.pgxc_class') IS NOT NULL;
 SELECT DISTINCT proname FROM pg_proc WHERE prokind = 'a' AND pronamespace <> 'pg_catalog'::regnamespace;
 SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v' AND prokind = 'f'`).ReadAll()
@@ -185,7 +213,7 @@ SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v' AND prokind = 'f'`)
 		}
 		t.Columns = append(t.Columns, Column{
 			Name: string(row[2]), Type: string(row[3]), TypName: string(row[4]),
-			Default: string(row[5]), NotNull: string(row[6]) == "t", BaseType: string(row[7]),
+			Default: string(row[5]), NotNull: string(row[6]) == "t", BaseType: string(row[7]), Collation: string(row[8]),
 		})
 	}
 	for _, t := range byOID {
@@ -195,7 +223,11 @@ SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v' AND prokind = 'f'`)
 		}
 	}
 	for _, row := range res[2].Rows {
-		rel.DistViews[string(row[0])+"."+string(row[1])] = true
+		k := string(row[0]) + "." + string(row[1])
+		rel.DistViews[k] = true
+		if string(row[2]) == "v" {
+			rel.ViewDefs[k] = strings.TrimSuffix(strings.TrimSpace(string(row[3])), ";")
+		}
 	}
 	return rel, nil
 }

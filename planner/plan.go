@@ -124,6 +124,8 @@ type GatherInput struct {
 	SQL     map[string]string // per node
 	Columns []string          // column names of the rows fetched
 	Types   []string          // their types (format_type)
+	// Collations are the columns' own collations ("" for the type's default).
+	Collations []string
 }
 
 // GatherEval pulls the rows of distributed tables from the datanodes and

@@ -64,6 +64,9 @@ func PlanSelect(env *Env, stmt *pg_query.Node) (Plan, error) {
 		return nil, Unsupported("SELECT INTO is not supported yet; use CREATE TABLE AS")
 	}
 	injectCatalogViews(env, stmt)
+	if err := expandViews(env, stmt); err != nil {
+		return nil, err
+	}
 	if err := checkNestedWrites(env, stmt, nil); err != nil {
 		return nil, err
 	}
@@ -205,6 +208,7 @@ func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []strin
 		for _, c := range r.table.Columns {
 			in.Columns = append(in.Columns, c.Name)
 			in.Types = append(in.Types, c.Type)
+			in.Collations = append(in.Collations, c.Collation)
 			cols = append(cols, quoteIdent(r.alias)+"."+quoteIdent(c.Name))
 		}
 		if withXC {
@@ -238,7 +242,11 @@ func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []strin
 			param++
 			args = append(args, fmt.Sprintf("$%d::text[]", param))
 			names = append(names, fmt.Sprintf("c%d", i+1))
-			outs = append(outs, fmt.Sprintf("u.c%d::%s AS %s", i+1, in.Types[i], quoteIdent(in.Columns[i])))
+			coll := ""
+			if i < len(in.Collations) && in.Collations[i] != "" {
+				coll = " COLLATE " + in.Collations[i]
+			}
+			outs = append(outs, fmt.Sprintf("u.c%d::%s%s AS %s", i+1, in.Types[i], coll, quoteIdent(in.Columns[i])))
 		}
 		if len(in.Columns) == 0 {
 			return nil, Unsupported("a table without columns in a multi-node query")
@@ -407,4 +415,56 @@ func pgxcGroupSQL(groups []catalog.Group) string {
 		rows = append(rows, fmt.Sprintf("(%s::name, ARRAY[%s]::name[])", quoteLiteral(g.Name), strings.Join(ms, ", ")))
 	}
 	return fmt.Sprintf("SELECT * FROM (VALUES %s) AS v(group_name, group_members)", strings.Join(rows, ", "))
+}
+
+// expandViews replaces views over distributed tables by their definitions,
+// so that the tables they read are planned like any other.
+func expandViews(env *Env, stmt *pg_query.Node) error {
+	if env.Rel == nil || len(env.Rel.ViewDefs) == 0 {
+		return nil
+	}
+	cte := map[string]bool{}
+	walk(stmt, func(m proto.Message) bool {
+		if c, ok := m.(*pg_query.CommonTableExpr); ok {
+			cte[c.Ctename] = true
+		}
+		return true
+	})
+	for depth := 0; depth < 16; depth++ {
+		changed := false
+		var err error
+		walk(stmt, func(m proto.Message) bool {
+			n, ok := m.(*pg_query.Node)
+			if !ok || err != nil {
+				return err == nil
+			}
+			rv := n.GetRangeVar()
+			if rv == nil {
+				return true
+			}
+			if rv.Schemaname == "" && cte[rv.Relname] {
+				return false
+			}
+			def, ok := env.Rel.ViewDef(rv.Schemaname, rv.Relname, env.SearchPath)
+			if !ok {
+				return false
+			}
+			res, perr := pg_query.Parse(def)
+			if perr != nil || len(res.Stmts) != 1 || res.Stmts[0].Stmt.GetSelectStmt() == nil {
+				err = Unsupported("the view %q", rv.Relname)
+				return false
+			}
+			rs := &pg_query.RangeSubselect{Subquery: res.Stmts[0].Stmt, Alias: rv.Alias}
+			if rs.Alias == nil {
+				rs.Alias = &pg_query.Alias{Aliasname: rv.Relname}
+			}
+			n.Node = &pg_query.Node_RangeSubselect{RangeSubselect: rs}
+			changed = true
+			return false
+		})
+		if err != nil || !changed {
+			return err
+		}
+	}
+	return Unsupported("views nested more than 16 deep")
 }

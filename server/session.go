@@ -17,6 +17,7 @@ import (
 	"github.com/xlgo/xlgo/catalog"
 	"github.com/xlgo/xlgo/dialect"
 	"github.com/xlgo/xlgo/executor"
+	"github.com/xlgo/xlgo/gtmclient"
 	"github.com/xlgo/xlgo/planner"
 	"github.com/xlgo/xlgo/pooler"
 )
@@ -455,9 +456,22 @@ func (s *session) commit(ctx context.Context) error {
 			s.failpoint("between-prepares")
 		}
 	}
-	if err := s.co.GTM.LogDecision(ctx, gid, writers, true); err != nil {
-		s.abortNodes(ctx, nil, prepared, gid)
-		return pgError("40003", "could not record the commit decision at the GTM, transaction rolled back: %v", err)
+	if err := s.co.GTM.LogDecision(context.WithoutCancel(ctx), gid, writers, true); err != nil {
+		// Unless the GTM refused it, the commit may have been logged all the
+		// same (reply lost): only a logged abort makes rolling back safe, else
+		// the resolver could commit what this rolled back on some nodes.
+		aerr := err
+		if !errors.Is(err, gtmclient.ErrDecisionConflict) {
+			aerr = s.co.GTM.LogDecision(context.WithoutCancel(ctx), gid, writers, false)
+		}
+		switch {
+		case aerr == nil || errors.Is(err, gtmclient.ErrDecisionConflict):
+			s.abortNodes(ctx, nil, prepared, gid)
+			return pgError("40003", "could not record the commit decision at the GTM, transaction rolled back: %v", err)
+		case !errors.Is(aerr, gtmclient.ErrDecisionConflict):
+			return pgError("08007", "could not record the commit decision at the GTM (%v); transaction %s stays prepared on its datanodes and is finished by the GTM's decision log once the GTM is back", err, gid)
+		}
+		// The abort conflicts: the commit was logged after all; finish it.
 	}
 	s.failpoint("after-decision")
 	done := true

@@ -9,7 +9,7 @@ SELECT nosuch FROM err_t;
 SELECT 1/0;
 SELECT id FROM err_t WHERE id = 1/0;
 UPDATE err_t SET id = 2;
-COPY err_t FROM STDIN;
+COPY err_t FROM '/etc/passwd';
 DO $$ BEGIN RAISE NOTICE 'x'; END $$;
 SELECT 'still here' AS ok;
 DROP TABLE err_t;
