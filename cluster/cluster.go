@@ -83,7 +83,11 @@ func (c *Cluster) readyTimeout() time.Duration {
 func (c *Cluster) say(format string, a ...any) { fmt.Fprintf(c.out(), format+"\n", a...) }
 
 func (c *Cluster) allNodes() []Node {
-	return append(append([]Node{c.Config.GTM}, c.Config.Coordinators...), c.Config.Datanodes...)
+	gtms := []Node{c.Config.GTM}
+	if c.Config.HasGTMStandby() {
+		gtms = append(gtms, c.Config.GTMStandby)
+	}
+	return append(append(gtms, c.Config.Coordinators...), c.Config.Datanodes...)
 }
 
 // ErrExists is returned by Init when the home already holds a cluster.
@@ -225,6 +229,12 @@ func (c *Cluster) Init(ctx context.Context) (err error) {
 	started = append(started, c.Config.GTM)
 	if err = step("start gtm "+c.Config.GTM.Name, func() error { return c.startGTM(ctx) }); err != nil {
 		return err
+	}
+	if c.Config.HasGTMStandby() {
+		started = append(started, c.Config.GTMStandby)
+		if err = step("start gtm standby "+c.Config.GTMStandby.Name, func() error { return c.startGTMStandby(ctx) }); err != nil {
+			return err
+		}
 	}
 	for _, n := range c.Config.Coordinators {
 		started = append(started, n)
@@ -541,7 +551,7 @@ func (c *Cluster) GTMArgs() []string {
 // CoordinatorArgs are the command-line flags of coordinator n.
 func (c *Cluster) CoordinatorArgs(n Node, socketDir string) []string {
 	return append([]string{"--name", n.Name, "--listen", n.Host, "--port", strconv.Itoa(n.Port),
-		"--unix-socket-dir", socketDir, "--gtm", c.Config.GTM.Addr(), "--data-dir", c.DataDir(n.Name),
+		"--unix-socket-dir", socketDir, "--gtm", c.Config.GTMAddrs(), "--data-dir", c.DataDir(n.Name),
 		"--cluster-name", c.Config.ClusterName}, c.logLevelArgs()...)
 }
 
@@ -623,6 +633,11 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if err := c.startGTM(ctx); err != nil {
 		return &StepError{"start gtm " + c.Config.GTM.Name, err}
 	}
+	if c.Config.HasGTMStandby() {
+		if err := c.startGTMStandby(ctx); err != nil {
+			return &StepError{"start gtm standby " + c.Config.GTMStandby.Name, err}
+		}
+	}
 	for _, n := range c.Config.Coordinators {
 		if err := c.startCoordinator(ctx, e, n); err != nil {
 			return &StepError{"start coordinator " + n.Name, err}
@@ -647,7 +662,11 @@ func (c *Cluster) Stop(ctx context.Context, mode string) error {
 	if err != nil {
 		return err
 	}
-	nodes := append(append(append([]Node{}, c.Config.Coordinators...), c.Config.GTM), c.Config.Datanodes...)
+	nodes := append(append([]Node{}, c.Config.Coordinators...), c.Config.GTM)
+	if c.Config.HasGTMStandby() {
+		nodes = append(nodes, c.Config.GTMStandby)
+	}
+	nodes = append(nodes, c.Config.Datanodes...)
 	return c.stopNodes(ctx, e, nodes, mode)
 }
 
@@ -660,11 +679,11 @@ func containsStr(s []string, v string) bool {
 	return false
 }
 
-// stopNodes stops nodes in the order coordinators, gtm, datanodes.
+// stopNodes stops nodes in the order coordinators, gtm standby, gtm, datanodes.
 func (c *Cluster) stopNodes(ctx context.Context, e *env, nodes []Node, mode string) error {
 	var errs []error
-	order := map[string]int{RoleCoordinator: 0, RoleGTM: 1, RoleDatanode: 2}
-	for pass := 0; pass < 3; pass++ {
+	order := map[string]int{RoleCoordinator: 0, RoleGTMStandby: 1, RoleGTM: 2, RoleDatanode: 3}
+	for pass := 0; pass < 4; pass++ {
 		for _, n := range nodes {
 			_, role, _ := c.Config.Node(n.Name)
 			if order[role] != pass {
@@ -747,6 +766,10 @@ func (c *Cluster) Status(ctx context.Context) ([]ProcessStatus, error) {
 	}
 	pid, ok := c.spawnedPid(c.Config.GTM)
 	add(c.Config.GTM, RoleGTM, pid, ok)
+	if c.Config.HasGTMStandby() {
+		pid, ok := c.spawnedPid(c.Config.GTMStandby)
+		add(c.Config.GTMStandby, RoleGTMStandby, pid, ok)
+	}
 	for _, n := range c.Config.Coordinators {
 		pid, ok := c.spawnedPid(n)
 		add(n, RoleCoordinator, pid, ok)

@@ -36,8 +36,11 @@ type Config struct {
 	// empty means the libpq default (/var/run/postgresql) when it is writable, else /tmp.
 	SocketDir string `mapstructure:"socket_dir"`
 	// LogLevel is passed to gtm and coordinators as --log-level when set.
-	LogLevel     string `mapstructure:"log_level"`
-	GTM          Node   `mapstructure:"gtm"`
+	LogLevel string `mapstructure:"log_level"`
+	GTM      Node   `mapstructure:"gtm"`
+	// GTMStandby, when set, is a GTM standby that follows the gtm's log (the
+	// guide's gtmSlave); `xlctl failover gtm` promotes it and swaps the two.
+	GTMStandby   Node   `mapstructure:"gtm_standby"`
 	Coordinators []Node `mapstructure:"coordinators"`
 	Datanodes    []Node `mapstructure:"datanodes"`
 	// DatanodeSettings are extra postgresql.conf lines for every datanode.
@@ -110,7 +113,7 @@ func ParseConfig(data []byte) (*Config, error) {
 
 var knownKeys = map[string]bool{
 	"cluster_name": true, "pg_bin": true, "os_user": true, "socket_dir": true, "log_level": true,
-	"gtm": true, "coordinators": true, "datanodes": true, "datanode_settings": true,
+	"gtm": true, "gtm_standby": true, "coordinators": true, "datanodes": true, "datanode_settings": true,
 }
 
 var (
@@ -165,6 +168,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	check(RoleGTM, c.GTM)
+	if c.HasGTMStandby() {
+		check(RoleGTMStandby, c.GTMStandby)
+	}
 	for _, n := range c.Coordinators {
 		check(RoleCoordinator, n)
 	}
@@ -194,6 +200,9 @@ func (c *Config) Validate() error {
 func (c *Config) Node(name string) (Node, string, bool) {
 	if c.GTM.Name == name {
 		return c.GTM, RoleGTM, true
+	}
+	if c.HasGTMStandby() && c.GTMStandby.Name == name {
+		return c.GTMStandby, RoleGTMStandby, true
 	}
 	for _, n := range c.Coordinators {
 		if n.Name == name {
@@ -231,6 +240,9 @@ func (c *Config) YAML() []byte {
 		fmt.Fprintf(&b, "log_level: %s\n", q(c.LogLevel))
 	}
 	fmt.Fprintf(&b, "gtm: %s\n", node(c.GTM, false))
+	if c.HasGTMStandby() {
+		fmt.Fprintf(&b, "gtm_standby: %s   # follows the gtm; xlctl failover gtm promotes it\n", node(c.GTMStandby, false))
+	}
 	b.WriteString("coordinators:\n")
 	for _, n := range c.Coordinators {
 		fmt.Fprintf(&b, "  - %s\n", node(n, false))
@@ -249,6 +261,7 @@ func (c *Config) YAML() []byte {
 // Roles of the processes of a cluster.
 const (
 	RoleGTM         = "gtm"
+	RoleGTMStandby  = "gtm_standby"
 	RoleCoordinator = "coordinator"
 	RoleDatanode    = "datanode"
 )
@@ -260,4 +273,16 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// HasGTMStandby reports whether the config has a GTM standby.
+func (c *Config) HasGTMStandby() bool { return c.GTMStandby != (Node{}) }
+
+// GTMAddrs is what coordinators get as --gtm: the gtm's address, then the
+// standby's when there is one ("h1:p1,h2:p2"), so they find a promoted standby.
+func (c *Config) GTMAddrs() string {
+	if c.HasGTMStandby() {
+		return c.GTM.Addr() + "," + c.GTMStandby.Addr()
+	}
+	return c.GTM.Addr()
 }

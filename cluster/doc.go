@@ -6,6 +6,7 @@
 //
 //	HOME/xlgo.yaml      the config (Config), written by Init when absent
 //	HOME/gtm/           the gtm's data directory (named after the gtm node)
+//	HOME/gtm_standby/   the gtm standby's data directory, when the config has one
 //	HOME/coord1/        a coordinator's data directory
 //	HOME/datanode1/     a datanode's PGDATA (initdb; owned by os_user under root)
 //	HOME/log/NAME.log   every process's log (pg_ctl -l for datanodes, stdout+stderr otherwise)

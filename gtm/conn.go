@@ -105,6 +105,37 @@ func (c *serverConn) serve() {
 			c.s.ack(c, epoch)
 			continue
 		}
+		// The gate is served inline, in frame order, so a GateLeave always
+		// finds the GateEnter it names.
+		switch f.Type {
+		case gtmproto.MsgGateEnter:
+			d := gtmproto.NewDecoder(f.Body)
+			kind := gtmproto.GateKind(d.Uvarint())
+			if err := d.Finish(); err != nil {
+				log.Warn("malformed gate request; closing connection", "err", err)
+				return
+			}
+			c.gateEnter(f.ID, kind)
+			continue
+		case gtmproto.MsgGateLeave:
+			d := gtmproto.NewDecoder(f.Body)
+			token := d.Uvarint()
+			if err := d.Finish(); err != nil {
+				log.Warn("malformed gate release; closing connection", "err", err)
+				return
+			}
+			c.grantGate(c.s.gate.leave(c, token))
+			continue
+		case gtmproto.MsgReplAck:
+			d := gtmproto.NewDecoder(f.Body)
+			end := d.Uvarint()
+			if err := d.Finish(); err != nil {
+				log.Warn("malformed replication ack; closing connection", "err", err)
+				return
+			}
+			c.s.replAck(c, int64(end))
+			continue
+		}
 		select {
 		case c.inFlight <- struct{}{}:
 		case <-c.done:
@@ -121,6 +152,47 @@ func (c *serverConn) serve() {
 	}
 }
 
+// gateEnter queues a GateEnter request (answered when granted).
+func (c *serverConn) gateEnter(id uint64, kind gtmproto.GateKind) {
+	fail := func(code gtmproto.ErrorCode, msg string) {
+		c.send(gtmproto.Frame{ID: id, Type: gtmproto.MsgError, Body: gtmproto.EncodeError(code, msg)})
+	}
+	switch {
+	case c.s.standby.Load():
+		fail(gtmproto.CodeStandby, c.s.standbyMessage())
+	case !validGateKind(kind):
+		fail(gtmproto.CodeInvalid, fmt.Sprintf("invalid request: unknown gate kind %d", kind))
+	default:
+		granted, ok := c.s.gate.enter(c, id, kind)
+		if !ok {
+			fail(gtmproto.CodeInvalid, fmt.Sprintf("invalid request: gate token %d is already in use on this connection", id))
+			return
+		}
+		c.grantGate(granted)
+	}
+}
+
+// grantGate answers the GateEnter requests the gate granted: on c itself at
+// once, on other connections without waiting, so one slow client never
+// holds up this connection's reader.
+func (c *serverConn) grantGate(granted []*gateEntry) {
+	for _, e := range granted {
+		f := gtmproto.Frame{ID: e.id, Type: gtmproto.MsgOK}
+		if e.conn == c {
+			e.conn.send(f)
+		} else {
+			go e.conn.send(f)
+		}
+	}
+}
+
+// onStandby lists the requests a standby serves.
+var onStandby = map[gtmproto.MsgType]bool{gtmproto.MsgPromote: true, gtmproto.MsgNodeInfo: true}
+
+func (s *Server) standbyMessage() string {
+	return fmt.Sprintf("gtm is a standby (of %s); promote it first", s.opts.standbyOf)
+}
+
 // handle runs one request and writes its response.
 func (c *serverConn) handle(f gtmproto.Frame) {
 	h, ok := handlers[f.Type]
@@ -129,7 +201,20 @@ func (c *serverConn) handle(f gtmproto.Frame) {
 			Body: gtmproto.EncodeError(gtmproto.CodeUnknownRequest, fmt.Sprintf("unknown request type %s", f.Type))})
 		return
 	}
-	body, err := h(c, gtmproto.NewDecoder(f.Body))
+	if c.s.standby.Load() && !onStandby[f.Type] {
+		c.send(gtmproto.Frame{ID: f.ID, Type: gtmproto.MsgError, Body: gtmproto.EncodeError(gtmproto.CodeStandby, c.s.standbyMessage())})
+		return
+	}
+	var body []byte
+	var err error
+	if f.Type == gtmproto.MsgReplicate {
+		err = c.replicate(f.ID, gtmproto.NewDecoder(f.Body))
+	} else {
+		body, err = h(c, gtmproto.NewDecoder(f.Body))
+	}
+	if errors.Is(err, errNoResponse) {
+		return
+	}
 	if err != nil {
 		if errors.Is(err, gtmproto.ErrMalformed) {
 			c.s.logger.Warn("malformed request; closing connection", "remote", c.remote, "type", f.Type.String(), "err", err)
@@ -154,6 +239,12 @@ func errorCode(err error) gtmproto.ErrorCode {
 		return gtmproto.CodeInvalid
 	case errors.Is(err, ErrClosed):
 		return gtmproto.CodeShuttingDown
+	case errors.Is(err, ErrStandby):
+		return gtmproto.CodeStandby
+	}
+	var ce *codedError
+	if errors.As(err, &ce) {
+		return ce.code
 	}
 	return gtmproto.CodeInternal
 }
@@ -236,6 +327,105 @@ var handlers = map[gtmproto.MsgType]handler{
 		}
 		return encodeUvarint(c.s.subscribe(c)), nil
 	},
+	gtmproto.MsgSeqCreate: func(c *serverConn, d *gtmproto.Decoder) ([]byte, error) {
+		def := d.SeqDef()
+		ifNotExists := d.Bool()
+		if err := d.Finish(); err != nil {
+			return nil, err
+		}
+		return nil, c.s.SeqCreate(def, ifNotExists)
+	},
+	gtmproto.MsgSeqDrop: func(c *serverConn, d *gtmproto.Decoder) ([]byte, error) {
+		name := d.String(gtmproto.MaxSeqNameLen)
+		ifExists := d.Bool()
+		if err := d.Finish(); err != nil {
+			return nil, err
+		}
+		return nil, c.s.SeqDrop(name, ifExists)
+	},
+	gtmproto.MsgSeqAlter: func(c *serverConn, d *gtmproto.Decoder) ([]byte, error) {
+		name := d.String(gtmproto.MaxSeqNameLen)
+		fields := gtmproto.SeqField(d.Uvarint())
+		def := d.SeqDef()
+		restart := d.Varint()
+		ifExists := d.Bool()
+		if err := d.Finish(); err != nil {
+			return nil, err
+		}
+		def.Name = name
+		return nil, c.s.SeqAlter(def, fields, restart, ifExists)
+	},
+	gtmproto.MsgSeqNextRange: func(c *serverConn, d *gtmproto.Decoder) ([]byte, error) {
+		name := d.String(gtmproto.MaxSeqNameLen)
+		count := d.Varint()
+		if err := d.Finish(); err != nil {
+			return nil, err
+		}
+		first, n, incr, err := c.s.SeqNextRange(name, count)
+		if err != nil {
+			return nil, err
+		}
+		var e gtmproto.Encoder
+		return e.Varint(first).Varint(n).Varint(incr).Bytes(), nil
+	},
+	gtmproto.MsgSeqSetval: func(c *serverConn, d *gtmproto.Decoder) ([]byte, error) {
+		name := d.String(gtmproto.MaxSeqNameLen)
+		v := d.Varint()
+		isCalled := d.Bool()
+		if err := d.Finish(); err != nil {
+			return nil, err
+		}
+		return nil, c.s.SeqSetval(name, v, isCalled)
+	},
+	gtmproto.MsgSeqRename: func(c *serverConn, d *gtmproto.Decoder) ([]byte, error) {
+		from := d.String(gtmproto.MaxSeqNameLen)
+		to := d.String(gtmproto.MaxSeqNameLen)
+		if err := d.Finish(); err != nil {
+			return nil, err
+		}
+		return nil, c.s.SeqRename(from, to)
+	},
+	gtmproto.MsgSeqCurrent: func(c *serverConn, d *gtmproto.Decoder) ([]byte, error) {
+		name := d.String(gtmproto.MaxSeqNameLen)
+		if err := d.Finish(); err != nil {
+			return nil, err
+		}
+		def, last, isCalled, err := c.s.SeqCurrent(name)
+		if err != nil {
+			return nil, err
+		}
+		var e gtmproto.Encoder
+		return e.SeqDef(def).Varint(last).Bool(isCalled).Bytes(), nil
+	},
+	gtmproto.MsgReplicate: nil, // served by (*serverConn).replicate
+	gtmproto.MsgPromote: func(c *serverConn, d *gtmproto.Decoder) ([]byte, error) {
+		if err := d.Finish(); err != nil {
+			return nil, err
+		}
+		gen, was, err := c.s.Promote()
+		if err != nil {
+			return nil, err
+		}
+		var e gtmproto.Encoder
+		return e.Uvarint(gen).Bool(was).Bytes(), nil
+	},
+	gtmproto.MsgNodeInfo: func(c *serverConn, d *gtmproto.Decoder) ([]byte, error) {
+		if err := d.Finish(); err != nil {
+			return nil, err
+		}
+		standby, peerUp, gen, peer := c.s.NodeInfo()
+		var e gtmproto.Encoder
+		return e.Bool(standby).Bool(peerUp).Uvarint(gen).String(peer).Bytes(), nil
+	},
+}
+
+// replicate serves MsgReplicate: it streams the log until the connection ends.
+func (c *serverConn) replicate(id uint64, d *gtmproto.Decoder) error {
+	gen := d.Uvarint()
+	if err := d.Finish(); err != nil {
+		return err
+	}
+	return c.s.serveReplica(c, id, gen)
 }
 
 // subscriber is a connection following the catalog epoch.

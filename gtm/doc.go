@@ -1,6 +1,8 @@
 // Package gtm is the global transaction manager's state machine and server:
 // global transaction ids, durable commit decisions (fsync'd log replayed on
-// start) and the catalog epoch that coordinators follow.
+// start), global sequences (seq.go), the snapshot gate (gate.go), the catalog
+// epoch that coordinators follow, and the standby that follows a primary's log
+// synchronously and is promoted on failover (repl.go).
 //
 // The wire protocol is in package gtm/gtmproto; the log format is described in
 // wal.go and its record types in records.go. New requests are one more entry in

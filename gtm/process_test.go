@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -200,4 +201,225 @@ func TestProcessRejectsUnusableDataDir(t *testing.T) {
 			t.Errorf("gtm %v: err %v, output:\n%s", args, err, out)
 		}
 	}
+}
+
+// valueLog collects what clients were acknowledged, checking for duplicates.
+type valueLog struct {
+	mu     sync.Mutex
+	values map[int64]bool
+	gids   []string
+	gxid   uint64
+	dups   []int64
+}
+
+func newValueLog() *valueLog { return &valueLog{values: map[int64]bool{}} }
+
+func (l *valueLog) addRange(first, n, incr int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := range n {
+		v := first + i*incr
+		if l.values[v] {
+			l.dups = append(l.dups, v)
+		}
+		l.values[v] = true
+	}
+}
+
+func (l *valueLog) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.values)
+}
+
+// waitProgress waits until the log holds at least n values.
+func waitProgress(t *testing.T, l *valueLog, n int) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for l.count() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("clients made no progress: %d values, want %d", l.count(), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// runWorkers starts n clients of addr that take sequence ranges, GXIDs and (with
+// decisions) log commit decisions until stop is closed; a call that fails with
+// ErrUnavailable (the gtm is down or a standby) is tried again.
+func runWorkers(t *testing.T, ctx context.Context, addr string, n int, decisions bool, l *valueLog, stop <-chan struct{}) *sync.WaitGroup {
+	t.Helper()
+	var wg sync.WaitGroup
+	for w := range n {
+		c, err := gtmclient.Dial(ctx, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				first, cnt, incr, err := c.SeqNextRange(ctx, "db.public.s", 10)
+				if err == nil {
+					l.addRange(first, cnt, incr)
+					var id uint64
+					if id, err = c.NextGXID(ctx); err == nil {
+						l.mu.Lock()
+						l.gxid = max(l.gxid, id)
+						l.mu.Unlock()
+					}
+				}
+				if err == nil && decisions {
+					gid := fmt.Sprintf("xl_w%d_%d", w, i)
+					if err = c.LogDecision(ctx, gid, []string{"datanode1", "datanode2"}, true); err == nil {
+						l.mu.Lock()
+						l.gids = append(l.gids, gid)
+						l.mu.Unlock()
+					}
+				}
+				if err != nil {
+					if !errors.Is(err, gtmclient.ErrUnavailable) {
+						t.Errorf("worker %d: %v", w, err)
+						return
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	return &wg
+}
+
+// 8 clients take sequence ranges while the gtm is killed (-9), stopped and
+// killed again, restarting on the same port each time: no value twice.
+func TestProcessSequencesAcrossRestarts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs cmd/gtm")
+	}
+	bin := buildGTM(t)
+	dir := filepath.Join(t.TempDir(), "gtm")
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	p := startProcess(t, bin, "--port", "0", "--data-dir", dir)
+	port := p.addr[strings.LastIndex(p.addr, ":")+1:]
+	admin, err := gtmclient.Dial(ctx, p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	if err := admin.SeqCreate(ctx, gtmclient.NewSeqDef("db.public.s")); err != nil {
+		t.Fatal(err)
+	}
+	l := newValueLog()
+	stop := make(chan struct{})
+	wg := runWorkers(t, ctx, p.addr, 8, false, l, stop)
+	for round, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM, syscall.SIGKILL} {
+		waitProgress(t, l, (round+1)*2000)
+		if err := p.cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		<-p.exited
+		p = startProcess(t, bin, "--port", port, "--data-dir", dir)
+	}
+	waitProgress(t, l, 4*2000)
+	close(stop)
+	wg.Wait()
+	if len(l.dups) > 0 {
+		t.Fatalf("%d values handed out twice, e.g. %v", len(l.dups), l.dups[:min(5, len(l.dups))])
+	}
+	st, err := admin.SeqCurrent(ctx, "db.public.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := range l.values {
+		if v > st.Last {
+			t.Fatalf("value %d was handed out but the sequence stands at %d", v, st.Last)
+		}
+	}
+	t.Logf("%d values through 3 restarts, none twice", l.count())
+}
+
+// A primary and its standby as real processes: 8 clients take ranges, GXIDs
+// and log decisions through "primary,standby"; the primary is killed -9 and
+// the standby promoted; the clients go on with it by themselves, everything
+// acknowledged is there and nothing is handed out twice.
+func TestProcessFailoverKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs cmd/gtm")
+	}
+	bin := buildGTM(t)
+	base := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	p := startProcess(t, bin, "--port", "0", "--data-dir", filepath.Join(base, "gtm"), "--name", "gtm")
+	s := startProcess(t, bin, "--port", "0", "--data-dir", filepath.Join(base, "gtm_standby"), "--name", "gtm_standby",
+		"--standby-of", p.addr)
+	sc, err := gtmclient.Dial(ctx, s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sc.Close() })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ni, err := sc.NodeInfo(ctx)
+		if err == nil && ni.Standby && ni.PeerConnected {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("standby does not stream: %+v %v\n%s", ni, err, s.logs())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	both := p.addr + "," + s.addr
+	admin, err := gtmclient.Dial(ctx, both)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	if err := admin.SeqCreate(ctx, gtmclient.NewSeqDef("db.public.s")); err != nil {
+		t.Fatal(err)
+	}
+	l := newValueLog()
+	stop := make(chan struct{})
+	wg := runWorkers(t, ctx, both, 8, true, l, stop)
+	waitProgress(t, l, 3000)
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.exited
+	l.mu.Lock()
+	before := len(l.values)
+	l.mu.Unlock()
+	gen, wasStreaming, err := sc.Promote(ctx)
+	if err != nil || gen != 2 || !wasStreaming {
+		t.Fatalf("Promote = %d, %v, %v\n%s", gen, wasStreaming, err, s.logs())
+	}
+	waitProgress(t, l, before+3000)
+	close(stop)
+	wg.Wait()
+
+	if len(l.dups) > 0 {
+		t.Fatalf("%d values handed out twice, e.g. %v", len(l.dups), l.dups[:min(5, len(l.dups))])
+	}
+	l.mu.Lock()
+	gids, lastGXID := l.gids, l.gxid
+	l.mu.Unlock()
+	for _, gid := range gids {
+		if st, err := admin.Decision(ctx, gid); err != nil || st != gtmclient.Committed {
+			t.Fatalf("acknowledged decision %s after failover: %v, %v", gid, st, err)
+		}
+	}
+	if id, err := admin.NextGXID(ctx); err != nil || id <= lastGXID {
+		t.Fatalf("NextGXID after failover = %d, %v; %d was handed out before", id, err, lastGXID)
+	}
+	if !strings.Contains(s.logs(), "standby promoted") {
+		t.Errorf("no promotion in the standby's log:\n%s", s.logs())
+	}
+	t.Logf("%d values, %d decisions across the failover; none lost, none twice", l.count(), len(gids))
 }

@@ -2,6 +2,7 @@ package gtm
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,6 +31,8 @@ type Option func(*options)
 type options struct {
 	catalogAckTimeout time.Duration
 	gxidBlock         uint64
+	standbyOf         string
+	replAckTimeout    time.Duration
 }
 
 // WithCatalogAckTimeout sets how long a catalog epoch bump waits for each
@@ -70,6 +74,21 @@ type Server struct {
 	epoch  uint64
 	subs   map[*serverConn]*subscriber
 
+	seqMu sync.Mutex
+	seqs  map[string]seqState
+
+	gate *gate
+
+	replMu       sync.Mutex
+	replica      *replica // the attached standby (primary only)
+	standby      atomic.Bool
+	streaming    atomic.Bool // a standby that follows its primary right now
+	followed     atomic.Bool // a standby that received its primary's snapshot since it started
+	generation   atomic.Uint64
+	promoteMu    sync.Mutex
+	followCancel context.CancelFunc
+	followDone   chan struct{}
+
 	mu        sync.Mutex
 	closed    bool
 	closing   chan struct{}
@@ -94,12 +113,14 @@ var (
 )
 
 // Open locks dataDir (creating it if needed), replays its log, truncates a torn
-// tail, and compacts the log to the live state. The Server answers nothing until Serve.
+// tail, and compacts the log to the live state. The Server answers nothing until
+// Serve. With WithStandbyOf it is a standby: it follows its primary at once and
+// serves nothing but Promote and NodeInfo until promoted.
 func Open(dataDir string, logger *slog.Logger, opts ...Option) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	o := options{catalogAckTimeout: DefaultCatalogAckTimeout, gxidBlock: DefaultGXIDBlock}
+	o := options{catalogAckTimeout: DefaultCatalogAckTimeout, gxidBlock: DefaultGXIDBlock, replAckTimeout: DefaultReplAckTimeout}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -118,32 +139,58 @@ func Open(dataDir string, logger *slog.Logger, opts ...Option) (*Server, error) 
 		lock.Close()
 		return nil, err
 	}
-	w, err := writeFreshLog(dataDir, st.snapshot())
+	if o.standbyOf == "" && st.generation == 0 {
+		st.generation = 1 // a primary's log always has a generation; a fresh standby's has none
+	}
+	w, err := writeFreshLogState(dataDir, st.snapshot(), st.clone())
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("compact gtm log: %w", err)
 	}
 	s := &Server{
-		dir:          dataDir,
-		logger:       logger,
-		opts:         o,
-		lock:         lock,
-		wal:          w,
-		nextGXID:     st.gxidReserved,
-		gxidReserved: st.gxidReserved,
-		decisions:    make(map[string]decisionEntry, len(st.decisions)),
-		epoch:        st.catalogEpoch,
-		subs:         map[*serverConn]*subscriber{},
-		closing:      make(chan struct{}),
-		listeners:    map[net.Listener]struct{}{},
-		conns:        map[*serverConn]struct{}{},
+		dir:       dataDir,
+		logger:    logger,
+		opts:      o,
+		lock:      lock,
+		wal:       w,
+		subs:      map[*serverConn]*subscriber{},
+		gate:      newGate(),
+		closing:   make(chan struct{}),
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[*serverConn]struct{}{},
 	}
+	s.loadState(st)
+	logger.Info("gtm log replayed", "data_dir", dataDir, "next_gxid", s.nextGXID,
+		"catalog_epoch", s.epoch, "decisions", len(s.decisions), "sequences", len(s.seqs), "generation", st.generation)
+	if o.standbyOf != "" {
+		s.standby.Store(true)
+		logger.Info("gtm is a standby", "primary", o.standbyOf)
+		s.startFollow()
+	}
+	return s, nil
+}
+
+// loadState makes st the live state (at Open, and when a standby is promoted).
+func (s *Server) loadState(st *state) {
+	s.gxMu.Lock()
+	s.nextGXID, s.gxidReserved = st.gxidReserved, st.gxidReserved
+	s.gxMu.Unlock()
+	s.decMu.Lock()
+	s.decisions = make(map[string]decisionEntry, len(st.decisions))
 	for gid, d := range st.decisions {
 		s.decisions[gid] = decisionEntry{d: d}
 	}
-	logger.Info("gtm log replayed", "data_dir", dataDir, "next_gxid", s.nextGXID,
-		"catalog_epoch", s.epoch, "decisions", len(s.decisions))
-	return s, nil
+	s.decMu.Unlock()
+	s.catMu.Lock()
+	s.epoch = st.catalogEpoch
+	s.catMu.Unlock()
+	s.seqMu.Lock()
+	s.seqs = make(map[string]seqState, len(st.seqs))
+	for name, q := range st.seqs {
+		s.seqs[name] = q
+	}
+	s.seqMu.Unlock()
+	s.generation.Store(st.generation)
 }
 
 // lockDir takes an exclusive lock on dataDir so two GTMs never share a log.
@@ -214,7 +261,7 @@ func (s *Server) NextGXID() (uint64, error) {
 	defer s.gxMu.Unlock()
 	if s.nextGXID >= s.gxidReserved {
 		upTo := s.nextGXID + s.opts.gxidBlock
-		if err := s.wal.appendSync(recGXIDReserved, encodeUvarint(upTo)); err != nil {
+		if err := s.appendDurable(recGXIDReserved, encodeUvarint(upTo)); err != nil {
 			return 0, err
 		}
 		s.gxidReserved = upTo
@@ -238,7 +285,7 @@ func (s *Server) LogDecision(d gtmproto.Decision) error {
 		if old.d.Commit != d.Commit {
 			return fmt.Errorf("%w: gid %q already %s", ErrDecisionConflict, d.GID, verdict(old.d.Commit))
 		}
-		return s.wal.syncTo(old.logEnd)
+		return s.durable(old.logEnd)
 	}
 	var e gtmproto.Encoder
 	end, err := s.wal.append(recDecision, e.Decision(d).Bytes())
@@ -248,7 +295,7 @@ func (s *Server) LogDecision(d gtmproto.Decision) error {
 	}
 	s.decisions[d.GID] = decisionEntry{d: d, logEnd: end}
 	s.decMu.Unlock()
-	if err := s.wal.syncTo(end); err != nil {
+	if err := s.durable(end); err != nil {
 		return err
 	}
 	s.logger.Debug("decision logged", "gid", d.GID, "commit", d.Commit, "participants", d.Participants)
@@ -303,7 +350,7 @@ func (s *Server) Decision(gid string) (gtmproto.DecisionState, error) {
 		return gtmproto.StateUnknown, nil
 	}
 	// Never answer from a decision that is not durable yet.
-	if err := s.wal.syncTo(e.logEnd); err != nil {
+	if err := s.durable(e.logEnd); err != nil {
 		return 0, err
 	}
 	if e.d.Commit {
@@ -322,7 +369,7 @@ func (s *Server) ListDecisions() ([]gtmproto.Decision, error) {
 		end = max(end, e.logEnd)
 	}
 	s.decMu.Unlock()
-	if err := s.wal.syncTo(end); err != nil {
+	if err := s.durable(end); err != nil {
 		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].GID < out[j].GID })
@@ -343,7 +390,7 @@ func (s *Server) BumpCatalogEpoch() (uint64, error) {
 	s.bumpMu.Lock()
 	defer s.bumpMu.Unlock()
 	next := s.CatalogEpoch() + 1 // only bumps change the epoch, and they hold bumpMu
-	if err := s.wal.appendSync(recCatalogEpoch, encodeUvarint(next)); err != nil {
+	if err := s.appendDurable(recCatalogEpoch, encodeUvarint(next)); err != nil {
 		return 0, err
 	}
 	s.catMu.Lock()
@@ -454,6 +501,9 @@ func (s *Server) Serve(ln net.Listener) error {
 // Close stops accepting, closes every connection, waits for in-flight requests
 // and closes the log. Everything acknowledged before is already durable.
 func (s *Server) Close() error {
+	s.promoteMu.Lock()
+	s.stopFollow()
+	s.promoteMu.Unlock()
 	s.shutdown()
 	s.wg.Wait()
 	s.closeOnce.Do(func() {
@@ -489,4 +539,7 @@ func (s *Server) removeConn(c *serverConn) {
 	delete(s.conns, c)
 	s.mu.Unlock()
 	s.unsubscribe(c)
+	for _, e := range s.gate.dropConn(c) {
+		go e.conn.send(gtmproto.Frame{ID: e.id, Type: gtmproto.MsgOK})
+	}
 }

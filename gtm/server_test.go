@@ -57,6 +57,9 @@ func openServer(t *testing.T, dir string, logs *syncBuffer, opts ...Option) *Ser
 // crash drops the server the way a killed process would: connections vanish and
 // the files are closed without anything being written or synced on the way out.
 func crash(s *Server) {
+	s.promoteMu.Lock()
+	s.stopFollow()
+	s.promoteMu.Unlock()
 	s.shutdown()
 	s.wg.Wait()
 	s.closeOnce.Do(func() {
@@ -480,5 +483,21 @@ func TestCloseIsIdempotentAndServeAfterClose(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
+	}
+}
+
+func TestPrimaryRefusesNewerStandby(t *testing.T) {
+	s := openServer(t, t.TempDir(), nil)
+	addr := serve(t, s)
+	r := dialRaw(t, addr)
+	var e gtmproto.Encoder
+	r.write(gtmproto.AppendFrame(nil, gtmproto.Frame{ID: 7, Type: gtmproto.MsgReplicate, Body: e.Uvarint(2).Bytes()}))
+	f, err := r.read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, msg, _ := gtmproto.DecodeError(f.Body)
+	if f.Type != gtmproto.MsgError || f.ID != 7 || code != gtmproto.CodeInvalid || !strings.Contains(msg, "newer") {
+		t.Fatalf("replication request from a newer standby: %v %d %q", f.Type, code, msg)
 	}
 }

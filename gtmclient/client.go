@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +32,10 @@ type ServerError struct {
 }
 
 func (e *ServerError) Error() string { return "gtm: " + e.Message }
+
+// SQLState is the PostgreSQL SQLSTATE for the refusal (42P01 for a missing
+// sequence, 42P07 for a duplicate, 2200H at a sequence's limit ...).
+func (e *ServerError) SQLState() string { return e.Code.SQLState() }
 
 // Is makes errors.Is(err, ErrDecisionConflict) hold for a conflict refusal.
 func (e *ServerError) Is(target error) bool {
@@ -66,7 +72,11 @@ type Decision struct {
 	Commit       bool
 }
 
+// errNotSent marks a request that never reached the GTM whole (safe to retry).
+var errNotSent = errors.New("request not sent")
+
 const (
+	dialTimeout    = 5 * time.Second
 	writeTimeout   = 10 * time.Second
 	minBackoff     = 20 * time.Millisecond
 	maxBackoff     = time.Second
@@ -76,11 +86,12 @@ const (
 // Client is a coordinator's connection to the GTM, safe for concurrent use.
 // Calls share one TCP connection with many requests in flight.
 type Client struct {
-	addr   string
+	addrs  []string
 	dialer net.Dialer
 
 	mu     sync.Mutex
 	cur    *conn
+	prefer int // index in addrs of the address to dial first
 	closed bool
 	done   chan struct{}
 
@@ -92,20 +103,37 @@ type Client struct {
 	subConn  atomic.Pointer[conn]
 }
 
-// Dial connects to the GTM at addr ("host:port"). The client reconnects by
-// itself when the connection breaks (a call made while disconnected tries to
-// reconnect once within its context and else returns an error that wraps
-// ErrUnavailable).
+// Dial connects to the GTM at addr: "host:port", or a comma-separated list of
+// the primary and its standbys ("h1:p1,h2:p2"). The client reconnects by
+// itself when the connection breaks, trying every address in turn, and moves
+// on to the next address when the one it reached answers that it is a
+// standby, so it finds a promoted standby by itself. A call made while
+// disconnected tries to reconnect within its context and else returns an error
+// that wraps ErrUnavailable. A call whose request may have run when the
+// connection broke is retried on the next connection only when running it
+// twice is harmless (NextGXID, reads, LogDecision, Forget, SeqNextRange,
+// GateEnter); the others return ErrUnavailable.
 func Dial(ctx context.Context, addr string) (*Client, error) {
-	c := &Client{addr: addr, done: make(chan struct{})}
+	var addrs []string
+	for _, a := range strings.Split(addr, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("%w: no gtm address", ErrUnavailable)
+	}
+	c := &Client{addrs: addrs, done: make(chan struct{})}
 	c.dialer.KeepAlive = 15 * time.Second
+	c.dialer.Timeout = dialTimeout
 	if _, err := c.getConn(ctx); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// getConn returns the live connection, dialing once if there is none.
+// getConn returns the live connection, dialing every address in turn (from the
+// preferred one) if there is none.
 func (c *Client) getConn(ctx context.Context) (*conn, error) {
 	if cn, err := c.current(); cn != nil || err != nil {
 		return cn, err
@@ -115,21 +143,103 @@ func (c *Client) getConn(ctx context.Context) (*conn, error) {
 	if cn, err := c.current(); cn != nil || err != nil {
 		return cn, err
 	}
-	nc, err := c.dialer.DialContext(ctx, "tcp", c.addr)
-	if err != nil {
-		return nil, fmt.Errorf("%w: dial %s: %v", ErrUnavailable, c.addr, err)
-	}
-	cn := newConn(nc)
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		nc.Close()
-		return nil, ErrClosed
-	}
-	c.cur = cn
+	start := c.prefer
 	c.mu.Unlock()
-	go cn.readLoop()
-	return cn, nil
+	var errs []string
+	for k := range c.addrs {
+		i := (start + k) % len(c.addrs)
+		addr := c.addrs[i]
+		nc, err := c.dialer.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("dial %s: %v", addr, err))
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		cn := newConn(nc, i)
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			nc.Close()
+			return nil, ErrClosed
+		}
+		c.cur = cn
+		c.prefer = i
+		c.mu.Unlock()
+		go cn.readLoop()
+		return cn, nil
+	}
+	return nil, fmt.Errorf("%w: %s", ErrUnavailable, strings.Join(errs, "; "))
+}
+
+// abandon drops cn (its GTM answered that it is a standby) and makes the next
+// address the first one to dial.
+func (c *Client) abandon(cn *conn) {
+	cn.close(errStandby)
+	c.mu.Lock()
+	if c.prefer == cn.addrIdx {
+		c.prefer = (cn.addrIdx + 1) % len(c.addrs)
+	}
+	c.mu.Unlock()
+}
+
+// Addrs are the GTM addresses the client tries, in the configured order.
+func (c *Client) Addrs() []string { return slices.Clone(c.addrs) }
+
+// errStandby closes a connection to a GTM that is a standby.
+var errStandby = errors.New("gtm is a standby")
+
+// retrySafe lists the requests that may run twice without harm: they are
+// retried on a new connection when the connection broke after sending them.
+var retrySafe = map[gtmproto.MsgType]bool{
+	gtmproto.MsgNextGXID:      true, // a lost id is skipped
+	gtmproto.MsgLogDecision:   true, // logging the same decision again succeeds
+	gtmproto.MsgForget:        true,
+	gtmproto.MsgDecision:      true,
+	gtmproto.MsgListDecisions: true,
+	gtmproto.MsgCatalogEpoch:  true,
+	gtmproto.MsgWatchCatalog:  true,
+	gtmproto.MsgSeqNextRange:  true, // a lost range is skipped, never handed out again
+	gtmproto.MsgSeqCurrent:    true,
+	gtmproto.MsgNodeInfo:      true,
+}
+
+// roundTrip sends one request on the current connection (reconnecting, and
+// moving past standbys, as Dial describes) and returns the response body and
+// the connection that answered.
+func (c *Client) roundTrip(ctx context.Context, t gtmproto.MsgType, body []byte) (*conn, []byte, error) {
+	var lastErr error
+	for attempt := 0; attempt <= len(c.addrs); attempt++ {
+		if err := ctx.Err(); err != nil {
+			if lastErr != nil {
+				return nil, nil, lastErr
+			}
+			return nil, nil, err
+		}
+		cn, err := c.getConn(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		resp, err := cn.roundTrip(ctx, t, body)
+		if err == nil {
+			return cn, resp, nil
+		}
+		var se *ServerError
+		switch {
+		case errors.As(err, &se) && se.Code == gtmproto.CodeStandby:
+			// Refused without running: try the next address.
+			c.abandon(cn)
+			lastErr = fmt.Errorf("%w: %s: %s", ErrUnavailable, c.addrs[cn.addrIdx], se.Message)
+			continue
+		case errors.Is(err, errNotSent), errors.Is(err, ErrUnavailable) && retrySafe[t]:
+			lastErr = err
+			continue
+		}
+		return nil, nil, err
+	}
+	return nil, nil, lastErr
 }
 
 func (c *Client) current() (*conn, error) {
@@ -149,11 +259,7 @@ func (c *Client) call(ctx context.Context, t gtmproto.MsgType, body []byte) (*gt
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	cn, err := c.getConn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := cn.roundTrip(ctx, t, body)
+	_, resp, err := c.roundTrip(ctx, t, body)
 	if err != nil {
 		return nil, err
 	}
@@ -356,11 +462,7 @@ func (c *Client) subscribe() (*conn, uint64, error) {
 		case <-ctx.Done():
 		}
 	}()
-	cn, err := c.getConn(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	resp, err := cn.roundTrip(ctx, gtmproto.MsgWatchCatalog, nil)
+	cn, resp, err := c.roundTrip(ctx, gtmproto.MsgWatchCatalog, nil)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -404,8 +506,9 @@ func (c *Client) follow(cn *conn, epoch uint64) {
 
 // conn is one TCP connection to the GTM and its reader.
 type conn struct {
-	nc  net.Conn
-	wmu sync.Mutex
+	nc      net.Conn
+	addrIdx int // which of the client's addresses
+	wmu     sync.Mutex
 
 	mu      sync.Mutex
 	nextID  uint64
@@ -418,9 +521,10 @@ type conn struct {
 	once    sync.Once
 }
 
-func newConn(nc net.Conn) *conn {
+func newConn(nc net.Conn, addrIdx int) *conn {
 	return &conn{
 		nc:      nc,
+		addrIdx: addrIdx,
 		pending: map[uint64]chan gtmproto.Frame{},
 		noteSig: make(chan struct{}, 1),
 		dead:    make(chan struct{}),
@@ -537,7 +641,8 @@ func (cn *conn) roundTrip(ctx context.Context, t gtmproto.MsgType, body []byte) 
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, cn.deadErr()
+		// A frame not written whole is never run by the GTM.
+		return nil, fmt.Errorf("%w: %w", errNotSent, cn.deadErr())
 	}
 	select {
 	case f := <-ch:

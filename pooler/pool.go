@@ -20,10 +20,14 @@ type Key struct {
 // Conn is a pooled backend connection to a datanode.
 type Conn struct {
 	*pgconn.PgConn
-	Key    Key
-	idleAt time.Time
-	notice func(*pgconn.Notice)
-	mu     sync.Mutex
+	Key Key
+	// Settings names the session settings applied on this backend (the
+	// caller's own digest of its SET statements; "" for none), so that a
+	// session finds a backend already set as it needs.
+	Settings string
+	idleAt   time.Time
+	notice   func(*pgconn.Notice)
+	mu       sync.Mutex
 }
 
 // SetNoticeHandler routes the backend's notices to fn (nil drops them).
@@ -47,9 +51,11 @@ type Resolver func(node string) (host string, port int, ok bool)
 
 // Options tune a Pool.
 type Options struct {
+	MaxPerKey      int           // open connections per key, busy or idle (default 100)
 	MaxIdlePerKey  int           // idle connections kept per key (default 16)
 	IdleTimeout    time.Duration // idle connections older than this are closed (default 5 min)
 	ConnectTimeout time.Duration // default 10 s
+	WaitTimeout    time.Duration // how long Get waits for a free connection (default 30 s)
 	AppName        string        // application_name the datanodes see
 	Logger         *slog.Logger
 }
@@ -60,6 +66,8 @@ type Pool struct {
 	opts     Options
 	mu       sync.Mutex
 	idle     map[Key][]*Conn
+	open     map[Key]int           // connections per key, busy and idle
+	wait     map[Key]chan struct{} // closed when a connection of the key is freed
 	closed   bool
 	dropping map[string]int // databases being dropped: their connections are not kept
 }
@@ -69,8 +77,14 @@ func New(resolve Resolver, opts Options) *Pool {
 	if opts.MaxIdlePerKey == 0 {
 		opts.MaxIdlePerKey = 16
 	}
+	if opts.MaxPerKey == 0 {
+		opts.MaxPerKey = 100
+	}
 	if opts.IdleTimeout == 0 {
 		opts.IdleTimeout = 5 * time.Minute
+	}
+	if opts.WaitTimeout == 0 {
+		opts.WaitTimeout = 30 * time.Second
 	}
 	if opts.ConnectTimeout == 0 {
 		opts.ConnectTimeout = 10 * time.Second
@@ -78,28 +92,126 @@ func New(resolve Resolver, opts Options) *Pool {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Pool{resolve: resolve, opts: opts, idle: map[Key][]*Conn{}}
+	p := &Pool{resolve: resolve, opts: opts, idle: map[Key][]*Conn{}, open: map[Key]int{}, wait: map[Key]chan struct{}{}}
+	go p.reap()
+	return p
 }
 
-// Get borrows a connection for key, opening one when none is idle.
-func (p *Pool) Get(ctx context.Context, key Key) (*Conn, error) {
-	p.mu.Lock()
-	for {
-		list := p.idle[key]
-		if len(list) == 0 {
-			break
+// reap closes connections idle for longer than the idle timeout.
+func (p *Pool) reap() {
+	t := time.NewTicker(p.opts.IdleTimeout / 4)
+	defer t.Stop()
+	for range t.C {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return
 		}
-		c := list[len(list)-1]
-		p.idle[key] = list[:len(list)-1]
-		if time.Since(c.idleAt) > p.opts.IdleTimeout || c.IsClosed() {
-			go c.Close(context.Background())
-			continue
+		var old []*Conn
+		for k, list := range p.idle {
+			keep := list[:0]
+			for _, c := range list {
+				if time.Since(c.idleAt) > p.opts.IdleTimeout {
+					old = append(old, c)
+					p.open[k]--
+				} else {
+					keep = append(keep, c)
+				}
+			}
+			p.idle[k] = keep
+			p.signalLocked(k)
 		}
 		p.mu.Unlock()
-		return c, nil
+		for _, c := range old {
+			c.Close(context.Background())
+		}
 	}
-	p.mu.Unlock()
-	return p.connect(ctx, key)
+}
+
+// signalLocked wakes those waiting for a connection of key k.
+func (p *Pool) signalLocked(k Key) {
+	if ch, ok := p.wait[k]; ok {
+		close(ch)
+		delete(p.wait, k)
+	}
+}
+
+// Stats counts the connections of the pool.
+type Stats struct{ Open, Idle int }
+
+// Stats tells how many connections are open and idle.
+func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var st Stats
+	for _, n := range p.open {
+		st.Open += n
+	}
+	for _, l := range p.idle {
+		st.Idle += len(l)
+	}
+	return st
+}
+
+// Get borrows a connection for key, preferring an idle one whose settings
+// are the ones asked for; it opens one when none is idle, and waits when
+// the key already has MaxPerKey connections. The caller brings a backend
+// with other Settings to its own (and sets Settings).
+func (p *Pool) Get(ctx context.Context, key Key, settings string) (*Conn, error) {
+	deadline := time.NewTimer(p.opts.WaitTimeout)
+	defer deadline.Stop()
+	for {
+		p.mu.Lock()
+		list := p.idle[key]
+		pick := -1
+		for i := len(list) - 1; i >= 0; i-- {
+			if list[i].Settings == settings {
+				pick = i
+				break
+			}
+		}
+		if pick < 0 && len(list) > 0 && p.open[key] >= p.opts.MaxPerKey {
+			pick = 0 // the oldest, to be reset by the caller
+		}
+		if pick >= 0 {
+			c := list[pick]
+			p.idle[key] = append(list[:pick], list[pick+1:]...)
+			if c.IsClosed() {
+				p.open[key]--
+				p.mu.Unlock()
+				continue
+			}
+			p.mu.Unlock()
+			return c, nil
+		}
+		if p.open[key] < p.opts.MaxPerKey {
+			p.open[key]++
+			p.mu.Unlock()
+			c, err := p.connect(ctx, key)
+			if err != nil {
+				p.mu.Lock()
+				p.open[key]--
+				p.signalLocked(key)
+				p.mu.Unlock()
+				return nil, err
+			}
+			return c, nil
+		}
+		ch, ok := p.wait[key]
+		if !ok {
+			ch = make(chan struct{})
+			p.wait[key] = ch
+		}
+		p.mu.Unlock()
+		select {
+		case <-ch:
+			continue
+		case <-ctx.Done():
+		case <-deadline.C:
+		}
+		return nil, &pgconn.PgError{Severity: "ERROR", Code: "53300",
+			Message: fmt.Sprintf("no free connection to datanode %s: %d are in use", key.Node, p.opts.MaxPerKey)}
+	}
 }
 
 func (p *Pool) connect(ctx context.Context, key Key) (*Conn, error) {
@@ -161,42 +273,37 @@ func rootCause(err error) error {
 	}
 }
 
-// Put returns a connection. A broken one, one inside a transaction, or one
-// whose session state cannot be reset is closed instead; reset runs
-// DISCARD ALL first (the session changed settings on it).
-func (p *Pool) Put(c *Conn, reset bool) {
+// Put returns a connection. A broken one, or one inside a transaction,
+// is closed instead.
+func (p *Pool) Put(c *Conn) {
 	if c == nil || c.PgConn == nil {
 		return
 	}
 	c.SetNoticeHandler(nil)
-	if c.IsClosed() || c.TxStatus() != 'I' {
-		go c.Close(context.Background())
-		return
-	}
-	if reset {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err := c.Exec(ctx, "DISCARD ALL").ReadAll()
-		cancel()
-		if err != nil {
-			go c.Close(context.Background())
-			return
-		}
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || p.dropping[c.Key.Database] > 0 || len(p.idle[c.Key]) >= p.opts.MaxIdlePerKey {
+	if p.closed || c.IsClosed() || c.IsBusy() || c.TxStatus() != 'I' || p.dropping[c.Key.Database] > 0 ||
+		len(p.idle[c.Key]) >= p.opts.MaxIdlePerKey {
+		p.open[c.Key]--
+		p.signalLocked(c.Key)
 		go c.Close(context.Background())
 		return
 	}
 	c.idleAt = time.Now()
 	p.idle[c.Key] = append(p.idle[c.Key], c)
+	p.signalLocked(c.Key)
 }
 
 // Discard closes a connection that must not be reused.
 func (p *Pool) Discard(c *Conn) {
-	if c != nil && c.PgConn != nil {
-		go c.Close(context.Background())
+	if c == nil || c.PgConn == nil {
+		return
 	}
+	p.mu.Lock()
+	p.open[c.Key]--
+	p.signalLocked(c.Key)
+	p.mu.Unlock()
+	go c.Close(context.Background())
 }
 
 // CloseIdle closes the idle connections whose key matches (nil matches all)
@@ -207,7 +314,9 @@ func (p *Pool) CloseIdle(match func(Key) bool) int {
 	for k, list := range p.idle {
 		if match == nil || match(k) {
 			victims = append(victims, list...)
+			p.open[k] -= len(list)
 			delete(p.idle, k)
+			p.signalLocked(k)
 		}
 	}
 	p.mu.Unlock()

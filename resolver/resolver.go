@@ -360,7 +360,7 @@ func (r *Resolver) scan(ctx context.Context, cs *conns) (map[string][]InDoubt, m
 	scanned := map[string]bool{}
 	var problems []error
 	pattern := likeEscape(r.Prefix()) + "%"
-	for _, n := range r.Datanodes() {
+	for _, n := range cs.list {
 		rows, err := cs.query(ctx, n.Name, "postgres",
 			`SELECT gid, database, owner, extract(epoch FROM now() - prepared)::float8 FROM pg_prepared_xacts WHERE gid LIKE $1 ORDER BY gid`, pattern)
 		if err != nil {

@@ -375,7 +375,7 @@ func (r *copyRouter) run(w ResultWriter) error {
 
 func (r *copyRouter) release() {
 	if r.scratch != nil {
-		r.s.co.Pool.Put(r.scratch, true)
+		r.s.co.Pool.Put(r.scratch)
 		r.scratch = nil
 	}
 }
@@ -518,17 +518,7 @@ func (s *session) scratchConn(ctx context.Context) (*pooler.Conn, error) {
 	if !ok {
 		return nil, pgError("08006", "no datanode is defined")
 	}
-	c, err := s.co.Pool.Get(ctx, pooler.Key{Node: dn.Name, Database: s.db, User: s.user})
-	if err != nil {
-		return nil, err
-	}
-	for _, set := range s.sets {
-		if _, err := c.Exec(ctx, set).ReadAll(); err != nil {
-			s.co.Pool.Discard(c)
-			return nil, executor.NodeError(dn.Name, err)
-		}
-	}
-	return c, nil
+	return s.acquire(ctx, dn.Name)
 }
 
 func arrayLiteralOf(vals [][]byte) []byte {

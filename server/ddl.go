@@ -26,7 +26,7 @@ func (s *session) ensureCatalog(ctx context.Context) error {
 		return nil
 	}
 	for _, n := range s.datanodeNames() {
-		c, err := s.co.Pool.Get(ctx, poolKey(n, s.db, s.user))
+		c, err := s.acquire(ctx, n)
 		if err != nil {
 			return err
 		}
@@ -35,7 +35,7 @@ func (s *session) ensureCatalog(ctx context.Context) error {
 			s.co.Pool.Discard(c)
 			return executor.NodeError(n, err)
 		}
-		s.co.Pool.Put(c, false)
+		s.co.Pool.Put(c)
 	}
 	s.co.Cache.Invalidate()
 	return nil

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,13 +133,13 @@ func (c *Coordinator) NewSession(ctx context.Context, st Startup) (Session, []Pa
 		switch k {
 		case "user", "database", "replication":
 		case "options":
-			for _, o := range parseOptions(v) {
-				s.sets = append(s.sets, o)
-			}
+			s.startupSets = append(s.startupSets, parseOptions(v)...)
 		default:
-			s.sets = append(s.sets, fmt.Sprintf("SET %s = %s", quoteIdentLower(k), quoteLiteral(v)))
+			s.startupSets = append(s.startupSets, fmt.Sprintf("SET %s = %s", quoteIdentLower(k), quoteLiteral(v)))
 		}
 	}
+	sort.Strings(s.startupSets) // the same settings, the same backends
+	s.sets = append([]string(nil), s.startupSets...)
 	params := []ParamStatus{
 		{"server_version", "15 (xlgo " + Version + ")"},
 		{"server_encoding", "UTF8"},
@@ -170,6 +171,7 @@ func (c *Coordinator) NewSession(ctx context.Context, st Startup) (Session, []Pa
 			s.Close()
 			return nil, nil, err
 		}
+		s.releaseConns()
 	}
 	c.sessions.Add(1)
 	return s, params, nil

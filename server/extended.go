@@ -488,14 +488,16 @@ func (s *session) Sync(ctx context.Context) error {
 	if !s.tx.explicit {
 		s.portals = map[string]*portal{}
 	}
+	var err error
 	if s.tx.active && !s.tx.explicit {
 		if s.tx.failed {
 			s.rollback(ctx)
-			return nil
+		} else {
+			err = s.commit(ctx)
 		}
-		return s.commit(ctx)
 	}
-	return nil
+	s.releaseConns()
+	return err
 }
 
 // sqlPrepare is SQL PREPARE name [(types)] AS statement.

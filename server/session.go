@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"sort"
 	"strings"
@@ -31,8 +32,12 @@ type session struct {
 
 	mu    sync.Mutex // guards conns against Cancel
 	conns map[string]*pooler.Conn
-	dirty bool     // settings changed on the backends: reset before pooling them again
-	sets  []string // SET statements every new backend replays
+	// Backends are held for a transaction and returned to the pool after
+	// it (transaction pooling), unless the session is pinned to them by
+	// state that lives in the backend (advisory locks, set_config).
+	pinned      bool
+	sets        []string // SET statements every backend of the session gets
+	startupSets []string // the ones from the startup packet (what RESET ALL returns to)
 
 	searchPath []string
 	tx         txn
@@ -53,6 +58,7 @@ type txn struct {
 	begun     map[string]bool // nodes with BEGIN sent
 	writes    map[string]bool // nodes written
 	localSets []string        // SET LOCAL / SET TRANSACTION replayed on nodes joined later
+	sets      []string        // session SETs made in the transaction: the session's once it commits
 	ddl       bool            // the catalog changed: bump the epoch after commit
 }
 
@@ -89,12 +95,65 @@ func (s *session) Close() {
 	s.conns = map[string]*pooler.Conn{}
 	s.mu.Unlock()
 	for _, c := range conns {
-		s.co.Pool.Put(c, s.dirty)
+		if s.pinned {
+			s.co.Pool.Discard(c)
+		} else {
+			s.co.Pool.Put(c)
+		}
 	}
 }
 
-// conn is the session's backend on a datanode, opened (and brought to the
-// session's settings) when first needed.
+// releaseConns gives the backends back to the pool between transactions.
+func (s *session) releaseConns() {
+	if s.tx.active || s.pinned {
+		return
+	}
+	s.mu.Lock()
+	conns := s.conns
+	s.conns = map[string]*pooler.Conn{}
+	s.mu.Unlock()
+	for _, c := range conns {
+		s.co.Pool.Put(c)
+	}
+}
+
+// settingsKey names the session's settings, to find backends that have them.
+func (s *session) settingsKey() string {
+	if len(s.sets) == 0 {
+		return ""
+	}
+	h := fnv.New64a()
+	for _, set := range s.sets {
+		h.Write([]byte(set))
+		h.Write([]byte{0})
+	}
+	return fmt.Sprintf("%x", h.Sum64())
+}
+
+// acquire borrows a backend on a datanode with the session's settings.
+func (s *session) acquire(ctx context.Context, node string) (*pooler.Conn, error) {
+	c, err := s.co.Pool.Get(ctx, pooler.Key{Node: node, Database: s.db, User: s.user}, s.settingsKey())
+	if err != nil {
+		return nil, err
+	}
+	if want := s.settingsKey(); c.Settings != want {
+		var sqls []string
+		if c.Settings != "" {
+			sqls = append(sqls, "DISCARD ALL")
+		}
+		sqls = append(sqls, s.sets...)
+		for _, sql := range sqls {
+			if _, err := c.Exec(ctx, sql).ReadAll(); err != nil {
+				s.co.Pool.Discard(c)
+				return nil, executor.NodeError(node, err)
+			}
+		}
+		c.Settings = want
+	}
+	return c, nil
+}
+
+// conn is the session's backend on a datanode, borrowed when first needed.
 func (s *session) conn(ctx context.Context, node string) (*pooler.Conn, error) {
 	s.mu.Lock()
 	c := s.conns[node]
@@ -105,18 +164,11 @@ func (s *session) conn(ctx context.Context, node string) (*pooler.Conn, error) {
 	if n, ok := s.co.Nodes.Node(node); !ok || !n.IsDatanode() {
 		return nil, pgError("42704", "PGXC Node %s: object not defined", node)
 	}
-	c, err := s.co.Pool.Get(ctx, pooler.Key{Node: node, Database: s.db, User: s.user})
+	c, err := s.acquire(ctx, node)
 	if err != nil {
 		return nil, err
 	}
 	c.SetNoticeHandler(s.notice)
-	for _, set := range s.sets {
-		if _, err := c.Exec(ctx, set).ReadAll(); err != nil {
-			s.co.Pool.Discard(c)
-			return nil, executor.NodeError(node, err)
-		}
-		s.dirty = true
-	}
 	s.mu.Lock()
 	s.conns[node] = c
 	s.mu.Unlock()
@@ -155,7 +207,7 @@ func (s *session) Conn(ctx context.Context, node string, write bool) (*pooler.Co
 			return nil, executor.NodeError(node, err)
 		}
 		s.tx.begun[node] = true
-		for _, set := range s.tx.localSets {
+		for _, set := range append(append([]string(nil), s.tx.sets...), s.tx.localSets...) {
 			if _, err := c.Exec(ctx, set).ReadAll(); err != nil {
 				return nil, executor.NodeError(node, err)
 			}
@@ -250,13 +302,15 @@ func (s *session) SimpleQuery(ctx context.Context, sql string, w ResultWriter) e
 					s.rollback(ctx)
 				}
 			}
+			s.releaseConns()
 			return err
 		}
 	}
 	if implicit && s.tx.active && !s.tx.explicit {
-		return s.commit(ctx)
+		err = s.commit(ctx)
 	}
-	return nil
+	s.releaseConns()
+	return err
 }
 
 // statement runs one statement of a Query message.
@@ -410,6 +464,18 @@ func (s *session) commit(ctx context.Context) error {
 	tx := s.tx
 	s.tx = txn{}
 	defer s.afterTx(ctx, tx)
+	if len(tx.sets) > 0 {
+		// Session SETs made in the transaction stay once it commits.
+		defer func() {
+			s.sets = s.normalizeSets(append(s.sets, tx.sets...))
+			key := s.settingsKey()
+			s.mu.Lock()
+			for _, c := range s.conns {
+				c.Settings = key
+			}
+			s.mu.Unlock()
+		}()
+	}
 	var writers, readers []string
 	for n := range tx.begun {
 		if tx.writes[n] {
@@ -476,7 +542,8 @@ func (s *session) commit(ctx context.Context) error {
 	s.failpoint("after-decision")
 	done := true
 	for i, n := range writers {
-		if err := s.simple(context.WithoutCancel(ctx), n, "COMMIT PREPARED "+quoteLiteral(gid)); err != nil {
+		if err := s.simple(context.WithoutCancel(ctx), n, "COMMIT PREPARED "+quoteLiteral(gid)); err != nil && !isCode(err, "42704") {
+			// (42704: a resolver finished it already.)
 			done = false
 			s.log.Warn("commit prepared failed; the resolver will finish it", "node", n, "gid", gid, "err", err)
 		}
@@ -554,4 +621,10 @@ func (s *session) simple(ctx context.Context, node, sql string) error {
 		return executor.NodeError(node, err)
 	}
 	return nil
+}
+
+// isCode tells whether err is a PostgreSQL error with this SQLSTATE.
+func isCode(err error, code string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == code
 }

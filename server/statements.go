@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/xlgo/xlgo/dialect"
 	"github.com/xlgo/xlgo/executor"
@@ -27,6 +28,9 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w Res
 	case node.GetSelectStmt() != nil:
 		if handled, err := s.coordinatorFunction(ctx, node.GetSelectStmt(), w); handled {
 			return err
+		}
+		if pinsSession(node) {
+			s.pinned = true
 		}
 		env, err := s.env(ctx)
 		if err != nil {
@@ -83,12 +87,26 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w Res
 		if s.tx.active && node.GetDiscardStmt().Target == pg_query.DiscardMode_DISCARD_ALL {
 			return pgError("25001", "DISCARD ALL cannot run inside a transaction block")
 		}
-		for n := range s.conns {
-			if err := s.simpleOutside(ctx, n, p.SQL); err != nil {
-				return err
-			}
+		dn, ok := s.co.Nodes.PreferredDatanode()
+		if !ok {
+			return pgError("08006", "no datanode is defined")
 		}
-		s.sets = nil
+		c, err := s.conn(ctx, dn.Name)
+		if err != nil {
+			return err
+		}
+		if _, err := c.Exec(ctx, p.SQL).ReadAll(); err != nil {
+			return executor.NodeError(dn.Name, err)
+		}
+		if node.GetDiscardStmt().Target == pg_query.DiscardMode_DISCARD_ALL {
+			for _, q := range s.startupSets {
+				if _, err := c.Exec(ctx, q).ReadAll(); err != nil {
+					return executor.NodeError(dn.Name, err)
+				}
+			}
+			s.sets = append([]string(nil), s.startupSets...)
+			c.Settings = s.settingsKey()
+		}
 		return w.CommandComplete(strings.ToUpper("DISCARD " + discardWord(node.GetDiscardStmt().Target)))
 	}
 	return s.utility(ctx, node, p.SQL, w, inMulti)
@@ -284,37 +302,61 @@ func (s *session) set(ctx context.Context, vs *pg_query.VariableSetStmt, sql str
 		s.tx.localSets = append(s.tx.localSets, sql)
 		return w.CommandComplete(tag)
 	}
-	// Run where the session already has backends (at least one, to check it).
-	if len(s.conns) == 0 {
-		if node, ok := s.co.Nodes.PreferredDatanode(); ok {
-			if _, err := s.conn(ctx, node.Name); err != nil {
-				return err
+	resetAll := vs.Kind == pg_query.VariableSetKind_VAR_RESET_ALL
+	run := []string{sql}
+	if resetAll {
+		// RESET ALL returns to the session's defaults, those of its startup packet included.
+		run = append(run, s.startupSets...)
+	}
+	if s.tx.active {
+		// Kept by the transaction's nodes (and replayed on nodes it joins
+		// later); the session's own once the transaction commits.
+		for n := range s.tx.begun {
+			for _, q := range run {
+				if err := s.simpleOutside(ctx, n, q); err != nil {
+					return err
+				}
 			}
 		}
-	}
-	s.mu.Lock()
-	var nodes []string
-	for n := range s.conns {
-		nodes = append(nodes, n)
-	}
-	s.mu.Unlock()
-	for _, n := range nodes {
-		if err := s.simpleOutside(ctx, n, sql); err != nil {
+		s.tx.sets = append(s.tx.sets, run...)
+	} else {
+		// Checked on one backend, then every backend of the session gets it.
+		node, ok := s.co.Nodes.PreferredDatanode()
+		if !ok {
+			return pgError("08006", "no datanode is defined")
+		}
+		c, err := s.conn(ctx, node.Name)
+		if err != nil {
 			return err
 		}
+		for _, q := range run {
+			if _, err := c.Exec(ctx, q).ReadAll(); err != nil {
+				return executor.NodeError(node.Name, err)
+			}
+		}
+		s.sets = s.normalizeSets(append(s.sets, run...))
+		c.Settings = s.settingsKey()
 	}
-	s.dirty = true
-	if vs.Kind == pg_query.VariableSetKind_VAR_RESET_ALL {
-		s.sets = nil
-	} else {
-		s.sets = append(s.sets, sql)
-	}
-	if vs.Name == "search_path" || vs.Kind == pg_query.VariableSetKind_VAR_RESET_ALL {
+	if vs.Name == "search_path" || resetAll {
 		if err := s.refreshSearchPath(ctx); err != nil {
 			return err
 		}
 	}
 	return w.CommandComplete(tag)
+}
+
+// normalizeSets drops what a RESET ALL undid.
+func (s *session) normalizeSets(sets []string) []string {
+	last := -1
+	for i, q := range sets {
+		if q == "RESET ALL" || strings.EqualFold(strings.TrimSpace(q), "RESET ALL") {
+			last = i
+		}
+	}
+	if last < 0 {
+		return sets
+	}
+	return append([]string(nil), sets[last+1:]...)
 }
 
 func firstConst(args []*pg_query.Node) string {
@@ -403,4 +445,21 @@ func (s *session) explain(ctx context.Context, es *pg_query.ExplainStmt, w Resul
 		}
 	}
 	return w.CommandComplete("EXPLAIN")
+}
+
+// pinsSession tells whether a statement leaves state in the backends that
+// must stay with the session: session advisory locks, set_config.
+func pinsSession(node *pg_query.Node) bool {
+	found := false
+	planner.Walk(node, func(m proto.Message) bool {
+		if fc, ok := m.(*pg_query.FuncCall); ok && len(fc.Funcname) > 0 {
+			switch fc.Funcname[len(fc.Funcname)-1].GetString_().GetSval() {
+			case "set_config", "pg_advisory_lock", "pg_advisory_lock_shared", "pg_try_advisory_lock",
+				"pg_try_advisory_lock_shared":
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
 }

@@ -31,6 +31,8 @@ type Options struct {
 	DatanodeSettings map[string]string
 	// LogLevel is passed to gtm and coordinators when set.
 	LogLevel string
+	// GTMStandby adds a gtm_standby that follows the gtm (for failover tests).
+	GTMStandby bool
 }
 
 // Cluster is a running test cluster.
@@ -179,7 +181,7 @@ func Start(t testing.TB, o Options) *Cluster {
 	pgBin := RequirePostgres(t)
 	bin := Binaries(t)
 
-	ports, err := freePorts(1 + o.Coordinators + o.Datanodes)
+	ports, err := freePorts(2 + o.Coordinators + o.Datanodes)
 	if err != nil {
 		t.Fatalf("clustertest: free ports: %v", err)
 	}
@@ -195,6 +197,9 @@ func Start(t testing.TB, o Options) *Cluster {
 	for i := 0; i < o.Datanodes; i++ {
 		cfg.Datanodes = append(cfg.Datanodes, cluster.Node{Name: fmt.Sprintf("datanode%d", i+1), Host: "127.0.0.1",
 			Port: ports[1+o.Coordinators+i], Primary: i == 0, Preferred: i == 0})
+	}
+	if o.GTMStandby {
+		cfg.GTMStandby = cluster.Node{Name: "gtm_standby", Host: "127.0.0.1", Port: ports[1+o.Coordinators+o.Datanodes]}
 	}
 	for k, v := range o.DatanodeSettings {
 		cfg.DatanodeSettings[k] = v
@@ -229,7 +234,10 @@ func Start(t testing.TB, o Options) *Cluster {
 	defer cancel()
 	if err := ctl.Init(ctx); err != nil {
 		var tails strings.Builder
-		for _, n := range append(append([]cluster.Node{cfg.GTM}, cfg.Coordinators...), cfg.Datanodes...) {
+		for _, n := range append(append([]cluster.Node{cfg.GTM, cfg.GTMStandby}, cfg.Coordinators...), cfg.Datanodes...) {
+			if n.Name == "" {
+				continue
+			}
 			if tail := c.LogTail(n.Name, 15); tail != "" {
 				fmt.Fprintf(&tails, "--- %s (last lines)\n%s\n", c.Ctl.LogPath(n.Name), tail)
 			}

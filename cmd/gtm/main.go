@@ -1,5 +1,7 @@
 // Command gtm runs the global transaction manager: global transaction ids,
-// durable two-phase commit decisions and the catalog epoch.
+// durable two-phase commit decisions, global sequences, the snapshot gate and
+// the catalog epoch. With --standby-of it runs a standby that follows a
+// primary's log until it is promoted (gtmclient's Promote, xlctl failover gtm).
 package main
 
 import (
@@ -34,6 +36,8 @@ func newCommand() *cobra.Command {
 		logLevel   string
 		name       string
 		ackTimeout time.Duration
+		standbyOf  string
+		replAck    time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:           "gtm",
@@ -53,7 +57,14 @@ func newCommand() *cobra.Command {
 				return fmt.Errorf("--port %d out of range", port)
 			}
 			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", name)
-			return run(cmd.Context(), logger, net.JoinHostPort(listen, strconv.Itoa(port)), dataDir, ackTimeout)
+			opts := []gtm.Option{gtm.WithCatalogAckTimeout(ackTimeout), gtm.WithReplAckTimeout(replAck)}
+			if standbyOf != "" {
+				if _, _, err := net.SplitHostPort(standbyOf); err != nil {
+					return fmt.Errorf("--standby-of %q: want host:port", standbyOf)
+				}
+				opts = append(opts, gtm.WithStandbyOf(standbyOf))
+			}
+			return run(cmd.Context(), logger, net.JoinHostPort(listen, strconv.Itoa(port)), dataDir, opts)
 		},
 	}
 	f := cmd.Flags()
@@ -64,17 +75,20 @@ func newCommand() *cobra.Command {
 	f.StringVar(&name, "name", "gtm", "node name used in logs")
 	f.DurationVar(&ackTimeout, "catalog-ack-timeout", gtm.DefaultCatalogAckTimeout,
 		"how long a catalog epoch bump waits for each coordinator's acknowledgement")
+	f.StringVar(&standbyOf, "standby-of", "", "run as a standby of the primary gtm at host:port (serves nothing until promoted)")
+	f.DurationVar(&replAck, "standby-ack-timeout", gtm.DefaultReplAckTimeout,
+		"how long a primary waits for its standby's acknowledgement before going on alone")
 	return cmd
 }
 
-func run(ctx context.Context, logger *slog.Logger, addr, dataDir string, ackTimeout time.Duration) error {
+func run(ctx context.Context, logger *slog.Logger, addr, dataDir string, opts []gtm.Option) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	srv, err := gtm.Open(dataDir, logger, gtm.WithCatalogAckTimeout(ackTimeout))
+	srv, err := gtm.Open(dataDir, logger, opts...)
 	if err != nil {
 		return err
 	}

@@ -174,7 +174,10 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Role, p.Addr, pid, state, p.Log)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			return printInDoubt(cmd.Context(), stdout, c, st)
 		},
 	})
 
@@ -223,6 +226,8 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 	}
 	regCmd.Flags().DurationVar(&wait, "wait", 60*time.Second, "how long to wait for the coordinators to answer")
 	root.AddCommand(regCmd)
+	root.AddCommand(newResolveCmd(open, stdout))
+	root.AddCommand(newFailoverCmd(open, stdout))
 	return root
 }
 

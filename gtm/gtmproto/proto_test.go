@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -94,4 +95,39 @@ func FuzzDecoder(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestSignedAndSequenceEncodings(t *testing.T) {
+	def := SeqDef{Name: "db.public.s", Start: math.MinInt64, Increment: -7, MinValue: math.MinInt64, MaxValue: math.MaxInt64, Cycle: true}
+	var e Encoder
+	e.Varint(-1).Varint(math.MaxInt64).Raw([]byte{0, 1, 2}).SeqDef(def)
+	d := NewDecoder(e.Bytes())
+	if v := d.Varint(); v != -1 {
+		t.Fatalf("varint %d", v)
+	}
+	if v := d.Varint(); v != math.MaxInt64 {
+		t.Fatalf("varint %d", v)
+	}
+	if b := d.Raw(3); string(b) != "\x00\x01\x02" {
+		t.Fatalf("raw %q", b)
+	}
+	if got := d.SeqDef(); got != def {
+		t.Fatalf("seqdef %+v", got)
+	}
+	if err := d.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	// A byte string longer than its limit is malformed.
+	e = Encoder{}
+	d = NewDecoder(e.Raw([]byte("abcd")).Bytes())
+	d.Raw(3)
+	if !errors.Is(d.Err(), ErrMalformed) {
+		t.Fatalf("oversized raw: %v", d.Err())
+	}
+	for code, want := range map[ErrorCode]string{CodeUndefinedObject: "42P01", CodeDuplicateObject: "42P07",
+		CodeSequenceLimit: "2200H", CodeOutOfRange: "22003", CodeInternal: "XX000"} {
+		if code.SQLState() != want {
+			t.Errorf("%d.SQLState() = %s, want %s", code, code.SQLState(), want)
+		}
+	}
 }
