@@ -19,6 +19,13 @@ import (
 // the statement about to run there may write.
 type Backends interface {
 	Conn(ctx context.Context, node string, write bool) (*pooler.Conn, error)
+	// NextVal is the next value of a global sequence (named as a column
+	// default names it).
+	NextVal(ctx context.Context, sequence string) (int64, error)
+	// ReadGate is entered before a read of several datanodes sends its
+	// statements and left once each node answered: no distributed commit is
+	// half seen. release is never nil.
+	ReadGate(ctx context.Context) (release func(), err error)
 }
 
 // Sink receives the rows a plan returns. Values are only valid during the call.
@@ -105,8 +112,14 @@ func (t *tagCounter) String() string {
 // RowDescription only when described is false, and tells whether it did.
 func exec(ctx context.Context, c *pooler.Conn, node, sql string, sink Sink, described bool, discard bool) (string, bool, error) {
 	mrr := c.Exec(ctx, sql)
+	return consume(mrr, mrr.NextResult(), node, sink, described, discard)
+}
+
+// consume streams the results of a statement already sent; has tells
+// whether NextResult was called and found the first result.
+func consume(mrr *pgconn.MultiResultReader, has bool, node string, sink Sink, described, discard bool) (string, bool, error) {
 	var tag string
-	for mrr.NextResult() {
+	for ; has; has = mrr.NextResult() {
 		rr := mrr.ResultReader()
 		fds := rr.FieldDescriptions()
 		if len(fds) > 0 && !described && !discard && sink != nil {
@@ -140,7 +153,60 @@ func exec(ctx context.Context, c *pooler.Conn, node, sql string, sink Sink, desc
 	return tag, described, nil
 }
 
+// runRemoteRead reads several datanodes: the statements are sent to all of
+// them inside the read gate, which is left once each has answered (each has
+// taken its snapshot by then); the rows are streamed after.
+func runRemoteRead(ctx context.Context, p *planner.RemoteQuery, b Backends, sink Sink) (string, error) {
+	conns := make([]*pooler.Conn, len(p.Nodes))
+	for i, node := range p.Nodes {
+		c, err := b.Conn(ctx, node, false)
+		if err != nil {
+			return "", err
+		}
+		conns[i] = c
+	}
+	release, err := b.ReadGate(ctx)
+	if err != nil {
+		return "", err
+	}
+	mrrs := make([]*pgconn.MultiResultReader, len(p.Nodes))
+	for i, node := range p.Nodes {
+		mrrs[i] = conns[i].Exec(ctx, p.SQL[node])
+	}
+	has := make([]bool, len(p.Nodes))
+	for i := range mrrs {
+		has[i] = mrrs[i].NextResult()
+	}
+	release()
+	var tags tagCounter
+	described := false
+	var firstErr error
+	for i, node := range p.Nodes {
+		if firstErr != nil {
+			mrrs[i].Close()
+			continue
+		}
+		tag, d, err := consume(mrrs[i], has[i], node, sink, described, false)
+		if err != nil {
+			firstErr = err
+			continue
+		}
+		described = d
+		tags.add(tag)
+	}
+	if firstErr != nil {
+		return "", firstErr
+	}
+	if p.Tag != "" {
+		return p.Tag, nil
+	}
+	return tags.String(), nil
+}
+
 func runRemote(ctx context.Context, p *planner.RemoteQuery, b Backends, sink Sink) (string, error) {
+	if !p.Write && len(p.Nodes) > 1 {
+		return runRemoteRead(ctx, p, b, sink)
+	}
 	var tags tagCounter
 	described := false
 	firstTag := ""
@@ -224,6 +290,12 @@ func arrayLiteral(vals [][]byte) []byte {
 
 func runGather(ctx context.Context, p *planner.GatherEval, b Backends, sink Sink) (string, error) {
 	var params [][]byte
+	// Every row pulled is read inside the read gate.
+	release, err := b.ReadGate(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
 	for _, in := range p.Inputs {
 		col := &collector{}
 		for _, node := range in.Nodes {
@@ -243,6 +315,7 @@ func runGather(ctx context.Context, p *planner.GatherEval, b Backends, sink Sink
 			params = append(params, arrayLiteral(vals))
 		}
 	}
+	release()
 	c, err := b.Conn(ctx, p.Node, false)
 	if err != nil {
 		return "", err

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -90,6 +91,32 @@ func runInsert(ctx context.Context, p *planner.InsertRows, b Backends, sink Sink
 				rows[i] = append(rows[i], cell{isNull: true, known: true})
 			} else {
 				rows[i] = append(rows[i], cell{expr: &pg_query.Node{Node: &pg_query.Node_SetToDefault{SetToDefault: &pg_query.SetToDefault{}}}})
+			}
+		}
+	}
+	// Columns whose default is nextval get the GTM's global values.
+	for _, sc := range p.SeqColumns {
+		cols = append(cols, sc.Column)
+		for i := range rows {
+			v, err := b.NextVal(ctx, sc.Sequence)
+			if err != nil {
+				return "", err
+			}
+			rows[i] = append(rows[i], cell{text: strconv.FormatInt(v, 10), known: true})
+		}
+	}
+	for ri := range rows {
+		for ci := range rows[ri] {
+			c := &rows[ri][ci]
+			if c.known || c.expr.GetSetToDefault() == nil {
+				continue
+			}
+			if seq, ok := planner.SequenceOfDefault(t.Columns[mustColumn(t, cols[ci])].Default); ok {
+				v, err := b.NextVal(ctx, seq)
+				if err != nil {
+					return "", err
+				}
+				*c = cell{text: strconv.FormatInt(v, 10), known: true}
 			}
 		}
 	}
@@ -318,7 +345,7 @@ func (e *evaluator) run() error {
 			return &pgconn.PgError{Severity: "ERROR", Code: "XX000", Message: "could not deparse an INSERT expression"}
 		}
 	}
-	c, err := e.b.Conn(e.ctx, e.node, true)
+	c, err := e.b.Conn(e.ctx, e.node, false)
 	if err != nil {
 		return err
 	}

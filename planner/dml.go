@@ -263,6 +263,18 @@ func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 	if p.FillDefault && len(p.Values) == 0 && p.Source == nil {
 		p.FillDefault = false
 	}
+	given := map[string]bool{}
+	for _, c := range p.Columns {
+		given[c] = true
+	}
+	for _, c := range t.Columns {
+		if given[c.Name] || (p.FillDefault && c.Name == t.Locator.Column) {
+			continue
+		}
+		if seq, ok := SequenceOfDefault(c.Default); ok {
+			p.SeqColumns = append(p.SeqColumns, SeqColumn{Column: c.Name, Sequence: seq})
+		}
+	}
 	return p, nil
 }
 

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -163,6 +164,27 @@ type InsertRows struct {
 	FillDefault bool
 	Nodes       []string // the table's nodes
 	EvalNode    string   // where expressions are evaluated before routing
+	// SeqColumns are columns the INSERT leaves to a default that takes the
+	// next value of a sequence: the coordinator fills them from the GTM's
+	// global sequence, so every node stores a cluster-wide unique value.
+	SeqColumns []SeqColumn
+}
+
+// SeqColumn is a column whose default is nextval of a sequence.
+type SeqColumn struct {
+	Column   string
+	Sequence string // as the default names it ('s'::regclass text)
+}
+
+var nextvalDefault = regexp.MustCompile(`^nextval\('((?:[^']|'')*)'::regclass\)$`)
+
+// SequenceOfDefault tells whether a column default is nextval('s') and of which sequence.
+func SequenceOfDefault(def string) (string, bool) {
+	m := nextvalDefault.FindStringSubmatch(def)
+	if m == nil {
+		return "", false
+	}
+	return strings.ReplaceAll(m[1], "''", "'"), true
 }
 
 func (p *InsertRows) explain(b *strings.Builder, depth int) {

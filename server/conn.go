@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -52,8 +53,12 @@ const (
 // clientConn is one client connection; serve runs it on its own goroutine.
 type clientConn struct {
 	srv *Server
-	nc  net.Conn
+	nc  net.Conn     // the connection, TLS once negotiated
+	raw net.Conn     // the accepted connection; abort uses it from another goroutine
 	log *slog.Logger // used by this connection's goroutine only
+
+	local bool // a Unix-domain socket
+	tlsOn bool // TLS was negotiated
 
 	// ctx is cancelled when the client goes, a write fails or the server closes.
 	ctx    context.Context
@@ -91,6 +96,8 @@ func newClientConn(srv *Server, nc net.Conn) *clientConn {
 	c := &clientConn{
 		srv:      srv,
 		nc:       nc,
+		raw:      nc,
+		local:    nc.LocalAddr() != nil && nc.LocalAddr().Network() == "unix",
 		log:      srv.log.With("remote", remoteString(nc)),
 		ctx:      ctx,
 		cancel:   cancel,
@@ -125,7 +132,9 @@ func (c *clientConn) serve() {
 	if !c.startup() {
 		return
 	}
-	c.startPump()
+	if !c.pumping {
+		c.startPump()
+	}
 	c.messageLoop()
 	if c.aborted.Load() && c.writeErr == nil {
 		// Best effort, as PostgreSQL does on a fast shutdown.
@@ -138,7 +147,7 @@ func (c *clientConn) serve() {
 // connection and cancels its context; the goroutine then ends.
 func (c *clientConn) abort() {
 	c.aborted.Store(true)
-	c.nc.SetDeadline(time.Now())
+	c.raw.SetDeadline(time.Now())
 	c.cancel()
 }
 
@@ -254,13 +263,28 @@ func (c *clientConn) readStartupPacket() ([]byte, error) {
 	return body, nil
 }
 
-// negotiateTLS answers an SSLRequest. TLS is not offered: the answer is 'N'
-// and the startup continues in plain text. Offering it means answering 'S'
-// here and replacing c.nc (and c.be's writer) with a tls.Server connection
-// after the handshake.
+// negotiateTLS answers an SSLRequest: 'N' when the server has no
+// certificate (or on a Unix socket, as PostgreSQL does), else 'S' and the TLS
+// handshake, after which the connection speaks through TLS.
 func (c *clientConn) negotiateTLS() error {
-	_, err := c.nc.Write([]byte{'N'})
-	return err
+	t := c.srv.opts.TLS
+	if t == nil || c.local {
+		_, err := c.nc.Write([]byte{'N'})
+		return err
+	}
+	if _, err := c.nc.Write([]byte{'S'}); err != nil {
+		return err
+	}
+	tc := tls.Server(c.nc, t.Config)
+	if err := tc.HandshakeContext(c.ctx); err != nil {
+		c.log.Info("could not accept SSL connection", "err", err)
+		return err
+	}
+	c.nc = tc
+	c.tlsOn = true
+	c.be = pgproto3.NewBackend(c.pr, tc)
+	c.be.SetMaxBodyLen(max(c.srv.opts.MaxMessageSize-4, 1))
+	return nil
 }
 
 func (c *clientConn) handleCancelRequest(body []byte) {
@@ -305,8 +329,6 @@ func (c *clientConn) startSession(code uint32, paramBytes []byte) bool {
 		}
 		params[k] = v
 	}
-	c.nc.SetReadDeadline(time.Time{})
-
 	st := Startup{User: params["user"], Database: params["database"], Params: params, RemoteAddr: c.nc.RemoteAddr()}
 	if st.User == "" {
 		c.rejectStartup(&pgconn.PgError{Code: codeInvalidAuthSpec, Message: "no PostgreSQL user name specified in startup packet"})
@@ -319,6 +341,10 @@ func (c *clientConn) startSession(code uint32, paramBytes []byte) bool {
 		// Protocol 3.0 with no protocol options is what we speak, like PostgreSQL 15.
 		c.be.Send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: unrecognized})
 	}
+	if !c.authenticate(st) {
+		return false
+	}
+	c.nc.SetReadDeadline(time.Time{})
 
 	sess, status, err := c.srv.engine.NewSession(c.ctx, st)
 	if err != nil {

@@ -422,6 +422,12 @@ func (s *session) utility(ctx context.Context, node *pg_query.Node, sql string, 
 	case node.GetLoadStmt() != nil, node.GetCreateSubscriptionStmt() != nil, node.GetCreatePublicationStmt() != nil,
 		node.GetAlterSubscriptionStmt() != nil, node.GetAlterPublicationStmt() != nil:
 		return planner.Unsupported("%s is not supported", name)
+	case node.GetAlterSeqStmt() != nil:
+		for _, o := range node.GetAlterSeqStmt().Options {
+			if d := o.GetDefElem(); d != nil && d.Defname != "owned_by" {
+				return planner.Unsupported("ALTER SEQUENCE of a global sequence (use setval, or DROP and CREATE it)")
+			}
+		}
 	case node.GetLockStmt() != nil:
 		if !s.tx.explicit {
 			return pgError("25P01", "LOCK TABLE can only be used in transaction blocks")
@@ -465,6 +471,7 @@ func (s *session) utility(ctx context.Context, node *pg_query.Node, sql string, 
 	if err != nil {
 		return err
 	}
+	s.forgetSequences(ctx, node)
 	return w.CommandComplete(tag)
 }
 

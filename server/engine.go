@@ -39,7 +39,11 @@ type Coordinator struct {
 	// Failpoint, when set, is called at the named steps of two-phase commit
 	// (tests set it through XLGO_FAILPOINT).
 	Failpoint func(step string)
+	// SeqCache hands out values of global sequences from ranges taken from the GTM.
+	SeqCache  *gtmclient.SeqCache
 	sessions  atomic.Int64
+	nextID    atomic.Uint64
+	registry  sync.Map // session id -> *session
 	typeNames sync.Map // type OID -> SQL name, for built-in types
 }
 
@@ -54,6 +58,7 @@ func NewCoordinator(name, clusterName string, nodes *catalog.NodeStore, gtm *gtm
 		return n.Host, n.Port, true
 	}, pooler.Options{AppName: "xlgo " + name, Logger: logger})
 	if gtm != nil {
+		c.SeqCache = gtmclient.NewSeqCache(gtm, 0)
 		gtm.WatchCatalog(func(epoch uint64) {
 			c.Cache.Invalidate()
 			logger.Debug("catalog changed", "epoch", epoch)
@@ -121,13 +126,15 @@ func (c *Coordinator) catalogFresh() bool {
 // NewSession implements Engine.
 func (c *Coordinator) NewSession(ctx context.Context, st Startup) (Session, []ParamStatus, error) {
 	s := &session{
-		co:      c,
-		user:    st.User,
-		db:      st.Database,
-		conns:   map[string]*pooler.Conn{},
-		stmts:   map[string]*preparedStmt{},
-		portals: map[string]*portal{},
-		log:     c.Logger.With("user", st.User, "database", st.Database),
+		co:       c,
+		user:     st.User,
+		db:       st.Database,
+		conns:    map[string]*pooler.Conn{},
+		stmts:    map[string]*preparedStmt{},
+		seqNames: map[string]string{},
+		lastSeq:  map[string]int64{},
+		portals:  map[string]*portal{},
+		log:      c.Logger.With("user", st.User, "database", st.Database),
 	}
 	for k, v := range st.Params {
 		switch k {
@@ -174,6 +181,8 @@ func (c *Coordinator) NewSession(ctx context.Context, st Startup) (Session, []Pa
 		s.releaseConns()
 	}
 	c.sessions.Add(1)
+	s.id = c.nextID.Add(1)
+	c.registry.Store(s.id, s)
 	return s, params, nil
 }
 
@@ -203,4 +212,39 @@ func quoteIdentLower(s string) string { return quoteIdent(strings.ToLower(s)) }
 
 func pgError(code, format string, args ...any) *pgconn.PgError {
 	return &pgconn.PgError{Severity: "ERROR", Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// BackendInfo is one datanode backend a session holds now.
+type BackendInfo struct {
+	Session uint64
+	Node    string
+	PID     uint32
+}
+
+// Backends lists the datanode backends the coordinator's sessions hold
+// (a deadlock detector maps datanode lock waits to sessions with it).
+func (c *Coordinator) Backends() []BackendInfo {
+	var out []BackendInfo
+	c.registry.Range(func(_, v any) bool {
+		s := v.(*session)
+		s.mu.Lock()
+		for node, conn := range s.conns {
+			out = append(out, BackendInfo{Session: s.id, Node: node, PID: conn.PID()})
+		}
+		s.mu.Unlock()
+		return true
+	})
+	return out
+}
+
+// CancelForDeadlock cancels what a session runs now; it gets SQLSTATE 40P01.
+func (c *Coordinator) CancelForDeadlock(id uint64) bool {
+	v, ok := c.registry.Load(id)
+	if !ok {
+		return false
+	}
+	s := v.(*session)
+	s.deadlockVictim.Store(true)
+	s.Cancel()
+	return true
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/xlgo/xlgo/auth"
 )
 
 // Defaults for Options fields left zero.
@@ -41,6 +44,14 @@ type Options struct {
 	StartupTimeout time.Duration
 	// Logger receives connection events; nil means slog.Default().
 	Logger *slog.Logger
+	// HBA is the rule list clients are checked against; nil means
+	// auth.DefaultHBA() (trust on the Unix socket and loopback only).
+	HBA *auth.HBA
+	// Passwords gives the stored passwords for md5, scram-sha-256 and
+	// password rules; nil makes those rules refuse every client.
+	Passwords PasswordSource
+	// TLS, when set, is offered to clients that send an SSLRequest.
+	TLS *auth.ServerTLS
 }
 
 // Server accepts PostgreSQL protocol connections and hands them to an Engine.
@@ -48,6 +59,9 @@ type Server struct {
 	engine Engine
 	opts   Options
 	log    *slog.Logger
+	hba    *auth.HBA
+	// mockKey derives the salt of the mock SCRAM exchange run for unknown users.
+	mockKey [32]byte
 
 	// baseCtx is the parent of every connection's context; cancelled by Close.
 	baseCtx    context.Context
@@ -78,16 +92,25 @@ func NewServer(engine Engine, opts Options) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
+	hba := opts.HBA
+	if hba == nil {
+		hba = auth.DefaultHBA()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		engine:     engine,
 		opts:       opts,
 		log:        log,
+		hba:        hba,
 		baseCtx:    ctx,
 		baseCancel: cancel,
 		conns:      make(map[*clientConn]struct{}),
 		byPID:      make(map[uint32]*clientConn),
 	}
+	if _, err := rand.Read(s.mockKey[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	return s
 }
 
 // DefaultSocketDir is the local libpq's default Unix socket directory:

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -26,9 +27,13 @@ import (
 // session is one client's connection to the cluster: its backends on the
 // datanodes, its settings, and its transaction.
 type session struct {
-	co       *Coordinator
-	user, db string
-	log      *slog.Logger
+	id uint64
+	co *Coordinator
+	// deadlockVictim: the running statement was cancelled to break a
+	// distributed deadlock; its error becomes 40P01.
+	deadlockVictim atomic.Bool
+	user, db       string
+	log            *slog.Logger
 
 	mu    sync.Mutex // guards conns against Cancel
 	conns map[string]*pooler.Conn
@@ -42,6 +47,13 @@ type session struct {
 	searchPath []string
 	tx         txn
 	w          ResultWriter // the writer of the message being run, for notices
+
+	// Global sequences: the GTM names of sequences, the session's last values.
+	seqNames   map[string]string
+	lastSeq    map[string]int64
+	lastVal    int64
+	hasLastVal bool
+	defaultRR  bool // default_transaction_isolation is repeatable read
 
 	// Extended query protocol.
 	stmts   map[string]*preparedStmt
@@ -60,6 +72,10 @@ type txn struct {
 	localSets []string        // SET LOCAL / SET TRANSACTION replayed on nodes joined later
 	sets      []string        // session SETs made in the transaction: the session's once it commits
 	ddl       bool            // the catalog changed: bump the epoch after commit
+	// rr: REPEATABLE READ. Its snapshots are taken on every datanode at
+	// once, inside the read gate, before its first statement.
+	rr            bool
+	snapshotTaken bool
 }
 
 func (s *session) TxStatus() byte {
@@ -87,6 +103,7 @@ func (s *session) Cancel() {
 }
 
 func (s *session) Close() {
+	s.co.registry.Delete(s.id)
 	if s.tx.active {
 		s.rollback(context.Background())
 	}
@@ -197,6 +214,11 @@ func (s *session) dropConn(node string) {
 // Conn implements executor.Backends: the backend joined to the open
 // transaction, if any.
 func (s *session) Conn(ctx context.Context, node string, write bool) (*pooler.Conn, error) {
+	if s.tx.active && s.tx.rr && !s.tx.snapshotTaken {
+		if err := s.takeSnapshots(ctx); err != nil {
+			return nil, err
+		}
+	}
 	c, err := s.conn(ctx, node)
 	if err != nil {
 		return nil, err
@@ -220,10 +242,75 @@ func (s *session) Conn(ctx context.Context, node string, write bool) (*pooler.Co
 }
 
 func (s *session) begin(explicit bool, beginSQL string) {
-	s.tx = txn{active: true, explicit: explicit, beginSQL: beginSQL, begun: map[string]bool{}, writes: map[string]bool{}}
+	s.tx = txn{active: true, explicit: explicit, beginSQL: beginSQL, begun: map[string]bool{}, writes: map[string]bool{}, rr: s.defaultRR}
 	if s.tx.beginSQL == "" {
 		s.tx.beginSQL = "BEGIN"
 	}
+}
+
+// ReadGate implements executor.Backends.
+func (s *session) ReadGate(ctx context.Context) (func(), error) {
+	noop := func() {}
+	if s.co.GTM == nil || len(s.co.Nodes.Datanodes()) < 2 || (s.tx.active && s.tx.snapshotTaken) {
+		return noop, nil
+	}
+	release, err := s.co.GTM.GateEnter(ctx, gtmclient.GateReader)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, pgError("57014", "canceling statement due to user request")
+		}
+		return nil, pgError("08006", "a read of several datanodes needs the GTM's snapshot gate, which is not reachable: %v", err)
+	}
+	var once sync.Once
+	return func() { once.Do(release) }, nil
+}
+
+// takeSnapshots starts a REPEATABLE READ transaction on every datanode and
+// has each take its snapshot while the read gate is held: together they see
+// every distributed commit on all of its nodes or on none.
+func (s *session) takeSnapshots(ctx context.Context) error {
+	s.tx.snapshotTaken = true
+	nodes := s.datanodeNames()
+	conns := make([]*pooler.Conn, len(nodes))
+	for i, n := range nodes {
+		c, err := s.conn(ctx, n)
+		if err != nil {
+			return err
+		}
+		conns[i] = c
+	}
+	release := func() {}
+	if s.co.GTM != nil && len(nodes) > 1 {
+		r, err := s.co.GTM.GateEnter(ctx, gtmclient.GateReader)
+		if err != nil {
+			return pgError("08006", "a REPEATABLE READ transaction over several datanodes needs the GTM's snapshot gate, which is not reachable: %v", err)
+		}
+		release = r
+	}
+	batch := s.tx.beginSQL
+	for _, q := range append(append([]string(nil), s.tx.sets...), s.tx.localSets...) {
+		batch += ";\n" + q
+	}
+	batch += ";\nSELECT 1"
+	mrrs := make([]*pgconn.MultiResultReader, len(nodes))
+	for i, c := range conns {
+		if s.tx.begun[nodes[i]] {
+			continue
+		}
+		mrrs[i] = c.Exec(ctx, batch)
+	}
+	var firstErr error
+	for i, mrr := range mrrs {
+		if mrr == nil {
+			continue
+		}
+		if _, err := mrr.ReadAll(); err != nil && firstErr == nil {
+			firstErr = executor.NodeError(nodes[i], err)
+		}
+		s.tx.begun[nodes[i]] = true
+	}
+	release()
+	return firstErr
 }
 
 // relations is the session database's distribution catalog.
@@ -315,6 +402,15 @@ func (s *session) SimpleQuery(ctx context.Context, sql string, w ResultWriter) e
 
 // statement runs one statement of a Query message.
 func (s *session) statement(ctx context.Context, text string, w ResultWriter, inMulti bool) error {
+	err := s.statement1(ctx, text, w, inMulti)
+	if s.deadlockVictim.Swap(false) && err != nil && isCode(err, "57014") {
+		return &pgconn.PgError{Severity: "ERROR", Code: "40P01", Message: "deadlock detected",
+			Detail: "The transaction waited for locks on several datanodes in a cycle with other transactions; it was chosen to break the cycle."}
+	}
+	return err
+}
+
+func (s *session) statement1(ctx context.Context, text string, w ResultWriter, inMulti bool) error {
 	st, err := dialect.Parse(text)
 	if err != nil {
 		return err
@@ -540,6 +636,12 @@ func (s *session) commit(ctx context.Context) error {
 		// The abort conflicts: the commit was logged after all; finish it.
 	}
 	s.failpoint("after-decision")
+	// Readers of several nodes do not start while the commit is half applied.
+	release, gerr := s.co.GTM.GateEnter(context.WithoutCancel(ctx), gtmclient.GateCommitter)
+	if gerr != nil {
+		s.log.Warn("committing without the snapshot gate", "gid", gid, "err", gerr)
+		release = func() {}
+	}
 	done := true
 	for i, n := range writers {
 		if err := s.simple(context.WithoutCancel(ctx), n, "COMMIT PREPARED "+quoteLiteral(gid)); err != nil && !isCode(err, "42704") {
@@ -551,6 +653,7 @@ func (s *session) commit(ctx context.Context) error {
 			s.failpoint("between-commits")
 		}
 	}
+	release()
 	if done {
 		if err := s.co.GTM.Forget(context.WithoutCancel(ctx), gid); err != nil {
 			s.log.Warn("forget decision", "gid", gid, "err", err)

@@ -21,6 +21,12 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w Res
 	if err != nil {
 		return err
 	}
+	if hasSequenceCall(p.SQL) && (node.GetSelectStmt() != nil || node.GetInsertStmt() != nil ||
+		node.GetUpdateStmt() != nil || node.GetDeleteStmt() != nil) {
+		if err := s.bindSequences(ctx, node); err != nil {
+			return err
+		}
+	}
 	if p.Distribute != nil && node.GetCreateStmt() == nil && node.GetCreateTableAsStmt() == nil {
 		return pgError("42601", "DISTRIBUTE BY is only allowed in CREATE TABLE")
 	}
@@ -153,7 +159,7 @@ func (s *session) coordinatorFunction(ctx context.Context, sel *pg_query.SelectS
 	}
 	rt := sel.TargetList[0].GetResTarget()
 	fc := rt.GetVal().GetFuncCall()
-	if fc == nil || len(fc.Args) != 0 {
+	if fc == nil || len(fc.Args) > 1 {
 		return false, nil
 	}
 	name := ""
@@ -181,7 +187,38 @@ func (s *session) coordinatorFunction(ctx context.Context, sel *pg_query.SelectS
 		val = "t"
 	case "pgxc_node_str":
 		val = s.co.Name
+	case "pgxc_backends":
+		// The datanode backends this coordinator's sessions hold, one
+		// "session node pid" line each (for distributed deadlock detection).
+		var lines []string
+		for _, b := range s.co.Backends() {
+			lines = append(lines, fmt.Sprintf("%d %s %d", b.Session, b.Node, b.PID))
+		}
+		if err := w.RowDescription([]pgproto3.FieldDescription{{Name: []byte(col), DataTypeOID: 25, DataTypeSize: -1, TypeModifier: -1}}); err != nil {
+			return true, err
+		}
+		for _, l := range lines {
+			if err := w.DataRow([][]byte{[]byte(l)}); err != nil {
+				return true, err
+			}
+		}
+		return true, w.CommandComplete(fmt.Sprintf("SELECT %d", len(lines)))
+	case "pgxc_cancel_for_deadlock":
+		if len(fc.Args) != 1 {
+			return false, nil
+		}
+		id, ok := constInt(fc.Args[0])
+		if !ok {
+			return true, pgError("22023", "pgxc_cancel_for_deadlock needs a session id")
+		}
+		val = "f"
+		if s.co.CancelForDeadlock(uint64(id)) {
+			val = "t"
+		}
 	default:
+		return false, nil
+	}
+	if len(fc.Args) != 0 && name != "pgxc_cancel_for_deadlock" {
 		return false, nil
 	}
 	typ := uint32(16)
@@ -215,6 +252,9 @@ func (s *session) transaction(ctx context.Context, ts *pg_query.TransactionStmt,
 			s.tx.beginSQL = sql
 		} else {
 			s.begin(true, sql)
+		}
+		if iso := isolationOf(ts.Options); iso != "" {
+			s.tx.rr = iso == "repeatable read"
 		}
 		return w.CommandComplete("BEGIN")
 	case pg_query.TransactionStmtKind_TRANS_STMT_COMMIT:
@@ -253,6 +293,25 @@ func (s *session) transaction(ctx context.Context, ts *pg_query.TransactionStmt,
 		return planner.Unsupported("PREPARE TRANSACTION by clients is not supported: xlgo uses two-phase commit itself")
 	}
 	return planner.Unsupported("this transaction statement")
+}
+
+// isolationOf is the isolation level a BEGIN names ("" for none).
+func isolationOf(opts []*pg_query.Node) string {
+	for _, o := range opts {
+		if d := o.GetDefElem(); d != nil && d.Defname == "transaction_isolation" {
+			if c := d.Arg.GetAConst(); c != nil {
+				return strings.ToLower(c.GetSval().GetSval())
+			}
+		}
+	}
+	return ""
+}
+
+// hasSequenceCall is a cheap test for nextval/currval/setval/lastval in SQL text.
+func hasSequenceCall(sql string) bool {
+	l := strings.ToLower(sql)
+	return strings.Contains(l, "nextval") || strings.Contains(l, "currval") || strings.Contains(l, "setval") ||
+		strings.Contains(l, "lastval")
 }
 
 // checkIsolation refuses SERIALIZABLE, which cannot hold across datanodes.
@@ -336,6 +395,15 @@ func (s *session) set(ctx context.Context, vs *pg_query.VariableSetStmt, sql str
 		}
 		s.sets = s.normalizeSets(append(s.sets, run...))
 		c.Settings = s.settingsKey()
+	}
+	if vs.Name == "default_transaction_isolation" || vs.Name == "session_characteristics" || resetAll {
+		s.defaultRR = strings.Contains(strings.ToLower(sql), "repeatable read") || strings.Contains(strings.ToLower(sql), "'repeatable read'")
+		if resetAll {
+			s.defaultRR = false
+		}
+	}
+	if vs.Name == "transaction_isolation" && s.tx.active && !s.tx.snapshotTaken {
+		s.tx.rr = strings.Contains(strings.ToLower(sql), "repeatable read")
 	}
 	if vs.Name == "search_path" || resetAll {
 		if err := s.refreshSearchPath(ctx); err != nil {
