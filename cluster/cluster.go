@@ -34,6 +34,9 @@ type Cluster struct {
 	Out io.Writer
 	// ReadyTimeout bounds the wait for a started gtm or coordinator (default 60s).
 	ReadyTimeout time.Duration
+	// TLS makes Init create a CA and a server certificate in HOME/tls, which
+	// the coordinators then offer to clients (xlctl init --tls).
+	TLS bool
 }
 
 // New returns the cluster of cfg living in home.
@@ -208,6 +211,11 @@ func (c *Cluster) Init(ctx context.Context) (err error) {
 	if err = step("prepare home "+c.Home, func() error { return c.prepareHome(e) }); err != nil {
 		return err
 	}
+	if c.TLS {
+		if err = step("make TLS certificates", c.makeCerts); err != nil {
+			return err
+		}
+	}
 	for _, n := range c.Config.Datanodes {
 		if err = step("initdb datanode "+n.Name, func() error { return c.initDatanode(ctx, e, n) }); err != nil {
 			return err
@@ -272,7 +280,14 @@ func (c *Cluster) prepareHome(e *env) error {
 				return err
 			}
 		}
-		if err := os.WriteFile(c.ConfigPath(), data, 0o644); err != nil {
+		mode := os.FileMode(0o644)
+		if c.Config.Auth.HasSecrets() {
+			mode = 0o600 // it holds datanode passwords
+		}
+		if err := os.WriteFile(c.ConfigPath(), data, mode); err != nil {
+			return err
+		}
+		if err := os.Chmod(c.ConfigPath(), mode); err != nil {
 			return err
 		}
 		c.say("Wrote %s", c.ConfigPath())
@@ -552,7 +567,7 @@ func (c *Cluster) GTMArgs() []string {
 func (c *Cluster) CoordinatorArgs(n Node, socketDir string) []string {
 	return append([]string{"--name", n.Name, "--listen", n.Host, "--port", strconv.Itoa(n.Port),
 		"--unix-socket-dir", socketDir, "--gtm", c.Config.GTMAddrs(), "--data-dir", c.DataDir(n.Name),
-		"--cluster-name", c.Config.ClusterName}, c.logLevelArgs()...)
+		"--cluster-name", c.Config.ClusterName}, append(c.logLevelArgs(), c.coordinatorAuthArgs(n)...)...)
 }
 
 func (c *Cluster) startGTM(ctx context.Context) error {
@@ -582,6 +597,9 @@ func (c *Cluster) startCoordinator(ctx context.Context, e *env, n Node) error {
 	}
 	c.say("Start coordinator %s", n.Name)
 	if err := os.MkdirAll(c.DataDir(n.Name), 0o700); err != nil {
+		return err
+	}
+	if err := c.writeCoordinatorAuth(n); err != nil {
 		return err
 	}
 	exited, err := c.spawn(n.Name, "coordinator", c.CoordinatorArgs(n, e.crdSocket))

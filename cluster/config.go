@@ -45,6 +45,8 @@ type Config struct {
 	Datanodes    []Node `mapstructure:"datanodes"`
 	// DatanodeSettings are extra postgresql.conf lines for every datanode.
 	DatanodeSettings map[string]string `mapstructure:"datanode_settings"`
+	// Auth is how coordinators authenticate clients and log in to datanodes.
+	Auth AuthConfig `mapstructure:"auth"`
 }
 
 // DefaultConfig is the reference topology of the Postgres-XL guide, all on 127.0.0.1.
@@ -114,6 +116,7 @@ func ParseConfig(data []byte) (*Config, error) {
 var knownKeys = map[string]bool{
 	"cluster_name": true, "pg_bin": true, "os_user": true, "socket_dir": true, "log_level": true,
 	"gtm": true, "gtm_standby": true, "coordinators": true, "datanodes": true, "datanode_settings": true,
+	"auth": true,
 }
 
 var (
@@ -183,6 +186,9 @@ func (c *Config) Validate() error {
 	}
 	if primaries > 1 {
 		bad("%d datanodes are primary; at most one may be", primaries)
+	}
+	if err := c.Auth.validate(); err != nil {
+		bad("auth: %v", err)
 	}
 	for k := range c.DatanodeSettings {
 		if !settingRE.MatchString(k) {
@@ -255,6 +261,7 @@ func (c *Config) YAML() []byte {
 	for _, k := range sortedKeys(c.DatanodeSettings) {
 		fmt.Fprintf(&b, "  %s: %s\n", k, q(c.DatanodeSettings[k]))
 	}
+	b.WriteString(c.Auth.yaml())
 	return []byte(b.String())
 }
 

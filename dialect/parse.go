@@ -3,6 +3,7 @@ package dialect
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 )
@@ -11,6 +12,9 @@ import (
 // statement comes back as its own type, anything else as *Passthrough with any XL clause taken out.
 // Errors are *pgconn.PgError values whose Position is relative to sql.
 func Parse(sql string) (Statement, error) {
+	if plainStatement(sql) {
+		return &Passthrough{SQL: sql}, nil
+	}
 	p, err := newTokenParser(sql)
 	if err != nil {
 		return nil, err
@@ -448,4 +452,31 @@ func (p *tokenParser) createBarrier() (Statement, error) {
 		st.ID = id
 	}
 	return p.finish(st)
+}
+
+// plainStatement tells, without lexing, that a statement cannot be one of
+// XL's: its first token is a keyword no XL statement or clause starts with.
+func plainStatement(sql string) bool {
+	if strings.ContainsAny(sql, "'\"$\\\x00") || strings.Contains(sql, "--") || strings.Contains(sql, "/*") {
+		return false // leave quoting and comments to the lexer, with its errors
+	}
+	i := 0
+	for i < len(sql) && (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\n' || sql[i] == '\r') {
+		i++
+	}
+	j := i
+	for j < len(sql) && (sql[j] >= 'a' && sql[j] <= 'z' || sql[j] >= 'A' && sql[j] <= 'Z') {
+		j++
+	}
+	if j == i || j < len(sql) && (sql[j] == '_' || sql[j] >= '0' && sql[j] <= '9' || sql[j] >= 0x80) {
+		return false
+	}
+	switch strings.ToLower(sql[i:j]) {
+	case "select", "insert", "update", "delete", "with", "values", "begin", "start", "commit", "end", "rollback",
+		"abort", "set", "show", "reset", "copy", "prepare", "deallocate", "savepoint", "release", "table",
+		"discard", "lock", "vacuum", "analyze", "truncate", "explain", "checkpoint", "listen", "notify", "unlisten",
+		"fetch", "move", "close", "declare", "comment", "grant", "revoke", "do", "call":
+		return true
+	}
+	return false
 }

@@ -12,6 +12,9 @@ func SplitStatements(sql string) ([]string, error) {
 	if strings.IndexByte(sql, 0) >= 0 {
 		return nil, newError(CodeCharacterNotInRepertoire, `invalid byte sequence for encoding "UTF8": 0x00`, 0)
 	}
+	if one, ok := singleStatement(sql); ok {
+		return one, nil
+	}
 	// Split on ';' tokens of PostgreSQL's own lexer at parenthesis depth 0,
 	// so that semicolons in strings, comments, dollar quotes and
 	// parenthesised bodies stay. (pg_query's SplitWithScanner drops
@@ -101,4 +104,18 @@ func isKeyword(s string) bool {
 // standard_conforming_strings on.
 func QuoteLiteral(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// singleStatement recognises, without lexing, text that is one statement:
+// no ';' but a last one, no comment.
+func singleStatement(sql string) ([]string, bool) {
+	t := strings.TrimSpace(sql)
+	if strings.HasSuffix(t, ";") {
+		t = strings.TrimSpace(t[:len(t)-1])
+	}
+	if t == "" || strings.IndexByte(t, ';') >= 0 || strings.Contains(t, "--") || strings.Contains(t, "/*") ||
+		strings.ContainsAny(t, "'\"$\\\x00") {
+		return nil, false
+	}
+	return []string{t}, true
 }

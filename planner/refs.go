@@ -51,6 +51,7 @@ type fromInfo struct {
 func collectRefs(env *Env, stmt *pg_query.Node) ([]*relRef, error) {
 	cte := map[string]bool{}
 	from := map[*pg_query.RangeVar]fromInfo{}
+	var holders []*pg_query.Node
 	var topSel proto.Message
 	switch {
 	case stmt.GetSelectStmt() != nil:
@@ -96,41 +97,37 @@ func collectRefs(env *Env, stmt *pg_query.Node) ([]*relRef, error) {
 			register(x, x.FromClause, x.WhereClause)
 		case *pg_query.DeleteStmt:
 			register(x, x.UsingClause, x.WhereClause)
+		case *pg_query.Node:
+			if x.GetRangeVar() != nil {
+				holders = append(holders, x)
+				return false
+			}
 		}
 		return true
 	})
+	// One walk found the FROM items, the WITH names and the relations; the
+	// relations are resolved now that every WITH name is known.
 	var refs []*relRef
 	var err error
-	walk(stmt, func(m proto.Message) bool {
-		n, ok := m.(*pg_query.Node)
-		if !ok || err != nil {
-			return err == nil
-		}
+	for _, n := range holders {
 		rv := n.GetRangeVar()
-		if rv == nil {
-			return true
-		}
 		if rv.Schemaname == "" && cte[rv.Relname] {
 			if t, _ := env.Rel.Resolve("", rv.Relname, env.SearchPath); t != nil {
-				err = Unsupported("a WITH query named like the distributed table %q", rv.Relname)
+				return nil, Unsupported("a WITH query named like the distributed table %q", rv.Relname)
 			}
-			return false
+			continue
 		}
 		ref, e := resolveRef(env, rv)
 		if e != nil {
-			err = e
-			return false
+			return nil, e
 		}
 		ref.holder = n
 		if fi, ok := from[rv]; ok {
 			ref.where, ref.sole, ref.top, ref.nullable = fi.where, fi.sole, fi.top, fi.nullable
 		}
 		refs = append(refs, ref)
-		return false
-	})
-	if err != nil {
-		return nil, err
 	}
+	_ = err
 	for _, r := range refs {
 		if r.distributed() {
 			r.pinned = pinNodes(r, r.where)

@@ -58,23 +58,78 @@ func needsMerge(env *Env, s *pg_query.SelectStmt) bool {
 
 // PlanSelect plans a SELECT (stmt holds a SelectStmt).
 func PlanSelect(env *Env, stmt *pg_query.Node) (Plan, error) {
-	stmt = proto.Clone(stmt).(*pg_query.Node)
-	sel := stmt.GetSelectStmt()
-	if sel.IntoClause != nil {
+	if stmt.GetSelectStmt().IntoClause != nil {
 		return nil, Unsupported("SELECT INTO is not supported yet; use CREATE TABLE AS")
 	}
-	injectCatalogViews(env, stmt)
-	if err := expandViews(env, stmt); err != nil {
-		return nil, err
+	// One look at the tree says which rewrites it needs; the caller's tree
+	// is copied before the first change.
+	f := scanFacts(env, stmt)
+	owned := false
+	if f.special || f.views {
+		stmt = proto.Clone(stmt).(*pg_query.Node)
+		owned = true
+		injectCatalogViews(env, stmt)
+		if err := expandViews(env, stmt); err != nil {
+			return nil, err
+		}
+		f = scanFacts(env, stmt)
 	}
-	if err := checkNestedWrites(env, stmt, nil); err != nil {
-		return nil, err
+	if f.nestedWrite {
+		if err := checkNestedWrites(env, stmt, nil); err != nil {
+			return nil, err
+		}
 	}
 	refs, err := collectRefs(env, stmt)
 	if err != nil {
 		return nil, err
 	}
-	return planRead(env, stmt, refs, hasLocking(stmt))
+	return planRead(env, stmt, refs, f.locking, owned)
+}
+
+// facts are what one walk of a statement tells the planner.
+type facts struct {
+	special     bool // mentions pgxc_node, pgxc_group or pgxc_class
+	views       bool // mentions a view over distributed tables
+	nestedWrite bool // holds an INSERT, UPDATE, DELETE or MERGE below its top
+	locking     bool // FOR UPDATE / FOR SHARE
+}
+
+func scanFacts(env *Env, stmt *pg_query.Node) facts {
+	var f facts
+	top := proto.Message(nil)
+	switch {
+	case stmt.GetSelectStmt() != nil:
+		top = stmt.GetSelectStmt()
+	case stmt.GetInsertStmt() != nil:
+		top = stmt.GetInsertStmt()
+	case stmt.GetUpdateStmt() != nil:
+		top = stmt.GetUpdateStmt()
+	case stmt.GetDeleteStmt() != nil:
+		top = stmt.GetDeleteStmt()
+	}
+	walk(stmt, func(m proto.Message) bool {
+		switch x := m.(type) {
+		case *pg_query.RangeVar:
+			if isSpecial(x) {
+				f.special = true
+			}
+			if env.Rel != nil && len(env.Rel.ViewDefs) > 0 {
+				if _, ok := env.Rel.ViewDef(x.Schemaname, x.Relname, env.SearchPath); ok {
+					f.views = true
+				}
+			}
+		case *pg_query.SelectStmt:
+			if len(x.LockingClause) > 0 {
+				f.locking = true
+			}
+		case *pg_query.InsertStmt, *pg_query.UpdateStmt, *pg_query.DeleteStmt, *pg_query.MergeStmt:
+			if m != top {
+				f.nestedWrite = true
+			}
+		}
+		return true
+	})
+	return f
 }
 
 func hasLocking(stmt *pg_query.Node) bool {
@@ -90,7 +145,7 @@ func hasLocking(stmt *pg_query.Node) bool {
 
 // planRead plans a statement that reads (a SELECT, or a write confined to
 // one node) given its relation references.
-func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking bool) (Plan, error) {
+func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool) (Plan, error) {
 	ids := env.NodeIDs()
 	var dist, repl []*relRef
 	for _, r := range refs {
@@ -140,6 +195,20 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking bool) (Plan
 	}
 	if sel == nil {
 		return nil, Unsupported("this statement reads distributed tables on several datanodes")
+	}
+	if !owned {
+		// Gathering rewrites the tree: work on a copy.
+		stmt = proto.Clone(stmt).(*pg_query.Node)
+		refs, err := collectRefs(env, stmt)
+		if err != nil {
+			return nil, err
+		}
+		dist = dist[:0]
+		for _, r := range refs {
+			if r.distributed() {
+				dist = append(dist, r)
+			}
+		}
 	}
 	return planGather(env, stmt, dist, replNodes)
 }

@@ -58,6 +58,9 @@ type Options struct {
 	WaitTimeout    time.Duration // how long Get waits for a free connection (default 30 s)
 	AppName        string        // application_name the datanodes see
 	Logger         *slog.Logger
+	// Password, when set, gives the password for a connection to host:port
+	// for key ("" for none).
+	Password func(key Key, host string, port int) string
 }
 
 // Pool is the set of pools of one coordinator.
@@ -153,6 +156,9 @@ func (p *Pool) Stats() Stats {
 	return st
 }
 
+// SetPassword sets Options.Password; call it before the pool is used.
+func (p *Pool) SetPassword(fn func(key Key, host string, port int) string) { p.opts.Password = fn }
+
 // Get borrows a connection for key, preferring an idle one whose settings
 // are the ones asked for; it opens one when none is idle, and waits when
 // the key already has MaxPerKey connections. The caller brings a backend
@@ -228,6 +234,9 @@ func (p *Pool) connect(ctx context.Context, key Key) (*Conn, error) {
 	cfg.User = key.User
 	cfg.Database = key.Database
 	cfg.ConnectTimeout = p.opts.ConnectTimeout
+	if p.opts.Password != nil {
+		cfg.Password = p.opts.Password(key, host, port)
+	}
 	cfg.RuntimeParams = map[string]string{}
 	if p.opts.AppName != "" {
 		cfg.RuntimeParams["application_name"] = p.opts.AppName

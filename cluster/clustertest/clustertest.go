@@ -33,6 +33,11 @@ type Options struct {
 	LogLevel string
 	// GTMStandby adds a gtm_standby that follows the gtm (for failover tests).
 	GTMStandby bool
+	// Auth is the config's auth section (client authentication rules ...).
+	Auth cluster.AuthConfig
+	// TLS makes init create a certificate and the coordinators offer TLS
+	// (its CA is Ctl.CACertPath()).
+	TLS bool
 }
 
 // Cluster is a running test cluster.
@@ -204,6 +209,7 @@ func Start(t testing.TB, o Options) *Cluster {
 	for k, v := range o.DatanodeSettings {
 		cfg.DatanodeSettings[k] = v
 	}
+	cfg.Auth = o.Auth
 
 	// t.TempDir is private to the invoking user; PostgreSQL may run as os_user.
 	home, err := os.MkdirTemp("", "xlgo-test-")
@@ -214,7 +220,7 @@ func Start(t testing.TB, o Options) *Cluster {
 		t.Fatalf("clustertest: %v", err)
 	}
 	var out bytes.Buffer
-	ctl := &cluster.Cluster{Home: home, Config: cfg, BinDir: bin, Out: &out, ReadyTimeout: 90 * time.Second}
+	ctl := &cluster.Cluster{Home: home, Config: cfg, BinDir: bin, Out: &out, ReadyTimeout: 90 * time.Second, TLS: o.TLS}
 	c := &Cluster{Home: home, Config: cfg, Ctl: ctl, User: ctl.ClientUser()}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

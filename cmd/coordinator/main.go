@@ -18,8 +18,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/xlgo/xlgo/auth"
 	"github.com/xlgo/xlgo/catalog"
 	"github.com/xlgo/xlgo/gtmclient"
+	"github.com/xlgo/xlgo/pooler"
 	"github.com/xlgo/xlgo/resolver"
 	"github.com/xlgo/xlgo/server"
 )
@@ -36,6 +38,8 @@ type options struct {
 	port                                                             int
 	resolveInterval, resolveGrace                                    time.Duration
 	resolveUser                                                      string
+	hbaFile, authFile, authUser, datanodePassfile                    string
+	sslCert, sslKey, sslCA                                           string
 }
 
 func newCommand() *cobra.Command {
@@ -73,6 +77,13 @@ func newCommand() *cobra.Command {
 	f.DurationVar(&o.resolveInterval, "resolve-interval", 30*time.Second, "how often to resolve in-doubt transactions (also once at start; 0: only at start)")
 	f.DurationVar(&o.resolveGrace, "resolve-grace", resolver.DefaultGrace, "age after which an undecided prepared transaction is aborted")
 	f.StringVar(&o.resolveUser, "resolve-user", "", "role the resolver connects to datanodes as (default $PGUSER, else the OS user)")
+	f.StringVar(&o.hbaFile, "hba-file", "", "client authentication rules in pg_hba.conf syntax (default: trust on the Unix socket and loopback, scram-sha-256 elsewhere)")
+	f.StringVar(&o.authFile, "auth-file", "", "userlist file (\"user\" \"password-or-verifier\" per line, mode 0600) to check passwords against instead of the datanodes' pg_authid")
+	f.StringVar(&o.authUser, "auth-user", "", "superuser that reads pg_authid on the preferred datanode (default $PGUSER, else the OS user)")
+	f.StringVar(&o.datanodePassfile, "datanode-passfile", "", "pgpass-style file (mode 0600) of passwords for connections to datanodes")
+	f.StringVar(&o.sslCert, "ssl-cert-file", "", "server certificate (PEM) for TLS with clients")
+	f.StringVar(&o.sslKey, "ssl-key-file", "", "private key (PEM, mode 0600) of --ssl-cert-file")
+	f.StringVar(&o.sslCA, "ssl-ca-file", "", "CAs (PEM) that client certificates are checked against, when a client sends one")
 	return cmd
 }
 
@@ -105,6 +116,10 @@ func run(logger *slog.Logger, o options) error {
 	}
 	co := server.NewCoordinator(o.name, o.clusterName, nodes, gtm, logger)
 	defer co.Pool.Close()
+	authOpts, err := authOptions(o, co)
+	if err != nil {
+		return err
+	}
 	if gtm != nil {
 		res := resolver.New(gtm, func() []resolver.Datanode {
 			var out []resolver.Datanode
@@ -122,11 +137,13 @@ func run(logger *slog.Logger, o options) error {
 			addrs = append(addrs, a)
 		}
 	}
-	srv := server.NewServer(co, server.Options{ListenAddrs: addrs, Port: o.port, UnixSocketDir: o.socketDir, Logger: logger})
+	srv := server.NewServer(co, server.Options{ListenAddrs: addrs, Port: o.port, UnixSocketDir: o.socketDir, Logger: logger,
+		HBA: authOpts.HBA, Passwords: authOpts.Passwords, TLS: authOpts.TLS})
 	if err := srv.Listen(); err != nil {
 		return err
 	}
-	logger.Info("coordinator listening", "port", o.port, "socket", srv.UnixSocketPath(), "gtm", o.gtmAddr)
+	logger.Info("coordinator listening", "port", o.port, "socket", srv.UnixSocketPath(), "gtm", o.gtmAddr,
+		"hba", authOpts.HBA.Source, "tls", authOpts.TLS != nil)
 	go func() {
 		<-ctx.Done()
 		srv.Close()
@@ -152,4 +169,50 @@ func dialGTM(ctx context.Context, addr string, logger *slog.Logger) (*gtmclient.
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// authOptions loads the client authentication rules, the password source,
+// the TLS certificate and the datanode passwords the flags name.
+func authOptions(o options, co *server.Coordinator) (server.Options, error) {
+	var so server.Options
+	var err error
+	if o.hbaFile != "" {
+		if so.HBA, err = auth.LoadHBA(o.hbaFile); err != nil {
+			return so, err
+		}
+	} else {
+		so.HBA = auth.DefaultHBA()
+	}
+	if o.authFile != "" {
+		users, err := auth.LoadUserlist(o.authFile)
+		if err != nil {
+			return so, err
+		}
+		so.Passwords = server.UserlistSource{Users: users}
+	} else {
+		u := o.authUser
+		if u == "" {
+			u = resolver.DefaultUser()
+		}
+		so.Passwords = &server.AuthidSource{Co: co, User: u}
+	}
+	switch {
+	case o.sslCert != "" && o.sslKey != "":
+		if so.TLS, err = auth.LoadServerTLS(o.sslCert, o.sslKey, o.sslCA); err != nil {
+			return so, err
+		}
+	case o.sslCert != "" || o.sslKey != "" || o.sslCA != "":
+		return so, errors.New("--ssl-cert-file and --ssl-key-file go together (and --ssl-ca-file needs them)")
+	}
+	if o.datanodePassfile != "" {
+		pf, err := auth.LoadPassfile(o.datanodePassfile)
+		if err != nil {
+			return so, err
+		}
+		co.Pool.SetPassword(func(k pooler.Key, host string, port int) string {
+			pw, _ := pf.Lookup(host, port, k.Database, k.User)
+			return pw
+		})
+	}
+	return so, nil
 }

@@ -101,7 +101,8 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 		return c, nil
 	}
 
-	root.AddCommand(&cobra.Command{
+	var initTLS bool
+	initCmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create the cluster (config, initdb of every datanode), start it and register the nodes",
 		Args:  cobra.NoArgs,
@@ -110,14 +111,20 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			c.TLS = initTLS
 			if err := c.Init(cmd.Context()); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "Cluster %s is up in %s.\n", c.Config.ClusterName, c.Home)
 			printConnect(stdout, c)
+			if initTLS {
+				fmt.Fprintf(stdout, "TLS: sslmode=verify-full works with sslrootcert=%s\n", c.CACertPath())
+			}
 			return nil
 		},
-	})
+	}
+	initCmd.Flags().BoolVar(&initTLS, "tls", false, "make a self-signed CA and server certificate in HOME/tls and offer TLS to clients")
+	root.AddCommand(initCmd)
 
 	root.AddCommand(&cobra.Command{
 		Use:   "start",

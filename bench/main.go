@@ -1,0 +1,315 @@
+// Command bench compares xlgo with plain PostgreSQL and the poolers users
+// would otherwise put in front of it, on one machine, in one run:
+//
+//	go run ./bench                      # prints the table
+//	go run ./bench -o bench/README.md   # and writes it into the README's results section
+//
+// For pgbench select-only in simple, extended and prepared query modes and for
+// the TPC-B-like script, at -clients clients, it measures plain PostgreSQL,
+// pgbouncer (transaction pooling) and pgpool-II each in front of that same
+// PostgreSQL, and xlgo with one and with two datanodes. The sides alternate
+// (A B C D E A B C D E ...) for -rounds rounds and each figure is the median;
+// ratios are to plain PostgreSQL. (pgbouncer in transaction pooling mode has
+// no prepared statements, so -M prepared runs on PostgreSQL and xlgo only.)
+// Then it opens -conns idle connections to a coordinator and to pgbouncer and
+// reports the growth of the process's resident memory per connection.
+//
+// Every server runs in a temporary directory on free loopback ports and is
+// stopped at the end. Nothing is written into the repository unless -o is given.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type workload struct {
+	name    string
+	args    []string // pgbench arguments
+	systems []string // target names it runs on; nil: all
+}
+
+func main() {
+	duration := flag.Duration("duration", 10*time.Second, "length of one pgbench run")
+	rounds := flag.Int("rounds", 2, "rounds of alternating runs; each figure is the median")
+	clients := flag.Int("clients", 8, "pgbench clients (-c)")
+	threads := flag.Int("threads", 2, "pgbench threads (-j)")
+	scale := flag.Int("scale", 10, "pgbench scale factor (-i -s)")
+	conns := flag.Int("conns", 1000, "idle connections for the memory measurement (0: skip)")
+	only := flag.String("only", "", "comma-separated workloads to run (select-simple, select-extended, select-prepared, tpcb); empty: all")
+	outFile := flag.String("o", "", "also write the results into this Markdown file, between the bench markers")
+	verbose := flag.Bool("v", false, "log progress to stderr")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, options{*duration, *rounds, *clients, *threads, *scale, *conns, *only, *outFile, *verbose}); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	duration         time.Duration
+	rounds           int
+	clients, threads int
+	scale, conns     int
+	only, outFile    string
+	verbose          bool
+}
+
+func run(ctx context.Context, o options) error {
+	started := time.Now()
+	pgbench, err := exec.LookPath("pgbench")
+	if err != nil {
+		return fmt.Errorf("pgbench not found (Debian package postgresql-15 / postgresql-client): %w", err)
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	e, err := newEnv(o.verbose)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if p := filepath.Join(e.pgBin, "pgbench"); fileExists(p) {
+		pgbench = p
+	}
+	binDir, err := e.mkdir("bin")
+	if err != nil {
+		return err
+	}
+	e.logf("building gtm and coordinator")
+	if err := buildBinaries(root, binDir); err != nil {
+		return err
+	}
+
+	e.logf("starting PostgreSQL, pgbouncer, pgpool-II and two xlgo clusters in %s", e.work)
+	plain, err := e.startPlain(ctx)
+	if err != nil {
+		return err
+	}
+	targets := []*target{plain}
+	var notes []string
+	if t, err := e.startPgbouncer(plain.port); err != nil {
+		notes = append(notes, "pgbouncer not measured: "+firstLine(err.Error()))
+	} else {
+		targets = append(targets, t)
+	}
+	if t, err := e.startPgpool(plain.port, o.clients); err != nil {
+		notes = append(notes, "pgpool-II not measured: "+firstLine(err.Error()))
+	} else {
+		targets = append(targets, t)
+	}
+	for _, n := range []int{1, 2} {
+		t, err := e.startXlgo(ctx, binDir, n)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, t)
+	}
+	xlgo1 := targets[len(targets)-2]
+
+	pb := &pgbenchRunner{prog: pgbench, role: e.role, work: e.work, verbose: o.verbose}
+	for _, t := range targets {
+		if t == plain || t.name == "pgbouncer" || t.name == "pgpool-II" {
+			continue
+		}
+		e.logf("pgbench -i -s %d on %s", o.scale, t.name)
+		if err := pb.init(ctx, t, o.scale); err != nil {
+			return err
+		}
+	}
+	e.logf("pgbench -i -s %d on %s", o.scale, plain.name)
+	if err := pb.init(ctx, plain, o.scale); err != nil {
+		return err
+	}
+
+	workloads := []workload{
+		{name: "select-simple", args: []string{"-S", "-M", "simple"}},
+		{name: "select-extended", args: []string{"-S", "-M", "extended"}},
+		{name: "select-prepared", args: []string{"-S", "-M", "prepared"}, systems: []string{"PostgreSQL", "xlgo 1 datanode", "xlgo 2 datanodes"}},
+		{name: "tpcb", args: []string{"-M", "simple"}},
+	}
+	if o.only != "" {
+		want := map[string]bool{}
+		for _, w := range strings.Split(o.only, ",") {
+			want[strings.TrimSpace(w)] = true
+		}
+		var ws []workload
+		for _, w := range workloads {
+			if want[w.name] {
+				ws = append(ws, w)
+			}
+		}
+		workloads = ws
+	}
+
+	// A short warm-up of every side.
+	for _, t := range targets {
+		if _, err := pb.measure(ctx, t, []string{"-S", "-M", "simple"}, o.clients, o.threads, 2*time.Second); err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
+	}
+
+	var rows []resultRow
+	for _, w := range workloads {
+		var ts []*target
+		for _, t := range targets {
+			if w.systems == nil || contains(w.systems, t.name) {
+				ts = append(ts, t)
+			}
+		}
+		samples := make([][]measurement, len(ts))
+		for r := 0; r < o.rounds; r++ {
+			for i, t := range ts {
+				e.logf("%s, round %d: %s", w.name, r+1, t.name)
+				m, err := pb.measure(ctx, t, w.args, o.clients, o.threads, o.duration)
+				if err != nil {
+					return err
+				}
+				samples[i] = append(samples[i], m)
+			}
+		}
+		var base measurement
+		for i, t := range ts {
+			m := medianOf(samples[i])
+			if t == plain {
+				base = m
+			}
+			rows = append(rows, resultRow{workload: w.name, system: t.name, m: m})
+		}
+		for i := range rows {
+			if rows[i].workload == w.name && base.tps > 0 {
+				rows[i].ratio = rows[i].m.tps / base.tps
+			}
+		}
+	}
+
+	var mems []memResult
+	if o.conns > 0 {
+		for _, t := range targets {
+			if t.name != "pgbouncer" && t != xlgo1 && t.name != "xlgo 2 datanodes" {
+				continue
+			}
+			e.logf("memory: %d idle connections to %s", o.conns, t.name)
+			m, err := idleMemory(ctx, t, e.role, o.conns)
+			if err != nil {
+				notes = append(notes, fmt.Sprintf("memory of %s not measured: %v", t.name, err))
+				continue
+			}
+			mems = append(mems, m)
+		}
+	}
+
+	report := formatReport(o, rows, mems, notes, time.Since(started))
+	fmt.Print(report)
+	if o.outFile != "" {
+		if err := writeSection(o.outFile, report, commandLine()); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "wrote %s\n", o.outFile)
+	}
+	return nil
+}
+
+type resultRow struct {
+	workload, system string
+	m                measurement
+	ratio            float64
+}
+
+func formatReport(o options, rows []resultRow, mems []memResult, notes []string, took time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "pgbench, %d clients, %d threads, scale %d, %d rounds of %v alternating sides, medians; %s, %d CPUs\n\n",
+		o.clients, o.threads, o.scale, o.rounds, o.duration, cpuModel(), runtime.NumCPU())
+	fmt.Fprintf(&b, "| workload | system | tps | mean latency ms | p99 latency ms | failed | tps / PostgreSQL |\n")
+	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %.2f | %.2f | %d | %.2f |\n", r.workload, r.system, r.m.tps, r.m.meanMS, r.m.p99MS, r.m.failed, r.ratio)
+	}
+	if len(mems) > 0 {
+		fmt.Fprintf(&b, "\nMemory per idle client connection (RSS of the process before and after opening the connections):\n\n")
+		fmt.Fprintf(&b, "| process | connections | RSS before MiB | RSS after MiB | KiB per connection | backend connections on the datanodes |\n")
+		fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---|\n")
+		for _, m := range mems {
+			backends := "-"
+			if m.backends >= 0 {
+				backends = fmt.Sprintf("%d before, %d with the connections open", m.backendsBefore, m.backends)
+			}
+			fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %.1f | %s |\n", m.name, m.conns, float64(m.before)/1024, float64(m.after)/1024,
+				float64(m.after-m.before)/float64(m.conns), backends)
+		}
+	}
+	for _, n := range notes {
+		fmt.Fprintf(&b, "\nNote: %s\n", n)
+	}
+	fmt.Fprintf(&b, "\n(run took %v)\n", took.Round(time.Second))
+	return b.String()
+}
+
+func commandLine() string {
+	args := []string{"go", "run", "./bench"}
+	args = append(args, os.Args[1:]...)
+	return strings.Join(args, " ")
+}
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.Contains(string(data), "module github.com/xlgo/xlgo\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("run from inside the xlgo module")
+		}
+		dir = parent
+	}
+}
+
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
