@@ -115,9 +115,47 @@ func exec(ctx context.Context, c *pooler.Conn, node, sql string, sink Sink, desc
 	return consume(mrr, mrr.NextResult(), node, sink, described, discard)
 }
 
+// results is what a statement sent to a datanode answers: one or more results.
+type results interface {
+	NextResult() bool
+	ResultReader() *pgconn.ResultReader
+	Close() error
+}
+
+// oneResult is the answer of a statement sent with parameters.
+type oneResult struct {
+	rr   *pgconn.ResultReader
+	used bool
+}
+
+func (o *oneResult) NextResult() bool {
+	if o.used {
+		return false
+	}
+	o.used = true
+	return true
+}
+func (o *oneResult) ResultReader() *pgconn.ResultReader { return o.rr }
+func (o *oneResult) Close() error {
+	if !o.used {
+		o.used = true
+		_, err := o.rr.Close()
+		return err
+	}
+	return nil
+}
+
+// send sends a statement, with its parameters when it has them.
+func send(ctx context.Context, c *pooler.Conn, sql string, params [][]byte, oids []uint32) results {
+	if params != nil {
+		return &oneResult{rr: c.ExecParams(ctx, sql, params, oids, nil, nil)}
+	}
+	return c.Exec(ctx, sql)
+}
+
 // consume streams the results of a statement already sent; has tells
 // whether NextResult was called and found the first result.
-func consume(mrr *pgconn.MultiResultReader, has bool, node string, sink Sink, described, discard bool) (string, bool, error) {
+func consume(mrr results, has bool, node string, sink Sink, described, discard bool) (string, bool, error) {
 	var tag string
 	for ; has; has = mrr.NextResult() {
 		rr := mrr.ResultReader()
@@ -169,9 +207,9 @@ func runRemoteRead(ctx context.Context, p *planner.RemoteQuery, b Backends, sink
 	if err != nil {
 		return "", err
 	}
-	mrrs := make([]*pgconn.MultiResultReader, len(p.Nodes))
+	mrrs := make([]results, len(p.Nodes))
 	for i, node := range p.Nodes {
-		mrrs[i] = conns[i].Exec(ctx, p.SQL[node])
+		mrrs[i] = send(ctx, conns[i], p.SQL[node], p.Params, p.ParamOIDs)
 	}
 	has := make([]bool, len(p.Nodes))
 	for i := range mrrs {
@@ -216,7 +254,8 @@ func runRemote(ctx context.Context, p *planner.RemoteQuery, b Backends, sink Sin
 			return "", err
 		}
 		discard := p.Replicated && i > 0
-		tag, d, err := exec(ctx, c, node, p.SQL[node], sink, described, discard)
+		res := send(ctx, c, p.SQL[node], p.Params, p.ParamOIDs)
+		tag, d, err := consume(res, res.NextResult(), node, sink, described, discard)
 		if err != nil {
 			return "", err
 		}

@@ -33,6 +33,10 @@ func PlanModify(env *Env, stmt *pg_query.Node) (Plan, error) {
 	if cur := where.GetCurrentOfExpr(); cur != nil {
 		return nil, Unsupported("WHERE CURRENT OF")
 	}
+	text := env.SQL
+	if strings.Contains(strings.ToLower(text), "pgxc_") {
+		text = ""
+	}
 	injectCatalogViews(env, stmt)
 	if u := stmt.GetUpdateStmt(); u != nil {
 		if err := checkNestedWrites(env, stmt, u); err != nil {
@@ -64,7 +68,7 @@ func PlanModify(env *Env, stmt *pg_query.Node) (Plan, error) {
 		if node == "" {
 			return nil, Errorf("08006", "no datanode is defined")
 		}
-		sqls, err := perNodeSQL(stmt, []string{node}, ids)
+		sqls, err := perNodeSQL(stmt, []string{node}, ids, text)
 		if err != nil {
 			return nil, err
 		}
@@ -92,7 +96,7 @@ func PlanModify(env *Env, stmt *pg_query.Node) (Plan, error) {
 		}
 		nodes = t.Locator.Nodes
 	} else {
-		tref.pinned = pinNodes(tref, where)
+		tref.pinned = pinNodes(tref, where, env.Params)
 		nodes = tref.nodes()
 	}
 	// Every other relation must be readable in full on each target node.
@@ -112,7 +116,7 @@ func PlanModify(env *Env, stmt *pg_query.Node) (Plan, error) {
 			}
 		}
 	}
-	sqls, err := perNodeSQL(stmt, nodes, ids)
+	sqls, err := perNodeSQL(stmt, nodes, ids, text)
 	if err != nil {
 		return nil, err
 	}

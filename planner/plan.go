@@ -18,6 +18,19 @@ type Env struct {
 	Groups     []catalog.Group
 	SearchPath []string // schemas, "$user" already replaced
 	User       string
+	// SQL, when set, is the text the statement was parsed from: a statement
+	// that needs no rewriting is sent as it is, and cheap looks at the text
+	// spare walks of the tree.
+	SQL string
+	// Params are the values of $1, $2 ... when the statement has them
+	// (extended protocol): routing reads them; RemoteQuery sends them along.
+	Params []Param
+}
+
+// Param is one parameter value in text form (nil Text is NULL) and its type.
+type Param struct {
+	Text []byte
+	Type string // SQL type name, as format_type gives it
 }
 
 // Datanodes lists the datanode names, by name.
@@ -103,6 +116,10 @@ type RemoteQuery struct {
 	Replicated bool
 	// Tag, if set, replaces the command tag (e.g. a CTAS becomes "SELECT n").
 	Tag string
+	// Params are sent with the SQL as the values of $1, $2 ... (text
+	// format), of the types ParamOIDs (built-in types only).
+	Params    [][]byte
+	ParamOIDs []uint32
 }
 
 func (r *RemoteQuery) explain(b *strings.Builder, depth int) {

@@ -130,7 +130,7 @@ func collectRefs(env *Env, stmt *pg_query.Node) ([]*relRef, error) {
 	_ = err
 	for _, r := range refs {
 		if r.distributed() {
-			r.pinned = pinNodes(r, r.where)
+			r.pinned = pinNodes(r, r.where, env.Params)
 		}
 	}
 	return refs, nil
@@ -165,7 +165,7 @@ func (r *relRef) refersTo(cr *pg_query.ColumnRef, col string) bool {
 
 // pinNodes finds the nodes a WHERE clause confines a hash or modulo table's
 // rows to: `col = const` or `col IN (consts)` as a top-level AND term.
-func pinNodes(r *relRef, where *pg_query.Node) []string {
+func pinNodes(r *relRef, where *pg_query.Node, params []Param) []string {
 	loc := &r.table.Locator
 	if loc.Kind != distribution.Hash && loc.Kind != distribution.Modulo || r.table.DistCol < 0 {
 		return nil
@@ -174,6 +174,13 @@ func pinNodes(r *relRef, where *pg_query.Node) []string {
 	typ := loc.TypeName
 	nodeOf := func(v *pg_query.Node) (string, bool) {
 		text, isNull, ok := constText(v, typ)
+		if pr := v.GetParamRef(); pr != nil && int(pr.Number) >= 1 && int(pr.Number) <= len(params) {
+			p := params[pr.Number-1]
+			if typeFamily(p.Type) == "" || typeFamily(p.Type) != typeFamily(typ) {
+				return "", false
+			}
+			text, isNull, ok = string(p.Text), p.Text == nil, true
+		}
 		if !ok || isNull {
 			return "", false
 		}

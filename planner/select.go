@@ -64,6 +64,9 @@ func PlanSelect(env *Env, stmt *pg_query.Node) (Plan, error) {
 	// One look at the tree says which rewrites it needs; the caller's tree
 	// is copied before the first change.
 	f := scanFacts(env, stmt)
+	if f.special || f.views {
+		env = env.withoutSQL()
+	}
 	owned := false
 	if f.special || f.views {
 		stmt = proto.Clone(stmt).(*pg_query.Node)
@@ -96,6 +99,9 @@ type facts struct {
 
 func scanFacts(env *Env, stmt *pg_query.Node) facts {
 	var f facts
+	if env.SQL != "" && !textMayNeed(env, strings.ToLower(env.SQL)) {
+		return f
+	}
 	top := proto.Message(nil)
 	switch {
 	case stmt.GetSelectStmt() != nil:
@@ -165,7 +171,7 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool
 			return nil, Unsupported("a query over replicated tables that share no node")
 		}
 		node := env.Preferred(replNodes)
-		sqls, err := perNodeSQL(stmt, []string{node}, ids)
+		sqls, err := perNodeSQL(stmt, []string{node}, ids, env.SQL)
 		if err != nil {
 			return nil, err
 		}
@@ -174,7 +180,7 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool
 	// Every distributed reference pinned to the same single node: the whole
 	// statement runs there.
 	if node, ok := sameSingleNode(dist); ok && contains(replNodes, node) {
-		sqls, err := perNodeSQL(stmt, []string{node}, ids)
+		sqls, err := perNodeSQL(stmt, []string{node}, ids, env.SQL)
 		if err != nil {
 			return nil, err
 		}
@@ -184,7 +190,7 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool
 	if len(dist) == 1 && dist[0].top && !dist[0].nullable && sel != nil && !needsMerge(env, sel) && sel.WithClause == nil &&
 		coversAll(replNodes, dist[0].nodes()) {
 		nodes := dist[0].nodes()
-		sqls, err := perNodeSQL(stmt, nodes, ids)
+		sqls, err := perNodeSQL(stmt, nodes, ids, env.SQL)
 		if err != nil {
 			return nil, err
 		}
@@ -536,4 +542,29 @@ func expandViews(env *Env, stmt *pg_query.Node) error {
 		}
 	}
 	return Unsupported("views nested more than 16 deep")
+}
+
+// textMayNeed tells from a statement's text whether it may mention a
+// catalog view, a view over distributed tables, a nested write or a locking
+// clause; when it cannot, the walk that finds them is spared.
+func textMayNeed(env *Env, l string) bool {
+	for _, w := range []string{"pgxc_", "insert", "update", "delete", "merge", " for ", "\nfor ", "\tfor "} {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	if env.Rel != nil {
+		for k := range env.Rel.ViewDefs {
+			if i := strings.LastIndexByte(k, '.'); i >= 0 && strings.Contains(l, strings.ToLower(k[i+1:])) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (e *Env) withoutSQL() *Env {
+	c := *e
+	c.SQL = ""
+	return &c
 }

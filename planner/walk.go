@@ -9,6 +9,8 @@ import (
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/xlgo/xlgo/distribution"
 )
 
 // Unsupported is the error for a construct xlgo cannot run correctly yet.
@@ -129,6 +131,10 @@ func columnRefNames(cr *pg_query.ColumnRef) []string {
 	return out
 }
 
+// ConstText is constText for the executor: the text of a literal (maybe
+// cast to a type of the column's family) as the column reads it.
+func ConstText(n *pg_query.Node, typName string) (string, bool, bool) { return constText(n, typName) }
+
 // constText gives the text of a constant as PostgreSQL would read it for a
 // column, and whether it is NULL. ok is false for anything but a constant or
 // a constant cast to a type in the same family as typName.
@@ -176,7 +182,7 @@ func castKeepsType(tn *pg_query.TypeName, typName string) bool {
 }
 
 func typeFamily(t string) string {
-	switch strings.ToLower(t) {
+	switch strings.ToLower(distribution.NormalizeTypeName(t)) {
 	case "int2", "int4", "int8", "smallint", "integer", "int", "bigint":
 		return "int"
 	case "text", "varchar":
@@ -263,8 +269,19 @@ func replaceXCNodeID(m proto.Message, id int32) {
 }
 
 // perNodeSQL deparses stmt for each node, with xc_node_id made constant.
-func perNodeSQL(stmt *pg_query.Node, nodes []string, ids map[string]int32) (map[string]string, error) {
+// sql, when set, is stmt's own text, sent as it is when nothing changes.
+func perNodeSQL(stmt *pg_query.Node, nodes []string, ids map[string]int32, sql ...string) (map[string]string, error) {
 	out := make(map[string]string, len(nodes))
+	text := ""
+	if len(sql) > 0 {
+		text = sql[0]
+	}
+	if text != "" && !strings.Contains(strings.ToLower(text), "xc_node_id") {
+		for _, n := range nodes {
+			out[n] = text
+		}
+		return out, nil
+	}
 	if !mentionsXCNodeID(stmt) {
 		sql, err := deparse(stmt)
 		if err != nil {

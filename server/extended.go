@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -20,6 +21,7 @@ import (
 type preparedStmt struct {
 	name       string
 	sql        string         // the text as the client sent it
+	text       string         // the one statement of it, without a trailing ';'
 	node       *pg_query.Node // parsed; nil for an XL statement or an empty one
 	empty      bool
 	paramOIDs  []uint32
@@ -30,7 +32,9 @@ type preparedStmt struct {
 // portal is a prepared statement with its parameters bound.
 type portal struct {
 	stmt          *preparedStmt
-	sql           string // what runs: the statement with parameters as typed literals
+	sql           string   // what runs: the statement with parameters as typed literals
+	params        [][]byte // the parameter values in text form
+	values        []*pg_query.Node
 	resultFormats []int16
 	// A portal run with a row limit keeps the rows not sent yet.
 	started bool
@@ -119,6 +123,7 @@ func (s *session) prepare(ctx context.Context, name, sql string, paramOIDs []uin
 		st.empty = true
 		return st, nil
 	}
+	st.text = texts[0]
 	parsed, err := dialect.Parse(texts[0])
 	if err != nil {
 		return nil, err
@@ -318,12 +323,10 @@ func (s *session) Bind(ctx context.Context, name, stmtName string, paramFormats 
 				return err
 			}
 			values[i] = literal(text)
+			p.params = append(p.params, text)
 		}
-		sql, err := bindParams(st.node, values, st.paramTypes)
-		if err != nil {
-			return err
-		}
-		p.sql = sql
+		p.values = values
+		p.sql = ""
 	}
 	s.portals[name] = p
 	return nil
@@ -462,7 +465,16 @@ func (s *session) Execute(ctx context.Context, name string, maxRows uint32, w Re
 
 // runPortal runs a bound statement as one statement of a batch.
 func (s *session) runPortal(ctx context.Context, p *portal, w ResultWriter) error {
-	err := s.statement(ctx, p.sql, w, false)
+	handled, err := s.runBound(ctx, p, w)
+	if !handled {
+		if p.sql == "" && p.values != nil {
+			// The general path: the values become typed literals of the statement.
+			if p.sql, err = bindParams(p.stmt.node, p.values, p.stmt.paramTypes); err != nil {
+				return err
+			}
+		}
+		err = s.statement(ctx, p.sql, w, false)
+	}
 	if err != nil && s.tx.active {
 		if s.tx.explicit {
 			s.tx.failed = true
@@ -609,4 +621,50 @@ func (s *session) sqlDeallocate(ds *pg_query.DeallocateStmt, w ResultWriter) err
 	}
 	delete(s.stmts, ds.Name)
 	return w.CommandComplete("DEALLOCATE")
+}
+
+// runBound runs a portal whose statement goes to the datanodes whole: the
+// statement is sent as prepared, its parameters along (no re-parsing, no
+// rewriting). It reports false when the portal needs the general path.
+func (s *session) runBound(ctx context.Context, p *portal, w ResultWriter) (bool, error) {
+	st := p.stmt
+	if p.params == nil || st.node == nil || s.tx.failed || hasSequenceCall(st.text) {
+		return false, nil
+	}
+	if st.node.GetSelectStmt() == nil && st.node.GetUpdateStmt() == nil && st.node.GetDeleteStmt() == nil {
+		return false, nil
+	}
+	if l := strings.ToLower(st.text); strings.Contains(l, "set_config") || strings.Contains(l, "advisory") ||
+		strings.Contains(l, "pgxc_") {
+		return false, nil
+	}
+	env, err := s.env(ctx)
+	if err != nil {
+		return true, err
+	}
+	env.SQL = st.text
+	env.Params = make([]planner.Param, len(p.params))
+	for i, v := range p.params {
+		env.Params[i] = planner.Param{Text: v, Type: st.paramTypes[i]}
+	}
+	var plan planner.Plan
+	if st.node.GetSelectStmt() != nil {
+		plan, err = planner.PlanSelect(env, st.node)
+	} else {
+		plan, err = planner.PlanModify(env, st.node)
+	}
+	if err != nil {
+		return false, nil // the general path gives the error with the values bound
+	}
+	rq, ok := plan.(*planner.RemoteQuery)
+	if !ok {
+		return false, nil
+	}
+	for _, o := range st.paramOIDs {
+		if o >= 16384 {
+			return false, nil // a user type's OID may differ between datanodes
+		}
+	}
+	rq.Params, rq.ParamOIDs = p.params, st.paramOIDs
+	return true, s.run(ctx, rq, w)
 }

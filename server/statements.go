@@ -21,11 +21,13 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w Res
 	if err != nil {
 		return err
 	}
+	text := p.SQL // the statement's text, while the tree stays as parsed
 	if hasSequenceCall(p.SQL) && (node.GetSelectStmt() != nil || node.GetInsertStmt() != nil ||
 		node.GetUpdateStmt() != nil || node.GetDeleteStmt() != nil) {
 		if err := s.bindSequences(ctx, node); err != nil {
 			return err
 		}
+		text = ""
 	}
 	if p.Distribute != nil && node.GetCreateStmt() == nil && node.GetCreateTableAsStmt() == nil {
 		return pgError("42601", "DISTRIBUTE BY is only allowed in CREATE TABLE")
@@ -35,13 +37,14 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w Res
 		if handled, err := s.coordinatorFunction(ctx, node.GetSelectStmt(), w); handled {
 			return err
 		}
-		if pinsSession(node) {
+		if l := strings.ToLower(text); (text == "" || strings.Contains(l, "set_config") || strings.Contains(l, "advisory")) && pinsSession(node) {
 			s.pinned = true
 		}
 		env, err := s.env(ctx)
 		if err != nil {
 			return err
 		}
+		env.SQL = text
 		plan, err := planner.PlanSelect(env, node)
 		if err != nil {
 			return err
@@ -62,6 +65,7 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w Res
 		if err != nil {
 			return err
 		}
+		env.SQL = text
 		plan, err := planner.PlanModify(env, node)
 		if err != nil {
 			return err
