@@ -142,6 +142,8 @@ func runInsert(ctx context.Context, p *planner.InsertRows, b Backends, sink Sink
 			case isDist:
 				if text, isNull, ok := constOf(c.expr); ok {
 					*c = cell{text: text, isNull: isNull, known: true}
+				} else if text, isNull, ok := planner.ConstText(c.expr, col.TypName); ok && c.expr.GetTypeCast() != nil {
+					*c = cell{text: text, isNull: isNull, known: true}
 				} else {
 					ev.addExpr(c, c.expr, col.Type)
 				}

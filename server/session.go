@@ -608,14 +608,35 @@ func (s *session) commit(ctx context.Context) error {
 	gid := fmt.Sprintf("xlgo_%s_%d", s.co.ClusterName, gxid)
 	s.failpoint("before-prepare")
 	var prepared []string
-	for i, n := range writers {
-		if err := s.simple(ctx, n, "PREPARE TRANSACTION "+quoteLiteral(gid)); err != nil {
-			s.abortNodes(ctx, writers[i+1:], prepared, gid)
-			return err
+	if s.co.Failpoint == nil {
+		// Every participant prepares at once: one fsync's wait, not one each.
+		errs := s.onEach(ctx, writers, "PREPARE TRANSACTION "+quoteLiteral(gid))
+		var failed []string
+		var first error
+		for i, n := range writers {
+			if errs[i] != nil {
+				failed = append(failed, n)
+				if first == nil {
+					first = errs[i]
+				}
+			} else {
+				prepared = append(prepared, n)
+			}
 		}
-		prepared = append(prepared, n)
-		if i == 0 {
-			s.failpoint("between-prepares")
+		if first != nil {
+			s.abortNodes(ctx, failed, prepared, gid)
+			return first
+		}
+	} else {
+		for i, n := range writers {
+			if err := s.simple(ctx, n, "PREPARE TRANSACTION "+quoteLiteral(gid)); err != nil {
+				s.abortNodes(ctx, writers[i+1:], prepared, gid)
+				return err
+			}
+			prepared = append(prepared, n)
+			if i == 0 {
+				s.failpoint("between-prepares")
+			}
 		}
 	}
 	if err := s.co.GTM.LogDecision(context.WithoutCancel(ctx), gid, writers, true); err != nil {
@@ -643,14 +664,23 @@ func (s *session) commit(ctx context.Context) error {
 		release = func() {}
 	}
 	done := true
-	for i, n := range writers {
-		if err := s.simple(context.WithoutCancel(ctx), n, "COMMIT PREPARED "+quoteLiteral(gid)); err != nil && !isCode(err, "42704") {
+	commitErr := func(n string, err error) {
+		if err != nil && !isCode(err, "42704") {
 			// (42704: a resolver finished it already.)
 			done = false
 			s.log.Warn("commit prepared failed; the resolver will finish it", "node", n, "gid", gid, "err", err)
 		}
-		if i == 0 {
-			s.failpoint("between-commits")
+	}
+	if s.co.Failpoint == nil {
+		for i, err := range s.onEach(context.WithoutCancel(ctx), writers, "COMMIT PREPARED "+quoteLiteral(gid)) {
+			commitErr(writers[i], err)
+		}
+	} else {
+		for i, n := range writers {
+			commitErr(n, s.simple(context.WithoutCancel(ctx), n, "COMMIT PREPARED "+quoteLiteral(gid)))
+			if i == 0 {
+				s.failpoint("between-commits")
+			}
 		}
 	}
 	release()
@@ -707,6 +737,21 @@ func (s *session) afterTx(ctx context.Context, tx txn) {
 		}
 	}
 	s.refreshSearchPath(ctx)
+}
+
+// onEach runs one statement on several nodes' backends at once.
+func (s *session) onEach(ctx context.Context, nodes []string, sql string) []error {
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func(i int, n string) {
+			defer wg.Done()
+			errs[i] = s.simple(ctx, n, sql)
+		}(i, n)
+	}
+	wg.Wait()
+	return errs
 }
 
 // simple runs one statement on a node's backend.
