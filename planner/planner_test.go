@@ -47,6 +47,7 @@ var goldenFiles = []string{"select", "dml", "refuse"}
 //	t3  HASH(id)      on datanode1            (id int4, v text)
 //	tn  HASH(k)       on datanode1,datanode2  (k numeric, w text)
 //	tc  HASH(code)    on datanode1,datanode2  (code varchar(5), q int4)
+//	tco HASH(id)      on datanode1,datanode2  (id int4, w text): co-located with t
 //	vt  a view over t (DistViews)
 func testEnv() *planner.Env {
 	col := func(name, typ, typname string) catalog.Column {
@@ -72,6 +73,7 @@ func testEnv() *planner.Env {
 		table("t3", distribution.Hash, 0, []string{"datanode1"}, col("id", "integer", "int4"), col("v", "text", "text")),
 		table("tn", distribution.Hash, 0, both, col("k", "numeric", "numeric"), col("w", "text", "text")),
 		table("tc", distribution.Hash, 0, both, col("code", "character varying(5)", "varchar"), col("q", "integer", "int4")),
+		table("tco", distribution.Hash, 0, both, col("id", "integer", "int4"), col("w", "text", "text")),
 	}
 	rel := &catalog.Relations{Tables: map[string]*catalog.Table{}, DistViews: map[string]bool{"public.vt": true}, Volatile: map[string]bool{"random": true, "clock_timestamp": true, "nextval": true},
 		Aggregates: map[string]bool{}, Ready: true}

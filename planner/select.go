@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/xlgo/xlgo/catalog"
+	"github.com/xlgo/xlgo/distribution"
 )
 
 // builtinAggregates are PostgreSQL's aggregate functions; a statement that
@@ -187,6 +188,17 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool
 		return &RemoteQuery{Nodes: []string{node}, SQL: sqls}, nil
 	}
 	sel := stmt.GetSelectStmt()
+	// Tables co-located and joined on their distribution columns: each node
+	// joins its own rows; the results are concatenated.
+	if sel != nil && len(dist) > 1 && !needsMerge(env, sel) && sel.WithClause == nil {
+		if nodes, ok := colocated(dist, sel); ok && coversAll(replNodes, nodes) {
+			sqls, err := perNodeSQL(stmt, nodes, ids, env.SQL)
+			if err != nil {
+				return nil, err
+			}
+			return &RemoteQuery{Nodes: nodes, SQL: sqls}, nil
+		}
+	}
 	if len(dist) == 1 && dist[0].top && !dist[0].nullable && sel != nil && !needsMerge(env, sel) && sel.WithClause == nil &&
 		coversAll(replNodes, dist[0].nodes()) {
 		nodes := dist[0].nodes()
@@ -567,4 +579,138 @@ func (e *Env) withoutSQL() *Env {
 	c := *e
 	c.SQL = ""
 	return &c
+}
+
+// colocated tells whether distributed references of the top query level
+// can be joined on each node alone: the same locator (kind, nodes, map,
+// distribution type) and every pair linked by equalities of their
+// distribution columns. It gives the nodes that can hold joined rows.
+func colocated(dist []*relRef, sel *pg_query.SelectStmt) ([]string, bool) {
+	first := dist[0].table.Locator
+	for _, r := range dist {
+		l := r.table.Locator
+		if !r.top || (l.Kind != distribution.Hash && l.Kind != distribution.Modulo) || l.Kind != first.Kind ||
+			r.table.DistCol < 0 || typeFamily(l.TypeName) == "" || typeFamily(l.TypeName) != typeFamily(first.TypeName) ||
+			strings.Join(l.Nodes, ",") != strings.Join(first.Nodes, ",") || l.Map != nil || first.Map != nil {
+			return nil, false
+		}
+	}
+	// Equalities from WHERE and from the JOIN conditions.
+	var terms []*pg_query.Node
+	terms = append(terms, conjuncts(sel.WhereClause)...)
+	onlyDist := true
+	var joins func(n *pg_query.Node)
+	joins = func(n *pg_query.Node) {
+		if j := n.GetJoinExpr(); j != nil {
+			terms = append(terms, conjuncts(j.Quals)...)
+			if len(j.UsingClause) > 0 {
+				l, r := j.Larg.GetRangeVar(), j.Rarg.GetRangeVar()
+				for _, u := range j.UsingClause {
+					col := strVal(u)
+					if l != nil && r != nil {
+						terms = append(terms, eqTerm(aliasOf(l), col, aliasOf(r), col))
+					}
+				}
+			}
+			joins(j.Larg)
+			joins(j.Rarg)
+		} else if rv := n.GetRangeVar(); rv == nil || !isDistRef(dist, rv) {
+			onlyDist = false
+		}
+	}
+	for _, f := range sel.FromClause {
+		joins(f)
+	}
+	for _, r := range dist {
+		if r.nullable && !onlyDist {
+			return nil, false
+		}
+	}
+	parent := make([]int, len(dist))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			i = parent[i]
+		}
+		return i
+	}
+	refOf := func(cr *pg_query.ColumnRef) int {
+		names := columnRefNames(cr)
+		if len(names) != 2 {
+			return -1
+		}
+		for i, r := range dist {
+			if r.alias == names[0] && names[1] == r.table.Locator.Column {
+				return i
+			}
+		}
+		return -1
+	}
+	for _, t := range terms {
+		e := t.GetAExpr()
+		if e == nil || e.Kind != pg_query.A_Expr_Kind_AEXPR_OP || len(e.Name) != 1 || strVal(e.Name[0]) != "=" {
+			continue
+		}
+		lc, rc := e.Lexpr.GetColumnRef(), e.Rexpr.GetColumnRef()
+		if lc == nil || rc == nil {
+			continue
+		}
+		a, b := refOf(lc), refOf(rc)
+		if a >= 0 && b >= 0 {
+			parent[find(a)] = find(b)
+		}
+	}
+	root := find(0)
+	for i := range dist {
+		if find(i) != root {
+			return nil, false
+		}
+	}
+	// The nodes every reference may have rows on.
+	var nodes []string
+	for _, n := range first.Nodes {
+		in := true
+		for _, r := range dist {
+			if !contains(r.nodes(), n) {
+				in = false
+			}
+		}
+		if in {
+			nodes = append(nodes, n)
+		}
+	}
+	if len(nodes) == 0 {
+		nodes = []string{first.Nodes[0]}
+	}
+	return nodes, true
+}
+
+func aliasOf(rv *pg_query.RangeVar) string {
+	if rv.Alias != nil && rv.Alias.Aliasname != "" {
+		return rv.Alias.Aliasname
+	}
+	return rv.Relname
+}
+
+// eqTerm is a.x = b.y.
+func eqTerm(a, x, b, y string) *pg_query.Node {
+	col := func(t, c string) *pg_query.Node {
+		return &pg_query.Node{Node: &pg_query.Node_ColumnRef{ColumnRef: &pg_query.ColumnRef{Fields: []*pg_query.Node{
+			{Node: &pg_query.Node_String_{String_: &pg_query.String{Sval: t}}},
+			{Node: &pg_query.Node_String_{String_: &pg_query.String{Sval: c}}}}}}}
+	}
+	return &pg_query.Node{Node: &pg_query.Node_AExpr{AExpr: &pg_query.A_Expr{Kind: pg_query.A_Expr_Kind_AEXPR_OP,
+		Name: []*pg_query.Node{{Node: &pg_query.Node_String_{String_: &pg_query.String{Sval: "="}}}}, Lexpr: col(a, x), Rexpr: col(b, y)}}}
+}
+
+func isDistRef(dist []*relRef, rv *pg_query.RangeVar) bool {
+	for _, r := range dist {
+		if r.rv == rv {
+			return true
+		}
+	}
+	return false
 }

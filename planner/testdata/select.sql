@@ -266,3 +266,44 @@ SELECT n.node_name, t.v FROM pgxc_node n LEFT JOIN t ON t.id = n.node_port WHERE
 
 -- TABLESAMPLE over a table whose rows are gathered.
 SELECT * FROM t TABLESAMPLE SYSTEM (10)
+
+-- Co-located joins (same locator, equality of the distribution columns):
+-- each node joins its own rows, one remote query per node.
+SELECT t.v, tco.w FROM t JOIN tco ON t.id = tco.id
+
+SELECT * FROM t JOIN tco USING (id)
+
+SELECT t.v, x.w FROM t, tco x WHERE x.id = t.id AND t.v = 'a'
+
+SELECT t.v, tco.w FROM t LEFT JOIN tco ON t.id = tco.id
+
+SELECT t.v, tco.w FROM t JOIN tco ON t.id = tco.id WHERE t.id = 5
+
+SELECT a.v, b.v FROM t a JOIN t b ON a.id = b.id
+
+-- Not co-located: the rows meet at the coordinator.
+SELECT t.v, tco.w FROM t JOIN tco ON t.v = tco.w
+
+SELECT t.v, t3.v FROM t JOIN t3 ON t.id = t3.id
+
+SELECT t.v, m.b FROM t JOIN m ON t.id = m.a
+
+SELECT t.v, tn.w FROM t JOIN tn ON t.id = tn.k
+
+SELECT t.v, tco.w FROM t JOIN tco ON t.id = tco.id + 1
+
+SELECT count(*) FROM t JOIN tco ON t.id = tco.id
+
+SELECT t.v, tco.w FROM t JOIN tco ON t.id = tco.id ORDER BY t.v LIMIT 3
+
+SELECT r.name, t.v FROM r LEFT JOIN t ON r.id = t.id LEFT JOIN tco ON t.id = tco.id
+
+SELECT * FROM t WHERE id IN (SELECT id FROM tco)
+
+-- A LIMIT inside a subquery, volatile functions and DISTINCT aggregates are
+-- not pushed below the merge.
+SELECT * FROM (SELECT * FROM t LIMIT 5) s
+
+SELECT count(DISTINCT v) FROM t
+
+SELECT * FROM t WHERE random() < 0.5
