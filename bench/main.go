@@ -32,6 +32,10 @@ import (
 	"time"
 )
 
+// fallbackConns is the connection count measured when -conns connections
+// cannot be opened (below the datanodes' max_connections of 200).
+const fallbackConns = 150
+
 type workload struct {
 	name    string
 	args    []string // pgbench arguments
@@ -202,13 +206,21 @@ func run(ctx context.Context, o options) error {
 			if t.name != "pgbouncer" && t != xlgo1 && t.name != "xlgo 2 datanodes" {
 				continue
 			}
-			e.logf("memory: %d idle connections to %s", o.conns, t.name)
-			m, err := idleMemory(ctx, t, e.role, o.conns)
-			if err != nil {
-				notes = append(notes, fmt.Sprintf("memory of %s not measured: %v", t.name, err))
-				continue
+			for _, query := range []bool{false, true} {
+				e.logf("memory: %d idle connections to %s (query %v)", o.conns, t.name, query)
+				m, err := idleMemory(ctx, t, e.role, o.conns, query)
+				if err != nil {
+					notes = append(notes, fmt.Sprintf("memory of %s with %d connections (%s) not measured: %v", t.name, o.conns, m.state(), err))
+					// The figure at a count the datanodes' max_connections allows, marked as such.
+					if o.conns > fallbackConns {
+						m, err = idleMemory(ctx, t, e.role, fallbackConns, query)
+					}
+					if err != nil {
+						continue
+					}
+				}
+				mems = append(mems, m)
 			}
-			mems = append(mems, m)
 		}
 	}
 
@@ -240,14 +252,14 @@ func formatReport(o options, rows []resultRow, mems []memResult, notes []string,
 	}
 	if len(mems) > 0 {
 		fmt.Fprintf(&b, "\nMemory per idle client connection (RSS of the process before and after opening the connections):\n\n")
-		fmt.Fprintf(&b, "| process | connections | RSS before MiB | RSS after MiB | KiB per connection | backend connections on the datanodes |\n")
-		fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---|\n")
+		fmt.Fprintf(&b, "| process | idle connections | RSS before MiB | RSS after MiB | KiB per connection | backend connections on the datanodes |\n")
+		fmt.Fprintf(&b, "|---|---|---:|---:|---:|---|\n")
 		for _, m := range mems {
 			backends := "-"
 			if m.backends >= 0 {
 				backends = fmt.Sprintf("%d before, %d with the connections open", m.backendsBefore, m.backends)
 			}
-			fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %.1f | %s |\n", m.name, m.conns, float64(m.before)/1024, float64(m.after)/1024,
+			fmt.Fprintf(&b, "| %s | %d, %s | %.1f | %.1f | %.1f | %s |\n", m.name, m.conns, m.state(), float64(m.before)/1024, float64(m.after)/1024,
 				float64(m.after-m.before)/float64(m.conns), backends)
 		}
 	}

@@ -162,15 +162,17 @@ func medianOf(ms []measurement) measurement {
 
 type memResult struct {
 	name                     string
+	query                    bool // each connection ran SELECT 1
 	conns                    int
 	before, after            int64 // KiB
 	backendsBefore, backends int   // -1: not measured
 }
 
-// idleMemory opens n idle connections to t (each having run one query) and
-// reports the RSS of t's process before and after.
-func idleMemory(ctx context.Context, t *target, role string, n int) (memResult, error) {
-	r := memResult{name: t.name, conns: n, backends: -1, backendsBefore: -1}
+// idleMemory opens n idle connections to t (logged in only, or each having
+// run SELECT 1 when query is set) and reports the RSS of t's process before
+// and after.
+func idleMemory(ctx context.Context, t *target, role string, n int, query bool) (memResult, error) {
+	r := memResult{name: t.name, query: query, conns: n, backends: -1, backendsBefore: -1}
 	if t.pid == nil || t.pid() == 0 {
 		return r, fmt.Errorf("no process id")
 	}
@@ -222,6 +224,8 @@ func idleMemory(ctx context.Context, t *target, role string, n int) (memResult, 
 					c, err = pgx.ConnectConfig(cctx, cfg)
 					if err == nil {
 						conns[i] = c
+					}
+					if err == nil && query {
 						var one int
 						err = c.QueryRow(cctx, "SELECT 1").Scan(&one)
 					}
@@ -252,7 +256,7 @@ func idleMemory(ctx context.Context, t *target, role string, n int) (memResult, 
 	if t.backendCount != nil {
 		b, err := t.backendCount()
 		if err != nil {
-			return r, err
+			return r, fmt.Errorf("counting the datanodes' backends with the connections open: %w", err)
 		}
 		r.backends = b
 	}
@@ -322,4 +326,11 @@ func lastLines(s string, n int) string {
 		ls = ls[len(ls)-n:]
 	}
 	return strings.Join(ls, "\n")
+}
+
+func (m memResult) state() string {
+	if m.query {
+		return "each after SELECT 1"
+	}
+	return "logged in only"
 }

@@ -32,7 +32,7 @@ type target struct {
 type env struct {
 	work    string // temporary directory for every server of the run
 	pgBin   string
-	role    string               // the role clients connect as
+	role    string              // the role clients connect as
 	cred    *syscall.Credential // run servers as this OS user (when running as root)
 	cleanup []func()
 	verbose bool

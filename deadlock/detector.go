@@ -23,8 +23,13 @@ type Node struct {
 
 // Detector finds and breaks distributed deadlocks, one round per interval.
 // The detectors of several coordinators may run at once: they pick the same
-// victims, and each confirms a cycle before it cancels anything.
+// victims, and with Self set each cancels only its own coordinator's, so no
+// victim is cancelled twice. Each confirms a cycle before it cancels anything.
 type Detector struct {
+	// Self, when set, is the name of the detector's coordinator: the detector
+	// then cancels only victims that are sessions of Self, and leaves the
+	// others to their coordinators' detectors.
+	Self string
 	// Coordinators and Datanodes list the nodes to ask (each round).
 	Coordinators func() []Node
 	Datanodes    func() []Node
@@ -95,6 +100,10 @@ func (d *Detector) RunOnce(ctx context.Context) ([]Cycle, error) {
 	var done []Cycle
 	for _, c := range again {
 		if !first[c.Victim] {
+			continue
+		}
+		if d.Self != "" && c.Victim.Coordinator != d.Self {
+			d.logger().Debug("distributed deadlock left to the victim's coordinator", "cycle", c.String(), "victim", c.Victim.String())
 			continue
 		}
 		ok, err := d.cancel(ctx, c.Victim)

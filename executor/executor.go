@@ -327,12 +327,14 @@ func arrayLiteral(vals [][]byte) []byte {
 	return []byte(b.String())
 }
 
-func runGather(ctx context.Context, p *planner.GatherEval, b Backends, sink Sink) (string, error) {
+// pull fetches the rows of every gather input (inside the read gate) as
+// the text[] parameters of the final query; counts are rows per input.
+func pull(ctx context.Context, p *planner.GatherEval, b Backends) ([][]byte, []int, error) {
 	var params [][]byte
-	// Every row pulled is read inside the read gate.
+	var counts []int
 	release, err := b.ReadGate(ctx)
 	if err != nil {
-		return "", err
+		return nil, nil, err
 	}
 	defer release()
 	for _, in := range p.Inputs {
@@ -340,10 +342,10 @@ func runGather(ctx context.Context, p *planner.GatherEval, b Backends, sink Sink
 		for _, node := range in.Nodes {
 			c, err := b.Conn(ctx, node, false)
 			if err != nil {
-				return "", err
+				return nil, nil, err
 			}
 			if _, _, err := exec(ctx, c, node, in.SQL[node], col, false, false); err != nil {
-				return "", err
+				return nil, nil, err
 			}
 		}
 		for j := range in.Columns {
@@ -353,8 +355,16 @@ func runGather(ctx context.Context, p *planner.GatherEval, b Backends, sink Sink
 			}
 			params = append(params, arrayLiteral(vals))
 		}
+		counts = append(counts, len(col.rows))
 	}
-	release()
+	return params, counts, nil
+}
+
+func runGather(ctx context.Context, p *planner.GatherEval, b Backends, sink Sink) (string, error) {
+	params, _, err := pull(ctx, p, b)
+	if err != nil {
+		return "", err
+	}
 	c, err := b.Conn(ctx, p.Node, false)
 	if err != nil {
 		return "", err

@@ -444,30 +444,37 @@ func firstConst(args []*pg_query.Node) string {
 // explain prints the distributed plan, with the datanode's own plan of the
 // remote statement beneath each remote step.
 func (s *session) explain(ctx context.Context, es *pg_query.ExplainStmt, w ResultWriter) error {
-	analyze := false
-	var opts []string
-	for _, o := range es.Options {
-		d := o.GetDefElem()
+	var o executor.ExplainOptions
+	for _, opt := range es.Options {
+		d := opt.GetDefElem()
 		if d == nil {
 			continue
 		}
-		if d.Defname == "analyze" {
-			analyze = true
-		}
 		v := ""
+		on := true
 		if c := d.Arg.GetAConst(); c != nil {
 			if c.GetSval() != nil {
 				v = " " + c.GetSval().GetSval()
+				on = !strings.EqualFold(c.GetSval().GetSval(), "false") && c.GetSval().GetSval() != "off"
 			} else if c.GetBoolval() != nil {
 				v = fmt.Sprintf(" %t", c.GetBoolval().Boolval)
+				on = c.GetBoolval().Boolval
 			}
 		} else if d.Arg != nil && d.Arg.GetString_() != nil {
 			v = " " + d.Arg.GetString_().Sval
 		}
-		opts = append(opts, strings.ToUpper(d.Defname)+v)
-	}
-	if analyze {
-		return planner.Unsupported("EXPLAIN ANALYZE through the coordinator is not supported yet")
+		switch d.Defname {
+		case "analyze":
+			o.Analyze = on
+			continue
+		case "verbose":
+			o.Verbose = on
+		case "format":
+			if !strings.EqualFold(strings.TrimSpace(v), "text") {
+				return planner.Unsupported("EXPLAIN (FORMAT %s) through the coordinator", strings.TrimSpace(v))
+			}
+		}
+		o.Options = append(o.Options, strings.ToUpper(d.Defname)+v)
 	}
 	env, err := s.env(ctx)
 	if err != nil {
@@ -487,26 +494,20 @@ func (s *session) explain(ctx context.Context, es *pg_query.ExplainStmt, w Resul
 	if err != nil {
 		return err
 	}
-	lines := strings.Split(planner.Explain(plan), "\n")
-	// The first remote step's own plan, from its datanode.
-	if rq, ok := plan.(*planner.RemoteQuery); ok && len(rq.Nodes) > 0 {
-		prefix := "EXPLAIN "
-		if len(opts) > 0 {
-			prefix = "EXPLAIN (" + strings.Join(opts, ", ") + ") "
-		}
-		c, err := s.Conn(ctx, rq.Nodes[0], false)
-		if err != nil {
-			return err
-		}
-		res, err := c.Exec(ctx, prefix+rq.SQL[rq.Nodes[0]]).ReadAll()
-		if err != nil {
-			return executor.NodeError(rq.Nodes[0], err)
-		}
-		for _, r := range res {
-			for _, row := range r.Rows {
-				lines = append(lines, "        "+string(row[0]))
-			}
-		}
+	var lines []string
+	run := func() error {
+		var err error
+		lines, err = executor.Explain(ctx, plan, s, o)
+		return err
+	}
+	if o.Analyze {
+		// It runs the statement: writes commit as the statement would.
+		err = s.autocommit(ctx, run)
+	} else {
+		err = run()
+	}
+	if err != nil {
+		return err
 	}
 	if err := w.RowDescription([]pgproto3.FieldDescription{{Name: []byte("QUERY PLAN"), DataTypeOID: 25, DataTypeSize: -1, TypeModifier: -1}}); err != nil {
 		return err

@@ -38,6 +38,7 @@ type options struct {
 	port                                                             int
 	resolveInterval, resolveGrace                                    time.Duration
 	resolveUser                                                      string
+	deadlockInterval                                                 time.Duration
 	hbaFile, authFile, authUser, datanodePassfile                    string
 	sslCert, sslKey, sslCA                                           string
 }
@@ -77,6 +78,7 @@ func newCommand() *cobra.Command {
 	f.DurationVar(&o.resolveInterval, "resolve-interval", 30*time.Second, "how often to resolve in-doubt transactions (also once at start; 0: only at start)")
 	f.DurationVar(&o.resolveGrace, "resolve-grace", resolver.DefaultGrace, "age after which an undecided prepared transaction is aborted")
 	f.StringVar(&o.resolveUser, "resolve-user", "", "role the resolver connects to datanodes as (default $PGUSER, else the OS user)")
+	f.DurationVar(&o.deadlockInterval, "deadlock-interval", defaultDeadlockInterval, "how often to look for deadlocks across datanodes (0: never)")
 	f.StringVar(&o.hbaFile, "hba-file", "", "client authentication rules in pg_hba.conf syntax (default: trust on the Unix socket and loopback, scram-sha-256 elsewhere)")
 	f.StringVar(&o.authFile, "auth-file", "", "userlist file (\"user\" \"password-or-verifier\" per line, mode 0600) to check passwords against instead of the datanodes' pg_authid")
 	f.StringVar(&o.authUser, "auth-user", "", "superuser that reads pg_authid on the preferred datanode (default $PGUSER, else the OS user)")
@@ -130,6 +132,9 @@ func run(logger *slog.Logger, o options) error {
 		}, o.clusterName, o.resolveUser, logger.With("component", "resolver"))
 		res.Grace = o.resolveGrace
 		go res.Run(ctx, o.resolveInterval)
+	}
+	if err := startDeadlockDetector(ctx, o, nodes, logger.With("component", "deadlock")); err != nil {
+		return err
 	}
 	var addrs []string
 	for _, a := range strings.Split(o.listen, ",") {

@@ -68,3 +68,16 @@ EXPLAIN (COSTS OFF) SELECT * FROM rrep;
 -- a join of a distributed and a replicated table
 SELECT rt.id, rrep.v FROM rt JOIN rrep ON rt.id = rrep.id ORDER BY rt.id;
 DROP TABLE rt, rtn, rtc, rtm, rtt, rmod, rrr, rrep;
+-- EXPLAIN VERBOSE shows every datanode's plan; EXPLAIN ANALYZE runs the statement
+CREATE TABLE rx (id int PRIMARY KEY, v text) DISTRIBUTE BY HASH (id);
+CREATE TABLE rxc (id int PRIMARY KEY, w text) DISTRIBUTE BY HASH (id);
+INSERT INTO rx SELECT g, 'v' || g FROM generate_series(1, 20) g;
+INSERT INTO rxc SELECT g, 'w' || g FROM generate_series(1, 20) g;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT v FROM rx WHERE v > 'v5';
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) UPDATE rx SET v = v WHERE id = 3;
+-- a co-located join: one remote query per node; a join on other columns: the
+-- rows meet at the coordinator
+EXPLAIN (COSTS OFF) SELECT rx.v, rxc.w FROM rx JOIN rxc ON rx.id = rxc.id;
+SELECT rx.v, rxc.w FROM rx JOIN rxc ON rx.id = rxc.id WHERE rx.id <= 3 ORDER BY 1;
+EXPLAIN (COSTS OFF) SELECT rx.v, rxc.w FROM rx JOIN rxc ON rx.v = rxc.w;
+DROP TABLE rx, rxc;

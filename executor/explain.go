@@ -1,0 +1,133 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/xlgo/xlgo/planner"
+	"github.com/xlgo/xlgo/pooler"
+)
+
+// ExplainOptions say what EXPLAIN shows.
+type ExplainOptions struct {
+	Analyze bool     // run the plan and show what happened
+	Verbose bool     // show every datanode's own plan of its remote SQL
+	Options []string // the EXPLAIN options for the datanodes ("COSTS false" ...)
+}
+
+// Explain prints a distributed plan: its primitives, the nodes and remote
+// SQL of each, and beneath them the datanodes' own plans (the first node's,
+// or every node's when Verbose). With Analyze it runs the plan: remote
+// statements under EXPLAIN ANALYZE on their nodes, and the coordinator's
+// steps timed.
+func Explain(ctx context.Context, p planner.Plan, b Backends, o ExplainOptions) ([]string, error) {
+	lines := strings.Split(planner.Explain(p), "\n")
+	prefix := func(analyze bool) string {
+		opts := append([]string(nil), o.Options...)
+		if analyze {
+			opts = append(opts, "ANALYZE true")
+		}
+		if len(opts) == 0 {
+			return "EXPLAIN "
+		}
+		return "EXPLAIN (" + strings.Join(opts, ", ") + ") "
+	}
+	nodePlan := func(node, sql string, write bool, analyze bool, params [][]byte) ([]string, error) {
+		c, err := b.Conn(ctx, node, write)
+		if err != nil {
+			return nil, err
+		}
+		return explainOn(ctx, c, node, prefix(analyze)+sql, params)
+	}
+	indent := func(ls []string, by string) []string {
+		out := make([]string, len(ls))
+		for i, l := range ls {
+			out[i] = by + l
+		}
+		return out
+	}
+	switch p := p.(type) {
+	case *planner.RemoteQuery:
+		nodes := p.Nodes
+		if !o.Verbose && !o.Analyze {
+			nodes = nodes[:min(1, len(nodes))]
+		}
+		for _, n := range nodes {
+			if o.Verbose || o.Analyze {
+				lines = append(lines, "        datanode "+n+":")
+			}
+			ls, err := nodePlan(n, p.SQL[n], p.Write, o.Analyze, p.Params)
+			if err != nil {
+				return nil, err
+			}
+			lines = append(lines, indent(ls, "          ")...)
+		}
+	case *planner.GatherEval:
+		if !o.Analyze {
+			if o.Verbose {
+				for _, in := range p.Inputs {
+					for _, n := range in.Nodes {
+						ls, err := nodePlan(n, in.SQL[n], false, false, nil)
+						if err != nil {
+							return nil, err
+						}
+						lines = append(lines, "        "+in.Table+" on datanode "+n+":")
+						lines = append(lines, indent(ls, "          ")...)
+					}
+				}
+			}
+			break
+		}
+		start := time.Now()
+		params, counts, err := pull(ctx, p, b)
+		if err != nil {
+			return nil, err
+		}
+		for i, in := range p.Inputs {
+			lines = append(lines, fmt.Sprintf("        %s: %d rows pulled from %s", in.Table, counts[i], strings.Join(in.Nodes, ",")))
+		}
+		lines = append(lines, fmt.Sprintf("        rows pulled in %.3f ms; the coordinator's query on datanode %s:",
+			float64(time.Since(start).Microseconds())/1000, p.Node))
+		c, err := b.Conn(ctx, p.Node, false)
+		if err != nil {
+			return nil, err
+		}
+		ls, err := explainOn(ctx, c, p.Node, prefix(true)+p.SQL, params)
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, indent(ls, "          ")...)
+	case *planner.InsertRows:
+		if o.Analyze {
+			start := time.Now()
+			tag, err := Run(ctx, p, b, nil)
+			if err != nil {
+				return nil, err
+			}
+			lines = append(lines, fmt.Sprintf("        %s in %.3f ms", tag, float64(time.Since(start).Microseconds())/1000))
+		}
+	}
+	return lines, nil
+}
+
+// explainOn runs an EXPLAIN on one node and returns its lines.
+func explainOn(ctx context.Context, c *pooler.Conn, node, sql string, params [][]byte) ([]string, error) {
+	col := &collector{}
+	var err error
+	if params != nil {
+		rr := c.ExecParams(ctx, sql, params, nil, nil, nil)
+		_, _, err = consume(&oneResult{rr: rr}, true, node, col, false, false)
+	} else {
+		_, _, err = exec(ctx, c, node, sql, col, false, false)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(col.rows))
+	for _, r := range col.rows {
+		out = append(out, string(r[0]))
+	}
+	return out, nil
+}
