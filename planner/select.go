@@ -310,6 +310,7 @@ func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []strin
 		remote := parseOne(fmt.Sprintf("SELECT %s FROM %s%s AS %s", strings.Join(cols, ", "), only,
 			r.table.QualifiedName(), quoteIdent(r.alias)))
 		pushed := pushableTerms(r)
+		allPushed := len(pushed) == len(conjuncts(r.where))
 		if len(pushed) > 0 {
 			var cl []*pg_query.Node
 			for _, p := range pushed {
@@ -317,6 +318,17 @@ func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []strin
 			}
 			remote.GetSelectStmt().WhereClause = andOf(cl)
 			removeTerms(stmt, r, pushed)
+		}
+		if len(dist) == 1 && allPushed {
+			if sortBy, limit, ok := topN(env, stmt.GetSelectStmt(), r); ok {
+				// Each node sends only its first rows in the query's order;
+				// the final query orders and limits again.
+				rs := remote.GetSelectStmt()
+				rs.SortClause = sortBy
+				rs.LimitCount = &pg_query.Node{Node: &pg_query.Node_AConst{AConst: &pg_query.A_Const{
+					Val: &pg_query.A_Const_Ival{Ival: &pg_query.Integer{Ival: int32(limit)}}}}}
+				rs.LimitOption = pg_query.LimitOption_LIMIT_OPTION_COUNT
+			}
 		}
 		sqls, err := perNodeSQL(remote, in.Nodes, ids)
 		if err != nil {
@@ -713,4 +725,99 @@ func isDistRef(dist []*relRef, rv *pg_query.RangeVar) bool {
 		}
 	}
 	return false
+}
+
+// topN gives the ORDER BY and LIMIT a datanode can apply to the rows of the
+// query's only table: the query orders and limits nothing but that table's
+// rows (no grouping, DISTINCT, window, set operation), with a constant
+// LIMIT (and OFFSET), and its sort keys are expressions of the table's
+// columns (output names and positions are resolved).
+func topN(env *Env, sel *pg_query.SelectStmt, r *relRef) ([]*pg_query.Node, int64, bool) {
+	if sel == nil || !r.sole || !r.top || len(sel.SortClause) == 0 || sel.LimitCount == nil ||
+		sel.Op != pg_query.SetOperation_SETOP_NONE || len(sel.DistinctClause) > 0 || len(sel.GroupClause) > 0 ||
+		sel.HavingClause != nil || len(sel.WindowClause) > 0 || len(sel.LockingClause) > 0 ||
+		sel.LimitOption != pg_query.LimitOption_LIMIT_OPTION_COUNT && sel.LimitOption != pg_query.LimitOption_LIMIT_OPTION_DEFAULT {
+		return nil, 0, false
+	}
+	cnt := sel.LimitCount.GetAConst()
+	if cnt == nil || cnt.GetIval() == nil && !cnt.Isnull {
+		return nil, 0, false
+	}
+	if cnt.Isnull {
+		return nil, 0, false // LIMIT NULL: no limit
+	}
+	limit := int64(cnt.GetIval().Ival)
+	if sel.LimitOffset != nil {
+		off := sel.LimitOffset.GetAConst()
+		if off == nil || off.GetIval() == nil {
+			return nil, 0, false
+		}
+		limit += int64(off.GetIval().Ival)
+	}
+	if limit < 0 || limit > 1<<30 {
+		return nil, 0, false
+	}
+	// Aggregates in the target list make one row of many: no.
+	probe := &pg_query.SelectStmt{TargetList: sel.TargetList, Op: sel.Op}
+	if needsMerge(env, probe) {
+		return nil, 0, false
+	}
+	var out []*pg_query.Node
+	for _, sb := range sel.SortClause {
+		by := sb.GetSortBy()
+		if by == nil || by.UseOp != nil {
+			return nil, 0, false
+		}
+		expr := by.Node
+		if c := expr.GetAConst(); c != nil && c.GetIval() != nil {
+			i := int(c.GetIval().Ival) - 1
+			if i < 0 || i >= len(sel.TargetList) {
+				return nil, 0, false
+			}
+			expr = sel.TargetList[i].GetResTarget().GetVal()
+		} else if cr := expr.GetColumnRef(); cr != nil {
+			names := columnRefNames(cr)
+			if len(names) == 1 {
+				// A bare name in ORDER BY means an output column first.
+				for _, t := range sel.TargetList {
+					if rt := t.GetResTarget(); rt != nil && rt.Name == names[0] {
+						expr = rt.Val
+						break
+					}
+				}
+			}
+		}
+		if expr == nil || !readsOnly(expr, r) {
+			return nil, 0, false
+		}
+		c := proto.Clone(by).(*pg_query.SortBy)
+		c.Node = proto.Clone(expr).(*pg_query.Node)
+		out = append(out, &pg_query.Node{Node: &pg_query.Node_SortBy{SortBy: c}})
+	}
+	return out, limit, true
+}
+
+// readsOnly tells whether an expression reads nothing but r's columns, with
+// no subquery, aggregate, window or volatile function.
+func readsOnly(expr *pg_query.Node, r *relRef) bool {
+	ok := true
+	walk(expr, func(m proto.Message) bool {
+		switch x := m.(type) {
+		case *pg_query.SubLink, *pg_query.ParamRef, *pg_query.GroupingFunc:
+			ok = false
+		case *pg_query.FuncCall:
+			_, name := funcName(x)
+			if x.Over != nil || x.AggStar || builtinAggregates[name] || name == "random" || name == "nextval" {
+				ok = false
+			}
+		case *pg_query.ColumnRef:
+			names := columnRefNames(x)
+			col := names[len(names)-1]
+			if _, isCol := r.table.Column(col); !isCol || !r.refersTo(x, col) {
+				ok = false
+			}
+		}
+		return ok
+	})
+	return ok
 }

@@ -307,3 +307,20 @@ SELECT * FROM (SELECT * FROM t LIMIT 5) s
 SELECT count(DISTINCT v) FROM t
 
 SELECT * FROM t WHERE random() < 0.5
+
+-- ORDER BY ... LIMIT over one table: each node sends only its first rows;
+-- the coordinator orders and limits again.
+SELECT id, v FROM t WHERE n > 1 ORDER BY v DESC, id LIMIT 5 OFFSET 2
+
+SELECT id, upper(v) AS u FROM t ORDER BY u LIMIT 3
+
+SELECT id, v FROM t ORDER BY 2 LIMIT 3
+
+-- Not when a WHERE term stays at the coordinator, or rows are merged first.
+SELECT id FROM t WHERE id IN (SELECT x FROM rr) ORDER BY id LIMIT 3
+
+SELECT v, count(*) FROM t GROUP BY v ORDER BY v LIMIT 3
+
+SELECT DISTINCT v FROM t ORDER BY v LIMIT 3
+
+SELECT id, upper(v) AS v FROM t ORDER BY v LIMIT 3
