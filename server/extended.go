@@ -90,7 +90,17 @@ func describable(n *pg_query.Node) bool {
 	return n.GetSelectStmt() != nil || n.GetInsertStmt() != nil || n.GetUpdateStmt() != nil || n.GetDeleteStmt() != nil
 }
 
-func (s *session) Parse(ctx context.Context, name, sql string, paramOIDs []uint32) error {
+// failBlock marks an explicit transaction block failed after an error, as
+// PostgreSQL does for any error inside one.
+func (s *session) failBlock(err error) error {
+	if err != nil && s.tx.explicit {
+		s.tx.failed = true
+	}
+	return err
+}
+
+func (s *session) Parse(ctx context.Context, name, sql string, paramOIDs []uint32) (err error) {
+	defer func() { err = s.failBlock(err) }()
 	s.inBatch = true
 	if name != "" {
 		if _, ok := s.stmts[name]; ok {
@@ -108,15 +118,15 @@ func (s *session) Parse(ctx context.Context, name, sql string, paramOIDs []uint3
 // prepare parses a statement and asks a datanode for its parameter and
 // result types.
 func (s *session) prepare(ctx context.Context, name, sql string, paramOIDs []uint32) (*preparedStmt, error) {
-	if s.tx.failed {
-		return nil, pgError("25P02", "current transaction is aborted, commands ignored until end of transaction block")
-	}
 	texts, err := dialect.SplitStatements(sql)
 	if err != nil {
 		return nil, err
 	}
 	if len(texts) > 1 {
 		return nil, pgError("42601", "cannot insert multiple commands into a prepared statement")
+	}
+	if s.tx.failed && (len(texts) == 0 || !isTxEnd(texts[0])) {
+		return nil, pgError("25P02", "current transaction is aborted, commands ignored until end of transaction block")
 	}
 	st := &preparedStmt{name: name, sql: sql, paramOIDs: paramOIDs}
 	if len(texts) == 0 {
@@ -290,7 +300,8 @@ func literal(text []byte) *pg_query.Node {
 		Val: &pg_query.A_Const_Sval{Sval: &pg_query.String{Sval: string(text)}}}}}
 }
 
-func (s *session) Bind(ctx context.Context, name, stmtName string, paramFormats []int16, params [][]byte, resultFormats []int16) error {
+func (s *session) Bind(ctx context.Context, name, stmtName string, paramFormats []int16, params [][]byte, resultFormats []int16) (err error) {
+	defer func() { err = s.failBlock(err) }()
 	s.inBatch = true
 	st, ok := s.stmts[stmtName]
 	if !ok {
@@ -311,7 +322,7 @@ func (s *session) Bind(ctx context.Context, name, stmtName string, paramFormats 
 			return pgError("42P03", "cursor %q already exists", name)
 		}
 	}
-	if s.tx.failed {
+	if s.tx.failed && (st.empty || !isTxEnd(st.text)) {
 		return pgError("25P02", "current transaction is aborted, commands ignored until end of transaction block")
 	}
 	p := &portal{stmt: st, sql: st.sql, resultFormats: resultFormats}
@@ -336,7 +347,7 @@ func (s *session) DescribeStatement(ctx context.Context, name string) ([]uint32,
 	s.inBatch = true
 	st, ok := s.stmts[name]
 	if !ok {
-		return nil, nil, pgError("26000", "prepared statement %q does not exist", name)
+		return nil, nil, s.failBlock(pgError("26000", "prepared statement %q does not exist", name))
 	}
 	oids := st.paramOIDs
 	if oids == nil {
@@ -349,7 +360,7 @@ func (s *session) DescribePortal(ctx context.Context, name string) ([]pgproto3.F
 	s.inBatch = true
 	p, ok := s.portals[name]
 	if !ok {
-		return nil, pgError("34000", "portal %q does not exist", name)
+		return nil, s.failBlock(pgError("34000", "portal %q does not exist", name))
 	}
 	return p.describe(), nil
 }
@@ -417,7 +428,8 @@ type tagWriter struct {
 func (w *tagWriter) CommandComplete(tag string) error { w.tag = tag; return nil }
 func (w *tagWriter) EmptyQuery() error                { w.empty = true; return nil }
 
-func (s *session) Execute(ctx context.Context, name string, maxRows uint32, w ResultWriter) (bool, error) {
+func (s *session) Execute(ctx context.Context, name string, maxRows uint32, w ResultWriter) (suspended bool, err error) {
+	defer func() { err = s.failBlock(err) }()
 	s.inBatch = true
 	p, ok := s.portals[name]
 	if !ok {
