@@ -289,10 +289,14 @@ func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []strin
 	}
 	g := &GatherEval{Node: env.Preferred(replNodes)}
 	param := 0
+	used := usedColumns(stmt)
 	for _, r := range dist {
 		in := GatherInput{Table: r.table.QualifiedName(), Nodes: r.nodes(), SQL: map[string]string{}}
 		var cols []string
 		for _, c := range r.table.Columns {
+			if used != nil && !used[c.Name] && !used["\x00"+r.alias] {
+				continue // the statement never reads it
+			}
 			in.Columns = append(in.Columns, c.Name)
 			in.Types = append(in.Types, c.Type)
 			in.Collations = append(in.Collations, c.Collation)
@@ -302,6 +306,12 @@ func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []strin
 			in.Columns = append(in.Columns, "xc_node_id")
 			in.Types = append(in.Types, "integer")
 			cols = append(cols, "xc_node_id")
+		}
+		if len(in.Columns) == 0 {
+			// No column is read (count(*)): the rows still count.
+			in.Columns = append(in.Columns, "__xlgo_row")
+			in.Types = append(in.Types, "integer")
+			cols = append(cols, "1")
 		}
 		only := ""
 		if !r.rv.Inh {
@@ -820,4 +830,42 @@ func readsOnly(expr *pg_query.Node, r *relRef) bool {
 		return ok
 	})
 	return ok
+}
+
+// usedColumns names the columns a statement may read: every column name it
+// mentions (a name counts for every table), plus "\x00alias" for a whole-row
+// reference or star of alias. nil means all columns of every table (an
+// unqualified *, a NATURAL join).
+func usedColumns(stmt *pg_query.Node) map[string]bool {
+	used := map[string]bool{}
+	all := false
+	walk(stmt, func(m proto.Message) bool {
+		switch x := m.(type) {
+		case *pg_query.ColumnRef:
+			names := columnRefNames(x)
+			switch {
+			case len(names) == 1 && names[0] == "*":
+				all = true
+			case len(names) >= 2 && names[len(names)-1] == "*":
+				used["\x00"+names[len(names)-2]] = true
+			default:
+				for _, n := range names {
+					used[n] = true // a lone name may be a whole-row reference of a table
+					used["\x00"+n] = true
+				}
+			}
+		case *pg_query.JoinExpr:
+			if x.IsNatural {
+				all = true
+			}
+			for _, u := range x.UsingClause {
+				used[strVal(u)] = true
+			}
+		}
+		return !all
+	})
+	if all {
+		return nil
+	}
+	return used
 }

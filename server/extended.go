@@ -93,8 +93,8 @@ func describable(n *pg_query.Node) bool {
 // failBlock marks an explicit transaction block failed after an error, as
 // PostgreSQL does for any error inside one.
 func (s *session) failBlock(err error) error {
-	if err != nil && s.tx.explicit {
-		s.tx.failed = true
+	if err != nil && s.tx.explicit && !s.tx.failed {
+		s.failTx(context.Background())
 	}
 	return err
 }
@@ -477,7 +477,9 @@ func (s *session) Execute(ctx context.Context, name string, maxRows uint32, w Re
 
 // runPortal runs a bound statement as one statement of a batch.
 func (s *session) runPortal(ctx context.Context, p *portal, w ResultWriter) error {
+	s.deadlockVictim.Store(false)
 	handled, err := s.runBound(ctx, p, w)
+	err = s.deadlockError(err)
 	if !handled {
 		if p.sql == "" && p.values != nil {
 			// The general path: the values become typed literals of the statement.
@@ -489,7 +491,7 @@ func (s *session) runPortal(ctx context.Context, p *portal, w ResultWriter) erro
 	}
 	if err != nil && s.tx.active {
 		if s.tx.explicit {
-			s.tx.failed = true
+			s.failTx(ctx)
 		} else {
 			s.rollback(ctx)
 		}

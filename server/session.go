@@ -384,7 +384,7 @@ func (s *session) SimpleQuery(ctx context.Context, sql string, w ResultWriter) e
 		if err := s.statement(ctx, text, w, implicit); err != nil {
 			if s.tx.active {
 				if s.tx.explicit {
-					s.tx.failed = true
+					s.failTx(ctx)
 				} else {
 					s.rollback(ctx)
 				}
@@ -402,12 +402,32 @@ func (s *session) SimpleQuery(ctx context.Context, sql string, w ResultWriter) e
 
 // statement runs one statement of a Query message.
 func (s *session) statement(ctx context.Context, text string, w ResultWriter, inMulti bool) error {
-	err := s.statement1(ctx, text, w, inMulti)
+	s.deadlockVictim.Store(false) // a cancel that came too late is not this statement's
+	return s.deadlockError(s.statement1(ctx, text, w, inMulti))
+}
+
+// deadlockError turns the cancel that broke a distributed deadlock into
+// PostgreSQL's deadlock error.
+func (s *session) deadlockError(err error) error {
 	if s.deadlockVictim.Swap(false) && err != nil && isCode(err, "57014") {
 		return &pgconn.PgError{Severity: "ERROR", Code: "40P01", Message: "deadlock detected",
 			Detail: "The transaction waited for locks on several datanodes in a cycle with other transactions; it was chosen to break the cycle."}
 	}
 	return err
+}
+
+// failTx aborts an explicit transaction block after an error, as
+// PostgreSQL does: every datanode rolls back at once, releasing its locks;
+// the block then refuses statements until ROLLBACK.
+func (s *session) failTx(ctx context.Context) {
+	s.tx.failed = true
+	var nodes []string
+	for n := range s.tx.begun {
+		nodes = append(nodes, n)
+	}
+	s.abortNodes(ctx, nodes, nil, "")
+	s.tx.begun = map[string]bool{}
+	s.tx.writes = map[string]bool{}
 }
 
 func (s *session) statement1(ctx context.Context, text string, w ResultWriter, inMulti bool) error {

@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -333,7 +334,8 @@ func fmtRatio(v float64) string {
 	if v >= 0.1 {
 		return fmt.Sprintf("%.2f", v)
 	}
-	return fmt.Sprintf("%.3f", v)
+	// Two significant digits: a ratio of 0.0003 must not print as 0.000.
+	return strconv.FormatFloat(v, 'g', 2, 64)
 }
 
 func indent(s string) string {
