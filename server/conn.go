@@ -436,7 +436,19 @@ func (c *clientConn) startPump() {
 
 func (c *clientConn) messageLoop() {
 	for {
+		var timer *time.Timer
+		if il, ok := c.sess.(IdleLimiter); ok {
+			if st := c.sess.TxStatus(); st != 'I' {
+				if d := il.IdleInTransactionTimeout(); d > 0 {
+					timer = time.AfterFunc(d, c.idleTimedOut)
+				}
+			}
+		}
 		msg, err := c.be.Receive()
+		if timer != nil && !timer.Stop() && err == nil {
+			// The timeout fired as the message came: the connection is closing.
+			return
+		}
 		if err != nil {
 			c.receiveFailed(err)
 			return
@@ -445,6 +457,18 @@ func (c *clientConn) messageLoop() {
 			return
 		}
 	}
+}
+
+// idleTimedOut ends a connection idle in a transaction for too long, as
+// PostgreSQL does (FATAL 25P03); the session then rolls back.
+func (c *clientConn) idleTimedOut() {
+	msg := errorResponse(&pgconn.PgError{Code: "25P03", Message: "terminating connection due to idle-in-transaction timeout"}, "FATAL")
+	if b, err := msg.Encode(nil); err == nil {
+		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		c.nc.Write(b)
+	}
+	c.log.Info("idle-in-transaction timeout")
+	c.nc.Close()
 }
 
 // receiveFailed handles an error from Receive: either the connection ended

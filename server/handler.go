@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -85,4 +86,10 @@ type ExtendedSession interface {
 	// Sync ends an extended-protocol batch: its implicit transaction
 	// commits (or rolls back after an error).
 	Sync(ctx context.Context) error
+}
+
+// IdleLimiter is a Session that limits how long its client may stay idle
+// inside a transaction (idle_in_transaction_session_timeout); 0 is no limit.
+type IdleLimiter interface {
+	IdleInTransactionTimeout() time.Duration
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -54,6 +55,7 @@ type session struct {
 	lastVal    int64
 	hasLastVal bool
 	defaultRR  bool // default_transaction_isolation is repeatable read
+	idleInTx   time.Duration
 
 	// Extended query protocol.
 	stmts   map[string]*preparedStmt
@@ -76,6 +78,9 @@ type txn struct {
 	// once, inside the read gate, before its first statement.
 	rr            bool
 	snapshotTaken bool
+	// savepoints open, oldest first: a node joining later gets them too, so
+	// ROLLBACK TO undoes its work as well.
+	savepoints []string
 }
 
 func (s *session) TxStatus() byte {
@@ -229,7 +234,7 @@ func (s *session) Conn(ctx context.Context, node string, write bool) (*pooler.Co
 			return nil, executor.NodeError(node, err)
 		}
 		s.tx.begun[node] = true
-		for _, set := range append(append([]string(nil), s.tx.sets...), s.tx.localSets...) {
+		for _, set := range s.tx.joinStatements() {
 			if _, err := c.Exec(ctx, set).ReadAll(); err != nil {
 				return nil, executor.NodeError(node, err)
 			}
@@ -239,6 +244,16 @@ func (s *session) Conn(ctx context.Context, node string, write bool) (*pooler.Co
 		s.tx.writes[node] = true
 	}
 	return c, nil
+}
+
+// joinStatements bring a node that joins the transaction late to its state:
+// settings made in it, then its savepoints.
+func (t *txn) joinStatements() []string {
+	out := append(append([]string(nil), t.sets...), t.localSets...)
+	for _, sp := range t.savepoints {
+		out = append(out, "SAVEPOINT "+quoteIdent(sp))
+	}
+	return out
 }
 
 func (s *session) begin(explicit bool, beginSQL string) {
@@ -288,7 +303,7 @@ func (s *session) takeSnapshots(ctx context.Context) error {
 		release = r
 	}
 	batch := s.tx.beginSQL
-	for _, q := range append(append([]string(nil), s.tx.sets...), s.tx.localSets...) {
+	for _, q := range s.tx.joinStatements() {
 		batch += ";\n" + q
 	}
 	batch += ";\nSELECT 1"
@@ -421,6 +436,10 @@ func (s *session) deadlockError(err error) error {
 // the block then refuses statements until ROLLBACK.
 func (s *session) failTx(ctx context.Context) {
 	s.tx.failed = true
+	if len(s.tx.savepoints) > 0 {
+		// ROLLBACK TO a savepoint may still rescue the transaction.
+		return
+	}
 	var nodes []string
 	for n := range s.tx.begun {
 		nodes = append(nodes, n)
@@ -461,7 +480,8 @@ func isTxEnd(sql string) bool {
 		return false
 	}
 	switch ts.Kind {
-	case pg_query.TransactionStmtKind_TRANS_STMT_COMMIT, pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK:
+	case pg_query.TransactionStmtKind_TRANS_STMT_COMMIT, pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK,
+		pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO:
 		return true
 	}
 	return false
@@ -796,3 +816,6 @@ func isCode(err error, code string) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == code
 }
+
+// IdleInTransactionTimeout implements IdleLimiter.
+func (s *session) IdleInTransactionTimeout() time.Duration { return s.idleInTx }

@@ -3,7 +3,10 @@ package server
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -291,7 +294,7 @@ func (s *session) transaction(ctx context.Context, ts *pg_query.TransactionStmt,
 		return w.CommandComplete("ROLLBACK")
 	case pg_query.TransactionStmtKind_TRANS_STMT_SAVEPOINT, pg_query.TransactionStmtKind_TRANS_STMT_RELEASE,
 		pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO:
-		return planner.Unsupported("SAVEPOINT is not supported yet")
+		return s.savepoint(ctx, ts, w)
 	case pg_query.TransactionStmtKind_TRANS_STMT_PREPARE, pg_query.TransactionStmtKind_TRANS_STMT_COMMIT_PREPARED,
 		pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK_PREPARED:
 		return planner.Unsupported("PREPARE TRANSACTION by clients is not supported: xlgo uses two-phase commit itself")
@@ -408,6 +411,9 @@ func (s *session) set(ctx context.Context, vs *pg_query.VariableSetStmt, sql str
 	}
 	if vs.Name == "transaction_isolation" && s.tx.active && !s.tx.snapshotTaken {
 		s.tx.rr = strings.Contains(strings.ToLower(sql), "repeatable read")
+	}
+	if vs.Name == "idle_in_transaction_session_timeout" || resetAll {
+		s.idleInTx = s.readIdleTimeout(ctx)
 	}
 	if vs.Name == "search_path" || resetAll {
 		if err := s.refreshSearchPath(ctx); err != nil {
@@ -535,4 +541,83 @@ func pinsSession(node *pg_query.Node) bool {
 		return !found
 	})
 	return found
+}
+
+// savepoint runs SAVEPOINT, RELEASE and ROLLBACK TO on every node of the
+// transaction; nodes that join later get the open savepoints when they do.
+func (s *session) savepoint(ctx context.Context, ts *pg_query.TransactionStmt, w ResultWriter) error {
+	verb := map[pg_query.TransactionStmtKind]string{
+		pg_query.TransactionStmtKind_TRANS_STMT_SAVEPOINT:   "SAVEPOINT",
+		pg_query.TransactionStmtKind_TRANS_STMT_RELEASE:     "RELEASE",
+		pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO: "ROLLBACK",
+	}[ts.Kind]
+	if !s.tx.explicit {
+		what := verb
+		if ts.Kind == pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO {
+			what = "ROLLBACK TO SAVEPOINT"
+		}
+		return pgError("25P01", "%s can only be used in transaction blocks", what)
+	}
+	name := ts.SavepointName
+	idx := -1
+	for i := len(s.tx.savepoints) - 1; i >= 0; i-- {
+		if s.tx.savepoints[i] == name {
+			idx = i
+			break
+		}
+	}
+	var sql string
+	switch ts.Kind {
+	case pg_query.TransactionStmtKind_TRANS_STMT_SAVEPOINT:
+		sql = "SAVEPOINT " + quoteIdent(name)
+	case pg_query.TransactionStmtKind_TRANS_STMT_RELEASE:
+		if idx < 0 {
+			return pgError("3B001", "savepoint %q does not exist", name)
+		}
+		sql = "RELEASE SAVEPOINT " + quoteIdent(name)
+	default:
+		if idx < 0 {
+			return pgError("3B001", "savepoint %q does not exist", name)
+		}
+		sql = "ROLLBACK TO SAVEPOINT " + quoteIdent(name)
+	}
+	nodes := make([]string, 0, len(s.tx.begun))
+	for n := range s.tx.begun {
+		nodes = append(nodes, n)
+	}
+	sort.Strings(nodes)
+	for _, n := range nodes {
+		if err := s.simple(ctx, n, sql); err != nil {
+			return err
+		}
+	}
+	switch ts.Kind {
+	case pg_query.TransactionStmtKind_TRANS_STMT_SAVEPOINT:
+		s.tx.savepoints = append(s.tx.savepoints, name)
+	case pg_query.TransactionStmtKind_TRANS_STMT_RELEASE:
+		s.tx.savepoints = s.tx.savepoints[:idx]
+	default:
+		s.tx.savepoints = s.tx.savepoints[:idx+1]
+		s.tx.failed = false
+	}
+	return w.CommandComplete(verb)
+}
+
+// readIdleTimeout reads the session's idle_in_transaction_session_timeout
+// as a datanode understands it.
+func (s *session) readIdleTimeout(ctx context.Context) time.Duration {
+	dn, ok := s.co.Nodes.PreferredDatanode()
+	if !ok {
+		return 0
+	}
+	c, err := s.Conn(ctx, dn.Name, false)
+	if err != nil {
+		return 0
+	}
+	res, err := c.Exec(ctx, "SELECT (extract(epoch FROM (CASE WHEN s ~ '^[0-9]+$' THEN s || 'ms' ELSE s END)::interval) * 1000)::bigint FROM current_setting('idle_in_transaction_session_timeout') AS s").ReadAll()
+	if err != nil || len(res) != 1 || len(res[0].Rows) != 1 {
+		return 0
+	}
+	ms, _ := strconv.ParseInt(string(res[0].Rows[0][0]), 10, 64)
+	return time.Duration(ms) * time.Millisecond
 }

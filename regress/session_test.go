@@ -1,0 +1,78 @@
+package regress
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/xlgo/xlgo/cluster/clustertest"
+)
+
+// A client's cancel (a driver's timeout, psql's Ctrl-C) stops the statement
+// on every datanode; statement_timeout works; a session idle in a
+// transaction past idle_in_transaction_session_timeout is ended.
+func TestCancelAndTimeouts(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Coordinators: 1, Datanodes: 2})
+	conn := connect(t, c, 0, "postgres")
+	mustExec(t, conn, "CREATE TABLE slow (id int PRIMARY KEY, v int) DISTRIBUTE BY HASH (id)")
+	mustExec(t, conn, "INSERT INTO slow SELECT g, 0 FROM generate_series(1, 10) g")
+
+	// Cancel: pgx sends a CancelRequest when the context ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	start := time.Now()
+	_, err := conn.Exec(ctx, "SELECT pg_sleep(30) FROM slow")
+	cancel()
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("cancel took %v", took)
+	}
+	if err == nil {
+		t.Fatal("a cancelled statement succeeded")
+	}
+	// The connection may be closed by the driver after a cancel; a new one works,
+	// and the datanodes are not still sleeping.
+	conn2 := connect(t, c, 0, "postgres")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := queryInt(t, conn2, "EXECUTE DIRECT ON (datanode1) 'SELECT count(*) FROM pg_stat_activity WHERE query LIKE ''%pg_sleep(30)%'' AND pid <> pg_backend_pid()'") +
+			queryInt(t, conn2, "EXECUTE DIRECT ON (datanode2) 'SELECT count(*) FROM pg_stat_activity WHERE query LIKE ''%pg_sleep(30)%'' AND state = ''active'' AND pid <> pg_backend_pid()'")
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d datanode backends still run the cancelled statement", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// statement_timeout
+	mustExec(t, conn2, "SET statement_timeout = '300ms'")
+	_, err = conn2.Exec(context.Background(), "SELECT pg_sleep(5) FROM slow WHERE id = 1")
+	if sqlState(err) != "57014" {
+		t.Fatalf("statement_timeout: %v", err)
+	}
+	mustExec(t, conn2, "RESET statement_timeout")
+	if n := queryInt(t, conn2, "SELECT count(*) FROM slow"); n != 10 {
+		t.Fatalf("after a timeout: count %d", n)
+	}
+
+	// idle_in_transaction_session_timeout
+	conn3 := connect(t, c, 0, "postgres")
+	mustExec(t, conn3, "SET idle_in_transaction_session_timeout = '300ms'")
+	mustExec(t, conn3, "BEGIN")
+	mustExec(t, conn3, "UPDATE slow SET v = v + 1 WHERE id = 2")
+	time.Sleep(time.Second)
+	_, err = conn3.Exec(context.Background(), "SELECT 1")
+	if err == nil {
+		t.Fatal("a session idle in a transaction past its timeout still works")
+	}
+	if code := sqlState(err); code != "25P03" && !errors.Is(err, context.Canceled) {
+		t.Logf("idle-in-transaction timeout: %v", err)
+	}
+	// Its row lock is gone.
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := conn2.Exec(ctx, "UPDATE slow SET v = v + 1 WHERE id = 2"); err != nil {
+		t.Fatalf("the timed-out transaction still holds its lock: %v", err)
+	}
+}
