@@ -44,6 +44,9 @@ type Column struct {
 	// Collation is the column's collation when it is not its type's
 	// default (a qualified, quoted name), else "".
 	Collation string
+	// Identity is pg_attribute.attidentity: "a" (ALWAYS), "d" (BY DEFAULT)
+	// or "". Default then names the identity's sequence (nextval).
+	Identity string
 }
 
 // Table is a distributed (or replicated) table and where its rows live.
@@ -126,9 +129,12 @@ const loadTablesSQL = `SELECT c.oid, n.nspname, c.relname, c.relkind, p.pclocato
 FROM pgxc.pgxc_class p JOIN pg_class c ON c.oid = p.pcrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname NOT LIKE 'pg\_temp\_%';
 SELECT a.attrelid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), t.typname,
-	coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attnotnull, format_type(a.atttypid, NULL),
+	coalesce(pg_get_expr(d.adbin, d.adrelid),
+		CASE WHEN a.attidentity <> '' THEN 'nextval(' || quote_literal(pg_get_serial_sequence(a.attrelid::regclass::text, a.attname)) || '::regclass)' END, ''),
+	a.attnotnull, format_type(a.atttypid, NULL),
 	coalesce((SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co
-		JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation AND a.attcollation <> t.typcollation), '')
+		JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation AND a.attcollation <> t.typcollation), ''),
+	a.attidentity
 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid IN (SELECT pcrelid FROM pgxc.pgxc_class) AND a.attnum > 0 AND NOT a.attisdropped
@@ -213,7 +219,7 @@ SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v' AND prokind = 'f'`)
 		}
 		t.Columns = append(t.Columns, Column{
 			Name: string(row[2]), Type: string(row[3]), TypName: string(row[4]),
-			Default: string(row[5]), NotNull: string(row[6]) == "t", BaseType: string(row[7]), Collation: string(row[8]),
+			Default: string(row[5]), NotNull: string(row[6]) == "t", BaseType: string(row[7]), Collation: string(row[8]), Identity: string(row[9]),
 		})
 	}
 	for _, t := range byOID {

@@ -227,7 +227,7 @@ func runInsert(ctx context.Context, p *planner.InsertRows, b Backends, sink Sink
 		discard := loc.Kind == distribution.Replication && n > 0
 		for start := 0; start < len(idx); start += insertBatch {
 			end := min(start+insertBatch, len(idx))
-			stmt, err := buildInsert(p.Target, cols, rows, idx[start:end])
+			stmt, err := buildInsert(p.Target, cols, rows, idx[start:end], p.OverrideSystem)
 			if err != nil {
 				return "", err
 			}
@@ -288,8 +288,11 @@ func constOf(n *pg_query.Node) (string, bool, bool) {
 }
 
 // buildInsert writes the INSERT for some rows, with an explicit column list.
-func buildInsert(target *pg_query.InsertStmt, cols []string, rows [][]cell, idx []int) (string, error) {
+func buildInsert(target *pg_query.InsertStmt, cols []string, rows [][]cell, idx []int, overrideSystem bool) (string, error) {
 	ins := proto.Clone(target).(*pg_query.InsertStmt)
+	if overrideSystem {
+		ins.Override = pg_query.OverridingKind_OVERRIDING_SYSTEM_VALUE
+	}
 	ins.Cols = nil
 	for _, c := range cols {
 		ins.Cols = append(ins.Cols, &pg_query.Node{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Name: c}}})

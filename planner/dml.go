@@ -264,6 +264,9 @@ func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 		}
 		p.Source = src
 	}
+	if p.FillDefault && t.Columns[t.DistCol].Identity == "a" {
+		p.OverrideSystem = true
+	}
 	if p.FillDefault && len(p.Values) == 0 && p.Source == nil {
 		p.FillDefault = false
 	}
@@ -277,6 +280,9 @@ func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 		}
 		if seq, ok := SequenceOfDefault(c.Default); ok {
 			p.SeqColumns = append(p.SeqColumns, SeqColumn{Column: c.Name, Sequence: seq})
+			if c.Identity == "a" {
+				p.OverrideSystem = true
+			}
 		}
 	}
 	return p, nil

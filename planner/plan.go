@@ -185,6 +185,9 @@ type InsertRows struct {
 	// next value of a sequence: the coordinator fills them from the GTM's
 	// global sequence, so every node stores a cluster-wide unique value.
 	SeqColumns []SeqColumn
+	// OverrideSystem: a filled column is GENERATED ALWAYS AS IDENTITY, so
+	// the INSERT says OVERRIDING SYSTEM VALUE for the value it brings.
+	OverrideSystem bool
 }
 
 // SeqColumn is a column whose default is nextval of a sequence.

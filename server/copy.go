@@ -174,6 +174,15 @@ func (s *session) copyIn(ctx context.Context, env *planner.Env, cs *pg_query.Cop
 				cols = append(cols, c.Name)
 			}
 		}
+		given := map[string]bool{}
+		for _, c := range cols {
+			given[c] = true
+		}
+		for _, c := range t.Columns {
+			if _, seq := planner.SequenceOfDefault(c.Default); seq && !given[c.Name] {
+				return planner.Unsupported("COPY into %s without its column %s, whose default takes a global sequence value", t.Name, c.Name)
+			}
+		}
 		if t.DistCol >= 0 && (t.Locator.Kind == distribution.Hash || t.Locator.Kind == distribution.Modulo) {
 			for i, c := range cols {
 				if c == t.Locator.Column {
