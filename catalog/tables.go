@@ -278,3 +278,7 @@ func (c *Cache) Get(ctx context.Context, db string, fresh bool, load func(contex
 }
 
 func quoteIdent(s string) string { return dialect.QuoteIdent(s) }
+
+// Generation changes whenever cached catalogs are dropped: what was
+// derived from a catalog of another generation is stale.
+func (c *Cache) Generation() uint64 { return c.gen.Load() }

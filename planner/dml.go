@@ -96,7 +96,7 @@ func PlanModify(env *Env, stmt *pg_query.Node) (Plan, error) {
 		}
 		nodes = t.Locator.Nodes
 	} else {
-		tref.pinned = pinNodes(tref, where, env.Params)
+		tref.pinned, tref.pinnedBy = pinNodes(tref, where, env.Params)
 		nodes = tref.nodes()
 	}
 	// Every other relation must be readable in full on each target node.
@@ -120,7 +120,11 @@ func PlanModify(env *Env, stmt *pg_query.Node) (Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &RemoteQuery{Nodes: nodes, SQL: sqls, Write: true, Replicated: t.Locator.Kind == distribution.Replication}, nil
+	rq := &RemoteQuery{Nodes: nodes, SQL: sqls, Write: true, Replicated: t.Locator.Kind == distribution.Replication}
+	if len(refs) == 1 && tref.pinnedBy != nil && text != "" && !strings.Contains(strings.ToLower(text), "xc_node_id") {
+		rq.Route = &Route{Table: t, By: tref.pinnedBy}
+	}
+	return rq, nil
 }
 
 // PlanInsert plans an INSERT.

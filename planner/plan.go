@@ -120,6 +120,16 @@ type RemoteQuery struct {
 	// format), of the types ParamOIDs (built-in types only).
 	Params    [][]byte
 	ParamOIDs []uint32
+	// Route, when set, says the statement reads or writes one table's rows
+	// of one distribution value, the constant or parameter By: the same
+	// text with another value needs no new plan, only that value's node.
+	Route *Route
+}
+
+// Route is how a one-node statement's node follows from one value.
+type Route struct {
+	Table *catalog.Table
+	By    *pg_query.Node // an A_Const (its Location in the text) or a ParamRef
 }
 
 func (r *RemoteQuery) explain(b *strings.Builder, depth int) {

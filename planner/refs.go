@@ -21,6 +21,9 @@ type relRef struct {
 	// add NULL-extended rows of its own.
 	nullable bool
 	pinned   []string // nodes its rows can be on under where; nil: all of its nodes
+	// pinnedBy is the constant or parameter of a `col = value` term that
+	// pinned the reference to one node.
+	pinnedBy *pg_query.Node
 }
 
 func (r *relRef) distributed() bool {
@@ -130,7 +133,7 @@ func collectRefs(env *Env, stmt *pg_query.Node) ([]*relRef, error) {
 	_ = err
 	for _, r := range refs {
 		if r.distributed() {
-			r.pinned = pinNodes(r, r.where, env.Params)
+			r.pinned, r.pinnedBy = pinNodes(r, r.where, env.Params)
 		}
 	}
 	return refs, nil
@@ -165,10 +168,10 @@ func (r *relRef) refersTo(cr *pg_query.ColumnRef, col string) bool {
 
 // pinNodes finds the nodes a WHERE clause confines a hash or modulo table's
 // rows to: `col = const` or `col IN (consts)` as a top-level AND term.
-func pinNodes(r *relRef, where *pg_query.Node, params []Param) []string {
+func pinNodes(r *relRef, where *pg_query.Node, params []Param) ([]string, *pg_query.Node) {
 	loc := &r.table.Locator
 	if loc.Kind != distribution.Hash && loc.Kind != distribution.Modulo || r.table.DistCol < 0 {
-		return nil
+		return nil, nil
 	}
 	col := loc.Column
 	typ := loc.TypeName
@@ -210,7 +213,7 @@ func pinNodes(r *relRef, where *pg_query.Node, params []Param) []string {
 				continue
 			}
 			if n, ok := nodeOf(rr); ok {
-				return []string{n}
+				return []string{n}, rr
 			}
 		case pg_query.A_Expr_Kind_AEXPR_IN:
 			cr := e.Lexpr.GetColumnRef()
@@ -237,10 +240,10 @@ func pinNodes(r *relRef, where *pg_query.Node, params []Param) []string {
 					out = append(out, n)
 				}
 			}
-			return out
+			return out, nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // isSpecial tells whether a RangeVar names one of the catalog views the

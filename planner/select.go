@@ -185,7 +185,12 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool
 		if err != nil {
 			return nil, err
 		}
-		return &RemoteQuery{Nodes: []string{node}, SQL: sqls}, nil
+		rq := &RemoteQuery{Nodes: []string{node}, SQL: sqls}
+		if len(refs) == 1 && dist[0].pinnedBy != nil && env.SQL != "" && !strings.Contains(strings.ToLower(env.SQL), "xc_node_id") {
+			// The same statement with another value goes where that value says.
+			rq.Route = &Route{Table: dist[0].table, By: dist[0].pinnedBy}
+		}
+		return rq, nil
 	}
 	sel := stmt.GetSelectStmt()
 	// Tables co-located and joined on their distribution columns: each node

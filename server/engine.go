@@ -45,6 +45,7 @@ type Coordinator struct {
 	nextID    atomic.Uint64
 	registry  sync.Map // session id -> *session
 	typeNames sync.Map // type OID -> SQL name, for built-in types
+	routes    routeCache
 }
 
 // NewCoordinator wires a coordinator's parts together.

@@ -27,6 +27,7 @@ type preparedStmt struct {
 	paramOIDs  []uint32
 	paramTypes []string                    // each parameter's type, as SQL
 	fields     []pgproto3.FieldDescription // nil: no rows
+	route      *route                      // which parameter decides the node, once planned
 }
 
 // portal is a prepared statement with its parameters bound.
@@ -652,6 +653,20 @@ func (s *session) runBound(ctx context.Context, p *portal, w ResultWriter) (bool
 		strings.Contains(l, "pgxc_") {
 		return false, nil
 	}
+	for _, o := range st.paramOIDs {
+		if o >= 16384 {
+			return false, nil // a user type's OID may differ between datanodes
+		}
+	}
+	if r := st.route; r != nil && s.co.catalogFresh() && r.gen == s.co.Cache.Generation() && r.scope == s.routeScope() &&
+		p.params[r.k] != nil && !s.tx.failed {
+		if node, ok := r.node(string(p.params[r.k])); ok {
+			rq := &planner.RemoteQuery{Nodes: []string{node}, SQL: map[string]string{node: st.text}, Write: r.write,
+				Params: p.params, ParamOIDs: st.paramOIDs}
+			return true, s.run(ctx, rq, w)
+		}
+	}
+	gen := s.co.Cache.Generation()
 	env, err := s.env(ctx)
 	if err != nil {
 		return true, err
@@ -674,11 +689,7 @@ func (s *session) runBound(ctx context.Context, p *portal, w ResultWriter) (bool
 	if !ok {
 		return false, nil
 	}
-	for _, o := range st.paramOIDs {
-		if o >= 16384 {
-			return false, nil // a user type's OID may differ between datanodes
-		}
-	}
 	rq.Params, rq.ParamOIDs = p.params, st.paramOIDs
+	s.learnParamRoute(st, gen, plan)
 	return true, s.run(ctx, rq, w)
 }

@@ -20,6 +20,16 @@ import (
 
 // passthrough runs a statement of PostgreSQL's grammar.
 func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w ResultWriter, inMulti bool) error {
+	// A statement shaped like one planned before, pinned to one node by
+	// one of its constants, needs no parse and no plan.
+	plainText := p.Distribute == nil && !hasSequenceCall(p.SQL) && !strings.Contains(strings.ToLower(p.SQL), "pgxc_") &&
+		!strings.Contains(strings.ToLower(p.SQL), "set_config") && !strings.Contains(strings.ToLower(p.SQL), "advisory")
+	if plainText {
+		if rq, ok := s.routeByText(p.SQL); ok {
+			return s.run(ctx, rq, w)
+		}
+	}
+	gen := s.co.Cache.Generation()
 	node, err := parseSQL(p.SQL)
 	if err != nil {
 		return err
@@ -52,6 +62,9 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w Res
 		if err != nil {
 			return err
 		}
+		if plainText && text != "" {
+			s.learnRoute(text, gen, plan)
+		}
 		return s.run(ctx, plan, w)
 	case node.GetInsertStmt() != nil:
 		env, err := s.env(ctx)
@@ -72,6 +85,9 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w Res
 		plan, err := planner.PlanModify(env, node)
 		if err != nil {
 			return err
+		}
+		if plainText && text != "" {
+			s.learnRoute(text, gen, plan)
 		}
 		return s.run(ctx, plan, w)
 	case node.GetTransactionStmt() != nil:
