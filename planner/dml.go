@@ -7,6 +7,7 @@ import (
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/xlgo/xlgo/catalog"
 	"github.com/xlgo/xlgo/distribution"
 )
 
@@ -289,7 +290,57 @@ func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 			}
 		}
 	}
+	// One row whose distribution value is a constant, nothing to fill in:
+	// the statement goes as it is to the row's node.
+	if rq := singleRowInsert(env, p, t); rq != nil {
+		return rq, nil
+	}
 	return p, nil
+}
+
+func singleRowInsert(env *Env, p *InsertRows, t *catalog.Table) *RemoteQuery {
+	if env.SQL == "" || len(p.Values) != 1 || p.Source != nil || p.FillDefault || len(p.SeqColumns) > 0 ||
+		p.DistIndex < 0 || p.DistIndex >= len(p.Values[0]) || p.Target.OnConflictClause != nil ||
+		strings.Contains(strings.ToLower(env.SQL), "xc_node_id") || strings.Contains(strings.ToLower(env.SQL), "pgxc_") {
+		return nil
+	}
+	for _, v := range p.Values[0] {
+		if hasSubLink(v) || callsVolatile(env, v) != "" || hasSetToDefault(v) {
+			return nil
+		}
+	}
+	dc := t.Columns[t.DistCol]
+	if strings.Contains(dc.Type, "(") {
+		return nil
+	}
+	by := p.Values[0][p.DistIndex]
+	text, isNull, ok := constText(by, dc.TypName)
+	if pr := by.GetParamRef(); pr != nil && int(pr.Number) >= 1 && int(pr.Number) <= len(env.Params) {
+		prm := env.Params[pr.Number-1]
+		if typeFamily(prm.Type) == "" || typeFamily(prm.Type) != typeFamily(dc.TypName) {
+			return nil
+		}
+		text, isNull, ok = string(prm.Text), prm.Text == nil, true
+	} else if by.GetAConst() == nil && by.GetTypeCast() == nil {
+		return nil
+	}
+	if !ok || isNull {
+		return nil
+	}
+	canon, ok := distribution.CanonicalText(dc.TypName, text)
+	if !ok {
+		return nil
+	}
+	i, err := t.Locator.NodeForCanonical(canon)
+	if err != nil {
+		return nil
+	}
+	node := t.Locator.Nodes[i]
+	rq := &RemoteQuery{Nodes: []string{node}, SQL: map[string]string{node: env.SQL}, Write: true}
+	if by.GetAConst() != nil || by.GetParamRef() != nil {
+		rq.Route = &Route{Table: t, By: by}
+	}
+	return rq
 }
 
 func hasSubLink(m proto.Message) bool {

@@ -646,7 +646,8 @@ func (s *session) runBound(ctx context.Context, p *portal, w ResultWriter) (bool
 	if p.params == nil || st.node == nil || s.tx.failed || hasSequenceCall(st.text) {
 		return false, nil
 	}
-	if st.node.GetSelectStmt() == nil && st.node.GetUpdateStmt() == nil && st.node.GetDeleteStmt() == nil {
+	if st.node.GetSelectStmt() == nil && st.node.GetUpdateStmt() == nil && st.node.GetDeleteStmt() == nil &&
+		st.node.GetInsertStmt() == nil {
 		return false, nil
 	}
 	if l := strings.ToLower(st.text); strings.Contains(l, "set_config") || strings.Contains(l, "advisory") ||
@@ -677,9 +678,12 @@ func (s *session) runBound(ctx context.Context, p *portal, w ResultWriter) (bool
 		env.Params[i] = planner.Param{Text: v, Type: st.paramTypes[i]}
 	}
 	var plan planner.Plan
-	if st.node.GetSelectStmt() != nil {
+	switch {
+	case st.node.GetSelectStmt() != nil:
 		plan, err = planner.PlanSelect(env, st.node)
-	} else {
+	case st.node.GetInsertStmt() != nil:
+		plan, err = planner.PlanInsert(env, st.node)
+	default:
 		plan, err = planner.PlanModify(env, st.node)
 	}
 	if err != nil {

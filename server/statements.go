@@ -71,9 +71,13 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w Res
 		if err != nil {
 			return err
 		}
+		env.SQL = text
 		plan, err := planner.PlanInsert(env, node)
 		if err != nil {
 			return err
+		}
+		if plainText && text != "" {
+			s.learnRoute(text, gen, plan)
 		}
 		return s.run(ctx, plan, w)
 	case node.GetUpdateStmt() != nil, node.GetDeleteStmt() != nil:
