@@ -329,24 +329,36 @@ func arrayLiteral(vals [][]byte) []byte {
 
 // pull fetches the rows of every gather input (inside the read gate) as
 // the text[] parameters of the final query; counts are rows per input.
-func pull(ctx context.Context, p *planner.GatherEval, b Backends) ([][]byte, []int, error) {
+func pull(ctx context.Context, p *planner.GatherEval, b Backends) ([][]byte, []int, string, error) {
 	var params [][]byte
 	var counts []int
+	finalSQL := p.SQL
 	release, err := b.ReadGate(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	defer release()
-	for _, in := range p.Inputs {
+	for ii, in := range p.Inputs {
 		col := &collector{}
 		for _, node := range in.Nodes {
 			c, err := b.Conn(ctx, node, false)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, "", err
 			}
 			if _, _, err := exec(ctx, c, node, in.SQL[node], col, false, false); err != nil {
-				return nil, nil, err
+				return nil, nil, "", err
 			}
+		}
+		// Columns whose type only the datanodes knew (partial aggregates).
+		for j, t := range in.Types {
+			if t != "" || j >= len(col.fields) {
+				continue
+			}
+			name, err := typeName(ctx, b, in.Nodes[0], col.fields[j].DataTypeOID)
+			if err != nil {
+				return nil, nil, "", err
+			}
+			finalSQL = strings.ReplaceAll(finalSQL, fmt.Sprintf("%s%d_%d__", planner.TypeMark, ii, j), name)
 		}
 		for j := range in.Columns {
 			vals := make([][]byte, len(col.rows))
@@ -357,11 +369,35 @@ func pull(ctx context.Context, p *planner.GatherEval, b Backends) ([][]byte, []i
 		}
 		counts = append(counts, len(col.rows))
 	}
-	return params, counts, nil
+	return params, counts, finalSQL, nil
 }
 
+// typeName is the SQL name of a type a datanode reported by OID.
+func typeName(ctx context.Context, b Backends, node string, oid uint32) (string, error) {
+	if n, ok := builtinTypeNames[oid]; ok {
+		return n, nil
+	}
+	c, err := b.Conn(ctx, node, false)
+	if err != nil {
+		return "", err
+	}
+	res, err := c.Exec(ctx, fmt.Sprintf("SELECT format_type(%d, NULL)", oid)).ReadAll()
+	if err != nil {
+		return "", NodeError(node, err)
+	}
+	if len(res) != 1 || len(res[0].Rows) != 1 {
+		return "", fmt.Errorf("no type with OID %d", oid)
+	}
+	return string(res[0].Rows[0][0]), nil
+}
+
+// builtinTypeNames are the types partial aggregates usually have.
+var builtinTypeNames = map[uint32]string{16: "boolean", 20: "bigint", 21: "smallint", 23: "integer", 700: "real",
+	701: "double precision", 1700: "numeric", 1186: "interval", 790: "money", 25: "text", 1082: "date",
+	1114: "timestamp without time zone", 1184: "timestamp with time zone", 1083: "time without time zone"}
+
 func runGather(ctx context.Context, p *planner.GatherEval, b Backends, sink Sink) (string, error) {
-	params, _, err := pull(ctx, p, b)
+	params, _, sql, err := pull(ctx, p, b)
 	if err != nil {
 		return "", err
 	}
@@ -369,7 +405,7 @@ func runGather(ctx context.Context, p *planner.GatherEval, b Backends, sink Sink
 	if err != nil {
 		return "", err
 	}
-	rr := c.ExecParams(ctx, p.SQL, params, nil, nil, nil)
+	rr := c.ExecParams(ctx, sql, params, nil, nil, nil)
 	if fds := rr.FieldDescriptions(); len(fds) > 0 && sink != nil {
 		if err := sink.RowDescription(fieldsOf(fds)); err != nil {
 			rr.Close()

@@ -81,7 +81,7 @@ func Explain(ctx context.Context, p planner.Plan, b Backends, o ExplainOptions) 
 			break
 		}
 		start := time.Now()
-		params, counts, err := pull(ctx, p, b)
+		params, counts, sql, err := pull(ctx, p, b)
 		if err != nil {
 			return nil, err
 		}
@@ -94,7 +94,7 @@ func Explain(ctx context.Context, p planner.Plan, b Backends, o ExplainOptions) 
 		if err != nil {
 			return nil, err
 		}
-		ls, err := explainOn(ctx, c, p.Node, prefix(true)+p.SQL, params)
+		ls, err := explainOn(ctx, c, p.Node, prefix(true)+sql, params)
 		if err != nil {
 			return nil, err
 		}

@@ -263,7 +263,7 @@ func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 		wrapper := parseOne(fmt.Sprintf("SELECT %s FROM (SELECT 1) AS s(%s)", strings.Join(outs, ", "), strings.Join(names, ", ")))
 		rs := wrapper.GetSelectStmt().FromClause[0].GetRangeSubselect()
 		rs.Subquery = ins.SelectStmt
-		src, err := PlanSelect(env, wrapper)
+		src, err := PlanSelect(env.withoutSQL(), wrapper) // the rows' query is not the statement's text
 		if err != nil {
 			return nil, err
 		}

@@ -292,6 +292,15 @@ func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []strin
 	if len(replNodes) == 0 {
 		return nil, Unsupported("a query joining replicated tables that share no node with distributed tables")
 	}
+	if len(dist) == 1 {
+		r := dist[0]
+		if pushed := pushableTerms(r); len(pushed) == len(conjuncts(r.where)) {
+			plan, ok, err := planPartialAgg(env, stmt, r, replNodes, pushed)
+			if err != nil || ok {
+				return plan, err
+			}
+		}
+	}
 	g := &GatherEval{Node: env.Preferred(replNodes)}
 	param := 0
 	used := usedColumns(stmt)
