@@ -195,7 +195,7 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool
 	sel := stmt.GetSelectStmt()
 	// Tables co-located and joined on their distribution columns: each node
 	// joins its own rows; the results are concatenated.
-	if sel != nil && len(dist) > 1 && !needsMerge(env, sel) && sel.WithClause == nil {
+	if sel != nil && len(dist) > 1 && !needsMergeAcrossNodes(env, sel, dist) && sel.WithClause == nil {
 		if nodes, ok := colocated(dist, sel); ok && coversAll(replNodes, nodes) {
 			sqls, err := perNodeSQL(stmt, nodes, ids, env.SQL)
 			if err != nil {
@@ -204,7 +204,7 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool
 			return &RemoteQuery{Nodes: nodes, SQL: sqls}, nil
 		}
 	}
-	if len(dist) == 1 && dist[0].top && !dist[0].nullable && sel != nil && !needsMerge(env, sel) && sel.WithClause == nil &&
+	if len(dist) == 1 && dist[0].top && !dist[0].nullable && sel != nil && !needsMergeAcrossNodes(env, sel, dist) && sel.WithClause == nil &&
 		coversAll(replNodes, dist[0].nodes()) {
 		nodes := dist[0].nodes()
 		sqls, err := perNodeSQL(stmt, nodes, ids, env.SQL)
@@ -882,4 +882,47 @@ func usedColumns(stmt *pg_query.Node) map[string]bool {
 		return nil
 	}
 	return used
+}
+
+// needsMergeAcrossNodes is needsMerge, except that groups keyed by a
+// distribution column (or xc_node_id) never span nodes: such a grouping
+// (with its aggregates and HAVING) completes on each node, and only
+// ordering, limits, DISTINCT, windows and set operations need the merge.
+func needsMergeAcrossNodes(env *Env, s *pg_query.SelectStmt, dist []*relRef) bool {
+	if len(s.GroupClause) == 0 || s.GroupDistinct {
+		return needsMerge(env, s)
+	}
+	if s.Op != pg_query.SetOperation_SETOP_NONE || len(s.DistinctClause) > 0 || len(s.WindowClause) > 0 ||
+		len(s.SortClause) > 0 || s.LimitCount != nil || s.LimitOffset != nil {
+		return true
+	}
+	keyed := false
+	for _, g := range s.GroupClause {
+		cr := g.GetColumnRef()
+		if cr == nil {
+			continue
+		}
+		if isXCNodeID(cr) {
+			keyed = true
+		}
+		for _, r := range dist {
+			if r.table.DistCol >= 0 && (r.table.Locator.Kind == distribution.Hash || r.table.Locator.Kind == distribution.Modulo) &&
+				r.refersTo(cr, r.table.Locator.Column) && (len(dist) == 1 || len(columnRefNames(cr)) == 2) {
+				keyed = true
+			}
+		}
+	}
+	if !keyed {
+		return true
+	}
+	windowed := false
+	for _, t := range s.TargetList {
+		walk(t, func(m proto.Message) bool {
+			if fc, ok := m.(*pg_query.FuncCall); ok && fc.Over != nil {
+				windowed = true
+			}
+			return !windowed
+		})
+	}
+	return windowed
 }

@@ -324,3 +324,16 @@ SELECT v, count(*) FROM t GROUP BY v ORDER BY v LIMIT 3
 SELECT DISTINCT v FROM t ORDER BY v LIMIT 3
 
 SELECT id, upper(v) AS v FROM t ORDER BY v LIMIT 3
+
+-- Groups keyed by the distribution column never span nodes: each node
+-- aggregates its own groups.
+SELECT id, count(*), sum(n) FROM t GROUP BY id
+
+SELECT t.id, count(tco.w) FROM t JOIN tco ON t.id = tco.id GROUP BY t.id HAVING count(*) > 1
+
+SELECT xc_node_id, count(*) FROM t GROUP BY xc_node_id
+
+-- ... but not when they are ordered or limited across nodes.
+SELECT id, count(*) FROM t GROUP BY id ORDER BY 2 DESC LIMIT 3
+
+SELECT v, count(*) FROM t GROUP BY v
