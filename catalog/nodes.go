@@ -271,6 +271,9 @@ func (s *NodeStore) AlterNode(name string, update func(*Node) error) error {
 			if j != i && n.Primary && o.Primary && n.IsDatanode() {
 				return pgErr("42710", "PGXC node %s: two nodes cannot be primary", n.Name)
 			}
+			if j != i && o.Host == n.Host && o.Port == n.Port {
+				return pgErr("42710", "PGXC node %s: port %d and host %s are already used by node %s", n.Name, n.Port, n.Host, o.Name)
+			}
 		}
 		next.Nodes[i] = n
 		return s.saveLocked(next)

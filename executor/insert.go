@@ -43,13 +43,24 @@ func (c cell) node() *pg_query.Node {
 // isConstant tells whether an expression is a literal the target node reads
 // the same way whatever node it is (or DEFAULT).
 func isConstant(n *pg_query.Node) bool {
-	if n.GetAConst() != nil || n.GetSetToDefault() != nil {
+	if n.GetSetToDefault() != nil {
 		return true
 	}
+	c := n.GetAConst()
 	if tc := n.GetTypeCast(); tc != nil {
-		return tc.Arg.GetAConst() != nil
+		c = tc.Arg.GetAConst()
 	}
-	return false
+	if c == nil {
+		return false
+	}
+	// 'now' and its kin read as the current time: each node would read its own.
+	if sv := c.GetSval(); sv != nil {
+		switch strings.ToLower(strings.TrimSpace(sv.Sval)) {
+		case "now", "today", "tomorrow", "yesterday":
+			return false
+		}
+	}
+	return true
 }
 
 func runInsert(ctx context.Context, p *planner.InsertRows, b Backends, sink Sink) (string, error) {

@@ -358,9 +358,10 @@ func TestPlanningLeavesTreeAlone(t *testing.T) {
 	}
 }
 
-// TestGatherPushesWhereTerms: the WHERE terms of a query level whose only
-// relation is a distributed table run on the datanodes and leave the final
-// SQL; the others stay in the final SQL.
+// TestGatherPushesWhereTerms: the WHERE terms of a query level that read
+// one distributed table alone (its only relation, or named with its alias
+// and not NULL-extended by an outer join) run on the datanodes and leave the
+// final SQL; the others stay in the final SQL.
 func TestGatherPushesWhereTerms(t *testing.T) {
 	cases := []struct {
 		sql          string
@@ -370,7 +371,11 @@ func TestGatherPushesWhereTerms(t *testing.T) {
 		{"SELECT * FROM (SELECT * FROM t WHERE v = 'a' AND length(v) > 3) AS s", []string{"v = 'a'"}, []string{"length(v) > 3"}},
 		{"SELECT * FROM t WHERE id IN (SELECT a FROM m WHERE b = 'x') AND v = 'y'", []string{"b = 'x'", "v = 'y'"}, []string{"id IN (SELECT a FROM"}},
 		{"SELECT v, count(*) FROM t WHERE xc_node_id = 1 GROUP BY v", []string{"'::int = 1"}, nil},
-		{"SELECT * FROM t JOIN m ON t.id = m.a WHERE t.v = 'x' ORDER BY 1", nil, []string{"t.v = 'x'"}},
+		// Joined with another table: a term naming its own columns with its
+		// alias runs on the datanodes too (an inner join).
+		{"SELECT * FROM t JOIN m ON t.id = m.a WHERE t.v = 'x' ORDER BY 1", []string{"t.v = 'x'"}, nil},
+		// ... but not on the nullable side of an outer join.
+		{"SELECT * FROM t LEFT JOIN m ON t.id = m.a WHERE m.b = 'x' ORDER BY 1", nil, []string{"m.b = 'x'"}},
 	}
 	env := testEnv()
 	for _, c := range cases {

@@ -24,6 +24,8 @@ type relRef struct {
 	// pinnedBy is the constant or parameter of a `col = value` term that
 	// pinned the reference to one node.
 	pinnedBy *pg_query.Node
+	// innerQuals are the conditions of the inner joins of its query level.
+	innerQuals []*pg_query.Node
 }
 
 func (r *relRef) distributed() bool {
@@ -43,10 +45,11 @@ func (r *relRef) nodes() []string {
 }
 
 type fromInfo struct {
-	where    *pg_query.Node
-	sole     bool
-	top      bool
-	nullable bool
+	where      *pg_query.Node
+	sole       bool
+	top        bool
+	nullable   bool
+	innerQuals []*pg_query.Node
 }
 
 // collectRefs finds every relation a statement mentions, with the WHERE
@@ -65,10 +68,24 @@ func collectRefs(env *Env, stmt *pg_query.Node) ([]*relRef, error) {
 		topSel = stmt.GetDeleteStmt()
 	}
 	register := func(owner proto.Message, items []*pg_query.Node, where *pg_query.Node) {
+		var quals []*pg_query.Node
+		var collect func(n *pg_query.Node)
+		collect = func(n *pg_query.Node) {
+			if j := n.GetJoinExpr(); j != nil {
+				if j.Jointype == pg_query.JoinType_JOIN_INNER {
+					quals = append(quals, conjuncts(j.Quals)...)
+				}
+				collect(j.Larg)
+				collect(j.Rarg)
+			}
+		}
+		for _, it := range items {
+			collect(it)
+		}
 		var add func(n *pg_query.Node, nullable bool)
 		add = func(n *pg_query.Node, nullable bool) {
 			if rv := n.GetRangeVar(); rv != nil {
-				from[rv] = fromInfo{where: where, sole: len(items) == 1 && items[0] == n, top: owner == topSel, nullable: nullable}
+				from[rv] = fromInfo{where: where, sole: len(items) == 1 && items[0] == n, top: owner == topSel, nullable: nullable, innerQuals: quals}
 			} else if j := n.GetJoinExpr(); j != nil {
 				switch j.Jointype {
 				case pg_query.JoinType_JOIN_LEFT:
@@ -126,7 +143,7 @@ func collectRefs(env *Env, stmt *pg_query.Node) ([]*relRef, error) {
 		}
 		ref.holder = n
 		if fi, ok := from[rv]; ok {
-			ref.where, ref.sole, ref.top, ref.nullable = fi.where, fi.sole, fi.top, fi.nullable
+			ref.where, ref.sole, ref.top, ref.nullable, ref.innerQuals = fi.where, fi.sole, fi.top, fi.nullable, fi.innerQuals
 		}
 		refs = append(refs, ref)
 	}

@@ -335,11 +335,13 @@ func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []strin
 			r.table.QualifiedName(), quoteIdent(r.alias)))
 		pushed := pushableTerms(r)
 		allPushed := len(pushed) == len(conjuncts(r.where))
-		if len(pushed) > 0 {
+		derived := derivedTerms(r, dist)
+		if len(pushed)+len(derived) > 0 {
 			var cl []*pg_query.Node
 			for _, p := range pushed {
 				cl = append(cl, proto.Clone(p).(*pg_query.Node))
 			}
+			cl = append(cl, derived...)
 			remote.GetSelectStmt().WhereClause = andOf(cl)
 			removeTerms(stmt, r, pushed)
 		}
@@ -411,7 +413,9 @@ func hasStar(stmt *pg_query.Node) bool {
 // pushableTerms are the WHERE terms of r's query level that read r alone:
 // they can be evaluated on the datanodes instead.
 func pushableTerms(r *relRef) []*pg_query.Node {
-	if !r.sole || r.where == nil {
+	// A table joined with others: terms naming its columns with its alias
+	// only, unless an outer join may NULL-extend its rows.
+	if r.where == nil || !r.sole && (r.nullable || !r.top) {
 		return nil
 	}
 	var out []*pg_query.Node
@@ -425,8 +429,8 @@ func pushableTerms(r *relRef) []*pg_query.Node {
 				names := columnRefNames(x)
 				col := names[len(names)-1]
 				_, isCol := r.table.Column(col)
-				isCol = isCol || col == "xc_node_id"
-				if !isCol || !r.refersTo(x, col) {
+				isCol = isCol || col == "xc_node_id" && r.sole
+				if !isCol || !r.refersTo(x, col) || !r.sole && (len(names) != 2 || names[0] != r.alias) {
 					ok = false
 				}
 			}
@@ -925,4 +929,79 @@ func needsMergeAcrossNodes(env *Env, s *pg_query.SelectStmt, dist []*relRef) boo
 		})
 	}
 	return windowed
+}
+
+// derivedTerms are terms implied for r's rows by an equality joining r to
+// another table: with a.x = b.y (in WHERE or an inner join) and a term on
+// b.y alone, the same term holds for a.x. They filter r's rows on the
+// datanodes; the query keeps its own terms.
+func derivedTerms(r *relRef, refs []*relRef) []*pg_query.Node {
+	if r.sole || !r.top || r.nullable {
+		return nil
+	}
+	var eqs []*pg_query.Node
+	eqs = append(eqs, conjuncts(r.where)...)
+	eqs = append(eqs, r.innerQuals...)
+	var out []*pg_query.Node
+	for _, e := range eqs {
+		a := e.GetAExpr()
+		if a == nil || a.Kind != pg_query.A_Expr_Kind_AEXPR_OP || len(a.Name) != 1 || strVal(a.Name[0]) != "=" {
+			continue
+		}
+		l, rr := a.Lexpr.GetColumnRef(), a.Rexpr.GetColumnRef()
+		if l == nil || rr == nil {
+			continue
+		}
+		ln, rn := columnRefNames(l), columnRefNames(rr)
+		if len(ln) != 2 || len(rn) != 2 {
+			continue
+		}
+		if rn[0] == r.alias {
+			ln, rn = rn, ln
+		}
+		if ln[0] != r.alias {
+			continue
+		}
+		var other *relRef
+		for _, o := range refs {
+			if o != r && o.alias == rn[0] && o.top && !o.nullable && o.where == r.where {
+				other = o
+			}
+		}
+		if other == nil {
+			continue
+		}
+		ci, ok1 := r.table.Column(ln[1])
+		oi, ok2 := other.table.Column(rn[1])
+		if !ok1 || !ok2 || typeFamily(r.table.Columns[ci].TypName) == "" ||
+			typeFamily(r.table.Columns[ci].TypName) != typeFamily(other.table.Columns[oi].TypName) {
+			continue
+		}
+		for _, t := range pushableTerms(other) {
+			only := true
+			walk(t, func(m proto.Message) bool {
+				if cr, ok := m.(*pg_query.ColumnRef); ok {
+					n := columnRefNames(cr)
+					if len(n) != 2 || n[0] != other.alias || n[1] != rn[1] {
+						only = false
+					}
+				}
+				return only
+			})
+			if !only {
+				continue
+			}
+			c := proto.Clone(t).(*pg_query.Node)
+			walk(c, func(m proto.Message) bool {
+				if cr, ok := m.(*pg_query.ColumnRef); ok {
+					cr.Fields = []*pg_query.Node{
+						{Node: &pg_query.Node_String_{String_: &pg_query.String{Sval: r.alias}}},
+						{Node: &pg_query.Node_String_{String_: &pg_query.String{Sval: ln[1]}}}}
+				}
+				return true
+			})
+			out = append(out, c)
+		}
+	}
+	return out
 }

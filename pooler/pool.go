@@ -2,6 +2,7 @@ package pooler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -213,6 +214,7 @@ func (p *Pool) Get(ctx context.Context, key Key, settings string) (*Conn, error)
 		case <-ch:
 			continue
 		case <-ctx.Done():
+			return nil, &pgconn.PgError{Severity: "ERROR", Code: "57014", Message: "canceling statement due to user request"}
 		case <-deadline.C:
 		}
 		return nil, &pgconn.PgError{Severity: "ERROR", Code: "53300",
@@ -259,15 +261,9 @@ func (p *Pool) connect(ctx context.Context, key Key) (*Conn, error) {
 }
 
 func unwrapPgError(err error) (*pgconn.PgError, bool) {
-	for e := err; e != nil; {
-		if pe, ok := e.(*pgconn.PgError); ok {
-			return pe, true
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			return nil, false
-		}
-		e = u.Unwrap()
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe, true
 	}
 	return nil, false
 }

@@ -30,7 +30,7 @@ func (f *copyFormat) nextRecord(buf []byte, final bool) (n int, end bool) {
 		for i := 0; i < len(buf); i++ {
 			c := buf[i]
 			switch {
-			case inQuote && c == f.escape && f.escape != f.quote && i+1 < len(buf) && buf[i+1] == f.quote:
+			case inQuote && c == f.escape && f.escape != f.quote && i+1 < len(buf) && (buf[i+1] == f.quote || buf[i+1] == f.escape):
 				i++
 			case c == f.quote:
 				inQuote = !inQuote

@@ -337,3 +337,11 @@ SELECT xc_node_id, count(*) FROM t GROUP BY xc_node_id
 SELECT id, count(*) FROM t GROUP BY id ORDER BY 2 DESC LIMIT 3
 
 SELECT v, count(*) FROM t GROUP BY v
+
+-- Terms on one table of a join filter its rows on the datanodes, and an
+-- equality carries a term to the other table.
+SELECT t.v, tco.w FROM t JOIN tco ON tco.id = t.id WHERE t.id BETWEEN 10 AND 20 ORDER BY t.v LIMIT 5
+
+SELECT t.v, m.b FROM t, m WHERE m.a = t.id AND m.a < 5 AND t.v = 'x'
+
+SELECT t.v, tco.w FROM t LEFT JOIN tco ON tco.id = t.id WHERE tco.w = 'x' ORDER BY 1
