@@ -46,6 +46,9 @@ type Coordinator struct {
 	registry  sync.Map // session id -> *session
 	typeNames sync.Map // type OID -> SQL name, for built-in types
 	routes    routeCache
+	// described keeps prepared statements' descriptions by text, for every session.
+	described      sync.Map
+	describedCount atomic.Int64
 }
 
 // NewCoordinator wires a coordinator's parts together.

@@ -28,6 +28,8 @@ type preparedStmt struct {
 	paramTypes []string                    // each parameter's type, as SQL
 	fields     []pgproto3.FieldDescription // nil: no rows
 	route      *route                      // which parameter decides the node, once planned
+	gen        uint64                      // the catalog generation it was described with
+	shared     *sharedRoute                // the route, shared by the sessions that prepare the same text
 }
 
 // portal is a prepared statement with its parameters bound.
@@ -119,6 +121,53 @@ func (s *session) Parse(ctx context.Context, name, sql string, paramOIDs []uint3
 // prepare parses a statement and asks a datanode for its parameter and
 // result types.
 func (s *session) prepare(ctx context.Context, name, sql string, paramOIDs []uint32) (*preparedStmt, error) {
+	// The same text prepared before (by any session) with the same catalog
+	// and search path: its description and parse tree are reused.
+	key := describeKey(s, sql, paramOIDs)
+	if !s.tx.failed && s.co.catalogFresh() {
+		if d, ok := s.co.described.Load(key); ok {
+			st := d.(*preparedStmt)
+			if st.gen == s.co.Cache.Generation() {
+				c := *st
+				c.name = name
+				return &c, nil
+			}
+		}
+	}
+	gen := s.co.Cache.Generation()
+	st, err := s.prepareNew(ctx, name, sql, paramOIDs)
+	if err == nil && st.node != nil && describable(st.node) && s.co.catalogFresh() {
+		st.gen = gen
+		st.shared = &sharedRoute{}
+		s.co.described.Store(key, st)
+		if n := s.co.describedCount.Add(1); n > 10000 {
+			s.co.described.Clear()
+			s.co.describedCount.Store(0)
+		}
+	}
+	return st, err
+}
+
+func describeKey(s *session, sql string, oids []uint32) string {
+	var b strings.Builder
+	b.WriteString(s.routeScope())
+	b.WriteByte(0)
+	for _, o := range oids {
+		fmt.Fprintf(&b, "%d,", o)
+	}
+	b.WriteByte(0)
+	b.WriteString(sql)
+	return b.String()
+}
+
+// sharedRoute is the route template of a statement text shared by every
+// session that prepares it.
+type sharedRoute struct {
+	mu sync.Mutex
+	r  *route
+}
+
+func (s *session) prepareNew(ctx context.Context, name, sql string, paramOIDs []uint32) (*preparedStmt, error) {
 	texts, err := dialect.SplitStatements(sql)
 	if err != nil {
 		return nil, err
@@ -659,7 +708,13 @@ func (s *session) runBound(ctx context.Context, p *portal, w ResultWriter) (bool
 			return false, nil // a user type's OID may differ between datanodes
 		}
 	}
-	if r := st.route; r != nil && s.co.catalogFresh() && r.gen == s.co.Cache.Generation() && r.scope == s.routeScope() &&
+	r := st.route
+	if r == nil && st.shared != nil {
+		st.shared.mu.Lock()
+		r = st.shared.r
+		st.shared.mu.Unlock()
+	}
+	if r != nil && s.co.catalogFresh() && r.gen == s.co.Cache.Generation() && r.scope == s.routeScope() &&
 		p.params[r.k] != nil && !s.tx.failed {
 		if node, ok := r.node(string(p.params[r.k])); ok {
 			rq := &planner.RemoteQuery{Nodes: []string{node}, SQL: map[string]string{node: st.text}, Write: r.write,

@@ -204,4 +204,9 @@ func (s *session) learnParamRoute(st *preparedStmt, gen uint64, plan planner.Pla
 		return
 	}
 	st.route = &route{gen: gen, scope: s.routeScope(), table: rq.Route.Table, k: int(pr.Number) - 1, write: rq.Write}
+	if st.shared != nil {
+		st.shared.mu.Lock()
+		st.shared.r = st.route
+		st.shared.mu.Unlock()
+	}
 }
