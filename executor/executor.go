@@ -148,6 +148,10 @@ func (o *oneResult) Close() error {
 // send sends a statement, with its parameters when it has them.
 func send(ctx context.Context, c *pooler.Conn, sql string, params [][]byte, oids []uint32) results {
 	if params != nil {
+		// Prepared once per backend: the datanode parses and plans it once.
+		if name, err := c.Prepared(ctx, sql, oids); err == nil && name != "" {
+			return &oneResult{rr: c.ExecPrepared(ctx, name, params, nil, nil)}
+		}
 		return &oneResult{rr: c.ExecParams(ctx, sql, params, oids, nil, nil)}
 	}
 	return c.Exec(ctx, sql)

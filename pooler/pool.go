@@ -26,10 +26,45 @@ type Conn struct {
 	// caller's own digest of its SET statements; "" for none), so that a
 	// session finds a backend already set as it needs.
 	Settings string
-	idleAt   time.Time
-	notice   func(*pgconn.Notice)
-	mu       sync.Mutex
+	// prepared maps statement text to the name it is prepared under on this
+	// backend, so a statement sent with parameters is parsed once per backend.
+	prepared map[string]string
+	// PreparedGen is the catalog generation its prepared statements belong to.
+	PreparedGen uint64
+	idleAt      time.Time
+	notice      func(*pgconn.Notice)
+	mu          sync.Mutex
 }
+
+// Prepared returns the name a statement (text and parameter types) is
+// prepared under on this backend, preparing it the first time.
+func (c *Conn) Prepared(ctx context.Context, sql string, oids []uint32) (string, error) {
+	key := sql
+	for _, o := range oids {
+		key += fmt.Sprintf("\x00%d", o)
+	}
+	if name, ok := c.prepared[key]; ok {
+		return name, nil
+	}
+	if c.prepared == nil {
+		c.prepared = map[string]string{}
+	}
+	if len(c.prepared) >= 500 {
+		return "", nil // enough: the rest go unnamed
+	}
+	name := fmt.Sprintf("xlgo_%d", len(c.prepared)+1)
+	if _, err := c.Prepare(ctx, name, sql, oids); err != nil {
+		return "", err
+	}
+	c.prepared[key] = name
+	return name, nil
+}
+
+// ForgetPrepared drops what Prepared knows (after DISCARD ALL or DEALLOCATE ALL).
+func (c *Conn) ForgetPrepared() { c.prepared = nil }
+
+// HasPrepared tells whether statements are prepared on the backend.
+func (c *Conn) HasPrepared() bool { return len(c.prepared) > 0 }
 
 // SetNoticeHandler routes the backend's notices to fn (nil drops them).
 func (c *Conn) SetNoticeHandler(fn func(*pgconn.Notice)) {

@@ -170,7 +170,21 @@ func (s *session) acquire(ctx context.Context, node string) (*pooler.Conn, error
 				return nil, executor.NodeError(node, err)
 			}
 		}
+		if c.Settings != "" {
+			c.ForgetPrepared() // DISCARD ALL dropped them
+		}
 		c.Settings = want
+	}
+	// Statements prepared before a catalog change may no longer fit it.
+	if gen := s.co.Cache.Generation(); c.PreparedGen != gen {
+		if c.HasPrepared() {
+			if _, err := c.Exec(ctx, "DEALLOCATE ALL").ReadAll(); err != nil {
+				s.co.Pool.Discard(c)
+				return nil, executor.NodeError(node, err)
+			}
+		}
+		c.ForgetPrepared()
+		c.PreparedGen = gen
 	}
 	return c, nil
 }

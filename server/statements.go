@@ -132,6 +132,7 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w Res
 			return executor.NodeError(dn.Name, err)
 		}
 		if node.GetDiscardStmt().Target == pg_query.DiscardMode_DISCARD_ALL {
+			c.ForgetPrepared()
 			for _, q := range s.startupSets {
 				if _, err := c.Exec(ctx, q).ReadAll(); err != nil {
 					return executor.NodeError(dn.Name, err)
