@@ -868,8 +868,10 @@ func usedColumns(stmt *pg_query.Node) map[string]bool {
 				used["\x00"+names[len(names)-2]] = true
 			default:
 				for _, n := range names {
-					used[n] = true // a lone name may be a whole-row reference of a table
-					used["\x00"+n] = true
+					used[n] = true
+				}
+				if len(names) == 1 {
+					used["\x00"+names[0]] = true // a lone name may be a whole-row reference of a table
 				}
 			}
 		case *pg_query.JoinExpr:
