@@ -40,8 +40,10 @@ func planPartialAgg(env *Env, stmt *pg_query.Node, r *relRef, replNodes []string
 	if len(sel.GroupClause) == 0 && !hasAggregate(env, sel) {
 		return nil, false, nil
 	}
-	// Group keys: plain columns of the table.
-	var keys []string
+	// Group keys: plain columns of the table, or expressions of its columns
+	// (of the default collation: the combining query sorts them without it).
+	var keys []string     // the column, "" for an expression
+	var keyExprs []string // the expression's SQL
 	for _, g := range sel.GroupClause {
 		expr := g
 		if c := g.GetAConst(); c != nil && c.GetIval() != nil {
@@ -51,11 +53,35 @@ func planPartialAgg(env *Env, stmt *pg_query.Node, r *relRef, replNodes []string
 			}
 			expr = sel.TargetList[i].GetResTarget().GetVal()
 		}
-		col, ok := plainColumn(expr, r)
-		if !ok {
+		if col, ok := plainColumn(expr, r); ok {
+			keys = append(keys, col)
+			keyExprs = append(keyExprs, "")
+			continue
+		}
+		if expr.GetAConst() != nil || !readsOnly(expr, r) || readsCollated(expr, r) {
 			return nil, false, nil
 		}
-		keys = append(keys, col)
+		text, err := deparseExprNode(expr)
+		if err != nil {
+			return nil, false, nil
+		}
+		keys = append(keys, "")
+		keyExprs = append(keyExprs, text)
+	}
+	keyOf := func(x *pg_query.Node) int {
+		if x.GetAConst() != nil || x.GetColumnRef() != nil {
+			return -1
+		}
+		text, err := deparseExprNode(x)
+		if err != nil {
+			return -1
+		}
+		for i, k := range keyExprs {
+			if k != "" && k == text {
+				return i
+			}
+		}
+		return -1
 	}
 	var aggs []*partialAgg
 	byKey := map[string]*partialAgg{}
@@ -76,6 +102,10 @@ func planPartialAgg(env *Env, stmt *pg_query.Node, r *relRef, replNodes []string
 					ok = false
 				}
 				return ok
+			}
+			if i := keyOf(x); i >= 0 {
+				x.Node = parseExpr(fmt.Sprintf("g%d", i+1)).Node
+				return false
 			}
 			if fc := x.GetFuncCall(); fc != nil {
 				_, name := funcName(fc)
@@ -177,8 +207,14 @@ func planPartialAgg(env *Env, stmt *pg_query.Node, r *relRef, replNodes []string
 	var cols []string
 	in := GatherInput{Table: r.table.QualifiedName(), Nodes: r.nodes(), SQL: map[string]string{}}
 	for i, k := range keys {
-		cols = append(cols, fmt.Sprintf("%s.%s AS g%d", quoteIdent(r.alias), quoteIdent(k), i+1))
 		in.Columns = append(in.Columns, fmt.Sprintf("g%d", i+1))
+		if k == "" {
+			cols = append(cols, fmt.Sprintf("%s AS g%d", keyExprs[i], i+1))
+			in.Types = append(in.Types, "") // known once the rows come
+			in.Collations = append(in.Collations, "")
+			continue
+		}
+		cols = append(cols, fmt.Sprintf("%s.%s AS g%d", quoteIdent(r.alias), quoteIdent(k), i+1))
 		ci, _ := r.table.Column(k)
 		in.Types = append(in.Types, r.table.Columns[ci].Type)
 		in.Collations = append(in.Collations, r.table.Columns[ci].Collation)
@@ -211,8 +247,9 @@ func planPartialAgg(env *Env, stmt *pg_query.Node, r *relRef, replNodes []string
 		}
 		rs.WhereClause = andOf(cl)
 	}
-	for _, g := range groupBy {
-		rs.GroupClause = append(rs.GroupClause, parseExpr(g))
+	for i := range groupBy {
+		// By position: a table column named like the output would win over it.
+		rs.GroupClause = append(rs.GroupClause, parseExpr(fmt.Sprint(i+1)))
 	}
 	sqls, err := perNodeSQL(remote, in.Nodes, env.NodeIDs())
 	if err != nil {
@@ -421,4 +458,20 @@ func deparseExprNode(n *pg_query.Node) (string, error) {
 		return "", err
 	}
 	return strings.TrimPrefix(s, "SELECT "), nil
+}
+
+// readsCollated tells whether an expression reads a column of r with a
+// collation of its own.
+func readsCollated(expr *pg_query.Node, r *relRef) bool {
+	found := false
+	walk(expr, func(m proto.Message) bool {
+		if cr, ok := m.(*pg_query.ColumnRef); ok {
+			names := columnRefNames(cr)
+			if i, ok := r.table.Column(names[len(names)-1]); ok && r.table.Columns[i].Collation != "" {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
 }

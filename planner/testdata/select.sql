@@ -345,3 +345,8 @@ SELECT t.v, tco.w FROM t JOIN tco ON tco.id = t.id WHERE t.id BETWEEN 10 AND 20 
 SELECT t.v, m.b FROM t, m WHERE m.a = t.id AND m.a < 5 AND t.v = 'x'
 
 SELECT t.v, tco.w FROM t LEFT JOIN tco ON tco.id = t.id WHERE tco.w = 'x' ORDER BY 1
+
+-- Partial aggregation also groups by expressions of the table's columns.
+SELECT id % 10, count(*), sum(n) FROM t GROUP BY 1 ORDER BY 1
+
+SELECT upper(v) AS u, max(n) FROM t GROUP BY upper(v) HAVING count(*) > 1
