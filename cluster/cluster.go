@@ -342,7 +342,7 @@ func (c *Cluster) pgCmd(ctx context.Context, e *env, setsid bool, prog string, a
 	cmd := exec.CommandContext(ctx, filepath.Join(e.pgBin, prog), args...)
 	cmd.SysProcAttr = e.pgUser.attr(setsid)
 	cmd.Dir = "/"
-	cmd.Env = cleanEnv()
+	cmd.Env = CleanEnv()
 	return cmd
 }
 
@@ -363,7 +363,7 @@ func (c *Cluster) initDatanode(ctx context.Context, e *env, n Node) error {
 	if err := e.pgUser.chown(dir); err != nil {
 		return err
 	}
-	if err := runOut(c.pgCmd(ctx, e, false, "initdb", "-D", dir, "-E", "UTF8", "--locale="+initdbLocale(), "-A", "trust", "--no-instructions")); err != nil {
+	if err := runOut(c.pgCmd(ctx, e, false, "initdb", "-D", dir, "-E", "UTF8", "--locale="+InitdbLocale(), "-A", "trust", "--no-instructions")); err != nil {
 		return err
 	}
 	if err := appendFile(filepath.Join(dir, "postgresql.conf"), c.datanodeConf(n, e.dnSocket)); err != nil {
@@ -521,7 +521,7 @@ func (c *Cluster) spawn(name, bin string, args []string) (<-chan error, error) {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = c.Home
-	cmd.Env = cleanEnv()
+	cmd.Env = CleanEnv()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, err

@@ -154,8 +154,8 @@ func FindPgBin(configured string) (string, error) {
 	return "", errors.New("PostgreSQL server binaries (initdb, pg_ctl, postgres) not found: install postgresql-15 (apt-get install postgresql-15 postgresql-client-15) or set pg_bin in the config")
 }
 
-// initdbLocale is C.UTF-8 when the system has it, else C.
-func initdbLocale() string {
+// InitdbLocale is the locale datanodes are made with: C.UTF-8 when the system has it, else C.
+func InitdbLocale() string {
 	out, err := exec.Command("locale", "-a").Output()
 	if err == nil {
 		for _, l := range strings.Fields(string(out)) {
@@ -168,9 +168,9 @@ func initdbLocale() string {
 	return "C"
 }
 
-// cleanEnv is the environment without PG* variables, which would otherwise
+// CleanEnv is the environment without PG* variables, which would otherwise
 // redirect initdb, pg_ctl and psql.
-func cleanEnv() []string {
+func CleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "PG") {

@@ -91,7 +91,7 @@ func StartPlain(t testing.TB) *Plain {
 			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: attr.Credential, Setsid: true}
 		}
 		cmd.Dir = "/"
-		cmd.Env = envWithoutPG()
+		cmd.Env = cluster.CleanEnv()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(string(out)))
 		}
@@ -99,7 +99,7 @@ func StartPlain(t testing.TB) *Plain {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := run(ctx, "initdb", "-D", dir, "-E", "UTF8", "--locale="+plainLocale(), "-U", role, "-A", "trust", "--no-instructions"); err != nil {
+	if err := run(ctx, "initdb", "-D", dir, "-E", "UTF8", "--locale="+cluster.InitdbLocale(), "-U", role, "-A", "trust", "--no-instructions"); err != nil {
 		os.RemoveAll(base)
 		t.Fatalf("clustertest: %v", err)
 	}
@@ -126,31 +126,4 @@ func StartPlain(t testing.TB) *Plain {
 		t.Fatalf("clustertest: %v\n%s", err, p.LogTail(20))
 	}
 	return p
-}
-
-// plainLocale is the locale initdb gives datanodes: C.UTF-8 when the system
-// has it, else C.
-func plainLocale() string {
-	out, err := exec.Command("locale", "-a").Output()
-	if err == nil {
-		for _, l := range strings.Fields(string(out)) {
-			switch strings.ToLower(l) {
-			case "c.utf8", "c.utf-8":
-				return "C.UTF-8"
-			}
-		}
-	}
-	return "C"
-}
-
-// envWithoutPG is the environment without PG* variables, which would
-// redirect initdb and pg_ctl.
-func envWithoutPG() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PG") {
-			env = append(env, kv)
-		}
-	}
-	return env
 }

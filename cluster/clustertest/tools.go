@@ -2,6 +2,7 @@ package clustertest
 
 import (
 	"fmt"
+	"github.com/xlgo/xlgo/cluster"
 	"os"
 	"os/exec"
 	"testing"
@@ -33,7 +34,7 @@ func MissingTool(t testing.TB, reason string) {
 // host:port as user to database db: the test's environment without PG*
 // variables, plus PGHOST, PGPORT, PGUSER, PGDATABASE and PGSSLMODE=disable.
 func ClientEnv(host string, port int, user, db string) []string {
-	return append(envWithoutPG(),
+	return append(cluster.CleanEnv(),
 		"PGHOST="+host,
 		fmt.Sprintf("PGPORT=%d", port),
 		"PGUSER="+user,
