@@ -79,6 +79,10 @@ type Relations struct {
 	Aggregates map[string]bool   // names of the database's aggregate functions
 	Volatile   map[string]bool   // names of volatile functions
 	Ready      bool              // the pgxc schema exists in this database
+	// BytewiseText: the database's default collation orders text as its
+	// bytes do (C, POSIX, C.UTF-8), so the coordinator can compare text
+	// values itself.
+	BytewiseText bool
 }
 
 // ViewDef is the definition of a view over distributed tables that a name
@@ -154,12 +158,16 @@ func Load(ctx context.Context, conn *pgconn.PgConn) (*Relations, error) {
 	rel := &Relations{Tables: map[string]*Table{}, DistViews: map[string]bool{}, ViewDefs: map[string]string{}, Aggregates: map[string]bool{}, Volatile: map[string]bool{}}
 	res, err := conn.Exec(ctx, `SELECT to_regclass('pgxc.pgxc_class') IS NOT NULL;
 SELECT DISTINCT proname FROM pg_proc WHERE prokind = 'a' AND pronamespace <> 'pg_catalog'::regnamespace;
-SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v' AND prokind = 'f'`).ReadAll()
+SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v' AND prokind = 'f';
+SELECT datcollate, datlocprovider FROM pg_database WHERE datname = current_database()`).ReadAll()
 	if err != nil {
 		return nil, fmt.Errorf("read distribution catalog: %w", err)
 	}
-	if len(res) != 3 || len(res[0].Rows) != 1 {
+	if len(res) != 4 || len(res[0].Rows) != 1 {
 		return nil, fmt.Errorf("read distribution catalog: %d results", len(res))
+	}
+	if rows := res[3].Rows; len(rows) == 1 && string(rows[0][1]) == "c" {
+		rel.BytewiseText = BytewiseCollation(string(rows[0][0]))
 	}
 	for _, row := range res[1].Rows {
 		rel.Aggregates[string(row[0])] = true
@@ -236,6 +244,16 @@ SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v' AND prokind = 'f'`)
 		}
 	}
 	return rel, nil
+}
+
+// BytewiseCollation tells whether a libc locale or collation name orders
+// text by its bytes (in UTF-8, by code point).
+func BytewiseCollation(name string) bool {
+	switch strings.Trim(strings.TrimPrefix(name, "pg_catalog."), `"`) {
+	case "C", "POSIX", "C.UTF-8", "C.utf8", "ucs_basic":
+		return true
+	}
+	return false
 }
 
 // Cache keeps each database's Relations until the catalog changes.

@@ -47,7 +47,7 @@ func Run(ctx context.Context, p planner.Plan, b Backends, sink Sink) (string, er
 	case *planner.InsertRows:
 		return runInsert(ctx, p, b, sink)
 	}
-	return "", fmt.Errorf("executor: unknown plan %T", p)
+	return runTree(ctx, p, b, sink)
 }
 
 // NodeError gives a datanode's error the node's name, keeping its SQLSTATE.

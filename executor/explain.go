@@ -108,6 +108,52 @@ func Explain(ctx context.Context, p planner.Plan, b Backends, o ExplainOptions) 
 			}
 			lines = append(lines, fmt.Sprintf("        %s in %.3f ms", tag, float64(time.Since(start).Microseconds())/1000))
 		}
+	default:
+		if o.Analyze {
+			start := time.Now()
+			op, t, err := openTree(ctx, p, b)
+			if err != nil {
+				return nil, err
+			}
+			n := 0
+			for {
+				row, err := op.Next(ctx)
+				if err != nil {
+					op.Close()
+					return nil, err
+				}
+				if row == nil {
+					break
+				}
+				n++
+			}
+			if err := op.Close(); err != nil {
+				return nil, err
+			}
+			lines = append(lines, fmt.Sprintf("        %d rows returned in %.3f ms", n, float64(time.Since(start).Microseconds())/1000))
+			for _, s := range t.scans {
+				lines = append(lines, fmt.Sprintf("        %d rows from datanode %s", s.rows, s.node))
+			}
+		}
+		if !o.Verbose {
+			break
+		}
+		var scans []*planner.RemoteScan
+		planner.WalkPlan(p, func(x planner.Plan) {
+			if s, ok := x.(*planner.RemoteScan); ok {
+				scans = append(scans, s)
+			}
+		})
+		for _, s := range scans {
+			for _, n := range s.Nodes {
+				ls, err := nodePlan(n, s.SQL[n], false, o.Analyze, nil)
+				if err != nil {
+					return nil, err
+				}
+				lines = append(lines, "        "+s.Label+" on datanode "+n+":")
+				lines = append(lines, indent(ls, "          ")...)
+			}
+		}
 	}
 	return lines, nil
 }

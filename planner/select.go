@@ -292,11 +292,22 @@ func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []strin
 	if len(replNodes) == 0 {
 		return nil, Unsupported("a query joining replicated tables that share no node with distributed tables")
 	}
+	if len(dist) == 2 {
+		if plan, ok, err := planJoin(env, stmt, dist); err != nil || ok {
+			return plan, err
+		}
+	}
 	if len(dist) == 1 {
 		r := dist[0]
 		if pushed := pushableTerms(r); len(pushed) == len(conjuncts(r.where)) {
+			if plan, ok, err := planFinalAgg(env, stmt, r); err != nil || ok {
+				return plan, err
+			}
 			plan, ok, err := planPartialAgg(env, stmt, r, replNodes, pushed)
 			if err != nil || ok {
+				return plan, err
+			}
+			if plan, ok, err := planMerge(env, stmt, r); err != nil || ok {
 				return plan, err
 			}
 		}

@@ -350,3 +350,48 @@ SELECT t.v, tco.w FROM t LEFT JOIN tco ON tco.id = t.id WHERE tco.w = 'x' ORDER 
 SELECT id % 10, count(*), sum(n) FROM t GROUP BY 1 ORDER BY 1
 
 SELECT upper(v) AS u, max(n) FROM t GROUP BY upper(v) HAVING count(*) > 1
+
+-- Coordinator primitives: each node sends its rows ordered (with binary
+-- copies of the keys), the coordinator merges the streams and re-applies
+-- DISTINCT and the limit.
+SELECT * FROM t ORDER BY id
+
+SELECT id, v FROM t WHERE n > 1 ORDER BY 2, 1 DESC NULLS LAST LIMIT 3 OFFSET 2
+
+SELECT DISTINCT ON (v) v, id FROM t ORDER BY v, id DESC
+
+SELECT v FROM t LIMIT 3
+
+-- Not merged at the coordinator: a key it cannot compare (an expression,
+-- a collation that is not bytewise).
+SELECT * FROM t ORDER BY lower(v) LIMIT 2
+
+-- Joins of tables that are not co-located: a hash join at the coordinator
+-- above one remote scan per table.
+SELECT t.v, m.b FROM t JOIN m ON t.id = m.a
+
+SELECT * FROM t LEFT JOIN rr ON t.id = rr.x WHERE t.n > 0 ORDER BY t.id, rr.y LIMIT 5
+
+SELECT t.v, tn.w FROM t, tn WHERE t.id = tn.k AND tn.w = 'x'
+
+SELECT DISTINCT m.b FROM t RIGHT JOIN m ON m.a = t.id AND t.v = 'x'
+
+SELECT t.id, rr.x FROM t FULL JOIN rr ON t.id = rr.x
+
+SELECT t.id, rr.y FROM t, rr WHERE rr.x < 3
+
+-- ... but gathered when the coordinator cannot: a condition over both
+-- tables other than key equality, an expression over the NULL-extended
+-- side, a WHERE term over it.
+SELECT * FROM t JOIN m ON t.id < m.a
+
+SELECT coalesce(rr.y, 'none') FROM t LEFT JOIN rr ON t.id = rr.x
+
+SELECT t.id FROM t LEFT JOIN rr ON t.id = rr.x WHERE rr.x IS NULL
+
+-- Final aggregation at the coordinator over the nodes' partial groups.
+SELECT v, count(*), sum(id), min(n), max(v) AS top FROM t GROUP BY v ORDER BY v LIMIT 10
+
+SELECT count(*), sum(n), bool_and(n > 0) FROM t
+
+SELECT count(*), bool_and(v = 'x') FROM t WHERE id > 3

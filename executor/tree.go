@@ -1,0 +1,271 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/xlgo/xlgo/executor/ops"
+	"github.com/xlgo/xlgo/planner"
+)
+
+// Plans of coordinator primitives run as a tree of ops over the streams of
+// their remote scans. Every scan is opened inside the read gate (each node
+// has answered, so has taken its snapshot, before the gate is left); the
+// rows are streamed after.
+
+// nodeScan is one datanode's part of a RemoteScan.
+type nodeScan struct {
+	t       *tree
+	node    string
+	sql     string
+	formats []int16
+	rr      *pgconn.ResultReader
+	fields  []ops.Field
+	rows    int64
+	// buf holds the rows read ahead when another scan needed the node's
+	// connection (a session has one per datanode).
+	buf      []ops.Row
+	buffered bool
+}
+
+// yield reads the rest of the scan's rows into memory, freeing the
+// connection for another statement.
+func (s *nodeScan) yield(ctx context.Context) error {
+	var bytes int64
+	for s.rr != nil {
+		row, err := s.read()
+		if err != nil {
+			return err
+		}
+		if row == nil {
+			break
+		}
+		for _, v := range row {
+			bytes += int64(len(v))
+		}
+		if MaxGatherBytes > 0 && bytes > MaxGatherBytes {
+			return &pgconn.PgError{Severity: "ERROR", Code: "54000",
+				Message: fmt.Sprintf("query needs more than %d bytes of rows at the coordinator", MaxGatherBytes)}
+		}
+		s.buf = append(s.buf, row)
+	}
+	s.buffered = true
+	return nil
+}
+
+func (s *nodeScan) Open(ctx context.Context) error {
+	if prev := s.t.active[s.node]; prev != nil && prev != s && prev.rr != nil {
+		if err := prev.yield(ctx); err != nil {
+			return err
+		}
+	}
+	s.t.active[s.node] = s
+	c, err := s.t.b.Conn(ctx, s.node, false)
+	if err != nil {
+		return err
+	}
+	s.rr = c.ExecParams(ctx, s.sql, nil, nil, nil, s.formats)
+	fds := s.rr.FieldDescriptions()
+	if fds == nil {
+		// An error (or no row description): Close reports it.
+		_, err := s.rr.Close()
+		s.rr = nil
+		if err != nil {
+			return NodeError(s.node, err)
+		}
+		return fmt.Errorf("datanode %s returned no rows description", s.node)
+	}
+	s.fields = fieldsOf(fds)
+	return nil
+}
+
+func (s *nodeScan) Fields() []ops.Field { return s.fields }
+
+func (s *nodeScan) Next(ctx context.Context) (ops.Row, error) {
+	if s.buffered {
+		if len(s.buf) == 0 {
+			return nil, nil
+		}
+		row := s.buf[0]
+		s.buf = s.buf[1:]
+		return row, nil
+	}
+	return s.read()
+}
+
+// read returns the next row from the connection, nil at the end.
+func (s *nodeScan) read() (ops.Row, error) {
+	if s.rr == nil {
+		return nil, nil
+	}
+	if s.rr.NextRow() {
+		vals := s.rr.Values()
+		row := make(ops.Row, len(vals))
+		for i, v := range vals {
+			if v != nil {
+				row[i] = append(make([]byte, 0, len(v)), v...)
+			}
+		}
+		s.rows++
+		return row, nil
+	}
+	_, err := s.rr.Close()
+	s.rr = nil
+	if err != nil {
+		return nil, NodeError(s.node, err)
+	}
+	return nil, nil
+}
+
+func (s *nodeScan) Close() error {
+	s.buf = nil
+	if s.rr == nil {
+		return nil
+	}
+	_, err := s.rr.Close()
+	s.rr = nil
+	if err != nil {
+		return NodeError(s.node, err)
+	}
+	return nil
+}
+
+// tree builds the ops of a plan.
+type tree struct {
+	b      Backends
+	scans  []*nodeScan
+	nodes  map[string]bool
+	active map[string]*nodeScan // the scan reading each node's connection
+	max    int64
+}
+
+func (t *tree) scanNodes(r *planner.RemoteScan) []ops.Op {
+	var out []ops.Op
+	for _, n := range r.Nodes {
+		s := &nodeScan{t: t, node: n, sql: r.SQL[n], formats: r.Formats}
+		t.scans = append(t.scans, s)
+		t.nodes[n] = true
+		out = append(out, s)
+	}
+	return out
+}
+
+func (t *tree) build(p planner.Plan) (ops.Op, error) {
+	switch p := p.(type) {
+	case *planner.RemoteScan:
+		return ops.NewConcat(t.scanNodes(p)...), nil
+	case *planner.MergeSort:
+		return ops.NewMergeSort(t.scanNodes(p.Input), planner.OpKeys(p.Keys)), nil
+	case *planner.Sort:
+		in, err := t.build(p.Input)
+		if err != nil {
+			return nil, err
+		}
+		return ops.NewSort(in, planner.OpKeys(p.Keys), t.max), nil
+	case *planner.Limit:
+		in, err := t.build(p.Input)
+		if err != nil {
+			return nil, err
+		}
+		return ops.NewLimit(in, p.Offset, p.Count), nil
+	case *planner.Project:
+		in, err := t.build(p.Input)
+		if err != nil {
+			return nil, err
+		}
+		return ops.NewProject(in, p.Cols), nil
+	case *planner.Distinct:
+		in, err := t.build(p.Input)
+		if err != nil {
+			return nil, err
+		}
+		return ops.NewDistinct(in, p.Cols, t.max), nil
+	case *planner.HashJoin:
+		l, err := t.build(p.Left)
+		if err != nil {
+			return nil, err
+		}
+		r, err := t.build(p.Right)
+		if err != nil {
+			return nil, err
+		}
+		return ops.NewHashJoin(l, r, p.Kind, p.LeftKeys, p.RightKeys, t.max), nil
+	case *planner.NestedLoop:
+		l, err := t.build(p.Left)
+		if err != nil {
+			return nil, err
+		}
+		r, err := t.build(p.Right)
+		if err != nil {
+			return nil, err
+		}
+		return ops.NewNestedLoop(l, r, ops.JoinInner, nil, t.max), nil
+	case *planner.FinalAgg:
+		in, err := t.build(p.Input)
+		if err != nil {
+			return nil, err
+		}
+		return ops.NewAgg(in, p.GroupKeys, p.GroupOut, p.Aggs, t.max), nil
+	}
+	return nil, fmt.Errorf("executor: no primitive for %T", p)
+}
+
+// openTree builds a plan's ops and opens them inside the read gate.
+func openTree(ctx context.Context, p planner.Plan, b Backends) (ops.Op, *tree, error) {
+	t := &tree{b: b, nodes: map[string]bool{}, active: map[string]*nodeScan{}, max: MaxGatherBytes}
+	op, err := t.build(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	release := func() {}
+	if len(t.nodes) > 1 {
+		if release, err = b.ReadGate(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	err = op.Open(ctx)
+	release()
+	if err != nil {
+		op.Close()
+		return nil, nil, err
+	}
+	return op, t, nil
+}
+
+// runTree runs a plan of primitives and streams its rows to sink.
+func runTree(ctx context.Context, p planner.Plan, b Backends, sink Sink) (string, error) {
+	op, _, err := openTree(ctx, p, b)
+	if err != nil {
+		return "", err
+	}
+	if sink != nil {
+		if err := sink.RowDescription(op.Fields()); err != nil {
+			op.Close()
+			return "", err
+		}
+	}
+	n := 0
+	for {
+		row, err := op.Next(ctx)
+		if err != nil {
+			op.Close()
+			return "", err
+		}
+		if row == nil {
+			break
+		}
+		n++
+		if sink != nil {
+			if err := sink.DataRow(row); err != nil {
+				op.Close()
+				return "", err
+			}
+		}
+	}
+	if err := op.Close(); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("SELECT %d", n), nil
+}

@@ -1,0 +1,256 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/xlgo/xlgo/executor/ops"
+)
+
+// planFinalAgg plans a grouping of one distributed table (every WHERE term
+// evaluated on the datanodes) whose targets are its plain group columns and
+// aggregates the coordinator combines exactly by itself: count, sum of
+// integers and numerics, min and max, bool_and/every and bool_or. Each
+// node groups its own rows; the coordinator's FinalAgg adds the partial
+// results up per group, then orders (by group columns) and limits. Other
+// groupings are completed by the partial aggregation's query at a
+// PostgreSQL.
+func planFinalAgg(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) {
+	sel := stmt.GetSelectStmt()
+	if sel == nil || !r.sole || !r.top || sel.Op != pg_query.SetOperation_SETOP_NONE || len(sel.DistinctClause) > 0 ||
+		len(sel.WindowClause) > 0 || len(sel.LockingClause) > 0 || sel.WithClause != nil || sel.GroupDistinct ||
+		sel.HavingClause != nil || sel.LimitOption == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || mentionsXCNodeID(stmt) {
+		return nil, false, nil
+	}
+	if len(sel.GroupClause) == 0 && !hasAggregate(env, sel) {
+		return nil, false, nil
+	}
+	count, ok1 := constLimit(sel.LimitCount)
+	offset, ok2 := constLimit(sel.LimitOffset)
+	if !ok1 || !ok2 {
+		return nil, false, nil
+	}
+	offset = max(offset, 0)
+	// Group keys: plain columns the coordinator can hash.
+	var groupCols []string
+	for _, g := range sel.GroupClause {
+		// GROUP BY reads a bare name as the table's column first, then as
+		// an output column's.
+		expr := g
+		if _, ok := r.column(g); !ok {
+			expr = sortTarget(sel, g)
+		}
+		if expr == nil {
+			return nil, false, nil
+		}
+		c, ok := r.column(expr)
+		if !ok {
+			return nil, false, nil
+		}
+		if _, ok := keyFamily(env, c, false); !ok {
+			return nil, false, nil
+		}
+		groupCols = append(groupCols, c.Name)
+	}
+	groupIndex := func(name string) int {
+		for i, g := range groupCols {
+			if g == name {
+				return i
+			}
+		}
+		return -1
+	}
+	col := func(name string) string { return quoteIdent(r.alias) + "." + quoteIdent(name) }
+	// The datanodes' columns: each group column as text, then as binary,
+	// then the partials.
+	var remoteCols []string
+	for _, g := range groupCols {
+		remoteCols = append(remoteCols, col(g))
+	}
+	for _, g := range groupCols {
+		remoteCols = append(remoteCols, col(g))
+	}
+	ng := len(groupCols)
+	var specs []ops.AggSpec
+	var binary []int // remote columns sent in binary
+	for i := range groupCols {
+		binary = append(binary, ng+i)
+	}
+	type out struct {
+		group int // index among the group columns, or -1
+		agg   int // index among specs
+	}
+	var outs []out
+	for _, t := range sel.TargetList {
+		rt := t.GetResTarget()
+		if rt == nil {
+			return nil, false, nil
+		}
+		if c, ok := r.column(rt.Val); ok {
+			g := groupIndex(c.Name)
+			if g < 0 {
+				return nil, false, nil
+			}
+			if rt.Name != "" && rt.Name != c.Name {
+				return nil, false, nil // the datanode's column name is the column's
+			}
+			outs = append(outs, out{group: g, agg: -1})
+			continue
+		}
+		fc := rt.Val.GetFuncCall()
+		if fc == nil || fc.AggDistinct || len(fc.AggOrder) > 0 || fc.AggFilter != nil || fc.Over != nil || fc.AggWithinGroup {
+			return nil, false, nil
+		}
+		schema, name := funcName(fc)
+		if schema != "" && schema != "pg_catalog" {
+			return nil, false, nil
+		}
+		spec := ops.AggSpec{Name: rt.Name, Col: len(remoteCols)}
+		if spec.Name == "" {
+			spec.Name = name
+		}
+		var arg string
+		var argType string
+		if !fc.AggStar {
+			if len(fc.Args) != 1 {
+				return nil, false, nil
+			}
+			c, ok := r.column(fc.Args[0])
+			if !ok {
+				return nil, false, nil
+			}
+			arg, argType = col(c.Name), c.TypName
+			if name == "min" || name == "max" {
+				if _, ok := keyFamily(env, c, true); !ok {
+					return nil, false, nil
+				}
+			}
+		} else if name != "count" {
+			return nil, false, nil
+		}
+		switch {
+		case name == "count":
+			spec.Kind = ops.AggCount
+			if fc.AggStar {
+				remoteCols = append(remoteCols, "count(*)")
+			} else {
+				remoteCols = append(remoteCols, "count("+arg+")")
+			}
+		case name == "sum" && (argType == "int2" || argType == "int4"):
+			spec.Kind = ops.AggSumInt8
+			remoteCols = append(remoteCols, "sum("+arg+")")
+		case name == "sum" && (argType == "int8" || argType == "numeric"):
+			spec.Kind = ops.AggSumNumeric
+			remoteCols = append(remoteCols, "sum("+arg+")")
+		case name == "min" || name == "max":
+			spec.Kind = ops.AggMin
+			if name == "max" {
+				spec.Kind = ops.AggMax
+			}
+			remoteCols = append(remoteCols, name+"("+arg+")")
+			spec.KeyCol = len(remoteCols)
+			binary = append(binary, len(remoteCols))
+			remoteCols = append(remoteCols, name+"("+arg+")")
+		case (name == "bool_and" || name == "every" || name == "bool_or") && argType == "bool":
+			spec.Kind = ops.AggBoolAnd
+			fn := "bool_and"
+			if name == "bool_or" {
+				spec.Kind, fn = ops.AggBoolOr, "bool_or"
+			}
+			remoteCols = append(remoteCols, fn+"("+arg+")")
+		default:
+			return nil, false, nil
+		}
+		outs = append(outs, out{group: -1, agg: len(specs)})
+		specs = append(specs, spec)
+	}
+	if len(specs) == 0 {
+		return nil, false, nil // a GROUP BY that only de-duplicates: the merge plans it
+	}
+	// ORDER BY group columns only (by their binary copies, carried out of
+	// the aggregation after the visible group columns).
+	var sortKeys []SortKey
+	for _, sb := range sel.SortClause {
+		by := sb.GetSortBy()
+		if by == nil || by.UseOp != nil {
+			return nil, false, nil
+		}
+		expr := sortTarget(sel, by.Node)
+		if expr == nil {
+			return nil, false, nil
+		}
+		c, ok := r.column(expr)
+		if !ok {
+			return nil, false, nil
+		}
+		g := groupIndex(c.Name)
+		if g < 0 {
+			return nil, false, nil
+		}
+		if _, ok := keyFamily(env, c, true); !ok {
+			return nil, false, nil
+		}
+		desc := by.SortbyDir == pg_query.SortByDir_SORTBY_DESC
+		nullsFirst := desc
+		switch by.SortbyNulls {
+		case pg_query.SortByNulls_SORTBY_NULLS_FIRST:
+			nullsFirst = true
+		case pg_query.SortByNulls_SORTBY_NULLS_LAST:
+			nullsFirst = false
+		}
+		// The aggregation returns the text group columns, then the binary ones.
+		sortKeys = append(sortKeys, SortKey{SortKey: ops.SortKey{Col: ng + g, Desc: desc, NullsFirst: nullsFirst}, Expr: deparsed(expr)})
+	}
+	only := ""
+	if !r.rv.Inh {
+		only = "ONLY "
+	}
+	sql := fmt.Sprintf("SELECT %s FROM %s%s AS %s", strings.Join(remoteCols, ", "), only, r.table.QualifiedName(), quoteIdent(r.alias))
+	remote := parseOne(sql)
+	rs := remote.GetSelectStmt()
+	if sel.WhereClause != nil {
+		rs.WhereClause = proto.Clone(sel.WhereClause).(*pg_query.Node)
+	}
+	for i := range groupCols {
+		rs.GroupClause = append(rs.GroupClause, parseExpr(fmt.Sprint(i+1)))
+	}
+	scan := &RemoteScan{Nodes: r.nodes(), Label: r.table.QualifiedName(), Formats: make([]int16, len(remoteCols))}
+	for _, b := range binary {
+		scan.Formats[b] = 1
+	}
+	sqls, err := perNodeSQL(remote, scan.Nodes, env.NodeIDs())
+	if err != nil {
+		return nil, false, err
+	}
+	scan.SQL = sqls
+	agg := &FinalAgg{Input: scan, Aggs: specs}
+	for i, g := range groupCols {
+		agg.GroupKeys = append(agg.GroupKeys, ng+i)
+		agg.Exprs = append(agg.Exprs, g)
+	}
+	for i := range groupCols {
+		agg.GroupOut = append(agg.GroupOut, i)
+	}
+	for i := range groupCols {
+		agg.GroupOut = append(agg.GroupOut, ng+i)
+	}
+	var plan Plan = agg
+	if len(sortKeys) > 0 {
+		plan = &Sort{Input: plan, Keys: sortKeys}
+	}
+	if count >= 0 || offset > 0 {
+		plan = &Limit{Input: plan, Offset: offset, Count: count}
+	}
+	cols := make([]int, len(outs))
+	for i, o := range outs {
+		if o.group >= 0 {
+			cols[i] = o.group
+		} else {
+			cols[i] = 2*ng + o.agg
+		}
+	}
+	return project(plan, cols, 2*ng+len(specs)), true, nil
+}

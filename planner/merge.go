@@ -1,0 +1,261 @@
+package planner
+
+import (
+	"fmt"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/xlgo/xlgo/catalog"
+	"github.com/xlgo/xlgo/executor/ops"
+)
+
+// keyFamily tells whether the coordinator can compare (ordered) or hash
+// (!ordered) values of a column itself, and which types' values it may
+// match them with: a column of a type ops knows, of a collation whose
+// order (or equality) is its bytes'.
+func keyFamily(env *Env, c catalog.Column, ordered bool) (string, bool) {
+	switch c.TypName {
+	case "int2", "int4", "int8", "numeric":
+		return "number", true
+	case "float4", "float8":
+		return "float", true
+	case "text", "varchar", "name", "bpchar":
+		// Equality of a deterministic collation is byte equality; only the
+		// database's default or a bytewise one is known to be one.
+		bytewise := c.Collation == "" && env.Rel.BytewiseText || catalog.BytewiseCollation(c.Collation)
+		if ordered && !bytewise || !ordered && c.Collation != "" && !bytewise {
+			return "", false
+		}
+		if c.TypName == "bpchar" {
+			return "bpchar", true
+		}
+		return "text", true
+	case "bool", "bytea", "char", "oid", "money", "date", "time", "timestamp", "timestamptz", "interval", "uuid":
+		return c.TypName, true
+	}
+	return "", false
+}
+
+// column resolves a plain column reference of r.
+func (r *relRef) column(n *pg_query.Node) (catalog.Column, bool) {
+	col, ok := plainColumn(n, r)
+	if !ok {
+		return catalog.Column{}, false
+	}
+	i, _ := r.table.Column(col)
+	return r.table.Columns[i], true
+}
+
+// sortTarget resolves an ORDER BY or DISTINCT ON item as PostgreSQL does:
+// a position, a bare name of an output column, else an expression.
+func sortTarget(sel *pg_query.SelectStmt, expr *pg_query.Node) *pg_query.Node {
+	if c := expr.GetAConst(); c != nil && c.GetIval() != nil {
+		i := int(c.GetIval().Ival) - 1
+		if i < 0 || i >= len(sel.TargetList) {
+			return nil
+		}
+		return sel.TargetList[i].GetResTarget().GetVal()
+	}
+	if cr := expr.GetColumnRef(); cr != nil {
+		if names := columnRefNames(cr); len(names) == 1 {
+			var found *pg_query.Node
+			n := 0
+			for _, t := range sel.TargetList {
+				rt := t.GetResTarget()
+				if rt == nil {
+					continue
+				}
+				name := rt.Name
+				if name == "" {
+					name = outputName(rt.Val)
+				}
+				if name == names[0] {
+					found = rt.Val
+					n++
+				}
+			}
+			if n > 1 {
+				return nil // ambiguous: PostgreSQL says so
+			}
+			if found != nil {
+				return found
+			}
+		}
+	}
+	return expr
+}
+
+// constLimit reads a LIMIT or OFFSET: its value, -1 for none (absent, ALL
+// or NULL), and whether it is a constant.
+func constLimit(n *pg_query.Node) (int64, bool) {
+	if n == nil {
+		return -1, true
+	}
+	c := n.GetAConst()
+	if c == nil {
+		return 0, false
+	}
+	if c.Isnull {
+		return -1, true
+	}
+	if c.GetIval() == nil || c.GetIval().Ival < 0 {
+		return 0, false
+	}
+	return int64(c.GetIval().Ival), true
+}
+
+// planMerge plans a query over one distributed table (every WHERE term
+// evaluated on the datanodes) that orders, limits or de-duplicates rows
+// without aggregating them: each node sends its rows already ordered (and
+// DISTINCT, and cut to the limit), the coordinator merges the sorted
+// streams, removes duplicates and applies the limit.
+func planMerge(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) {
+	sel := stmt.GetSelectStmt()
+	if sel == nil || !r.sole || !r.top || sel.Op != pg_query.SetOperation_SETOP_NONE || len(sel.GroupClause) > 0 ||
+		sel.HavingClause != nil || len(sel.WindowClause) > 0 || len(sel.LockingClause) > 0 || sel.WithClause != nil ||
+		sel.LimitOption == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || hasAggregate(env, sel) || mentionsXCNodeID(stmt) {
+		return nil, false, nil
+	}
+	if len(sel.SortClause) == 0 && len(sel.DistinctClause) == 0 && sel.LimitCount == nil && sel.LimitOffset == nil {
+		return nil, false, nil
+	}
+	count, ok1 := constLimit(sel.LimitCount)
+	offset, ok2 := constLimit(sel.LimitOffset)
+	if !ok1 || !ok2 {
+		return nil, false, nil
+	}
+	offset = max(offset, 0)
+	// The visible columns: each target, or the table's columns for a star.
+	visible := 0
+	for _, t := range sel.TargetList {
+		rt := t.GetResTarget()
+		if rt == nil {
+			return nil, false, nil
+		}
+		if cr := rt.Val.GetColumnRef(); cr != nil && hasStarRef(cr) {
+			names := columnRefNames(cr)
+			if len(names) > 2 || len(names) == 2 && names[0] != r.alias {
+				return nil, false, nil
+			}
+			visible += len(r.table.Columns)
+			continue
+		}
+		if !readsOnly(rt.Val, r) {
+			return nil, false, nil
+		}
+		visible++
+	}
+	remote := proto.Clone(sel).(*pg_query.SelectStmt)
+	var hidden []*pg_query.Node
+	hiddenOf := map[string]int{} // column -> index of its binary copy
+	keyCol := func(c catalog.Column) int {
+		if i, ok := hiddenOf[c.Name]; ok {
+			return i
+		}
+		i := visible + len(hidden)
+		hiddenOf[c.Name] = i
+		hidden = append(hidden, parseExpr(quoteIdent(r.alias)+"."+quoteIdent(c.Name)))
+		return i
+	}
+	var keys []SortKey
+	for _, sb := range sel.SortClause {
+		by := sb.GetSortBy()
+		if by == nil || by.UseOp != nil {
+			return nil, false, nil
+		}
+		expr := sortTarget(sel, by.Node)
+		if expr == nil {
+			return nil, false, nil
+		}
+		c, ok := r.column(expr)
+		if !ok {
+			return nil, false, nil
+		}
+		if _, ok := keyFamily(env, c, true); !ok {
+			return nil, false, nil
+		}
+		desc := by.SortbyDir == pg_query.SortByDir_SORTBY_DESC
+		nullsFirst := desc
+		switch by.SortbyNulls {
+		case pg_query.SortByNulls_SORTBY_NULLS_FIRST:
+			nullsFirst = true
+		case pg_query.SortByNulls_SORTBY_NULLS_LAST:
+			nullsFirst = false
+		}
+		text, _ := deparseExprNode(expr)
+		keys = append(keys, SortKey{SortKey: ops.SortKey{Col: keyCol(c), Desc: desc, NullsFirst: nullsFirst}, Expr: text})
+	}
+	// DISTINCT: every output column is a key; DISTINCT ON: its expressions.
+	var distinct []int
+	var distinctExprs []string
+	if len(sel.DistinctClause) > 0 {
+		items := sel.DistinctClause
+		plain := len(items) == 1 && items[0].GetNode() == nil
+		if plain {
+			items = nil
+			for _, t := range sel.TargetList {
+				items = append(items, t.GetResTarget().Val)
+			}
+		}
+		for _, it := range items {
+			expr := it
+			if !plain {
+				expr = sortTarget(sel, it)
+			}
+			if expr == nil {
+				return nil, false, nil
+			}
+			c, ok := r.column(expr)
+			if !ok {
+				return nil, false, nil
+			}
+			if _, ok := keyFamily(env, c, false); !ok {
+				return nil, false, nil
+			}
+			distinct = append(distinct, keyCol(c))
+			text, _ := deparseExprNode(expr)
+			distinctExprs = append(distinctExprs, text)
+		}
+	}
+	for i, h := range hidden {
+		// Named apart: a key's own name could make an ORDER BY name ambiguous.
+		remote.TargetList = append(remote.TargetList, &pg_query.Node{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{
+			Name: fmt.Sprintf("xlgo_k%d", i+1), Val: h}}})
+	}
+	// Each node sends at most the rows the limit can take from it.
+	remote.LimitOffset = nil
+	if count >= 0 {
+		remote.LimitCount = &pg_query.Node{Node: &pg_query.Node_AConst{AConst: &pg_query.A_Const{
+			Val: &pg_query.A_Const_Ival{Ival: &pg_query.Integer{Ival: int32(min(count+offset, 1<<30))}}}}}
+		remote.LimitOption = pg_query.LimitOption_LIMIT_OPTION_COUNT
+	}
+	scan := &RemoteScan{Nodes: r.nodes(), Hidden: len(hidden), Label: r.table.QualifiedName()}
+	scan.Formats = make([]int16, visible+len(hidden))
+	for i := visible; i < len(scan.Formats); i++ {
+		scan.Formats[i] = 1
+	}
+	sqls, err := perNodeSQL(&pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: remote}}, scan.Nodes, env.NodeIDs())
+	if err != nil {
+		return nil, false, err
+	}
+	scan.SQL = sqls
+	var plan Plan = scan
+	if len(keys) > 0 {
+		plan = &MergeSort{Input: scan, Keys: keys}
+	}
+	if len(distinct) > 0 {
+		plan = &Distinct{Input: plan, Cols: distinct, Exprs: distinctExprs}
+	}
+	if count >= 0 || offset > 0 {
+		plan = &Limit{Input: plan, Offset: offset, Count: count}
+	}
+	if len(hidden) > 0 {
+		cols := make([]int, visible)
+		for i := range cols {
+			cols[i] = i
+		}
+		plan = &Project{Input: plan, Cols: cols}
+	}
+	return plan, true, nil
+}
