@@ -146,7 +146,7 @@ func Explain(ctx context.Context, p planner.Plan, b Backends, o ExplainOptions) 
 		})
 		for _, s := range scans {
 			for _, n := range s.Nodes {
-				ls, err := nodePlan(n, s.SQL[n], false, o.Analyze, nil)
+				ls, err := nodePlan(n, s.SQL[n], false, o.Analyze, s.Params)
 				if err != nil {
 					return nil, err
 				}

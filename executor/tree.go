@@ -21,6 +21,8 @@ type nodeScan struct {
 	node    string
 	sql     string
 	formats []int16
+	params  [][]byte
+	oids    []uint32
 	rr      *pgconn.ResultReader
 	fields  []ops.Field
 	rows    int64
@@ -66,7 +68,7 @@ func (s *nodeScan) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.rr = c.ExecParams(ctx, s.sql, nil, nil, nil, s.formats)
+	s.rr = c.ExecParams(ctx, s.sql, s.params, s.oids, nil, s.formats)
 	fds := s.rr.FieldDescriptions()
 	if fds == nil {
 		// An error (or no row description): Close reports it.
@@ -144,7 +146,7 @@ type tree struct {
 func (t *tree) scanNodes(r *planner.RemoteScan) []ops.Op {
 	var out []ops.Op
 	for _, n := range r.Nodes {
-		s := &nodeScan{t: t, node: n, sql: r.SQL[n], formats: r.Formats}
+		s := &nodeScan{t: t, node: n, sql: r.SQL[n], formats: r.Formats, params: r.Params, oids: r.ParamOIDs}
 		t.scans = append(t.scans, s)
 		t.nodes[n] = true
 		out = append(out, s)
@@ -202,6 +204,12 @@ func (t *tree) build(p planner.Plan) (ops.Op, error) {
 			return nil, err
 		}
 		return ops.NewNestedLoop(l, r, ops.JoinInner, nil, t.max), nil
+	case *planner.WindowAgg:
+		in, err := t.build(p.Input)
+		if err != nil {
+			return nil, err
+		}
+		return ops.NewWindow(in, p.Partition, planner.OpKeys(p.Order), p.Funcs), nil
 	case *planner.FinalAgg:
 		in, err := t.build(p.Input)
 		if err != nil {

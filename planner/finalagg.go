@@ -22,7 +22,7 @@ func planFinalAgg(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) 
 	sel := stmt.GetSelectStmt()
 	if sel == nil || !r.sole || !r.top || sel.Op != pg_query.SetOperation_SETOP_NONE || len(sel.DistinctClause) > 0 ||
 		len(sel.WindowClause) > 0 || len(sel.LockingClause) > 0 || sel.WithClause != nil || sel.GroupDistinct ||
-		sel.HavingClause != nil || sel.LimitOption == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || mentionsXCNodeID(stmt) {
+		sel.HavingClause != nil || sel.LimitOption == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || env.mentionsXC(stmt) {
 		return nil, false, nil
 	}
 	if len(sel.GroupClause) == 0 && !hasAggregate(env, sel) {

@@ -51,8 +51,12 @@ func (j *joinPlan) side(expr *pg_query.Node) int {
 	s := 0
 	walk(expr, func(m proto.Message) bool {
 		switch x := m.(type) {
-		case *pg_query.SubLink, *pg_query.ParamRef, *pg_query.GroupingFunc, *pg_query.RangeSubselect:
+		case *pg_query.SubLink, *pg_query.GroupingFunc, *pg_query.RangeSubselect:
 			s = -1
+		case *pg_query.ParamRef:
+			if j.env.Params == nil {
+				s = -1 // no values to send it with
+			}
 		case *pg_query.FuncCall:
 			_, name := funcName(x)
 			if x.Over != nil || x.AggStar || builtinAggregates[name] || j.env.Rel.Aggregates[name] || j.env.Rel.Volatile[name] {
@@ -82,6 +86,71 @@ type joinPlan struct {
 	env   *Env
 	sides [2]*joinSide
 	kind  ops.JoinKind
+	// The join keys (indexes among each side's keys) and the condition.
+	lkeys, rkeys []int
+	cond         string
+}
+
+// keyRef is a binary key column of one side.
+type keyRef struct{ side, key int }
+
+// at is where column col of a side's scan is in the joined row, once the
+// sides' columns are final.
+func (j *joinPlan) at(side, col int) int {
+	if side == 1 {
+		return j.sides[0].width() + col
+	}
+	return col
+}
+
+// keyAt is where a side's key is in the joined row.
+func (j *joinPlan) keyAt(r keyRef) int { return j.at(r.side, len(j.sides[r.side].targets)+r.key) }
+
+// scans are the remote scans of the two sides: their targets, then the
+// binary copies of their keys.
+func (j *joinPlan) scans() ([2]*RemoteScan, error) {
+	ids := j.env.NodeIDs()
+	var scans [2]*RemoteScan
+	for i, sd := range j.sides {
+		rv := proto.Clone(sd.ref.rv).(*pg_query.RangeVar)
+		q := &pg_query.SelectStmt{TargetList: append(append([]*pg_query.Node(nil), sd.targets...), sd.keys...),
+			LimitOption: pg_query.LimitOption_LIMIT_OPTION_DEFAULT, Op: pg_query.SetOperation_SETOP_NONE,
+			FromClause: []*pg_query.Node{{Node: &pg_query.Node_RangeVar{RangeVar: rv}}}}
+		if len(q.TargetList) == 0 {
+			q.TargetList = []*pg_query.Node{{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Val: parseExpr("1")}}}}
+		}
+		var terms []*pg_query.Node
+		for _, t := range sd.terms {
+			terms = append(terms, proto.Clone(t).(*pg_query.Node))
+		}
+		q.WhereClause = andOf(terms)
+		scan := &RemoteScan{Nodes: sd.ref.nodes(), Label: sd.ref.table.QualifiedName(), Hidden: len(sd.keys)}
+		scan.Formats = make([]int16, sd.width())
+		for k := len(sd.targets); k < len(sd.targets)+len(sd.keys); k++ {
+			scan.Formats[k] = 1
+		}
+		sqls, err := perNodeSQL(&pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: q}}, scan.Nodes, ids)
+		if err != nil {
+			return scans, err
+		}
+		scan.SQL = sqls
+		scans[i] = scan
+	}
+	return scans, nil
+}
+
+// node is the join of the two scans: a hash join on the keys, a nested
+// loop without any.
+func (j *joinPlan) node(scans [2]*RemoteScan) Plan {
+	if len(j.lkeys) == 0 {
+		return &NestedLoop{Left: scans[0], Right: scans[1]}
+	}
+	lkeys, rkeys := make([]int, len(j.lkeys)), make([]int, len(j.rkeys))
+	for i := range j.lkeys {
+		lkeys[i] = j.keyAt(keyRef{0, j.lkeys[i]})
+		rkeys[i] = len(j.sides[1].targets) + j.rkeys[i]
+	}
+	return &HashJoin{Left: scans[0], Right: scans[1], Kind: j.kind, LeftKeys: lkeys, RightKeys: rkeys, Cond: j.cond}
 }
 
 // planJoin plans a SELECT over exactly two distributed tables that are
@@ -89,9 +158,9 @@ type joinPlan struct {
 // the general gather must.
 func planJoin(env *Env, stmt *pg_query.Node, dist []*relRef) (Plan, bool, error) {
 	sel := stmt.GetSelectStmt()
-	if sel == nil || len(dist) != 2 || sel.Op != pg_query.SetOperation_SETOP_NONE || len(sel.GroupClause) > 0 ||
+	if sel == nil || len(dist) != 2 || sel.Op != pg_query.SetOperation_SETOP_NONE || sel.GroupDistinct ||
 		sel.HavingClause != nil || len(sel.WindowClause) > 0 || len(sel.LockingClause) > 0 || sel.WithClause != nil ||
-		sel.LimitOption == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || hasAggregate(env, sel) || mentionsXCNodeID(stmt) {
+		sel.LimitOption == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || env.mentionsXC(stmt) {
 		return nil, false, nil
 	}
 	count, ok1 := constLimit(sel.LimitCount)
@@ -193,6 +262,10 @@ func planJoin(env *Env, stmt *pg_query.Node, dist []*relRef) (Plan, bool, error)
 			sd.terms = append(sd.terms, derivedTerms(j.sides[i].ref, dist)...)
 		}
 	}
+	j.lkeys, j.rkeys, j.cond = lkeys, rkeys, strings.Join(conds, " AND ")
+	if len(sel.GroupClause) > 0 || hasAggregate(env, sel) {
+		return j.planGrouped(sel, count, offset)
+	}
 	// The statement's columns: where each comes from.
 	type outCol struct{ side, col int }
 	var outs []outCol
@@ -244,7 +317,6 @@ func planJoin(env *Env, stmt *pg_query.Node, dist []*relRef) (Plan, bool, error)
 	}
 	// ORDER BY and DISTINCT keys: plain columns of either table, compared by
 	// their binary copies in the joined row.
-	type keyRef struct{ side, key int }
 	keyCol := func(expr *pg_query.Node, ordered bool) (keyRef, string, bool) {
 		s := j.side(expr)
 		if s != 1 && s != 2 {
@@ -314,18 +386,7 @@ func planJoin(env *Env, stmt *pg_query.Node, dist []*relRef) (Plan, bool, error)
 	}
 	// Every column's place in the joined row: the left scan's columns
 	// (targets, then keys), then the right's.
-	w0 := j.sides[0].width()
-	at := func(side, col int) int {
-		if side == 1 {
-			return w0 + col
-		}
-		return col
-	}
-	keyAt := func(r keyRef) int { return at(r.side, len(j.sides[r.side].targets)+r.key) }
-	for i := range lkeys {
-		lkeys[i] += len(j.sides[0].targets)
-		rkeys[i] += len(j.sides[1].targets)
-	}
+	at, keyAt := j.at, j.keyAt
 	for i, r := range sortRefs {
 		sortKeys[i].Col = keyAt(r)
 	}
@@ -333,40 +394,11 @@ func planJoin(env *Env, stmt *pg_query.Node, dist []*relRef) (Plan, bool, error)
 	for _, r := range distinctRefs {
 		distinct = append(distinct, keyAt(r))
 	}
-	// The scans.
-	ids := env.NodeIDs()
-	var scans [2]*RemoteScan
-	for i, sd := range j.sides {
-		rv := proto.Clone(sd.ref.rv).(*pg_query.RangeVar)
-		q := &pg_query.SelectStmt{TargetList: append(append([]*pg_query.Node(nil), sd.targets...), sd.keys...),
-			LimitOption: pg_query.LimitOption_LIMIT_OPTION_DEFAULT, Op: pg_query.SetOperation_SETOP_NONE,
-			FromClause: []*pg_query.Node{{Node: &pg_query.Node_RangeVar{RangeVar: rv}}}}
-		if len(q.TargetList) == 0 {
-			q.TargetList = []*pg_query.Node{{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Val: parseExpr("1")}}}}
-		}
-		var terms []*pg_query.Node
-		for _, t := range sd.terms {
-			terms = append(terms, proto.Clone(t).(*pg_query.Node))
-		}
-		q.WhereClause = andOf(terms)
-		scan := &RemoteScan{Nodes: sd.ref.nodes(), Label: sd.ref.table.QualifiedName(), Hidden: len(sd.keys)}
-		scan.Formats = make([]int16, sd.width())
-		for k := len(sd.targets); k < len(sd.targets)+len(sd.keys); k++ {
-			scan.Formats[k] = 1
-		}
-		sqls, err := perNodeSQL(&pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: q}}, scan.Nodes, ids)
-		if err != nil {
-			return nil, false, err
-		}
-		scan.SQL = sqls
-		scans[i] = scan
+	scans, err := j.scans()
+	if err != nil {
+		return nil, false, err
 	}
-	var plan Plan
-	if len(lkeys) == 0 {
-		plan = &NestedLoop{Left: scans[0], Right: scans[1]}
-	} else {
-		plan = &HashJoin{Left: scans[0], Right: scans[1], Kind: j.kind, LeftKeys: lkeys, RightKeys: rkeys, Cond: strings.Join(conds, " AND ")}
-	}
+	plan := j.node(scans)
 	if len(sortKeys) > 0 {
 		plan = &Sort{Input: plan, Keys: sortKeys}
 	}

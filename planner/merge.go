@@ -114,7 +114,7 @@ func planMerge(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) {
 	sel := stmt.GetSelectStmt()
 	if sel == nil || !r.sole || !r.top || sel.Op != pg_query.SetOperation_SETOP_NONE || len(sel.GroupClause) > 0 ||
 		sel.HavingClause != nil || len(sel.WindowClause) > 0 || len(sel.LockingClause) > 0 || sel.WithClause != nil ||
-		sel.LimitOption == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || hasAggregate(env, sel) || mentionsXCNodeID(stmt) {
+		sel.LimitOption == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || hasAggregate(env, sel) || env.mentionsXC(stmt) {
 		return nil, false, nil
 	}
 	if len(sel.SortClause) == 0 && len(sel.DistinctClause) == 0 && sel.LimitCount == nil && sel.LimitOffset == nil {

@@ -285,7 +285,7 @@ func intersectNodes(all []string, repl []*relRef) []string {
 // that concern it alone) and evaluates the statement over them.
 func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []string) (Plan, error) {
 	ids := env.NodeIDs()
-	withXC := mentionsXCNodeID(stmt)
+	withXC := env.mentionsXC(stmt)
 	if withXC && hasStar(stmt) {
 		return nil, Unsupported("xc_node_id together with * in a query that combines rows of several datanodes")
 	}
@@ -309,6 +309,17 @@ func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []strin
 			}
 			if plan, ok, err := planMerge(env, stmt, r); err != nil || ok {
 				return plan, err
+			}
+			if plan, ok, err := planWindow(env, stmt, r); err != nil || ok {
+				return plan, err
+			}
+		} else if env.Params != nil && len(pushableTermsP(r, true)) == len(conjuncts(r.where)) {
+			// Terms that read the statement's parameters: the primitives'
+			// remote scans are sent with the values.
+			for _, try := range []func(*Env, *pg_query.Node, *relRef) (Plan, bool, error){planFinalAgg, planMerge, planWindow} {
+				if plan, ok, err := try(env, stmt, r); err != nil || ok {
+					return plan, err
+				}
 			}
 		}
 	}
@@ -423,7 +434,11 @@ func hasStar(stmt *pg_query.Node) bool {
 
 // pushableTerms are the WHERE terms of r's query level that read r alone:
 // they can be evaluated on the datanodes instead.
-func pushableTerms(r *relRef) []*pg_query.Node {
+func pushableTerms(r *relRef) []*pg_query.Node { return pushableTermsP(r, false) }
+
+// pushableTermsP is pushableTerms, with terms that read parameters when
+// params is set (the remote query is sent with the statement's values).
+func pushableTermsP(r *relRef, params bool) []*pg_query.Node {
 	// A table joined with others: terms naming its columns with its alias
 	// only, unless an outer join may NULL-extend its rows.
 	if r.where == nil || !r.sole && (r.nullable || !r.top) {
@@ -434,8 +449,10 @@ func pushableTerms(r *relRef) []*pg_query.Node {
 		ok := true
 		walk(c, func(m proto.Message) bool {
 			switch x := m.(type) {
-			case *pg_query.SubLink, *pg_query.ParamRef, *pg_query.FuncCall:
+			case *pg_query.SubLink, *pg_query.FuncCall:
 				ok = false
+			case *pg_query.ParamRef:
+				ok = params
 			case *pg_query.ColumnRef:
 				names := columnRefNames(x)
 				col := names[len(names)-1]

@@ -27,6 +27,29 @@ type RemoteScan struct {
 	// above (not part of the statement's result).
 	Hidden int
 	Label  string // what the scan reads, for EXPLAIN
+	// Params are the statement's parameter values (text format) and
+	// types, sent along when its SQL reads them.
+	Params    [][]byte
+	ParamOIDs []uint32
+}
+
+// IsTree tells whether a plan is made of coordinator primitives over
+// remote scans.
+func IsTree(p Plan) bool {
+	switch p.(type) {
+	case *RemoteQuery, *GatherEval, *InsertRows:
+		return false
+	}
+	return true
+}
+
+// SetParams gives every remote scan of a tree the statement's parameters.
+func SetParams(p Plan, params [][]byte, oids []uint32) {
+	WalkPlan(p, func(x Plan) {
+		if s, ok := x.(*RemoteScan); ok {
+			s.Params, s.ParamOIDs = params, oids
+		}
+	})
 }
 
 func (r *RemoteScan) explain(b *strings.Builder, depth int) {
@@ -234,6 +257,8 @@ func WalkPlan(p Plan, fn func(Plan)) {
 		WalkPlan(x.Left, fn)
 		WalkPlan(x.Right, fn)
 	case *FinalAgg:
+		WalkPlan(x.Input, fn)
+	case *WindowAgg:
 		WalkPlan(x.Input, fn)
 	case *GatherEval:
 	case *InsertRows:

@@ -238,6 +238,15 @@ func isXCNodeID(cr *pg_query.ColumnRef) bool {
 	return len(names) > 0 && names[len(names)-1] == "xc_node_id"
 }
 
+// mentionsXC is mentionsXCNodeID, answered from the statement's text
+// when the text is at hand.
+func (e *Env) mentionsXC(m proto.Message) bool {
+	if e.SQL != "" && !strings.Contains(strings.ToLower(e.SQL), "xc_node_id") {
+		return false
+	}
+	return mentionsXCNodeID(m)
+}
+
 // mentionsXCNodeID tells whether a tree refers to xc_node_id.
 func mentionsXCNodeID(m proto.Message) bool {
 	found := false

@@ -746,7 +746,12 @@ func (s *session) runBound(ctx context.Context, p *portal, w ResultWriter) (bool
 	}
 	rq, ok := plan.(*planner.RemoteQuery)
 	if !ok {
-		return false, nil
+		if !planner.IsTree(plan) {
+			return false, nil
+		}
+		// Primitives over remote scans that read the values.
+		planner.SetParams(plan, p.params, st.paramOIDs)
+		return true, s.run(ctx, plan, w)
 	}
 	rq.Params, rq.ParamOIDs = p.params, st.paramOIDs
 	s.learnParamRoute(st, gen, plan)

@@ -31,6 +31,9 @@ const (
 	// all are NULL.
 	AggBoolAnd
 	AggBoolOr
+	// AggCountRows counts the group's rows (count(*) over rows that are
+	// not partial results, such as a join's); Col is not read.
+	AggCountRows
 )
 
 // AggSpec is one aggregate of NewAgg.
@@ -117,7 +120,7 @@ func (a *agg) init(in []Field) error {
 		}
 		f := Field{Name: []byte(s.Name), TypeModifier: -1}
 		switch s.Kind {
-		case AggCount, AggSumInt8:
+		case AggCount, AggSumInt8, AggCountRows:
 			f.DataTypeOID, f.DataTypeSize = oidInt8, 8
 		case AggSumNumeric:
 			f.DataTypeOID, f.DataTypeSize = oidNumeric, -1
@@ -135,7 +138,7 @@ func (a *agg) init(in []Field) error {
 		default:
 			return fmt.Errorf("ops: aggregate %q: unknown kind %d", s.Name, s.Kind)
 		}
-		if in[s.Col].Format != 0 {
+		if in[s.Col].Format != 0 && s.Kind != AggCountRows {
 			return fmt.Errorf("ops: aggregate %q: partial results in column %d are not text", s.Name, s.Col)
 		}
 		a.fields = append(a.fields, f)
@@ -157,6 +160,8 @@ func (a *agg) newGroup(first Row) *aggGroup {
 		switch s.Kind {
 		case AggCount:
 			g.states[i] = &intSum{spec: s}
+		case AggCountRows:
+			g.states[i] = &rowCount{}
 		case AggSumInt8:
 			g.states[i] = &intSum{spec: s, nullIfNone: true}
 		case AggSumNumeric:
@@ -237,6 +242,12 @@ func badPartial(s AggSpec, v []byte) error {
 }
 
 // intSum sums int8 partials (counts or sums).
+// rowCount counts rows.
+type rowCount struct{ n int64 }
+
+func (c *rowCount) add(Row, *budget) error { c.n++; return nil }
+func (c *rowCount) result() []byte         { return strconv.AppendInt(nil, c.n, 10) }
+
 type intSum struct {
 	spec       AggSpec
 	nullIfNone bool

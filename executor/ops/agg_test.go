@@ -125,3 +125,13 @@ func TestAggSums(t *testing.T) {
 		t.Errorf("bad numeric partial: got %v, want an internal error", err)
 	}
 }
+
+func TestAggCountRows(t *testing.T) {
+	// count(*) over joined rows: every row counts, NULLs in it or not.
+	fields := []Field{bin("g", oidInt4), txt("x")}
+	rows := []Row{{i4(1), nil}, {i4(1), []byte("a")}, {nil, nil}, {i4(2), []byte("b")}}
+	count := []AggSpec{{Kind: AggCountRows, Name: "count"}}
+	expect(t, NewAgg(NewValues(fields, rows), []int{0}, []int{1}, count, 0), "-|2", "-|1", "b|1")
+	expect(t, NewAgg(NewValues(fields, rows), nil, nil, count, 0), "4")
+	expect(t, NewAgg(NewValues(fields, nil), nil, nil, count, 0), "0")
+}

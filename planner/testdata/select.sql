@@ -395,3 +395,20 @@ SELECT v, count(*), sum(id), min(n), max(v) AS top FROM t GROUP BY v ORDER BY v 
 SELECT count(*), sum(n), bool_and(n > 0) FROM t
 
 SELECT count(*), bool_and(v = 'x') FROM t WHERE id > 3
+
+-- Ranking windows at the coordinator: the nodes send rows ordered by the
+-- partition and the window's order; the coordinator merges and numbers.
+SELECT id, v, row_number() OVER (PARTITION BY v ORDER BY id DESC) FROM t
+
+SELECT *, rank() OVER (ORDER BY n), dense_rank() OVER (ORDER BY n) AS d FROM t ORDER BY id LIMIT 5
+
+-- ... not for other window functions, or windows over expressions.
+SELECT id, sum(n) OVER (ORDER BY id) FROM t
+
+SELECT id, row_number() OVER (ORDER BY lower(v)) FROM t
+
+-- Aggregates over a join of tables that are not co-located: the joined
+-- rows are grouped at the coordinator.
+SELECT rr.y, count(*), count(t.v), sum(t.id), max(t.n) FROM t JOIN rr ON rr.x = t.id WHERE t.id > 10 GROUP BY rr.y ORDER BY rr.y LIMIT 5
+
+SELECT count(*), min(m.b) FROM t LEFT JOIN m ON t.id = m.a
