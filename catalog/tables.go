@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS pgxc.pgxc_class (
 type Column struct {
 	Name string
 	Type string // format_type(): "character varying(100)"
-	// BaseType is the type without its modifier ("character varying"): a
+	// BaseType is the type without its modifier ("character varying"; for
+	// character and bit, bpchar and bit varying, which have no length): a
 	// value cast to it keeps what the column's own coercion would check.
 	BaseType string
 	TypName  string // pg_type.typname: "varchar"
@@ -135,7 +136,11 @@ WHERE n.nspname NOT LIKE 'pg\_temp\_%';
 SELECT a.attrelid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), t.typname,
 	coalesce(pg_get_expr(d.adbin, d.adrelid),
 		CASE WHEN a.attidentity <> '' THEN 'nextval(' || quote_literal(pg_get_serial_sequence(a.attrelid::regclass::text, a.attname)) || '::regclass)' END, ''),
-	a.attnotnull, format_type(a.atttypid, NULL),
+	a.attnotnull,
+	-- Without a modifier, character and bit mean length 1, and a cast to
+	-- them cuts: their base types are the unbounded ones.
+	CASE t.typname WHEN 'bpchar' THEN 'bpchar' WHEN '_bpchar' THEN 'bpchar[]' WHEN 'bit' THEN 'bit varying'
+		WHEN '_bit' THEN 'bit varying[]' ELSE format_type(a.atttypid, NULL) END,
 	coalesce((SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co
 		JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation AND a.attcollation <> t.typcollation), ''),
 	a.attidentity

@@ -383,6 +383,9 @@ func planJoin(env *Env, stmt *pg_query.Node, dist []*relRef) (Plan, bool, error)
 			distinctRefs = append(distinctRefs, ref)
 			distinctExprs = append(distinctExprs, text)
 		}
+		if !distinctFitsOrder(distinctRefs, sortRefs, plain) {
+			return nil, false, nil // PostgreSQL refuses it (42P10)
+		}
 	}
 	// Every column's place in the joined row: the left scan's columns
 	// (targets, then keys), then the right's.

@@ -126,7 +126,7 @@ func (j *joinPlan) planGrouped(sel *pg_query.SelectStmt, count, offset int64) (P
 				return nil, false, nil
 			}
 			a.spec.Kind = ops.AggCount
-			a.arg, a.hasArg = text(side, parseExpr("CAST("+col+" IS NOT NULL AS int8)")), true
+			a.arg, a.hasArg = text(side, parseExpr("CASE WHEN "+col+" IS NULL THEN 0 ELSE 1 END")), true
 		case name == "sum" && (c.TypName == "int2" || c.TypName == "int4"):
 			a.spec.Kind = ops.AggSumInt8
 			a.arg, a.hasArg = text(side, parseExpr(col)), true

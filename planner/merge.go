@@ -158,6 +158,7 @@ func planMerge(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) {
 		hidden = append(hidden, parseExpr(quoteIdent(r.alias)+"."+quoteIdent(c.Name)))
 		return i
 	}
+	plainDistinct := len(sel.DistinctClause) == 1 && sel.DistinctClause[0].GetNode() == nil
 	var keys []SortKey
 	for _, sb := range sel.SortClause {
 		by := sb.GetSortBy()
@@ -173,6 +174,10 @@ func planMerge(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) {
 			return nil, false, nil
 		}
 		if _, ok := keyFamily(env, c, true); !ok {
+			return nil, false, nil
+		}
+		if plainDistinct && !inTargets(sel, r, c.Name) {
+			// PostgreSQL refuses it (42P10): leave it the error.
 			return nil, false, nil
 		}
 		desc := by.SortbyDir == pg_query.SortByDir_SORTBY_DESC
@@ -218,6 +223,13 @@ func planMerge(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) {
 			distinctExprs = append(distinctExprs, text)
 		}
 	}
+	sortCols := make([]int, len(keys))
+	for i, k := range keys {
+		sortCols[i] = k.Col
+	}
+	if !distinctFitsOrder(distinct, sortCols, plainDistinct) {
+		return nil, false, nil // PostgreSQL refuses it (42P10): leave it the error
+	}
 	for i, h := range hidden {
 		// Named apart: a key's own name could make an ORDER BY name ambiguous.
 		remote.TargetList = append(remote.TargetList, &pg_query.Node{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{
@@ -258,4 +270,57 @@ func planMerge(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) {
 		plan = &Project{Input: plan, Cols: cols}
 	}
 	return plan, true, nil
+}
+
+// inTargets tells whether a plain column of r is one of the statement's
+// output columns.
+func inTargets(sel *pg_query.SelectStmt, r *relRef, col string) bool {
+	for _, t := range sel.TargetList {
+		if rt := t.GetResTarget(); rt != nil {
+			if c, ok := r.column(rt.Val); ok && c.Name == col {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// distinctFitsOrder tells whether DISTINCT and ORDER BY keys go together as
+// PostgreSQL demands: with plain DISTINCT every ORDER BY key is an output
+// column; DISTINCT ON's keys are the leading ORDER BY keys (in any order).
+// Other combinations are left to PostgreSQL to refuse.
+func distinctFitsOrder[K comparable](distinct, order []K, plain bool) bool {
+	if len(distinct) == 0 || len(order) == 0 {
+		return true
+	}
+	in := func(k K, list []K) bool {
+		for _, x := range list {
+			if x == k {
+				return true
+			}
+		}
+		return false
+	}
+	if plain {
+		for _, k := range order {
+			if !in(k, distinct) {
+				return false
+			}
+		}
+		return true
+	}
+	if len(order) < len(distinct) {
+		return false
+	}
+	for _, k := range order[:len(distinct)] {
+		if !in(k, distinct) {
+			return false
+		}
+	}
+	for _, k := range distinct {
+		if !in(k, order[:len(distinct)]) {
+			return false
+		}
+	}
+	return true
 }

@@ -1007,18 +1007,13 @@ func derivedTerms(r *relRef, refs []*relRef) []*pg_query.Node {
 			typeFamily(r.table.Columns[ci].TypName) != typeFamily(other.table.Columns[oi].TypName) {
 			continue
 		}
+		// Only a comparison of the column itself with constants holds for
+		// every value equal to it: a cast, function or LIKE can tell
+		// numeric 3 from 3.00, float -0 from 0 or 'x' from 'x ' apart. An
+		// ordering holds for both only under the same collation.
+		sameOrder := r.table.Columns[ci].Collation == other.table.Columns[oi].Collation
 		for _, t := range pushableTerms(other) {
-			only := true
-			walk(t, func(m proto.Message) bool {
-				if cr, ok := m.(*pg_query.ColumnRef); ok {
-					n := columnRefNames(cr)
-					if len(n) != 2 || n[0] != other.alias || n[1] != rn[1] {
-						only = false
-					}
-				}
-				return only
-			})
-			if !only {
+			if !comparesColumn(t, other.alias, rn[1], sameOrder) {
 				continue
 			}
 			c := proto.Clone(t).(*pg_query.Node)
@@ -1034,4 +1029,67 @@ func derivedTerms(r *relRef, refs []*relRef) []*pg_query.Node {
 		}
 	}
 	return out
+}
+
+// comparesColumn tells whether a term compares the column alias.col, as it
+// is, with constants: col op const (=, <>, <, <=, >, >=, either way round;
+// only = unless ordered), col [NOT] IN (consts), col [NOT] BETWEEN consts, or
+// col IS [NOT] NULL.
+func comparesColumn(t *pg_query.Node, alias, col string, ordered bool) bool {
+	isCol := func(n *pg_query.Node) bool {
+		cr := n.GetColumnRef()
+		if cr == nil {
+			return false
+		}
+		names := columnRefNames(cr)
+		return len(names) == 2 && names[0] == alias && names[1] == col
+	}
+	var isConst func(n *pg_query.Node) bool
+	isConst = func(n *pg_query.Node) bool {
+		if n.GetAConst() != nil {
+			return true
+		}
+		if tc := n.GetTypeCast(); tc != nil {
+			return isConst(tc.Arg)
+		}
+		return false
+	}
+	consts := func(n *pg_query.Node) bool {
+		l := n.GetList()
+		if l == nil {
+			return false
+		}
+		for _, it := range l.Items {
+			if !isConst(it) {
+				return false
+			}
+		}
+		return true
+	}
+	if nt := t.GetNullTest(); nt != nil {
+		return isCol(nt.Arg)
+	}
+	a := t.GetAExpr()
+	if a == nil || len(a.Name) != 1 {
+		return false
+	}
+	op := strVal(a.Name[0])
+	switch a.Kind {
+	case pg_query.A_Expr_Kind_AEXPR_OP:
+		switch op {
+		case "=":
+		case "<>", "!=", "<", "<=", ">", ">=":
+			if !ordered {
+				return false
+			}
+		default:
+			return false
+		}
+		return isCol(a.Lexpr) && isConst(a.Rexpr) || isConst(a.Lexpr) && isCol(a.Rexpr)
+	case pg_query.A_Expr_Kind_AEXPR_IN:
+		return (op == "=" || ordered) && isCol(a.Lexpr) && consts(a.Rexpr)
+	case pg_query.A_Expr_Kind_AEXPR_BETWEEN, pg_query.A_Expr_Kind_AEXPR_NOT_BETWEEN:
+		return ordered && isCol(a.Lexpr) && consts(a.Rexpr)
+	}
+	return false
 }

@@ -102,3 +102,51 @@ INSERT INTO pinned
 SELECT id, 1 + (id * 7) % 650, 'p' || (id % 25), ((id * 313) % 10000) / 100.0,
        timestamp '2024-05-01' + id * interval '2 hours'
 FROM generate_series(1, 300) AS id;
+
+-- 240 rows; id is unique, u repeats (i and i + 150), every other column
+-- has NULLs and values equal under = but written differently.
+INSERT INTO typed
+SELECT i,
+       CASE WHEN i % 17 = 0 THEN NULL ELSE md5((i % 150)::text)::uuid END,
+       CASE WHEN i % 13 = 0 THEN NULL ELSE ((i * 37) % 200 - 100)::int2 END,
+       CASE WHEN i % 14 = 0 THEN NULL WHEN i % 2 = 0 THEN 2147483647 - i ELSE -2147483647 + i END,
+       CASE WHEN i % 11 = 0 THEN NULL
+            WHEN i % 3 = 0 THEN -9223372036854775807 + i
+            WHEN i % 3 = 1 THEN 9223372036854775000 + i
+            ELSE i::int8 * 1000000007 END,
+       CASE WHEN i % 19 = 0 THEN NULL
+            WHEN i % 23 = 0 THEN 'NaN'::numeric
+            WHEN i = 50 THEN 'Infinity'::numeric
+            WHEN i = 51 THEN '-Infinity'::numeric
+            WHEN i % 3 = 0 THEN ((i % 40) - 20)::numeric
+            WHEN i % 3 = 1 THEN ((i % 40) - 20)::numeric(10,2)
+            ELSE ((i % 40) - 20)::numeric(12,5) END,
+       CASE WHEN i % 29 = 0 THEN NULL ELSE (((i % 20) - 10) / 10.0)::float4 END,
+       CASE WHEN i % 31 = 0 THEN NULL
+            WHEN i % 10 = 0 THEN 'NaN'::float8
+            WHEN i % 10 = 1 THEN '-0'::float8
+            WHEN i % 10 = 2 THEN '0'::float8
+            WHEN i % 10 = 3 THEN 'Infinity'::float8
+            WHEN i % 10 = 4 THEN '-Infinity'::float8
+            ELSE ((i % 8) - 4) / 10.0 END,
+       (ARRAY['a', 'B', 'a ', 'ä', 'Z', '', 'ab', NULL, 'b'])[1 + i % 9],
+       (ARRAY['a', 'B', 'a ', 'ä', 'Z', '', 'ab', NULL, 'b'])[1 + (i * 5) % 9],
+       (ARRAY['x', 'x ', 'x  ', 'y', ' y', NULL, ''])[1 + i % 7]::bpchar,
+       (ARRAY['alpha', 'Beta', 'gamma', '_x', 'Ä', NULL])[1 + i % 6]::name,
+       CASE WHEN i % 16 = 0 THEN NULL WHEN i % 16 = 1 THEN '\x'::bytea WHEN i % 16 = 2 THEN '\xff'::bytea
+            WHEN i % 16 = 3 THEN '\x00'::bytea ELSE decode(lpad(to_hex((i * 7) % 40), 4, '0'), 'hex') END,
+       CASE WHEN i % 18 = 0 THEN NULL WHEN i = 77 THEN time '24:00' ELSE time '00:00' + ((i * 97) % 1440) * interval '1 minute' END,
+       CASE WHEN i % 37 = 0 THEN timestamp 'infinity' WHEN i % 41 = 0 THEN timestamp '-infinity' WHEN i % 43 = 0 THEN NULL
+            ELSE timestamp '2024-01-01' + (i % 50) * interval '1 hour 1 minute' END,
+       CASE WHEN i % 37 = 1 THEN date 'infinity' WHEN i % 41 = 1 THEN date '-infinity' WHEN i % 43 = 1 THEN NULL
+            ELSE date '1999-12-25' + (i * 3) % 30 END,
+       (ARRAY['1 day', '24 hours', '1 mon', '30 days', '720 hours', '-1 day', '00:00:00', '1 day -24 hours', NULL,
+              '1 year', '12 mons', '360 days'])[1 + i % 12]::interval,
+       CASE WHEN i % 21 = 0 THEN NULL ELSE (((i % 30) - 10) * 1.25)::numeric::money END,
+       CASE WHEN i % 22 = 0 THEN NULL ELSE (ARRAY['a', 'B', 'z', 'é', '~', ' '])[1 + i % 6]::"char" END,
+       CASE WHEN i % 24 = 0 THEN NULL ELSE ((i % 9)::int8 * 500000000)::oid END,
+       CASE i % 3 WHEN 0 THEN true WHEN 1 THEN false END,
+       (ARRAY['a', 'B', 'ä', 'Z', NULL, 'b'])[1 + i % 6],
+       (ARRAY['b', 'A', 'é', 'Ö', NULL, 'a'])[1 + (i * 7) % 6],
+       (ARRAY['b', 'A', 'é', 'Ö', NULL, 'a', 'B'])[1 + i % 7]
+FROM generate_series(1, 240) AS i;

@@ -102,3 +102,34 @@ CREATE VIEW customer_regions AS
     SELECT c.cust_id, c.name, r.region, r.country
     FROM customers c LEFT JOIN regions r ON r.region_id = c.region_id;
 CREATE VIEW region_names AS SELECT region_id, upper(region) AS region FROM regions;
+
+-- HASH on uuid: the key types no other table has (int2, int8, float4 with
+-- float8 NaN/-0/infinities, varchar, bpchar, name, bytea, time, money,
+-- "char", oid, numeric NaN/infinities, intervals equal in span but written
+-- apart), and the bytewise collations "POSIX" and ucs_basic.
+CREATE TABLE typed (
+    id    int,
+    u     uuid,
+    i2    int2,
+    i4    int,
+    i8    int8,
+    n     numeric,
+    f4    float4,
+    f8    float8,
+    vc    varchar(20),
+    bp    char(6),
+    bpu   bpchar,
+    nm    name,
+    ba    bytea,
+    tm    time,
+    ts    timestamp,
+    dt    date,
+    iv    interval,
+    mo    money,
+    ch    "char",
+    o     oid,
+    b     boolean,
+    t_posix text COLLATE "POSIX",
+    t_ucs   text COLLATE "ucs_basic",
+    t_icu   text COLLATE "und-x-icu"
+) DISTRIBUTE BY HASH (u);
