@@ -204,6 +204,27 @@ func (t *tree) build(p planner.Plan) (ops.Op, error) {
 			return nil, err
 		}
 		return ops.NewNestedLoop(l, r, ops.JoinInner, nil, t.max), nil
+	case *planner.Filter:
+		in, err := t.build(p.Input)
+		if err != nil {
+			return nil, err
+		}
+		var preds []func(ops.Row) (bool, error)
+		for _, c := range p.Conds {
+			pred, err := ops.NumericCond(c.Col, c.Op, c.Value)
+			if err != nil {
+				return nil, err
+			}
+			preds = append(preds, pred)
+		}
+		return ops.NewFilter(in, func(r ops.Row) (bool, error) {
+			for _, pred := range preds {
+				if ok, err := pred(r); !ok || err != nil {
+					return false, err
+				}
+			}
+			return true, nil
+		}), nil
 	case *planner.WindowAgg:
 		in, err := t.build(p.Input)
 		if err != nil {

@@ -22,7 +22,7 @@ func planFinalAgg(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) 
 	sel := stmt.GetSelectStmt()
 	if sel == nil || !r.sole || !r.top || sel.Op != pg_query.SetOperation_SETOP_NONE || len(sel.DistinctClause) > 0 ||
 		len(sel.WindowClause) > 0 || len(sel.LockingClause) > 0 || sel.WithClause != nil || sel.GroupDistinct ||
-		sel.HavingClause != nil || sel.LimitOption == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || env.mentionsXC(stmt) {
+		sel.LimitOption == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || env.mentionsXC(stmt) {
 		return nil, false, nil
 	}
 	if len(sel.GroupClause) == 0 && !hasAggregate(env, sel) {
@@ -84,31 +84,22 @@ func planFinalAgg(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) 
 		agg   int // index among specs
 	}
 	var outs []out
-	for _, t := range sel.TargetList {
-		rt := t.GetResTarget()
-		if rt == nil {
-			return nil, false, nil
-		}
-		if c, ok := r.column(rt.Val); ok {
-			g := groupIndex(c.Name)
-			if g < 0 {
-				return nil, false, nil
-			}
-			if rt.Name != "" && rt.Name != c.Name {
-				return nil, false, nil // the datanode's column name is the column's
-			}
-			outs = append(outs, out{group: g, agg: -1})
-			continue
-		}
-		fc := rt.Val.GetFuncCall()
-		if fc == nil || fc.AggDistinct || len(fc.AggOrder) > 0 || fc.AggFilter != nil || fc.Over != nil || fc.AggWithinGroup {
-			return nil, false, nil
+	byCall := map[string]int{}
+	// addAgg finds or adds the final step of an aggregate call (and its
+	// partial columns on the datanodes); alias names its output.
+	addAgg := func(fc *pg_query.FuncCall, alias string) (int, bool) {
+		if fc.AggDistinct || len(fc.AggOrder) > 0 || fc.AggFilter != nil || fc.Over != nil || fc.AggWithinGroup {
+			return 0, false
 		}
 		schema, name := funcName(fc)
 		if schema != "" && schema != "pg_catalog" {
-			return nil, false, nil
+			return 0, false
 		}
-		spec := ops.AggSpec{Name: rt.Name, Col: len(remoteCols)}
+		key := deparsed(&pg_query.Node{Node: &pg_query.Node_FuncCall{FuncCall: fc}})
+		if i, ok := byCall[key]; ok && alias == "" {
+			return i, true
+		}
+		spec := ops.AggSpec{Name: alias, Col: len(remoteCols)}
 		if spec.Name == "" {
 			spec.Name = name
 		}
@@ -116,20 +107,20 @@ func planFinalAgg(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) 
 		var argType string
 		if !fc.AggStar {
 			if len(fc.Args) != 1 {
-				return nil, false, nil
+				return 0, false
 			}
 			c, ok := r.column(fc.Args[0])
 			if !ok {
-				return nil, false, nil
+				return 0, false
 			}
 			arg, argType = col(c.Name), c.TypName
 			if name == "min" || name == "max" {
 				if _, ok := keyFamily(env, c, true); !ok {
-					return nil, false, nil
+					return 0, false
 				}
 			}
 		} else if name != "count" {
-			return nil, false, nil
+			return 0, false
 		}
 		switch {
 		case name == "count":
@@ -162,10 +153,56 @@ func planFinalAgg(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) 
 			}
 			remoteCols = append(remoteCols, fn+"("+arg+")")
 		default:
+			return 0, false
+		}
+		byCall[key] = len(specs)
+		specs = append(specs, spec)
+		return len(specs) - 1, true
+	}
+	for _, t := range sel.TargetList {
+		rt := t.GetResTarget()
+		if rt == nil {
 			return nil, false, nil
 		}
-		outs = append(outs, out{group: -1, agg: len(specs)})
-		specs = append(specs, spec)
+		if c, ok := r.column(rt.Val); ok {
+			g := groupIndex(c.Name)
+			if g < 0 {
+				return nil, false, nil
+			}
+			if rt.Name != "" && rt.Name != c.Name {
+				return nil, false, nil // the datanode's column name is the column's
+			}
+			outs = append(outs, out{group: g, agg: -1})
+			continue
+		}
+		fc := rt.Val.GetFuncCall()
+		if fc == nil {
+			return nil, false, nil
+		}
+		i, ok := addAgg(fc, rt.Name)
+		if !ok {
+			return nil, false, nil
+		}
+		outs = append(outs, out{group: -1, agg: i})
+	}
+	// HAVING: comparisons of counts and sums with numbers, filtered after
+	// the aggregation (an aggregate only HAVING reads is computed too).
+	var conds []FilterCond
+	if sel.HavingClause != nil {
+		for _, t := range conjuncts(sel.HavingClause) {
+			fc, op, value, ok := aggComparison(t)
+			if !ok {
+				return nil, false, nil
+			}
+			i, ok := addAgg(fc, "")
+			if !ok {
+				return nil, false, nil
+			}
+			if k := specs[i].Kind; k != ops.AggCount && k != ops.AggSumInt8 && k != ops.AggSumNumeric {
+				return nil, false, nil
+			}
+			conds = append(conds, FilterCond{Col: 2*ng + i, Op: op, Value: value, Expr: deparsed(t)})
+		}
 	}
 	if len(specs) == 0 {
 		return nil, false, nil // a GROUP BY that only de-duplicates: the merge plans it
@@ -238,6 +275,9 @@ func planFinalAgg(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) 
 		agg.GroupOut = append(agg.GroupOut, ng+i)
 	}
 	var plan Plan = agg
+	if len(conds) > 0 {
+		plan = &Filter{Input: plan, Conds: conds}
+	}
 	if len(sortKeys) > 0 {
 		plan = &Sort{Input: plan, Keys: sortKeys}
 	}
@@ -253,4 +293,35 @@ func planFinalAgg(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) 
 		}
 	}
 	return project(plan, cols, 2*ng+len(specs)), true, nil
+}
+
+// aggComparison reads a HAVING term `agg op number` (either way round).
+func aggComparison(t *pg_query.Node) (*pg_query.FuncCall, string, string, bool) {
+	a := t.GetAExpr()
+	if a == nil || a.Kind != pg_query.A_Expr_Kind_AEXPR_OP || len(a.Name) != 1 {
+		return nil, "", "", false
+	}
+	op := strVal(a.Name[0])
+	flip := map[string]string{"=": "=", "<>": "<>", "!=": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+	if _, ok := flip[op]; !ok {
+		return nil, "", "", false
+	}
+	fc, num := a.Lexpr.GetFuncCall(), a.Rexpr
+	if fc == nil {
+		fc, num, op = a.Rexpr.GetFuncCall(), a.Lexpr, flip[op]
+	}
+	if fc == nil || num == nil {
+		return nil, "", "", false
+	}
+	c := num.GetAConst()
+	if c == nil || c.Isnull {
+		return nil, "", "", false
+	}
+	switch {
+	case c.GetIval() != nil:
+		return fc, op, fmt.Sprint(c.GetIval().Ival), true
+	case c.GetFval() != nil:
+		return fc, op, c.GetFval().Fval, true
+	}
+	return nil, "", "", false
 }

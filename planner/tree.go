@@ -260,10 +260,36 @@ func WalkPlan(p Plan, fn func(Plan)) {
 		WalkPlan(x.Input, fn)
 	case *WindowAgg:
 		WalkPlan(x.Input, fn)
+	case *Filter:
+		WalkPlan(x.Input, fn)
 	case *GatherEval:
 	case *InsertRows:
 		if x.Source != nil {
 			WalkPlan(x.Source, fn)
 		}
 	}
+}
+
+// FilterCond compares a text column of integers or numerics with a number.
+type FilterCond struct {
+	Col   int
+	Op    string // =, <>, <, <=, >, >=
+	Value string // the number, as written
+	Expr  string // the condition as the statement writes it, for EXPLAIN
+}
+
+// Filter keeps the rows that meet every condition (a NULL meets none).
+type Filter struct {
+	Input Plan
+	Conds []FilterCond
+}
+
+func (f *Filter) explain(b *strings.Builder, depth int) {
+	line(b, depth, "Filter")
+	var parts []string
+	for _, c := range f.Conds {
+		parts = append(parts, c.Expr)
+	}
+	detail(b, depth, "Filter: %s", strings.Join(parts, " AND "))
+	f.Input.explain(b, depth+1)
 }

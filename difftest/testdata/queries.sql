@@ -820,3 +820,14 @@ SELECT DISTINCT ON (status) status, order_id FROM orders ORDER BY order_id;
 SELECT DISTINCT ON (status, qty) status, qty, order_id FROM orders ORDER BY qty, status, order_id;
 SELECT DISTINCT o.status FROM orders o JOIN products p ON p.sku = o.sku ORDER BY p.name;
 SELECT DISTINCT ON (p.category) p.category, o.order_id FROM orders o JOIN products p ON p.sku = o.sku ORDER BY p.category, o.order_id DESC;
+
+-- section: having filter
+SELECT cust_id, count(*) FROM orders GROUP BY cust_id HAVING count(*) > 3;
+SELECT status, count(*), sum(amount) FROM orders GROUP BY status HAVING sum(amount) >= 1000.5 ORDER BY status;
+SELECT status, sum(qty) FROM orders GROUP BY status HAVING 100 < sum(qty) AND count(*) <> 7 ORDER BY status;
+SELECT count(*) FROM orders HAVING count(*) > 1000000;
+SELECT count(*) FROM orders HAVING count(*) > 1;
+SELECT m, count(*) FROM measures GROUP BY m HAVING count(*) = 3 ORDER BY m;
+SELECT region_id, sum(score) FROM customers GROUP BY region_id HAVING sum(score) < 0 ORDER BY region_id NULLS FIRST;
+SELECT kind, count(cust_id) FROM events GROUP BY kind HAVING count(cust_id) >= 0.5 ORDER BY kind;
+SELECT day, count(*) FROM events GROUP BY day HAVING count(*) <= 2 ORDER BY day NULLS LAST LIMIT 5;

@@ -412,3 +412,9 @@ SELECT id, row_number() OVER (ORDER BY lower(v)) FROM t
 SELECT rr.y, count(*), count(t.v), sum(t.id), max(t.n) FROM t JOIN rr ON rr.x = t.id WHERE t.id > 10 GROUP BY rr.y ORDER BY rr.y LIMIT 5
 
 SELECT count(*), min(m.b) FROM t LEFT JOIN m ON t.id = m.a
+
+-- HAVING on counts and sums: a Filter above the final aggregation.
+SELECT v, count(*) FROM t GROUP BY v HAVING count(*) > 1 AND 100 >= sum(n) ORDER BY v
+
+-- ... other HAVING conditions are evaluated at a PostgreSQL.
+SELECT v, count(*) FROM t GROUP BY v HAVING max(n) > 1
