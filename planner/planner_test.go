@@ -424,3 +424,23 @@ func TestGatherPushesWhereTerms(t *testing.T) {
 		}
 	}
 }
+
+func TestReadsANodeTwice(t *testing.T) {
+	env := testEnv()
+	for sql, want := range map[string]bool{
+		"SELECT * FROM t WHERE id = 5":                  false, // one node, one statement
+		"SELECT * FROM t ORDER BY id":                   false, // one scan per node
+		"SELECT t.v, m.b FROM t JOIN m ON t.id = m.a":   true,  // both scans on both nodes
+		"SELECT count(*) FROM t":                        false,
+		"SELECT sum(n) OVER (ORDER BY id) FROM t":       true, // the gather's final query on datanode1
+		"SELECT t.v FROM t JOIN t3 ON t.id = t3.id + 1": true,
+	} {
+		p, err := plan(env, sql)
+		if err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		if got := planner.ReadsANodeTwice(p); got != want {
+			t.Errorf("%s: ReadsANodeTwice = %v, want %v\n%s", sql, got, want, planner.Explain(p))
+		}
+	}
+}

@@ -293,3 +293,33 @@ func (f *Filter) explain(b *strings.Builder, depth int) {
 	detail(b, depth, "Filter: %s", strings.Join(parts, " AND "))
 	f.Input.explain(b, depth+1)
 }
+
+// ReadsANodeTwice tells whether a read sends more than one statement to a
+// datanode (the two inputs of a join, a gather's inputs and its final
+// query): in READ COMMITTED each would take its own snapshot.
+func ReadsANodeTwice(p Plan) bool {
+	switch p.(type) {
+	case *RemoteQuery, *InsertRows:
+		return false
+	}
+	seen := map[string]bool{}
+	twice := false
+	add := func(nodes ...string) {
+		for _, n := range nodes {
+			twice = twice || seen[n]
+			seen[n] = true
+		}
+	}
+	WalkPlan(p, func(x Plan) {
+		switch x := x.(type) {
+		case *RemoteScan:
+			add(x.Nodes...)
+		case *GatherEval:
+			for _, in := range x.Inputs {
+				add(in.Nodes...)
+			}
+			add(x.Node)
+		}
+	})
+	return twice
+}

@@ -548,11 +548,26 @@ func (s *session) run(ctx context.Context, p planner.Plan, w ResultWriter) error
 		return w.CommandComplete(tag)
 	}
 	var tag string
-	err := s.autocommit(ctx, func() error {
+	run := func() error {
 		var err error
 		tag, err = executor.Run(ctx, p, s, w)
 		return err
-	})
+	}
+	var err error
+	if !s.tx.active && !s.inBatch && planner.ReadsANodeTwice(p) {
+		// Several statements on one datanode answer this one: they share
+		// one snapshot (taken on every datanode inside the read gate), as
+		// PostgreSQL's single statement would.
+		s.begin(false, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+		s.tx.rr = true
+		if err = run(); err != nil {
+			s.rollback(ctx)
+		} else {
+			err = s.commit(ctx)
+		}
+	} else {
+		err = s.autocommit(ctx, run)
+	}
 	if err != nil {
 		s.checkConns()
 		return err
