@@ -46,6 +46,12 @@ func Run(ctx context.Context, p planner.Plan, b Backends, sink Sink) (string, er
 		return runGather(ctx, p, b, sink)
 	case *planner.InsertRows:
 		return runInsert(ctx, p, b, sink)
+	case *planner.SubPlan:
+		main, err := subPlanMain(ctx, p, b)
+		if err != nil {
+			return "", err
+		}
+		return Run(ctx, main, b, sink)
 	}
 	return runTree(ctx, p, b, sink)
 }
@@ -395,8 +401,48 @@ func typeName(ctx context.Context, b Backends, node string, oid uint32) (string,
 	return string(res[0].Rows[0][0]), nil
 }
 
-// builtinTypeNames are the types partial aggregates usually have.
-var builtinTypeNames = map[uint32]string{16: "boolean", 20: "bigint", 21: "smallint", 23: "integer", 700: "real",
+// subPlanMain runs a SubPlan's subquery and plans the statement with its
+// value.
+func subPlanMain(ctx context.Context, p *planner.SubPlan, b Backends) (planner.Plan, error) {
+	col := &collector{}
+	if _, err := Run(ctx, p.Sub, b, col); err != nil {
+		return nil, err
+	}
+	if len(col.fields) != 1 {
+		return nil, fmt.Errorf("executor: a subquery returned %d columns", len(col.fields))
+	}
+	typ, err := typeName(ctx, b, anyNode(p.Sub), col.fields[0].DataTypeOID)
+	if err != nil {
+		return nil, err
+	}
+	vals := make([][]byte, len(col.rows))
+	for i, r := range col.rows {
+		vals[i] = r[0]
+	}
+	return p.Replan(typ, vals)
+}
+
+// anyNode is a datanode a plan reads, to ask it a type's name.
+func anyNode(p planner.Plan) string {
+	node := ""
+	planner.WalkPlan(p, func(x planner.Plan) {
+		switch x := x.(type) {
+		case *planner.RemoteQuery:
+			node = x.Nodes[0]
+		case *planner.RemoteScan:
+			node = x.Nodes[0]
+		case *planner.GatherEval:
+			node = x.Node
+		}
+	})
+	return node
+}
+
+// builtinTypeNames are the types partial aggregates usually have. character
+// and bit are named without a length (bpchar, bit varying): format_type
+// would name them as character(1) and bit(1), and a cast to those cuts.
+var builtinTypeNames = map[uint32]string{1042: "bpchar", 1014: "bpchar[]", 1560: "bit varying", 1561: "bit varying[]",
+	1043: "character varying", 19: "name", 17: "bytea", 2950: "uuid", 3802: "jsonb", 114: "json",16: "boolean", 20: "bigint", 21: "smallint", 23: "integer", 700: "real",
 	701: "double precision", 1700: "numeric", 1186: "interval", 790: "money", 25: "text", 1082: "date",
 	1114: "timestamp without time zone", 1184: "timestamp with time zone", 1083: "time without time zone"}
 

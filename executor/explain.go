@@ -108,6 +108,21 @@ func Explain(ctx context.Context, p planner.Plan, b Backends, o ExplainOptions) 
 			}
 			lines = append(lines, fmt.Sprintf("        %s in %.3f ms", tag, float64(time.Since(start).Microseconds())/1000))
 		}
+	case *planner.SubPlan:
+		if !o.Analyze {
+			break
+		}
+		start := time.Now()
+		main, err := subPlanMain(ctx, p, b)
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, fmt.Sprintf("        subquery run in %.3f ms; the statement with its value:", float64(time.Since(start).Microseconds())/1000))
+		more, err := Explain(ctx, main, b, o)
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, indent(more, "          ")...)
 	default:
 		if o.Analyze {
 			start := time.Now()

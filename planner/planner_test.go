@@ -369,7 +369,7 @@ func TestGatherPushesWhereTerms(t *testing.T) {
 	}{
 		{"SELECT count(*) FROM t WHERE v = 'a' AND n > 1", []string{"v = 'a'", "n > 1"}, nil},
 		{"SELECT * FROM (SELECT * FROM t WHERE v = 'a' AND length(v) > 3) AS s", []string{"v = 'a'"}, []string{"length(v) > 3"}},
-		{"SELECT * FROM t WHERE id IN (SELECT a FROM m WHERE b = 'x') AND v = 'y'", []string{"b = 'x'", "v = 'y'"}, []string{"id IN (SELECT a FROM"}},
+		{"SELECT * FROM t WHERE id IN (SELECT a FROM m WHERE b = 'x' AND a < t.id) AND v = 'y'", []string{"b = 'x'", "v = 'y'"}, []string{"id IN (SELECT a FROM"}},
 		{"SELECT v, count(*) FROM t WHERE xc_node_id = 1 GROUP BY v", []string{"'::int = 1"}, nil},
 		// Joined with another table: a term naming its own columns with its
 		// alias runs on the datanodes too (an inner join).

@@ -233,6 +233,9 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool
 			}
 		}
 	}
+	if plan, ok, err := planSubPlan(env, stmt); err != nil || ok {
+		return plan, err
+	}
 	return planGather(env, stmt, dist, replNodes)
 }
 

@@ -37,7 +37,7 @@ type RemoteScan struct {
 // remote scans.
 func IsTree(p Plan) bool {
 	switch p.(type) {
-	case *RemoteQuery, *GatherEval, *InsertRows:
+	case *RemoteQuery, *GatherEval, *InsertRows, *SubPlan:
 		return false
 	}
 	return true
@@ -262,6 +262,8 @@ func WalkPlan(p Plan, fn func(Plan)) {
 		WalkPlan(x.Input, fn)
 	case *Filter:
 		WalkPlan(x.Input, fn)
+	case *SubPlan:
+		WalkPlan(x.Sub, fn)
 	case *GatherEval:
 	case *InsertRows:
 		if x.Source != nil {
@@ -304,6 +306,9 @@ func ReadsANodeTwice(p Plan) bool {
 	}
 	seen := map[string]bool{}
 	twice := false
+	if _, ok := p.(*SubPlan); ok {
+		return true // the subquery, then the statement
+	}
 	add := func(nodes ...string) {
 		for _, n := range nodes {
 			twice = twice || seen[n]

@@ -418,3 +418,16 @@ SELECT v, count(*) FROM t GROUP BY v HAVING count(*) > 1 AND 100 >= sum(n) ORDER
 
 -- ... other HAVING conditions are evaluated at a PostgreSQL.
 SELECT v, count(*) FROM t GROUP BY v HAVING max(n) > 1
+
+-- Uncorrelated subqueries in WHERE: an init-plan whose value replaces the
+-- subquery before the statement is planned.
+SELECT * FROM t WHERE n > (SELECT avg(b::numeric) FROM m)
+
+SELECT v FROM t WHERE id IN (SELECT x FROM rr WHERE y = 'a') ORDER BY v
+
+SELECT v FROM t WHERE id NOT IN (SELECT a FROM m) AND n > 0
+
+SELECT * FROM tco WHERE w = (SELECT max(v) FROM t)
+
+-- ... not correlated ones.
+SELECT v FROM t WHERE id IN (SELECT x FROM rr WHERE rr.y = t.v)
