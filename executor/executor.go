@@ -442,7 +442,7 @@ func anyNode(p planner.Plan) string {
 // and bit are named without a length (bpchar, bit varying): format_type
 // would name them as character(1) and bit(1), and a cast to those cuts.
 var builtinTypeNames = map[uint32]string{1042: "bpchar", 1014: "bpchar[]", 1560: "bit varying", 1561: "bit varying[]",
-	1043: "character varying", 19: "name", 17: "bytea", 2950: "uuid", 3802: "jsonb", 114: "json",16: "boolean", 20: "bigint", 21: "smallint", 23: "integer", 700: "real",
+	1043: "character varying", 19: "name", 17: "bytea", 2950: "uuid", 3802: "jsonb", 114: "json", 16: "boolean", 20: "bigint", 21: "smallint", 23: "integer", 700: "real",
 	701: "double precision", 1700: "numeric", 1186: "interval", 790: "money", 25: "text", 1082: "date",
 	1114: "timestamp without time zone", 1184: "timestamp with time zone", 1083: "time without time zone"}
 
