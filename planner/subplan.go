@@ -23,6 +23,11 @@ type SubPlan struct {
 
 const subPlanMarker = "xlgo_subplan_value"
 
+// maxInList is the most values an IN subquery's result is written as a
+// list of constants (which pins the statement to the values' nodes); more
+// make an array.
+const maxInList = 1000
+
 func (s *SubPlan) explain(b *strings.Builder, depth int) {
 	line(b, depth, "SubPlan: the statement runs with the subquery's value")
 	detail(b, depth, "Statement: %s", s.Text)
@@ -58,7 +63,22 @@ func (s *SubPlan) Replan(typ string, values [][]byte) (Plan, error) {
 		}
 		if a := n.GetAExpr(); a != nil && s.In {
 			if cr := a.Rexpr.GetColumnRef(); cr != nil && isMarker(cr) {
-				a.Rexpr = lit
+				if len(values) == 0 || len(values) > maxInList {
+					a.Rexpr = lit
+					return false
+				}
+				// A list of constants: the distribution column's values
+				// pin the statement to their nodes.
+				items := make([]*pg_query.Node, len(values))
+				for i, v := range values {
+					if v == nil {
+						items[i] = parseExpr(fmt.Sprintf("CAST(NULL AS %s)", typ))
+					} else {
+						items[i] = parseExpr(fmt.Sprintf("CAST(%s AS %s)", quoteLiteral(string(v)), typ))
+					}
+				}
+				n.Node = &pg_query.Node_AExpr{AExpr: &pg_query.A_Expr{Kind: pg_query.A_Expr_Kind_AEXPR_IN, Name: a.Name, Lexpr: a.Lexpr,
+					Rexpr: &pg_query.Node{Node: &pg_query.Node_List{List: &pg_query.List{Items: items}}}}}
 				return false
 			}
 		}
