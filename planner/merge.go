@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/proto"
@@ -105,14 +106,86 @@ func constLimit(n *pg_query.Node) (int64, bool) {
 	return int64(c.GetIval().Ival), true
 }
 
+// mergeScope is what a merged statement reads: its tables, all joined on
+// each node (one distributed table, or co-located ones with replicated
+// ones), and the nodes it runs on.
+type mergeScope struct {
+	refs  []*relRef
+	nodes []string
+	label string
+}
+
+// column resolves a plain column reference of one of the scope's tables:
+// the table's alias and the column.
+func (m *mergeScope) column(n *pg_query.Node) (string, catalog.Column, bool) {
+	var alias string
+	var col catalog.Column
+	found := 0
+	for _, r := range m.refs {
+		if c, ok := r.column(n); ok {
+			alias, col = r.alias, c
+			found++
+		}
+	}
+	return alias, col, found == 1
+}
+
+// reads tells whether an expression can be computed on each node: columns
+// of the scope's tables, no aggregate, window, subquery, parameter or
+// volatile function.
+func (m *mergeScope) reads(expr *pg_query.Node) bool {
+	if len(m.refs) == 1 {
+		return readsOnly(expr, m.refs[0])
+	}
+	ok := true
+	walk(expr, func(x proto.Message) bool {
+		switch x := x.(type) {
+		case *pg_query.SubLink, *pg_query.ParamRef, *pg_query.GroupingFunc:
+			ok = false
+		case *pg_query.FuncCall:
+			_, name := funcName(x)
+			if x.Over != nil || x.AggStar || builtinAggregates[name] || name == "random" || name == "nextval" {
+				ok = false
+			}
+		case *pg_query.ColumnRef:
+			n := &pg_query.Node{Node: &pg_query.Node_ColumnRef{ColumnRef: x}}
+			if _, _, found := m.column(n); !found {
+				ok = false
+			}
+		}
+		return ok
+	})
+	return ok
+}
+
 // planMerge plans a query over one distributed table (every WHERE term
 // evaluated on the datanodes) that orders, limits or de-duplicates rows
 // without aggregating them: each node sends its rows already ordered (and
 // DISTINCT, and cut to the limit), the coordinator merges the sorted
 // streams, removes duplicates and applies the limit.
 func planMerge(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) {
+	if !r.sole || !r.top {
+		return nil, false, nil
+	}
+	return mergeOver(env, stmt, &mergeScope{refs: []*relRef{r}, nodes: r.nodes(), label: r.table.QualifiedName()})
+}
+
+// planColocatedMerge is planMerge for a join of co-located tables (and
+// replicated ones): each node joins, orders and limits its own rows.
+func planColocatedMerge(env *Env, stmt *pg_query.Node, refs []*relRef, nodes []string) (Plan, bool, error) {
+	var names []string
+	for _, r := range refs {
+		if r.table == nil || !r.top {
+			return nil, false, nil
+		}
+		names = append(names, r.table.QualifiedName())
+	}
+	return mergeOver(env, stmt, &mergeScope{refs: refs, nodes: nodes, label: strings.Join(names, " JOIN ")})
+}
+
+func mergeOver(env *Env, stmt *pg_query.Node, m *mergeScope) (Plan, bool, error) {
 	sel := stmt.GetSelectStmt()
-	if sel == nil || !r.sole || !r.top || sel.Op != pg_query.SetOperation_SETOP_NONE || len(sel.GroupClause) > 0 ||
+	if sel == nil || sel.Op != pg_query.SetOperation_SETOP_NONE || len(sel.GroupClause) > 0 ||
 		sel.HavingClause != nil || len(sel.WindowClause) > 0 || len(sel.LockingClause) > 0 || sel.WithClause != nil ||
 		sel.LimitOption == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || hasAggregate(env, sel) || env.mentionsXC(stmt) {
 		return nil, false, nil
@@ -135,27 +208,27 @@ func planMerge(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) {
 		}
 		if cr := rt.Val.GetColumnRef(); cr != nil && hasStarRef(cr) {
 			names := columnRefNames(cr)
-			if len(names) > 2 || len(names) == 2 && names[0] != r.alias {
+			if len(m.refs) > 1 || len(names) > 2 || len(names) == 2 && names[0] != m.refs[0].alias {
 				return nil, false, nil
 			}
-			visible += len(r.table.Columns)
+			visible += len(m.refs[0].table.Columns)
 			continue
 		}
-		if !readsOnly(rt.Val, r) {
+		if !m.reads(rt.Val) {
 			return nil, false, nil
 		}
 		visible++
 	}
 	remote := proto.Clone(sel).(*pg_query.SelectStmt)
 	var hidden []*pg_query.Node
-	hiddenOf := map[string]int{} // column -> index of its binary copy
-	keyCol := func(c catalog.Column) int {
-		if i, ok := hiddenOf[c.Name]; ok {
+	hiddenOf := map[string]int{} // alias.column -> index of its binary copy
+	keyCol := func(alias string, c catalog.Column) int {
+		if i, ok := hiddenOf[alias+"."+c.Name]; ok {
 			return i
 		}
 		i := visible + len(hidden)
-		hiddenOf[c.Name] = i
-		hidden = append(hidden, parseExpr(quoteIdent(r.alias)+"."+quoteIdent(c.Name)))
+		hiddenOf[alias+"."+c.Name] = i
+		hidden = append(hidden, parseExpr(quoteIdent(alias)+"."+quoteIdent(c.Name)))
 		return i
 	}
 	plainDistinct := len(sel.DistinctClause) == 1 && sel.DistinctClause[0].GetNode() == nil
@@ -169,14 +242,14 @@ func planMerge(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) {
 		if expr == nil {
 			return nil, false, nil
 		}
-		c, ok := r.column(expr)
+		alias, c, ok := m.column(expr)
 		if !ok {
 			return nil, false, nil
 		}
 		if _, ok := keyFamily(env, c, true); !ok {
 			return nil, false, nil
 		}
-		if plainDistinct && !inTargets(sel, r, c.Name) {
+		if plainDistinct && !m.inTargets(sel, alias, c.Name) {
 			// PostgreSQL refuses it (42P10): leave it the error.
 			return nil, false, nil
 		}
@@ -189,7 +262,7 @@ func planMerge(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) {
 			nullsFirst = false
 		}
 		text, _ := deparseExprNode(expr)
-		keys = append(keys, SortKey{SortKey: ops.SortKey{Col: keyCol(c), Desc: desc, NullsFirst: nullsFirst}, Expr: text})
+		keys = append(keys, SortKey{SortKey: ops.SortKey{Col: keyCol(alias, c), Desc: desc, NullsFirst: nullsFirst}, Expr: text})
 	}
 	// DISTINCT: every output column is a key; DISTINCT ON: its expressions.
 	var distinct []int
@@ -211,14 +284,14 @@ func planMerge(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) {
 			if expr == nil {
 				return nil, false, nil
 			}
-			c, ok := r.column(expr)
+			alias, c, ok := m.column(expr)
 			if !ok {
 				return nil, false, nil
 			}
 			if _, ok := keyFamily(env, c, false); !ok {
 				return nil, false, nil
 			}
-			distinct = append(distinct, keyCol(c))
+			distinct = append(distinct, keyCol(alias, c))
 			text, _ := deparseExprNode(expr)
 			distinctExprs = append(distinctExprs, text)
 		}
@@ -242,7 +315,7 @@ func planMerge(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) {
 			Val: &pg_query.A_Const_Ival{Ival: &pg_query.Integer{Ival: int32(min(count+offset, 1<<30))}}}}}
 		remote.LimitOption = pg_query.LimitOption_LIMIT_OPTION_COUNT
 	}
-	scan := &RemoteScan{Nodes: r.nodes(), Hidden: len(hidden), Label: r.table.QualifiedName()}
+	scan := &RemoteScan{Nodes: m.nodes, Hidden: len(hidden), Label: m.label}
 	scan.Formats = make([]int16, visible+len(hidden))
 	for i := visible; i < len(scan.Formats); i++ {
 		scan.Formats[i] = 1
@@ -272,12 +345,12 @@ func planMerge(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) {
 	return plan, true, nil
 }
 
-// inTargets tells whether a plain column of r is one of the statement's
-// output columns.
-func inTargets(sel *pg_query.SelectStmt, r *relRef, col string) bool {
+// inTargets tells whether a plain column is one of the statement's output
+// columns.
+func (m *mergeScope) inTargets(sel *pg_query.SelectStmt, alias, col string) bool {
 	for _, t := range sel.TargetList {
 		if rt := t.GetResTarget(); rt != nil {
-			if c, ok := r.column(rt.Val); ok && c.Name == col {
+			if a, c, ok := m.column(rt.Val); ok && a == alias && c.Name == col {
 				return true
 			}
 		}

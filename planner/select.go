@@ -204,6 +204,16 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool
 			return &RemoteQuery{Nodes: nodes, SQL: sqls}, nil
 		}
 	}
+	// ... and when the rows must be merged (ordered, limited, made
+	// DISTINCT), each node sends its joined rows ordered and the
+	// coordinator merges them.
+	if sel != nil && len(dist) > 1 && sel.WithClause == nil && len(refs) == len(dist)+len(repl) {
+		if nodes, ok := colocated(dist, sel); ok && coversAll(replNodes, nodes) {
+			if plan, ok, err := planColocatedMerge(env, stmt, refs, nodes); err != nil || ok {
+				return plan, err
+			}
+		}
+	}
 	if len(dist) == 1 && dist[0].top && !dist[0].nullable && sel != nil && !needsMergeAcrossNodes(env, sel, dist) && sel.WithClause == nil &&
 		coversAll(replNodes, dist[0].nodes()) {
 		nodes := dist[0].nodes()

@@ -859,3 +859,11 @@ SELECT id FROM typed WHERE nm IN (SELECT nm FROM typed WHERE id < 15) ORDER BY i
 SELECT e.event_id FROM events e WHERE e.cust_id IN (SELECT o.cust_id FROM orders o WHERE o.qty = 1) AND e.ok ORDER BY 1 NULLS LAST;
 SELECT line FROM logs WHERE dur > (SELECT avg(dur) FROM logs) ORDER BY line LIMIT 10;
 SELECT count(*) FROM customers WHERE tags = (SELECT tags FROM customers WHERE cust_id = 3);
+
+-- section: co-located merge
+SELECT c.cust_id, c.name, o.order_id FROM customers c JOIN orders o ON o.cust_id = c.cust_id ORDER BY o.order_id LIMIT 15;
+SELECT c.name, o.amount FROM customers c JOIN orders o ON o.cust_id = c.cust_id WHERE o.qty > 3 ORDER BY o.amount DESC NULLS LAST, o.order_id LIMIT 10 OFFSET 5;
+SELECT DISTINCT c.city FROM customers c JOIN orders o ON o.cust_id = c.cust_id ORDER BY c.city NULLS FIRST;
+SELECT c.cust_id, r.region, o.order_id FROM customers c JOIN orders o ON o.cust_id = c.cust_id JOIN regions r ON r.region_id = c.region_id ORDER BY o.order_id DESC LIMIT 7;
+SELECT c.cust_id, o.order_id FROM customers c LEFT JOIN orders o ON o.cust_id = c.cust_id ORDER BY c.cust_id NULLS FIRST, o.order_id NULLS FIRST LIMIT 30;
+SELECT DISTINCT ON (c.cust_id) c.cust_id, o.amount FROM customers c JOIN orders o ON o.cust_id = c.cust_id ORDER BY c.cust_id, o.amount DESC NULLS LAST, o.order_id;

@@ -431,3 +431,9 @@ SELECT * FROM tco WHERE w = (SELECT max(v) FROM t)
 
 -- ... not correlated ones.
 SELECT v FROM t WHERE id IN (SELECT x FROM rr WHERE rr.y = t.v)
+
+-- Co-located joins that must be ordered or limited: each node joins,
+-- orders and limits its rows; the coordinator merges.
+SELECT t.id, tco.w, r.name FROM t JOIN tco ON t.id = tco.id JOIN r ON r.id = t.id ORDER BY tco.w DESC, t.id LIMIT 4
+
+SELECT DISTINCT tco.w FROM t JOIN tco ON t.id = tco.id ORDER BY tco.w
