@@ -89,6 +89,43 @@ type joinPlan struct {
 	// The join keys (indexes among each side's keys) and the condition.
 	lkeys, rkeys []int
 	cond         string
+	pairs        [][2]catalog.Column // the key columns, left and right
+}
+
+// reduce plans an inner join of a table filtered on the datanodes with one
+// read whole as a SubPlan: the filtered table's join keys are found first,
+// and the other table's rows are then read only for those keys (often
+// from the nodes that hold them), as `key IN (the keys)`.
+func (j *joinPlan) reduce(stmt *pg_query.Node) (Plan, bool, error) {
+	if j.kind != ops.JoinInner || len(j.pairs) == 0 {
+		return nil, false, nil
+	}
+	for f := 0; f < 2; f++ {
+		filtered, other := j.sides[f], j.sides[1-f]
+		if len(filtered.terms) == 0 || len(other.terms) > 0 {
+			continue
+		}
+		fc, oc := j.pairs[0][f], j.pairs[0][1-f]
+		if fc.Collation != "" || oc.Collation != "" {
+			continue // the keys' value would lose its collation
+		}
+		var terms []string
+		for _, t := range filtered.terms {
+			terms = append(terms, deparsed(t))
+		}
+		only := ""
+		if !filtered.ref.rv.Inh {
+			only = "ONLY "
+		}
+		in := parseExpr(fmt.Sprintf("%s.%s IN (SELECT %s.%s FROM %s%s AS %s WHERE %s)",
+			quoteIdent(other.ref.alias), quoteIdent(oc.Name), quoteIdent(filtered.ref.alias), quoteIdent(fc.Name),
+			only, filtered.ref.table.QualifiedName(), quoteIdent(filtered.ref.alias), strings.Join(terms, " AND ")))
+		c := proto.Clone(stmt).(*pg_query.Node)
+		sel := c.GetSelectStmt()
+		sel.WhereClause = andOf(append(conjuncts(sel.WhereClause), in))
+		return planSubPlan(j.env.withoutSQL(), c)
+	}
+	return nil, false, nil
 }
 
 // keyRef is a binary key column of one side.
@@ -232,6 +269,7 @@ func planJoin(env *Env, stmt *pg_query.Node, dist []*relRef) (Plan, bool, error)
 		if l, r, ok := j.keyPair(t); ok {
 			lkeys, rkeys = append(lkeys, j.sides[0].key(l)), append(rkeys, j.sides[1].key(r))
 			conds = append(conds, deparsed(t))
+			j.pairs = append(j.pairs, [2]catalog.Column{l, r})
 			continue
 		}
 		s := j.side(t)
@@ -245,6 +283,7 @@ func planJoin(env *Env, stmt *pg_query.Node, dist []*relRef) (Plan, bool, error)
 			if l, r, ok := j.keyPair(t); ok {
 				lkeys, rkeys = append(lkeys, j.sides[0].key(l)), append(rkeys, j.sides[1].key(r))
 				conds = append(conds, deparsed(t))
+				j.pairs = append(j.pairs, [2]catalog.Column{l, r})
 				continue
 			}
 		}
@@ -263,6 +302,9 @@ func planJoin(env *Env, stmt *pg_query.Node, dist []*relRef) (Plan, bool, error)
 		}
 	}
 	j.lkeys, j.rkeys, j.cond = lkeys, rkeys, strings.Join(conds, " AND ")
+	if plan, ok, err := j.reduce(stmt); err != nil || ok {
+		return plan, ok, err
+	}
 	if len(sel.GroupClause) > 0 || hasAggregate(env, sel) {
 		return j.planGrouped(sel, count, offset)
 	}
