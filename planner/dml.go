@@ -122,7 +122,13 @@ func PlanModify(env *Env, stmt *pg_query.Node) (Plan, error) {
 		return nil, err
 	}
 	rq := &RemoteQuery{Nodes: nodes, SQL: sqls, Write: true, Replicated: t.Locator.Kind == distribution.Replication}
-	if len(refs) == 1 && tref.pinnedBy != nil && text != "" && !strings.Contains(strings.ToLower(text), "xc_node_id") {
+	others := 0 // relations read besides the target
+	for _, r := range refs {
+		if r.rv != target {
+			others++
+		}
+	}
+	if others == 0 && tref.pinnedBy != nil && text != "" && !strings.Contains(strings.ToLower(text), "xc_node_id") {
 		rq.Route = &Route{Table: t, By: tref.pinnedBy}
 	}
 	return rq, nil

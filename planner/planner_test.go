@@ -399,7 +399,12 @@ func TestGatherPushesWhereTerms(t *testing.T) {
 			}
 			g = &planner.GatherEval{}
 			planner.WalkPlan(p, func(x planner.Plan) {
-				if s, ok := x.(*planner.RemoteScan); ok {
+				switch s := x.(type) {
+				case *planner.RemoteScan:
+					for _, n := range s.Nodes {
+						remote += s.SQL[n] + "\n"
+					}
+				case *planner.RemoteQuery:
 					for _, n := range s.Nodes {
 						remote += s.SQL[n] + "\n"
 					}
