@@ -558,7 +558,7 @@ func (s *session) run(ctx context.Context, p planner.Plan, w ResultWriter) error
 		// Several statements on one datanode answer this one: they share
 		// one snapshot (taken on every datanode inside the read gate), as
 		// PostgreSQL's single statement would.
-		s.begin(false, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+		s.begin(false, "BEGIN ISOLATION LEVEL REPEATABLE READ")
 		s.tx.rr = true
 		if err = run(); err != nil {
 			s.rollback(ctx)
