@@ -164,6 +164,9 @@ type GatherEval struct {
 	Inputs []GatherInput
 	Node   string // where the final query runs
 	SQL    string // the query over unnest($n::text[]) subqueries
+	// ReadsTables: the final query reads tables of its node too
+	// (replicated ones, WITH queries), not only the pulled rows.
+	ReadsTables bool
 }
 
 func (g *GatherEval) explain(b *strings.Builder, depth int) {

@@ -437,7 +437,8 @@ func TestReadsANodeTwice(t *testing.T) {
 		"SELECT * FROM t ORDER BY id":                   false, // one scan per node
 		"SELECT t.v, m.b FROM t JOIN m ON t.id = m.a":   true,  // both scans on both nodes
 		"SELECT count(*) FROM t":                        false,
-		"SELECT sum(n) OVER (ORDER BY id) FROM t":       true, // the gather's final query on datanode1
+		"SELECT sum(n) OVER (ORDER BY id) FROM t":       false, // the gather's final query reads only the pulled rows
+		"SELECT sum(n) OVER (ORDER BY id) FROM t, r":    true,  // ... and here a replicated table
 		"SELECT t.v FROM t JOIN t3 ON t.id = t3.id + 1": true,
 	} {
 		p, err := plan(env, sql)

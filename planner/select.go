@@ -427,6 +427,12 @@ func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []strin
 		return nil, err
 	}
 	g.SQL = sql
+	walk(stmt, func(m proto.Message) bool {
+		if _, ok := m.(*pg_query.RangeVar); ok {
+			g.ReadsTables = true
+		}
+		return !g.ReadsTables
+	})
 	return g, nil
 }
 

@@ -323,7 +323,9 @@ func ReadsANodeTwice(p Plan) bool {
 			for _, in := range x.Inputs {
 				add(in.Nodes...)
 			}
-			add(x.Node)
+			if x.ReadsTables {
+				add(x.Node)
+			}
 		}
 	})
 	return twice
