@@ -313,29 +313,7 @@ func (c *collector) DataRow(values [][]byte) error {
 }
 
 // arrayLiteral makes a text[] literal of text values (nil is NULL).
-func arrayLiteral(vals [][]byte) []byte {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, v := range vals {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		if v == nil {
-			b.WriteString("NULL")
-			continue
-		}
-		b.WriteByte('"')
-		for _, ch := range v {
-			if ch == '"' || ch == '\\' {
-				b.WriteByte('\\')
-			}
-			b.WriteByte(ch)
-		}
-		b.WriteByte('"')
-	}
-	b.WriteByte('}')
-	return []byte(b.String())
-}
+func arrayLiteral(vals [][]byte) []byte { return []byte(planner.ArrayLiteral(vals)) }
 
 // pull fetches the rows of every gather input (inside the read gate) as
 // the text[] parameters of the final query; counts are rows per input.

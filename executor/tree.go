@@ -185,21 +185,13 @@ func (t *tree) build(p planner.Plan) (ops.Op, error) {
 		}
 		return ops.NewDistinct(in, p.Cols, t.max), nil
 	case *planner.HashJoin:
-		l, err := t.build(p.Left)
-		if err != nil {
-			return nil, err
-		}
-		r, err := t.build(p.Right)
+		l, r, err := t.build2(p.Left, p.Right)
 		if err != nil {
 			return nil, err
 		}
 		return ops.NewHashJoin(l, r, p.Kind, p.LeftKeys, p.RightKeys, t.max), nil
 	case *planner.NestedLoop:
-		l, err := t.build(p.Left)
-		if err != nil {
-			return nil, err
-		}
-		r, err := t.build(p.Right)
+		l, r, err := t.build2(p.Left, p.Right)
 		if err != nil {
 			return nil, err
 		}
@@ -239,6 +231,19 @@ func (t *tree) build(p planner.Plan) (ops.Op, error) {
 		return ops.NewAgg(in, p.GroupKeys, p.GroupOut, p.Aggs, t.max), nil
 	}
 	return nil, fmt.Errorf("executor: no primitive for %T", p)
+}
+
+// build2 builds the two inputs of a join.
+func (t *tree) build2(left, right planner.Plan) (ops.Op, ops.Op, error) {
+	l, err := t.build(left)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := t.build(right)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, r, nil
 }
 
 // openTree builds a plan's ops and opens them inside the read gate.

@@ -28,12 +28,10 @@ func planFinalAgg(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) 
 	if len(sel.GroupClause) == 0 && !hasAggregate(env, sel) {
 		return nil, false, nil
 	}
-	count, ok1 := constLimit(sel.LimitCount)
-	offset, ok2 := constLimit(sel.LimitOffset)
-	if !ok1 || !ok2 {
+	count, offset, ok := limits(sel)
+	if !ok {
 		return nil, false, nil
 	}
-	offset = max(offset, 0)
 	// Group keys: plain columns the coordinator can hash.
 	var groupCols []string
 	for _, g := range sel.GroupClause {
@@ -209,37 +207,22 @@ func planFinalAgg(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) 
 	}
 	// ORDER BY group columns only (by their binary copies, carried out of
 	// the aggregation after the visible group columns).
+	order, ok := orderItems(sel)
+	if !ok {
+		return nil, false, nil
+	}
 	var sortKeys []SortKey
-	for _, sb := range sel.SortClause {
-		by := sb.GetSortBy()
-		if by == nil || by.UseOp != nil {
-			return nil, false, nil
-		}
-		expr := sortTarget(sel, by.Node)
-		if expr == nil {
-			return nil, false, nil
-		}
-		c, ok := r.column(expr)
+	for _, o := range order {
+		c, ok := r.column(o.expr)
 		if !ok {
 			return nil, false, nil
 		}
 		g := groupIndex(c.Name)
-		if g < 0 {
+		if _, ok := keyFamily(env, c, true); g < 0 || !ok {
 			return nil, false, nil
-		}
-		if _, ok := keyFamily(env, c, true); !ok {
-			return nil, false, nil
-		}
-		desc := by.SortbyDir == pg_query.SortByDir_SORTBY_DESC
-		nullsFirst := desc
-		switch by.SortbyNulls {
-		case pg_query.SortByNulls_SORTBY_NULLS_FIRST:
-			nullsFirst = true
-		case pg_query.SortByNulls_SORTBY_NULLS_LAST:
-			nullsFirst = false
 		}
 		// The aggregation returns the text group columns, then the binary ones.
-		sortKeys = append(sortKeys, SortKey{SortKey: ops.SortKey{Col: ng + g, Desc: desc, NullsFirst: nullsFirst}, Expr: deparsed(expr)})
+		sortKeys = append(sortKeys, SortKey{SortKey: ops.SortKey{Col: ng + g, Desc: o.desc, NullsFirst: o.nullsFirst}, Expr: deparsed(o.expr)})
 	}
 	only := ""
 	if !r.rv.Inh {
@@ -254,15 +237,14 @@ func planFinalAgg(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) 
 	for i := range groupCols {
 		rs.GroupClause = append(rs.GroupClause, parseExpr(fmt.Sprint(i+1)))
 	}
-	scan := &RemoteScan{Nodes: r.nodes(), Label: r.table.QualifiedName(), Formats: make([]int16, len(remoteCols))}
+	bin := make([]bool, len(remoteCols))
 	for _, b := range binary {
-		scan.Formats[b] = 1
+		bin[b] = true
 	}
-	sqls, err := perNodeSQL(remote, scan.Nodes, env.NodeIDs())
+	scan, err := remoteScan(env, rs, r.nodes(), r.table.QualifiedName(), bin)
 	if err != nil {
 		return nil, false, err
 	}
-	scan.SQL = sqls
 	agg := &FinalAgg{Input: scan, Aggs: specs}
 	for i, g := range groupCols {
 		agg.GroupKeys = append(agg.GroupKeys, ng+i)

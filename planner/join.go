@@ -146,7 +146,6 @@ func (j *joinPlan) keyAt(r keyRef) int { return j.at(r.side, len(j.sides[r.side]
 // scans are the remote scans of the two sides: their targets, then the
 // binary copies of their keys.
 func (j *joinPlan) scans() ([2]*RemoteScan, error) {
-	ids := j.env.NodeIDs()
 	var scans [2]*RemoteScan
 	for i, sd := range j.sides {
 		rv := proto.Clone(sd.ref.rv).(*pg_query.RangeVar)
@@ -161,16 +160,10 @@ func (j *joinPlan) scans() ([2]*RemoteScan, error) {
 			terms = append(terms, proto.Clone(t).(*pg_query.Node))
 		}
 		q.WhereClause = andOf(terms)
-		scan := &RemoteScan{Nodes: sd.ref.nodes(), Label: sd.ref.table.QualifiedName(), Hidden: len(sd.keys)}
-		scan.Formats = make([]int16, sd.width())
-		for k := len(sd.targets); k < len(sd.targets)+len(sd.keys); k++ {
-			scan.Formats[k] = 1
-		}
-		sqls, err := perNodeSQL(&pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: q}}, scan.Nodes, ids)
+		scan, err := remoteScan(j.env, q, sd.ref.nodes(), sd.ref.table.QualifiedName(), trailing(sd.width(), len(sd.keys)))
 		if err != nil {
 			return scans, err
 		}
-		scan.SQL = sqls
 		scans[i] = scan
 	}
 	return scans, nil
@@ -200,12 +193,10 @@ func planJoin(env *Env, stmt *pg_query.Node, dist []*relRef) (Plan, bool, error)
 		sel.LimitOption == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || env.mentionsXC(stmt) {
 		return nil, false, nil
 	}
-	count, ok1 := constLimit(sel.LimitCount)
-	offset, ok2 := constLimit(sel.LimitOffset)
-	if !ok1 || !ok2 {
+	count, offset, ok := limits(sel)
+	if !ok {
 		return nil, false, nil
 	}
-	offset = max(offset, 0)
 	j := &joinPlan{env: env, kind: ops.JoinInner}
 	var onTerms []*pg_query.Node
 	var left, right *pg_query.RangeVar
@@ -265,33 +256,35 @@ func planJoin(env *Env, stmt *pg_query.Node, dist []*relRef) (Plan, bool, error)
 	// WHERE term does unless the join may NULL-extend them.
 	var lkeys, rkeys []int
 	var conds []string
-	for _, t := range onTerms {
-		if l, r, ok := j.keyPair(t); ok {
+	// key takes a term that equates a column of each table as a join key.
+	key := func(t *pg_query.Node) bool {
+		l, r, ok := j.keyPair(t)
+		if ok {
 			lkeys, rkeys = append(lkeys, j.sides[0].key(l)), append(rkeys, j.sides[1].key(r))
 			conds = append(conds, deparsed(t))
 			j.pairs = append(j.pairs, [2]catalog.Column{l, r})
-			continue
 		}
+		return ok
+	}
+	// filter takes a term of one table as a filter of its scan, unless
+	// that table's rows must not be filtered before the join.
+	filter := func(t *pg_query.Node, keep [2]bool) bool {
 		s := j.side(t)
-		if (s != 1 && s != 2) || preserved[s-1] {
-			return nil, false, nil
+		if (s != 1 && s != 2) || keep[s-1] {
+			return false
 		}
 		j.sides[s-1].terms = append(j.sides[s-1].terms, t)
+		return true
+	}
+	for _, t := range onTerms {
+		if !key(t) && !filter(t, preserved) {
+			return nil, false, nil
+		}
 	}
 	for _, t := range conjuncts(sel.WhereClause) {
-		if j.kind == ops.JoinInner {
-			if l, r, ok := j.keyPair(t); ok {
-				lkeys, rkeys = append(lkeys, j.sides[0].key(l)), append(rkeys, j.sides[1].key(r))
-				conds = append(conds, deparsed(t))
-				j.pairs = append(j.pairs, [2]catalog.Column{l, r})
-				continue
-			}
-		}
-		s := j.side(t)
-		if (s != 1 && s != 2) || nullable[s-1] {
+		if !(j.kind == ops.JoinInner && key(t)) && !filter(t, nullable) {
 			return nil, false, nil
 		}
-		j.sides[s-1].terms = append(j.sides[s-1].terms, t)
 	}
 	if len(lkeys) == 0 && j.kind != ops.JoinInner {
 		return nil, false, nil
@@ -373,61 +366,32 @@ func planJoin(env *Env, stmt *pg_query.Node, dist []*relRef) (Plan, bool, error)
 		}
 		return keyRef{s - 1, j.sides[s-1].key(c)}, deparsed(expr), true
 	}
+	order, dItems, plain, ok := orderAndDistinct(sel)
+	if !ok {
+		return nil, false, nil
+	}
 	var sortKeys []SortKey
 	var sortRefs []keyRef
-	for _, sb := range sel.SortClause {
-		by := sb.GetSortBy()
-		if by == nil || by.UseOp != nil {
-			return nil, false, nil
-		}
-		expr := sortTarget(sel, by.Node)
-		if expr == nil {
-			return nil, false, nil
-		}
-		ref, text, ok := keyCol(expr, true)
+	for _, o := range order {
+		ref, text, ok := keyCol(o.expr, true)
 		if !ok {
 			return nil, false, nil
 		}
-		desc := by.SortbyDir == pg_query.SortByDir_SORTBY_DESC
-		nullsFirst := desc
-		switch by.SortbyNulls {
-		case pg_query.SortByNulls_SORTBY_NULLS_FIRST:
-			nullsFirst = true
-		case pg_query.SortByNulls_SORTBY_NULLS_LAST:
-			nullsFirst = false
-		}
-		sortKeys = append(sortKeys, SortKey{SortKey: ops.SortKey{Desc: desc, NullsFirst: nullsFirst}, Expr: text})
+		sortKeys = append(sortKeys, SortKey{SortKey: ops.SortKey{Desc: o.desc, NullsFirst: o.nullsFirst}, Expr: text})
 		sortRefs = append(sortRefs, ref)
 	}
 	var distinctRefs []keyRef
 	var distinctExprs []string
-	if len(sel.DistinctClause) > 0 {
-		items := sel.DistinctClause
-		plain := len(items) == 1 && items[0].GetNode() == nil
-		if plain {
-			items = nil
-			for _, t := range sel.TargetList {
-				items = append(items, t.GetResTarget().Val)
-			}
+	for _, expr := range dItems {
+		ref, text, ok := keyCol(expr, false)
+		if !ok {
+			return nil, false, nil
 		}
-		for _, it := range items {
-			expr := it
-			if !plain {
-				expr = sortTarget(sel, it)
-			}
-			if expr == nil {
-				return nil, false, nil
-			}
-			ref, text, ok := keyCol(expr, false)
-			if !ok {
-				return nil, false, nil
-			}
-			distinctRefs = append(distinctRefs, ref)
-			distinctExprs = append(distinctExprs, text)
-		}
-		if !distinctFitsOrder(distinctRefs, sortRefs, plain) {
-			return nil, false, nil // PostgreSQL refuses it (42P10)
-		}
+		distinctRefs = append(distinctRefs, ref)
+		distinctExprs = append(distinctExprs, text)
+	}
+	if !distinctFitsOrder(distinctRefs, sortRefs, plain) {
+		return nil, false, nil // PostgreSQL refuses it (42P10)
 	}
 	// Every column's place in the joined row: the left scan's columns
 	// (targets, then keys), then the right's.

@@ -160,21 +160,17 @@ func (j *joinPlan) planGrouped(sel *pg_query.SelectStmt, count, offset int64) (P
 	}
 	// ORDER BY group columns, by their binary copies (carried out of the
 	// aggregation after the visible group columns).
+	order, ok := orderItems(sel)
+	if !ok {
+		return nil, false, nil
+	}
 	var sortKeys []SortKey
-	for _, sb := range sel.SortClause {
-		by := sb.GetSortBy()
-		if by == nil || by.UseOp != nil {
-			return nil, false, nil
-		}
-		expr := sortTarget(sel, by.Node)
-		if expr == nil {
-			return nil, false, nil
-		}
-		side, ok := column(expr)
+	for _, o := range order {
+		side, ok := column(o.expr)
 		if !ok {
 			return nil, false, nil
 		}
-		c, _ := j.sides[side].ref.column(expr)
+		c, _ := j.sides[side].ref.column(o.expr)
 		g := -1
 		for i, n := range groupNames {
 			if n == j.sides[side].ref.alias+"."+c.Name {
@@ -184,8 +180,7 @@ func (j *joinPlan) planGrouped(sel *pg_query.SelectStmt, count, offset int64) (P
 		if _, ok := keyFamily(j.env, c, true); g < 0 || !ok {
 			return nil, false, nil
 		}
-		desc, nullsFirst := sortDir(by)
-		sortKeys = append(sortKeys, SortKey{SortKey: ops.SortKey{Col: ng + g, Desc: desc, NullsFirst: nullsFirst}, Expr: deparsed(expr)})
+		sortKeys = append(sortKeys, SortKey{SortKey: ops.SortKey{Col: ng + g, Desc: o.desc, NullsFirst: o.nullsFirst}, Expr: deparsed(o.expr)})
 	}
 	// Every side's columns are known now: place them in the joined row.
 	scans, err := j.scans()

@@ -87,6 +87,98 @@ func sortTarget(sel *pg_query.SelectStmt, expr *pg_query.Node) *pg_query.Node {
 	return expr
 }
 
+// orderItem is one ORDER BY item: the expression it sorts by (a position or
+// an output name resolved as PostgreSQL does) and where it puts rows.
+type orderItem struct {
+	expr             *pg_query.Node
+	desc, nullsFirst bool
+}
+
+// orderItems reads a statement's ORDER BY; ok is false for an item the
+// primitives cannot take (USING an operator, an ambiguous name).
+func orderItems(sel *pg_query.SelectStmt) ([]orderItem, bool) {
+	var out []orderItem
+	for _, sb := range sel.SortClause {
+		by := sb.GetSortBy()
+		if by == nil || by.UseOp != nil {
+			return nil, false
+		}
+		expr := sortTarget(sel, by.Node)
+		if expr == nil {
+			return nil, false
+		}
+		desc, nullsFirst := sortDir(by)
+		out = append(out, orderItem{expr, desc, nullsFirst})
+	}
+	return out, true
+}
+
+// orderAndDistinct reads ORDER BY and DISTINCT [ON] together.
+func orderAndDistinct(sel *pg_query.SelectStmt) (order []orderItem, distinct []*pg_query.Node, plain, ok bool) {
+	if order, ok = orderItems(sel); !ok {
+		return nil, nil, false, false
+	}
+	distinct, plain, ok = distinctItems(sel)
+	return order, distinct, plain, ok
+}
+
+// distinctItems reads DISTINCT (every output column: plain) or DISTINCT ON
+// (its expressions, resolved like ORDER BY's); ok is false when one cannot
+// be resolved.
+func distinctItems(sel *pg_query.SelectStmt) (items []*pg_query.Node, plain, ok bool) {
+	if len(sel.DistinctClause) == 0 {
+		return nil, false, true
+	}
+	if len(sel.DistinctClause) == 1 && sel.DistinctClause[0].GetNode() == nil {
+		for _, t := range sel.TargetList {
+			items = append(items, t.GetResTarget().Val)
+		}
+		return items, true, true
+	}
+	for _, it := range sel.DistinctClause {
+		expr := sortTarget(sel, it)
+		if expr == nil {
+			return nil, false, false
+		}
+		items = append(items, expr)
+	}
+	return items, false, true
+}
+
+// limits reads a statement's LIMIT (-1: none) and OFFSET (0: none); ok is
+// false when either is not a constant.
+func limits(sel *pg_query.SelectStmt) (count, offset int64, ok bool) {
+	count, ok1 := constLimit(sel.LimitCount)
+	offset, ok2 := constLimit(sel.LimitOffset)
+	return count, max(offset, 0), ok1 && ok2
+}
+
+// remoteScan makes the scan that runs a query on nodes; binary[i] tells
+// that column i comes in binary format (a key a primitive compares).
+func remoteScan(env *Env, q *pg_query.SelectStmt, nodes []string, label string, binary []bool) (*RemoteScan, error) {
+	scan := &RemoteScan{Nodes: nodes, Label: label, Formats: make([]int16, len(binary))}
+	for i, b := range binary {
+		if b {
+			scan.Formats[i] = 1
+		}
+	}
+	sqls, err := perNodeSQL(&pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: q}}, nodes, env.NodeIDs())
+	if err != nil {
+		return nil, err
+	}
+	scan.SQL = sqls
+	return scan, nil
+}
+
+// trailing is binary flags for width columns of which the last n are keys.
+func trailing(width, n int) []bool {
+	out := make([]bool, width)
+	for i := width - n; i < width; i++ {
+		out[i] = true
+	}
+	return out
+}
+
 // constLimit reads a LIMIT or OFFSET: its value, -1 for none (absent, ALL
 // or NULL), and whether it is a constant.
 func constLimit(n *pg_query.Node) (int64, bool) {
@@ -193,12 +285,10 @@ func mergeOver(env *Env, stmt *pg_query.Node, m *mergeScope) (Plan, bool, error)
 	if len(sel.SortClause) == 0 && len(sel.DistinctClause) == 0 && sel.LimitCount == nil && sel.LimitOffset == nil {
 		return nil, false, nil
 	}
-	count, ok1 := constLimit(sel.LimitCount)
-	offset, ok2 := constLimit(sel.LimitOffset)
-	if !ok1 || !ok2 {
+	count, offset, ok := limits(sel)
+	if !ok {
 		return nil, false, nil
 	}
-	offset = max(offset, 0)
 	// The visible columns: each target, or the table's columns for a star.
 	visible := 0
 	for _, t := range sel.TargetList {
@@ -231,18 +321,13 @@ func mergeOver(env *Env, stmt *pg_query.Node, m *mergeScope) (Plan, bool, error)
 		hidden = append(hidden, parseExpr(quoteIdent(alias)+"."+quoteIdent(c.Name)))
 		return i
 	}
-	plainDistinct := len(sel.DistinctClause) == 1 && sel.DistinctClause[0].GetNode() == nil
+	order, dItems, plainDistinct, ok := orderAndDistinct(sel)
+	if !ok {
+		return nil, false, nil
+	}
 	var keys []SortKey
-	for _, sb := range sel.SortClause {
-		by := sb.GetSortBy()
-		if by == nil || by.UseOp != nil {
-			return nil, false, nil
-		}
-		expr := sortTarget(sel, by.Node)
-		if expr == nil {
-			return nil, false, nil
-		}
-		alias, c, ok := m.column(expr)
+	for _, o := range order {
+		alias, c, ok := m.column(o.expr)
 		if !ok {
 			return nil, false, nil
 		}
@@ -253,48 +338,21 @@ func mergeOver(env *Env, stmt *pg_query.Node, m *mergeScope) (Plan, bool, error)
 			// PostgreSQL refuses it (42P10): leave it the error.
 			return nil, false, nil
 		}
-		desc := by.SortbyDir == pg_query.SortByDir_SORTBY_DESC
-		nullsFirst := desc
-		switch by.SortbyNulls {
-		case pg_query.SortByNulls_SORTBY_NULLS_FIRST:
-			nullsFirst = true
-		case pg_query.SortByNulls_SORTBY_NULLS_LAST:
-			nullsFirst = false
-		}
-		text, _ := deparseExprNode(expr)
-		keys = append(keys, SortKey{SortKey: ops.SortKey{Col: keyCol(alias, c), Desc: desc, NullsFirst: nullsFirst}, Expr: text})
+		keys = append(keys, SortKey{SortKey: ops.SortKey{Col: keyCol(alias, c), Desc: o.desc, NullsFirst: o.nullsFirst}, Expr: deparsed(o.expr)})
 	}
 	// DISTINCT: every output column is a key; DISTINCT ON: its expressions.
 	var distinct []int
 	var distinctExprs []string
-	if len(sel.DistinctClause) > 0 {
-		items := sel.DistinctClause
-		plain := len(items) == 1 && items[0].GetNode() == nil
-		if plain {
-			items = nil
-			for _, t := range sel.TargetList {
-				items = append(items, t.GetResTarget().Val)
-			}
+	for _, expr := range dItems {
+		alias, c, ok := m.column(expr)
+		if !ok {
+			return nil, false, nil
 		}
-		for _, it := range items {
-			expr := it
-			if !plain {
-				expr = sortTarget(sel, it)
-			}
-			if expr == nil {
-				return nil, false, nil
-			}
-			alias, c, ok := m.column(expr)
-			if !ok {
-				return nil, false, nil
-			}
-			if _, ok := keyFamily(env, c, false); !ok {
-				return nil, false, nil
-			}
-			distinct = append(distinct, keyCol(alias, c))
-			text, _ := deparseExprNode(expr)
-			distinctExprs = append(distinctExprs, text)
+		if _, ok := keyFamily(env, c, false); !ok {
+			return nil, false, nil
 		}
+		distinct = append(distinct, keyCol(alias, c))
+		distinctExprs = append(distinctExprs, deparsed(expr))
 	}
 	sortCols := make([]int, len(keys))
 	for i, k := range keys {
@@ -315,16 +373,10 @@ func mergeOver(env *Env, stmt *pg_query.Node, m *mergeScope) (Plan, bool, error)
 			Val: &pg_query.A_Const_Ival{Ival: &pg_query.Integer{Ival: int32(min(count+offset, 1<<30))}}}}}
 		remote.LimitOption = pg_query.LimitOption_LIMIT_OPTION_COUNT
 	}
-	scan := &RemoteScan{Nodes: m.nodes, Hidden: len(hidden), Label: m.label}
-	scan.Formats = make([]int16, visible+len(hidden))
-	for i := visible; i < len(scan.Formats); i++ {
-		scan.Formats[i] = 1
-	}
-	sqls, err := perNodeSQL(&pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: remote}}, scan.Nodes, env.NodeIDs())
+	scan, err := remoteScan(env, remote, m.nodes, m.label, trailing(visible+len(hidden), len(hidden)))
 	if err != nil {
 		return nil, false, err
 	}
-	scan.SQL = sqls
 	var plan Plan = scan
 	if len(keys) > 0 {
 		plan = &MergeSort{Input: scan, Keys: keys}

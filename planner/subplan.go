@@ -40,7 +40,7 @@ func (s *SubPlan) explain(b *strings.Builder, depth int) {
 func (s *SubPlan) Replan(typ string, values [][]byte) (Plan, error) {
 	var lit *pg_query.Node
 	if s.In {
-		lit = parseExpr(fmt.Sprintf("CAST(%s AS %s[])", quoteLiteral(arrayText(values)), typ))
+		lit = parseExpr(fmt.Sprintf("CAST(%s AS %s[])", quoteLiteral(ArrayLiteral(values)), typ))
 	} else {
 		switch len(values) {
 		case 0:
@@ -96,8 +96,9 @@ func isMarker(cr *pg_query.ColumnRef) bool {
 	return len(names) == 1 && names[0] == subPlanMarker
 }
 
-// arrayText is an array literal of text values.
-func arrayText(vals [][]byte) string {
+// ArrayLiteral is the text of an array of text values (nil is NULL), as
+// array_in reads it.
+func ArrayLiteral(vals [][]byte) string {
 	var b strings.Builder
 	b.WriteByte('{')
 	for i, v := range vals {

@@ -61,12 +61,10 @@ func planWindow(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) {
 		len(sel.DistinctClause) > 0 || sel.LimitOption == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || env.mentionsXC(stmt) {
 		return nil, false, nil
 	}
-	count, ok1 := constLimit(sel.LimitCount)
-	offset, ok2 := constLimit(sel.LimitOffset)
-	if !ok1 || !ok2 {
+	count, offset, ok := limits(sel)
+	if !ok {
 		return nil, false, nil
 	}
-	offset = max(offset, 0)
 	var over *pg_query.WindowDef
 	var funcs []ops.WindowSpec
 	remote := proto.Clone(sel).(*pg_query.SelectStmt)
@@ -168,22 +166,17 @@ func planWindow(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) {
 		merge = append(merge, k)
 	}
 	// The statement's own ORDER BY: plain columns, sorted again after.
+	stmtOrder, ok := orderItems(sel)
+	if !ok {
+		return nil, false, nil
+	}
 	var final []SortKey
-	for _, sb := range sel.SortClause {
-		by := sb.GetSortBy()
-		if by == nil || by.UseOp != nil {
-			return nil, false, nil
-		}
-		expr := sortTarget(sel, by.Node)
-		if expr == nil {
-			return nil, false, nil
-		}
-		col, text, ok := key(expr, true)
+	for _, o := range stmtOrder {
+		col, text, ok := key(o.expr, true)
 		if !ok {
 			return nil, false, nil
 		}
-		desc, nullsFirst := sortDir(by)
-		final = append(final, SortKey{SortKey: ops.SortKey{Col: col, Desc: desc, NullsFirst: nullsFirst}, Expr: text})
+		final = append(final, SortKey{SortKey: ops.SortKey{Col: col, Desc: o.desc, NullsFirst: o.nullsFirst}, Expr: text})
 	}
 	for i, c := range hidden {
 		remote.TargetList = append(remote.TargetList, &pg_query.Node{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{
@@ -200,16 +193,10 @@ func planWindow(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) {
 		}
 		remote.SortClause = append(remote.SortClause, &pg_query.Node{Node: &pg_query.Node_SortBy{SortBy: by}})
 	}
-	scan := &RemoteScan{Nodes: r.nodes(), Label: r.table.QualifiedName(), Hidden: len(hidden),
-		Formats: make([]int16, visible+len(hidden))}
-	for i := visible; i < len(scan.Formats); i++ {
-		scan.Formats[i] = 1
-	}
-	sqls, err := perNodeSQL(&pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: remote}}, scan.Nodes, env.NodeIDs())
+	scan, err := remoteScan(env, remote, r.nodes(), r.table.QualifiedName(), trailing(visible+len(hidden), len(hidden)))
 	if err != nil {
 		return nil, false, err
 	}
-	scan.SQL = sqls
 	var plan Plan = scan
 	if len(merge) > 0 {
 		plan = &MergeSort{Input: scan, Keys: merge}

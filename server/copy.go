@@ -494,7 +494,7 @@ func (r *copyRouter) flushSlow() error {
 		r.scratch = c
 	}
 	sql := fmt.Sprintf("SELECT x::%s FROM unnest($1::text[]) WITH ORDINALITY AS u(x, i) ORDER BY i", col.Type)
-	rr := r.scratch.ExecParams(r.ctx, sql, [][]byte{arrayLiteralOf(r.slowVals)}, nil, nil, []int16{1})
+	rr := r.scratch.ExecParams(r.ctx, sql, [][]byte{[]byte(planner.ArrayLiteral(r.slowVals))}, nil, nil, []int16{1})
 	var bins [][]byte
 	for rr.NextRow() {
 		bins = append(bins, append([]byte(nil), rr.Values()[0]...))
@@ -528,26 +528,6 @@ func (s *session) scratchConn(ctx context.Context) (*pooler.Conn, error) {
 		return nil, pgError("08006", "no datanode is defined")
 	}
 	return s.acquire(ctx, dn.Name)
-}
-
-func arrayLiteralOf(vals [][]byte) []byte {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, v := range vals {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('"')
-		for _, ch := range v {
-			if ch == '"' || ch == '\\' {
-				b.WriteByte('\\')
-			}
-			b.WriteByte(ch)
-		}
-		b.WriteByte('"')
-	}
-	b.WriteByte('}')
-	return []byte(b.String())
 }
 
 // copyOut runs COPY ... TO STDOUT: each datanode's COPY output, one after
