@@ -23,7 +23,7 @@ type RemoteScan struct {
 	// Formats is the result format of each column (1: binary); the keys a
 	// primitive compares are binary, the columns the client sees text.
 	Formats []int16
-	Label  string // what the scan reads, for EXPLAIN
+	Label   string // what the scan reads, for EXPLAIN
 	// Params are the statement's parameter values (text format) and
 	// types, sent along when its SQL reads them.
 	Params    [][]byte
