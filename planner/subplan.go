@@ -32,6 +32,12 @@ func (s *SubPlan) explain(b *strings.Builder, depth int) {
 	line(b, depth, "SubPlan: the statement runs with the subquery's value")
 	detail(b, depth, "Statement: %s", s.Text)
 	s.Sub.explain(b, depth+1)
+	// The statement's plan depends on the value (the nodes it pins); its
+	// shape is shown for an empty one. EXPLAIN ANALYZE shows the real one.
+	if main, err := s.Replan("text", nil); err == nil {
+		line(b, depth+1, "Statement plan (for no value; EXPLAIN ANALYZE plans it with the value)")
+		main.explain(b, depth+2)
+	}
 }
 
 // Replan plans the statement with the subquery's value: typ is its type's
