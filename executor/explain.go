@@ -15,6 +15,17 @@ type ExplainOptions struct {
 	Analyze bool     // run the plan and show what happened
 	Verbose bool     // show every datanode's own plan of its remote SQL
 	Options []string // the EXPLAIN options for the datanodes ("COSTS false" ...)
+	// NoTiming leaves the coordinator's times out (TIMING false), so that
+	// the output is the same from run to run.
+	NoTiming bool
+}
+
+// took says how long since start, unless timing is off.
+func (o ExplainOptions) took(start time.Time) string {
+	if o.NoTiming {
+		return ""
+	}
+	return fmt.Sprintf(" in %.3f ms", float64(time.Since(start).Microseconds())/1000)
 }
 
 // Explain prints a distributed plan: its primitives, the nodes and remote
@@ -88,8 +99,7 @@ func Explain(ctx context.Context, p planner.Plan, b Backends, o ExplainOptions) 
 		for i, in := range p.Inputs {
 			lines = append(lines, fmt.Sprintf("        %s: %d rows pulled from %s", in.Table, counts[i], strings.Join(in.Nodes, ",")))
 		}
-		lines = append(lines, fmt.Sprintf("        rows pulled in %.3f ms; the coordinator's query on datanode %s:",
-			float64(time.Since(start).Microseconds())/1000, p.Node))
+		lines = append(lines, fmt.Sprintf("        rows pulled%s; the coordinator's query on datanode %s:", o.took(start), p.Node))
 		c, err := b.Conn(ctx, p.Node, false)
 		if err != nil {
 			return nil, err
@@ -106,7 +116,7 @@ func Explain(ctx context.Context, p planner.Plan, b Backends, o ExplainOptions) 
 			if err != nil {
 				return nil, err
 			}
-			lines = append(lines, fmt.Sprintf("        %s in %.3f ms", tag, float64(time.Since(start).Microseconds())/1000))
+			lines = append(lines, fmt.Sprintf("        %s%s", tag, o.took(start)))
 		}
 	case *planner.SubPlan:
 		if !o.Analyze {
@@ -117,7 +127,7 @@ func Explain(ctx context.Context, p planner.Plan, b Backends, o ExplainOptions) 
 		if err != nil {
 			return nil, err
 		}
-		lines = append(lines, fmt.Sprintf("        subquery run in %.3f ms; the statement with its value:", float64(time.Since(start).Microseconds())/1000))
+		lines = append(lines, fmt.Sprintf("        subquery run%s; the statement with its value:", o.took(start)))
 		more, err := Explain(ctx, main, b, o)
 		if err != nil {
 			return nil, err
@@ -145,9 +155,9 @@ func Explain(ctx context.Context, p planner.Plan, b Backends, o ExplainOptions) 
 			if err := op.Close(); err != nil {
 				return nil, err
 			}
-			lines = append(lines, fmt.Sprintf("        %d rows returned in %.3f ms", n, float64(time.Since(start).Microseconds())/1000))
+			lines = append(lines, fmt.Sprintf("        %d rows returned%s", n, o.took(start)))
 			for _, s := range t.scans {
-				lines = append(lines, fmt.Sprintf("        %d rows from datanode %s", s.rows, s.node))
+				lines = append(lines, fmt.Sprintf("        %s: %d rows from datanode %s", s.label, s.rows, s.node))
 			}
 		}
 		if !o.Verbose {

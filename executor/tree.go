@@ -18,6 +18,7 @@ import (
 // nodeScan is one datanode's part of a RemoteScan.
 type nodeScan struct {
 	t       *tree
+	label   string // what the scan reads, for EXPLAIN ANALYZE
 	node    string
 	sql     string
 	formats []int16
@@ -146,7 +147,7 @@ type tree struct {
 func (t *tree) scanNodes(r *planner.RemoteScan) []ops.Op {
 	var out []ops.Op
 	for _, n := range r.Nodes {
-		s := &nodeScan{t: t, node: n, sql: r.SQL[n], formats: r.Formats, params: r.Params, oids: r.ParamOIDs}
+		s := &nodeScan{t: t, label: r.Label, node: n, sql: r.SQL[n], formats: r.Formats, params: r.Params, oids: r.ParamOIDs}
 		t.scans = append(t.scans, s)
 		t.nodes[n] = true
 		out = append(out, s)

@@ -489,6 +489,10 @@ func (s *session) explain(ctx context.Context, es *pg_query.ExplainStmt, w Resul
 			}
 		} else if d.Arg != nil && d.Arg.GetString_() != nil {
 			v = " " + d.Arg.GetString_().Sval
+			switch strings.ToLower(d.Arg.GetString_().Sval) {
+			case "false", "off", "0", "no":
+				on = false
+			}
 		}
 		switch d.Defname {
 		case "analyze":
@@ -496,6 +500,8 @@ func (s *session) explain(ctx context.Context, es *pg_query.ExplainStmt, w Resul
 			continue
 		case "verbose":
 			o.Verbose = on
+		case "timing":
+			o.NoTiming = !on
 		case "format":
 			if !strings.EqualFold(strings.TrimSpace(v), "text") {
 				return planner.Unsupported("EXPLAIN (FORMAT %s) through the coordinator", strings.TrimSpace(v))

@@ -80,4 +80,14 @@ EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) UPDATE rx SET v = v WHERE 
 EXPLAIN (COSTS OFF) SELECT rx.v, rxc.w FROM rx JOIN rxc ON rx.id = rxc.id;
 SELECT rx.v, rxc.w FROM rx JOIN rxc ON rx.id = rxc.id WHERE rx.id <= 3 ORDER BY 1;
 EXPLAIN (COSTS OFF) SELECT rx.v, rxc.w FROM rx JOIN rxc ON rx.v = rxc.w;
-DROP TABLE rx, rxc;
+-- the coordinator's primitives: run with ANALYZE (rows per datanode), and
+-- with VERBOSE each datanode's plan of its part
+CREATE TABLE rz (k int, v text) DISTRIBUTE BY HASH (k);
+INSERT INTO rz SELECT g, 'v' || (g % 7) FROM generate_series(1, 20) g;
+EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT rx.id, rz.k FROM rx JOIN rz ON rx.v = rz.v ORDER BY 1, 2 LIMIT 4;
+SELECT rx.id, rz.k FROM rx JOIN rz ON rx.v = rz.v ORDER BY 1, 2 LIMIT 4;
+EXPLAIN (COSTS OFF) SELECT id, v FROM rx ORDER BY v DESC, id LIMIT 3;
+SELECT id, v FROM rx ORDER BY v DESC, id LIMIT 3;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT v FROM rx WHERE id IN (SELECT id FROM rxc WHERE w = 'w2');
+SELECT v FROM rx WHERE id IN (SELECT id FROM rxc WHERE w = 'w2');
+DROP TABLE rx, rxc, rz;
