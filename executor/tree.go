@@ -69,7 +69,9 @@ func (s *nodeScan) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.rr = c.ExecParams(ctx, s.sql, s.params, s.oids, nil, s.formats)
+	// The statement's cancel reaches the datanode as a CancelRequest; the
+	// connection itself outlives the context.
+	s.rr = c.ExecParams(context.WithoutCancel(ctx), s.sql, s.params, s.oids, nil, s.formats)
 	fds := s.rr.FieldDescriptions()
 	if fds == nil {
 		// An error (or no row description): Close reports it.
@@ -284,6 +286,10 @@ func runTree(ctx context.Context, p planner.Plan, b Backends, sink Sink) (string
 	n := 0
 	for {
 		row, err := op.Next(ctx)
+		if err == nil {
+			// A cancel or timeout while an operator worked without looking.
+			err = ctx.Err()
+		}
 		if err != nil {
 			op.Close()
 			return "", err

@@ -56,6 +56,33 @@ func TestCancelAndTimeouts(t *testing.T) {
 		t.Fatalf("after a timeout: count %d", n)
 	}
 
+	// ... and the cancel and the timeout stop the coordinator's own work:
+	// a join whose rows meet at the coordinator (400,000 of them, sorted
+	// there) from scans that each take a few milliseconds.
+	mustExec(t, conn2, "CREATE TABLE wide1 (id int, k int) DISTRIBUTE BY HASH (id)")
+	mustExec(t, conn2, "CREATE TABLE wide2 (id int, k int) DISTRIBUTE BY HASH (id)")
+	mustExec(t, conn2, "INSERT INTO wide1 SELECT g, g % 10 FROM generate_series(1, 2000) g")
+	mustExec(t, conn2, "INSERT INTO wide2 SELECT g, g % 10 FROM generate_series(1, 2000) g")
+	const big = "SELECT wide1.id, wide2.id FROM wide1 JOIN wide2 ON wide1.k = wide2.k ORDER BY 1, 2 LIMIT 1"
+	mustExec(t, conn2, "SET statement_timeout = '50ms'")
+	start = time.Now()
+	_, err = conn2.Exec(context.Background(), big)
+	if sqlState(err) != "57014" || time.Since(start) > 5*time.Second {
+		t.Fatalf("statement_timeout of a coordinator join: %v after %v", err, time.Since(start))
+	}
+	mustExec(t, conn2, "RESET statement_timeout")
+	conn4 := connect(t, c, 0, "postgres") // pgx may close a connection after a cancel
+	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+	start = time.Now()
+	_, err = conn4.Exec(ctx, big)
+	cancel()
+	if err == nil || time.Since(start) > 5*time.Second {
+		t.Fatalf("cancel of a coordinator join: %v after %v", err, time.Since(start))
+	}
+	if n := queryInt(t, conn2, "SELECT count(*) FROM wide1 JOIN wide2 ON wide1.id = wide2.k"); n != 1800 {
+		t.Fatalf("after a cancelled join: %d rows", n)
+	}
+
 	// idle_in_transaction_session_timeout
 	conn3 := connect(t, c, 0, "postgres")
 	mustExec(t, conn3, "SET idle_in_transaction_session_timeout = '300ms'")

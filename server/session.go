@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,8 +37,16 @@ type session struct {
 	user, db       string
 	log            *slog.Logger
 
-	mu    sync.Mutex // guards conns against Cancel
+	mu    sync.Mutex // guards conns and stopWork against Cancel
 	conns map[string]*pooler.Conn
+	// stopWork ends the coordinator's own work on the running statement
+	// (its primitives' sorting, joining, aggregating): a cancel or the
+	// statement timeout.
+	stopWork context.CancelCauseFunc
+	// timeout is the session's statement_timeout as the datanodes have it,
+	// when timeoutKnown (a SET or a transaction's end forgets it).
+	timeout      time.Duration
+	timeoutKnown bool
 	// Backends are held for a transaction and returned to the pool after
 	// it (transaction pooling), unless the session is pinned to them by
 	// state that lives in the backend (advisory locks, set_config).
@@ -95,6 +104,9 @@ func (s *session) TxStatus() byte {
 
 func (s *session) Cancel() {
 	s.mu.Lock()
+	if s.stopWork != nil {
+		s.stopWork(errUserCancel)
+	}
 	var conns []*pooler.Conn
 	for _, c := range s.conns {
 		if c.IsBusy() {
@@ -550,7 +562,7 @@ func (s *session) run(ctx context.Context, p planner.Plan, w ResultWriter) error
 	var tag string
 	run := func() error {
 		var err error
-		tag, err = executor.Run(ctx, p, s, w)
+		tag, err = s.runWorking(ctx, p, w)
 		return err
 	}
 	var err error
@@ -573,6 +585,79 @@ func (s *session) run(ctx context.Context, p planner.Plan, w ResultWriter) error
 		return err
 	}
 	return w.CommandComplete(tag)
+}
+
+var (
+	errUserCancel       = errors.New("canceling statement due to user request")
+	errStatementTimeout = errors.New("canceling statement due to statement timeout")
+)
+
+// runWorking runs a plan; when the coordinator itself works on its rows
+// (primitives over remote scans), a cancel and the session's
+// statement_timeout stop that work too, not only the datanodes' part.
+func (s *session) runWorking(ctx context.Context, p planner.Plan, w ResultWriter) (string, error) {
+	if _, sub := p.(*planner.SubPlan); !planner.IsTree(p) && !sub {
+		return executor.Run(ctx, p, s, w)
+	}
+	timeout, err := s.statementTimeout(ctx)
+	if err != nil {
+		return "", err
+	}
+	work, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	s.mu.Lock()
+	s.stopWork = stop
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.stopWork = nil
+		s.mu.Unlock()
+	}()
+	if timeout > 0 {
+		t := time.AfterFunc(timeout, func() {
+			stop(errStatementTimeout)
+			s.Cancel() // and what runs on the datanodes
+		})
+		defer t.Stop()
+	}
+	tag, err := executor.Run(work, p, s, w)
+	if err != nil {
+		switch context.Cause(work) {
+		case errStatementTimeout:
+			return "", pgError("57014", "canceling statement due to statement timeout")
+		case errUserCancel:
+			return "", pgError("57014", "canceling statement due to user request")
+		}
+	}
+	return tag, err
+}
+
+// statementTimeout is the session's statement_timeout, read from a
+// datanode once after each change.
+func (s *session) statementTimeout(ctx context.Context) (time.Duration, error) {
+	if s.timeoutKnown {
+		return s.timeout, nil
+	}
+	dn, ok := s.co.Nodes.PreferredDatanode()
+	if !ok {
+		return 0, nil
+	}
+	c, err := s.Conn(ctx, dn.Name, false)
+	if err != nil {
+		return 0, err
+	}
+	res, err := c.Exec(ctx, "SELECT setting FROM pg_settings WHERE name = 'statement_timeout'").ReadAll()
+	if err != nil {
+		return 0, executor.NodeError(dn.Name, err)
+	}
+	s.timeout = 0
+	if len(res) == 1 && len(res[0].Rows) == 1 {
+		if ms, err := strconv.ParseInt(string(res[0].Rows[0][0]), 10, 64); err == nil {
+			s.timeout = time.Duration(ms) * time.Millisecond
+		}
+	}
+	s.timeoutKnown = true
+	return s.timeout, nil
 }
 
 // checkConns drops backends that broke.
@@ -626,6 +711,7 @@ func (s *session) datanodeNames() []string {
 // commit ends the transaction: one writer commits plainly; several commit
 // with two-phase commit, the decision made durable at the GTM in between.
 func (s *session) commit(ctx context.Context) error {
+	s.timeoutKnown = false // a SET LOCAL ends with the transaction
 	tx := s.tx
 	s.tx = txn{}
 	defer s.afterTx(ctx, tx)
@@ -784,6 +870,7 @@ func (s *session) abortNodes(ctx context.Context, open, prepared []string, gid s
 }
 
 func (s *session) rollback(ctx context.Context) {
+	s.timeoutKnown = false
 	tx := s.tx
 	s.tx = txn{}
 	defer s.afterTx(ctx, tx)

@@ -359,6 +359,7 @@ func checkIsolation(opts []*pg_query.Node) error {
 // set handles SET and RESET: every backend of the session gets it, and new
 // ones replay it.
 func (s *session) set(ctx context.Context, vs *pg_query.VariableSetStmt, sql string, w ResultWriter) error {
+	s.timeoutKnown = false
 	tag := "SET"
 	if vs.Kind == pg_query.VariableSetKind_VAR_RESET || vs.Kind == pg_query.VariableSetKind_VAR_RESET_ALL {
 		tag = "RESET"
