@@ -646,18 +646,34 @@ func (s *session) statementTimeout(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	res, err := c.Exec(ctx, "SELECT setting FROM pg_settings WHERE name = 'statement_timeout'").ReadAll()
+	// SHOW takes no snapshot: a REPEATABLE READ transaction's are taken
+	// by its reads, inside the read gate.
+	res, err := c.Exec(ctx, "SHOW statement_timeout").ReadAll()
 	if err != nil {
 		return 0, executor.NodeError(dn.Name, err)
 	}
 	s.timeout = 0
 	if len(res) == 1 && len(res[0].Rows) == 1 {
-		if ms, err := strconv.ParseInt(string(res[0].Rows[0][0]), 10, 64); err == nil {
-			s.timeout = time.Duration(ms) * time.Millisecond
-		}
+		s.timeout = parseGUCDuration(string(res[0].Rows[0][0]))
 	}
 	s.timeoutKnown = true
 	return s.timeout, nil
+}
+
+// parseGUCDuration reads a time setting as SHOW prints it ("0", "250ms",
+// "30s", "5min", "1h", "1d"); 0 for anything else.
+func parseGUCDuration(v string) time.Duration {
+	i := 0
+	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+		i++
+	}
+	n, err := strconv.ParseInt(v[:i], 10, 64)
+	if err != nil {
+		return 0
+	}
+	unit := map[string]time.Duration{"": time.Millisecond, "us": time.Microsecond, "ms": time.Millisecond, "s": time.Second,
+		"min": time.Minute, "h": time.Hour, "d": 24 * time.Hour}[strings.TrimSpace(v[i:])]
+	return time.Duration(n) * unit
 }
 
 // checkConns drops backends that broke.

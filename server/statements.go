@@ -388,6 +388,13 @@ func (s *session) set(ctx context.Context, vs *pg_query.VariableSetStmt, sql str
 			}
 		}
 		s.tx.localSets = append(s.tx.localSets, sql)
+		if vs.Kind == pg_query.VariableSetKind_VAR_SET_MULTI && !s.tx.snapshotTaken && len(s.tx.begun) == 0 {
+			// SET TRANSACTION ISOLATION LEVEL, as BEGIN ISOLATION LEVEL:
+			// REPEATABLE READ takes its snapshots on every node at once.
+			if iso := isolationOf(vs.Args); iso != "" {
+				s.tx.rr = iso == "repeatable read"
+			}
+		}
 		return w.CommandComplete(tag)
 	}
 	resetAll := vs.Kind == pg_query.VariableSetKind_VAR_RESET_ALL
