@@ -660,6 +660,14 @@ func (s *session) statementTimeout(ctx context.Context) (time.Duration, error) {
 	return s.timeout, nil
 }
 
+// forgetTxSettings forgets what the transaction's SETs may have changed
+// (a SET LOCAL ends with it, a rolled-back SET too).
+func (s *session) forgetTxSettings() {
+	if len(s.tx.localSets) > 0 || len(s.tx.sets) > 0 {
+		s.timeoutKnown = false
+	}
+}
+
 // parseGUCDuration reads a time setting as SHOW prints it ("0", "250ms",
 // "30s", "5min", "1h", "1d"); 0 for anything else.
 func parseGUCDuration(v string) time.Duration {
@@ -727,7 +735,7 @@ func (s *session) datanodeNames() []string {
 // commit ends the transaction: one writer commits plainly; several commit
 // with two-phase commit, the decision made durable at the GTM in between.
 func (s *session) commit(ctx context.Context) error {
-	s.timeoutKnown = false // a SET LOCAL ends with the transaction
+	s.forgetTxSettings()
 	tx := s.tx
 	s.tx = txn{}
 	defer s.afterTx(ctx, tx)
@@ -886,7 +894,7 @@ func (s *session) abortNodes(ctx context.Context, open, prepared []string, gid s
 }
 
 func (s *session) rollback(ctx context.Context) {
-	s.timeoutKnown = false
+	s.forgetTxSettings()
 	tx := s.tx
 	s.tx = txn{}
 	defer s.afterTx(ctx, tx)
