@@ -479,6 +479,7 @@ func (w *tagWriter) CommandComplete(tag string) error { w.tag = tag; return nil 
 func (w *tagWriter) EmptyQuery() error                { w.empty = true; return nil }
 
 func (s *session) Execute(ctx context.Context, name string, maxRows uint32, w ResultWriter) (suspended bool, err error) {
+	defer s.statementRuns()()
 	defer func() { err = s.failBlock(err) }()
 	s.inBatch = true
 	p, ok := s.portals[name]

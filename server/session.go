@@ -43,6 +43,11 @@ type session struct {
 	// (its primitives' sorting, joining, aggregating): a cancel or the
 	// statement timeout.
 	stopWork context.CancelCauseFunc
+	// A CancelRequest that comes while the client's statement runs also
+	// stops the datanode statements it has yet to send (the cancel would be
+	// lost when it came before any was busy): stmtSeq counts the client's
+	// statements (0 between them), cancelledSeq is the one cancelled.
+	stmtSeq, cancelledSeq, nextSeq atomic.Uint64
 	// timeout is the session's statement_timeout as the datanodes have it,
 	// when timeoutKnown (a SET or a transaction's end forgets it).
 	timeout      time.Duration
@@ -103,6 +108,9 @@ func (s *session) TxStatus() byte {
 }
 
 func (s *session) Cancel() {
+	if seq := s.stmtSeq.Load(); seq != 0 {
+		s.cancelledSeq.Store(seq)
+	}
 	s.mu.Lock()
 	if s.stopWork != nil {
 		s.stopWork(errUserCancel)
@@ -245,6 +253,9 @@ func (s *session) dropConn(node string) {
 // Conn implements executor.Backends: the backend joined to the open
 // transaction, if any.
 func (s *session) Conn(ctx context.Context, node string, write bool) (*pooler.Conn, error) {
+	if seq := s.stmtSeq.Load(); seq != 0 && s.cancelledSeq.Load() == seq {
+		return nil, pgError("57014", "canceling statement due to user request")
+	}
 	if s.tx.active && s.tx.rr && !s.tx.snapshotTaken {
 		if err := s.takeSnapshots(ctx); err != nil {
 			return nil, err
@@ -406,6 +417,7 @@ func (s *session) refreshSearchPath(ctx context.Context) error {
 
 // SimpleQuery implements Session.
 func (s *session) SimpleQuery(ctx context.Context, sql string, w ResultWriter) error {
+	defer s.statementRuns()()
 	s.w = w
 	defer func() { s.w = nil }()
 	stmts, err := dialect.SplitStatements(sql)
@@ -682,6 +694,12 @@ func parseGUCDuration(v string) time.Duration {
 	unit := map[string]time.Duration{"": time.Millisecond, "us": time.Microsecond, "ms": time.Millisecond, "s": time.Second,
 		"min": time.Minute, "h": time.Hour, "d": 24 * time.Hour}[strings.TrimSpace(v[i:])]
 	return time.Duration(n) * unit
+}
+
+// statementRuns marks a client statement running until the returned func.
+func (s *session) statementRuns() func() {
+	s.stmtSeq.Store(s.nextSeq.Add(1))
+	return func() { s.stmtSeq.Store(0) }
 }
 
 // checkConns drops backends that broke.
