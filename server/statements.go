@@ -22,8 +22,9 @@ import (
 func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w ResultWriter, inMulti bool) error {
 	// A statement shaped like one planned before, pinned to one node by
 	// one of its constants, needs no parse and no plan.
-	plainText := p.Distribute == nil && !hasSequenceCall(p.SQL) && !strings.Contains(strings.ToLower(p.SQL), "pgxc_") &&
-		!strings.Contains(strings.ToLower(p.SQL), "set_config") && !strings.Contains(strings.ToLower(p.SQL), "advisory")
+	lower := strings.ToLower(p.SQL)
+	plainText := p.Distribute == nil && !hasSequenceCallLower(lower) && !strings.Contains(lower, "pgxc_") &&
+		!strings.Contains(lower, "set_config") && !strings.Contains(lower, "advisory")
 	if plainText {
 		if rq, ok := s.routeByText(p.SQL); ok {
 			return s.run(ctx, rq, w)
@@ -35,7 +36,7 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w Res
 		return err
 	}
 	text := p.SQL // the statement's text, while the tree stays as parsed
-	if hasSequenceCall(p.SQL) && (node.GetSelectStmt() != nil || node.GetInsertStmt() != nil ||
+	if hasSequenceCallLower(lower) && (node.GetSelectStmt() != nil || node.GetInsertStmt() != nil ||
 		node.GetUpdateStmt() != nil || node.GetDeleteStmt() != nil) {
 		if err := s.bindSequences(ctx, node); err != nil {
 			return err
@@ -336,8 +337,10 @@ func isolationOf(opts []*pg_query.Node) string {
 }
 
 // hasSequenceCall is a cheap test for nextval/currval/setval/lastval in SQL text.
-func hasSequenceCall(sql string) bool {
-	l := strings.ToLower(sql)
+func hasSequenceCall(sql string) bool { return hasSequenceCallLower(strings.ToLower(sql)) }
+
+// hasSequenceCallLower is hasSequenceCall of text already in lower case.
+func hasSequenceCallLower(l string) bool {
 	return strings.Contains(l, "nextval") || strings.Contains(l, "currval") || strings.Contains(l, "setval") ||
 		strings.Contains(l, "lastval")
 }
