@@ -253,8 +253,8 @@ func (s *session) dropConn(node string) {
 // Conn implements executor.Backends: the backend joined to the open
 // transaction, if any.
 func (s *session) Conn(ctx context.Context, node string, write bool) (*pooler.Conn, error) {
-	if seq := s.stmtSeq.Load(); seq != 0 && s.cancelledSeq.Load() == seq {
-		return nil, pgError("57014", "canceling statement due to user request")
+	if err := s.cancelErr(); err != nil {
+		return nil, err
 	}
 	if s.tx.active && s.tx.rr && !s.tx.snapshotTaken {
 		if err := s.takeSnapshots(ctx); err != nil {
@@ -304,7 +304,7 @@ func (s *session) begin(explicit bool, beginSQL string) {
 func (s *session) ReadGate(ctx context.Context) (func(), error) {
 	noop := func() {}
 	if s.co.GTM == nil || len(s.co.Nodes.Datanodes()) < 2 || (s.tx.active && s.tx.snapshotTaken) {
-		return noop, nil
+		return noop, s.cancelErr()
 	}
 	release, err := s.co.GTM.GateEnter(ctx, gtmclient.GateReader)
 	if err != nil {
@@ -313,8 +313,23 @@ func (s *session) ReadGate(ctx context.Context) (func(), error) {
 		}
 		return nil, pgError("08006", "a read of several datanodes needs the GTM's snapshot gate, which is not reachable: %v", err)
 	}
+	// The statements are sent once the gate is passed: a cancel that came
+	// while it waited stops them here.
+	if err := s.cancelErr(); err != nil {
+		release()
+		return nil, err
+	}
 	var once sync.Once
 	return func() { once.Do(release) }, nil
+}
+
+// cancelErr is the error of a statement cancelled before it sent what it
+// is about to send.
+func (s *session) cancelErr() error {
+	if seq := s.stmtSeq.Load(); seq != 0 && s.cancelledSeq.Load() == seq {
+		return pgError("57014", "canceling statement due to user request")
+	}
+	return nil
 }
 
 // takeSnapshots starts a REPEATABLE READ transaction on every datanode and
