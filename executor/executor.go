@@ -26,6 +26,10 @@ type Backends interface {
 	// statements and left once each node answered: no distributed commit is
 	// half seen. release is never nil.
 	ReadGate(ctx context.Context) (release func(), err error)
+	// Sent is told of a connection that has just been sent a statement: a
+	// cancel of the client's statement that came before it was busy
+	// reaches it too.
+	Sent(c *pooler.Conn)
 }
 
 // Sink receives the rows a plan returns. Values are only valid during the call.
@@ -220,6 +224,7 @@ func runRemoteRead(ctx context.Context, p *planner.RemoteQuery, b Backends, sink
 	mrrs := make([]results, len(p.Nodes))
 	for i, node := range p.Nodes {
 		mrrs[i] = send(ctx, conns[i], p.SQL[node], p.Params, p.ParamOIDs)
+		b.Sent(conns[i])
 	}
 	has := make([]bool, len(p.Nodes))
 	for i := range mrrs {

@@ -72,6 +72,7 @@ func (s *nodeScan) Open(ctx context.Context) error {
 	// The statement's cancel reaches the datanode as a CancelRequest; the
 	// connection itself outlives the context.
 	s.rr = c.ExecParams(context.WithoutCancel(ctx), s.sql, s.params, s.oids, nil, s.formats)
+	s.t.b.Sent(c)
 	fds := s.rr.FieldDescriptions()
 	if fds == nil {
 		// An error (or no row description): Close reports it.

@@ -323,6 +323,14 @@ func (s *session) ReadGate(ctx context.Context) (func(), error) {
 	return func() { once.Do(release) }, nil
 }
 
+// Sent implements executor.Backends: a cancel of the running statement
+// that came before c was busy is sent to c's datanode now.
+func (s *session) Sent(c *pooler.Conn) {
+	if s.cancelErr() != nil {
+		go c.CancelRequest(context.Background())
+	}
+}
+
 // cancelErr is the error of a statement cancelled before it sent what it
 // is about to send.
 func (s *session) cancelErr() error {
