@@ -479,7 +479,6 @@ func (w *tagWriter) CommandComplete(tag string) error { w.tag = tag; return nil 
 func (w *tagWriter) EmptyQuery() error                { w.empty = true; return nil }
 
 func (s *session) Execute(ctx context.Context, name string, maxRows uint32, w ResultWriter) (suspended bool, err error) {
-	defer s.statementRuns()()
 	defer func() { err = s.failBlock(err) }()
 	s.inBatch = true
 	p, ok := s.portals[name]
@@ -529,6 +528,7 @@ func (s *session) Execute(ctx context.Context, name string, maxRows uint32, w Re
 // runPortal runs a bound statement as one statement of a batch.
 func (s *session) runPortal(ctx context.Context, p *portal, w ResultWriter) error {
 	s.deadlockVictim.Store(false)
+	defer s.statementRuns()()
 	handled, err := s.runBound(ctx, p, w)
 	err = s.deadlockError(err)
 	if !handled {

@@ -440,7 +440,6 @@ func (s *session) refreshSearchPath(ctx context.Context) error {
 
 // SimpleQuery implements Session.
 func (s *session) SimpleQuery(ctx context.Context, sql string, w ResultWriter) error {
-	defer s.statementRuns()()
 	s.w = w
 	defer func() { s.w = nil }()
 	stmts, err := dialect.SplitStatements(sql)
@@ -479,6 +478,7 @@ func (s *session) SimpleQuery(ctx context.Context, sql string, w ResultWriter) e
 // statement runs one statement of a Query message.
 func (s *session) statement(ctx context.Context, text string, w ResultWriter, inMulti bool) error {
 	s.deadlockVictim.Store(false) // a cancel that came too late is not this statement's
+	defer s.statementRuns()()
 	return s.deadlockError(s.statement1(ctx, text, w, inMulti))
 }
 
