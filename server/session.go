@@ -107,6 +107,9 @@ func (s *session) TxStatus() byte {
 	return 'I'
 }
 
+// Cancel is a client's CancelRequest (or the statement timeout): the
+// running statement stops, at the datanodes and at the coordinator, and
+// sends nothing more.
 func (s *session) Cancel() {
 	if seq := s.stmtSeq.Load(); seq != 0 {
 		s.cancelledSeq.Store(seq)
@@ -115,6 +118,14 @@ func (s *session) Cancel() {
 	if s.stopWork != nil {
 		s.stopWork(errUserCancel)
 	}
+	s.mu.Unlock()
+	s.cancelBusy()
+}
+
+// cancelBusy cancels the statements the session's datanode connections run
+// now (the deadlock detector's cancel: the victim waits on one of them).
+func (s *session) cancelBusy() {
+	s.mu.Lock()
 	var conns []*pooler.Conn
 	for _, c := range s.conns {
 		if c.IsBusy() {
