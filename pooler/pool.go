@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 )
 
 // Key names one pool: connections to one datanode as one user in one database.
@@ -280,6 +281,11 @@ func (p *Pool) connect(ctx context.Context, key Key) (*Conn, error) {
 	}
 	c := &Conn{Key: key}
 	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { c.onNotice(n) }
+	// A statement whose context ends (its client went, or cancelled) is
+	// cancelled on the datanode too, not only abandoned there.
+	cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: time.Second}
+	}
 	pc, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
 		if pe, ok := unwrapPgError(err); ok {
