@@ -226,28 +226,10 @@ func (m *mergeScope) column(n *pg_query.Node) (string, catalog.Column, bool) {
 // of the scope's tables, no aggregate, window, subquery, parameter or
 // volatile function.
 func (m *mergeScope) reads(expr *pg_query.Node) bool {
-	if len(m.refs) == 1 {
-		return readsOnly(expr, m.refs[0])
-	}
-	ok := true
-	walk(expr, func(x proto.Message) bool {
-		switch x := x.(type) {
-		case *pg_query.SubLink, *pg_query.ParamRef, *pg_query.GroupingFunc:
-			ok = false
-		case *pg_query.FuncCall:
-			_, name := funcName(x)
-			if x.Over != nil || x.AggStar || builtinAggregates[name] || name == "random" || name == "nextval" {
-				ok = false
-			}
-		case *pg_query.ColumnRef:
-			n := &pg_query.Node{Node: &pg_query.Node_ColumnRef{ColumnRef: x}}
-			if _, _, found := m.column(n); !found {
-				ok = false
-			}
-		}
-		return ok
+	return computable(expr, func(cr *pg_query.ColumnRef) bool {
+		_, _, found := m.column(&pg_query.Node{Node: &pg_query.Node_ColumnRef{ColumnRef: cr}})
+		return found
 	})
-	return ok
 }
 
 // planMerge plans a query over one distributed table (every WHERE term

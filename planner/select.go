@@ -875,6 +875,18 @@ func topN(env *Env, sel *pg_query.SelectStmt, r *relRef) ([]*pg_query.Node, int6
 // readsOnly tells whether an expression reads nothing but r's columns, with
 // no subquery, aggregate, window or volatile function.
 func readsOnly(expr *pg_query.Node, r *relRef) bool {
+	return computable(expr, func(cr *pg_query.ColumnRef) bool {
+		names := columnRefNames(cr)
+		col := names[len(names)-1]
+		_, isCol := r.table.Column(col)
+		return isCol && r.refersTo(cr, col)
+	})
+}
+
+// computable tells whether an expression can be computed from one row on a
+// datanode: every column reference passes isCol, and it holds no
+// subquery, parameter, aggregate, window or volatile function.
+func computable(expr *pg_query.Node, isCol func(*pg_query.ColumnRef) bool) bool {
 	ok := true
 	walk(expr, func(m proto.Message) bool {
 		switch x := m.(type) {
@@ -886,11 +898,7 @@ func readsOnly(expr *pg_query.Node, r *relRef) bool {
 				ok = false
 			}
 		case *pg_query.ColumnRef:
-			names := columnRefNames(x)
-			col := names[len(names)-1]
-			if _, isCol := r.table.Column(col); !isCol || !r.refersTo(x, col) {
-				ok = false
-			}
+			ok = isCol(x)
 		}
 		return ok
 	})
