@@ -68,6 +68,11 @@ func NodeError(node string, err error) error {
 		// The datanode's position points into the SQL it was sent, which
 		// is not the client's text.
 		c.Position = 0
+		if strings.HasPrefix(c.Where, "unnamed portal parameter $") {
+			// A constant the coordinator sent as a parameter: PostgreSQL
+			// names no parameter for the constant of the client's text.
+			c.Where = ""
+		}
 		if c.Where == "" {
 			c.Where = "datanode " + node
 		}

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"strconv"
 	"strings"
 	"sync"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/xlgo/xlgo/catalog"
 	"github.com/xlgo/xlgo/distribution"
@@ -22,6 +25,81 @@ type route struct {
 	table *catalog.Table
 	k     int // which constant of the text (or which parameter) is the value
 	write bool
+	// With every constant of the text a parameter, the datanode prepares
+	// the statement once per backend and runs it with the constants' values.
+	prepared *paramForm
+}
+
+// paramForm is a statement text with its constants made parameters $1, $2 ...
+type paramForm struct {
+	sql  string
+	oids []uint32 // int4 or unspecified (0), per constant
+}
+
+const oidInt4 = 23
+
+// newParamForm makes the parameter form of a text whose constants consts
+// are all in slots (planner.ParamSlots); nil when one is not.
+func newParamForm(text string, consts []constTok, slots map[int32]byte) *paramForm {
+	if len(consts) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	f := &paramForm{oids: make([]uint32, len(consts))}
+	last := 0
+	for i, t := range consts {
+		kind, ok := slots[int32(t.start)]
+		if !ok {
+			// A negative integer: its location is its minus sign's.
+			j := t.start - 1
+			for j >= 0 && (text[j] == ' ' || text[j] == '\t' || text[j] == '\n' || text[j] == '\r') {
+				j--
+			}
+			if j >= 0 && text[j] == '-' {
+				kind, ok = slots[int32(j)]
+			}
+		}
+		isString := text[t.start] == '\''
+		switch {
+		case !ok:
+			return nil
+		case kind == planner.SlotInt && !isString:
+			f.oids[i] = oidInt4
+		case kind == planner.SlotString && isString:
+			f.oids[i] = 0
+		default:
+			return nil
+		}
+		end := t.start + len(t.value)
+		if isString {
+			end += 2
+		}
+		b.WriteString(text[last:t.start])
+		b.WriteString("$" + strconv.Itoa(i+1))
+		last = end
+	}
+	b.WriteString(text[last:])
+	f.sql = b.String()
+	return f
+}
+
+// params gives the values of a text's constants as the parameters of its
+// form, or false when one does not fit its parameter's type (an integer
+// beyond int4 is int8 or numeric as a literal).
+func (f *paramForm) params(consts []constTok) ([][]byte, bool) {
+	if len(consts) != len(f.oids) {
+		return nil, false
+	}
+	vals := make([][]byte, len(consts))
+	for i, t := range consts {
+		if f.oids[i] == oidInt4 {
+			if n, err := strconv.ParseInt(t.value, 10, 32); err != nil || n < 0 {
+				return nil, false
+			}
+		}
+		vals[i] = []byte(t.value)
+	}
+	return vals, true
 }
 
 // node gives the node of a value, or false when the value is not one the
@@ -163,11 +241,17 @@ func (s *session) routeByText(text string) (*planner.RemoteQuery, bool) {
 	if !ok {
 		return nil, false
 	}
+	if r.prepared != nil {
+		if params, ok := r.prepared.params(consts); ok {
+			return &planner.RemoteQuery{Nodes: []string{node}, SQL: map[string]string{node: r.prepared.sql}, Write: r.write,
+				Params: params, ParamOIDs: r.prepared.oids}, true
+		}
+	}
 	return &planner.RemoteQuery{Nodes: []string{node}, SQL: map[string]string{node: text}, Write: r.write}, true
 }
 
 // learnRoute keeps the template of a statement text just planned.
-func (s *session) learnRoute(text string, gen uint64, plan planner.Plan) {
+func (s *session) learnRoute(text string, gen uint64, stmt *pg_query.Node, plan planner.Plan) {
 	rq, ok := plan.(*planner.RemoteQuery)
 	if !ok || rq.Route == nil || len(rq.Nodes) != 1 || rq.Replicated || !s.co.catalogFresh() {
 		return
@@ -183,7 +267,8 @@ func (s *session) learnRoute(text string, gen uint64, plan planner.Plan) {
 	for k, t := range consts {
 		if int32(t.start) == c.Location {
 			// The template must give this very node for this very value.
-			r := &route{gen: gen, scope: s.routeScope(), table: rq.Route.Table, k: k, write: rq.Write}
+			r := &route{gen: gen, scope: s.routeScope(), table: rq.Route.Table, k: k, write: rq.Write,
+				prepared: newParamForm(text, consts, planner.ParamSlots(stmt))}
 			if n, ok := r.node(t.value); ok && n == rq.Nodes[0] {
 				s.co.routes.put(key, r)
 			}

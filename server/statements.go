@@ -64,7 +64,7 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w Res
 			return err
 		}
 		if plainText && text != "" {
-			s.learnRoute(text, gen, plan)
+			s.learnRoute(text, gen, node, plan)
 		}
 		return s.run(ctx, plan, w)
 	case node.GetInsertStmt() != nil:
@@ -78,7 +78,7 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w Res
 			return err
 		}
 		if plainText && text != "" {
-			s.learnRoute(text, gen, plan)
+			s.learnRoute(text, gen, node, plan)
 		}
 		return s.run(ctx, plan, w)
 	case node.GetUpdateStmt() != nil, node.GetDeleteStmt() != nil:
@@ -92,7 +92,7 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w Res
 			return err
 		}
 		if plainText && text != "" {
-			s.learnRoute(text, gen, plan)
+			s.learnRoute(text, gen, node, plan)
 		}
 		return s.run(ctx, plan, w)
 	case node.GetTransactionStmt() != nil:

@@ -867,3 +867,52 @@ SELECT DISTINCT c.city FROM customers c JOIN orders o ON o.cust_id = c.cust_id O
 SELECT c.cust_id, r.region, o.order_id FROM customers c JOIN orders o ON o.cust_id = c.cust_id JOIN regions r ON r.region_id = c.region_id ORDER BY o.order_id DESC LIMIT 7;
 SELECT c.cust_id, o.order_id FROM customers c LEFT JOIN orders o ON o.cust_id = c.cust_id ORDER BY c.cust_id NULLS FIRST, o.order_id NULLS FIRST LIMIT 30;
 SELECT DISTINCT ON (c.cust_id) c.cust_id, o.amount FROM customers c JOIN orders o ON o.cust_id = c.cust_id ORDER BY c.cust_id, o.amount DESC NULLS LAST, o.order_id;
+
+-- section: repeated shapes
+-- The same text with other constants: the coordinator plans it once, then
+-- sends its constants as parameters of a statement the datanode prepares.
+SELECT * FROM customers WHERE cust_id = 41;
+SELECT * FROM customers WHERE cust_id = 42;
+SELECT * FROM customers WHERE cust_id = 43;
+SELECT name, score + 1, score * 2 FROM customers WHERE cust_id = 5 AND score > -100;
+SELECT name, score + 1, score * 2 FROM customers WHERE cust_id = 6 AND score > -150;
+SELECT name, score + 1, score * 2 FROM customers WHERE cust_id = 7 AND score > - 250;
+SELECT name FROM customers WHERE cust_id = 8 AND name LIKE 'B%';
+SELECT name FROM customers WHERE cust_id = 9 AND name LIKE 'c%';
+SELECT name FROM customers WHERE cust_id = 10 AND name LIKE '%o%';
+SELECT cust_id, created FROM customers WHERE cust_id = 11 AND created > '2020-03-01';
+SELECT cust_id, created FROM customers WHERE cust_id = 12 AND created > '2021-03-01';
+SELECT cust_id, created FROM customers WHERE cust_id = 13 AND created > '2019-03-01';
+SELECT cust_id, created FROM customers WHERE cust_id = 14 AND created > 'not a date';
+SELECT * FROM customers WHERE cust_id = 15 AND region_id BETWEEN 2 AND 9;
+SELECT * FROM customers WHERE cust_id = 16 AND region_id BETWEEN 2 AND 9;
+SELECT * FROM customers WHERE cust_id = 17 AND region_id NOT BETWEEN 20 AND 30;
+SELECT * FROM customers WHERE cust_id = 3000000000;
+SELECT * FROM customers WHERE cust_id = 2147483647;
+SELECT * FROM customers WHERE cust_id = 18 AND region_id IN (1, 2, 3, 4, 5, 6, 7);
+SELECT * FROM customers WHERE cust_id = 19 AND region_id IN (8, 9, 10, 11, 12, 13, 14);
+SELECT * FROM customers WHERE cust_id = 20 AND city IN ('Paris', 'berlin');
+SELECT * FROM customers WHERE cust_id = 21 AND city IN ('Zürich', 'Łódź');
+SELECT * FROM customers WHERE cust_id = 22 AND city IN ('x', 'y');
+SELECT event_id, event_id + 2147483647 FROM events WHERE event_id = -5;
+SELECT event_id, event_id + 2147483647 FROM events WHERE event_id = 100;
+SELECT event_id, event_id + 2147483647 FROM events WHERE event_id = 7;
+SELECT event_id, event_id + -2147483648 FROM events WHERE event_id = 7;
+SELECT event_id, event_id + -2147483648 FROM events WHERE event_id = -7;
+SELECT event_id, event_id + -2147483648 FROM events WHERE event_id = -8;
+SELECT * FROM products WHERE sku = 'SKU-0042';
+SELECT * FROM products WHERE sku = 'SKU-0043';
+SELECT * FROM products WHERE sku = 'SKU-0044';
+SELECT sku, price FROM products WHERE sku = 'SKU-0045' AND price > 3;
+SELECT sku, price FROM products WHERE sku = 'SKU-0046' AND price > 3;
+SELECT sku, price FROM products WHERE sku = 'SKU-0047' AND price > 'x';
+SELECT sku, price FROM products WHERE sku = 'SKU-0048' AND price > '3.5';
+SELECT sku, attrs -> 'color' FROM products WHERE sku = 'SKU-0049' AND attrs ->> 'color' = 'red';
+SELECT sku, attrs -> 'color' FROM products WHERE sku = 'SKU-0050' AND attrs ->> 'color' = 'red';
+SELECT sku, attrs -> 'color' FROM products WHERE sku = 'SKU-0051' AND attrs ->> 'color' = 'blue';
+SELECT m, sensor FROM measures WHERE m = 3 AND sensor > 1;
+SELECT m, sensor FROM measures WHERE m = 4 AND sensor > 1;
+SELECT m, sensor FROM measures WHERE m = 5 AND sensor > 1;
+SELECT * FROM events WHERE event_id = 7 AND day > '2020-01-01' AND kind = 'click';
+SELECT * FROM events WHERE event_id = 8 AND day > '2020-01-01' AND kind = 'view';
+SELECT * FROM events WHERE event_id = 9 AND day > '2020-01-01' AND kind = 'buy';
