@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
 	"github.com/xlgo/xlgo/cluster/clustertest"
 )
 
@@ -43,6 +46,50 @@ func TestCancelAndTimeouts(t *testing.T) {
 			t.Fatalf("%d datanode backends still run the cancelled statement", n)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+
+	// A client that goes away while its statement waits for a lock stops
+	// the statement on the datanode.
+	waiting := func() int64 {
+		return queryInt(t, conn2, "EXECUTE DIRECT ON (datanode1) 'SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = ''Lock'''") +
+			queryInt(t, conn2, "EXECUTE DIRECT ON (datanode2) 'SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = ''Lock'''")
+	}
+	holder := connect(t, c, 0, "postgres")
+	mustExec(t, holder, "BEGIN")
+	mustExec(t, holder, "UPDATE slow SET v = 1 WHERE id = 3")
+	// A bare connection, closed with no word: a driver would send a
+	// CancelRequest first.
+	pc, err := pgconn.Connect(context.Background(), c.CoordDSN(0, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, err := pc.Hijack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hc.Conn.Close()
+	msg, _ := (&pgproto3.Query{String: "UPDATE slow SET v = 2 WHERE id = 3"}).Encode(nil)
+	if _, err := hc.Conn.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for waiting() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the update never waited for the lock")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	hc.Conn.Close()
+	deadline = time.Now().Add(10 * time.Second)
+	for n := waiting(); n != 0; n = waiting() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d datanode statements of a client that went away still wait", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mustExec(t, holder, "COMMIT")
+	if v := queryInt(t, conn2, "SELECT v FROM slow WHERE id = 3"); v != 1 {
+		t.Fatalf("v = %d after the client that went away", v)
 	}
 
 	// statement_timeout

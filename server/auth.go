@@ -166,9 +166,6 @@ func (c *clientConn) authRequest(req pgproto3.BackendMessage, authType uint32) (
 	if err := c.flush(); err != nil {
 		return nil, errClientGone
 	}
-	if !c.pumping {
-		c.startPump()
-	}
 	if err := c.be.SetAuthType(authType); err != nil {
 		return nil, err
 	}

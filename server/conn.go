@@ -64,13 +64,11 @@ type clientConn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// The Backend reads from pr, which a pump goroutine fills from nc, so
-	// that a client that disconnects while a statement runs is noticed.
+	// The Backend reads from in: the connection, and what a watcher read
+	// ahead while a long statement ran (clientread.go).
 	be         *pgproto3.Backend
-	pr         *io.PipeReader
-	pw         *io.PipeWriter
-	pumpDone   chan struct{}
-	pumping    bool
+	in         *clientReader
+	watch      watchState
 	readFailed atomic.Bool // the client side of the connection failed or ended
 	aborted    atomic.Bool // the server is closing
 
@@ -92,20 +90,17 @@ type clientConn struct {
 
 func newClientConn(srv *Server, nc net.Conn) *clientConn {
 	ctx, cancel := context.WithCancel(srv.baseCtx)
-	pr, pw := io.Pipe()
 	c := &clientConn{
-		srv:      srv,
-		nc:       nc,
-		raw:      nc,
-		local:    nc.LocalAddr() != nil && nc.LocalAddr().Network() == "unix",
-		log:      srv.log.With("remote", remoteString(nc)),
-		ctx:      ctx,
-		cancel:   cancel,
-		pr:       pr,
-		pw:       pw,
-		pumpDone: make(chan struct{}),
+		srv:    srv,
+		nc:     nc,
+		raw:    nc,
+		local:  nc.LocalAddr() != nil && nc.LocalAddr().Network() == "unix",
+		log:    srv.log.With("remote", remoteString(nc)),
+		ctx:    ctx,
+		cancel: cancel,
 	}
-	c.be = pgproto3.NewBackend(pr, nc)
+	c.in = &clientReader{c: c}
+	c.be = pgproto3.NewBackend(c.in, nc)
 	c.be.SetMaxBodyLen(max(srv.opts.MaxMessageSize-4, 1))
 	return c
 }
@@ -132,9 +127,6 @@ func (c *clientConn) serve() {
 	if !c.startup() {
 		return
 	}
-	if !c.pumping {
-		c.startPump()
-	}
 	c.messageLoop()
 	if c.aborted.Load() && c.writeErr == nil {
 		// Best effort, as PostgreSQL does on a fast shutdown.
@@ -154,10 +146,7 @@ func (c *clientConn) abort() {
 func (c *clientConn) closeConn() {
 	c.cancel()
 	c.nc.Close()
-	c.pr.Close()
-	if c.pumping {
-		<-c.pumpDone
-	}
+	c.stopWatcher()
 }
 
 // closeSession closes the session once; later Cancel calls do nothing.
@@ -282,7 +271,7 @@ func (c *clientConn) negotiateTLS() error {
 	}
 	c.nc = tc
 	c.tlsOn = true
-	c.be = pgproto3.NewBackend(c.pr, tc)
+	c.be = pgproto3.NewBackend(c.in, tc)
 	c.be.SetMaxBodyLen(max(c.srv.opts.MaxMessageSize-4, 1))
 	return nil
 }
@@ -410,30 +399,6 @@ func randomKey() (uint32, [4]byte) {
 
 // ---- messages ----
 
-// startPump starts the goroutine that copies client bytes into the pipe the
-// Backend reads; it notices a disconnect even while a statement runs.
-func (c *clientConn) startPump() {
-	c.pumping = true
-	go func() {
-		defer close(c.pumpDone)
-		buf := make([]byte, 16<<10)
-		for {
-			n, err := c.nc.Read(buf)
-			if n > 0 {
-				if _, werr := c.pw.Write(buf[:n]); werr != nil {
-					return
-				}
-			}
-			if err != nil {
-				c.readFailed.Store(true)
-				c.cancel()
-				c.pw.CloseWithError(err)
-				return
-			}
-		}
-	}()
-}
-
 func (c *clientConn) messageLoop() {
 	for {
 		var timer *time.Timer
@@ -453,7 +418,10 @@ func (c *clientConn) messageLoop() {
 			c.receiveFailed(err)
 			return
 		}
-		if !c.dispatch(msg) {
+		c.working()
+		ok := c.dispatch(msg)
+		c.idle()
+		if !ok {
 			return
 		}
 	}
@@ -743,11 +711,7 @@ func (c *clientConn) lingerClose() {
 		// Server.Close raced with the line above: do not wait.
 		c.nc.SetReadDeadline(time.Now())
 	}
-	var src io.Reader = c.nc
-	if c.pumping {
-		src = c.pr
-	}
-	io.CopyN(io.Discard, src, lingerBytes)
+	io.CopyN(io.Discard, c.in, lingerBytes)
 }
 
 // resultWriter is the ResultWriter a Session writes one message's results to.
@@ -789,6 +753,9 @@ func (w resultWriter) CopyInResponse(format byte, columnFormats []uint16) error 
 }
 
 func (w resultWriter) ReceiveCopyData() ([]byte, error) {
+	// The statement reads the client itself now: no watcher may read ahead.
+	w.c.watch.since.Store(0)
+	w.c.stopWatcher()
 	for {
 		msg, err := w.c.be.Receive()
 		if err != nil {

@@ -300,6 +300,7 @@ func (s *Server) Serve(ctx context.Context) error {
 
 	stop := context.AfterFunc(ctx, func() { s.Close() })
 	defer stop()
+	go s.watchLongWork(s.baseCtx.Done())
 
 	var wg sync.WaitGroup
 	for _, ln := range lns {
