@@ -32,6 +32,14 @@ type Backends interface {
 	Sent(c *pooler.Conn)
 }
 
+// BeginDeferrer is a Backends whose open transaction may start on a node
+// with the first statement sent there: ConnBegin gives the connection and,
+// when the node has not started the transaction yet, the BEGIN to send in
+// the same round trip before the statement (the node counts as started).
+type BeginDeferrer interface {
+	ConnBegin(ctx context.Context, node string, write bool) (c *pooler.Conn, begin string, err error)
+}
+
 // Sink receives the rows a plan returns. Values are only valid during the call.
 type Sink interface {
 	RowDescription(fields []pgproto3.FieldDescription) error
@@ -160,6 +168,45 @@ func (o *oneResult) Close() error {
 	return nil
 }
 
+// afterBegin is the answer of a BEGIN sent with a statement: the BEGIN's
+// own result is read first and not shown; an error of it ends the answer.
+type afterBegin struct {
+	mrr     *pgconn.MultiResultReader
+	skipped bool
+}
+
+func (a *afterBegin) NextResult() bool {
+	if !a.skipped {
+		a.skipped = true
+		if !a.mrr.NextResult() {
+			return false
+		}
+		if _, err := a.mrr.ResultReader().Close(); err != nil {
+			return false
+		}
+	}
+	return a.mrr.NextResult()
+}
+func (a *afterBegin) ResultReader() *pgconn.ResultReader { return a.mrr.ResultReader() }
+func (a *afterBegin) Close() error                       { return a.mrr.Close() }
+
+// sendBegin sends a transaction's BEGIN and its first statement on a node
+// in one round trip (one Sync: an error skips what follows it).
+func sendBegin(ctx context.Context, c *pooler.Conn, begin, sql string, params [][]byte, oids []uint32) results {
+	b := &pgconn.Batch{}
+	b.ExecParams(begin, nil, nil, nil, nil)
+	name := ""
+	if params != nil {
+		name, _ = c.Prepared(ctx, sql, oids)
+	}
+	if name != "" {
+		b.ExecPrepared(name, params, nil, nil)
+	} else {
+		b.ExecParams(sql, params, oids, nil, nil)
+	}
+	return &afterBegin{mrr: c.ExecBatch(ctx, b)}
+}
+
 // send sends a statement, with its parameters when it has them.
 func send(ctx context.Context, c *pooler.Conn, sql string, params [][]byte, oids []uint32) results {
 	if params != nil {
@@ -268,13 +315,26 @@ func runRemote(ctx context.Context, p *planner.RemoteQuery, b Backends, sink Sin
 	var tags tagCounter
 	described := false
 	firstTag := ""
+	deferrer, lazy := b.(BeginDeferrer)
 	for i, node := range p.Nodes {
-		c, err := b.Conn(ctx, node, p.Write)
+		var c *pooler.Conn
+		var begin string
+		var err error
+		if lazy {
+			c, begin, err = deferrer.ConnBegin(ctx, node, p.Write)
+		} else {
+			c, err = b.Conn(ctx, node, p.Write)
+		}
 		if err != nil {
 			return "", err
 		}
 		discard := p.Replicated && i > 0
-		res := send(ctx, c, p.SQL[node], p.Params, p.ParamOIDs)
+		var res results
+		if begin != "" {
+			res = sendBegin(ctx, c, begin, p.SQL[node], p.Params, p.ParamOIDs)
+		} else {
+			res = send(ctx, c, p.SQL[node], p.Params, p.ParamOIDs)
+		}
 		tag, d, err := consume(res, res.NextResult(), node, sink, described, discard)
 		if err != nil {
 			return "", err

@@ -294,6 +294,27 @@ func (s *session) Conn(ctx context.Context, node string, write bool) (*pooler.Co
 	return c, nil
 }
 
+// ConnBegin implements executor.BeginDeferrer: a node that joins the open
+// transaction with a statement gets its BEGIN in the statement's round trip.
+func (s *session) ConnBegin(ctx context.Context, node string, write bool) (*pooler.Conn, string, error) {
+	if !s.tx.active || s.tx.begun[node] || (s.tx.rr && !s.tx.snapshotTaken) || len(s.tx.joinStatements()) > 0 {
+		c, err := s.Conn(ctx, node, write)
+		return c, "", err
+	}
+	if err := s.cancelErr(); err != nil {
+		return nil, "", err
+	}
+	c, err := s.conn(ctx, node)
+	if err != nil {
+		return nil, "", err
+	}
+	s.tx.begun[node] = true
+	if write {
+		s.tx.writes[node] = true
+	}
+	return c, s.tx.beginSQL, nil
+}
+
 // joinStatements bring a node that joins the transaction late to its state:
 // settings made in it, then its savepoints.
 func (t *txn) joinStatements() []string {
