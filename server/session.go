@@ -580,8 +580,31 @@ func isTxEnd(sql string) bool {
 	return false
 }
 
+// txStmtCache keeps the parse trees of transaction control statements
+// (BEGIN, COMMIT, END ...), which come with every transaction, by text.
+// The trees are only read.
+var txStmtCache struct {
+	sync.Map
+	n atomic.Int32
+}
+
 // parseSQL parses one statement with PostgreSQL's parser.
 func parseSQL(sql string) (*pg_query.Node, error) {
+	if n, ok := txStmtCache.Load(sql); ok {
+		return n.(*pg_query.Node), nil
+	}
+	node, err := parseSQL1(sql)
+	if err == nil && node.GetTransactionStmt() != nil && len(sql) <= 64 {
+		if txStmtCache.n.Add(1) > 1000 {
+			txStmtCache.Clear()
+			txStmtCache.n.Store(0)
+		}
+		txStmtCache.Store(sql, node)
+	}
+	return node, err
+}
+
+func parseSQL1(sql string) (*pg_query.Node, error) {
 	res, err := pg_query.Parse(sql)
 	if err != nil {
 		var pe *pgparser.Error
