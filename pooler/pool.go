@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+
+	"github.com/xlgo/xlgo/rawconn"
 )
 
 // Key names one pool: connections to one datanode as one user in one database.
@@ -278,6 +280,13 @@ func (p *Pool) connect(ctx context.Context, key Key) (*Conn, error) {
 	cfg.RuntimeParams = map[string]string{}
 	if p.opts.AppName != "" {
 		cfg.RuntimeParams["application_name"] = p.opts.AppName
+	}
+	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := (&net.Dialer{KeepAlive: 5 * time.Minute}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return rawconn.Wrap(nc), nil
 	}
 	c := &Conn{Key: key}
 	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { c.onNotice(n) }

@@ -249,6 +249,6 @@ func (c *Coordinator) CancelForDeadlock(id uint64) bool {
 	}
 	s := v.(*session)
 	s.deadlockVictim.Store(true)
-	s.cancelBusy()
+	s.cancelBusy(true)
 	return true
 }

@@ -30,14 +30,18 @@ type preparedStmt struct {
 	route      *route                      // which parameter decides the node, once planned
 	gen        uint64                      // the catalog generation it was described with
 	shared     *sharedRoute                // the route, shared by the sessions that prepare the same text
+	// plain: a SELECT, INSERT, UPDATE or DELETE with parameters of built-in
+	// types and no call the coordinator must see (sequences, settings,
+	// advisory locks, pgxc_ functions): it may follow a route template.
+	plain bool
 }
 
 // portal is a prepared statement with its parameters bound.
 type portal struct {
 	stmt          *preparedStmt
 	sql           string   // what runs: the statement with parameters as typed literals
-	params        [][]byte // the parameter values in text form
-	values        []*pg_query.Node
+	params        [][]byte // the parameter values in text form (nil values are NULL)
+	bound         bool     // params were bound (a statement with none has none)
 	resultFormats []int16
 	// A portal run with a row limit keeps the rows not sent yet.
 	started bool
@@ -237,7 +241,28 @@ func (s *session) prepareNew(ctx context.Context, name, sql string, paramOIDs []
 			return nil, err
 		}
 	}
+	st.plain = plainStatement(st)
 	return st, nil
+}
+
+func plainStatement(st *preparedStmt) bool {
+	if st.node.GetSelectStmt() == nil && st.node.GetUpdateStmt() == nil && st.node.GetDeleteStmt() == nil &&
+		st.node.GetInsertStmt() == nil {
+		return false
+	}
+	if hasSequenceCall(st.text) {
+		return false
+	}
+	if l := strings.ToLower(st.text); strings.Contains(l, "set_config") || strings.Contains(l, "advisory") ||
+		strings.Contains(l, "pgxc_") {
+		return false
+	}
+	for _, o := range st.paramOIDs {
+		if o >= 16384 {
+			return false // a user type's OID may differ between datanodes
+		}
+	}
+	return true
 }
 
 // typeNames gives the SQL names of types by OID (as the datanode that
@@ -377,16 +402,15 @@ func (s *session) Bind(ctx context.Context, name, stmtName string, paramFormats 
 	}
 	p := &portal{stmt: st, sql: st.sql, resultFormats: resultFormats}
 	if len(params) > 0 {
-		values := make([]*pg_query.Node, len(params))
+		p.params = make([][]byte, len(params))
 		for i, v := range params {
 			text, err := convertFormat(st.paramOIDs[i], formatOf(paramFormats, i), 0, v)
 			if err != nil {
 				return err
 			}
-			values[i] = literal(text)
-			p.params = append(p.params, text)
+			p.params[i] = text
 		}
-		p.values = values
+		p.bound = true
 		p.sql = ""
 	}
 	s.portals[name] = p
@@ -527,14 +551,18 @@ func (s *session) Execute(ctx context.Context, name string, maxRows uint32, w Re
 
 // runPortal runs a bound statement as one statement of a batch.
 func (s *session) runPortal(ctx context.Context, p *portal, w ResultWriter) error {
-	s.deadlockVictim.Store(false)
+	s.newStatement()
 	defer s.statementRuns()()
 	handled, err := s.runBound(ctx, p, w)
 	err = s.deadlockError(err)
 	if !handled {
-		if p.sql == "" && p.values != nil {
+		if p.sql == "" && p.bound {
 			// The general path: the values become typed literals of the statement.
-			if p.sql, err = bindParams(p.stmt.node, p.values, p.stmt.paramTypes); err != nil {
+			values := make([]*pg_query.Node, len(p.params))
+			for i, v := range p.params {
+				values[i] = literal(v)
+			}
+			if p.sql, err = bindParams(p.stmt.node, values, p.stmt.paramTypes); err != nil {
 				return err
 			}
 		}
@@ -693,21 +721,8 @@ func (s *session) sqlDeallocate(ds *pg_query.DeallocateStmt, w ResultWriter) err
 // rewriting). It reports false when the portal needs the general path.
 func (s *session) runBound(ctx context.Context, p *portal, w ResultWriter) (bool, error) {
 	st := p.stmt
-	if p.params == nil || st.node == nil || s.tx.failed || hasSequenceCall(st.text) {
+	if p.params == nil || st.node == nil || s.tx.failed || !st.plain {
 		return false, nil
-	}
-	if st.node.GetSelectStmt() == nil && st.node.GetUpdateStmt() == nil && st.node.GetDeleteStmt() == nil &&
-		st.node.GetInsertStmt() == nil {
-		return false, nil
-	}
-	if l := strings.ToLower(st.text); strings.Contains(l, "set_config") || strings.Contains(l, "advisory") ||
-		strings.Contains(l, "pgxc_") {
-		return false, nil
-	}
-	for _, o := range st.paramOIDs {
-		if o >= 16384 {
-			return false, nil // a user type's OID may differ between datanodes
-		}
 	}
 	r := st.route
 	if r == nil && st.shared != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/xlgo/xlgo/auth"
+	"github.com/xlgo/xlgo/rawconn"
 )
 
 // Defaults for Options fields left zero.
@@ -338,7 +339,7 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			continue
 		}
 		backoff = 0
-		c := newClientConn(s, nc)
+		c := newClientConn(s, rawconn.Wrap(nc))
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()

@@ -34,6 +34,10 @@ type session struct {
 	// deadlockVictim: the running statement was cancelled to break a
 	// distributed deadlock; its error becomes 40P01.
 	deadlockVictim atomic.Bool
+	// deadlockCancels counts the CancelRequests sent to break a deadlock
+	// that have not reached their datanode yet: one may still stop the
+	// next statement instead, whose error is then 40P01 too.
+	deadlockCancels atomic.Int32
 	user, db       string
 	log            *slog.Logger
 
@@ -119,12 +123,12 @@ func (s *session) Cancel() {
 		s.stopWork(errUserCancel)
 	}
 	s.mu.Unlock()
-	s.cancelBusy()
+	s.cancelBusy(false)
 }
 
 // cancelBusy cancels the statements the session's datanode connections run
 // now (the deadlock detector's cancel: the victim waits on one of them).
-func (s *session) cancelBusy() {
+func (s *session) cancelBusy(deadlock bool) {
 	s.mu.Lock()
 	var conns []*pooler.Conn
 	for _, c := range s.conns {
@@ -134,7 +138,23 @@ func (s *session) cancelBusy() {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		go c.CancelRequest(context.Background())
+		if !deadlock {
+			go c.CancelRequest(context.Background())
+			continue
+		}
+		s.deadlockCancels.Add(1)
+		go func() {
+			defer s.deadlockCancels.Add(-1)
+			c.CancelRequest(context.Background())
+		}()
+	}
+}
+
+// newStatement forgets a deadlock cancel of an earlier statement, unless
+// one is still on its way.
+func (s *session) newStatement() {
+	if s.deadlockCancels.Load() == 0 {
+		s.deadlockVictim.Store(false)
 	}
 }
 
@@ -509,7 +529,7 @@ func (s *session) SimpleQuery(ctx context.Context, sql string, w ResultWriter) e
 
 // statement runs one statement of a Query message.
 func (s *session) statement(ctx context.Context, text string, w ResultWriter, inMulti bool) error {
-	s.deadlockVictim.Store(false) // a cancel that came too late is not this statement's
+	s.newStatement()
 	defer s.statementRuns()()
 	return s.deadlockError(s.statement1(ctx, text, w, inMulti))
 }
