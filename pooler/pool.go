@@ -43,8 +43,14 @@ type Conn struct {
 // prepared under on this backend, preparing it the first time.
 func (c *Conn) Prepared(ctx context.Context, sql string, oids []uint32) (string, error) {
 	key := sql
-	for _, o := range oids {
-		key += fmt.Sprintf("\x00%d", o)
+	if len(oids) > 0 {
+		b := make([]byte, 0, len(sql)+6*len(oids))
+		b = append(b, sql...)
+		for _, o := range oids {
+			b = append(b, 0)
+			b = strconv.AppendUint(b, uint64(o), 10)
+		}
+		key = string(b)
 	}
 	if name, ok := c.prepared[key]; ok {
 		return name, nil

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -23,7 +24,15 @@ import (
 // Conn is a connection whose Read and Write are raw system calls.
 type Conn struct {
 	net.Conn
-	rc syscall.RawConn
+	rc       syscall.RawConn
+	rmu, wmu sync.Mutex // one Read, one Write at a time
+	// The state of the Read and of the Write under way, and the functions
+	// the RawConn calls with the descriptor (made once: no allocation per call).
+	rd, wr         []byte
+	rn, wn         int
+	rerrno, werrno syscall.Errno
+	readFn         func(fd uintptr) bool
+	writeFn        func(fd uintptr) bool
 }
 
 // Wrap returns c with raw reads and writes when it is a TCP or Unix-domain
@@ -42,28 +51,22 @@ func Wrap(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	return &Conn{Conn: c, rc: rc}
+	w := &Conn{Conn: c, rc: rc}
+	w.readFn = w.readOnce
+	w.writeFn = w.writeSome
+	return w
 }
 
 func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // wait on the poller
-			}
-			n, errno = int(r), e
-			return true
-		}
-	})
+	c.rmu.Lock()
+	c.rd, c.rn, c.rerrno = p, 0, 0
+	err := c.rc.Read(c.readFn)
+	n, errno := c.rn, c.rerrno
+	c.rd = nil
+	c.rmu.Unlock()
 	switch {
 	case err != nil:
 		return 0, c.opError("read", err)
@@ -75,25 +78,28 @@ func (c *Conn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (c *Conn) Write(p []byte) (int, error) {
-	done := 0
-	var errno syscall.Errno
-	err := c.rc.Write(func(fd uintptr) bool {
-		for done < len(p) {
-			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[done])), uintptr(len(p)-done))
-			switch e {
-			case 0:
-				done += int(r)
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false // the socket's buffer is full: wait on the poller
-			default:
-				errno = e
-				return true
-			}
+// readOnce reads what is there; false: nothing yet, wait on the poller.
+func (c *Conn) readOnce(fd uintptr) bool {
+	for {
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&c.rd[0])), uintptr(len(c.rd)))
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
 		}
+		c.rn, c.rerrno = int(r), e
 		return true
-	})
+	}
+}
+
+func (c *Conn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	c.wr, c.wn, c.werrno = p, 0, 0
+	err := c.rc.Write(c.writeFn)
+	done, errno := c.wn, c.werrno
+	c.wr = nil
+	c.wmu.Unlock()
 	switch {
 	case err != nil:
 		return done, c.opError("write", err)
@@ -101,6 +107,25 @@ func (c *Conn) Write(p []byte) (int, error) {
 		return done, c.opError("write", errno)
 	}
 	return done, nil
+}
+
+// writeSome writes what the socket takes; false: its buffer is full, wait
+// on the poller.
+func (c *Conn) writeSome(fd uintptr) bool {
+	for c.wn < len(c.wr) {
+		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&c.wr[c.wn])), uintptr(len(c.wr)-c.wn))
+		switch e {
+		case 0:
+			c.wn += int(r)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			c.werrno = e
+			return true
+		}
+	}
+	return true
 }
 
 func (c *Conn) opError(op string, err error) error {

@@ -155,6 +155,7 @@ type constTok struct {
 // quotes): such text is planned as usual.
 func shape(sql string) (string, []constTok, bool) {
 	var b strings.Builder
+	b.Grow(len(sql))
 	var consts []constTok
 	isWord := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' }
 	isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
@@ -220,7 +221,10 @@ func shape(sql string) (string, []constTok, bool) {
 
 // routeScope names what a template depends on besides the catalog.
 func (s *session) routeScope() string {
-	return s.db + "\x00" + strings.Join(s.searchPath, ",")
+	if s.scope == "" {
+		s.scope = s.db + "\x00" + strings.Join(s.searchPath, ",")
+	}
+	return s.scope
 }
 
 // routeByText runs a statement text that matches a template: no parse, no

@@ -64,6 +64,7 @@ type session struct {
 	startupSets []string // the ones from the startup packet (what RESET ALL returns to)
 
 	searchPath []string
+	scope      string // routeScope, made once per search path
 	tx         txn
 	w          ResultWriter // the writer of the message being run, for notices
 
@@ -486,6 +487,7 @@ func (s *session) refreshSearchPath(ctx context.Context) error {
 	}
 	if len(res) == 1 && len(res[0].Rows) == 1 {
 		s.searchPath = strings.Split(string(res[0].Rows[0][0]), ",")
+		s.scope = ""
 	}
 	return nil
 }
