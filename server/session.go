@@ -38,8 +38,8 @@ type session struct {
 	// that have not reached their datanode yet: one may still stop the
 	// next statement instead, whose error is then 40P01 too.
 	deadlockCancels atomic.Int32
-	user, db       string
-	log            *slog.Logger
+	user, db        string
+	log             *slog.Logger
 
 	mu    sync.Mutex // guards conns and stopWork against Cancel
 	conns map[string]*pooler.Conn
