@@ -67,12 +67,10 @@ func (c *Conn) Read(p []byte) (int, error) {
 	n, errno := c.rn, c.rerrno
 	c.rd = nil
 	c.rmu.Unlock()
-	switch {
-	case err != nil:
-		return 0, c.opError("read", err)
-	case errno != 0:
-		return 0, c.opError("read", errno)
-	case n == 0:
+	if err = c.opError("read", err, errno); err != nil {
+		return 0, err
+	}
+	if n == 0 {
 		return 0, io.EOF
 	}
 	return n, nil
@@ -100,13 +98,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	done, errno := c.wn, c.werrno
 	c.wr = nil
 	c.wmu.Unlock()
-	switch {
-	case err != nil:
-		return done, c.opError("write", err)
-	case errno != 0:
-		return done, c.opError("write", errno)
-	}
-	return done, nil
+	return done, c.opError("write", err, errno)
 }
 
 // writeSome writes what the socket takes; false: its buffer is full, wait
@@ -128,7 +120,15 @@ func (c *Conn) writeSome(fd uintptr) bool {
 	return true
 }
 
-func (c *Conn) opError(op string, err error) error {
+// opError is the error of a read or write: the RawConn's (a deadline, a
+// closed connection), else the system call's, else nil.
+func (c *Conn) opError(op string, err error, errno syscall.Errno) error {
+	if err == nil {
+		if errno == 0 {
+			return nil
+		}
+		err = errno
+	}
 	var oe *net.OpError
 	if errors.As(err, &oe) {
 		err = oe.Err
