@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -29,9 +30,10 @@ type Conn struct {
 	// caller's own digest of its SET statements; "" for none), so that a
 	// session finds a backend already set as it needs.
 	Settings string
-	// prepared maps statement text to the name it is prepared under on this
-	// backend, so a statement sent with parameters is parsed once per backend.
-	prepared map[string]string
+	// prepared maps statement text to the name (and parameter types) it is
+	// prepared under on this backend, so a statement sent with parameters is
+	// parsed once per backend.
+	prepared map[string]preparedAs
 	// PreparedGen is the catalog generation its prepared statements belong to.
 	PreparedGen uint64
 	idleAt      time.Time
@@ -40,33 +42,34 @@ type Conn struct {
 }
 
 // Prepared returns the name a statement (text and parameter types) is
-// prepared under on this backend, preparing it the first time.
+// prepared under on this backend, preparing it the first time; "" when it
+// is not to be prepared (the text prepared already with other types, or
+// enough statements prepared).
 func (c *Conn) Prepared(ctx context.Context, sql string, oids []uint32) (string, error) {
-	key := sql
-	if len(oids) > 0 {
-		b := make([]byte, 0, len(sql)+6*len(oids))
-		b = append(b, sql...)
-		for _, o := range oids {
-			b = append(b, 0)
-			b = strconv.AppendUint(b, uint64(o), 10)
+	if ps, ok := c.prepared[sql]; ok {
+		if !slices.Equal(ps.oids, oids) {
+			return "", nil
 		}
-		key = string(b)
-	}
-	if name, ok := c.prepared[key]; ok {
-		return name, nil
+		return ps.name, nil
 	}
 	if c.prepared == nil {
-		c.prepared = map[string]string{}
+		c.prepared = map[string]preparedAs{}
 	}
 	if len(c.prepared) >= 500 {
 		return "", nil // enough: the rest go unnamed
 	}
-	name := fmt.Sprintf("xlgo_%d", len(c.prepared)+1)
+	name := "xlgo_" + strconv.Itoa(len(c.prepared)+1)
 	if _, err := c.Prepare(ctx, name, sql, oids); err != nil {
 		return "", err
 	}
-	c.prepared[key] = name
+	c.prepared[sql] = preparedAs{name: name, oids: slices.Clone(oids)}
 	return name, nil
+}
+
+// preparedAs is a statement prepared on a backend: its name and parameter types.
+type preparedAs struct {
+	name string
+	oids []uint32
 }
 
 // ForgetPrepared drops what Prepared knows (after DISCARD ALL or DEALLOCATE ALL).
@@ -209,8 +212,12 @@ func (p *Pool) SetPassword(fn func(key Key, host string, port int) string) { p.o
 // the key already has MaxPerKey connections. The caller brings a backend
 // with other Settings to its own (and sets Settings).
 func (p *Pool) Get(ctx context.Context, key Key, settings string) (*Conn, error) {
-	deadline := time.NewTimer(p.opts.WaitTimeout)
-	defer deadline.Stop()
+	var deadline *time.Timer // made once Get has to wait
+	defer func() {
+		if deadline != nil {
+			deadline.Stop()
+		}
+	}()
 	for {
 		p.mu.Lock()
 		list := p.idle[key]
@@ -254,6 +261,9 @@ func (p *Pool) Get(ctx context.Context, key Key, settings string) (*Conn, error)
 			p.wait[key] = ch
 		}
 		p.mu.Unlock()
+		if deadline == nil {
+			deadline = time.NewTimer(p.opts.WaitTimeout)
+		}
 		select {
 		case <-ch:
 			continue

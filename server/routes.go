@@ -245,13 +245,23 @@ func (s *session) routeByText(text string) (*planner.RemoteQuery, bool) {
 	if !ok {
 		return nil, false
 	}
+	// The session's one plan of this kind, made anew each time (the
+	// statement runs before the next is read).
+	rq := &s.routed
+	if rq.SQL == nil {
+		rq.SQL = map[string]string{}
+	}
+	clear(rq.SQL)
+	s.routedNode[0] = node
+	*rq = planner.RemoteQuery{Nodes: s.routedNode[:], SQL: rq.SQL, Write: r.write}
+	rq.SQL[node] = text
 	if r.prepared != nil {
 		if params, ok := r.prepared.params(consts); ok {
-			return &planner.RemoteQuery{Nodes: []string{node}, SQL: map[string]string{node: r.prepared.sql}, Write: r.write,
-				Params: params, ParamOIDs: r.prepared.oids}, true
+			rq.SQL[node] = r.prepared.sql
+			rq.Params, rq.ParamOIDs = params, r.prepared.oids
 		}
 	}
-	return &planner.RemoteQuery{Nodes: []string{node}, SQL: map[string]string{node: text}, Write: r.write}, true
+	return rq, true
 }
 
 // learnRoute keeps the template of a statement text just planned.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"sort"
 	"strconv"
@@ -65,6 +64,9 @@ type session struct {
 
 	searchPath []string
 	scope      string // routeScope, made once per search path
+	// routed is the plan of the statement routeByText runs.
+	routed     planner.RemoteQuery
+	routedNode [1]string
 	tx         txn
 	w          ResultWriter // the writer of the message being run, for notices
 
@@ -182,26 +184,33 @@ func (s *session) releaseConns() {
 	if s.tx.active || s.pinned {
 		return
 	}
+	var buf [4]*pooler.Conn
+	conns := buf[:0]
 	s.mu.Lock()
-	conns := s.conns
-	s.conns = map[string]*pooler.Conn{}
+	for _, c := range s.conns {
+		conns = append(conns, c)
+	}
+	clear(s.conns)
 	s.mu.Unlock()
 	for _, c := range conns {
 		s.co.Pool.Put(c)
 	}
 }
 
-// settingsKey names the session's settings, to find backends that have them.
+// settingsKey names the session's settings, to find backends that have them
+// (an FNV-1a hash of the SET statements).
 func (s *session) settingsKey() string {
 	if len(s.sets) == 0 {
 		return ""
 	}
-	h := fnv.New64a()
+	h := uint64(14695981039346656037)
 	for _, set := range s.sets {
-		h.Write([]byte(set))
-		h.Write([]byte{0})
+		for i := 0; i < len(set); i++ {
+			h = (h ^ uint64(set[i])) * 1099511628211
+		}
+		h *= 1099511628211 // the separator, a zero byte
 	}
-	return fmt.Sprintf("%x", h.Sum64())
+	return strconv.FormatUint(h, 16)
 }
 
 // acquire borrows a backend on a datanode with the session's settings.
