@@ -195,12 +195,12 @@ func (a *afterBegin) Close() error                       { return a.mrr.Close() 
 func sendBegin(ctx context.Context, c *pooler.Conn, begin, sql string, params [][]byte, oids []uint32) results {
 	b := &pgconn.Batch{}
 	b.ExecParams(begin, nil, nil, nil, nil)
-	name := ""
+	var sd *pgconn.StatementDescription
 	if params != nil {
-		name, _ = c.Prepared(ctx, sql, oids)
+		sd, _ = c.Prepared(ctx, sql, oids)
 	}
-	if name != "" {
-		b.ExecPrepared(name, params, nil, nil)
+	if sd != nil {
+		b.ExecStatement(sd, params, nil, nil)
 	} else {
 		b.ExecParams(sql, params, oids, nil, nil)
 	}
@@ -211,8 +211,9 @@ func sendBegin(ctx context.Context, c *pooler.Conn, begin, sql string, params []
 func send(ctx context.Context, c *pooler.Conn, sql string, params [][]byte, oids []uint32) results {
 	if params != nil {
 		// Prepared once per backend: the datanode parses and plans it once.
-		if name, err := c.Prepared(ctx, sql, oids); err == nil && name != "" {
-			return &oneResult{rr: c.ExecPrepared(ctx, name, params, nil, nil)}
+		// Its description is known: no Describe with each run.
+		if sd, err := c.Prepared(ctx, sql, oids); err == nil && sd != nil {
+			return &oneResult{rr: c.ExecStatement(ctx, sd, params, nil, nil)}
 		}
 		return &oneResult{rr: c.ExecParams(ctx, sql, params, oids, nil, nil)}
 	}

@@ -41,34 +41,36 @@ type Conn struct {
 	mu          sync.Mutex
 }
 
-// Prepared returns the name a statement (text and parameter types) is
-// prepared under on this backend, preparing it the first time; "" when it
-// is not to be prepared (the text prepared already with other types, or
+// Prepared returns the description of a statement (text and parameter
+// types) as prepared on this backend, preparing it the first time; nil when
+// it is not to be prepared (the text prepared already with other types, or
 // enough statements prepared).
-func (c *Conn) Prepared(ctx context.Context, sql string, oids []uint32) (string, error) {
+func (c *Conn) Prepared(ctx context.Context, sql string, oids []uint32) (*pgconn.StatementDescription, error) {
 	if ps, ok := c.prepared[sql]; ok {
 		if !slices.Equal(ps.oids, oids) {
-			return "", nil
+			return nil, nil
 		}
-		return ps.name, nil
+		return ps.sd, nil
 	}
 	if c.prepared == nil {
 		c.prepared = map[string]preparedAs{}
 	}
 	if len(c.prepared) >= 500 {
-		return "", nil // enough: the rest go unnamed
+		return nil, nil // enough: the rest go unnamed
 	}
 	name := "xlgo_" + strconv.Itoa(len(c.prepared)+1)
-	if _, err := c.Prepare(ctx, name, sql, oids); err != nil {
-		return "", err
+	sd, err := c.Prepare(ctx, name, sql, oids)
+	if err != nil {
+		return nil, err
 	}
-	c.prepared[sql] = preparedAs{name: name, oids: slices.Clone(oids)}
-	return name, nil
+	c.prepared[sql] = preparedAs{sd: sd, oids: slices.Clone(oids)}
+	return sd, nil
 }
 
-// preparedAs is a statement prepared on a backend: its name and parameter types.
+// preparedAs is a statement prepared on a backend: its description
+// (name, parameter and result types) and the parameter types asked for.
 type preparedAs struct {
-	name string
+	sd   *pgconn.StatementDescription
 	oids []uint32
 }
 
