@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -39,6 +40,9 @@ type Conn struct {
 	idleAt      time.Time
 	notice      func(*pgconn.Notice)
 	mu          sync.Mutex
+	// CancelRequests on their way to the backend (CancelAsync).
+	cancelling atomic.Int32
+	cancelled  sync.WaitGroup
 }
 
 // Prepared returns the description of a statement (text and parameter
@@ -72,6 +76,22 @@ func (c *Conn) Prepared(ctx context.Context, sql string, oids []uint32) (*pgconn
 type preparedAs struct {
 	sd   *pgconn.StatementDescription
 	oids []uint32
+}
+
+// CancelAsync sends the backend a CancelRequest from another goroutine;
+// Put keeps the backend out of the pool until it has been delivered. done,
+// if not nil, is called after.
+func (c *Conn) CancelAsync(done func()) {
+	c.cancelling.Add(1)
+	c.cancelled.Add(1)
+	go func() {
+		defer c.cancelled.Done()
+		defer c.cancelling.Add(-1)
+		c.CancelRequest(context.Background())
+		if done != nil {
+			done()
+		}
+	}()
 }
 
 // ForgetPrepared drops what Prepared knows (after DISCARD ALL or DEALLOCATE ALL).
@@ -353,6 +373,20 @@ func (p *Pool) Put(c *Conn) {
 		return
 	}
 	c.SetNoticeHandler(nil)
+	if c.cancelling.Load() > 0 {
+		// A CancelRequest on its way could stop the next borrower's
+		// statement: the backend goes back once it has been delivered (a
+		// backend told to cancel while idle forgets it).
+		go func() {
+			c.cancelled.Wait()
+			p.put(c)
+		}()
+		return
+	}
+	p.put(c)
+}
+
+func (p *Pool) put(c *Conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || c.IsClosed() || c.IsBusy() || c.TxStatus() != 'I' || p.dropping[c.Key.Database] > 0 ||

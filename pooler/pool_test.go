@@ -194,6 +194,23 @@ func TestPool(t *testing.T) {
 		}
 	})
 
+	t.Run("cancel on its way", func(t *testing.T) {
+		// A CancelRequest sent as its statement ends must not stop the
+		// statement of whoever borrows the backend next.
+		p := e.pool(t, Options{MaxPerKey: 1})
+		for i := 0; i < 5; i++ {
+			c := get(t, p, e.key, "")
+			query(t, c, "SELECT 1")
+			c.CancelAsync(nil)
+			p.Put(c)
+			c = get(t, p, e.key, "")
+			if _, err := c.Exec(context.Background(), "SELECT pg_sleep(0.2)").ReadAll(); err != nil {
+				t.Fatalf("round %d: the next borrower's statement: %v", i, err)
+			}
+			p.Put(c)
+		}
+	})
+
 	t.Run("settings", func(t *testing.T) {
 		p := e.pool(t, Options{MaxPerKey: 3})
 		a := get(t, p, e.key, "A")

@@ -142,14 +142,11 @@ func (s *session) cancelBusy(deadlock bool) {
 	s.mu.Unlock()
 	for _, c := range conns {
 		if !deadlock {
-			go c.CancelRequest(context.Background())
+			c.CancelAsync(nil)
 			continue
 		}
 		s.deadlockCancels.Add(1)
-		go func() {
-			defer s.deadlockCancels.Add(-1)
-			c.CancelRequest(context.Background())
-		}()
+		c.CancelAsync(func() { s.deadlockCancels.Add(-1) })
 	}
 }
 
@@ -389,7 +386,7 @@ func (s *session) ReadGate(ctx context.Context) (func(), error) {
 // that came before c was busy is sent to c's datanode now.
 func (s *session) Sent(c *pooler.Conn) {
 	if s.cancelErr() != nil {
-		go c.CancelRequest(context.Background())
+		c.CancelAsync(nil)
 	}
 }
 
