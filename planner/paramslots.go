@@ -15,7 +15,7 @@ const (
 // ParamSlots gives the locations (in the statement's text) of the
 // constants that a datanode can take as parameters of a prepared statement
 // without a change of meaning: integers that are operands of an operator, of
-// IN or BETWEEN, values of INSERT ... VALUES or of UPDATE ... SET; and
+// IN or BETWEEN whose other operand is not a constant, values of INSERT ... VALUES or of UPDATE ... SET; and
 // strings in those places when a column gives them their type (a column
 // compared to them, the column they are inserted into or set to). A
 // negative integer's location is that of its minus sign. Constants anywhere
@@ -36,6 +36,18 @@ func ParamSlots(stmt *pg_query.Node) map[int32]byte {
 		}
 	}
 	isCol := func(n *pg_query.Node) bool { return n != nil && n.GetColumnRef() != nil }
+	isConst := func(n *pg_query.Node) bool { return n != nil && n.GetAConst() != nil }
+	allConst := func(n *pg_query.Node) bool { // a constant, or a list of constants only
+		if l := n.GetList(); l != nil {
+			for _, item := range l.Items {
+				if !isConst(item) {
+					return false
+				}
+			}
+			return true
+		}
+		return isConst(n)
+	}
 	operands := func(n *pg_query.Node, strOK bool) {
 		if l := n.GetList(); l != nil {
 			for _, item := range l.Items {
@@ -52,6 +64,12 @@ func ParamSlots(stmt *pg_query.Node) map[int32]byte {
 			case pg_query.A_Expr_Kind_AEXPR_OP, pg_query.A_Expr_Kind_AEXPR_IN, pg_query.A_Expr_Kind_AEXPR_LIKE,
 				pg_query.A_Expr_Kind_AEXPR_ILIKE, pg_query.A_Expr_Kind_AEXPR_BETWEEN, pg_query.A_Expr_Kind_AEXPR_NOT_BETWEEN,
 				pg_query.A_Expr_Kind_AEXPR_DISTINCT, pg_query.A_Expr_Kind_AEXPR_NOT_DISTINCT:
+				// Constants on both sides (or under a prefix operator) make
+				// a constant expression, which PostgreSQL folds when it plans
+				// (a 1/0 fails there, with or without rows): they stay.
+				if x.Lexpr == nil || isConst(x.Lexpr) && allConst(x.Rexpr) {
+					break
+				}
 				// A string is typed by a column on the other side only.
 				operands(x.Lexpr, isCol(x.Rexpr))
 				operands(x.Rexpr, isCol(x.Lexpr))

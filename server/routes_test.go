@@ -30,6 +30,12 @@ func TestParamForm(t *testing.T) {
 		{"SELECT * FROM t WHERE id = 5 AND x = -2147483648", "no form"},
 		{"SELECT * FROM t WHERE id = 5 AND v = 1.5", "no form"}, // no template at all
 		{"SELECT CAST(a AS varchar(10)) FROM t WHERE id = 5", "no form"},
+		// A constant expression is folded when the datanode plans: it stays.
+		{"SELECT * FROM t WHERE id = 5 AND 1 / 0 = 1", "no form"},
+		{"SELECT * FROM t WHERE id = 5 AND a = 2 + 3", "no form"},
+		{"SELECT * FROM t WHERE id = 5 AND 3 IN (1, 2)", "no form"},
+		{"SELECT * FROM t WHERE id = 5 AND 3 BETWEEN 1 AND 2", "no form"},
+		{"SELECT * FROM t WHERE 5 = id AND 7 < a", "SELECT * FROM t WHERE $1 = id AND $2 < a [23 23]"},
 	} {
 		tree, err := pg_query.Parse(c.text)
 		if err != nil {
