@@ -168,6 +168,16 @@ func (o *oneResult) Close() error {
 	return nil
 }
 
+// forgetLostPrepared makes a backend prepare its statements anew when one of
+// them is gone (a DEALLOCATE or DISCARD sent to it behind the coordinator's
+// back): the statement that found out fails, the next ones work.
+func forgetLostPrepared(c *pooler.Conn, err error) {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "26000" && strings.Contains(pe.Message, `"xlgo_`) {
+		c.ForgetPrepared()
+	}
+}
+
 // afterBegin is the answer of a BEGIN sent with a statement: the BEGIN's
 // own result is read first and not shown; an error of it ends the answer.
 type afterBegin struct {
@@ -338,6 +348,7 @@ func runRemote(ctx context.Context, p *planner.RemoteQuery, b Backends, sink Sin
 		}
 		tag, d, err := consume(res, res.NextResult(), node, sink, described, discard)
 		if err != nil {
+			forgetLostPrepared(c, err)
 			return "", err
 		}
 		described = d

@@ -3,6 +3,7 @@ package regress
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -148,5 +149,37 @@ func TestCancelAndTimeouts(t *testing.T) {
 	defer cancel()
 	if _, err := conn2.Exec(ctx, "UPDATE slow SET v = v + 1 WHERE id = 2"); err != nil {
 		t.Fatalf("the timed-out transaction still holds its lock: %v", err)
+	}
+}
+
+// Statements the coordinator prepared on a backend, dropped there behind its
+// back (EXECUTE DIRECT ... DEALLOCATE ALL), are prepared anew: at most one
+// statement finds out, with an error; the next ones run.
+func TestLostPreparedStatements(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Coordinators: 1, Datanodes: 1})
+	conn := connect(t, c, 0, "postgres")
+	mustExec(t, conn, "CREATE TABLE lost (id int PRIMARY KEY, v int) DISTRIBUTE BY HASH (id)")
+	mustExec(t, conn, "INSERT INTO lost SELECT g, g * 10 FROM generate_series(1, 10) g")
+	for id := 1; id <= 3; id++ {
+		if v := queryInt(t, conn, fmt.Sprintf("SELECT v FROM lost WHERE id = %d", id)); v != int64(id*10) {
+			t.Fatalf("id %d: v = %d", id, v)
+		}
+	}
+	mustExec(t, conn, "EXECUTE DIRECT ON (datanode1) 'DEALLOCATE ALL'")
+	failures := 0
+	for id := 4; id <= 8; id++ {
+		var v int64
+		err := conn.QueryRow(context.Background(), fmt.Sprintf("SELECT v FROM lost WHERE id = %d", id)).Scan(&v)
+		switch {
+		case err != nil && sqlState(err) == "26000":
+			failures++
+		case err != nil:
+			t.Fatalf("id %d: %v", id, err)
+		case v != int64(id*10):
+			t.Fatalf("id %d: v = %d", id, v)
+		}
+	}
+	if failures > 1 {
+		t.Fatalf("%d statements failed after the DEALLOCATE; at most the first may", failures)
 	}
 }
