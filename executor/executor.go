@@ -273,8 +273,16 @@ func consume(mrr results, has bool, node string, sink Sink, described, discard b
 // taken its snapshot by then); the rows are streamed after.
 func runRemoteRead(ctx context.Context, p *planner.RemoteQuery, b Backends, sink Sink) (string, error) {
 	conns := make([]*pooler.Conn, len(p.Nodes))
+	begins := make([]string, len(p.Nodes))
+	deferrer, lazy := b.(BeginDeferrer)
 	for i, node := range p.Nodes {
-		c, err := b.Conn(ctx, node, false)
+		var c *pooler.Conn
+		var err error
+		if lazy {
+			c, begins[i], err = deferrer.ConnBegin(ctx, node, false)
+		} else {
+			c, err = b.Conn(ctx, node, false)
+		}
 		if err != nil {
 			return "", err
 		}
@@ -286,7 +294,11 @@ func runRemoteRead(ctx context.Context, p *planner.RemoteQuery, b Backends, sink
 	}
 	mrrs := make([]results, len(p.Nodes))
 	for i, node := range p.Nodes {
-		mrrs[i] = send(ctx, conns[i], p.SQL[node], p.Params, p.ParamOIDs)
+		if begins[i] != "" {
+			mrrs[i] = sendBegin(ctx, conns[i], begins[i], p.SQL[node], p.Params, p.ParamOIDs)
+		} else {
+			mrrs[i] = send(ctx, conns[i], p.SQL[node], p.Params, p.ParamOIDs)
+		}
 		b.Sent(conns[i])
 	}
 	has := make([]bool, len(p.Nodes))

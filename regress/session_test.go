@@ -38,7 +38,7 @@ func TestCancelAndTimeouts(t *testing.T) {
 	conn2 := connect(t, c, 0, "postgres")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		n := queryInt(t, conn2, "EXECUTE DIRECT ON (datanode1) 'SELECT count(*) FROM pg_stat_activity WHERE query LIKE ''%pg_sleep(30)%'' AND pid <> pg_backend_pid()'") +
+		n := queryInt(t, conn2, "EXECUTE DIRECT ON (datanode1) 'SELECT count(*) FROM pg_stat_activity WHERE query LIKE ''%pg_sleep(30)%'' AND state = ''active'' AND pid <> pg_backend_pid()'") +
 			queryInt(t, conn2, "EXECUTE DIRECT ON (datanode2) 'SELECT count(*) FROM pg_stat_activity WHERE query LIKE ''%pg_sleep(30)%'' AND state = ''active'' AND pid <> pg_backend_pid()'")
 		if n == 0 {
 			break

@@ -668,8 +668,11 @@ func (s *session) autocommit(ctx context.Context, fn func() error) error {
 
 // run executes a plan and completes the command.
 func (s *session) run(ctx context.Context, p planner.Plan, w ResultWriter) error {
-	// A statement on one node outside a transaction needs no transaction of ours.
-	if rq, ok := p.(*planner.RemoteQuery); ok && !s.tx.active && len(rq.Nodes) == 1 && !(s.inBatch && rq.Write) {
+	// A statement on one node outside a transaction needs no transaction of
+	// ours; nor does a read of several (it passes the read gate, which makes
+	// its snapshots agree, and writes nothing to commit together).
+	if rq, ok := p.(*planner.RemoteQuery); ok && !s.tx.active &&
+		(len(rq.Nodes) == 1 && !(s.inBatch && rq.Write) || len(rq.Nodes) > 1 && !rq.Write && !s.inBatch) {
 		tag, err := executor.Run(ctx, p, s, w)
 		if err != nil {
 			s.checkConns()
@@ -886,8 +889,8 @@ func (s *session) commit(ctx context.Context) error {
 	sort.Strings(writers)
 	sort.Strings(readers)
 	var firstErr error
-	for _, n := range readers {
-		if err := s.simple(ctx, n, "COMMIT"); err != nil && firstErr == nil {
+	for _, err := range s.onEach(ctx, readers, "COMMIT") {
+		if err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
