@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -39,32 +40,58 @@ func walkReflect(m protoreflect.Message, fn func(proto.Message) bool) {
 	if !fn(m.Interface()) {
 		return
 	}
-	// Range visits only the fields that are set (a Node has hundreds of
-	// oneof cases), in a deliberately random order: sort them, so that plans
-	// come out the same every time.
-	type field struct {
-		fd protoreflect.FieldDescriptor
-		v  protoreflect.Value
-	}
-	var buf [8]field
-	fields := buf[:0]
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		if fd.Kind() == protoreflect.MessageKind && !fd.IsMap() {
-			fields = append(fields, field{fd, v})
+	mf := messageFieldsOf(m.Descriptor())
+	if mf.oneof != nil {
+		// A Node: one of its hundreds of cases is set.
+		if fd := m.WhichOneof(mf.oneof); fd != nil && fd.Kind() == protoreflect.MessageKind {
+			walkReflect(m.Get(fd).Message(), fn)
 		}
-		return true
-	})
-	sort.Slice(fields, func(i, j int) bool { return fields[i].fd.Number() < fields[j].fd.Number() })
-	for _, f := range fields {
-		if f.fd.IsList() {
-			l := f.v.List()
+		return
+	}
+	for _, fd := range mf.fields {
+		if !m.Has(fd) {
+			continue
+		}
+		v := m.Get(fd)
+		if fd.IsList() {
+			l := v.List()
 			for i := 0; i < l.Len(); i++ {
 				walkReflect(l.Get(i).Message(), fn)
 			}
 		} else {
-			walkReflect(f.v.Message(), fn)
+			walkReflect(v.Message(), fn)
 		}
 	}
+}
+
+// messageFields are the fields of a message type that hold messages, in
+// field number order (so that walks, and the plans made from them, come out
+// the same every time).
+type messageFields struct {
+	fields []protoreflect.FieldDescriptor
+	// oneof is set when every one of them is a case of this one oneof (Node).
+	oneof protoreflect.OneofDescriptor
+}
+
+var messageFieldsCache sync.Map // protoreflect.FullName -> *messageFields
+
+func messageFieldsOf(md protoreflect.MessageDescriptor) *messageFields {
+	if v, ok := messageFieldsCache.Load(md.FullName()); ok {
+		return v.(*messageFields)
+	}
+	mf := &messageFields{}
+	fds := md.Fields()
+	for i := 0; i < fds.Len(); i++ {
+		if fd := fds.Get(i); fd.Kind() == protoreflect.MessageKind && !fd.IsMap() {
+			mf.fields = append(mf.fields, fd)
+		}
+	}
+	sort.Slice(mf.fields, func(i, j int) bool { return mf.fields[i].Number() < mf.fields[j].Number() })
+	if ods := md.Oneofs(); ods.Len() == 1 && !ods.Get(0).IsSynthetic() && len(mf.fields) > 0 && ods.Get(0).Fields().Len() == fds.Len() {
+		mf.oneof = ods.Get(0)
+	}
+	messageFieldsCache.Store(md.FullName(), mf)
+	return mf
 }
 
 // parseTreeVersion is the parse tree version pg_query's deparser expects.
