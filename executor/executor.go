@@ -30,13 +30,9 @@ type Backends interface {
 	// cancel of the client's statement that came before it was busy
 	// reaches it too.
 	Sent(c *pooler.Conn)
-}
-
-// BeginDeferrer is a Backends whose open transaction may start on a node
-// with the first statement sent there: ConnBegin gives the connection and,
-// when the node has not started the transaction yet, the BEGIN to send in
-// the same round trip before the statement (the node counts as started).
-type BeginDeferrer interface {
+	// ConnBegin is Conn for a statement sent next: when the node has not
+	// started the open transaction yet, begin is the BEGIN to send in the
+	// same round trip before the statement (the node counts as started).
 	ConnBegin(ctx context.Context, node string, write bool) (c *pooler.Conn, begin string, err error)
 }
 
@@ -200,34 +196,34 @@ func (a *afterBegin) NextResult() bool {
 func (a *afterBegin) ResultReader() *pgconn.ResultReader { return a.mrr.ResultReader() }
 func (a *afterBegin) Close() error                       { return a.mrr.Close() }
 
-// sendBegin sends a transaction's BEGIN and its first statement on a node
-// in one round trip (one Sync: an error skips what follows it).
-func sendBegin(ctx context.Context, c *pooler.Conn, begin, sql string, params [][]byte, oids []uint32) results {
-	b := &pgconn.Batch{}
-	b.ExecParams(begin, nil, nil, nil, nil)
+// send sends a statement, with its parameters when it has them, after
+// begin (a transaction's BEGIN on the node) when it is not "": both go in
+// one round trip (one Sync: an error skips what follows it).
+func send(ctx context.Context, c *pooler.Conn, begin, sql string, params [][]byte, oids []uint32) results {
+	// With parameters it is prepared once per backend: the datanode parses
+	// and plans it once, and its description is known (no Describe with
+	// each run).
 	var sd *pgconn.StatementDescription
 	if params != nil {
 		sd, _ = c.Prepared(ctx, sql, oids)
 	}
+	if begin == "" {
+		switch {
+		case sd != nil:
+			return &oneResult{rr: c.ExecStatement(ctx, sd, params, nil, nil)}
+		case params != nil:
+			return &oneResult{rr: c.ExecParams(ctx, sql, params, oids, nil, nil)}
+		}
+		return c.Exec(ctx, sql)
+	}
+	b := &pgconn.Batch{}
+	b.ExecParams(begin, nil, nil, nil, nil)
 	if sd != nil {
 		b.ExecStatement(sd, params, nil, nil)
 	} else {
 		b.ExecParams(sql, params, oids, nil, nil)
 	}
 	return &afterBegin{mrr: c.ExecBatch(ctx, b)}
-}
-
-// send sends a statement, with its parameters when it has them.
-func send(ctx context.Context, c *pooler.Conn, sql string, params [][]byte, oids []uint32) results {
-	if params != nil {
-		// Prepared once per backend: the datanode parses and plans it once.
-		// Its description is known: no Describe with each run.
-		if sd, err := c.Prepared(ctx, sql, oids); err == nil && sd != nil {
-			return &oneResult{rr: c.ExecStatement(ctx, sd, params, nil, nil)}
-		}
-		return &oneResult{rr: c.ExecParams(ctx, sql, params, oids, nil, nil)}
-	}
-	return c.Exec(ctx, sql)
 }
 
 // consume streams the results of a statement already sent; has tells
@@ -274,19 +270,11 @@ func consume(mrr results, has bool, node string, sink Sink, described, discard b
 func runRemoteRead(ctx context.Context, p *planner.RemoteQuery, b Backends, sink Sink) (string, error) {
 	conns := make([]*pooler.Conn, len(p.Nodes))
 	begins := make([]string, len(p.Nodes))
-	deferrer, lazy := b.(BeginDeferrer)
 	for i, node := range p.Nodes {
-		var c *pooler.Conn
 		var err error
-		if lazy {
-			c, begins[i], err = deferrer.ConnBegin(ctx, node, false)
-		} else {
-			c, err = b.Conn(ctx, node, false)
-		}
-		if err != nil {
+		if conns[i], begins[i], err = b.ConnBegin(ctx, node, false); err != nil {
 			return "", err
 		}
-		conns[i] = c
 	}
 	release, err := b.ReadGate(ctx)
 	if err != nil {
@@ -294,11 +282,7 @@ func runRemoteRead(ctx context.Context, p *planner.RemoteQuery, b Backends, sink
 	}
 	mrrs := make([]results, len(p.Nodes))
 	for i, node := range p.Nodes {
-		if begins[i] != "" {
-			mrrs[i] = sendBegin(ctx, conns[i], begins[i], p.SQL[node], p.Params, p.ParamOIDs)
-		} else {
-			mrrs[i] = send(ctx, conns[i], p.SQL[node], p.Params, p.ParamOIDs)
-		}
+		mrrs[i] = send(ctx, conns[i], begins[i], p.SQL[node], p.Params, p.ParamOIDs)
 		b.Sent(conns[i])
 	}
 	has := make([]bool, len(p.Nodes))
@@ -338,26 +322,13 @@ func runRemote(ctx context.Context, p *planner.RemoteQuery, b Backends, sink Sin
 	var tags tagCounter
 	described := false
 	firstTag := ""
-	deferrer, lazy := b.(BeginDeferrer)
 	for i, node := range p.Nodes {
-		var c *pooler.Conn
-		var begin string
-		var err error
-		if lazy {
-			c, begin, err = deferrer.ConnBegin(ctx, node, p.Write)
-		} else {
-			c, err = b.Conn(ctx, node, p.Write)
-		}
+		c, begin, err := b.ConnBegin(ctx, node, p.Write)
 		if err != nil {
 			return "", err
 		}
 		discard := p.Replicated && i > 0
-		var res results
-		if begin != "" {
-			res = sendBegin(ctx, c, begin, p.SQL[node], p.Params, p.ParamOIDs)
-		} else {
-			res = send(ctx, c, p.SQL[node], p.Params, p.ParamOIDs)
-		}
+		res := send(ctx, c, begin, p.SQL[node], p.Params, p.ParamOIDs)
 		tag, d, err := consume(res, res.NextResult(), node, sink, described, discard)
 		if err != nil {
 			forgetLostPrepared(c, err)

@@ -250,11 +250,7 @@ func plainStatement(st *preparedStmt) bool {
 		st.node.GetInsertStmt() == nil {
 		return false
 	}
-	if hasSequenceCall(st.text) {
-		return false
-	}
-	if l := strings.ToLower(st.text); strings.Contains(l, "set_config") || strings.Contains(l, "advisory") ||
-		strings.Contains(l, "pgxc_") {
+	if !plainLower(strings.ToLower(st.text)) {
 		return false
 	}
 	for _, o := range st.paramOIDs {

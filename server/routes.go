@@ -93,7 +93,7 @@ func (f *paramForm) params(consts []constTok) ([][]byte, bool) {
 	vals := make([][]byte, len(consts))
 	for i, t := range consts {
 		if f.oids[i] == oidInt4 {
-			if n, err := strconv.ParseInt(t.value, 10, 32); err != nil || n < 0 {
+			if _, err := strconv.ParseInt(t.value, 10, 32); err != nil {
 				return nil, false
 			}
 		}
@@ -254,13 +254,13 @@ func (s *session) routeByText(text string) (*planner.RemoteQuery, bool) {
 	clear(rq.SQL)
 	s.routedNode[0] = node
 	*rq = planner.RemoteQuery{Nodes: s.routedNode[:], SQL: rq.SQL, Write: r.write}
-	rq.SQL[node] = text
+	sql := text
 	if r.prepared != nil {
 		if params, ok := r.prepared.params(consts); ok {
-			rq.SQL[node] = r.prepared.sql
-			rq.Params, rq.ParamOIDs = params, r.prepared.oids
+			sql, rq.Params, rq.ParamOIDs = r.prepared.sql, params, r.prepared.oids
 		}
 	}
+	rq.SQL[node] = sql
 	return rq, true
 }
 

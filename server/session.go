@@ -291,55 +291,60 @@ func (s *session) dropConn(node string) {
 // Conn implements executor.Backends: the backend joined to the open
 // transaction, if any.
 func (s *session) Conn(ctx context.Context, node string, write bool) (*pooler.Conn, error) {
+	c, _, err := s.join(ctx, node, write, false)
+	return c, err
+}
+
+// ConnBegin implements executor.Backends: a node that joins the open
+// transaction with a statement gets its BEGIN in the statement's round trip.
+func (s *session) ConnBegin(ctx context.Context, node string, write bool) (*pooler.Conn, string, error) {
+	return s.join(ctx, node, write, true)
+}
+
+// join gives the session's backend on node, joined to the open transaction:
+// a node that has not started it starts it now, or, when deferBegin allows
+// and the node needs only its BEGIN, gives that BEGIN to send with the next
+// statement.
+func (s *session) join(ctx context.Context, node string, write, deferBegin bool) (*pooler.Conn, string, error) {
 	if err := s.cancelErr(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if s.tx.active && s.tx.rr && !s.tx.snapshotTaken {
 		if err := s.takeSnapshots(ctx); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	c, err := s.conn(ctx, node)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	begin := ""
 	if s.tx.active && !s.tx.begun[node] {
-		if _, err := c.Exec(ctx, s.tx.beginSQL).ReadAll(); err != nil {
-			s.dropConn(node)
-			return nil, executor.NodeError(node, err)
-		}
 		s.tx.begun[node] = true
-		for _, set := range s.tx.joinStatements() {
-			if _, err := c.Exec(ctx, set).ReadAll(); err != nil {
-				return nil, executor.NodeError(node, err)
+		if deferBegin && !s.tx.hasJoinStatements() {
+			begin = s.tx.beginSQL
+		} else {
+			if _, err := c.Exec(ctx, s.tx.beginSQL).ReadAll(); err != nil {
+				delete(s.tx.begun, node)
+				s.dropConn(node)
+				return nil, "", executor.NodeError(node, err)
+			}
+			for _, set := range s.tx.joinStatements() {
+				if _, err := c.Exec(ctx, set).ReadAll(); err != nil {
+					return nil, "", executor.NodeError(node, err)
+				}
 			}
 		}
 	}
 	if write && s.tx.active {
 		s.tx.writes[node] = true
 	}
-	return c, nil
+	return c, begin, nil
 }
 
-// ConnBegin implements executor.BeginDeferrer: a node that joins the open
-// transaction with a statement gets its BEGIN in the statement's round trip.
-func (s *session) ConnBegin(ctx context.Context, node string, write bool) (*pooler.Conn, string, error) {
-	if !s.tx.active || s.tx.begun[node] || (s.tx.rr && !s.tx.snapshotTaken) || len(s.tx.joinStatements()) > 0 {
-		c, err := s.Conn(ctx, node, write)
-		return c, "", err
-	}
-	if err := s.cancelErr(); err != nil {
-		return nil, "", err
-	}
-	c, err := s.conn(ctx, node)
-	if err != nil {
-		return nil, "", err
-	}
-	s.tx.begun[node] = true
-	if write {
-		s.tx.writes[node] = true
-	}
-	return c, s.tx.beginSQL, nil
+// hasJoinStatements tells whether joinStatements has any.
+func (t *txn) hasJoinStatements() bool {
+	return len(t.sets) > 0 || len(t.localSets) > 0 || len(t.savepoints) > 0
 }
 
 // joinStatements bring a node that joins the transaction late to its state:
@@ -668,11 +673,7 @@ func (s *session) autocommit(ctx context.Context, fn func() error) error {
 
 // run executes a plan and completes the command.
 func (s *session) run(ctx context.Context, p planner.Plan, w ResultWriter) error {
-	// A statement on one node outside a transaction needs no transaction of
-	// ours; nor does a read of several (it passes the read gate, which makes
-	// its snapshots agree, and writes nothing to commit together).
-	if rq, ok := p.(*planner.RemoteQuery); ok && !s.tx.active &&
-		(len(rq.Nodes) == 1 && !(s.inBatch && rq.Write) || len(rq.Nodes) > 1 && !rq.Write && !s.inBatch) {
+	if rq, ok := p.(*planner.RemoteQuery); ok && !s.tx.active && s.alone(rq) {
 		tag, err := executor.Run(ctx, p, s, w)
 		if err != nil {
 			s.checkConns()
@@ -706,6 +707,18 @@ func (s *session) run(ctx context.Context, p planner.Plan, w ResultWriter) error
 		return err
 	}
 	return w.CommandComplete(tag)
+}
+
+// alone tells whether a statement outside a transaction needs none of
+// ours: a statement on one node (but a write inside an extended-protocol
+// batch, which commits at Sync), or a read of several nodes outside a batch
+// (it passes the read gate, which makes its snapshots agree, and has nothing
+// to commit together).
+func (s *session) alone(rq *planner.RemoteQuery) bool {
+	if len(rq.Nodes) == 1 {
+		return !(s.inBatch && rq.Write)
+	}
+	return !rq.Write && !s.inBatch
 }
 
 var (

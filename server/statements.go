@@ -23,8 +23,7 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w Res
 	// A statement shaped like one planned before, pinned to one node by
 	// one of its constants, needs no parse and no plan.
 	lower := strings.ToLower(p.SQL)
-	plainText := p.Distribute == nil && !hasSequenceCallLower(lower) && !strings.Contains(lower, "pgxc_") &&
-		!strings.Contains(lower, "set_config") && !strings.Contains(lower, "advisory")
+	plainText := p.Distribute == nil && plainLower(lower)
 	if plainText {
 		if rq, ok := s.routeByText(p.SQL); ok {
 			return s.run(ctx, rq, w)
@@ -336,10 +335,16 @@ func isolationOf(opts []*pg_query.Node) string {
 	return ""
 }
 
-// hasSequenceCall is a cheap test for nextval/currval/setval/lastval in SQL text.
-func hasSequenceCall(sql string) bool { return hasSequenceCallLower(strings.ToLower(sql)) }
+// plainLower tells whether a statement text (in lower case) calls nothing
+// the coordinator must see: sequences, set_config, advisory locks, pgxc_
+// functions. Only such a statement may follow a route template.
+func plainLower(l string) bool {
+	return !hasSequenceCallLower(l) && !strings.Contains(l, "pgxc_") && !strings.Contains(l, "set_config") &&
+		!strings.Contains(l, "advisory")
+}
 
-// hasSequenceCallLower is hasSequenceCall of text already in lower case.
+// hasSequenceCallLower is a cheap test for nextval/currval/setval/lastval
+// in SQL text in lower case.
 func hasSequenceCallLower(l string) bool {
 	return strings.Contains(l, "nextval") || strings.Contains(l, "currval") || strings.Contains(l, "setval") ||
 		strings.Contains(l, "lastval")

@@ -19,13 +19,7 @@ func TestDistributedDeadlock(t *testing.T) {
 	c := clustertest.Start(t, clustertest.Options{Coordinators: 2, Datanodes: 2,
 		DatanodeSettings: map[string]string{"deadlock_timeout": "1s"}})
 	admin := connect(t, c.CoordDSN(0, "postgres"), true)
-	exec(t, admin,
-		"CREATE TABLE dl (id int PRIMARY KEY, v int NOT NULL) DISTRIBUTE BY HASH (id)",
-		"INSERT INTO dl SELECT g, 0 FROM generate_series(1, 20) g")
-	keys := keysByNode(t, admin, "dl")
-	if len(keys["datanode1"]) == 0 || len(keys["datanode2"]) == 0 {
-		t.Fatalf("keys by node: %v: want rows on both datanodes", keys)
-	}
+	keys := twoNodeTable(t, admin, "dl")
 	rounds := []struct {
 		name   string
 		coords [2]int

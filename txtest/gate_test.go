@@ -30,14 +30,8 @@ func TestSnapshotGateSpec(t *testing.T) {
 	t.Cleanup(func() { os.Remove(pause) }) // never leave the coordinator paused
 
 	admin := connect(t, c.CoordDSN(1, "postgres"), true)
-	exec(t, admin,
-		"CREATE TABLE g (id int PRIMARY KEY, v int NOT NULL) DISTRIBUTE BY HASH (id)",
-		"INSERT INTO g SELECT i, 0 FROM generate_series(1, 20) i")
-	keys := keysByNode(t, admin, "g")
+	keys := twoNodeTable(t, admin, "g")
 	n1, n2 := len(keys["datanode1"]), len(keys["datanode2"])
-	if n1 == 0 || n2 == 0 {
-		t.Fatalf("keys by node: %v: want rows on both datanodes", keys)
-	}
 	ids := nodeIDs(t, admin)
 	step := func(format string, args ...any) { report(t, format, args...) }
 

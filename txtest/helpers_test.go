@@ -128,6 +128,21 @@ func keysByNode(t *testing.T, conn *pgx.Conn, table string) map[string][]int {
 	return out
 }
 
+// twoNodeTable creates table (id int PRIMARY KEY, v int NOT NULL), hash
+// distributed by id, with ids 1 to 20 and v 0, and returns its keys by
+// datanode; it fails the test unless both datanodes hold some.
+func twoNodeTable(t *testing.T, conn *pgx.Conn, table string) map[string][]int {
+	t.Helper()
+	exec(t, conn,
+		"CREATE TABLE "+table+" (id int PRIMARY KEY, v int NOT NULL) DISTRIBUTE BY HASH (id)",
+		"INSERT INTO "+table+" SELECT i, 0 FROM generate_series(1, 20) i")
+	keys := keysByNode(t, conn, table)
+	if len(keys["datanode1"]) == 0 || len(keys["datanode2"]) == 0 {
+		t.Fatalf("keys by node: %v: want rows on both datanodes", keys)
+	}
+	return keys
+}
+
 // waitLockWaiters waits until n backends of datanode i wait for a lock.
 func waitLockWaiters(t *testing.T, c *clustertest.Cluster, i, n int) {
 	t.Helper()

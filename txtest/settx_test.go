@@ -15,13 +15,7 @@ import (
 func TestSetTransactionRepeatableRead(t *testing.T) {
 	c := clustertest.Start(t, clustertest.Options{Coordinators: 1, Datanodes: 2})
 	admin := connect(t, c.CoordDSN(0, "postgres"), true)
-	exec(t, admin,
-		"CREATE TABLE st (id int PRIMARY KEY, v int NOT NULL) DISTRIBUTE BY HASH (id)",
-		"INSERT INTO st SELECT i, 0 FROM generate_series(1, 20) i")
-	keys := keysByNode(t, admin, "st")
-	if len(keys["datanode1"]) == 0 || len(keys["datanode2"]) == 0 {
-		t.Fatalf("keys by node: %v: want rows on both datanodes", keys)
-	}
+	keys := twoNodeTable(t, admin, "st")
 	for _, simple := range []bool{true, false} {
 		r := connect(t, c.CoordDSN(0, "postgres"), simple)
 		exec(t, r, "BEGIN", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
