@@ -79,6 +79,8 @@ type Relations struct {
 	ViewDefs   map[string]string // their definitions (plain views only)
 	Aggregates map[string]bool   // names of the database's aggregate functions
 	Volatile   map[string]bool   // names of volatile functions
+	// SetReturning names the functions that return sets (in any schema).
+	SetReturning map[string]bool
 	Ready      bool              // the pgxc schema exists in this database
 	// BytewiseText: the database's default collation orders text as its
 	// bytes do (C, POSIX, C.UTF-8), so the coordinator can compare text
@@ -160,15 +162,17 @@ SELECT n.nspname, c.relname, c.relkind, pg_get_viewdef(c.oid) FROM dv JOIN pg_cl
 
 // Load reads a database's distribution catalog through a connection to one datanode.
 func Load(ctx context.Context, conn *pgconn.PgConn) (*Relations, error) {
-	rel := &Relations{Tables: map[string]*Table{}, DistViews: map[string]bool{}, ViewDefs: map[string]string{}, Aggregates: map[string]bool{}, Volatile: map[string]bool{}}
+	rel := &Relations{Tables: map[string]*Table{}, DistViews: map[string]bool{}, ViewDefs: map[string]string{}, Aggregates: map[string]bool{}, Volatile: map[string]bool{},
+		SetReturning: map[string]bool{}}
 	res, err := conn.Exec(ctx, `SELECT to_regclass('pgxc.pgxc_class') IS NOT NULL;
 SELECT DISTINCT proname FROM pg_proc WHERE prokind = 'a' AND pronamespace <> 'pg_catalog'::regnamespace;
 SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v' AND prokind = 'f';
-SELECT datcollate, datlocprovider FROM pg_database WHERE datname = current_database()`).ReadAll()
+SELECT datcollate, datlocprovider FROM pg_database WHERE datname = current_database();
+SELECT DISTINCT proname FROM pg_proc WHERE proretset`).ReadAll()
 	if err != nil {
 		return nil, fmt.Errorf("read distribution catalog: %w", err)
 	}
-	if len(res) != 4 || len(res[0].Rows) != 1 {
+	if len(res) != 5 || len(res[0].Rows) != 1 {
 		return nil, fmt.Errorf("read distribution catalog: %d results", len(res))
 	}
 	if rows := res[3].Rows; len(rows) == 1 && string(rows[0][1]) == "c" {
@@ -179,6 +183,9 @@ SELECT datcollate, datlocprovider FROM pg_database WHERE datname = current_datab
 	}
 	for _, row := range res[2].Rows {
 		rel.Volatile[string(row[0])] = true
+	}
+	for _, row := range res[4].Rows {
+		rel.SetReturning[string(row[0])] = true
 	}
 	if string(res[0].Rows[0][0]) != "t" {
 		return rel, nil

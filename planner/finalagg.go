@@ -231,6 +231,7 @@ func planFinalAgg(env *Env, stmt *pg_query.Node, r *relRef) (Plan, bool, error) 
 	sql := fmt.Sprintf("SELECT %s FROM %s%s AS %s", strings.Join(remoteCols, ", "), only, r.table.QualifiedName(), quoteIdent(r.alias))
 	remote := parseOne(sql)
 	rs := remote.GetSelectStmt()
+	withSample(r, rs)
 	if sel.WhereClause != nil {
 		rs.WhereClause = proto.Clone(sel.WhereClause).(*pg_query.Node)
 	}

@@ -102,8 +102,8 @@ func (j *joinPlan) reduce(stmt *pg_query.Node) (Plan, bool, error) {
 	}
 	for f := 0; f < 2; f++ {
 		filtered, other := j.sides[f], j.sides[1-f]
-		if len(filtered.terms) == 0 || len(other.terms) > 0 {
-			continue
+		if len(filtered.terms) == 0 || len(other.terms) > 0 || filtered.ref.sample != nil {
+			continue // (a sample read twice would be two samples)
 		}
 		fc, oc := j.pairs[0][f], j.pairs[0][1-f]
 		if fc.Collation != "" || oc.Collation != "" {
@@ -155,6 +155,7 @@ func (j *joinPlan) scans() ([2]*RemoteScan, error) {
 		if len(q.TargetList) == 0 {
 			q.TargetList = []*pg_query.Node{{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Val: parseExpr("1")}}}}
 		}
+		withSample(sd.ref, q)
 		var terms []*pg_query.Node
 		for _, t := range sd.terms {
 			terms = append(terms, proto.Clone(t).(*pg_query.Node))

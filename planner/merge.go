@@ -260,8 +260,12 @@ func planColocatedMerge(env *Env, stmt *pg_query.Node, refs []*relRef, nodes []s
 func mergeOver(env *Env, stmt *pg_query.Node, m *mergeScope) (Plan, bool, error) {
 	sel := stmt.GetSelectStmt()
 	if sel == nil || sel.Op != pg_query.SetOperation_SETOP_NONE || len(sel.GroupClause) > 0 ||
-		sel.HavingClause != nil || len(sel.WindowClause) > 0 || len(sel.LockingClause) > 0 || sel.WithClause != nil ||
+		sel.HavingClause != nil || len(sel.WindowClause) > 0 || sel.WithClause != nil ||
 		sel.LimitOption == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || hasAggregate(env, sel) || env.mentionsXC(stmt) {
+		return nil, false, nil
+	}
+	if len(sel.LockingClause) > 0 && (sel.LimitCount != nil || sel.LimitOffset != nil || len(sel.DistinctClause) > 0) {
+		// Each node would lock rows that the coordinator then drops.
 		return nil, false, nil
 	}
 	if len(sel.SortClause) == 0 && len(sel.DistinctClause) == 0 && sel.LimitCount == nil && sel.LimitOffset == nil {

@@ -240,6 +240,7 @@ func planPartialAgg(env *Env, stmt *pg_query.Node, r *relRef, replNodes []string
 	if !r.rv.Inh {
 		rs.FromClause[0].GetRangeVar().Inh = false
 	}
+	withSample(r, rs)
 	if len(pushed) > 0 {
 		var cl []*pg_query.Node
 		for _, p := range pushed {

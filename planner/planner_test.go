@@ -75,7 +75,7 @@ func testEnv() *planner.Env {
 		table("tc", distribution.Hash, 0, both, col("code", "character varying(5)", "varchar"), col("q", "integer", "int4")),
 		table("tco", distribution.Hash, 0, both, col("id", "integer", "int4"), col("w", "text", "text")),
 	}
-	rel := &catalog.Relations{Tables: map[string]*catalog.Table{}, DistViews: map[string]bool{"public.vt": true}, Volatile: map[string]bool{"random": true, "clock_timestamp": true, "nextval": true},
+	rel := &catalog.Relations{Tables: map[string]*catalog.Table{}, DistViews: map[string]bool{"public.vt": true}, Volatile: map[string]bool{"random": true, "clock_timestamp": true, "nextval": true}, SetReturning: map[string]bool{"generate_series": true, "unnest": true},
 		Aggregates: map[string]bool{}, Ready: true, BytewiseText: true}
 	for _, t := range tables {
 		rel.Tables[t.Schema+"."+t.Name] = t

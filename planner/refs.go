@@ -26,6 +26,9 @@ type relRef struct {
 	pinnedBy *pg_query.Node
 	// innerQuals are the conditions of the inner joins of its query level.
 	innerQuals []*pg_query.Node
+	// sample is the Node holding the TABLESAMPLE clause the reference is
+	// read with, if any: each datanode samples its own rows.
+	sample *pg_query.Node
 }
 
 func (r *relRef) distributed() bool {
@@ -58,6 +61,7 @@ func collectRefs(env *Env, stmt *pg_query.Node) ([]*relRef, error) {
 	cte := map[string]bool{}
 	from := map[*pg_query.RangeVar]fromInfo{}
 	var holders []*pg_query.Node
+	samples := map[*pg_query.RangeVar]*pg_query.Node{}
 	var topSel proto.Message
 	switch {
 	case stmt.GetSelectStmt() != nil:
@@ -85,6 +89,8 @@ func collectRefs(env *Env, stmt *pg_query.Node) ([]*relRef, error) {
 		var add func(n *pg_query.Node, nullable bool)
 		add = func(n *pg_query.Node, nullable bool) {
 			if rv := n.GetRangeVar(); rv != nil {
+				from[rv] = fromInfo{where: where, sole: len(items) == 1 && items[0] == n, top: owner == topSel, nullable: nullable, innerQuals: quals}
+			} else if rv := n.GetRangeTableSample().GetRelation().GetRangeVar(); rv != nil {
 				from[rv] = fromInfo{where: where, sole: len(items) == 1 && items[0] == n, top: owner == topSel, nullable: nullable, innerQuals: quals}
 			} else if j := n.GetJoinExpr(); j != nil {
 				switch j.Jointype {
@@ -117,10 +123,15 @@ func collectRefs(env *Env, stmt *pg_query.Node) ([]*relRef, error) {
 			register(x, x.FromClause, x.WhereClause)
 		case *pg_query.DeleteStmt:
 			register(x, x.UsingClause, x.WhereClause)
+		case *pg_query.LockingClause:
+			return false // FOR UPDATE OF names FROM items, it reads nothing
 		case *pg_query.Node:
 			if x.GetRangeVar() != nil {
 				holders = append(holders, x)
 				return false
+			}
+			if rv := x.GetRangeTableSample().GetRelation().GetRangeVar(); rv != nil {
+				samples[rv] = x
 			}
 		}
 		return true
@@ -142,6 +153,7 @@ func collectRefs(env *Env, stmt *pg_query.Node) ([]*relRef, error) {
 			return nil, e
 		}
 		ref.holder = n
+		ref.sample = samples[rv]
 		if fi, ok := from[rv]; ok {
 			ref.where, ref.sole, ref.top, ref.nullable, ref.innerQuals = fi.where, fi.sole, fi.top, fi.nullable, fi.innerQuals
 		}
@@ -154,6 +166,18 @@ func collectRefs(env *Env, stmt *pg_query.Node) ([]*relRef, error) {
 		}
 	}
 	return refs, nil
+}
+
+// withSample puts the TABLESAMPLE clause r is read with, if any, around the
+// only FROM item of a remote query of r: each node samples its own rows,
+// and together they are a sample of the table.
+func withSample(r *relRef, sel *pg_query.SelectStmt) {
+	if r.sample == nil {
+		return
+	}
+	ts := proto.Clone(r.sample.GetRangeTableSample()).(*pg_query.RangeTableSample)
+	ts.Relation = sel.FromClause[0]
+	sel.FromClause[0] = &pg_query.Node{Node: &pg_query.Node_RangeTableSample{RangeTableSample: ts}}
 }
 
 // resolveRef looks a RangeVar up in the catalog.

@@ -223,8 +223,18 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool
 		}
 		return &RemoteQuery{Nodes: nodes, SQL: sqls}, nil
 	}
+	if locking && sel != nil && len(dist) == 1 && len(pushableTerms(dist[0])) == len(conjuncts(dist[0].where)) {
+		// Each node locks and sends its rows in order; the coordinator
+		// merges them and drops none.
+		if plan, ok, err := planMerge(env, stmt, dist[0]); err != nil || ok {
+			return plan, err
+		}
+	}
 	if locking {
-		return nil, Unsupported("SELECT ... FOR UPDATE/SHARE over rows of several datanodes")
+		if sel != nil && (sel.LimitCount != nil || sel.LimitOffset != nil) {
+			return nil, Unsupported("SELECT ... FOR UPDATE/SHARE with LIMIT or OFFSET over rows of several datanodes: each datanode would lock rows the limit leaves out")
+		}
+		return nil, Unsupported("SELECT ... FOR UPDATE/SHARE over rows of several datanodes that the coordinator must combine (a join, aggregate or DISTINCT across datanodes): only the rows of each datanode's own statement can be locked")
 	}
 	if sel == nil {
 		return nil, Unsupported("this statement reads distributed tables on several datanodes")
@@ -351,6 +361,15 @@ func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []strin
 			in.Collations = append(in.Collations, c.Collation)
 			cols = append(cols, quoteIdent(r.alias)+"."+quoteIdent(c.Name))
 		}
+		for _, sc := range systemColumns {
+			if mentionsColumnOf(stmt, r.alias, sc.name) {
+				// Each row's own, as on its datanode (as in Postgres-XL).
+				in.Columns = append(in.Columns, sc.name)
+				in.Types = append(in.Types, sc.typ)
+				in.Collations = append(in.Collations, "")
+				cols = append(cols, quoteIdent(r.alias)+"."+sc.name)
+			}
+		}
 		if withXC {
 			in.Columns = append(in.Columns, "xc_node_id")
 			in.Types = append(in.Types, "integer")
@@ -368,6 +387,11 @@ func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []strin
 		}
 		remote := parseOne(fmt.Sprintf("SELECT %s FROM %s%s AS %s", strings.Join(cols, ", "), only,
 			r.table.QualifiedName(), quoteIdent(r.alias)))
+		holder := r.holder
+		if r.sample != nil {
+			withSample(r, remote.GetSelectStmt())
+			holder = r.sample
+		}
 		pushed := pushableTerms(r)
 		allPushed := len(pushed) == len(conjuncts(r.where))
 		derived := derivedTerms(r, dist)
@@ -419,7 +443,7 @@ func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []strin
 		} else {
 			rs.Alias = &pg_query.Alias{Aliasname: r.rv.Relname}
 		}
-		r.holder.Node = &pg_query.Node_RangeSubselect{RangeSubselect: rs}
+		holder.Node = &pg_query.Node_RangeSubselect{RangeSubselect: rs}
 		g.Inputs = append(g.Inputs, in)
 	}
 	sql, err := deparse(stmt)
@@ -832,9 +856,10 @@ func topN(env *Env, sel *pg_query.SelectStmt, r *relRef) ([]*pg_query.Node, int6
 	if limit < 0 || limit > 1<<30 {
 		return nil, 0, false
 	}
-	// Aggregates in the target list make one row of many: no.
+	// Aggregates in the target list make one row of many, a set-returning
+	// function many of one: no.
 	probe := &pg_query.SelectStmt{TargetList: sel.TargetList, Op: sel.Op}
-	if needsMerge(env, probe) {
+	if needsMerge(env, probe) || callsSetReturning(env, sel.TargetList) || callsSetReturning(env, sel.SortClause) {
 		return nil, 0, false
 	}
 	var out []*pg_query.Node
@@ -865,11 +890,50 @@ func topN(env *Env, sel *pg_query.SelectStmt, r *relRef) ([]*pg_query.Node, int6
 		if expr == nil || !readsOnly(expr, r) {
 			return nil, 0, false
 		}
+		if !readsColumns(expr) {
+			// The same for every row, it orders nothing; and a constant
+			// would be read as a position, or refused, in ORDER BY.
+			continue
+		}
 		c := proto.Clone(by).(*pg_query.SortBy)
 		c.Node = proto.Clone(expr).(*pg_query.Node)
 		out = append(out, &pg_query.Node{Node: &pg_query.Node_SortBy{SortBy: c}})
 	}
+	if len(out) == 0 {
+		return nil, 0, false
+	}
 	return out, limit, true
+}
+
+// readsColumns tells whether an expression refers to a column.
+func readsColumns(expr *pg_query.Node) bool {
+	found := false
+	walk(expr, func(m proto.Message) bool {
+		if _, ok := m.(*pg_query.ColumnRef); ok {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// callsSetReturning tells whether any of nodes calls a set-returning function.
+func callsSetReturning(env *Env, nodes []*pg_query.Node) bool {
+	found := false
+	for _, n := range nodes {
+		walk(n, func(m proto.Message) bool {
+			if fc, ok := m.(*pg_query.FuncCall); ok {
+				if _, name := funcName(fc); env.Rel.SetReturning[name] {
+					found = true
+				}
+			}
+			return !found
+		})
+		if found {
+			return true
+		}
+	}
+	return false
 }
 
 // readsOnly tells whether an expression reads nothing but r's columns, with
@@ -903,6 +967,27 @@ func computable(expr *pg_query.Node, isCol func(*pg_query.ColumnRef) bool) bool 
 		return ok
 	})
 	return ok
+}
+
+// systemColumns are PostgreSQL's system columns and their types.
+var systemColumns = []struct{ name, typ string }{
+	{"ctid", "tid"}, {"xmin", "xid"}, {"xmax", "xid"}, {"cmin", "cid"}, {"cmax", "cid"}, {"tableoid", "oid"},
+}
+
+// mentionsColumnOf tells whether a statement names the column col by itself
+// or qualified by alias.
+func mentionsColumnOf(stmt *pg_query.Node, alias, col string) bool {
+	found := false
+	walk(stmt, func(m proto.Message) bool {
+		if cr, ok := m.(*pg_query.ColumnRef); ok {
+			names := columnRefNames(cr)
+			if n := len(names); n > 0 && names[n-1] == col && (n == 1 || names[n-2] == alias) {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
 }
 
 // usedColumns names the columns a statement may read: every column name it
@@ -1044,18 +1129,52 @@ func derivedTerms(r *relRef, refs []*relRef) []*pg_query.Node {
 				continue
 			}
 			c := proto.Clone(t).(*pg_query.Node)
+			// A quoted literal took the type of the column it was written
+			// against: it keeps that type here, where the column may be
+			// another of the family ('3000000000' is an int8, not an int4).
+			literalType, typed := baseTypeName(other.table.Columns[oi])
 			walk(c, func(m proto.Message) bool {
-				if cr, ok := m.(*pg_query.ColumnRef); ok {
-					cr.Fields = []*pg_query.Node{
+				switch x := m.(type) {
+				case *pg_query.ColumnRef:
+					x.Fields = []*pg_query.Node{
 						{Node: &pg_query.Node_String_{String_: &pg_query.String{Sval: r.alias}}},
 						{Node: &pg_query.Node_String_{String_: &pg_query.String{Sval: ln[1]}}}}
+				case *pg_query.Node:
+					if k := x.GetAConst(); k != nil && !k.Isnull && k.GetSval() != nil {
+						if !typed {
+							c = nil
+							return false
+						}
+						x.Node = &pg_query.Node_TypeCast{TypeCast: &pg_query.TypeCast{
+							Arg: &pg_query.Node{Node: &pg_query.Node_AConst{AConst: k}}, TypeName: literalType}}
+						return false
+					}
 				}
 				return true
 			})
-			out = append(out, c)
+			if c != nil {
+				out = append(out, c)
+			}
 		}
 	}
 	return out
+}
+
+// baseTypeName is the type name of a column's type without its modifier.
+func baseTypeName(c catalog.Column) (*pg_query.TypeName, bool) {
+	t := c.BaseType
+	if t == "" {
+		t = c.TypName
+	}
+	res, err := pg_query.Parse("SELECT NULL::" + t)
+	if err != nil || len(res.Stmts) != 1 {
+		return nil, false
+	}
+	tc := res.Stmts[0].Stmt.GetSelectStmt().GetTargetList()[0].GetResTarget().GetVal().GetTypeCast()
+	if tc == nil {
+		return nil, false
+	}
+	return tc.TypeName, true
 }
 
 // comparesColumn tells whether a term compares the column alias.col, as it

@@ -105,6 +105,7 @@ var parseTreeVersion = func() int32 {
 
 // deparse turns a statement node back into SQL.
 func deparse(stmt *pg_query.Node) (string, error) {
+	stmt = guardOperands(stmt)
 	out, err := pg_query.Deparse(&pg_query.ParseResult{Version: parseTreeVersion, Stmts: []*pg_query.RawStmt{{Stmt: stmt}}})
 	if err != nil {
 		return "", Unsupported("a construct xlgo cannot send to the datanodes yet (%v)", err)

@@ -922,3 +922,54 @@ SELECT * FROM customers WHERE cust_id = 99993 AND 1 / 0 = 1;
 SELECT * FROM customers WHERE 23 = cust_id AND 100 > region_id;
 SELECT * FROM customers WHERE 24 = cust_id AND 100 > region_id;
 SELECT * FROM customers WHERE 25 = cust_id AND 100 > region_id;
+
+-- section: operand parentheses
+-- NOT / AND / OR / comparisons as operands of IS, IN, BETWEEN, DISTINCT:
+-- the SQL sent to the datanodes keeps their brackets.
+SELECT count(*) FROM customers WHERE (NOT vip) IS NULL;
+SELECT count(*) FROM customers WHERE (NOT vip) IS NOT NULL;
+SELECT count(*) FROM customers WHERE (vip OR cust_id > 5) IN (false);
+SELECT count(*) FROM customers WHERE (vip AND cust_id BETWEEN 1 AND 5) IN (true);
+SELECT count(*) FROM customers WHERE (vip AND cust_id > 3) IS NOT TRUE;
+SELECT count(*) FROM customers WHERE (vip OR vip IS NULL) IS DISTINCT FROM (cust_id > 10);
+SELECT count(*) FROM customers WHERE (NOT vip) IS NOT DISTINCT FROM (region_id = 1);
+SELECT count(*) FROM customers WHERE (cust_id > 5) NOT IN (SELECT vip FROM customers WHERE vip IS NOT NULL);
+SELECT count(*) FROM customers WHERE (cust_id = region_id) = ANY (ARRAY[true]);
+SELECT count(*) FROM customers WHERE (NOT vip) BETWEEN false AND (region_id > 2);
+SELECT count(*) FROM orders WHERE (qty > 2) < (amount > 100);
+SELECT cust_id, (NOT vip) IS NULL AS n, (vip OR cust_id > 5) IN (false) AS f FROM customers ORDER BY cust_id NULLS FIRST, n, f LIMIT 20;
+SELECT count(*) FROM events WHERE (at AT TIME ZONE 'UTC') IS NULL;
+
+-- section: constant and set-returning sort keys
+SELECT cust_id, 1 FROM customers ORDER BY 2, 1 DESC NULLS LAST LIMIT 3;
+SELECT cust_id, 7 FROM customers ORDER BY 2, 1 DESC NULLS LAST LIMIT 3;
+SELECT cust_id, 'x' FROM customers ORDER BY 2, 1 DESC NULLS LAST LIMIT 3;
+SELECT cust_id, 1 AS one FROM customers ORDER BY one, cust_id NULLS FIRST LIMIT 4 OFFSET 2;
+SELECT cust_id, generate_series(1, 2) AS g FROM customers WHERE cust_id IS NOT NULL ORDER BY cust_id, g LIMIT 4;
+SELECT cust_id, unnest(ARRAY[1, 2]) AS g FROM customers WHERE cust_id IS NOT NULL ORDER BY cust_id, g LIMIT 4;
+SELECT event_id, generate_series(1, event_id % 3) AS g FROM events WHERE event_id > 0 ORDER BY event_id, g LIMIT 7;
+
+-- section: literals across joined key types
+SELECT c.cust_id FROM customers c JOIN typed t ON c.cust_id = t.i8 WHERE t.i8 IN ('5', '3000000000');
+SELECT c.cust_id, t.i8 FROM customers c JOIN typed t ON c.cust_id = t.i8 WHERE t.i8 = '3000000000';
+SELECT c.cust_id, t.i2 FROM customers c JOIN typed t ON c.cust_id = t.i2 WHERE t.i2 BETWEEN '1' AND '30000' ORDER BY 1, 2;
+SELECT t.id, o.order_id FROM typed t JOIN orders o ON o.order_id = t.i8 WHERE t.i8 IN ('1', '9999999999') ORDER BY 1, 2;
+
+-- section: system columns over several datanodes
+SELECT count(*) FROM customers WHERE ctid > '(0,0)';
+SELECT c.tableoid > 0, c.xmin IS NOT NULL FROM customers c JOIN orders o ON c.cust_id = o.order_id LIMIT 1;
+SELECT count(*) FROM customers c JOIN orders o ON c.cust_id = o.order_id WHERE c.xmin <> '0' AND o.tableoid > 0;
+SELECT count(DISTINCT ctid) > 0 FROM events;
+
+-- section: tablesample over several datanodes
+SELECT count(*) FROM customers TABLESAMPLE SYSTEM (100);
+SELECT count(*) FROM customers TABLESAMPLE BERNOULLI (100) REPEATABLE (7);
+SELECT count(*) FROM customers TABLESAMPLE BERNOULLI (0);
+SELECT count(*) FROM customers c TABLESAMPLE BERNOULLI (100) JOIN typed t ON t.i8 = c.cust_id;
+SELECT count(*) FROM (SELECT * FROM orders TABLESAMPLE SYSTEM (100)) s WHERE qty > 1;
+
+-- section: locking over several datanodes
+SELECT cust_id FROM customers WHERE cust_id < 5 ORDER BY cust_id FOR UPDATE;
+SELECT cust_id, name FROM customers WHERE cust_id < 5 ORDER BY name, cust_id FOR SHARE;
+SELECT order_id FROM orders WHERE order_id < 5 FOR UPDATE;
+SELECT c.cust_id FROM customers c JOIN orders o ON o.cust_id = c.cust_id WHERE c.cust_id < 5 ORDER BY 1 FOR UPDATE OF c;

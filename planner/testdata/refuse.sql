@@ -40,8 +40,11 @@ SELECT 1 AS one INTO newtab
 
 SELECT * INTO TEMP newtab FROM r
 
--- FOR UPDATE / FOR SHARE over rows of several datanodes.
-SELECT * FROM t ORDER BY id FOR UPDATE
+-- FOR UPDATE / FOR SHARE over rows of several datanodes that the
+-- coordinator combines, or limits.
+SELECT * FROM t ORDER BY id LIMIT 3 FOR UPDATE
+
+SELECT DISTINCT id FROM t ORDER BY id FOR UPDATE
 
 SELECT * FROM t JOIN m ON t.id = m.a FOR UPDATE
 
@@ -57,6 +60,12 @@ SELECT * FROM r FOR UPDATE
 SELECT * FROM t FOR UPDATE
 
 SELECT * FROM t WHERE id IN (1, 7) FOR SHARE
+
+-- Ordered: each node locks and sends its rows in order, the coordinator
+-- merges them.
+SELECT * FROM t ORDER BY id FOR UPDATE
+
+SELECT t.id FROM t JOIN tco ON tco.id = t.id ORDER BY t.id FOR UPDATE OF t
 
 -- UPDATE / DELETE that read another distributed table on other nodes.
 UPDATE t SET v = m.b FROM m WHERE t.id = m.a

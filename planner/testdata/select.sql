@@ -264,8 +264,14 @@ SELECT * FROM r LEFT JOIN t ON t.id = r.id AND t.id = 5
 
 SELECT n.node_name, t.v FROM pgxc_node n LEFT JOIN t ON t.id = n.node_port WHERE t.v IS NULL
 
--- TABLESAMPLE over a table whose rows are gathered.
+-- TABLESAMPLE: each datanode samples its own rows, wherever the plan reads them.
 SELECT * FROM t TABLESAMPLE SYSTEM (10)
+
+SELECT count(*) FROM t TABLESAMPLE BERNOULLI (10) REPEATABLE (1)
+
+SELECT t.v, m.b FROM t TABLESAMPLE SYSTEM (10) JOIN m ON m.b = t.v WHERE t.id > 3
+
+SELECT t.v, count(*) FROM t TABLESAMPLE SYSTEM (5) GROUP BY t.v
 
 -- Co-located joins (same locator, equality of the distribution columns):
 -- each node joins its own rows, one remote query per node.
