@@ -81,7 +81,7 @@ type Relations struct {
 	Volatile   map[string]bool   // names of volatile functions
 	// SetReturning names the functions that return sets (in any schema).
 	SetReturning map[string]bool
-	Ready      bool              // the pgxc schema exists in this database
+	Ready        bool // the pgxc schema exists in this database
 	// BytewiseText: the database's default collation orders text as its
 	// bytes do (C, POSIX, C.UTF-8), so the coordinator can compare text
 	// values itself.
