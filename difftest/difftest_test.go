@@ -19,6 +19,8 @@ import (
 	"github.com/xlgo/xlgo/cluster/clustertest"
 )
 
+var updateRefused = flag.Bool("update-refused", false, "rewrite testdata/refused.txt with the queries the coordinator refuses now")
+
 var only = flag.String("only", "", "run only the corpus queries whose `#N [section] SQL` matches this regular expression")
 
 // queryTimeout bounds one query on one side.
@@ -233,6 +235,55 @@ func TestDifferential(t *testing.T) {
 	t.Logf("%s; %d of the answered queries compared in order", summary, ordered)
 	if len(wrong) > 0 {
 		t.Errorf("%d queries answered differently by the coordinator (listed above)", len(wrong))
+	}
+	checkRefusedBaseline(t, corpus, refused)
+}
+
+// refusedBaseline is the file of the queries the coordinator is known to
+// refuse (0A000), one a line in oneLine form: a query refused and not in
+// it has regressed from answered to refused; a query in it that is
+// answered now is taken out with -update-refused.
+const refusedBaseline = "testdata/refused.txt"
+
+func checkRefusedBaseline(t *testing.T, corpus []Query, refused []finding) {
+	t.Helper()
+	now := map[string]bool{}
+	for _, f := range refused {
+		now[oneLine(f.q.SQL)] = true
+	}
+	if *updateRefused {
+		if *only != "" {
+			t.Fatal("-update-refused needs the whole corpus: drop -only")
+		}
+		var b strings.Builder
+		b.WriteString("# Queries of queries.sql the coordinator refuses with 0A000 (go test ./difftest -args -update-refused).\n")
+		for _, f := range refused {
+			b.WriteString(oneLine(f.q.SQL) + "\n")
+		}
+		if err := os.WriteFile(refusedBaseline, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	data, err := os.ReadFile(refusedBaseline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, l := range strings.Split(string(data), "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			known[l] = true
+		}
+	}
+	for _, f := range refused {
+		if !known[oneLine(f.q.SQL)] {
+			t.Errorf("refused, and answered before (not in %s): #%d %s", refusedBaseline, f.q.N, oneLine(f.q.SQL))
+		}
+	}
+	for _, q := range corpus {
+		if l := oneLine(q.SQL); known[l] && !now[l] {
+			t.Errorf("answered now, still listed in %s (rerun with -args -update-refused): #%d %s", refusedBaseline, q.N, l)
+		}
 	}
 }
 

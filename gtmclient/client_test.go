@@ -12,6 +12,7 @@ import (
 
 	"github.com/xlgo/xlgo/gtm"
 	"github.com/xlgo/xlgo/gtmclient"
+	"github.com/xlgo/xlgo/internal/poll"
 )
 
 // startGTM runs a GTM on addr (use "127.0.0.1:0" for a free port) over dir and
@@ -62,18 +63,6 @@ func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // watcher records the epochs its callback saw.
@@ -227,7 +216,7 @@ func TestBumpWaitsForEveryWatcher(t *testing.T) {
 		clients = append(clients, c)
 	}
 	for i, c := range clients {
-		waitFor(t, "watcher subscribed", c.Connected)
+		poll.Until(t, "watcher subscribed", c.Connected)
 		if got := ws[i].calls(0); got != 1 {
 			t.Fatalf("watcher %d saw the initial epoch %d times", i, got)
 		}
@@ -273,7 +262,7 @@ func TestWatcherThatDoesNotAckIsDropped(t *testing.T) {
 			<-release
 		}
 	})
-	waitFor(t, "both subscribed", func() bool { return goodClient.Connected() && stuckClient.Connected() })
+	poll.Until(t, "both subscribed", func() bool { return goodClient.Connected() && stuckClient.Connected() })
 
 	bumper := dial(t, addr)
 	ctx := testCtx(t)
@@ -289,7 +278,7 @@ func TestWatcherThatDoesNotAckIsDropped(t *testing.T) {
 	}()
 
 	// While the bump waits for the stuck watcher, other requests are served.
-	waitFor(t, "stuck watcher called", func() bool { return stuck.latest.Load() == 1 })
+	poll.Until(t, "stuck watcher called", func() bool { return stuck.latest.Load() == 1 })
 	other := dial(t, addr)
 	if _, err := other.NextGXID(ctx); err != nil {
 		t.Fatal(err)
@@ -316,11 +305,11 @@ func TestWatcherThatDoesNotAckIsDropped(t *testing.T) {
 	if good.latest.Load() != 1 {
 		t.Fatal("good watcher did not apply epoch 1 before the bump returned")
 	}
-	waitFor(t, "stuck watcher disconnected", func() bool { return !stuckClient.Connected() })
+	poll.Until(t, "stuck watcher disconnected", func() bool { return !stuckClient.Connected() })
 
 	releaseOnce.Do(func() { close(release) })
-	waitFor(t, "stuck watcher resubscribed", stuckClient.Connected)
-	waitFor(t, "stuck watcher re-read the epoch", func() bool { return stuck.calls(1) >= 2 })
+	poll.Until(t, "stuck watcher resubscribed", stuckClient.Connected)
+	poll.Until(t, "stuck watcher re-read the epoch", func() bool { return stuck.calls(1) >= 2 })
 
 	// A later bump reaches it normally and returns without waiting for the timeout.
 	start = time.Now()
@@ -346,7 +335,7 @@ func TestCallHonoursContext(t *testing.T) {
 			<-release
 		}
 	})
-	waitFor(t, "subscribed", w.Connected)
+	poll.Until(t, "subscribed", w.Connected)
 	c := dial(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -369,7 +358,7 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 	c := dial(t, addr)
 	w := &watcher{}
 	c.WatchCatalog(w.fn)
-	waitFor(t, "subscribed", c.Connected)
+	poll.Until(t, "subscribed", c.Connected)
 	ctx := testCtx(t)
 	id1, err := c.NextGXID(ctx)
 	if err != nil {
@@ -386,21 +375,21 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "client notices the GTM is gone", func() bool { return !c.Connected() })
+	poll.Until(t, "client notices the GTM is gone", func() bool { return !c.Connected() })
 	if _, err := c.NextGXID(ctx); !errors.Is(err, gtmclient.ErrUnavailable) {
 		t.Fatalf("NextGXID while GTM down = %v, want ErrUnavailable", err)
 	}
 
 	startGTM(t, dir, addr)
 	var id2 uint64
-	waitFor(t, "NextGXID after restart", func() bool {
+	poll.Until(t, "NextGXID after restart", func() bool {
 		id2, err = c.NextGXID(ctx)
 		return err == nil
 	})
 	if id2 <= id1 {
 		t.Fatalf("GXID %d after restart, before %d", id2, id1)
 	}
-	waitFor(t, "resubscribed", c.Connected)
+	poll.Until(t, "resubscribed", c.Connected)
 	if got := w.calls(e1); got < 2 {
 		t.Fatalf("watcher saw epoch %d %d times; want a re-read after resubscribing", e1, got)
 	}

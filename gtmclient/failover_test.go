@@ -11,6 +11,7 @@ import (
 
 	"github.com/xlgo/xlgo/gtm"
 	"github.com/xlgo/xlgo/gtmclient"
+	"github.com/xlgo/xlgo/internal/poll"
 )
 
 // serveOn serves s on addr; the caller closes s.
@@ -37,7 +38,7 @@ func serveOn(t *testing.T, s *gtm.Server, addr string) (string, <-chan error) {
 func waitStreaming(t *testing.T, addr string) {
 	t.Helper()
 	c := dial(t, addr)
-	waitFor(t, "standby streaming from "+addr, func() bool {
+	poll.Until(t, "standby streaming from "+addr, func() bool {
 		ni, err := c.NodeInfo(context.Background())
 		return err == nil && ni.Standby && ni.PeerConnected
 	})

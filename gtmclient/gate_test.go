@@ -10,6 +10,7 @@ import (
 
 	"github.com/xlgo/xlgo/gtm"
 	"github.com/xlgo/xlgo/gtmclient"
+	"github.com/xlgo/xlgo/internal/poll"
 )
 
 // enterAsync starts GateEnter in the background; the channel yields its release (or nil on error).
@@ -67,7 +68,7 @@ func TestGateSpecOverNetwork(t *testing.T) {
 	r1, r2, c1, c2 := dial(t, addr), dial(t, addr), dial(t, addr), dial(t, addr)
 	waitState := func(what string, want gtm.GateState) {
 		t.Helper()
-		waitFor(t, what, func() bool { return s.Gate() == want })
+		poll.Until(t, what, func() bool { return s.Gate() == want })
 	}
 
 	relR1, err := r1.GateEnter(ctx, gtmclient.GateReader)
@@ -109,7 +110,7 @@ func TestGateEnterCancelledWithdraws(t *testing.T) {
 	if _, err := c.GateEnter(cctx, gtmclient.GateCommitter); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("GateEnter with an expiring context: %v", err)
 	}
-	waitFor(t, "committer withdrawn", func() bool { return s.Gate().CommittersWaiting == 0 })
+	poll.Until(t, "committer withdrawn", func() bool { return s.Gate().CommittersWaiting == 0 })
 	// Readers are not held back by the withdrawn committer.
 	rel2, err := r.GateEnter(ctx, gtmclient.GateReader)
 	if err != nil {
@@ -134,12 +135,12 @@ func TestGateReleasedWhenClientDies(t *testing.T) {
 	// The dying client also had a request waiting; it must not block anyone later.
 	ch := enterAsync(ctx, t, waiter, gtmclient.GateReader)
 	chOther := enterAsync(ctx, t, other, gtmclient.GateReader)
-	waitFor(t, "readers waiting", func() bool { return s.Gate().ReadersWaiting == 2 })
+	poll.Until(t, "readers waiting", func() bool { return s.Gate().ReadersWaiting == 2 })
 	holder.Close() // its connection dies holding the gate
 	granted(t, chOther)
 	granted(t, ch)
 	waiter.Close() // dies holding a reader grant
-	waitFor(t, "only one reader left", func() bool { return s.Gate().Holders == 1 })
+	poll.Until(t, "only one reader left", func() bool { return s.Gate().Holders == 1 })
 }
 
 // A continuous stream of overlapping readers never keeps a committer out,

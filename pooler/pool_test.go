@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/xlgo/xlgo/cluster/clustertest"
+	"github.com/xlgo/xlgo/internal/poll"
 )
 
 // poolEnv is one plain PostgreSQL shared by the subtests of TestPool.
@@ -105,18 +106,6 @@ func (m *monitor) backends(t *testing.T, app string, n int) {
 			t.Fatalf("server has %s backends of %s; want %d", got, app, n)
 		case <-time.After(10 * time.Millisecond):
 		}
-	}
-}
-
-// waitFor polls cond with a deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -254,7 +243,7 @@ func TestPool(t *testing.T) {
 			got <- w
 			errc <- err
 		}()
-		waitFor(t, "Get to wait", func() bool { return waiting(p, e.key) })
+		poll.Until(t, "Get to wait", func() bool { return waiting(p, e.key) })
 		p.Put(c)
 		if w := <-got; w != c {
 			t.Errorf("the waiter got %p; want the connection put back %p", w, c)
@@ -270,7 +259,7 @@ func TestPool(t *testing.T) {
 			got <- w
 			errc <- err
 		}()
-		waitFor(t, "Get to wait", func() bool { return waiting(p, e.key) })
+		poll.Until(t, "Get to wait", func() bool { return waiting(p, e.key) })
 		p.Discard(c)
 		w := <-got
 		if err := <-errc; err != nil {
@@ -396,7 +385,7 @@ func TestPool(t *testing.T) {
 		p := e.pool(t, Options{IdleTimeout: 100 * time.Millisecond})
 		c := get(t, p, e.key, "")
 		p.Put(c)
-		waitFor(t, "the idle connection to be closed", func() bool { return p.Stats() == Stats{} })
+		poll.Until(t, "the idle connection to be closed", func() bool { return p.Stats() == Stats{} })
 		e.mon.backends(t, app(t), 0)
 		// A busy connection is not reaped.
 		c2 := get(t, p, e.key, "")

@@ -22,6 +22,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/xlgo/xlgo/internal/poll"
 )
 
 // ---- a fake engine: just enough statements to exercise the wire layer ----
@@ -278,18 +280,6 @@ func wireCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// waitFor polls cond until it holds or a deadline passes.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func waitStatementRunning(t *testing.T, s *fakeSession) {
@@ -566,7 +556,7 @@ func TestFatalErrorFromSessionClosesConnection(t *testing.T) {
 		t.Errorf("severity = %s", pgErr.Severity)
 	}
 	s := eng.session(t, "a")
-	waitUntil(t, "session close", func() bool { return s.closes.Load() == 1 })
+	poll.Until(t, "session close", func() bool { return s.closes.Load() == 1 })
 }
 
 func TestNewSessionErrors(t *testing.T) {
@@ -621,7 +611,7 @@ func TestTerminateClosesSessionOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := eng.session(t, "a")
-	waitUntil(t, "session close", func() bool { return s.closes.Load() == 1 })
+	poll.Until(t, "session close", func() bool { return s.closes.Load() == 1 })
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -641,7 +631,7 @@ func TestClientVanishesMidQuery(t *testing.T) {
 	}
 	waitStatementRunning(t, s)
 	nc.Close()
-	waitUntil(t, "session close", func() bool { return s.closes.Load() == 1 })
+	poll.Until(t, "session close", func() bool { return s.closes.Load() == 1 })
 	if !s.ctxEnded.Load() {
 		t.Errorf("the statement's context was not cancelled (cancels: %d)", s.cancels.Load())
 	}
@@ -658,7 +648,7 @@ func TestPanicEndsOnlyThatConnection(t *testing.T) {
 		t.Errorf("got %+v", pgErr)
 	}
 	s := eng.session(t, "a")
-	waitUntil(t, "session close", func() bool { return s.closes.Load() == 1 })
+	poll.Until(t, "session close", func() bool { return s.closes.Load() == 1 })
 	wireSelect(t, other, 5)
 	wireSelect(t, wireConnect(t, srv, "b"), 6)
 }
@@ -759,7 +749,7 @@ func TestInvalidMessageType(t *testing.T) {
 		t.Errorf("got %+v", e)
 	}
 	s := eng.session(t, "a")
-	waitUntil(t, "session close", func() bool { return s.closes.Load() == 1 })
+	poll.Until(t, "session close", func() bool { return s.closes.Load() == 1 })
 	wireSelect(t, wireConnect(t, srv, "b"), 1)
 }
 
@@ -773,7 +763,7 @@ func TestOversizedMessage(t *testing.T) {
 		t.Errorf("got %+v", pgErr)
 	}
 	s := eng.session(t, "a")
-	waitUntil(t, "session close", func() bool { return s.closes.Load() == 1 })
+	poll.Until(t, "session close", func() bool { return s.closes.Load() == 1 })
 	wireSelect(t, wireConnect(t, srv, "b"), 1000)
 }
 
@@ -1057,7 +1047,7 @@ func TestServeStopsWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx) }()
-	waitUntil(t, "listening", func() bool { return srv.Addr() != nil })
+	poll.Until(t, "listening", func() bool { return srv.Addr() != nil })
 	cancel()
 	select {
 	case err := <-served:

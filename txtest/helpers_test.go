@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/xlgo/xlgo/cluster/clustertest"
+	"github.com/xlgo/xlgo/internal/poll"
 )
 
 // report prints a test's figures on stdout and in the test log.
@@ -148,21 +149,14 @@ func waitLockWaiters(t *testing.T, c *clustertest.Cluster, i, n int) {
 	t.Helper()
 	conn := connect(t, c.DatanodeDSN(i, "postgres"), true)
 	defer conn.Close(context.Background())
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	poll.Within(t, 20*time.Second, fmt.Sprintf("%d backends of datanode%d to wait for a lock", n, i+1), func() bool {
 		var k int
 		if err := conn.QueryRow(context.Background(),
 			"SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'").Scan(&k); err != nil {
 			t.Fatal(err)
 		}
-		if k >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("datanode%d: %d backends wait for a lock after 20s, want %d", i+1, k, n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return k >= n
+	})
 }
 
 // preparedLeft counts prepared transactions left on every datanode.

@@ -973,3 +973,5 @@ SELECT cust_id FROM customers WHERE cust_id < 5 ORDER BY cust_id FOR UPDATE;
 SELECT cust_id, name FROM customers WHERE cust_id < 5 ORDER BY name, cust_id FOR SHARE;
 SELECT order_id FROM orders WHERE order_id < 5 FOR UPDATE;
 SELECT c.cust_id FROM customers c JOIN orders o ON o.cust_id = c.cust_id WHERE c.cust_id < 5 ORDER BY 1 FOR UPDATE OF c;
+-- Refused (listed in refused.txt): each datanode would lock rows the limit drops.
+SELECT cust_id FROM customers WHERE cust_id IS NOT NULL ORDER BY cust_id LIMIT 2 FOR UPDATE;
