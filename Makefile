@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: build test unit regress vet fmt cluster clean-cluster
+.PHONY: build test unit regress vet fmt cluster clean-cluster fuzz-sql
 
 build:
 	$(GO) build -o $(BIN)/coordinator ./cmd/coordinator
@@ -22,3 +22,9 @@ vet:
 # datanode1 20008, datanode2 20009) in $${XLGO_HOME:-~/xlgo}.
 cluster: build
 	./scripts/setup.sh
+
+# A longer run of the random differential queries: make fuzz-sql N=20000 SEED=7
+N ?= 20000
+SEED ?= 1
+fuzz-sql:
+	$(GO) test -count=1 -timeout 0 -run TestRandomQueries ./difftest -args -random $(N) -seed $(SEED)

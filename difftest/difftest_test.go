@@ -28,9 +28,10 @@ const queryTimeout = 30 * time.Second
 
 // side is one connection under test: the coordinator or plain PostgreSQL.
 type side struct {
-	name string
-	dsn  string
-	conn *pgx.Conn
+	name    string
+	dsn     string
+	conn    *pgx.Conn
+	timeout time.Duration // of one query; queryTimeout when 0
 }
 
 func (s *side) connect(t *testing.T) {
@@ -65,7 +66,11 @@ type outcome struct {
 // query runs sql and reads every row in text form. A broken connection is
 // reopened for the next query.
 func (s *side) query(t *testing.T, sql string) outcome {
-	ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+	timeout := s.timeout
+	if timeout == 0 {
+		timeout = queryTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var o outcome
 	rows, err := s.conn.Query(ctx, sql)
@@ -124,6 +129,36 @@ func readStatements(t *testing.T, name string) []string {
 	return out
 }
 
+// startSides starts a cluster (one coordinator, two datanodes) and one
+// plain PostgreSQL, loads the schema and the data into both and connects.
+func startSides(t *testing.T) (coord, pg *side) {
+	t.Helper()
+	start := time.Now()
+	c := clustertest.Start(t, clustertest.Options{Coordinators: 1, Datanodes: 2})
+	plain := clustertest.StartPlain(t)
+	coord = &side{name: "coordinator", dsn: c.CoordDSN(0, "postgres")}
+	pg = &side{name: "postgres", dsn: plain.DSN("postgres")}
+	coord.connect(t)
+	t.Cleanup(coord.close)
+	pg.connect(t)
+	t.Cleanup(pg.close)
+
+	for _, stmt := range readStatements(t, "schema.sql") {
+		coord.exec(t, stmt)
+		p, err := PlainSQL(stmt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pg.exec(t, p)
+	}
+	for _, stmt := range readStatements(t, "data.sql") {
+		coord.exec(t, stmt)
+		pg.exec(t, stmt)
+	}
+	t.Logf("cluster, plain PostgreSQL, schema and data ready in %s", time.Since(start).Round(time.Millisecond))
+	return coord, pg
+}
+
 // finding is a query that did not match.
 type finding struct {
 	q      Query
@@ -154,28 +189,7 @@ func TestDifferential(t *testing.T) {
 	}
 
 	start := time.Now()
-	c := clustertest.Start(t, clustertest.Options{Coordinators: 1, Datanodes: 2})
-	plain := clustertest.StartPlain(t)
-	coord := &side{name: "coordinator", dsn: c.CoordDSN(0, "postgres")}
-	pg := &side{name: "postgres", dsn: plain.DSN("postgres")}
-	coord.connect(t)
-	t.Cleanup(coord.close)
-	pg.connect(t)
-	t.Cleanup(pg.close)
-
-	for _, stmt := range readStatements(t, "schema.sql") {
-		coord.exec(t, stmt)
-		p, err := PlainSQL(stmt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pg.exec(t, p)
-	}
-	for _, stmt := range readStatements(t, "data.sql") {
-		coord.exec(t, stmt)
-		pg.exec(t, stmt)
-	}
-	t.Logf("cluster, plain PostgreSQL, schema and data ready in %s", time.Since(start).Round(time.Millisecond))
+	coord, pg := startSides(t)
 
 	var match, ordered int
 	var wrong, refused []finding

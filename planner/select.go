@@ -348,6 +348,8 @@ func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []strin
 	}
 	g := &GatherEval{Node: env.Preferred(replNodes)}
 	param := 0
+	var ctes []*pg_query.Node
+	rescanned := nodesInSubLinks(stmt)
 	used := usedColumns(stmt)
 	for _, r := range dist {
 		in := GatherInput{Table: r.table.QualifiedName(), Nodes: r.nodes(), SQL: map[string]string{}}
@@ -438,13 +440,33 @@ func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []strin
 		sub := parseOne(fmt.Sprintf("SELECT * FROM (SELECT %s FROM unnest(%s) AS u(%s)) AS x",
 			strings.Join(outs, ", "), strings.Join(args, ", "), strings.Join(names, ", ")))
 		rs := sub.GetSelectStmt().FromClause[0].GetRangeSubselect()
-		if r.rv.Alias != nil {
-			rs.Alias = r.rv.Alias
-		} else {
-			rs.Alias = &pg_query.Alias{Aliasname: r.rv.Relname}
+		alias := r.rv.Alias
+		if alias == nil {
+			alias = &pg_query.Alias{Aliasname: r.rv.Relname}
 		}
-		holder.Node = &pg_query.Node_RangeSubselect{RangeSubselect: rs}
+		if !rescanned[holder] || stmt.GetSelectStmt() == nil {
+			rs.Alias = alias
+			holder.Node = &pg_query.Node_RangeSubselect{RangeSubselect: rs}
+		} else {
+			// Read in a subquery, which may run once per row: the rows are
+			// cast from text once, into a materialized CTE, not at every
+			// scan of the subquery.
+			name := fmt.Sprintf("xlgo_rows%d", len(g.Inputs)+1)
+			ctes = append(ctes, &pg_query.Node{Node: &pg_query.Node_CommonTableExpr{CommonTableExpr: &pg_query.CommonTableExpr{
+				Ctename: name, Ctematerialized: pg_query.CTEMaterialize_CTEMaterializeAlways, Ctequery: rs.Subquery}}})
+			ref := parseOne("SELECT * FROM " + name).GetSelectStmt().FromClause[0]
+			ref.GetRangeVar().Alias = alias
+			holder.Node = ref.Node
+		}
 		g.Inputs = append(g.Inputs, in)
+	}
+	if len(ctes) > 0 {
+		sel := stmt.GetSelectStmt()
+		if sel.WithClause == nil {
+			sel.WithClause = &pg_query.WithClause{}
+		}
+		// First: a query of the statement's own WITH may read them.
+		sel.WithClause.Ctes = append(ctes, sel.WithClause.Ctes...)
 	}
 	sql, err := deparse(stmt)
 	if err != nil {
@@ -452,8 +474,15 @@ func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []strin
 	}
 	g.SQL = sql
 	walk(stmt, func(m proto.Message) bool {
-		if _, ok := m.(*pg_query.RangeVar); ok {
-			g.ReadsTables = true
+		switch x := m.(type) {
+		case *pg_query.CommonTableExpr:
+			if strings.HasPrefix(x.Ctename, "xlgo_rows") {
+				return false
+			}
+		case *pg_query.RangeVar:
+			if !strings.HasPrefix(x.Relname, "xlgo_rows") || x.Schemaname != "" {
+				g.ReadsTables = true
+			}
 		}
 		return !g.ReadsTables
 	})
@@ -969,6 +998,35 @@ func computable(expr *pg_query.Node, isCol func(*pg_query.ColumnRef) bool) bool 
 	return ok
 }
 
+// nodesInSubLinks is the set of the Nodes of a statement that are inside a
+// subquery of an expression or a LATERAL subquery (which PostgreSQL may run
+// once per row).
+func nodesInSubLinks(stmt *pg_query.Node) map[*pg_query.Node]bool {
+	in := map[*pg_query.Node]bool{}
+	mark := func(sub *pg_query.Node) {
+		walk(sub, func(m proto.Message) bool {
+			if n, ok := m.(*pg_query.Node); ok {
+				in[n] = true
+			}
+			return true
+		})
+	}
+	walk(stmt, func(m proto.Message) bool {
+		switch x := m.(type) {
+		case *pg_query.SubLink:
+			mark(x.Subselect)
+			return false
+		case *pg_query.RangeSubselect:
+			if x.Lateral {
+				mark(x.Subquery)
+				return false
+			}
+		}
+		return true
+	})
+	return in
+}
+
 // systemColumns are PostgreSQL's system columns and their types.
 var systemColumns = []struct{ name, typ string }{
 	{"ctid", "tid"}, {"xmin", "xid"}, {"xmax", "xid"}, {"cmin", "cid"}, {"cmax", "cid"}, {"tableoid", "oid"},
@@ -1135,6 +1193,8 @@ func derivedTerms(r *relRef, refs []*relRef) []*pg_query.Node {
 			literalType, typed := baseTypeName(other.table.Columns[oi])
 			walk(c, func(m proto.Message) bool {
 				switch x := m.(type) {
+				case *pg_query.TypeCast:
+					return false // a literal with its own type
 				case *pg_query.ColumnRef:
 					x.Fields = []*pg_query.Node{
 						{Node: &pg_query.Node_String_{String_: &pg_query.String{Sval: r.alias}}},

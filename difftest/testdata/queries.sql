@@ -975,3 +975,8 @@ SELECT order_id FROM orders WHERE order_id < 5 FOR UPDATE;
 SELECT c.cust_id FROM customers c JOIN orders o ON o.cust_id = c.cust_id WHERE c.cust_id < 5 ORDER BY 1 FOR UPDATE OF c;
 -- Refused (listed in refused.txt): each datanode would lock rows the limit drops.
 SELECT cust_id FROM customers WHERE cust_id IS NOT NULL ORDER BY cust_id LIMIT 2 FOR UPDATE;
+
+-- section: found by the random generator
+-- A literal cast to the subquery's type (bigint) keeps it when a join copies the term to an int column.
+SELECT round(nullif(t1.n, 0), 5) AS c1, substr(t1.t_ucs, 1, 3) AS c2 FROM typed t1 INNER JOIN customers c2 ON t1.i8 = c2.cust_id WHERE timestamptz '2023-03-01 00:00+00' >= t1.ts ORDER BY round(nullif(t1.n, 0), 5) DESC, substr(t1.t_ucs, 1, 3) LIMIT 17;
+SELECT c.cust_id FROM customers c JOIN typed t ON c.cust_id = t.i8 WHERE t.i8 IN (CAST('9223372036854775001' AS bigint), 5);

@@ -1,0 +1,91 @@
+package difftest
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	randomN    = flag.Int("random", 300, "how many random queries TestRandomQueries runs")
+	randomSeed = flag.Uint64("seed", 1, "the seed of TestRandomQueries' generator")
+)
+
+// TestRandomQueries runs generated SELECTs (gen.go) on the cluster and on
+// plain PostgreSQL and classifies each: match, refused (0A000 where
+// PostgreSQL answers), failed (another error where PostgreSQL answers, or
+// a different error) or wrong (different rows). It fails on any failed or
+// wrong query. `make fuzz-sql N=20000 SEED=7` runs a longer one.
+func TestRandomQueries(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "schema.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, err := ParseSchema(string(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	coord, pg := startSides(t)
+	// A generated query that runs long on PostgreSQL is a join that
+	// multiplies rows: it is counted, not waited for. The coordinator may
+	// take a few times PostgreSQL's time (it moves rows between nodes).
+	coord.timeout, pg.timeout = 40*time.Second, 10*time.Second
+	gen := NewGenerator(schema, *randomSeed)
+	start := time.Now()
+	var match, refused, bothFailed, bothSlow int
+	var bad []string
+	refusedBy := map[string]int{}
+	for i := 0; i < *randomN; i++ {
+		q := gen.Query()
+		var co, po outcome
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); co = coord.query(t, q) }()
+		po = pg.query(t, q)
+		wg.Wait()
+		switch {
+		case co.err == nil && po.err == nil:
+			if diff := CompareRows(co.rows, po.rows, OrderedTotally(q)); diff != "" {
+				bad = append(bad, fmt.Sprintf("WRONG seed %d #%d: %s\n  %s", *randomSeed, i, q, indent(diff)))
+			} else {
+				match++
+			}
+		case co.err != nil && po.err != nil && co.code == po.code && co.code != "":
+			match++
+			bothFailed++
+		case errors.Is(po.err, context.DeadlineExceeded):
+			bothSlow++
+		case co.code == "0A000" && po.err == nil:
+			refused++
+			msg := co.err.Error()
+			if len(msg) > 90 {
+				msg = msg[:90]
+			}
+			refusedBy[msg]++
+		case co.err != nil && po.err == nil:
+			bad = append(bad, fmt.Sprintf("FAILED seed %d #%d: %s\n  coordinator: %v", *randomSeed, i, q, co.err))
+		case co.err == nil:
+			bad = append(bad, fmt.Sprintf("FAILED seed %d #%d: %s\n  postgres: %v; coordinator returned %d rows", *randomSeed, i, q, po.err, len(co.rows)))
+		default:
+			bad = append(bad, fmt.Sprintf("FAILED seed %d #%d: %s\n  coordinator: %v\n  postgres: %v", *randomSeed, i, q, co.err, po.err))
+		}
+	}
+	for msg, n := range refusedBy {
+		t.Logf("refused %d×: %s", n, msg)
+	}
+	summary := fmt.Sprintf("%d match (%d of them errors on both sides), %d refused, %d failed or wrong, %d too slow on PostgreSQL (%d random queries, seed %d, in %s)",
+		match, bothFailed, refused, len(bad), bothSlow, *randomN, *randomSeed, time.Since(start).Round(time.Second))
+	fmt.Println(strings.Join(bad, "\n"))
+	fmt.Println(summary)
+	t.Log(summary)
+	if len(bad) > 0 {
+		t.Errorf("%d random queries answered differently by the coordinator (listed above)", len(bad))
+	}
+}
