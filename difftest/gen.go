@@ -189,8 +189,8 @@ func NewGenerator(s *Schema, seed uint64) *Generator {
 }
 
 func (g *Generator) chance(p float64) bool { return g.r.Float64() < p }
-func (g *Generator) intn(n int) int       { return g.r.IntN(n) }
-func pick[T any](g *Generator, xs []T) T  { return xs[g.r.IntN(len(xs))] }
+func (g *Generator) intn(n int) int        { return g.r.IntN(n) }
+func pick[T any](g *Generator, xs []T) T   { return xs[g.r.IntN(len(xs))] }
 
 func (g *Generator) alias(prefix string) string {
 	g.nalias++
