@@ -14,7 +14,8 @@ import (
 )
 
 var (
-	randomN    = flag.Int("random", 300, "how many random queries TestRandomQueries runs")
+	randomN      = flag.Int("random", 300, "how many random queries TestRandomQueries runs")
+	randomWrites = flag.Int("writes", 150, "how many random writes TestRandomQueries runs after its queries")
 	randomSeed = flag.Uint64("seed", 1, "the seed of TestRandomQueries' generator")
 )
 
@@ -88,4 +89,69 @@ func TestRandomQueries(t *testing.T) {
 	if len(bad) > 0 {
 		t.Errorf("%d random queries answered differently by the coordinator (listed above)", len(bad))
 	}
+	randomWritesOn(t, gen, coord, pg)
+}
+
+// randomWritesOn runs generated INSERT, UPDATE and DELETE statements on
+// both sides (PostgreSQL's in a transaction it rolls back when the
+// coordinator did not apply the statement), compares their RETURNING rows,
+// then every write table.
+func randomWritesOn(t *testing.T, gen *Generator, coord, pg *side) {
+	for _, stmt := range WriteSchema() {
+		coord.exec(t, stmt)
+		p, err := PlainSQL(stmt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pg.exec(t, p)
+	}
+	start := time.Now()
+	var match, refused, bothFailed int
+	var refusals []string
+	for i := 0; i < *randomWrites; i++ {
+		q := gen.Write()
+		co := coord.query(t, q)
+		pg.exec(t, "BEGIN")
+		po := pg.query(t, q)
+		if co.err == nil {
+			pg.exec(t, "COMMIT")
+		} else {
+			pg.exec(t, "ROLLBACK")
+		}
+		switch {
+		case co.err == nil && po.err == nil:
+			if diff := CompareRows(co.rows, po.rows, false); diff != "" {
+				t.Fatalf("WRONG write seed %d #%d: %s\n  %s", *randomSeed, i, q, indent(diff))
+			}
+			match++
+		case co.err != nil && po.err != nil && co.code == po.code && co.code != "":
+			match++
+			bothFailed++
+		case co.code == "0A000" && po.err == nil:
+			refused++
+			refusals = append(refusals, fmt.Sprintf("%s\n    %v", q, co.err))
+			continue
+		case co.err == nil:
+			t.Fatalf("FAILED write seed %d #%d: %s\n  postgres: %v; the coordinator applied it", *randomSeed, i, q, po.err)
+		default:
+			t.Fatalf("FAILED write seed %d #%d: %s\n  coordinator: %v\n  postgres: %v", *randomSeed, i, q, co.err, po.err)
+		}
+		for _, table := range WriteTables {
+			all := "SELECT id, k, v, n, d, b FROM " + table
+			c, p := coord.query(t, all), pg.query(t, all)
+			if c.err != nil || p.err != nil {
+				t.Fatalf("read %s after write #%d: coordinator %v, postgres %v", table, i, c.err, p.err)
+			}
+			if diff := CompareRows(c.rows, p.rows, false); diff != "" {
+				t.Fatalf("WRONG table %s after write seed %d #%d: %s\n  %s", table, *randomSeed, i, q, indent(diff))
+			}
+		}
+	}
+	for _, r := range refusals {
+		t.Logf("refused write: %s", r)
+	}
+	summary := fmt.Sprintf("%d writes match (%d of them errors on both sides), %d refused, 0 failed or wrong (%d random writes, seed %d, in %s)",
+		match, bothFailed, refused, *randomWrites, *randomSeed, time.Since(start).Round(time.Second))
+	fmt.Println(summary)
+	t.Log(summary)
 }
