@@ -16,7 +16,7 @@ import (
 var (
 	randomN      = flag.Int("random", 300, "how many random queries TestRandomQueries runs")
 	randomWrites = flag.Int("writes", 150, "how many random writes TestRandomQueries runs after its queries")
-	randomSeed = flag.Uint64("seed", 1, "the seed of TestRandomQueries' generator")
+	randomSeed   = flag.Uint64("seed", 1, "the seed of TestRandomQueries' generator")
 )
 
 // TestRandomQueries runs generated SELECTs (gen.go) on the cluster and on
