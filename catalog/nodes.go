@@ -9,9 +9,8 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/xlgo/xlgo/distribution"
+	"github.com/xlgo/xlgo/pgerr"
 )
 
 // Node is one row of pgxc_node.
@@ -211,10 +210,6 @@ func (s *NodeStore) PrimaryDatanode() (Node, bool) {
 	return dns[0], true
 }
 
-func pgErr(code, format string, args ...any) error {
-	return &pgconn.PgError{Severity: "ERROR", Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
 // CreateNode adds a node (CREATE NODE).
 func (s *NodeStore) CreateNode(n Node) error {
 	s.mu.Lock()
@@ -222,13 +217,13 @@ func (s *NodeStore) CreateNode(n Node) error {
 	next := s.clone()
 	for _, o := range next.Nodes {
 		if o.Name == n.Name {
-			return pgErr("42710", "PGXC Node %s: object already defined", n.Name)
+			return pgerr.New(pgerr.DuplicateObject, "PGXC Node %s: object already defined", n.Name)
 		}
 		if o.Host == n.Host && o.Port == n.Port {
-			return pgErr("42710", "PGXC node %s: port %d and host %s are already used by node %s", n.Name, n.Port, n.Host, o.Name)
+			return pgerr.New(pgerr.DuplicateObject, "PGXC node %s: port %d and host %s are already used by node %s", n.Name, n.Port, n.Host, o.Name)
 		}
 		if n.Primary && o.Primary && n.IsDatanode() {
-			return pgErr("42710", "PGXC node %s: two nodes cannot be primary", n.Name)
+			return pgerr.New(pgerr.DuplicateObject, "PGXC node %s: two nodes cannot be primary", n.Name)
 		}
 	}
 	if err := validateNode(n); err != nil {
@@ -240,13 +235,13 @@ func (s *NodeStore) CreateNode(n Node) error {
 
 func validateNode(n Node) error {
 	if n.Type != "C" && n.Type != "D" {
-		return pgErr("22023", "type of node %s must be 'coordinator' or 'datanode'", n.Name)
+		return pgerr.New(pgerr.InvalidParameterValue, "type of node %s must be 'coordinator' or 'datanode'", n.Name)
 	}
 	if n.Port < 1 || n.Port > 65535 {
-		return pgErr("22023", "port value is out of range")
+		return pgerr.New(pgerr.InvalidParameterValue, "port value is out of range")
 	}
 	if n.Type == "C" && (n.Primary || n.Preferred) {
-		return pgErr("22023", "PGXC node %s: cannot be a primary or preferred node; it is a coordinator", n.Name)
+		return pgerr.New(pgerr.InvalidParameterValue, "PGXC node %s: cannot be a primary or preferred node; it is a coordinator", n.Name)
 	}
 	return nil
 }
@@ -269,16 +264,16 @@ func (s *NodeStore) AlterNode(name string, update func(*Node) error) error {
 		}
 		for j, o := range next.Nodes {
 			if j != i && n.Primary && o.Primary && n.IsDatanode() {
-				return pgErr("42710", "PGXC node %s: two nodes cannot be primary", n.Name)
+				return pgerr.New(pgerr.DuplicateObject, "PGXC node %s: two nodes cannot be primary", n.Name)
 			}
 			if j != i && o.Host == n.Host && o.Port == n.Port {
-				return pgErr("42710", "PGXC node %s: port %d and host %s are already used by node %s", n.Name, n.Port, n.Host, o.Name)
+				return pgerr.New(pgerr.DuplicateObject, "PGXC node %s: port %d and host %s are already used by node %s", n.Name, n.Port, n.Host, o.Name)
 			}
 		}
 		next.Nodes[i] = n
 		return s.saveLocked(next)
 	}
-	return pgErr("42704", "PGXC Node %s: object not defined", name)
+	return pgerr.New(pgerr.UndefinedObject, "PGXC Node %s: object not defined", name)
 }
 
 // DropNode removes a node (DROP NODE); a node still in a group is refused.
@@ -293,7 +288,7 @@ func (s *NodeStore) DropNode(name string, ifExists bool) error {
 		for _, g := range next.Groups {
 			for _, m := range g.Members {
 				if m == name {
-					return pgErr("2BP01", "PGXC Node %s: cannot drop, node is a member of node group %s", name, g.Name)
+					return pgerr.New(pgerr.DependentObjectsStillExist, "PGXC Node %s: cannot drop, node is a member of node group %s", name, g.Name)
 				}
 			}
 		}
@@ -303,7 +298,7 @@ func (s *NodeStore) DropNode(name string, ifExists bool) error {
 	if ifExists {
 		return nil
 	}
-	return pgErr("42704", "PGXC Node %s: object not defined", name)
+	return pgerr.New(pgerr.UndefinedObject, "PGXC Node %s: object not defined", name)
 }
 
 // CreateGroup adds a node group (CREATE NODE GROUP) of datanodes.
@@ -313,11 +308,11 @@ func (s *NodeStore) CreateGroup(g Group) error {
 	next := s.clone()
 	for _, o := range next.Groups {
 		if o.Name == g.Name {
-			return pgErr("42710", "PGXC Group %s: group already defined", g.Name)
+			return pgerr.New(pgerr.DuplicateObject, "PGXC Group %s: group already defined", g.Name)
 		}
 	}
 	if len(g.Members) == 0 {
-		return pgErr("42601", "PGXC Group %s: a node group needs at least one node", g.Name)
+		return pgerr.New(pgerr.SyntaxError, "PGXC Group %s: a node group needs at least one node", g.Name)
 	}
 	seen := map[string]bool{}
 	for _, m := range g.Members {
@@ -326,15 +321,15 @@ func (s *NodeStore) CreateGroup(g Group) error {
 			if n.Name == m {
 				found = true
 				if !n.IsDatanode() {
-					return pgErr("42809", "PGXC node %s: only datanodes can be group members", m)
+					return pgerr.New(pgerr.WrongObjectType, "PGXC node %s: only datanodes can be group members", m)
 				}
 			}
 		}
 		if !found {
-			return pgErr("42704", "PGXC Node %s: object not defined", m)
+			return pgerr.New(pgerr.UndefinedObject, "PGXC Node %s: object not defined", m)
 		}
 		if seen[m] {
-			return pgErr("42710", "PGXC node %s: listed twice in group %s", m, g.Name)
+			return pgerr.New(pgerr.DuplicateObject, "PGXC node %s: listed twice in group %s", m, g.Name)
 		}
 		seen[m] = true
 	}
@@ -353,5 +348,5 @@ func (s *NodeStore) DropGroup(name string) error {
 			return s.saveLocked(next)
 		}
 	}
-	return pgErr("42704", "PGXC Group %s: group not defined", name)
+	return pgerr.New(pgerr.UndefinedObject, "PGXC Group %s: group not defined", name)
 }

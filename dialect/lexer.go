@@ -9,13 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"github.com/pganalyze/pg_query_go/v6/parser"
-)
-
-// SQLSTATE codes this package reports.
-const (
-	CodeSyntaxError              = "42601" // syntax_error
-	CodeInvalidParameterValue    = "22023" // invalid_parameter_value
-	CodeCharacterNotInRepertoire = "22021" // character_not_in_repertoire
+	"github.com/xlgo/xlgo/pgerr"
 )
 
 // namedatalen is PostgreSQL's NAMEDATALEN: identifiers are truncated to namedatalen-1 bytes.
@@ -40,7 +34,7 @@ func newTokenParser(sql string) (*tokenParser, error) {
 	if strings.IndexByte(sql, 0) >= 0 {
 		return nil, &pgconn.PgError{
 			Severity: "ERROR", SeverityUnlocalized: "ERROR",
-			Code:    CodeCharacterNotInRepertoire,
+			Code:    pgerr.CharacterNotInRepertoire,
 			Message: `invalid byte sequence for encoding "UTF8": 0x00`,
 		}
 	}
@@ -55,7 +49,7 @@ func newTokenParser(sql string) (*tokenParser, error) {
 		}
 		s, e := int(t.Start), int(t.End)
 		if s < 0 || e < s || e > len(sql) {
-			return nil, newError(CodeSyntaxError, "invalid token offsets", 0)
+			return nil, newError(pgerr.SyntaxError, "invalid token offsets", 0)
 		}
 		p.toks = append(p.toks, token{kind: t.Token, kw: t.KeywordKind, start: s, end: e})
 	}
@@ -84,9 +78,9 @@ func fromPgQueryError(err error, pos int, sql string) error {
 		if max := utf8.RuneCountInString(sql) + 1; pos > max {
 			pos = max
 		}
-		return newError(CodeSyntaxError, pe.Message, pos)
+		return newError(pgerr.SyntaxError, pe.Message, pos)
 	}
-	return newError(CodeSyntaxError, err.Error(), pos)
+	return newError(pgerr.SyntaxError, err.Error(), pos)
 }
 
 // charPos converts a byte offset of sql to PostgreSQL's 1-based character position.
@@ -169,10 +163,10 @@ func (p *tokenParser) syntaxError() error { return p.syntaxErrorAt(p.i) }
 
 func (p *tokenParser) syntaxErrorAt(i int) error {
 	if i >= len(p.toks) {
-		return newError(CodeSyntaxError, "syntax error at end of input", charPos(p.sql, len(p.sql)))
+		return newError(pgerr.SyntaxError, "syntax error at end of input", charPos(p.sql, len(p.sql)))
 	}
 	t := p.toks[i]
-	return newError(CodeSyntaxError, fmt.Sprintf("syntax error at or near \"%s\"", p.text(t)), charPos(p.sql, t.start))
+	return newError(pgerr.SyntaxError, fmt.Sprintf("syntax error at or near \"%s\"", p.text(t)), charPos(p.sql, t.start))
 }
 
 // errorAt reports msg at token i.
@@ -263,7 +257,7 @@ func unicodeIdent(raw string, pos int, sql string) (string, error) {
 			}
 		}
 	}
-	return "", newError(CodeSyntaxError, fmt.Sprintf("syntax error at or near \"%s\"", raw), pos)
+	return "", newError(pgerr.SyntaxError, fmt.Sprintf("syntax error at or near \"%s\"", raw), pos)
 }
 
 // stringLiteral consumes a string constant ('...', E'...', $$...$$, U&'...' [UESCAPE '.'])
@@ -301,7 +295,7 @@ func literalValue(raw string, pos int, sql string) (string, error) {
 			}
 		}
 	}
-	return "", newError(CodeSyntaxError, fmt.Sprintf("syntax error at or near \"%s\"", raw), pos)
+	return "", newError(pgerr.SyntaxError, fmt.Sprintf("syntax error at or near \"%s\"", raw), pos)
 }
 
 // asciiLower folds ASCII upper-case letters only, as PostgreSQL's downcase_identifier does

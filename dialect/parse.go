@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"github.com/xlgo/xlgo/pgerr"
 )
 
 // Parse recognises one statement's text (already split from a multi-statement string): an XL
@@ -226,10 +227,10 @@ func (p *tokenParser) optionValue() (optValue, error) {
 // setNodeOption validates one option of CREATE/ALTER NODE and stores it.
 func (p *tokenParser) setNodeOption(o *NodeOptions, name string, nameTok int, v optValue) error {
 	redundant := func() error {
-		return p.errorAt(nameTok, CodeSyntaxError, "conflicting or redundant options")
+		return p.errorAt(nameTok, pgerr.SyntaxError, "conflicting or redundant options")
 	}
 	needParam := func() error {
-		return p.errorAt(nameTok, CodeSyntaxError, fmt.Sprintf("%s requires a parameter", name))
+		return p.errorAt(nameTok, pgerr.SyntaxError, fmt.Sprintf("%s requires a parameter", name))
 	}
 	switch name {
 	case "type":
@@ -244,7 +245,7 @@ func (p *tokenParser) setNodeOption(o *NodeOptions, name string, nameTok int, v 
 			s = v.num
 		}
 		if s != "coordinator" && s != "datanode" {
-			return p.errorAt(v.tok, CodeInvalidParameterValue,
+			return p.errorAt(v.tok, pgerr.InvalidParameterValue,
 				"type value is incorrect, specify 'coordinator' or 'datanode'")
 		}
 		o.Type = &s
@@ -276,18 +277,18 @@ func (p *tokenParser) setNodeOption(o *NodeOptions, name string, nameTok int, v 
 			if v.isWord {
 				shown = v.str
 			}
-			return p.errorAt(v.tok, CodeSyntaxError, fmt.Sprintf("invalid argument for %s: \"%s\"", name, shown))
+			return p.errorAt(v.tok, pgerr.SyntaxError, fmt.Sprintf("invalid argument for %s: \"%s\"", name, shown))
 		}
 		n, err := strconv.ParseInt(text, 10, 64)
 		if err != nil {
 			if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
 				n = -1
 			} else {
-				return p.errorAt(v.tok, CodeSyntaxError, fmt.Sprintf("invalid argument for %s: \"%s\"", name, text))
+				return p.errorAt(v.tok, pgerr.SyntaxError, fmt.Sprintf("invalid argument for %s: \"%s\"", name, text))
 			}
 		}
 		if n < 1 || n > 65535 {
-			return p.errorAt(v.tok, CodeInvalidParameterValue, "port value is out of range")
+			return p.errorAt(v.tok, pgerr.InvalidParameterValue, "port value is out of range")
 		}
 		port := int(n)
 		o.Port = &port
@@ -303,12 +304,12 @@ func (p *tokenParser) setNodeOption(o *NodeOptions, name string, nameTok int, v 
 		if v.tok >= 0 {
 			var ok bool
 			if b, ok = boolValue(v); !ok {
-				return p.errorAt(v.tok, CodeSyntaxError, fmt.Sprintf("%s requires a Boolean value", name))
+				return p.errorAt(v.tok, pgerr.SyntaxError, fmt.Sprintf("%s requires a Boolean value", name))
 			}
 		}
 		*dst = &b
 	default:
-		return p.errorAt(nameTok, CodeSyntaxError, fmt.Sprintf("option \"%s\" not recognized", name))
+		return p.errorAt(nameTok, pgerr.SyntaxError, fmt.Sprintf("option \"%s\" not recognized", name))
 	}
 	return nil
 }

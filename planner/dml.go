@@ -9,6 +9,7 @@ import (
 
 	"github.com/xlgo/xlgo/catalog"
 	"github.com/xlgo/xlgo/distribution"
+	"github.com/xlgo/xlgo/pgerr"
 )
 
 // PlanModify plans an UPDATE or DELETE.
@@ -32,7 +33,7 @@ func PlanModify(env *Env, stmt *pg_query.Node) (Plan, error) {
 		verb = "DELETE"
 	}
 	if cur := where.GetCurrentOfExpr(); cur != nil {
-		return nil, Unsupported("WHERE CURRENT OF")
+		return nil, pgerr.Unsupported("WHERE CURRENT OF")
 	}
 	text := env.SQL
 	if strings.Contains(strings.ToLower(text), "pgxc_") {
@@ -62,12 +63,12 @@ func PlanModify(env *Env, stmt *pg_query.Node) (Plan, error) {
 		// Not a distributed table: it lives on one node like the catalogs.
 		for _, r := range refs {
 			if r.table != nil {
-				return nil, Unsupported("%s of a local table that reads distributed tables", verb)
+				return nil, pgerr.Unsupported("%s of a local table that reads distributed tables", verb)
 			}
 		}
 		node := env.Preferred(env.Datanodes())
 		if node == "" {
-			return nil, Errorf("08006", "no datanode is defined")
+			return nil, pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 		}
 		sqls, err := perNodeSQL(stmt, []string{node}, ids, text)
 		if err != nil {
@@ -78,14 +79,14 @@ func PlanModify(env *Env, stmt *pg_query.Node) (Plan, error) {
 	if t.DistCol >= 0 && t.Locator.Kind != distribution.Replication {
 		for _, c := range setCols {
 			if c == t.Locator.Column {
-				return nil, Unsupported("Partition column can't be updated in current version")
+				return nil, pgerr.Unsupported("Partition column can't be updated in current version")
 			}
 		}
 	}
 	if with != nil {
 		for _, c := range with.Ctes {
 			if cte := c.GetCommonTableExpr(); cte != nil && cte.Ctequery.GetSelectStmt() == nil {
-				return nil, Unsupported("data-modifying statements in WITH over distributed tables")
+				return nil, pgerr.Unsupported("data-modifying statements in WITH over distributed tables")
 			}
 		}
 	}
@@ -93,7 +94,7 @@ func PlanModify(env *Env, stmt *pg_query.Node) (Plan, error) {
 	if t.Locator.Kind == distribution.Replication {
 		// Every copy runs the statement: it must come out the same on each.
 		if f := callsVolatile(env, stmt); f != "" {
-			return nil, Unsupported("volatile function %s in %s of a replicated table: the copies would differ", f, verb)
+			return nil, pgerr.Unsupported("volatile function %s in %s of a replicated table: the copies would differ", f, verb)
 		}
 		nodes = t.Locator.Nodes
 	} else {
@@ -108,12 +109,12 @@ func PlanModify(env *Env, stmt *pg_query.Node) (Plan, error) {
 		switch {
 		case r.replicated():
 			if !coversAll(r.table.Locator.Nodes, nodes) {
-				return nil, Unsupported("%s reading a replicated table that is not on every node of %s", verb, t.Name)
+				return nil, pgerr.Unsupported("%s reading a replicated table that is not on every node of %s", verb, t.Name)
 			}
 		case r.distributed():
 			rn := r.nodes()
 			if len(nodes) != 1 || len(rn) != 1 || rn[0] != nodes[0] {
-				return nil, Unsupported("%s of a distributed table that reads another distributed table on other datanodes", verb)
+				return nil, pgerr.Unsupported("%s of a distributed table that reads another distributed table on other datanodes", verb)
 			}
 		}
 	}
@@ -155,12 +156,12 @@ func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 		}
 		for _, r := range refs {
 			if r.table != nil {
-				return nil, Unsupported("INSERT into a local table that reads distributed tables")
+				return nil, pgerr.Unsupported("INSERT into a local table that reads distributed tables")
 			}
 		}
 		node := env.Preferred(env.Datanodes())
 		if node == "" {
-			return nil, Errorf("08006", "no datanode is defined")
+			return nil, pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 		}
 		sqls, err := perNodeSQL(stmt, []string{node}, ids)
 		if err != nil {
@@ -169,12 +170,12 @@ func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 		return &RemoteQuery{Nodes: []string{node}, SQL: sqls, Write: true}, nil
 	}
 	if ins.WithClause != nil {
-		return nil, Unsupported("WITH ... INSERT into a distributed table")
+		return nil, pgerr.Unsupported("WITH ... INSERT into a distributed table")
 	}
 	if oc := ins.OnConflictClause; oc != nil && t.DistCol >= 0 && t.Locator.Kind != distribution.Replication {
 		for _, tl := range oc.TargetList {
 			if rt := tl.GetResTarget(); rt != nil && rt.Name == t.Locator.Column {
-				return nil, Unsupported("Partition column can't be updated in current version")
+				return nil, pgerr.Unsupported("Partition column can't be updated in current version")
 			}
 		}
 	}
@@ -183,10 +184,10 @@ func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 		for _, c := range ins.Cols {
 			rt := c.GetResTarget()
 			if _, ok := t.Column(rt.Name); !ok {
-				return nil, Errorf("42703", "column %q of relation %q does not exist", rt.Name, t.Name)
+				return nil, pgerr.New(pgerr.UndefinedColumn, "column %q of relation %q does not exist", rt.Name, t.Name)
 			}
 			if len(rt.Indirection) > 0 && rt.Name == t.Locator.Column {
-				return nil, Unsupported("assigning to a part of the distribution column")
+				return nil, pgerr.Unsupported("assigning to a part of the distribution column")
 			}
 			p.Columns = append(p.Columns, rt.Name)
 		}
@@ -219,10 +220,10 @@ func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 		for _, l := range sel.ValuesLists {
 			items := l.GetList().Items
 			if len(items) > len(p.Columns) {
-				return nil, Errorf("42601", "INSERT has more expressions than target columns")
+				return nil, pgerr.New(pgerr.SyntaxError, "INSERT has more expressions than target columns")
 			}
 			if len(items) < len(p.Columns) && len(ins.Cols) > 0 {
-				return nil, Errorf("42601", "INSERT has more target columns than expressions")
+				return nil, pgerr.New(pgerr.SyntaxError, "INSERT has more target columns than expressions")
 			}
 			p.Values = append(p.Values, items)
 		}
@@ -231,7 +232,7 @@ func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 			n := len(p.Values[0])
 			for _, r := range p.Values {
 				if len(r) != n {
-					return nil, Errorf("42601", "VALUES lists must all be the same length")
+					return nil, pgerr.New(pgerr.SyntaxError, "VALUES lists must all be the same length")
 				}
 			}
 			p.Columns = p.Columns[:n]
@@ -242,7 +243,7 @@ func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 		}
 	default:
 		if hasSetToDefault(sel) {
-			return nil, Unsupported("DEFAULT in a VALUES list with subqueries")
+			return nil, pgerr.Unsupported("DEFAULT in a VALUES list with subqueries")
 		}
 		// INSERT ... SELECT: without a column list the query may give
 		// fewer columns than the table has.

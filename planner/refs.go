@@ -6,6 +6,7 @@ import (
 
 	"github.com/xlgo/xlgo/catalog"
 	"github.com/xlgo/xlgo/distribution"
+	"github.com/xlgo/xlgo/pgerr"
 )
 
 // relRef is one mention of a relation in a statement.
@@ -144,7 +145,7 @@ func collectRefs(env *Env, stmt *pg_query.Node) ([]*relRef, error) {
 		rv := n.GetRangeVar()
 		if rv.Schemaname == "" && cte[rv.Relname] {
 			if t, _ := env.Rel.Resolve("", rv.Relname, env.SearchPath); t != nil {
-				return nil, Unsupported("a WITH query named like the distributed table %q", rv.Relname)
+				return nil, pgerr.Unsupported("a WITH query named like the distributed table %q", rv.Relname)
 			}
 			continue
 		}
@@ -184,7 +185,7 @@ func withSample(r *relRef, sel *pg_query.SelectStmt) {
 func resolveRef(env *Env, rv *pg_query.RangeVar) (*relRef, error) {
 	t, distView := env.Rel.Resolve(rv.Schemaname, rv.Relname, env.SearchPath)
 	if distView {
-		return nil, Unsupported("views over distributed tables are not supported yet (view %q)", rv.Relname)
+		return nil, pgerr.Unsupported("views over distributed tables are not supported yet (view %q)", rv.Relname)
 	}
 	ref := &relRef{rv: rv, table: t, alias: rv.Relname}
 	if rv.Alias != nil && rv.Alias.Aliasname != "" {
@@ -323,12 +324,12 @@ func checkNestedWrites(env *Env, stmt *pg_query.Node, top proto.Message) error {
 				rv = x.Relation
 			}
 		case *pg_query.MergeStmt:
-			err = Unsupported("MERGE is not supported yet")
+			err = pgerr.Unsupported("MERGE is not supported yet")
 			return false
 		}
 		if rv != nil {
 			if t, view := env.Rel.Resolve(rv.Schemaname, rv.Relname, env.SearchPath); t != nil || view {
-				err = Unsupported("data-modifying statements in WITH over distributed tables")
+				err = pgerr.Unsupported("data-modifying statements in WITH over distributed tables")
 			}
 		}
 		return true

@@ -10,6 +10,7 @@ import (
 
 	"github.com/xlgo/xlgo/catalog"
 	"github.com/xlgo/xlgo/distribution"
+	"github.com/xlgo/xlgo/pgerr"
 )
 
 // builtinAggregates are PostgreSQL's aggregate functions; a statement that
@@ -60,7 +61,7 @@ func needsMerge(env *Env, s *pg_query.SelectStmt) bool {
 // PlanSelect plans a SELECT (stmt holds a SelectStmt).
 func PlanSelect(env *Env, stmt *pg_query.Node) (Plan, error) {
 	if stmt.GetSelectStmt().IntoClause != nil {
-		return nil, Unsupported("SELECT INTO is not supported yet; use CREATE TABLE AS")
+		return nil, pgerr.Unsupported("SELECT INTO is not supported yet; use CREATE TABLE AS")
 	}
 	// One look at the tree says which rewrites it needs; the caller's tree
 	// is copied before the first change.
@@ -165,11 +166,11 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool
 	}
 	replNodes := intersectNodes(env.Datanodes(), repl)
 	if len(env.Datanodes()) == 0 {
-		return nil, Errorf("08006", "no datanode is defined: CREATE NODE ... WITH (TYPE = 'datanode', ...) first")
+		return nil, pgerr.New(pgerr.UndefinedObject, "no datanode is defined: CREATE NODE ... WITH (TYPE = 'datanode', ...) first")
 	}
 	if len(dist) == 0 {
 		if len(replNodes) == 0 {
-			return nil, Unsupported("a query over replicated tables that share no node")
+			return nil, pgerr.Unsupported("a query over replicated tables that share no node")
 		}
 		node := env.Preferred(replNodes)
 		sqls, err := perNodeSQL(stmt, []string{node}, ids, env.SQL)
@@ -232,12 +233,12 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool
 	}
 	if locking {
 		if sel != nil && (sel.LimitCount != nil || sel.LimitOffset != nil) {
-			return nil, Unsupported("SELECT ... FOR UPDATE/SHARE with LIMIT or OFFSET over rows of several datanodes: each datanode would lock rows the limit leaves out")
+			return nil, pgerr.Unsupported("SELECT ... FOR UPDATE/SHARE with LIMIT or OFFSET over rows of several datanodes: each datanode would lock rows the limit leaves out")
 		}
-		return nil, Unsupported("SELECT ... FOR UPDATE/SHARE over rows of several datanodes that the coordinator must combine (a join, aggregate or DISTINCT across datanodes): only the rows of each datanode's own statement can be locked")
+		return nil, pgerr.Unsupported("SELECT ... FOR UPDATE/SHARE over rows of several datanodes that the coordinator must combine (a join, aggregate or DISTINCT across datanodes): only the rows of each datanode's own statement can be locked")
 	}
 	if sel == nil {
-		return nil, Unsupported("this statement reads distributed tables on several datanodes")
+		return nil, pgerr.Unsupported("this statement reads distributed tables on several datanodes")
 	}
 	if !owned {
 		// Gathering rewrites the tree: work on a copy.
@@ -310,10 +311,10 @@ func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []strin
 	ids := env.NodeIDs()
 	withXC := env.mentionsXC(stmt)
 	if withXC && hasStar(stmt) {
-		return nil, Unsupported("xc_node_id together with * in a query that combines rows of several datanodes")
+		return nil, pgerr.Unsupported("xc_node_id together with * in a query that combines rows of several datanodes")
 	}
 	if len(replNodes) == 0 {
-		return nil, Unsupported("a query joining replicated tables that share no node with distributed tables")
+		return nil, pgerr.Unsupported("a query joining replicated tables that share no node with distributed tables")
 	}
 	if len(dist) == 2 {
 		if plan, ok, err := planJoin(env, stmt, dist); err != nil || ok {
@@ -435,7 +436,7 @@ func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []strin
 			outs = append(outs, fmt.Sprintf("u.c%d::%s%s AS %s", i+1, in.Types[i], coll, quoteIdent(in.Columns[i])))
 		}
 		if len(in.Columns) == 0 {
-			return nil, Unsupported("a table without columns in a multi-node query")
+			return nil, pgerr.Unsupported("a table without columns in a multi-node query")
 		}
 		sub := parseOne(fmt.Sprintf("SELECT * FROM (SELECT %s FROM unnest(%s) AS u(%s)) AS x",
 			strings.Join(outs, ", "), strings.Join(args, ", "), strings.Join(names, ", ")))
@@ -678,7 +679,7 @@ func expandViews(env *Env, stmt *pg_query.Node) error {
 			}
 			res, perr := pg_query.Parse(def)
 			if perr != nil || len(res.Stmts) != 1 || res.Stmts[0].Stmt.GetSelectStmt() == nil {
-				err = Unsupported("the view %q", rv.Relname)
+				err = pgerr.Unsupported("the view %q", rv.Relname)
 				return false
 			}
 			rs := &pg_query.RangeSubselect{Subquery: res.Stmts[0].Stmt, Alias: rv.Alias}
@@ -693,7 +694,7 @@ func expandViews(env *Env, stmt *pg_query.Node) error {
 			return err
 		}
 	}
-	return Unsupported("views nested more than 16 deep")
+	return pgerr.Unsupported("views nested more than 16 deep")
 }
 
 // textMayNeed tells from a statement's text whether it may mention a

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"github.com/xlgo/xlgo/pgerr"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -58,7 +59,7 @@ func (s *SubPlan) Replan(typ string, values [][]byte) (Plan, error) {
 				lit = parseExpr(fmt.Sprintf("CAST(%s AS %s)", quoteLiteral(string(values[0])), typ))
 			}
 		default:
-			return nil, Errorf("21000", "more than one row returned by a subquery used as an expression")
+			return nil, pgerr.New(pgerr.CardinalityViolation, "more than one row returned by a subquery used as an expression")
 		}
 	}
 	stmt := proto.Clone(s.stmt).(*pg_query.Node)

@@ -6,23 +6,17 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/xlgo/xlgo/distribution"
+	"github.com/xlgo/xlgo/pgerr"
 )
 
-// Unsupported is the error for a construct xlgo cannot run correctly yet.
-func Unsupported(format string, args ...any) error {
-	return &pgconn.PgError{Severity: "ERROR", Code: "0A000", Message: fmt.Sprintf(format, args...)}
-}
-
-// Errorf is a planning error with a SQLSTATE.
-func Errorf(code, format string, args ...any) error {
-	return &pgconn.PgError{Severity: "ERROR", Code: code, Message: fmt.Sprintf(format, args...)}
-}
+// Unsupported is the error for a construct xlgo cannot run correctly yet
+// (pgerr.Unsupported, for the packages that name it through the planner).
+func Unsupported(format string, args ...any) error { return pgerr.Unsupported(format, args...) }
 
 // walk visits every message below m depth first; fn returns false to skip
 // the children of a message.
@@ -108,7 +102,7 @@ func deparse(stmt *pg_query.Node) (string, error) {
 	stmt = guardOperands(stmt)
 	out, err := pg_query.Deparse(&pg_query.ParseResult{Version: parseTreeVersion, Stmts: []*pg_query.RawStmt{{Stmt: stmt}}})
 	if err != nil {
-		return "", Unsupported("a construct xlgo cannot send to the datanodes yet (%v)", err)
+		return "", pgerr.Unsupported("a construct xlgo cannot send to the datanodes yet (%v)", err)
 	}
 	return out, nil
 }
