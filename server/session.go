@@ -153,19 +153,28 @@ func (s *session) Cancel() {
 // run (the deadlock detector's cancel: the victim waits on one of them). It
 // runs on another goroutine than the session's, so it reads no state of the
 // backends: a backend the statement has finished with forgets the cancel
-// (PostgreSQL ignores one that finds it idle), and Put keeps a backend out
-// of the pool until its cancel has been delivered.
+// (PostgreSQL ignores one that finds it idle). The cancels are on their way
+// before mu is released: a backend the session gives back after that is
+// kept out of the pool by Put until its cancel has been delivered, and one
+// given back before is not the session's to cancel.
 func (s *session) cancelBusy(deadlock bool) {
 	s.mu.Lock()
-	conns := slices.Clone(s.stmtConns)
-	s.mu.Unlock()
-	for _, c := range conns {
+	defer s.mu.Unlock()
+	for _, c := range s.stmtConns {
 		if !deadlock {
 			c.CancelAsync(nil)
 			continue
 		}
 		s.deadlockCancels.Add(1)
 		c.CancelAsync(func() { s.deadlockCancels.Add(-1) })
+	}
+}
+
+// forgetStmtConnLocked drops a backend the session gives up from the
+// running statement's (mu held).
+func (s *session) forgetStmtConnLocked(c *pooler.Conn) {
+	if i := slices.Index(s.stmtConns, c); i >= 0 {
+		s.stmtConns = slices.Delete(s.stmtConns, i, i+1)
 	}
 }
 
@@ -186,6 +195,8 @@ func (s *session) Close() {
 	s.mu.Lock()
 	conns := s.conns
 	s.conns = map[string]*pooler.Conn{}
+	clear(s.stmtConns)
+	s.stmtConns = s.stmtConns[:0]
 	s.mu.Unlock()
 	for _, c := range conns {
 		if s.pinned {
@@ -206,6 +217,7 @@ func (s *session) releaseConns() {
 	s.mu.Lock()
 	for _, c := range s.conns {
 		conns = append(conns, c)
+		s.forgetStmtConnLocked(c)
 	}
 	clear(s.conns)
 	s.mu.Unlock()
@@ -333,6 +345,9 @@ func (s *session) dropConn(node string) {
 	s.mu.Lock()
 	c := s.conns[node]
 	delete(s.conns, node)
+	if c != nil {
+		s.forgetStmtConnLocked(c)
+	}
 	s.mu.Unlock()
 	if c != nil {
 		s.co.Pool.Discard(c)
