@@ -318,4 +318,7 @@ func TestCommitGateWaitBounded(t *testing.T) {
 	if lines := logLines(c, "coord1", "the resolver applies it"); len(lines) == 0 {
 		t.Errorf("coord1 did not log that it left the commit to the resolver")
 	}
+	if lines := logLines(c, "coord1", "without the snapshot gate"); len(lines) != 0 {
+		t.Errorf("the resolver applied the commit without the gate: %q", lines)
+	}
 }

@@ -116,7 +116,7 @@ func TestMixedLoad(t *testing.T) {
 	const (
 		accounts = 20
 		initial  = 1000
-		grace    = 20 * time.Second // how long after the load every client must have finished
+		grace    = 10 * time.Second // how long after the load every client must have finished
 	)
 	duration := mixedRunTime(t)
 	pgbench, psql := clientTool(t, "pgbench"), clientTool(t, "psql")
@@ -190,7 +190,7 @@ COMMIT;
 		slow      []string
 		loopWG    sync.WaitGroup
 		loopStop  = loadStart.Add(duration)
-		perClient = 15 * time.Second // no disturbance may take longer
+		perClient = 10 * time.Second // no disturbance may take longer
 	)
 	for i, d := range disturbances {
 		loopWG.Add(1)
@@ -261,8 +261,8 @@ COMMIT;
 	}
 	for _, b := range benches {
 		out := b.out.String()
-		report(t, "%s: exit %v after %v, %s transactions, %s failed", b.what, b.err, b.end.Sub(b.start).Round(100*time.Millisecond),
-			pgbenchFigure(rePgbenchProcessed, out), pgbenchFigure(rePgbenchFailed, out))
+		report(t, "%s: exit %v %v after the load, %s transactions, %s failed", b.what, b.err,
+			b.end.Sub(loadStart.Add(duration)).Round(100*time.Millisecond), pgbenchFigure(rePgbenchProcessed, out), pgbenchFigure(rePgbenchFailed, out))
 		if b.err != nil {
 			t.Errorf("%s: %v\n%s", b.what, b.err, lastLines(out, 15))
 		}
