@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: build test unit regress vet fmt cluster clean-cluster fuzz-sql
+.PHONY: build test unit regress vet fmt cluster clean-cluster fuzz-sql race race-build race-unit race-cluster
 
 build:
 	$(GO) build -o $(BIN)/coordinator ./cmd/coordinator
@@ -28,3 +28,25 @@ N ?= 20000
 SEED ?= 1
 fuzz-sql:
 	$(GO) test -count=1 -timeout 0 -run TestRandomQueries ./difftest -args -random $(N) -seed $(SEED)
+
+# Data races: the packages with concurrency under `go test -race`, then the
+# cluster tests of cancel, commit, the snapshot gate, pooling and prepared
+# statements against gtm and coordinator built with -race (in bin/race; a test
+# fails when a process of its cluster reports a race in its log).
+RACE_BIN := $(BIN)/race
+RACE_UNIT := ./pooler ./gtm/... ./gtmclient ./executor/... ./deadlock ./rawconn ./catalog ./server ./cluster/clustertest ./internal/poll
+RACE_CLUSTER := ./txtest ./regress ./workload ./resolver
+RACE_TESTS := TestMixedLoad|TestCommitNotices|TestPreparedStatementsShared|TestReadHoldingGateFinishes|TestReadGateWaitBounded|TestCommitGateWaitBounded|TestSnapshotGateSpec|TestBankInvariant|TestDistributedDeadlock|TestSetTransactionRepeatableRead|TestRegress|TestCancelAndTimeouts|TestLostPreparedStatements|TestPgbench|TestResolver
+
+race: race-unit race-cluster
+
+race-build:
+	$(GO) build -race -o $(RACE_BIN)/coordinator ./cmd/coordinator
+	$(GO) build -race -o $(RACE_BIN)/gtm ./cmd/gtm
+
+race-unit:
+	$(GO) test -race -count=1 $(RACE_UNIT)
+
+race-cluster: race-build
+	XLGO_TEST_BIN=$(abspath $(RACE_BIN)) XLGO_BANK_DURATION=15s XLGO_MIXED_DURATION=15s \
+		$(GO) test -p 1 -count=1 -timeout 40m -run '^($(RACE_TESTS))$$' $(RACE_CLUSTER)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,8 +25,9 @@ type Backends interface {
 	NextVal(ctx context.Context, sequence string) (int64, error)
 	// ReadGate is entered before a read of several datanodes sends its
 	// statements and left once each node answered: no distributed commit is
-	// half seen. release is never nil.
-	ReadGate(ctx context.Context) (release func(), err error)
+	// half seen. It joins the backends of nodes first: the read never waits
+	// for a backend inside the gate. release is never nil.
+	ReadGate(ctx context.Context, nodes []string) (release func(), err error)
 	// Sent is told of a connection that has just been sent a statement: a
 	// cancel of the client's statement that came before it was busy
 	// reaches it too.
@@ -276,7 +278,7 @@ func runRemoteRead(ctx context.Context, p *planner.RemoteQuery, b Backends, sink
 			return "", err
 		}
 	}
-	release, err := b.ReadGate(ctx)
+	release, err := b.ReadGate(ctx, p.Nodes)
 	if err != nil {
 		return "", err
 	}
@@ -380,28 +382,91 @@ func (c *collector) DataRow(values [][]byte) error {
 // arrayLiteral makes a text[] literal of text values (nil is NULL).
 func arrayLiteral(vals [][]byte) []byte { return []byte(planner.ArrayLiteral(vals)) }
 
-// pull fetches the rows of every gather input (inside the read gate) as
-// the text[] parameters of the final query; counts are rows per input.
+// pull fetches the rows of every gather input as the text[] parameters of
+// the final query; counts are rows per input. Every statement is sent inside
+// the read gate, which is left once each has answered (a node that serves
+// several inputs gets its next statement once the previous one is read:
+// REPEATABLE READ, not the gate, then keeps its snapshots together).
 func pull(ctx context.Context, p *planner.GatherEval, b Backends) ([][]byte, []int, string, error) {
-	var params [][]byte
-	var counts []int
-	finalSQL := p.SQL
-	release, err := b.ReadGate(ctx)
+	type part struct {
+		input    int
+		node     string
+		res      results
+		answered bool // NextResult was called; has is its answer
+		has      bool
+	}
+	var parts []*part
+	var nodes []string
+	for ii, in := range p.Inputs {
+		for _, n := range in.Nodes {
+			parts = append(parts, &part{input: ii, node: n})
+			if !slices.Contains(nodes, n) {
+				nodes = append(nodes, n)
+			}
+		}
+	}
+	cols := make([]*collector, len(p.Inputs))
+	for i := range cols {
+		cols[i] = &collector{}
+	}
+	release, err := b.ReadGate(ctx, nodes)
 	if err != nil {
 		return nil, nil, "", err
 	}
 	defer release()
-	for ii, in := range p.Inputs {
-		col := &collector{}
-		for _, node := range in.Nodes {
-			c, err := b.Conn(ctx, node, false)
-			if err != nil {
-				return nil, nil, "", err
-			}
-			if _, _, err := exec(ctx, c, node, in.SQL[node], col, false, false); err != nil {
-				return nil, nil, "", err
+	read := 0 // parts before read are read
+	fail := func(err error) ([][]byte, []int, string, error) {
+		for _, pt := range parts[read:] {
+			if pt.res != nil {
+				pt.res.Close()
 			}
 		}
+		return nil, nil, "", err
+	}
+	readUpTo := func(j int) error {
+		for ; read <= j; read++ {
+			pt := parts[read]
+			if !pt.answered {
+				pt.answered, pt.has = true, pt.res.NextResult()
+			}
+			res := pt.res
+			pt.res = nil
+			if _, _, err := consume(res, pt.has, pt.node, cols[pt.input], false, false); err != nil {
+				read++
+				return err
+			}
+		}
+		return nil
+	}
+	busy := map[string]int{} // node -> the last part sent to it
+	for k, pt := range parts {
+		if j, ok := busy[pt.node]; ok && j >= read {
+			if err := readUpTo(j); err != nil {
+				return fail(err)
+			}
+		}
+		c, err := b.Conn(ctx, pt.node, false)
+		if err != nil {
+			return fail(err)
+		}
+		pt.res = c.Exec(ctx, p.Inputs[pt.input].SQL[pt.node])
+		b.Sent(c)
+		busy[pt.node] = k
+	}
+	// Each node has taken its snapshot once it answers.
+	for _, pt := range parts[read:] {
+		pt.answered, pt.has = true, pt.res.NextResult()
+	}
+	release()
+	if err := readUpTo(len(parts) - 1); err != nil {
+		return fail(err)
+	}
+
+	var params [][]byte
+	var counts []int
+	finalSQL := p.SQL
+	for ii, in := range p.Inputs {
+		col := cols[ii]
 		// Columns whose type only the datanodes knew (partial aggregates).
 		for j, t := range in.Types {
 			if t != "" || j >= len(col.fields) {

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -259,7 +260,12 @@ func openTree(ctx context.Context, p planner.Plan, b Backends) (ops.Op, *tree, e
 	}
 	release := func() {}
 	if len(t.nodes) > 1 {
-		if release, err = b.ReadGate(ctx); err != nil {
+		nodes := make([]string, 0, len(t.nodes))
+		for n := range t.nodes {
+			nodes = append(nodes, n)
+		}
+		sort.Strings(nodes)
+		if release, err = b.ReadGate(ctx, nodes); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -12,7 +12,8 @@ import (
 // continuous stream of one group never starves the other. When the holders
 // drain, the gate passes to the other group if it waits, admitting every
 // request it has queued (FIFO per group), else to the own group's queue.
-// The gate lives in memory only: a grant ends with its connection.
+// The gate lives in memory only: a grant is a lease on its connection and
+// ends with it (a closed connection, or one keepalive finds dead).
 
 // gateEntry is one GateEnter request: waiting, or holding the gate.
 type gateEntry struct {

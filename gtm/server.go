@@ -448,6 +448,10 @@ func (s *Server) ack(c *serverConn, epoch uint64) {
 	}
 }
 
+// connKeepAlive finds a client connection whose peer is gone within about
+// 20 s of silence.
+var connKeepAlive = net.KeepAliveConfig{Enable: true, Idle: 5 * time.Second, Interval: 5 * time.Second, Count: 3}
+
 // Serve accepts connections on ln until Close; it returns nil after Close.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
@@ -481,6 +485,12 @@ func (s *Server) Serve(ln net.Listener) error {
 			return fmt.Errorf("gtm accept: %w", err)
 		}
 		backoff = 0
+		if tc, ok := nc.(*net.TCPConn); ok {
+			// What a connection holds (snapshot gate grants above all) is
+			// leased to it: a client whose host vanished without closing it
+			// loses its grants once the probes find it dead.
+			_ = tc.SetKeepAliveConfig(connKeepAlive)
+		}
 		c := newServerConn(s, nc)
 		s.mu.Lock()
 		if s.closed {

@@ -234,6 +234,17 @@ func (p *Pool) SetPassword(fn func(key Key, host string, port int) string) { p.o
 // the key already has MaxPerKey connections. The caller brings a backend
 // with other Settings to its own (and sets Settings).
 func (p *Pool) Get(ctx context.Context, key Key, settings string) (*Conn, error) {
+	return p.get(ctx, key, settings, true)
+}
+
+// GetNoWait is Get for a caller that must not wait for another borrower to
+// give a connection back (it holds something they may wait for): when the
+// key has MaxPerKey connections and none is idle, it fails at once.
+func (p *Pool) GetNoWait(ctx context.Context, key Key, settings string) (*Conn, error) {
+	return p.get(ctx, key, settings, false)
+}
+
+func (p *Pool) get(ctx context.Context, key Key, settings string, wait bool) (*Conn, error) {
 	var deadline *time.Timer // made once Get has to wait
 	defer func() {
 		if deadline != nil {
@@ -276,6 +287,11 @@ func (p *Pool) Get(ctx context.Context, key Key, settings string) (*Conn, error)
 				return nil, err
 			}
 			return c, nil
+		}
+		if !wait {
+			p.mu.Unlock()
+			return nil, &pgconn.PgError{Severity: "ERROR", Code: "53300",
+				Message: fmt.Sprintf("no free connection to datanode %s: %d are in use", key.Node, p.opts.MaxPerKey)}
 		}
 		ch, ok := p.wait[key]
 		if !ok {

@@ -301,6 +301,29 @@ func TestPool(t *testing.T) {
 		wantStats(t, p, 2, 2)
 	})
 
+	t.Run("no wait", func(t *testing.T) {
+		// GetNoWait never waits for a borrower: it opens a connection while
+		// the key has room, takes an idle one, and else fails at once.
+		p := e.pool(t, Options{MaxPerKey: 1, WaitTimeout: 20 * time.Second})
+		c, err := p.GetNoWait(context.Background(), e.key, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, err = p.GetNoWait(context.Background(), e.key, "")
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("GetNoWait waited %v", d)
+		}
+		wantPgCode(t, err, "53300")
+		p.Put(c)
+		if c2, err := p.GetNoWait(context.Background(), e.key, ""); err != nil || c2 != c {
+			t.Errorf("GetNoWait = %p, %v; want the idle connection %p", c2, err, c)
+		} else {
+			p.Put(c2)
+		}
+		wantStats(t, p, 1, 1)
+	})
+
 	t.Run("put refuses", func(t *testing.T) {
 		p := e.pool(t, Options{MaxIdlePerKey: 1})
 		c := get(t, p, e.key, "")

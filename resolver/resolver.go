@@ -33,6 +33,19 @@ type GTM interface {
 	Forget(ctx context.Context, gid string) error
 }
 
+// gate is the snapshot gate of a GTM (a *gtmclient.Client has it): the
+// resolver applies a commit on several datanodes while it holds the gate, so
+// that no read of several datanodes sees it half applied.
+type gate interface {
+	GateEnter(ctx context.Context, kind gtmclient.GateKind) (release func(), err error)
+}
+
+// DefaultGateWait bounds the resolver's wait for the snapshot gate before it
+// applies a commit on several datanodes; past it the commit is applied all
+// the same (a reader may be waiting for the locks the prepared transaction
+// holds).
+const DefaultGateWait = 10 * time.Second
+
 // Datanode is a datanode the resolver scans.
 type Datanode struct {
 	Name string
@@ -109,7 +122,12 @@ type Resolver struct {
 	AbortRetention time.Duration
 	// Timeout bounds each datanode operation (default 15s).
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// GateWait bounds the wait for the snapshot gate (default DefaultGateWait).
+	GateWait time.Duration
+	Logger   *slog.Logger
+
+	kick     chan struct{} // a pass is asked for (Kick)
+	kickOnce sync.Once
 
 	mu        sync.Mutex
 	abortSeen map[string]time.Time // abort decisions found finished, since when
@@ -156,8 +174,22 @@ func (r *Resolver) timeout() time.Duration {
 	return 15 * time.Second
 }
 
-// Run resolves at once and then every interval until ctx ends; interval <= 0
-// means only once.
+func (r *Resolver) kicks() chan struct{} {
+	r.kickOnce.Do(func() { r.kick = make(chan struct{}, 1) })
+	return r.kick
+}
+
+// Kick asks Run for a pass now (a coordinator left a decided commit to the
+// resolver); it never waits.
+func (r *Resolver) Kick() {
+	select {
+	case r.kicks() <- struct{}{}:
+	default:
+	}
+}
+
+// Run resolves at once and then every interval, and when kicked, until ctx
+// ends; interval <= 0 means only once.
 func (r *Resolver) Run(ctx context.Context, interval time.Duration) {
 	for {
 		if _, err := r.RunOnce(ctx); err != nil && ctx.Err() == nil {
@@ -170,8 +202,34 @@ func (r *Resolver) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-time.After(interval):
+		case <-r.kicks():
 		}
 	}
+}
+
+// enterGate takes the snapshot gate as a committer to apply a commit on
+// several datanodes; past GateWait (or without a gate) it goes on without it.
+func (r *Resolver) enterGate(ctx context.Context, gid string, entries []InDoubt, commit bool) func() {
+	g, ok := r.GTM.(gate)
+	nodes := map[string]bool{}
+	for _, e := range entries {
+		nodes[e.Node] = true
+	}
+	if !ok || !commit || len(nodes) < 2 {
+		return func() {}
+	}
+	wait := r.GateWait
+	if wait <= 0 {
+		wait = DefaultGateWait
+	}
+	gctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	release, err := g.GateEnter(gctx, gtmclient.GateCommitter)
+	if err != nil {
+		r.logger().Warn("committing an in-doubt transaction without the snapshot gate", "gid", gid, "err", err)
+		return func() {}
+	}
+	return release
 }
 
 // RunOnce scans every datanode once and finishes each prepared transaction
@@ -235,6 +293,7 @@ func (r *Resolver) RunOnce(ctx context.Context) (Report, error) {
 				continue
 			}
 		}
+		release := r.enterGate(ctx, gid, entries, state == gtmclient.Committed)
 		for _, e := range entries {
 			e.Decision = state
 			a := r.finish(ctx, cs, e, state == gtmclient.Committed)
@@ -247,6 +306,7 @@ func (r *Resolver) RunOnce(ctx context.Context) (Report, error) {
 				done[gid][e.Node] = true
 			}
 		}
+		release()
 	}
 
 	// Forget the listed decisions that no participant needs any more.
@@ -453,6 +513,8 @@ func (r *Resolver) Resolve(ctx context.Context, gid string, commit, force bool) 
 			return rep, fmt.Errorf("log the decision for %s at the gtm: %w", gid, err)
 		}
 	}
+	release := r.enterGate(ctx, gid, entries, commit)
+	defer release()
 	for _, e := range entries {
 		e.Decision = state
 		a := r.finish(ctx, cs, e, commit)

@@ -40,12 +40,18 @@ type Coordinator struct {
 	// (tests set it through XLGO_FAILPOINT).
 	Failpoint func(step string)
 	// SeqCache hands out values of global sequences from ranges taken from the GTM.
-	SeqCache  *gtmclient.SeqCache
-	sessions  atomic.Int64
-	nextID    atomic.Uint64
-	registry  sync.Map // session id -> *session
-	typeNames sync.Map // type OID -> SQL name, for built-in types
-	routes    routeCache
+	SeqCache *gtmclient.SeqCache
+	// ReadGateWait, CommitGateWait and CommitPreparedWait bound the waits at
+	// the snapshot gate and of COMMIT PREPARED (0: DefaultReadGateWait ...).
+	ReadGateWait, CommitGateWait, CommitPreparedWait time.Duration
+	// ResolveSoon, when set, asks the coordinator's resolver for a pass now:
+	// a commit left the rest of its work to it.
+	ResolveSoon func()
+	sessions    atomic.Int64
+	nextID      atomic.Uint64
+	registry    sync.Map // session id -> *session
+	typeNames   sync.Map // type OID -> SQL name, for built-in types
+	routes      routeCache
 	// described keeps prepared statements' descriptions by text, for every session.
 	described      sync.Map
 	describedCount atomic.Int64
@@ -118,6 +124,12 @@ func failpointFromEnv(spec, dir string, logger *slog.Logger) func(step string) {
 			}
 			logger.Warn("failpoint released", "step", step)
 		}
+	}
+}
+
+func (c *Coordinator) resolveSoon() {
+	if c.ResolveSoon != nil {
+		c.ResolveSoon()
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -27,9 +28,11 @@ type preparedStmt struct {
 	paramOIDs  []uint32
 	paramTypes []string                    // each parameter's type, as SQL
 	fields     []pgproto3.FieldDescription // nil: no rows
-	route      *route                      // which parameter decides the node, once planned
 	gen        uint64                      // the catalog generation it was described with
-	shared     *sharedRoute                // the route, shared by the sessions that prepare the same text
+	// route is which parameter decides the node, once planned: shared by
+	// the sessions that prepare the same text (a described statement is
+	// copied, never changed, once published).
+	route *sharedRoute
 	// plain: a SELECT, INSERT, UPDATE or DELETE with parameters of built-in
 	// types and no call the coordinator must see (sequences, settings,
 	// advisory locks, pgxc_ functions): it may follow a route template.
@@ -140,16 +143,21 @@ func (s *session) prepare(ctx context.Context, name, sql string, paramOIDs []uin
 	}
 	gen := s.co.Cache.Generation()
 	st, err := s.prepareNew(ctx, name, sql, paramOIDs)
-	if err == nil && st.node != nil && describable(st.node) && s.co.catalogFresh() {
+	if err != nil {
+		return nil, err
+	}
+	st.route = &sharedRoute{}
+	if st.node != nil && describable(st.node) && s.co.catalogFresh() {
 		st.gen = gen
-		st.shared = &sharedRoute{}
-		s.co.described.Store(key, st)
+		// Published: other sessions copy it; nobody changes it.
+		pub := *st
+		s.co.described.Store(key, &pub)
 		if n := s.co.describedCount.Add(1); n > 10000 {
 			s.co.described.Clear()
 			s.co.describedCount.Store(0)
 		}
 	}
-	return st, err
+	return st, nil
 }
 
 func describeKey(s *session, sql string, oids []uint32) string {
@@ -165,10 +173,10 @@ func describeKey(s *session, sql string, oids []uint32) string {
 }
 
 // sharedRoute is the route template of a statement text shared by every
-// session that prepares it.
+// session that prepares it. A template is immutable: learning one publishes
+// a new one.
 type sharedRoute struct {
-	mu sync.Mutex
-	r  *route
+	r atomic.Pointer[route]
 }
 
 func (s *session) prepareNew(ctx context.Context, name, sql string, paramOIDs []uint32) (*preparedStmt, error) {
@@ -720,11 +728,9 @@ func (s *session) runBound(ctx context.Context, p *portal, w ResultWriter) (bool
 	if p.params == nil || st.node == nil || s.tx.failed || !st.plain {
 		return false, nil
 	}
-	r := st.route
-	if r == nil && st.shared != nil {
-		st.shared.mu.Lock()
-		r = st.shared.r
-		st.shared.mu.Unlock()
+	var r *route
+	if st.route != nil {
+		r = st.route.r.Load()
 	}
 	if r != nil && s.co.catalogFresh() && r.gen == s.co.Cache.Generation() && r.scope == s.routeScope() &&
 		p.params[r.k] != nil && !s.tx.failed {

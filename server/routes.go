@@ -302,10 +302,7 @@ func (s *session) learnParamRoute(st *preparedStmt, gen uint64, plan planner.Pla
 	if pr == nil || int(pr.Number) < 1 || int(pr.Number) > len(st.paramTypes) || rq.Route.Table.DistCol < 0 {
 		return
 	}
-	st.route = &route{gen: gen, scope: s.routeScope(), table: rq.Route.Table, k: int(pr.Number) - 1, write: rq.Write}
-	if st.shared != nil {
-		st.shared.mu.Lock()
-		st.shared.r = st.route
-		st.shared.mu.Unlock()
+	if st.route != nil {
+		st.route.r.Store(&route{gen: gen, scope: s.routeScope(), table: rq.Route.Table, k: int(pr.Number) - 1, write: rq.Write})
 	}
 }

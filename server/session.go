@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -40,12 +41,28 @@ type session struct {
 	user, db        string
 	log             *slog.Logger
 
-	mu    sync.Mutex // guards conns and stopWork against Cancel
+	mu    sync.Mutex // guards conns, stmtConns, stopWork and stopWait against Cancel
 	conns map[string]*pooler.Conn
+	// stmtConns are the backends the running statement was given: a cancel
+	// reaches those of them that run something.
+	stmtConns []*pooler.Conn
 	// stopWork ends the coordinator's own work on the running statement
 	// (its primitives' sorting, joining, aggregating): a cancel or the
 	// statement timeout.
 	stopWork context.CancelCauseFunc
+	// stopWait ends the wait of the running statement at the coordinator
+	// (for the snapshot gate, for a free backend): a cancel.
+	stopWait context.CancelCauseFunc
+	// stmtStart is when the client's running statement started (its
+	// statement_timeout counts from there).
+	stmtStart time.Time
+	// gate is the session's hold on the snapshot gate, nil when it holds
+	// none. Only the session's goroutine touches it: while it holds the
+	// gate, the session waits neither for the gate again nor for a backend.
+	gate *gateHold
+	// noticeMu makes the notices of backends that run at once (the
+	// PREPAREs and COMMIT PREPAREDs of a commit) reach the client one by one.
+	noticeMu sync.Mutex
 	// A CancelRequest that comes while the client's statement runs also
 	// stops the datanode statements it has yet to send (the cancel would be
 	// lost when it came before any was busy): stmtSeq counts the client's
@@ -125,28 +142,39 @@ func (s *session) Cancel() {
 	if s.stopWork != nil {
 		s.stopWork(errUserCancel)
 	}
+	if s.stopWait != nil {
+		s.stopWait(errUserCancel)
+	}
 	s.mu.Unlock()
 	s.cancelBusy(false)
 }
 
-// cancelBusy cancels the statements the session's datanode connections run
-// now (the deadlock detector's cancel: the victim waits on one of them).
+// cancelBusy cancels the statements that the running statement's backends
+// run (the deadlock detector's cancel: the victim waits on one of them). It
+// runs on another goroutine than the session's, so it reads no state of the
+// backends: a backend the statement has finished with forgets the cancel
+// (PostgreSQL ignores one that finds it idle). The cancels are on their way
+// before mu is released: a backend the session gives back after that is
+// kept out of the pool by Put until its cancel has been delivered, and one
+// given back before is not the session's to cancel.
 func (s *session) cancelBusy(deadlock bool) {
 	s.mu.Lock()
-	var conns []*pooler.Conn
-	for _, c := range s.conns {
-		if c.IsBusy() {
-			conns = append(conns, c)
-		}
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
+	defer s.mu.Unlock()
+	for _, c := range s.stmtConns {
 		if !deadlock {
 			c.CancelAsync(nil)
 			continue
 		}
 		s.deadlockCancels.Add(1)
 		c.CancelAsync(func() { s.deadlockCancels.Add(-1) })
+	}
+}
+
+// forgetStmtConnLocked drops a backend the session gives up from the
+// running statement's (mu held).
+func (s *session) forgetStmtConnLocked(c *pooler.Conn) {
+	if i := slices.Index(s.stmtConns, c); i >= 0 {
+		s.stmtConns = slices.Delete(s.stmtConns, i, i+1)
 	}
 }
 
@@ -160,12 +188,15 @@ func (s *session) newStatement() {
 
 func (s *session) Close() {
 	s.co.registry.Delete(s.id)
+	s.leaveGate("session closed")
 	if s.tx.active {
 		s.rollback(context.Background())
 	}
 	s.mu.Lock()
 	conns := s.conns
 	s.conns = map[string]*pooler.Conn{}
+	clear(s.stmtConns)
+	s.stmtConns = s.stmtConns[:0]
 	s.mu.Unlock()
 	for _, c := range conns {
 		if s.pinned {
@@ -186,6 +217,7 @@ func (s *session) releaseConns() {
 	s.mu.Lock()
 	for _, c := range s.conns {
 		conns = append(conns, c)
+		s.forgetStmtConnLocked(c)
 	}
 	clear(s.conns)
 	s.mu.Unlock()
@@ -212,7 +244,20 @@ func (s *session) settingsKey() string {
 
 // acquire borrows a backend on a datanode with the session's settings.
 func (s *session) acquire(ctx context.Context, node string) (*pooler.Conn, error) {
-	c, err := s.co.Pool.Get(ctx, pooler.Key{Node: node, Database: s.db, User: s.user}, s.settingsKey())
+	key := pooler.Key{Node: node, Database: s.db, User: s.user}
+	var c *pooler.Conn
+	var err error
+	if s.gate != nil {
+		// Whoever would give a backend back may wait for the gate.
+		c, err = s.co.Pool.GetNoWait(ctx, key, s.settingsKey())
+	} else {
+		wctx, done := s.waitContext(ctx, 0)
+		c, err = s.co.Pool.Get(wctx, key, s.settingsKey())
+		if err != nil && wctx.Err() != nil {
+			err = waitError(ctx, wctx, err, "")
+		}
+		done()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -253,6 +298,7 @@ func (s *session) conn(ctx context.Context, node string) (*pooler.Conn, error) {
 	c := s.conns[node]
 	s.mu.Unlock()
 	if c != nil && !c.IsClosed() {
+		s.inUse(c)
 		return c, nil
 	}
 	if n, ok := s.co.Nodes.Node(node); !ok || !n.IsDatanode() {
@@ -266,10 +312,27 @@ func (s *session) conn(ctx context.Context, node string) (*pooler.Conn, error) {
 	s.mu.Lock()
 	s.conns[node] = c
 	s.mu.Unlock()
+	s.inUse(c)
 	return c, nil
 }
 
+// inUse notes a backend the running statement uses, for Cancel.
+func (s *session) inUse(c *pooler.Conn) {
+	if s.stmtSeq.Load() == 0 {
+		return
+	}
+	s.mu.Lock()
+	if !slices.Contains(s.stmtConns, c) {
+		s.stmtConns = append(s.stmtConns, c)
+	}
+	s.mu.Unlock()
+}
+
+// notice passes a backend's notice to the client. The backends of a commit
+// run at once, each on its own goroutine: their notices take turns.
 func (s *session) notice(n *pgconn.Notice) {
+	s.noticeMu.Lock()
+	defer s.noticeMu.Unlock()
 	if s.w == nil {
 		return
 	}
@@ -282,6 +345,9 @@ func (s *session) dropConn(node string) {
 	s.mu.Lock()
 	c := s.conns[node]
 	delete(s.conns, node)
+	if c != nil {
+		s.forgetStmtConnLocked(c)
+	}
 	s.mu.Unlock()
 	if c != nil {
 		s.co.Pool.Discard(c)
@@ -364,29 +430,6 @@ func (s *session) begin(explicit bool, beginSQL string) {
 	}
 }
 
-// ReadGate implements executor.Backends.
-func (s *session) ReadGate(ctx context.Context) (func(), error) {
-	noop := func() {}
-	if s.co.GTM == nil || len(s.co.Nodes.Datanodes()) < 2 || (s.tx.active && s.tx.snapshotTaken) {
-		return noop, s.cancelErr()
-	}
-	release, err := s.co.GTM.GateEnter(ctx, gtmclient.GateReader)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, pgError("57014", "canceling statement due to user request")
-		}
-		return nil, pgError("08006", "a read of several datanodes needs the GTM's snapshot gate, which is not reachable: %v", err)
-	}
-	// The statements are sent once the gate is passed: a cancel that came
-	// while it waited stops them here.
-	if err := s.cancelErr(); err != nil {
-		release()
-		return nil, err
-	}
-	var once sync.Once
-	return func() { once.Do(release) }, nil
-}
-
 // Sent implements executor.Backends: a cancel of the running statement
 // that came before c was busy is sent to c's datanode now.
 func (s *session) Sent(c *pooler.Conn) {
@@ -402,54 +445,6 @@ func (s *session) cancelErr() error {
 		return pgError("57014", "canceling statement due to user request")
 	}
 	return nil
-}
-
-// takeSnapshots starts a REPEATABLE READ transaction on every datanode and
-// has each take its snapshot while the read gate is held: together they see
-// every distributed commit on all of its nodes or on none.
-func (s *session) takeSnapshots(ctx context.Context) error {
-	s.tx.snapshotTaken = true
-	nodes := s.datanodeNames()
-	conns := make([]*pooler.Conn, len(nodes))
-	for i, n := range nodes {
-		c, err := s.conn(ctx, n)
-		if err != nil {
-			return err
-		}
-		conns[i] = c
-	}
-	release := func() {}
-	if s.co.GTM != nil && len(nodes) > 1 {
-		r, err := s.co.GTM.GateEnter(ctx, gtmclient.GateReader)
-		if err != nil {
-			return pgError("08006", "a REPEATABLE READ transaction over several datanodes needs the GTM's snapshot gate, which is not reachable: %v", err)
-		}
-		release = r
-	}
-	batch := s.tx.beginSQL
-	for _, q := range s.tx.joinStatements() {
-		batch += ";\n" + q
-	}
-	batch += ";\nSELECT 1"
-	mrrs := make([]*pgconn.MultiResultReader, len(nodes))
-	for i, c := range conns {
-		if s.tx.begun[nodes[i]] {
-			continue
-		}
-		mrrs[i] = c.Exec(ctx, batch)
-	}
-	var firstErr error
-	for i, mrr := range mrrs {
-		if mrr == nil {
-			continue
-		}
-		if _, err := mrr.ReadAll(); err != nil && firstErr == nil {
-			firstErr = executor.NodeError(nodes[i], err)
-		}
-		s.tx.begun[nodes[i]] = true
-	}
-	release()
-	return firstErr
 }
 
 // relations is the session database's distribution catalog.
@@ -727,11 +722,16 @@ var (
 )
 
 // runWorking runs a plan; when the coordinator itself works on its rows
-// (primitives over remote scans), a cancel and the session's
-// statement_timeout stop that work too, not only the datanodes' part.
+// (primitives over remote scans, the inputs of a Coordinator Evaluate), a
+// cancel and the session's statement_timeout stop that work too, not only
+// the datanodes' part.
 func (s *session) runWorking(ctx context.Context, p planner.Plan, w ResultWriter) (string, error) {
-	if _, sub := p.(*planner.SubPlan); !planner.IsTree(p) && !sub {
-		return executor.Run(ctx, p, s, w)
+	switch p.(type) {
+	case *planner.SubPlan, *planner.GatherEval:
+	default:
+		if !planner.IsTree(p) {
+			return executor.Run(ctx, p, s, w)
+		}
 	}
 	timeout, err := s.statementTimeout(ctx)
 	if err != nil {
@@ -776,7 +776,16 @@ func (s *session) statementTimeout(ctx context.Context) (time.Duration, error) {
 	if !ok {
 		return 0, nil
 	}
-	c, err := s.Conn(ctx, dn.Name, false)
+	var c *pooler.Conn
+	var err error
+	if s.tx.active && !s.tx.begun[dn.Name] && !s.tx.hasJoinStatements() {
+		// Outside the transaction the node has not joined (nothing of it
+		// would change the answer): a REPEATABLE READ transaction takes
+		// its snapshots with its first read, not before.
+		c, err = s.conn(ctx, dn.Name)
+	} else {
+		c, err = s.Conn(ctx, dn.Name, false)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -820,8 +829,16 @@ func parseGUCDuration(v string) time.Duration {
 
 // statementRuns marks a client statement running until the returned func.
 func (s *session) statementRuns() func() {
+	s.stmtStart = time.Now()
 	s.stmtSeq.Store(s.nextSeq.Add(1))
-	return func() { s.stmtSeq.Store(0) }
+	return func() {
+		s.stmtSeq.Store(0)
+		s.mu.Lock()
+		clear(s.stmtConns)
+		s.stmtConns = s.stmtConns[:0]
+		s.mu.Unlock()
+		s.leaveGate("statement ended")
+	}
 }
 
 // checkConns drops backends that broke.
@@ -976,9 +993,23 @@ func (s *session) commit(ctx context.Context) error {
 		// The abort conflicts: the commit was logged after all; finish it.
 	}
 	s.failpoint("after-decision")
-	// Readers of several nodes do not start while the commit is half applied.
-	release, gerr := s.co.GTM.GateEnter(context.WithoutCancel(ctx), gtmclient.GateCommitter)
-	if gerr != nil {
+	// Readers of several nodes do not start while the commit is half
+	// applied. The commit is decided: past the gate's bound, the resolver
+	// applies it (readers release the gate by their own bounds), and the
+	// client has its COMMIT.
+	gctx, gcancel := context.WithTimeout(context.WithoutCancel(ctx), s.co.commitGateWait())
+	release, gerr := s.co.GTM.GateEnter(gctx, gtmclient.GateCommitter)
+	timedOut := gctx.Err() != nil
+	gcancel()
+	switch {
+	case gerr != nil && timedOut:
+		s.log.Warn("commit decided but the snapshot gate was not free in time; the resolver applies it", "gid", gid,
+			"waited", s.co.commitGateWait())
+		s.co.resolveSoon()
+		s.clientNotice(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "01000",
+			Message: fmt.Sprintf("transaction %s is committed; its datanodes apply it shortly", gid)})
+		return nil
+	case gerr != nil:
 		s.log.Warn("committing without the snapshot gate", "gid", gid, "err", gerr)
 		release = func() {}
 	}
@@ -990,28 +1021,41 @@ func (s *session) commit(ctx context.Context) error {
 			s.log.Warn("commit prepared failed; the resolver will finish it", "node", n, "gid", gid, "err", err)
 		}
 	}
+	// The COMMIT PREPAREDs are bounded too: the gate is held meanwhile.
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), s.co.commitPreparedWait())
 	if s.co.Failpoint == nil {
-		for i, err := range s.onEach(context.WithoutCancel(ctx), writers, "COMMIT PREPARED "+quoteLiteral(gid)) {
+		for i, err := range s.onEach(cctx, writers, "COMMIT PREPARED "+quoteLiteral(gid)) {
 			commitErr(writers[i], err)
 		}
 	} else {
 		for i, n := range writers {
-			commitErr(n, s.simple(context.WithoutCancel(ctx), n, "COMMIT PREPARED "+quoteLiteral(gid)))
+			commitErr(n, s.simple(cctx, n, "COMMIT PREPARED "+quoteLiteral(gid)))
 			if i == 0 {
 				s.failpoint("between-commits")
 			}
 		}
 	}
+	ccancel()
 	release()
 	if done {
 		if err := s.co.GTM.Forget(context.WithoutCancel(ctx), gid); err != nil {
 			s.log.Warn("forget decision", "gid", gid, "err", err)
 		}
-	} else if s.w != nil {
-		s.w.Notice(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "01000",
+	} else {
+		s.co.resolveSoon()
+		s.clientNotice(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "01000",
 			Message: fmt.Sprintf("transaction %s is committed; some datanodes will apply it when they are reachable again", gid)})
 	}
 	return nil
+}
+
+// clientNotice sends the client a notice of the coordinator's own.
+func (s *session) clientNotice(n *pgproto3.NoticeResponse) {
+	s.noticeMu.Lock()
+	defer s.noticeMu.Unlock()
+	if s.w != nil {
+		s.w.Notice(n)
+	}
 }
 
 func (s *session) failpoint(step string) {
@@ -1082,6 +1126,7 @@ func (s *session) simple(ctx context.Context, node, sql string) error {
 	if c == nil {
 		return pgError("08003", "no connection to datanode %s", node)
 	}
+	s.inUse(c)
 	if _, err := c.Exec(ctx, sql).ReadAll(); err != nil {
 		if c.IsClosed() {
 			s.dropConn(node)

@@ -208,6 +208,9 @@ func (s *session) coordinatorFunction(ctx context.Context, sel *pg_query.SelectS
 		s.mu.Lock()
 		conns := s.conns
 		s.conns = map[string]*pooler.Conn{}
+		for _, c := range conns {
+			s.forgetStmtConnLocked(c)
+		}
 		s.mu.Unlock()
 		for _, c := range conns {
 			s.co.Pool.Discard(c)

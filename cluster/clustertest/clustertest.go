@@ -210,6 +210,14 @@ func Start(t testing.TB, o Options) *Cluster {
 			t.Errorf("clustertest: stop: %v", err)
 			return // keep the home for a look at what still runs
 		}
+		if races := c.RaceReports(); len(races) > 0 {
+			shown := races
+			if len(shown) > 3 {
+				shown = shown[:3]
+			}
+			t.Errorf("clustertest: %d data races reported by the cluster's processes (built with -race); the first:\n%s",
+				len(races), strings.Join(shown, "\n"))
+		}
 		if t.Failed() && os.Getenv("XLGO_KEEP_FAILED") != "" {
 			t.Logf("clustertest: keeping %s", home)
 			return
@@ -260,6 +268,41 @@ func (c *Cluster) DatanodeDSN(i int, db string) string { return c.dsn(c.Datanode
 
 func (c *Cluster) dsn(port int, db string) string {
 	return fmt.Sprintf("host=127.0.0.1 port=%d user=%s dbname=%s sslmode=disable", port, c.User, db)
+}
+
+// RaceReports returns the data race reports in the logs of the gtm and the
+// coordinators: binaries built with -race print them on their stderr, which
+// is their log.
+func (c *Cluster) RaceReports() []string {
+	var out []string
+	names := []string{c.Config.GTM.Name}
+	if c.Config.HasGTMStandby() {
+		names = append(names, c.Config.GTMStandby.Name)
+	}
+	for _, n := range c.Config.Coordinators {
+		names = append(names, n.Name)
+	}
+	for _, name := range names {
+		data, err := os.ReadFile(c.Ctl.LogPath(name))
+		if err != nil {
+			continue
+		}
+		const sep = "=================="
+		text := string(data)
+		for {
+			i := strings.Index(text, "WARNING: DATA RACE")
+			if i < 0 {
+				break
+			}
+			end := strings.Index(text[i:], "\n"+sep)
+			if end < 0 {
+				end = len(text) - i
+			}
+			out = append(out, "--- "+name+"\n"+text[i:i+end])
+			text = text[i+end:]
+		}
+	}
+	return out
 }
 
 // LogTail returns the last n lines of a process's log (gtm, coord1, datanode2 ...).

@@ -2,10 +2,14 @@ package clustertest
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/xlgo/xlgo/cluster"
 )
 
 func TestStart(t *testing.T) {
@@ -47,5 +51,24 @@ func TestStart(t *testing.T) {
 		if !s.Running || s.Pid == 0 {
 			t.Errorf("%s (%s) is not running", s.Name, s.Role)
 		}
+	}
+}
+
+func TestRaceReports(t *testing.T) {
+	home := t.TempDir()
+	cfg := cluster.DefaultConfig()
+	c := &Cluster{Home: home, Config: cfg, Ctl: &cluster.Cluster{Home: home, Config: cfg}}
+	if err := os.MkdirAll(filepath.Join(home, "log"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	race := "==================\nWARNING: DATA RACE\nRead at 0x00c by goroutine 7:\n  main.f()\n==================\n"
+	os.WriteFile(c.Ctl.LogPath("gtm"), []byte("time=1 level=INFO msg=started\n"), 0o644)
+	os.WriteFile(c.Ctl.LogPath("coord2"), []byte("level=INFO msg=a\n"+race+"level=INFO msg=b\n"+race), 0o644)
+	got := c.RaceReports()
+	if len(got) != 2 {
+		t.Fatalf("%d reports, want 2: %q", len(got), got)
+	}
+	if want := "--- coord2\nWARNING: DATA RACE\nRead at 0x00c by goroutine 7:\n  main.f()"; got[0] != want {
+		t.Errorf("report %q, want %q", got[0], want)
 	}
 }

@@ -39,6 +39,7 @@ type options struct {
 	resolveInterval, resolveGrace                                    time.Duration
 	resolveUser                                                      string
 	deadlockInterval                                                 time.Duration
+	readGateWait, commitGateWait, commitPreparedWait                 time.Duration
 	hbaFile, authFile, authUser, datanodePassfile                    string
 	sslCert, sslKey, sslCA                                           string
 }
@@ -79,6 +80,9 @@ func newCommand() *cobra.Command {
 	f.DurationVar(&o.resolveGrace, "resolve-grace", resolver.DefaultGrace, "age after which an undecided prepared transaction is aborted")
 	f.StringVar(&o.resolveUser, "resolve-user", "", "role the resolver connects to datanodes as (default $PGUSER, else the OS user)")
 	f.DurationVar(&o.deadlockInterval, "deadlock-interval", defaultDeadlockInterval, "how often to look for deadlocks across datanodes (0: never)")
+	f.DurationVar(&o.readGateWait, "read-gate-wait", server.DefaultReadGateWait, "how long a read of several datanodes waits for the snapshot gate at most (its statement_timeout may end the wait sooner)")
+	f.DurationVar(&o.commitGateWait, "commit-gate-wait", server.DefaultCommitGateWait, "how long a decided distributed commit waits for the snapshot gate before it leaves its COMMIT PREPAREDs to the resolver")
+	f.DurationVar(&o.commitPreparedWait, "commit-prepared-wait", server.DefaultCommitPreparedWait, "how long a distributed commit waits for its COMMIT PREPAREDs before it leaves them to the resolver")
 	f.StringVar(&o.hbaFile, "hba-file", "", "client authentication rules in pg_hba.conf syntax (default: trust on the Unix socket and loopback, scram-sha-256 elsewhere)")
 	f.StringVar(&o.authFile, "auth-file", "", "userlist file (\"user\" \"password-or-verifier\" per line, mode 0600) to check passwords against instead of the datanodes' pg_authid")
 	f.StringVar(&o.authUser, "auth-user", "", "superuser that reads pg_authid on the preferred datanode (default $PGUSER, else the OS user)")
@@ -117,6 +121,7 @@ func run(logger *slog.Logger, o options) error {
 		os.Setenv("XLGO_FAILPOINT_DIR", o.dataDir)
 	}
 	co := server.NewCoordinator(o.name, o.clusterName, nodes, gtm, logger)
+	co.ReadGateWait, co.CommitGateWait, co.CommitPreparedWait = o.readGateWait, o.commitGateWait, o.commitPreparedWait
 	defer co.Pool.Close()
 	authOpts, err := authOptions(o, co)
 	if err != nil {
@@ -131,6 +136,7 @@ func run(logger *slog.Logger, o options) error {
 			return out
 		}, o.clusterName, o.resolveUser, logger.With("component", "resolver"))
 		res.Grace = o.resolveGrace
+		co.ResolveSoon = res.Kick
 		go res.Run(ctx, o.resolveInterval)
 	}
 	if err := startDeadlockDetector(ctx, o, nodes, logger.With("component", "deadlock")); err != nil {
