@@ -17,8 +17,11 @@ import (
 	"github.com/xlgo/xlgo/resolver"
 )
 
-// The steps of two-phase commit where the coordinator calls its failpoint.
-var faultSteps = []string{"before-prepare", "between-prepares", "after-decision", "between-commits"}
+// The steps of two-phase commit where the coordinator calls its failpoint:
+// before any PREPARE; once datanode1's PREPARE succeeded (datanode2's runs
+// at the same time: it may be done or not); after the decision; once
+// datanode1's COMMIT PREPARED succeeded (datanode2's likewise).
+var faultSteps = []string{"before-prepare", "prepared:datanode1", "after-decision", "committed:datanode1"}
 
 // rowsPerTxn is how many rows each transaction of the fault matrix inserts:
 // enough for its keys to hash to both datanodes.
@@ -53,8 +56,9 @@ func (c cell) String() string {
 // prepared transaction is left. A last column runs a resolver in the middle
 // of the commit instead of killing anything.
 func TestFaultMatrix(t *testing.T) {
-	// Both datanodes: at a step, the first has done its part and the second
-	// not yet. "resolver" kills nothing: a resolver with no grace period runs
+	// Both datanodes: at a per-node step datanode1 has done its part and
+	// datanode2's statement runs at the same time (done or not: both must
+	// end well). "resolver" kills nothing: a resolver with no grace period runs
 	// while the coordinator is paused at the step, racing the commit.
 	kinds := []string{"coordinator", "gtm", "datanode1", "datanode2", "resolver"}
 	matrix := map[string]map[string]cell{}

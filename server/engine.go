@@ -20,6 +20,7 @@ import (
 	"github.com/xlgo/xlgo/catalog"
 	"github.com/xlgo/xlgo/gtmclient"
 	"github.com/xlgo/xlgo/pooler"
+	"github.com/xlgo/xlgo/txn"
 )
 
 // Version is xlgo's version, shown in server_version.
@@ -47,6 +48,8 @@ type Coordinator struct {
 	// ResolveSoon, when set, asks the coordinator's resolver for a pass now:
 	// a commit left the rest of its work to it.
 	ResolveSoon func()
+	txnOnce     sync.Once
+	txn         *txn.Manager
 	sessions    atomic.Int64
 	nextID      atomic.Uint64
 	registry    sync.Map // session id -> *session
@@ -81,7 +84,9 @@ func NewCoordinator(name, clusterName string, nodes *catalog.NodeStore, gtm *gtm
 }
 
 // failpointFromEnv builds the failpoint hook of XLGO_FAILPOINT, a
-// comma-separated list of STEP, STEP:exit or STEP:pause. exit ends the process
+// comma-separated list of STEP, STEP:exit or STEP:pause (the steps of a
+// commit are txn's: before-prepare, prepare:NODE, prepared:NODE,
+// after-decision, commit-prepared:NODE, committed:NODE). exit ends the process
 // at once (status 3); pause creates the file DIR/failpoint-STEP (DIR is
 // XLGO_FAILPOINT_DIR, else the temporary directory) and waits until something
 // removes it, so that a test can act on the cluster at that very step.
@@ -91,7 +96,12 @@ func failpointFromEnv(spec, dir string, logger *slog.Logger) func(step string) {
 	}
 	actions := map[string]string{}
 	for _, item := range strings.Split(spec, ",") {
-		step, action, _ := strings.Cut(strings.TrimSpace(item), ":")
+		// A step may hold a colon itself (prepared:datanode1): the action
+		// is what follows the last one, when it is one.
+		step, action := strings.TrimSpace(item), ""
+		if i := strings.LastIndex(step, ":"); i >= 0 && (step[i+1:] == "exit" || step[i+1:] == "pause") {
+			step, action = step[:i], step[i+1:]
+		}
 		if step == "" {
 			continue
 		}
@@ -125,6 +135,19 @@ func failpointFromEnv(spec, dir string, logger *slog.Logger) func(step string) {
 			logger.Warn("failpoint released", "step", step)
 		}
 	}
+}
+
+// txnManager is the coordinator's transaction manager, made once its
+// fields are set.
+func (c *Coordinator) txnManager() *txn.Manager {
+	c.txnOnce.Do(func() {
+		c.txn = &txn.Manager{ClusterName: c.ClusterName, GateWait: c.CommitGateWait, CommitWait: c.CommitPreparedWait,
+			Failpoint: c.Failpoint, ResolveSoon: c.resolveSoon, Log: c.Logger}
+		if c.GTM != nil {
+			c.txn.GTM = c.GTM
+		}
+	})
+	return c.txn
 }
 
 func (c *Coordinator) resolveSoon() {

@@ -143,7 +143,9 @@ func (s *session) enterGate(ctx context.Context, kind gtmclient.GateKind, what s
 	done()
 	h := &gateHold{kind: kind, release: rel}
 	s.gate = h
-	s.failpoint("read-gate-entered")
+	if s.co.Failpoint != nil {
+		s.co.Failpoint("read-gate-entered")
+	}
 	var once sync.Once
 	return func() {
 		once.Do(func() {

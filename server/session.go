@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
 	"sort"
@@ -21,7 +20,7 @@ import (
 	"github.com/xlgo/xlgo/catalog"
 	"github.com/xlgo/xlgo/dialect"
 	"github.com/xlgo/xlgo/executor"
-	"github.com/xlgo/xlgo/gtmclient"
+	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/planner"
 	"github.com/xlgo/xlgo/pooler"
 )
@@ -84,7 +83,7 @@ type session struct {
 	// routed is the plan of the statement routeByText runs.
 	routed     planner.RemoteQuery
 	routedNode [1]string
-	tx         txn
+	tx         txState
 	w          ResultWriter // the writer of the message being run, for notices
 
 	// Global sequences: the GTM names of sequences, the session's last values.
@@ -101,8 +100,8 @@ type session struct {
 	inBatch bool // between the first extended-protocol message and Sync
 }
 
-// txn is the state of the session's transaction.
-type txn struct {
+// txState is the state of the session's transaction.
+type txState struct {
 	active    bool // a transaction is open on the datanodes the session touches
 	explicit  bool // opened by BEGIN (else one statement or one Query message)
 	failed    bool // an error happened in an explicit block: only ROLLBACK now
@@ -409,13 +408,13 @@ func (s *session) join(ctx context.Context, node string, write, deferBegin bool)
 }
 
 // hasJoinStatements tells whether joinStatements has any.
-func (t *txn) hasJoinStatements() bool {
+func (t *txState) hasJoinStatements() bool {
 	return len(t.sets) > 0 || len(t.localSets) > 0 || len(t.savepoints) > 0
 }
 
 // joinStatements bring a node that joins the transaction late to its state:
 // settings made in it, then its savepoints.
-func (t *txn) joinStatements() []string {
+func (t *txState) joinStatements() []string {
 	out := append(append([]string(nil), t.sets...), t.localSets...)
 	for _, sp := range t.savepoints {
 		out = append(out, "SAVEPOINT "+quoteIdent(sp))
@@ -424,7 +423,7 @@ func (t *txn) joinStatements() []string {
 }
 
 func (s *session) begin(explicit bool, beginSQL string) {
-	s.tx = txn{active: true, explicit: explicit, beginSQL: beginSQL, begun: map[string]bool{}, writes: map[string]bool{}, rr: s.defaultRR}
+	s.tx = txState{active: true, explicit: explicit, beginSQL: beginSQL, begun: map[string]bool{}, writes: map[string]bool{}, rr: s.defaultRR}
 	if s.tx.beginSQL == "" {
 		s.tx.beginSQL = "BEGIN"
 	}
@@ -565,7 +564,7 @@ func (s *session) failTx(ctx context.Context) {
 	for n := range s.tx.begun {
 		nodes = append(nodes, n)
 	}
-	s.abortNodes(ctx, nodes, nil, "")
+	s.co.txnManager().Abort(ctx, sessionBackends{s}, nodes)
 	s.tx.begun = map[string]bool{}
 	s.tx.writes = map[string]bool{}
 }
@@ -894,7 +893,7 @@ func (s *session) datanodeNames() []string {
 func (s *session) commit(ctx context.Context) error {
 	s.forgetTxSettings()
 	tx := s.tx
-	s.tx = txn{}
+	s.tx = txState{}
 	defer s.afterTx(ctx, tx)
 	if len(tx.sets) > 0 {
 		// Session SETs made in the transaction stay once it commits.
@@ -916,137 +915,19 @@ func (s *session) commit(ctx context.Context) error {
 			readers = append(readers, n)
 		}
 	}
-	sort.Strings(writers)
-	sort.Strings(readers)
-	var firstErr error
-	for _, err := range s.onEach(ctx, readers, "COMMIT") {
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
+	res, err := s.co.txnManager().Commit(ctx, sessionBackends{s}, readers, writers)
+	if res.Warning != "" {
+		s.clientNotice(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: pgerr.Warning, Message: res.Warning})
 	}
-	if len(writers) <= 1 {
-		for _, n := range writers {
-			if err := s.simple(ctx, n, "COMMIT"); err != nil {
-				return err
-			}
-		}
-		return firstErr
-	}
-	if s.co.GTM == nil {
-		s.abortNodes(ctx, writers, nil, "")
-		return pgError("08006", "a transaction that writes on several datanodes needs the GTM, and none is configured")
-	}
-	gxid, err := s.co.GTM.NextGXID(ctx)
-	if err != nil {
-		s.abortNodes(ctx, writers, nil, "")
-		return pgError("08006", "could not reach the GTM for a global transaction id: %v", err)
-	}
-	gid := fmt.Sprintf("xlgo_%s_%d", s.co.ClusterName, gxid)
-	s.failpoint("before-prepare")
-	var prepared []string
-	if s.co.Failpoint == nil {
-		// Every participant prepares at once: one fsync's wait, not one each.
-		errs := s.onEach(ctx, writers, "PREPARE TRANSACTION "+quoteLiteral(gid))
-		var failed []string
-		var first error
-		for i, n := range writers {
-			if errs[i] != nil {
-				failed = append(failed, n)
-				if first == nil {
-					first = errs[i]
-				}
-			} else {
-				prepared = append(prepared, n)
-			}
-		}
-		if first != nil {
-			s.abortNodes(ctx, failed, prepared, gid)
-			return first
-		}
-	} else {
-		for i, n := range writers {
-			if err := s.simple(ctx, n, "PREPARE TRANSACTION "+quoteLiteral(gid)); err != nil {
-				s.abortNodes(ctx, writers[i+1:], prepared, gid)
-				return err
-			}
-			prepared = append(prepared, n)
-			if i == 0 {
-				s.failpoint("between-prepares")
-			}
-		}
-	}
-	if err := s.co.GTM.LogDecision(context.WithoutCancel(ctx), gid, writers, true); err != nil {
-		// Unless the GTM refused it, the commit may have been logged all the
-		// same (reply lost): only a logged abort makes rolling back safe, else
-		// the resolver could commit what this rolled back on some nodes.
-		aerr := err
-		if !errors.Is(err, gtmclient.ErrDecisionConflict) {
-			aerr = s.co.GTM.LogDecision(context.WithoutCancel(ctx), gid, writers, false)
-		}
-		switch {
-		case aerr == nil || errors.Is(err, gtmclient.ErrDecisionConflict):
-			s.abortNodes(ctx, nil, prepared, gid)
-			return pgError("40003", "could not record the commit decision at the GTM, transaction rolled back: %v", err)
-		case !errors.Is(aerr, gtmclient.ErrDecisionConflict):
-			return pgError("08007", "could not record the commit decision at the GTM (%v); transaction %s stays prepared on its datanodes and is finished by the GTM's decision log once the GTM is back", err, gid)
-		}
-		// The abort conflicts: the commit was logged after all; finish it.
-	}
-	s.failpoint("after-decision")
-	// Readers of several nodes do not start while the commit is half
-	// applied. The commit is decided: past the gate's bound, the resolver
-	// applies it (readers release the gate by their own bounds), and the
-	// client has its COMMIT.
-	gctx, gcancel := context.WithTimeout(context.WithoutCancel(ctx), s.co.commitGateWait())
-	release, gerr := s.co.GTM.GateEnter(gctx, gtmclient.GateCommitter)
-	timedOut := gctx.Err() != nil
-	gcancel()
-	switch {
-	case gerr != nil && timedOut:
-		s.log.Warn("commit decided but the snapshot gate was not free in time; the resolver applies it", "gid", gid,
-			"waited", s.co.commitGateWait())
-		s.co.resolveSoon()
-		s.clientNotice(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "01000",
-			Message: fmt.Sprintf("transaction %s is committed; its datanodes apply it shortly", gid)})
-		return nil
-	case gerr != nil:
-		s.log.Warn("committing without the snapshot gate", "gid", gid, "err", gerr)
-		release = func() {}
-	}
-	done := true
-	commitErr := func(n string, err error) {
-		if err != nil && !isCode(err, "42704") {
-			// (42704: a resolver finished it already.)
-			done = false
-			s.log.Warn("commit prepared failed; the resolver will finish it", "node", n, "gid", gid, "err", err)
-		}
-	}
-	// The COMMIT PREPAREDs are bounded too: the gate is held meanwhile.
-	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), s.co.commitPreparedWait())
-	if s.co.Failpoint == nil {
-		for i, err := range s.onEach(cctx, writers, "COMMIT PREPARED "+quoteLiteral(gid)) {
-			commitErr(writers[i], err)
-		}
-	} else {
-		for i, n := range writers {
-			commitErr(n, s.simple(cctx, n, "COMMIT PREPARED "+quoteLiteral(gid)))
-			if i == 0 {
-				s.failpoint("between-commits")
-			}
-		}
-	}
-	ccancel()
-	release()
-	if done {
-		if err := s.co.GTM.Forget(context.WithoutCancel(ctx), gid); err != nil {
-			s.log.Warn("forget decision", "gid", gid, "err", err)
-		}
-	} else {
-		s.co.resolveSoon()
-		s.clientNotice(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "01000",
-			Message: fmt.Sprintf("transaction %s is committed; some datanodes will apply it when they are reachable again", gid)})
-	}
-	return nil
+	return err
+}
+
+// sessionBackends are the session's backends as the transaction manager
+// runs statements on them.
+type sessionBackends struct{ s *session }
+
+func (b sessionBackends) Exec(ctx context.Context, node, sql string) error {
+	return b.s.simple(ctx, node, sql)
 }
 
 // clientNotice sends the client a notice of the coordinator's own.
@@ -1058,39 +939,20 @@ func (s *session) clientNotice(n *pgproto3.NoticeResponse) {
 	}
 }
 
-func (s *session) failpoint(step string) {
-	if s.co.Failpoint != nil {
-		s.co.Failpoint(step)
-	}
-}
-
-// abortNodes rolls back open transactions and prepared ones.
-func (s *session) abortNodes(ctx context.Context, open, prepared []string, gid string) {
-	ctx = context.WithoutCancel(ctx)
-	for _, n := range open {
-		s.simple(ctx, n, "ROLLBACK")
-	}
-	for _, n := range prepared {
-		if err := s.simple(ctx, n, "ROLLBACK PREPARED "+quoteLiteral(gid)); err != nil {
-			s.log.Warn("rollback prepared failed; the resolver will finish it", "node", n, "gid", gid, "err", err)
-		}
-	}
-}
-
 func (s *session) rollback(ctx context.Context) {
 	s.forgetTxSettings()
 	tx := s.tx
-	s.tx = txn{}
+	s.tx = txState{}
 	defer s.afterTx(ctx, tx)
 	var nodes []string
 	for n := range tx.begun {
 		nodes = append(nodes, n)
 	}
-	s.abortNodes(ctx, nodes, nil, "")
+	s.co.txnManager().Abort(ctx, sessionBackends{s}, nodes)
 }
 
 // afterTx tells every coordinator about catalog changes a transaction made.
-func (s *session) afterTx(ctx context.Context, tx txn) {
+func (s *session) afterTx(ctx context.Context, tx txState) {
 	if !tx.ddl {
 		return
 	}
@@ -1101,21 +963,6 @@ func (s *session) afterTx(ctx context.Context, tx txn) {
 		}
 	}
 	s.refreshSearchPath(ctx)
-}
-
-// onEach runs one statement on several nodes' backends at once.
-func (s *session) onEach(ctx context.Context, nodes []string, sql string) []error {
-	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Add(1)
-		go func(i int, n string) {
-			defer wg.Done()
-			errs[i] = s.simple(ctx, n, sql)
-		}(i, n)
-	}
-	wg.Wait()
-	return errs
 }
 
 // simple runs one statement on a node's backend.

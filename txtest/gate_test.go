@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xlgo/xlgo/cluster/clustertest"
+	"github.com/xlgo/xlgo/internal/poll"
 )
 
 // TestSnapshotGateSpec is an isolation spec for the snapshot gate. Session w
@@ -25,8 +26,10 @@ func TestSnapshotGateSpec(t *testing.T) {
 	c := clustertest.Start(t, clustertest.Options{Coordinators: 2, Datanodes: 2})
 	ctx := context.Background()
 	fpDir := t.TempDir()
-	c.RestartCoordinator(t, 0, map[string]string{"XLGO_FAILPOINT": "between-commits:pause", "XLGO_FAILPOINT_DIR": fpDir})
-	pause := filepath.Join(fpDir, "failpoint-between-commits")
+	// Paused before datanode2's COMMIT PREPARED; datanode1's runs at the
+	// same time and completes.
+	c.RestartCoordinator(t, 0, map[string]string{"XLGO_FAILPOINT": "commit-prepared:datanode2:pause", "XLGO_FAILPOINT_DIR": fpDir})
+	pause := filepath.Join(fpDir, "failpoint-commit-prepared:datanode2")
 	t.Cleanup(func() { os.Remove(pause) }) // never leave the coordinator paused
 
 	admin := connect(t, c.CoordDSN(1, "postgres"), true)
@@ -55,11 +58,12 @@ func TestSnapshotGateSpec(t *testing.T) {
 	}()
 	waitPaused(t, pause, committed)
 	// The datanodes themselves show the half-applied commit the gate hides.
+	poll.Until(t, "datanode1's COMMIT PREPARED", func() bool { return directSum(t, c, 0) == n1 })
 	direct := [2]int{directSum(t, c, 0), directSum(t, c, 1)}
 	if direct != [2]int{n1, 0} {
 		t.Fatalf("during the pause, sum(v) straight on datanode1, datanode2 = %v, want [%d 0]", direct, n1)
 	}
-	step("w: BEGIN; UPDATE g SET v = 1; COMMIT -> paused between COMMIT PREPAREDs (straight on the datanodes: sum %d on datanode1, %d on datanode2)",
+	step("w: BEGIN; UPDATE g SET v = 1; COMMIT -> paused before datanode2's COMMIT PREPARED (straight on the datanodes: sum %d on datanode1, %d on datanode2)",
 		direct[0], direct[1])
 
 	type read struct {

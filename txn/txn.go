@@ -1,0 +1,331 @@
+// Package txn is the transaction manager of a coordinator: it ends the
+// transactions of its sessions on the datanodes they touched — a plain
+// COMMIT where one datanode wrote, two-phase commit with the gtm where
+// several did (PREPARE, a durable decision, the snapshot gate, COMMIT
+// PREPARED), and rollbacks — with every wait bounded. It reaches datanodes
+// and the gtm only through the small interfaces below, so every step and
+// every failure of the protocol is tested with in-memory fakes; it owns no
+// connection, no session state and no SQL but its own.
+package txn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/xlgo/xlgo/gtmclient"
+	"github.com/xlgo/xlgo/pgerr"
+)
+
+// Backends runs statements on the backends a transaction holds, one per
+// datanode. Exec may be called for several nodes at once.
+type Backends interface {
+	Exec(ctx context.Context, node, sql string) error
+}
+
+// GTM is what two-phase commit needs of the gtm (a *gtmclient.Client).
+type GTM interface {
+	NextGXID(ctx context.Context) (uint64, error)
+	LogDecision(ctx context.Context, gid string, nodes []string, commit bool) error
+	GateEnter(ctx context.Context, kind gtmclient.GateKind) (release func(), err error)
+	Forget(ctx context.Context, gid string) error
+}
+
+// Default bounds of the manager's waits.
+const (
+	// DefaultGateWait bounds a decided commit's wait for the snapshot gate;
+	// past it the resolver applies the commit.
+	DefaultGateWait = 10 * time.Second
+	// DefaultCommitWait bounds the COMMIT PREPAREDs of a commit, a one-node
+	// COMMIT and the PREPAREs.
+	DefaultCommitWait = 30 * time.Second
+	// DefaultAbortWait bounds a rollback on the datanodes.
+	DefaultAbortWait = 30 * time.Second
+	// DefaultGTMWait bounds each call to the gtm.
+	DefaultGTMWait = 30 * time.Second
+)
+
+// Manager ends transactions. Its zero value is usable: no gtm (a write on
+// several datanodes is then refused), the default bounds, no failpoint.
+type Manager struct {
+	GTM         GTM    // nil when the coordinator has none
+	ClusterName string // part of every global transaction id
+	// GateWait, CommitWait, AbortWait and GTMWait bound the waits (0: the
+	// defaults).
+	GateWait, CommitWait, AbortWait, GTMWait time.Duration
+	// Failpoint, when set, is called at each step of a commit (see Steps);
+	// it observes the step (and may pause or end the process in a fault
+	// test), it never changes which algorithm runs.
+	Failpoint func(step string)
+	// ResolveSoon, when set, asks the coordinator's resolver for a pass now
+	// (a decided commit some datanode has yet to apply).
+	ResolveSoon func()
+	Log         *slog.Logger
+}
+
+// The steps of a commit where the failpoint is called. The per-node steps
+// run in the goroutine of that node's statement, while the other nodes'
+// statements run too: "prepare:datanode2" is called before datanode2's
+// PREPARE TRANSACTION is sent, "prepared:datanode1" once datanode1's has
+// succeeded.
+const (
+	StepBeforePrepare = "before-prepare"
+	StepAfterDecision = "after-decision"
+	StepPrepare       = "prepare:"         // + node
+	StepPrepared      = "prepared:"        // + node
+	StepCommitPrep    = "commit-prepared:" // + node
+	StepCommitted     = "committed:"       // + node
+)
+
+// Result is what the client is told besides its COMMIT.
+type Result struct {
+	// GID is the global transaction id of a two-phase commit, "" otherwise.
+	GID string
+	// Warning, when set, is a WARNING for the client: the commit is decided
+	// and some datanode applies it later (through the resolver).
+	Warning string
+}
+
+func (m *Manager) bound(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+func (m *Manager) log() *slog.Logger {
+	if m.Log != nil {
+		return m.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (m *Manager) failpoint(step string) {
+	if m.Failpoint != nil {
+		m.Failpoint(step)
+	}
+}
+
+func (m *Manager) failpointAt(step, node string) {
+	if m.Failpoint != nil {
+		m.Failpoint(step + node)
+	}
+}
+
+// Commit commits a transaction that read on readers and wrote on writers
+// (disjoint). The client's ctx may end: once the commit is under way it is
+// finished within the manager's bounds all the same (a decided commit is
+// never rolled back). An error means the transaction did not commit,
+// except SQLSTATE 08007, whose outcome the gtm's decision log settles.
+func (m *Manager) Commit(ctx context.Context, b Backends, readers, writers []string) (Result, error) {
+	ctx = context.WithoutCancel(ctx)
+	readers, writers = sorted(readers), sorted(writers)
+	// Read-only participants commit at once (their COMMIT only ends a
+	// snapshot); an error there is reported after the writers committed.
+	var readErr error
+	for _, err := range m.onEach(ctx, b, readers, "COMMIT", m.bound(m.CommitWait, DefaultCommitWait), "", "") {
+		if err != nil && readErr == nil {
+			readErr = err
+		}
+	}
+	switch {
+	case len(writers) == 0:
+		return Result{}, readErr
+	case len(writers) == 1:
+		cctx, cancel := context.WithTimeout(ctx, m.bound(m.CommitWait, DefaultCommitWait))
+		err := b.Exec(cctx, writers[0], "COMMIT")
+		timedOut := cctx.Err() != nil
+		cancel()
+		if err != nil && timedOut {
+			return Result{}, pgerr.New(pgerr.TransactionResolutionUnknown,
+				"the COMMIT of datanode %s did not answer within %s: whether it committed is not known", writers[0], m.bound(m.CommitWait, DefaultCommitWait))
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{}, readErr
+	}
+	res, err := m.twoPhase(ctx, b, writers)
+	if err != nil {
+		return res, err
+	}
+	return res, readErr
+}
+
+// twoPhase commits a transaction that wrote on several datanodes.
+func (m *Manager) twoPhase(ctx context.Context, b Backends, writers []string) (Result, error) {
+	if m.GTM == nil {
+		m.Abort(ctx, b, writers)
+		return Result{}, pgerr.New(pgerr.ObjectNotInPrerequisiteState,
+			"a transaction that writes on several datanodes needs the GTM, and none is configured")
+	}
+	gtmWait := m.bound(m.GTMWait, DefaultGTMWait)
+	gctx, cancel := context.WithTimeout(ctx, gtmWait)
+	gxid, err := m.GTM.NextGXID(gctx)
+	cancel()
+	if err != nil {
+		m.Abort(ctx, b, writers)
+		return Result{}, pgerr.New(pgerr.ConnectionFailure, "could not reach the GTM for a global transaction id, transaction rolled back: %v", err)
+	}
+	gid := fmt.Sprintf("xlgo_%s_%d", m.ClusterName, gxid)
+	res := Result{GID: gid}
+	m.failpoint(StepBeforePrepare)
+
+	// Every participant prepares at once: one fsync's wait, not one each.
+	errs := m.onEach(ctx, b, writers, "PREPARE TRANSACTION "+quoteLiteral(gid), m.bound(m.CommitWait, DefaultCommitWait), StepPrepare, StepPrepared)
+	var prepared, failed []string
+	var first error
+	for i, n := range writers {
+		if errs[i] != nil {
+			failed = append(failed, n)
+			if first == nil {
+				first = errs[i]
+			}
+		} else {
+			prepared = append(prepared, n)
+		}
+	}
+	if first != nil {
+		m.abort(ctx, b, failed, prepared, gid)
+		return res, first
+	}
+
+	gctx, cancel = context.WithTimeout(ctx, gtmWait)
+	err = m.GTM.LogDecision(gctx, gid, writers, true)
+	cancel()
+	if err != nil {
+		// Unless the GTM refused it, the commit may have been logged all
+		// the same (reply lost): only a logged abort makes rolling back
+		// safe, else the resolver could commit what this rolled back.
+		aerr := err
+		if !errors.Is(err, gtmclient.ErrDecisionConflict) {
+			actx, cancel := context.WithTimeout(ctx, gtmWait)
+			aerr = m.GTM.LogDecision(actx, gid, writers, false)
+			cancel()
+		}
+		switch {
+		case aerr == nil || errors.Is(err, gtmclient.ErrDecisionConflict):
+			m.abort(ctx, b, nil, prepared, gid)
+			return res, pgerr.New(pgerr.StatementCompletionUnknown, "could not record the commit decision at the GTM, transaction rolled back: %v", err)
+		case !errors.Is(aerr, gtmclient.ErrDecisionConflict):
+			return res, pgerr.New(pgerr.TransactionResolutionUnknown,
+				"could not record the commit decision at the GTM (%v); transaction %s stays prepared on its datanodes and is finished by the GTM's decision log once the GTM is back", err, gid)
+		}
+		// The abort conflicts: the commit was logged after all; finish it.
+	}
+	m.failpoint(StepAfterDecision)
+
+	// Readers of several nodes do not start while the commit is half
+	// applied. The commit is decided: past the gate's bound the resolver
+	// applies it (readers release the gate by their own bounds) and the
+	// client has its COMMIT.
+	gateWait := m.bound(m.GateWait, DefaultGateWait)
+	wctx, cancel := context.WithTimeout(ctx, gateWait)
+	release, gerr := m.GTM.GateEnter(wctx, gtmclient.GateCommitter)
+	timedOut := wctx.Err() != nil
+	cancel()
+	switch {
+	case gerr != nil && timedOut:
+		m.log().Warn("commit decided but the snapshot gate was not free in time; the resolver applies it", "gid", gid, "waited", gateWait)
+		m.resolveSoon()
+		res.Warning = fmt.Sprintf("transaction %s is committed; its datanodes apply it shortly", gid)
+		return res, nil
+	case gerr != nil:
+		m.log().Warn("committing without the snapshot gate", "gid", gid, "err", gerr)
+		release = func() {}
+	}
+	done := true
+	for i, err := range m.onEach(ctx, b, writers, "COMMIT PREPARED "+quoteLiteral(gid), m.bound(m.CommitWait, DefaultCommitWait), StepCommitPrep, StepCommitted) {
+		// (42704: a resolver finished it already.)
+		if err != nil && !pgerr.Is(err, pgerr.UndefinedObject) {
+			done = false
+			m.log().Warn("commit prepared failed; the resolver will finish it", "node", writers[i], "gid", gid, "err", err)
+		}
+	}
+	release()
+	if !done {
+		m.resolveSoon()
+		res.Warning = fmt.Sprintf("transaction %s is committed; some datanodes will apply it when they are reachable again", gid)
+		return res, nil
+	}
+	fctx, cancel := context.WithTimeout(ctx, gtmWait)
+	if err := m.GTM.Forget(fctx, gid); err != nil {
+		m.log().Warn("forget decision", "gid", gid, "err", err)
+	}
+	cancel()
+	return res, nil
+}
+
+func (m *Manager) resolveSoon() {
+	if m.ResolveSoon != nil {
+		m.ResolveSoon()
+	}
+}
+
+// Abort rolls back the open transactions of nodes, within the manager's
+// bound (a node that does not answer is left to end its transaction when
+// its backend is closed).
+func (m *Manager) Abort(ctx context.Context, b Backends, nodes []string) {
+	m.abort(context.WithoutCancel(ctx), b, sorted(nodes), nil, "")
+}
+
+// abort rolls back open transactions and prepared ones (of gid), at once.
+func (m *Manager) abort(ctx context.Context, b Backends, open, prepared []string, gid string) {
+	wait := m.bound(m.AbortWait, DefaultAbortWait)
+	m.onEach(ctx, b, open, "ROLLBACK", wait, "", "")
+	for i, err := range m.onEach(ctx, b, prepared, "ROLLBACK PREPARED "+quoteLiteral(gid), wait, "", "") {
+		if err != nil {
+			m.log().Warn("rollback prepared failed; the resolver will finish it", "node", prepared[i], "gid", gid, "err", err)
+		}
+	}
+}
+
+// onEach runs one statement on several nodes at once, each within wait,
+// calling the failpoint before (pre+node) and after a success (post+node).
+func (m *Manager) onEach(ctx context.Context, b Backends, nodes []string, sql string, wait time.Duration, pre, post string) []error {
+	errs := make([]error, len(nodes))
+	if len(nodes) == 0 {
+		return errs
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	run := func(i int, n string) {
+		if pre != "" {
+			m.failpointAt(pre, n)
+		}
+		errs[i] = b.Exec(ctx, n, sql)
+		if errs[i] == nil && post != "" {
+			m.failpointAt(post, n)
+		}
+	}
+	if len(nodes) == 1 {
+		run(0, nodes[0])
+		return errs
+	}
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(i, n)
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+func sorted(nodes []string) []string {
+	out := append([]string(nil), nodes...)
+	sort.Strings(out)
+	return out
+}
+
+// quoteLiteral quotes s as a SQL string literal.
+func quoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}

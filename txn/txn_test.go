@@ -1,0 +1,484 @@
+package txn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xlgo/xlgo/gtmclient"
+	"github.com/xlgo/xlgo/pgerr"
+)
+
+// fakeNodes is a set of datanodes in memory: each statement is recorded,
+// and fail or hang make the statements that match fail or never answer.
+type fakeNodes struct {
+	mu    sync.Mutex
+	log   []string                     // "node: sql", in the order the nodes answered
+	fail  map[string]error             // "node: sql prefix" -> error
+	hang  map[string]bool              // "node: sql prefix" -> wait for ctx
+	state map[string]map[string]bool   // node -> gid -> prepared
+	done  map[string]map[string]string // node -> gid -> committed / rolled back
+}
+
+func newFakeNodes() *fakeNodes {
+	return &fakeNodes{fail: map[string]error{}, hang: map[string]bool{}, state: map[string]map[string]bool{}, done: map[string]map[string]string{}}
+}
+
+func (f *fakeNodes) match(m map[string]bool, node, sql string) bool {
+	for k := range m {
+		if n, prefix, _ := strings.Cut(k, ": "); n == node && strings.HasPrefix(sql, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *fakeNodes) Exec(ctx context.Context, node, sql string) error {
+	f.mu.Lock()
+	var fail error
+	for k, err := range f.fail {
+		if n, prefix, _ := strings.Cut(k, ": "); n == node && strings.HasPrefix(sql, prefix) {
+			fail = err
+		}
+	}
+	hang := f.match(f.hang, node, sql)
+	f.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, node+": "+sql)
+	if fail != nil {
+		return fail
+	}
+	if f.state[node] == nil {
+		f.state[node], f.done[node] = map[string]bool{}, map[string]string{}
+	}
+	gid := func() string { return sql[strings.Index(sql, "'")+1 : len(sql)-1] }
+	switch {
+	case strings.HasPrefix(sql, "PREPARE TRANSACTION"):
+		f.state[node][gid()] = true
+	case strings.HasPrefix(sql, "COMMIT PREPARED"):
+		if !f.state[node][gid()] {
+			return pgerr.New(pgerr.UndefinedObject, "prepared transaction with identifier %q does not exist", gid())
+		}
+		delete(f.state[node], gid())
+		f.done[node][gid()] = "committed"
+	case strings.HasPrefix(sql, "ROLLBACK PREPARED"):
+		delete(f.state[node], gid())
+		f.done[node][gid()] = "rolled back"
+	}
+	return nil
+}
+
+// sent lists the statements node received, in order.
+func (f *fakeNodes) sent(node string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, l := range f.log {
+		if n, sql, _ := strings.Cut(l, ": "); n == node {
+			out = append(out, sql)
+		}
+	}
+	return out
+}
+
+func (f *fakeNodes) preparedLeft() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, m := range f.state {
+		n += len(m)
+	}
+	return n
+}
+
+// fakeGTM records decisions; its errors are set per call.
+type fakeGTM struct {
+	mu         sync.Mutex
+	gxid       uint64
+	gxidErr    error
+	decisions  map[string]bool // gid -> commit
+	logErr     []error         // errors of the next LogDecision calls, in order
+	logsCommit bool            // a failing LogDecision logged the commit all the same (reply lost)
+	gateErr    error
+	gateHang   bool
+	gateHeld   bool
+	released   int
+	forgotten  []string
+}
+
+func newFakeGTM() *fakeGTM { return &fakeGTM{decisions: map[string]bool{}} }
+
+func (g *fakeGTM) NextGXID(ctx context.Context) (uint64, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.gxidErr != nil {
+		return 0, g.gxidErr
+	}
+	g.gxid++
+	return g.gxid, nil
+}
+
+func (g *fakeGTM) LogDecision(ctx context.Context, gid string, nodes []string, commit bool) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if d, ok := g.decisions[gid]; ok && d != commit {
+		return gtmclient.ErrDecisionConflict
+	}
+	if len(g.logErr) > 0 {
+		err := g.logErr[0]
+		g.logErr = g.logErr[1:]
+		if err != nil {
+			if g.logsCommit && commit {
+				g.decisions[gid] = true
+			}
+			return err
+		}
+	}
+	g.decisions[gid] = commit
+	return nil
+}
+
+func (g *fakeGTM) GateEnter(ctx context.Context, kind gtmclient.GateKind) (func(), error) {
+	g.mu.Lock()
+	hang, err := g.gateHang, g.gateErr
+	g.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	g.gateHeld = true
+	g.mu.Unlock()
+	return func() {
+		g.mu.Lock()
+		g.gateHeld = false
+		g.released++
+		g.mu.Unlock()
+	}, nil
+}
+
+func (g *fakeGTM) Forget(ctx context.Context, gid string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.forgotten = append(g.forgotten, gid)
+	delete(g.decisions, gid)
+	return nil
+}
+
+// steps records the failpoint steps a commit reached.
+type steps struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (s *steps) hook(step string) {
+	s.mu.Lock()
+	s.seen = append(s.seen, step)
+	s.mu.Unlock()
+}
+
+func manager(g *fakeGTM, st *steps) *Manager {
+	m := &Manager{ClusterName: "t", GateWait: 200 * time.Millisecond, CommitWait: 200 * time.Millisecond,
+		AbortWait: 200 * time.Millisecond, GTMWait: 200 * time.Millisecond}
+	if g != nil {
+		m.GTM = g
+	}
+	if st != nil {
+		m.Failpoint = st.hook
+	}
+	return m
+}
+
+var two = []string{"dn1", "dn2"}
+
+func TestOneWriterCommitsPlainly(t *testing.T) {
+	nodes, g := newFakeNodes(), newFakeGTM()
+	res, err := manager(g, nil).Commit(context.Background(), nodes, []string{"dn2", "dn3"}, []string{"dn1"})
+	if err != nil || res.GID != "" || res.Warning != "" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	for _, n := range []string{"dn1", "dn2", "dn3"} {
+		if got := nodes.sent(n); !slices.Equal(got, []string{"COMMIT"}) {
+			t.Errorf("%s got %v, want one COMMIT", n, got)
+		}
+	}
+	if g.gxid != 0 {
+		t.Error("a one-node commit asked the gtm for a gxid")
+	}
+}
+
+func TestTwoPhaseCommit(t *testing.T) {
+	nodes, g, st := newFakeNodes(), newFakeGTM(), &steps{}
+	res, err := manager(g, st).Commit(context.Background(), nodes, []string{"dn3"}, []string{"dn2", "dn1"})
+	if err != nil || res.GID != "xlgo_t_1" || res.Warning != "" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	for _, n := range two {
+		want := []string{"PREPARE TRANSACTION 'xlgo_t_1'", "COMMIT PREPARED 'xlgo_t_1'"}
+		if got := nodes.sent(n); !slices.Equal(got, want) {
+			t.Errorf("%s got %v, want %v", n, got, want)
+		}
+	}
+	if !slices.Equal(nodes.sent("dn3"), []string{"COMMIT"}) {
+		t.Errorf("the reader got %v", nodes.sent("dn3"))
+	}
+	if g.released != 1 || g.gateHeld || !slices.Equal(g.forgotten, []string{"xlgo_t_1"}) || len(g.decisions) != 0 {
+		t.Errorf("gate released %d times (held %v), forgotten %v, decisions left %v", g.released, g.gateHeld, g.forgotten, g.decisions)
+	}
+	// Every step, the per-node ones of both nodes, in protocol order.
+	order := map[string]int{}
+	for i, s := range st.seen {
+		order[s] = i + 1
+	}
+	for _, s := range []string{"before-prepare", "prepare:dn1", "prepare:dn2", "prepared:dn1", "prepared:dn2", "after-decision",
+		"commit-prepared:dn1", "commit-prepared:dn2", "committed:dn1", "committed:dn2"} {
+		if order[s] == 0 {
+			t.Errorf("failpoint step %s not reached (reached %v)", s, st.seen)
+		}
+	}
+	if !(order["before-prepare"] < order["prepare:dn1"] && order["prepared:dn2"] < order["after-decision"] && order["after-decision"] < order["commit-prepared:dn1"]) {
+		t.Errorf("steps out of order: %v", st.seen)
+	}
+}
+
+// The same parallel algorithm runs with a failpoint and without one.
+func TestFailpointDoesNotChangeTheAlgorithm(t *testing.T) {
+	var concurrent sync.WaitGroup
+	concurrent.Add(2)
+	// The hook before each node's PREPARE waits for the other node's: it
+	// returns only because both PREPAREs are sent at once.
+	hook := func(step string) {
+		if strings.HasPrefix(step, StepPrepare) {
+			concurrent.Done()
+			done := make(chan struct{})
+			go func() { concurrent.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				panic("the PREPAREs were sent one after the other")
+			}
+		}
+	}
+	m := manager(newFakeGTM(), nil)
+	m.Failpoint = hook
+	if _, err := m.Commit(context.Background(), newFakeNodes(), nil, two); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPrepareFailsOnOneNode(t *testing.T) {
+	nodes, g := newFakeNodes(), newFakeGTM()
+	nodes.fail["dn2: PREPARE"] = pgerr.New(pgerr.SerializationFailure, "could not serialize access")
+	_, err := manager(g, nil).Commit(context.Background(), nodes, nil, two)
+	if !pgerr.Is(err, pgerr.SerializationFailure) {
+		t.Fatalf("got %v, want the node's error", err)
+	}
+	if got := nodes.sent("dn1"); !slices.Contains(got, "ROLLBACK PREPARED 'xlgo_t_1'") {
+		t.Errorf("the prepared node got %v, want its ROLLBACK PREPARED", got)
+	}
+	if got := nodes.sent("dn2"); !slices.Contains(got, "ROLLBACK") {
+		t.Errorf("the failed node got %v, want a ROLLBACK", got)
+	}
+	if len(g.decisions) != 0 || nodes.preparedLeft() != 0 {
+		t.Errorf("decisions %v, %d prepared left", g.decisions, nodes.preparedLeft())
+	}
+}
+
+func TestGTMUnreachableBeforeDecision(t *testing.T) {
+	nodes, g := newFakeNodes(), newFakeGTM()
+	g.gxidErr = gtmclient.ErrUnavailable
+	_, err := manager(g, nil).Commit(context.Background(), nodes, nil, two)
+	if !pgerr.Is(err, pgerr.ConnectionFailure) {
+		t.Fatalf("got %v, want 08006", err)
+	}
+	for _, n := range two {
+		if got := nodes.sent(n); !slices.Equal(got, []string{"ROLLBACK"}) {
+			t.Errorf("%s got %v, want a ROLLBACK", n, got)
+		}
+	}
+}
+
+func TestNoGTM(t *testing.T) {
+	nodes := newFakeNodes()
+	_, err := manager(nil, nil).Commit(context.Background(), nodes, nil, two)
+	if !pgerr.Is(err, pgerr.ObjectNotInPrerequisiteState) || nodes.preparedLeft() != 0 {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestDecisionNotLoggedAbortLogged(t *testing.T) {
+	nodes, g := newFakeNodes(), newFakeGTM()
+	g.logErr = []error{gtmclient.ErrUnavailable} // the commit's record fails, the abort's succeeds
+	_, err := manager(g, nil).Commit(context.Background(), nodes, nil, two)
+	if !pgerr.Is(err, pgerr.StatementCompletionUnknown) || nodes.preparedLeft() != 0 {
+		t.Fatalf("got %v, %d prepared left", err, nodes.preparedLeft())
+	}
+	if d, ok := g.decisions["xlgo_t_1"]; !ok || d {
+		t.Errorf("decision %v %v, want a logged abort", d, ok)
+	}
+}
+
+// The commit's record got through but its reply was lost: the abort then
+// conflicts, and the commit is finished.
+func TestDecisionReplyLost(t *testing.T) {
+	nodes, g := newFakeNodes(), newFakeGTM()
+	g.logErr = []error{gtmclient.ErrUnavailable}
+	g.logsCommit = true
+	res, err := manager(g, nil).Commit(context.Background(), nodes, nil, two)
+	if err != nil || res.Warning != "" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	for _, n := range two {
+		if nodes.done[n]["xlgo_t_1"] != "committed" {
+			t.Errorf("%s: %q", n, nodes.done[n]["xlgo_t_1"])
+		}
+	}
+}
+
+// Neither the commit nor the abort can be recorded: the transaction stays
+// prepared for the gtm's decision log to settle, and the client is told so.
+func TestGTMUnreachableAtDecision(t *testing.T) {
+	nodes, g := newFakeNodes(), newFakeGTM()
+	g.logErr = []error{gtmclient.ErrUnavailable, gtmclient.ErrUnavailable}
+	_, err := manager(g, nil).Commit(context.Background(), nodes, nil, two)
+	if !pgerr.Is(err, pgerr.TransactionResolutionUnknown) {
+		t.Fatalf("got %v, want 08007", err)
+	}
+	if nodes.preparedLeft() != 2 {
+		t.Errorf("%d prepared, want both left for the resolver", nodes.preparedLeft())
+	}
+}
+
+func TestCommitPreparedFailsOnOneNode(t *testing.T) {
+	nodes, g := newFakeNodes(), newFakeGTM()
+	nodes.fail["dn2: COMMIT PREPARED"] = errors.New("connection reset")
+	kicked := 0
+	m := manager(g, nil)
+	m.ResolveSoon = func() { kicked++ }
+	res, err := m.Commit(context.Background(), nodes, nil, two)
+	if err != nil || res.Warning == "" || kicked != 1 {
+		t.Fatalf("%+v %v, resolver kicked %d times: want COMMIT with a warning and a resolver pass", res, err, kicked)
+	}
+	if len(g.forgotten) != 0 || !g.decisions["xlgo_t_1"] {
+		t.Errorf("the decision must stay for the resolver: forgotten %v, decisions %v", g.forgotten, g.decisions)
+	}
+	if g.gateHeld {
+		t.Error("the gate is still held")
+	}
+}
+
+func TestCommitPreparedAlreadyResolved(t *testing.T) {
+	nodes, g := newFakeNodes(), newFakeGTM()
+	nodes.fail["dn2: COMMIT PREPARED"] = pgerr.New(pgerr.UndefinedObject, "prepared transaction does not exist")
+	res, err := manager(g, nil).Commit(context.Background(), nodes, nil, two)
+	if err != nil || res.Warning != "" || len(g.forgotten) != 1 {
+		t.Fatalf("%+v %v forgotten %v", res, err, g.forgotten)
+	}
+}
+
+// A datanode that never answers its COMMIT PREPARED: the client gets its
+// COMMIT within the bound, with a warning; the gate is given back.
+func TestCommitPreparedHangs(t *testing.T) {
+	nodes, g := newFakeNodes(), newFakeGTM()
+	nodes.hang["dn2: COMMIT PREPARED"] = true
+	start := time.Now()
+	res, err := manager(g, nil).Commit(context.Background(), nodes, nil, two)
+	if err != nil || res.Warning == "" || time.Since(start) > 2*time.Second || g.gateHeld {
+		t.Fatalf("%+v %v after %v (gate held %v)", res, err, time.Since(start), g.gateHeld)
+	}
+}
+
+func TestGateNotFreeInTime(t *testing.T) {
+	nodes, g := newFakeNodes(), newFakeGTM()
+	g.gateHang = true
+	kicked := 0
+	m := manager(g, nil)
+	m.ResolveSoon = func() { kicked++ }
+	res, err := m.Commit(context.Background(), nodes, nil, two)
+	if err != nil || res.Warning == "" || kicked != 1 {
+		t.Fatalf("%+v %v kicked %d", res, err, kicked)
+	}
+	if nodes.preparedLeft() != 2 || !g.decisions["xlgo_t_1"] {
+		t.Errorf("the decided commit is the resolver's: %d prepared, decisions %v", nodes.preparedLeft(), g.decisions)
+	}
+}
+
+func TestGateUnavailableCommitsWithoutIt(t *testing.T) {
+	nodes, g := newFakeNodes(), newFakeGTM()
+	g.gateErr = gtmclient.ErrUnavailable
+	res, err := manager(g, nil).Commit(context.Background(), nodes, nil, two)
+	if err != nil || res.Warning != "" || nodes.preparedLeft() != 0 {
+		t.Fatalf("%+v %v", res, err)
+	}
+}
+
+// The client goes away (its context ends) during the commit: the commit is
+// finished all the same.
+func TestClientGoesAway(t *testing.T) {
+	nodes, g := newFakeNodes(), newFakeGTM()
+	ctx, cancel := context.WithCancel(context.Background())
+	m := manager(g, nil)
+	m.Failpoint = func(step string) {
+		if step == StepAfterDecision {
+			cancel()
+		}
+	}
+	if _, err := m.Commit(ctx, nodes, nil, two); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range two {
+		if nodes.done[n]["xlgo_t_1"] != "committed" {
+			t.Errorf("%s: %q", n, nodes.done[n]["xlgo_t_1"])
+		}
+	}
+}
+
+// A one-node COMMIT that never answers: 08007 within the bound.
+func TestOneNodeCommitHangs(t *testing.T) {
+	nodes := newFakeNodes()
+	nodes.hang["dn1: COMMIT"] = true
+	start := time.Now()
+	_, err := manager(nil, nil).Commit(context.Background(), nodes, nil, []string{"dn1"})
+	if !pgerr.Is(err, pgerr.TransactionResolutionUnknown) || time.Since(start) > 2*time.Second {
+		t.Fatalf("%v after %v", err, time.Since(start))
+	}
+}
+
+func TestAbortIsBounded(t *testing.T) {
+	nodes := newFakeNodes()
+	nodes.hang["dn2: ROLLBACK"] = true
+	start := time.Now()
+	manager(nil, nil).Abort(context.Background(), nodes, two)
+	if time.Since(start) > 2*time.Second || !slices.Equal(nodes.sent("dn1"), []string{"ROLLBACK"}) {
+		t.Fatalf("abort took %v, dn1 got %v", time.Since(start), nodes.sent("dn1"))
+	}
+}
+
+func TestGIDsAreUnique(t *testing.T) {
+	g := newFakeGTM()
+	m := manager(g, nil)
+	seen := map[string]bool{}
+	for i := 0; i < 5; i++ {
+		res, err := m.Commit(context.Background(), newFakeNodes(), nil, two)
+		if err != nil || seen[res.GID] {
+			t.Fatalf("%v %v", res, err)
+		}
+		seen[res.GID] = true
+	}
+	if !seen[fmt.Sprintf("xlgo_t_%d", 5)] {
+		t.Errorf("%v", seen)
+	}
+}
