@@ -1,5 +1,6 @@
 // Package server is the PostgreSQL wire front end of a coordinator: it accepts
-// connections (TCP and Unix socket), runs the startup and authentication
-// exchange, and turns protocol messages into calls on a Session.
-// It owns no planning or execution: a Session (session.go) does that.
+// connections (TCP and Unix socket), runs the startup, TLS and authentication
+// exchange, reads protocol messages and writes results, and turns each message
+// into a call on a Session that an Engine made (handler.go). It must not plan,
+// execute or reach a datanode: package engine does that behind the interfaces.
 package server

@@ -9,7 +9,7 @@ import (
 
 	"github.com/xlgo/xlgo/auth"
 	"github.com/xlgo/xlgo/catalog"
-	"github.com/xlgo/xlgo/server"
+	"github.com/xlgo/xlgo/engine"
 )
 
 // Files holding secrets that others may read keep the coordinator from starting.
@@ -19,7 +19,7 @@ func TestAuthFlagsCheckFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	co := server.NewCoordinator("coord1", "xlgo", nodes, nil, slog.New(slog.DiscardHandler))
+	co := engine.NewCoordinator("coord1", "xlgo", nodes, nil, slog.New(slog.DiscardHandler))
 	t.Cleanup(co.Pool.Close)
 	write := func(name, text string, mode os.FileMode) string {
 		p := filepath.Join(dir, name)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/xlgo/xlgo/auth"
 	"github.com/xlgo/xlgo/catalog"
+	"github.com/xlgo/xlgo/engine"
 	"github.com/xlgo/xlgo/gtmclient"
 	"github.com/xlgo/xlgo/pooler"
 	"github.com/xlgo/xlgo/resolver"
@@ -80,9 +81,9 @@ func newCommand() *cobra.Command {
 	f.DurationVar(&o.resolveGrace, "resolve-grace", resolver.DefaultGrace, "age after which an undecided prepared transaction is aborted")
 	f.StringVar(&o.resolveUser, "resolve-user", "", "role the resolver connects to datanodes as (default $PGUSER, else the OS user)")
 	f.DurationVar(&o.deadlockInterval, "deadlock-interval", defaultDeadlockInterval, "how often to look for deadlocks across datanodes (0: never)")
-	f.DurationVar(&o.readGateWait, "read-gate-wait", server.DefaultReadGateWait, "how long a read of several datanodes waits for the snapshot gate at most (its statement_timeout may end the wait sooner)")
-	f.DurationVar(&o.commitGateWait, "commit-gate-wait", server.DefaultCommitGateWait, "how long a decided distributed commit waits for the snapshot gate before it leaves its COMMIT PREPAREDs to the resolver")
-	f.DurationVar(&o.commitPreparedWait, "commit-prepared-wait", server.DefaultCommitPreparedWait, "how long a distributed commit waits for its COMMIT PREPAREDs before it leaves them to the resolver")
+	f.DurationVar(&o.readGateWait, "read-gate-wait", engine.DefaultReadGateWait, "how long a read of several datanodes waits for the snapshot gate at most (its statement_timeout may end the wait sooner)")
+	f.DurationVar(&o.commitGateWait, "commit-gate-wait", engine.DefaultCommitGateWait, "how long a decided distributed commit waits for the snapshot gate before it leaves its COMMIT PREPAREDs to the resolver")
+	f.DurationVar(&o.commitPreparedWait, "commit-prepared-wait", engine.DefaultCommitPreparedWait, "how long a distributed commit waits for its COMMIT PREPAREDs before it leaves them to the resolver")
 	f.StringVar(&o.hbaFile, "hba-file", "", "client authentication rules in pg_hba.conf syntax (default: trust on the Unix socket and loopback, scram-sha-256 elsewhere)")
 	f.StringVar(&o.authFile, "auth-file", "", "userlist file (\"user\" \"password-or-verifier\" per line, mode 0600) to check passwords against instead of the datanodes' pg_authid")
 	f.StringVar(&o.authUser, "auth-user", "", "superuser that reads pg_authid on the preferred datanode (default $PGUSER, else the OS user)")
@@ -120,7 +121,7 @@ func run(logger *slog.Logger, o options) error {
 	if os.Getenv("XLGO_FAILPOINT") != "" && os.Getenv("XLGO_FAILPOINT_DIR") == "" {
 		os.Setenv("XLGO_FAILPOINT_DIR", o.dataDir)
 	}
-	co := server.NewCoordinator(o.name, o.clusterName, nodes, gtm, logger)
+	co := engine.NewCoordinator(o.name, o.clusterName, nodes, gtm, logger)
 	co.ReadGateWait, co.CommitGateWait, co.CommitPreparedWait = o.readGateWait, o.commitGateWait, o.commitPreparedWait
 	defer co.Pool.Close()
 	authOpts, err := authOptions(o, co)
@@ -184,7 +185,7 @@ func dialGTM(ctx context.Context, addr string, logger *slog.Logger) (*gtmclient.
 
 // authOptions loads the client authentication rules, the password source,
 // the TLS certificate and the datanode passwords the flags name.
-func authOptions(o options, co *server.Coordinator) (server.Options, error) {
+func authOptions(o options, co *engine.Coordinator) (server.Options, error) {
 	var so server.Options
 	var err error
 	if o.hbaFile != "" {
@@ -205,7 +206,7 @@ func authOptions(o options, co *server.Coordinator) (server.Options, error) {
 		if u == "" {
 			u = resolver.DefaultUser()
 		}
-		so.Passwords = &server.AuthidSource{Co: co, User: u}
+		so.Passwords = &engine.AuthidSource{Co: co, User: u}
 	}
 	switch {
 	case o.sslCert != "" && o.sslKey != "":

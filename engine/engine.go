@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"github.com/xlgo/xlgo/catalog"
 	"github.com/xlgo/xlgo/gtmclient"
 	"github.com/xlgo/xlgo/pooler"
+	"github.com/xlgo/xlgo/server"
 	"github.com/xlgo/xlgo/txn"
 )
 
@@ -163,7 +164,7 @@ func (c *Coordinator) catalogFresh() bool {
 }
 
 // NewSession implements Engine.
-func (c *Coordinator) NewSession(ctx context.Context, st Startup) (Session, []ParamStatus, error) {
+func (c *Coordinator) NewSession(ctx context.Context, st server.Startup) (server.Session, []server.ParamStatus, error) {
 	s := &session{
 		co:       c,
 		user:     st.User,
@@ -186,18 +187,18 @@ func (c *Coordinator) NewSession(ctx context.Context, st Startup) (Session, []Pa
 	}
 	sort.Strings(s.startupSets) // the same settings, the same backends
 	s.sets = append([]string(nil), s.startupSets...)
-	params := []ParamStatus{
-		{"server_version", "15 (xlgo " + Version + ")"},
-		{"server_encoding", "UTF8"},
-		{"client_encoding", "UTF8"},
-		{"DateStyle", "ISO, MDY"},
-		{"integer_datetimes", "on"},
-		{"standard_conforming_strings", "on"},
-		{"IntervalStyle", "postgres"},
-		{"TimeZone", "UTC"},
-		{"is_superuser", "off"},
-		{"session_authorization", st.User},
-		{"application_name", st.Params["application_name"]},
+	params := []server.ParamStatus{
+		{Name: "server_version", Value: "15 (xlgo " + Version + ")"},
+		{Name: "server_encoding", Value: "UTF8"},
+		{Name: "client_encoding", Value: "UTF8"},
+		{Name: "DateStyle", Value: "ISO, MDY"},
+		{Name: "integer_datetimes", Value: "on"},
+		{Name: "standard_conforming_strings", Value: "on"},
+		{Name: "IntervalStyle", Value: "postgres"},
+		{Name: "TimeZone", Value: "UTC"},
+		{Name: "is_superuser", Value: "off"},
+		{Name: "session_authorization", Value: st.User},
+		{Name: "application_name", Value: st.Params["application_name"]},
 	}
 	if node, ok := c.Nodes.PreferredDatanode(); ok {
 		conn, err := s.conn(ctx, node.Name)

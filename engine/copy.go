@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"bufio"
@@ -21,6 +21,7 @@ import (
 	"github.com/xlgo/xlgo/executor"
 	"github.com/xlgo/xlgo/planner"
 	"github.com/xlgo/xlgo/pooler"
+	"github.com/xlgo/xlgo/server"
 )
 
 var copyRoundRobin atomic.Uint64
@@ -123,7 +124,7 @@ func withoutHeader(cs *pg_query.CopyStmt) (string, error) {
 }
 
 // copyStatement runs COPY ... FROM STDIN or COPY ... TO STDOUT.
-func (s *session) copyStatement(ctx context.Context, cs *pg_query.CopyStmt, w ResultWriter) error {
+func (s *session) copyStatement(ctx context.Context, cs *pg_query.CopyStmt, w server.ResultWriter) error {
 	if cs.Filename != "" || cs.IsProgram {
 		return planner.Unsupported("COPY to or from a file or program on the server; use STDIN/STDOUT (psql's \\copy)")
 	}
@@ -153,7 +154,7 @@ type copyTarget struct {
 	header []byte
 }
 
-func (s *session) copyIn(ctx context.Context, env *planner.Env, cs *pg_query.CopyStmt, f *copyFormat, w ResultWriter) error {
+func (s *session) copyIn(ctx context.Context, env *planner.Env, cs *pg_query.CopyStmt, f *copyFormat, w server.ResultWriter) error {
 	if cs.Relation == nil {
 		return pgError("42601", "COPY FROM needs a table")
 	}
@@ -323,7 +324,7 @@ type copyRouter struct {
 	scratch  *pooler.Conn
 }
 
-func (r *copyRouter) run(w ResultWriter) error {
+func (r *copyRouter) run(w server.ResultWriter) error {
 	var pending []byte
 	binHeader := false
 	for {
@@ -532,7 +533,7 @@ func (s *session) scratchConn(ctx context.Context) (*pooler.Conn, error) {
 
 // copyOut runs COPY ... TO STDOUT: each datanode's COPY output, one after
 // the other, or the rows of a query the coordinator completes.
-func (s *session) copyOut(ctx context.Context, env *planner.Env, cs *pg_query.CopyStmt, f *copyFormat, w ResultWriter) error {
+func (s *session) copyOut(ctx context.Context, env *planner.Env, cs *pg_query.CopyStmt, f *copyFormat, w server.ResultWriter) error {
 	var plan planner.Plan
 	ncols := 0
 	if cs.Query != nil {
@@ -647,7 +648,7 @@ func (s *session) countColumns(ctx context.Context, env *planner.Env, q *pg_quer
 }
 
 // copyOutRows formats rows the coordinator computed as COPY text or CSV.
-func (s *session) copyOutRows(ctx context.Context, plan planner.Plan, f *copyFormat, format byte, colFormats []uint16, w ResultWriter, total *int64) error {
+func (s *session) copyOutRows(ctx context.Context, plan planner.Plan, f *copyFormat, format byte, colFormats []uint16, w server.ResultWriter, total *int64) error {
 	if f.kind == 'b' {
 		return planner.Unsupported("COPY (query) TO STDOUT in binary format for a query that combines rows of several datanodes")
 	}
@@ -664,7 +665,7 @@ func (s *session) copyOutRows(ctx context.Context, plan planner.Plan, f *copyFor
 
 // rowFormatter writes rows as COPY text or CSV data.
 type rowFormatter struct {
-	w      ResultWriter
+	w      server.ResultWriter
 	f      *copyFormat
 	n      int64
 	names  []string
@@ -715,7 +716,7 @@ func (r *rowFormatter) DataRow(values [][]byte) error {
 // binaryJoin passes a datanode's COPY data on, leaving out the binary
 // header of all but the first node and the trailer of all but the last.
 type binaryJoin struct {
-	w           ResultWriter
+	w           server.ResultWriter
 	skipHeader  bool
 	dropTrailer bool
 	head        []byte

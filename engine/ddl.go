@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/xlgo/xlgo/distribution"
 	"github.com/xlgo/xlgo/executor"
 	"github.com/xlgo/xlgo/planner"
+	"github.com/xlgo/xlgo/server"
 )
 
 // ensureCatalog creates the distribution catalog in the session's database
@@ -259,7 +260,7 @@ INSERT INTO pgxc.pgxc_class (pcrelid, pclocatortype, pcattnum, nodeoids, pcnoden
 	return err
 }
 
-func (s *session) createTable(ctx context.Context, node *pg_query.Node, p *dialect.Passthrough, w ResultWriter) error {
+func (s *session) createTable(ctx context.Context, node *pg_query.Node, p *dialect.Passthrough, w server.ResultWriter) error {
 	cs := node.GetCreateStmt()
 	if cs.Relation.Relpersistence == "t" {
 		return planner.Unsupported("temporary tables are not supported yet")
@@ -295,7 +296,7 @@ func rangeVarText(rv *pg_query.RangeVar) string {
 
 // createTableAs makes the table on every datanode without data, registers
 // its distribution, then fills it through the distributed INSERT path.
-func (s *session) createTableAs(ctx context.Context, node *pg_query.Node, p *dialect.Passthrough, w ResultWriter) error {
+func (s *session) createTableAs(ctx context.Context, node *pg_query.Node, p *dialect.Passthrough, w server.ResultWriter) error {
 	ctas := node.GetCreateTableAsStmt()
 	if ctas.Objtype != pg_query.ObjectType_OBJECT_TABLE {
 		return planner.Unsupported("CREATE MATERIALIZED VIEW")
@@ -356,7 +357,7 @@ func (s *session) createTableAs(ctx context.Context, node *pg_query.Node, p *dia
 
 // database runs CREATE/DROP DATABASE on every datanode; it cannot be part
 // of a transaction, so a failure undoes the nodes already done.
-func (s *session) database(ctx context.Context, node *pg_query.Node, sql string, w ResultWriter, inMulti bool) error {
+func (s *session) database(ctx context.Context, node *pg_query.Node, sql string, w server.ResultWriter, inMulti bool) error {
 	create := node.GetCreatedbStmt() != nil
 	verb := "DROP DATABASE"
 	if create {
@@ -406,7 +407,7 @@ func (s *session) outsideTx(ctx context.Context, node, sql string) error {
 // utility runs every other statement: DDL on all datanodes in one
 // transaction; statements that cannot run in a transaction on each node;
 // the rest refused by name.
-func (s *session) utility(ctx context.Context, node *pg_query.Node, sql string, w ResultWriter, inMulti bool) error {
+func (s *session) utility(ctx context.Context, node *pg_query.Node, sql string, w server.ResultWriter, inMulti bool) error {
 	name := statementName(node)
 	switch {
 	case node.GetDeclareCursorStmt() != nil, node.GetFetchStmt() != nil, node.GetClosePortalStmt() != nil:
@@ -476,7 +477,7 @@ func (s *session) utility(ctx context.Context, node *pg_query.Node, sql string, 
 }
 
 // uniqueIndex creates a unique index and checks the distribution rule.
-func (s *session) uniqueIndex(ctx context.Context, node *pg_query.Node, sql string, w ResultWriter, name string) error {
+func (s *session) uniqueIndex(ctx context.Context, node *pg_query.Node, sql string, w server.ResultWriter, name string) error {
 	is := node.GetIndexStmt()
 	if is.Concurrent {
 		return planner.Unsupported("CREATE UNIQUE INDEX CONCURRENTLY")
@@ -519,7 +520,7 @@ func (s *session) recheck(ctx context.Context, regclass string) error {
 
 // alterTable runs ALTER TABLE on every datanode, refusing changes to the
 // distribution column's type and checking the unique-index rule.
-func (s *session) alterTable(ctx context.Context, node *pg_query.Node, sql string, w ResultWriter) error {
+func (s *session) alterTable(ctx context.Context, node *pg_query.Node, sql string, w server.ResultWriter) error {
 	at := node.GetAlterTableStmt()
 	if at.Objtype == pg_query.ObjectType_OBJECT_TABLE && at.Relation != nil {
 		rel, err := s.relations(ctx)

@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"context"
@@ -23,6 +23,7 @@ import (
 	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/planner"
 	"github.com/xlgo/xlgo/pooler"
+	"github.com/xlgo/xlgo/server"
 )
 
 // session is one client's connection to the cluster: its backends on the
@@ -84,7 +85,7 @@ type session struct {
 	routed     planner.RemoteQuery
 	routedNode [1]string
 	tx         txState
-	w          ResultWriter // the writer of the message being run, for notices
+	w          server.ResultWriter // the writer of the message being run, for notices
 
 	// Global sequences: the GTM names of sequences, the session's last values.
 	seqNames   map[string]string
@@ -498,7 +499,7 @@ func (s *session) refreshSearchPath(ctx context.Context) error {
 }
 
 // SimpleQuery implements Session.
-func (s *session) SimpleQuery(ctx context.Context, sql string, w ResultWriter) error {
+func (s *session) SimpleQuery(ctx context.Context, sql string, w server.ResultWriter) error {
 	s.w = w
 	defer func() { s.w = nil }()
 	stmts, err := dialect.SplitStatements(sql)
@@ -535,7 +536,7 @@ func (s *session) SimpleQuery(ctx context.Context, sql string, w ResultWriter) e
 }
 
 // statement runs one statement of a Query message.
-func (s *session) statement(ctx context.Context, text string, w ResultWriter, inMulti bool) error {
+func (s *session) statement(ctx context.Context, text string, w server.ResultWriter, inMulti bool) error {
 	s.newStatement()
 	defer s.statementRuns()()
 	return s.deadlockError(s.statement1(ctx, text, w, inMulti))
@@ -569,7 +570,7 @@ func (s *session) failTx(ctx context.Context) {
 	s.tx.writes = map[string]bool{}
 }
 
-func (s *session) statement1(ctx context.Context, text string, w ResultWriter, inMulti bool) error {
+func (s *session) statement1(ctx context.Context, text string, w server.ResultWriter, inMulti bool) error {
 	st, err := dialect.Parse(text)
 	if err != nil {
 		return err
@@ -666,7 +667,7 @@ func (s *session) autocommit(ctx context.Context, fn func() error) error {
 }
 
 // run executes a plan and completes the command.
-func (s *session) run(ctx context.Context, p planner.Plan, w ResultWriter) error {
+func (s *session) run(ctx context.Context, p planner.Plan, w server.ResultWriter) error {
 	if rq, ok := p.(*planner.RemoteQuery); ok && !s.tx.active && s.alone(rq) {
 		tag, err := executor.Run(ctx, p, s, w)
 		if err != nil {
@@ -724,7 +725,7 @@ var (
 // (primitives over remote scans, the inputs of a Coordinator Evaluate), a
 // cancel and the session's statement_timeout stop that work too, not only
 // the datanodes' part.
-func (s *session) runWorking(ctx context.Context, p planner.Plan, w ResultWriter) (string, error) {
+func (s *session) runWorking(ctx context.Context, p planner.Plan, w server.ResultWriter) (string, error) {
 	switch p.(type) {
 	case *planner.SubPlan, *planner.GatherEval:
 	default:

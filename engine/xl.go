@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/xlgo/xlgo/executor"
 	"github.com/xlgo/xlgo/planner"
 	"github.com/xlgo/xlgo/pooler"
+	"github.com/xlgo/xlgo/server"
 )
 
 type poolKeyT = pooler.Key
@@ -21,7 +22,7 @@ func quoteLiteral(s string) string { return dialect.QuoteLiteral(s) }
 func quoteIdent(s string) string   { return dialect.QuoteIdent(s) }
 
 // xlStatement runs a Postgres-XL statement and returns its command tag.
-func (s *session) xlStatement(ctx context.Context, st dialect.Statement, w ResultWriter) (string, error) {
+func (s *session) xlStatement(ctx context.Context, st dialect.Statement, w server.ResultWriter) (string, error) {
 	switch x := st.(type) {
 	case *dialect.CreateNode:
 		n := catalog.Node{Name: x.Name, Type: "D", Host: "localhost", Port: 5432}
@@ -127,7 +128,7 @@ func applyNodeOptions(n *catalog.Node, o dialect.NodeOptions) error {
 }
 
 // executeDirect runs SQL as it is on the named datanodes.
-func (s *session) executeDirect(ctx context.Context, x *dialect.ExecuteDirect, w ResultWriter) (string, error) {
+func (s *session) executeDirect(ctx context.Context, x *dialect.ExecuteDirect, w server.ResultWriter) (string, error) {
 	for _, name := range x.Nodes {
 		n, ok := s.co.Nodes.Node(name)
 		if !ok {

@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/xlgo/xlgo/dialect"
 	"github.com/xlgo/xlgo/executor"
 	"github.com/xlgo/xlgo/planner"
+	"github.com/xlgo/xlgo/server"
 )
 
 // preparedStmt is a statement prepared by Parse or SQL PREPARE.
@@ -458,7 +459,7 @@ func (p *portal) describe() []pgproto3.FieldDescription {
 // portalWriter sends a portal's rows in its result formats, without the
 // RowDescription (Describe sends that).
 type portalWriter struct {
-	ResultWriter
+	server.ResultWriter
 	formats []int16
 	oids    []uint32
 	collect *[][][]byte // when set, rows are kept instead of sent
@@ -506,7 +507,7 @@ type tagWriter struct {
 func (w *tagWriter) CommandComplete(tag string) error { w.tag = tag; return nil }
 func (w *tagWriter) EmptyQuery() error                { w.empty = true; return nil }
 
-func (s *session) Execute(ctx context.Context, name string, maxRows uint32, w ResultWriter) (suspended bool, err error) {
+func (s *session) Execute(ctx context.Context, name string, maxRows uint32, w server.ResultWriter) (suspended bool, err error) {
 	defer func() { err = s.failBlock(err) }()
 	s.inBatch = true
 	p, ok := s.portals[name]
@@ -554,7 +555,7 @@ func (s *session) Execute(ctx context.Context, name string, maxRows uint32, w Re
 }
 
 // runPortal runs a bound statement as one statement of a batch.
-func (s *session) runPortal(ctx context.Context, p *portal, w ResultWriter) error {
+func (s *session) runPortal(ctx context.Context, p *portal, w server.ResultWriter) error {
 	s.newStatement()
 	defer s.statementRuns()()
 	handled, err := s.runBound(ctx, p, w)
@@ -610,7 +611,7 @@ func (s *session) Sync(ctx context.Context) error {
 }
 
 // sqlPrepare is SQL PREPARE name [(types)] AS statement.
-func (s *session) sqlPrepare(ctx context.Context, ps *pg_query.PrepareStmt, w ResultWriter) error {
+func (s *session) sqlPrepare(ctx context.Context, ps *pg_query.PrepareStmt, w server.ResultWriter) error {
 	if _, ok := s.stmts[ps.Name]; ok || ps.Name == "" {
 		return pgError("42P05", "prepared statement %q already exists", ps.Name)
 	}
@@ -631,7 +632,7 @@ func (s *session) sqlPrepare(ctx context.Context, ps *pg_query.PrepareStmt, w Re
 	return w.CommandComplete("PREPARE")
 }
 
-func (s *session) sqlPrepareTyped(ctx context.Context, ps *pg_query.PrepareStmt, w ResultWriter) error {
+func (s *session) sqlPrepareTyped(ctx context.Context, ps *pg_query.PrepareStmt, w server.ResultWriter) error {
 	dn, ok := s.co.Nodes.PreferredDatanode()
 	if !ok {
 		return pgError("08006", "no datanode is defined")
@@ -685,7 +686,7 @@ func joinStrings(xs []string, sep string) string {
 }
 
 // sqlExecute is SQL EXECUTE name [(args)].
-func (s *session) sqlExecute(ctx context.Context, es *pg_query.ExecuteStmt, w ResultWriter) error {
+func (s *session) sqlExecute(ctx context.Context, es *pg_query.ExecuteStmt, w server.ResultWriter) error {
 	st, ok := s.stmts[es.Name]
 	if !ok || es.Name == "" {
 		return pgError("26000", "prepared statement %q does not exist", es.Name)
@@ -704,7 +705,7 @@ func (s *session) sqlExecute(ctx context.Context, es *pg_query.ExecuteStmt, w Re
 }
 
 // sqlDeallocate is SQL DEALLOCATE [ALL | name].
-func (s *session) sqlDeallocate(ds *pg_query.DeallocateStmt, w ResultWriter) error {
+func (s *session) sqlDeallocate(ds *pg_query.DeallocateStmt, w server.ResultWriter) error {
 	if ds.Isall || ds.Name == "" {
 		for k := range s.stmts {
 			if k != "" {
@@ -723,7 +724,7 @@ func (s *session) sqlDeallocate(ds *pg_query.DeallocateStmt, w ResultWriter) err
 // runBound runs a portal whose statement goes to the datanodes whole: the
 // statement is sent as prepared, its parameters along (no re-parsing, no
 // rewriting). It reports false when the portal needs the general path.
-func (s *session) runBound(ctx context.Context, p *portal, w ResultWriter) (bool, error) {
+func (s *session) runBound(ctx context.Context, p *portal, w server.ResultWriter) (bool, error) {
 	st := p.stmt
 	if p.params == nil || st.node == nil || s.tx.failed || !st.plain {
 		return false, nil

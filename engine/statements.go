@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"context"
@@ -16,10 +16,11 @@ import (
 	"github.com/xlgo/xlgo/executor"
 	"github.com/xlgo/xlgo/planner"
 	"github.com/xlgo/xlgo/pooler"
+	"github.com/xlgo/xlgo/server"
 )
 
 // passthrough runs a statement of PostgreSQL's grammar.
-func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w ResultWriter, inMulti bool) error {
+func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w server.ResultWriter, inMulti bool) error {
 	// A statement shaped like one planned before, pinned to one node by
 	// one of its constants, needs no parse and no plan.
 	lower := strings.ToLower(p.SQL)
@@ -171,7 +172,7 @@ func (s *session) simpleOutside(ctx context.Context, node, sql string) error {
 }
 
 // oneNode runs a statement that any datanode answers alike.
-func (s *session) oneNode(ctx context.Context, sql string, w ResultWriter) error {
+func (s *session) oneNode(ctx context.Context, sql string, w server.ResultWriter) error {
 	node, ok := s.co.Nodes.PreferredDatanode()
 	if !ok {
 		return pgError("08006", "no datanode is defined")
@@ -181,7 +182,7 @@ func (s *session) oneNode(ctx context.Context, sql string, w ResultWriter) error
 
 // coordinatorFunction answers SELECT pgxc_pool_reload() and kin, which act on
 // the coordinator itself.
-func (s *session) coordinatorFunction(ctx context.Context, sel *pg_query.SelectStmt, w ResultWriter) (bool, error) {
+func (s *session) coordinatorFunction(ctx context.Context, sel *pg_query.SelectStmt, w server.ResultWriter) (bool, error) {
 	if len(sel.FromClause) != 0 || len(sel.TargetList) != 1 || sel.WhereClause != nil {
 		return false, nil
 	}
@@ -266,7 +267,7 @@ func (s *session) coordinatorFunction(ctx context.Context, sel *pg_query.SelectS
 }
 
 // transaction handles BEGIN, COMMIT, ROLLBACK and their kin.
-func (s *session) transaction(ctx context.Context, ts *pg_query.TransactionStmt, sql string, w ResultWriter, inMulti bool) error {
+func (s *session) transaction(ctx context.Context, ts *pg_query.TransactionStmt, sql string, w server.ResultWriter, inMulti bool) error {
 	switch ts.Kind {
 	case pg_query.TransactionStmtKind_TRANS_STMT_BEGIN, pg_query.TransactionStmtKind_TRANS_STMT_START:
 		if s.tx.explicit {
@@ -369,7 +370,7 @@ func checkIsolation(opts []*pg_query.Node) error {
 
 // set handles SET and RESET: every backend of the session gets it, and new
 // ones replay it.
-func (s *session) set(ctx context.Context, vs *pg_query.VariableSetStmt, sql string, w ResultWriter) error {
+func (s *session) set(ctx context.Context, vs *pg_query.VariableSetStmt, sql string, w server.ResultWriter) error {
 	s.timeoutKnown = false
 	tag := "SET"
 	if vs.Kind == pg_query.VariableSetKind_VAR_RESET || vs.Kind == pg_query.VariableSetKind_VAR_RESET_ALL {
@@ -489,7 +490,7 @@ func firstConst(args []*pg_query.Node) string {
 
 // explain prints the distributed plan, with the datanode's own plan of the
 // remote statement beneath each remote step.
-func (s *session) explain(ctx context.Context, es *pg_query.ExplainStmt, w ResultWriter) error {
+func (s *session) explain(ctx context.Context, es *pg_query.ExplainStmt, w server.ResultWriter) error {
 	var o executor.ExplainOptions
 	for _, opt := range es.Options {
 		d := opt.GetDefElem()
@@ -591,7 +592,7 @@ func pinsSession(node *pg_query.Node) bool {
 
 // savepoint runs SAVEPOINT, RELEASE and ROLLBACK TO on every node of the
 // transaction; nodes that join later get the open savepoints when they do.
-func (s *session) savepoint(ctx context.Context, ts *pg_query.TransactionStmt, w ResultWriter) error {
+func (s *session) savepoint(ctx context.Context, ts *pg_query.TransactionStmt, w server.ResultWriter) error {
 	verb := map[pg_query.TransactionStmtKind]string{
 		pg_query.TransactionStmtKind_TRANS_STMT_SAVEPOINT:   "SAVEPOINT",
 		pg_query.TransactionStmtKind_TRANS_STMT_RELEASE:     "RELEASE",
