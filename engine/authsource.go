@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/pooler"
 )
 
@@ -23,7 +24,7 @@ type AuthidSource struct {
 func (a *AuthidSource) Secret(ctx context.Context, user string) (string, bool, string, error) {
 	node, ok := a.Co.Nodes.PreferredDatanode()
 	if !ok {
-		return "", false, "", &pgconn.PgError{Code: "08001", Message: "no datanode is registered to read passwords from"}
+		return "", false, "", &pgconn.PgError{Code: pgerr.SqlclientUnableToEstablishSqlconnection, Message: "no datanode is registered to read passwords from"}
 	}
 	db := a.Database
 	if db == "" {

@@ -19,6 +19,7 @@ import (
 	"github.com/xlgo/xlgo/catalog"
 	"github.com/xlgo/xlgo/distribution"
 	"github.com/xlgo/xlgo/executor"
+	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/planner"
 	"github.com/xlgo/xlgo/pooler"
 	"github.com/xlgo/xlgo/server"
@@ -72,7 +73,7 @@ func copyOptions(cs *pg_query.CopyStmt) (*copyFormat, error) {
 			case "binary":
 				f.kind = 'b'
 			default:
-				return nil, pgError("22023", "COPY format %q not recognized", v)
+				return nil, pgerr.New(pgerr.InvalidParameterValue, "COPY format %q not recognized", v)
 			}
 		case "delimiter":
 			delim = &v
@@ -91,7 +92,7 @@ func copyOptions(cs *pg_query.CopyStmt) (*copyFormat, error) {
 	}
 	if delim != nil {
 		if len(*delim) != 1 {
-			return nil, pgError("0A000", "COPY delimiter must be a single one-byte character")
+			return nil, pgerr.New(pgerr.FeatureNotSupported, "COPY delimiter must be a single one-byte character")
 		}
 		f.delimiter = (*delim)[0]
 	}
@@ -156,7 +157,7 @@ type copyTarget struct {
 
 func (s *session) copyIn(ctx context.Context, env *planner.Env, cs *pg_query.CopyStmt, f *copyFormat, w server.ResultWriter) error {
 	if cs.Relation == nil {
-		return pgError("42601", "COPY FROM needs a table")
+		return pgerr.New(pgerr.SyntaxError, "COPY FROM needs a table")
 	}
 	t, view := env.Rel.Resolve(cs.Relation.Schemaname, cs.Relation.Relname, env.SearchPath)
 	if view {
@@ -342,7 +343,7 @@ func (r *copyRouter) run(w server.ResultWriter) error {
 				n := binaryHeaderLen(pending)
 				if n < 0 {
 					r.release()
-					return pgError("22P04", "COPY file signature not recognized")
+					return pgerr.New(pgerr.BadCopyFileFormat, "COPY file signature not recognized")
 				}
 				if n > 0 {
 					for _, tg := range r.targets {
@@ -374,7 +375,7 @@ func (r *copyRouter) run(w server.ResultWriter) error {
 	r.release()
 	if r.f.kind == 'b' {
 		if !binHeader {
-			return pgError("22P04", "COPY file signature not recognized")
+			return pgerr.New(pgerr.BadCopyFileFormat, "COPY file signature not recognized")
 		}
 		for _, tg := range r.targets {
 			tg.buf.Write([]byte{0xff, 0xff})
@@ -418,7 +419,7 @@ func (r *copyRouter) records(buf []byte, final bool) (int, error) {
 		}
 	}
 	if final && !r.ended && used < len(buf) && r.f.kind == 'b' {
-		return used, pgError("22P04", "unexpected EOF in COPY data")
+		return used, pgerr.New(pgerr.BadCopyFileFormat, "unexpected EOF in COPY data")
 	}
 	return used, nil
 }
@@ -526,7 +527,7 @@ func (r *copyRouter) flushSlow() error {
 func (s *session) scratchConn(ctx context.Context) (*pooler.Conn, error) {
 	dn, ok := s.co.Nodes.PreferredDatanode()
 	if !ok {
-		return nil, pgError("08006", "no datanode is defined")
+		return nil, pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 	}
 	return s.acquire(ctx, dn.Name)
 }
@@ -634,7 +635,7 @@ func (s *session) countColumns(ctx context.Context, env *planner.Env, q *pg_quer
 	}
 	dn, ok := s.co.Nodes.PreferredDatanode()
 	if !ok {
-		return 0, pgError("08006", "no datanode is defined")
+		return 0, pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 	}
 	c, err := s.Conn(ctx, dn.Name, false)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/xlgo/xlgo/dialect"
 	"github.com/xlgo/xlgo/distribution"
 	"github.com/xlgo/xlgo/executor"
+	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/planner"
 	"github.com/xlgo/xlgo/server"
 )
@@ -173,7 +174,7 @@ func checkUniques(info *tableInfo, kind distribution.Kind, col string) error {
 func (s *session) resolveNodes(dc *dialect.DistributeClause) ([]string, error) {
 	all := s.datanodeNames()
 	if len(all) == 0 {
-		return nil, pgError("08006", "no datanode is defined")
+		return nil, pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 	}
 	if dc == nil {
 		return all, nil
@@ -181,7 +182,7 @@ func (s *session) resolveNodes(dc *dialect.DistributeClause) ([]string, error) {
 	if dc.ToGroup != "" {
 		g, ok := s.co.Nodes.Group(dc.ToGroup)
 		if !ok {
-			return nil, pgError("42704", "PGXC Group %s: group not defined", dc.ToGroup)
+			return nil, pgerr.New(pgerr.UndefinedObject, "PGXC Group %s: group not defined", dc.ToGroup)
 		}
 		return g.Members, nil
 	}
@@ -190,13 +191,13 @@ func (s *session) resolveNodes(dc *dialect.DistributeClause) ([]string, error) {
 		for _, n := range dc.ToNodes {
 			node, ok := s.co.Nodes.Node(n)
 			if !ok {
-				return nil, pgError("42704", "PGXC Node %s: object not defined", n)
+				return nil, pgerr.New(pgerr.UndefinedObject, "PGXC Node %s: object not defined", n)
 			}
 			if !node.IsDatanode() {
-				return nil, pgError("42809", "PGXC node %s is not a datanode", n)
+				return nil, pgerr.New(pgerr.WrongObjectType, "PGXC node %s is not a datanode", n)
 			}
 			if seen[n] {
-				return nil, pgError("42710", "PGXC node %s is listed twice", n)
+				return nil, pgerr.New(pgerr.DuplicateObject, "PGXC node %s is listed twice", n)
 			}
 			seen[n] = true
 		}
@@ -233,7 +234,7 @@ func (s *session) registerTable(ctx context.Context, regclass string, dc *dialec
 	if kind == distribution.Hash || kind == distribution.Modulo {
 		c, ok := info.col(col)
 		if !ok {
-			return pgError("42703", "Invalid distribution column specified: column %q does not exist", col)
+			return pgerr.New(pgerr.UndefinedColumn, "Invalid distribution column specified: column %q does not exist", col)
 		}
 		if kind == distribution.Hash && !distribution.Hashable(c.typName) {
 			return planner.Unsupported("Column %s is not a hash distributable data type", col)
@@ -364,7 +365,7 @@ func (s *session) database(ctx context.Context, node *pg_query.Node, sql string,
 		verb = "CREATE DATABASE"
 	}
 	if s.tx.active {
-		return pgError("25001", "%s cannot run inside a transaction block", verb)
+		return pgerr.New(pgerr.ActiveSqlTransaction, "%s cannot run inside a transaction block", verb)
 	}
 	var dbname string
 	if create {
@@ -372,7 +373,7 @@ func (s *session) database(ctx context.Context, node *pg_query.Node, sql string,
 	} else {
 		dbname = node.GetDropdbStmt().Dbname
 		if dbname == s.db {
-			return pgError("55006", "cannot drop the currently open database")
+			return pgerr.New(pgerr.ObjectInUse, "cannot drop the currently open database")
 		}
 		done := s.co.Pool.Dropping(dbname)
 		defer done()
@@ -431,7 +432,7 @@ func (s *session) utility(ctx context.Context, node *pg_query.Node, sql string, 
 		}
 	case node.GetLockStmt() != nil:
 		if !s.tx.explicit {
-			return pgError("25P01", "LOCK TABLE can only be used in transaction blocks")
+			return pgerr.New(pgerr.NoActiveSqlTransaction, "LOCK TABLE can only be used in transaction blocks")
 		}
 	case node.GetIndexStmt() != nil && node.GetIndexStmt().Unique:
 		return s.uniqueIndex(ctx, node, sql, w, name)
@@ -440,7 +441,7 @@ func (s *session) utility(ctx context.Context, node *pg_query.Node, sql string, 
 	}
 	if nonTransactional(node) {
 		if s.tx.active {
-			return pgError("25001", "%s cannot run inside a transaction block", name)
+			return pgerr.New(pgerr.ActiveSqlTransaction, "%s cannot run inside a transaction block", name)
 		}
 		var tag string
 		for _, n := range s.datanodeNames() {

@@ -15,8 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/xlgo/xlgo/catalog"
 	"github.com/xlgo/xlgo/gtmclient"
 	"github.com/xlgo/xlgo/pooler"
@@ -249,10 +247,6 @@ func parseOptions(v string) []string {
 }
 
 func quoteIdentLower(s string) string { return quoteIdent(strings.ToLower(s)) }
-
-func pgError(code, format string, args ...any) *pgconn.PgError {
-	return &pgconn.PgError{Severity: "ERROR", Code: code, Message: fmt.Sprintf(format, args...)}
-}
 
 // BackendInfo is one datanode backend a session holds now.
 type BackendInfo struct {

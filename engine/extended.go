@@ -15,6 +15,7 @@ import (
 
 	"github.com/xlgo/xlgo/dialect"
 	"github.com/xlgo/xlgo/executor"
+	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/planner"
 	"github.com/xlgo/xlgo/server"
 )
@@ -67,15 +68,15 @@ func convertFormat(oid uint32, from, to int16, src []byte) ([]byte, error) {
 	defer typeMap.Unlock()
 	t, ok := typeMap.m.TypeForOID(oid)
 	if !ok {
-		return nil, pgError("0A000", "binary format for the type with OID %d is not supported", oid)
+		return nil, pgerr.New(pgerr.FeatureNotSupported, "binary format for the type with OID %d is not supported", oid)
 	}
 	v, err := t.Codec.DecodeValue(typeMap.m, oid, from, src)
 	if err != nil {
-		return nil, pgError("22P03", "invalid %s value: %v", t.Name, err)
+		return nil, pgerr.New(pgerr.InvalidBinaryRepresentation, "invalid %s value: %v", t.Name, err)
 	}
 	out, err := typeMap.m.Encode(oid, to, v, nil)
 	if err != nil {
-		return nil, pgError("22P03", "cannot convert a %s value: %v", t.Name, err)
+		return nil, pgerr.New(pgerr.InvalidBinaryRepresentation, "cannot convert a %s value: %v", t.Name, err)
 	}
 	if out == nil {
 		out = []byte{}
@@ -115,7 +116,7 @@ func (s *session) Parse(ctx context.Context, name, sql string, paramOIDs []uint3
 	s.inBatch = true
 	if name != "" {
 		if _, ok := s.stmts[name]; ok {
-			return pgError("42P05", "prepared statement %q already exists", name)
+			return pgerr.New(pgerr.DuplicatePreparedStatement, "prepared statement %q already exists", name)
 		}
 	}
 	st, err := s.prepare(ctx, name, sql, paramOIDs)
@@ -186,10 +187,10 @@ func (s *session) prepareNew(ctx context.Context, name, sql string, paramOIDs []
 		return nil, err
 	}
 	if len(texts) > 1 {
-		return nil, pgError("42601", "cannot insert multiple commands into a prepared statement")
+		return nil, pgerr.New(pgerr.SyntaxError, "cannot insert multiple commands into a prepared statement")
 	}
 	if s.tx.failed && (len(texts) == 0 || !isTxEnd(texts[0])) {
-		return nil, pgError("25P02", "current transaction is aborted, commands ignored until end of transaction block")
+		return nil, pgerr.New(pgerr.InFailedSqlTransaction, "current transaction is aborted, commands ignored until end of transaction block")
 	}
 	st := &preparedStmt{name: name, sql: sql, paramOIDs: paramOIDs}
 	if len(texts) == 0 {
@@ -226,7 +227,7 @@ func (s *session) prepareNew(ctx context.Context, name, sql string, paramOIDs []
 	}
 	dn, ok := s.co.Nodes.PreferredDatanode()
 	if !ok {
-		return nil, pgError("08006", "no datanode is defined")
+		return nil, pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 	}
 	c, err := s.Conn(ctx, dn.Name, false)
 	if err != nil {
@@ -306,7 +307,7 @@ func (s *session) typeNames(ctx context.Context, c *pgconn.PgConn, node string, 
 		}
 		n, ok := names[fmt.Sprint(o)]
 		if !ok {
-			return nil, pgError("42704", "type with OID %d does not exist", o)
+			return nil, pgerr.New(pgerr.UndefinedObject, "type with OID %d does not exist", o)
 		}
 		out[i] = n
 		s.co.typeNames.Store(o, n)
@@ -339,7 +340,7 @@ func walkParams(m proto.Message, fn func(*pg_query.Node)) {
 func typeNameNode(name string) (*pg_query.TypeName, error) {
 	res, err := pg_query.Parse("SELECT NULL::" + name)
 	if err != nil {
-		return nil, pgError("42704", "type %q does not exist", name)
+		return nil, pgerr.New(pgerr.UndefinedObject, "type %q does not exist", name)
 	}
 	return res.Stmts[0].Stmt.GetSelectStmt().TargetList[0].GetResTarget().Val.GetTypeCast().TypeName, nil
 }
@@ -352,7 +353,7 @@ func bindParams(node *pg_query.Node, values []*pg_query.Node, types []string) (s
 	walkParams(c, func(p *pg_query.Node) {
 		n := int(p.GetParamRef().Number)
 		if n < 1 || n > len(values) {
-			err = pgError("42P02", "there is no parameter $%d", n)
+			err = pgerr.New(pgerr.UndefinedParameter, "there is no parameter $%d", n)
 			return
 		}
 		v := proto.Clone(values[n-1]).(*pg_query.Node)
@@ -385,25 +386,25 @@ func (s *session) Bind(ctx context.Context, name, stmtName string, paramFormats 
 	s.inBatch = true
 	st, ok := s.stmts[stmtName]
 	if !ok {
-		return pgError("26000", "prepared statement %q does not exist", stmtName)
+		return pgerr.New(pgerr.InvalidSqlStatementName, "prepared statement %q does not exist", stmtName)
 	}
 	if len(params) != len(st.paramOIDs) {
-		return pgError("08P01", "bind message supplies %d parameters, but prepared statement %q requires %d",
+		return pgerr.New(pgerr.ProtocolViolation, "bind message supplies %d parameters, but prepared statement %q requires %d",
 			len(params), stmtName, len(st.paramOIDs))
 	}
 	if len(paramFormats) > 1 && len(paramFormats) != len(params) {
-		return pgError("08P01", "bind message has %d parameter formats but %d parameters", len(paramFormats), len(params))
+		return pgerr.New(pgerr.ProtocolViolation, "bind message has %d parameter formats but %d parameters", len(paramFormats), len(params))
 	}
 	if len(resultFormats) > 1 && len(resultFormats) != len(st.fields) {
-		return pgError("08P01", "bind message has %d result formats but query has %d columns", len(resultFormats), len(st.fields))
+		return pgerr.New(pgerr.ProtocolViolation, "bind message has %d result formats but query has %d columns", len(resultFormats), len(st.fields))
 	}
 	if name != "" {
 		if _, ok := s.portals[name]; ok {
-			return pgError("42P03", "cursor %q already exists", name)
+			return pgerr.New(pgerr.DuplicateCursor, "cursor %q already exists", name)
 		}
 	}
 	if s.tx.failed && (st.empty || !isTxEnd(st.text)) {
-		return pgError("25P02", "current transaction is aborted, commands ignored until end of transaction block")
+		return pgerr.New(pgerr.InFailedSqlTransaction, "current transaction is aborted, commands ignored until end of transaction block")
 	}
 	p := &portal{stmt: st, sql: st.sql, resultFormats: resultFormats}
 	if len(params) > 0 {
@@ -426,7 +427,7 @@ func (s *session) DescribeStatement(ctx context.Context, name string) ([]uint32,
 	s.inBatch = true
 	st, ok := s.stmts[name]
 	if !ok {
-		return nil, nil, s.failBlock(pgError("26000", "prepared statement %q does not exist", name))
+		return nil, nil, s.failBlock(pgerr.New(pgerr.InvalidSqlStatementName, "prepared statement %q does not exist", name))
 	}
 	oids := st.paramOIDs
 	if oids == nil {
@@ -439,7 +440,7 @@ func (s *session) DescribePortal(ctx context.Context, name string) ([]pgproto3.F
 	s.inBatch = true
 	p, ok := s.portals[name]
 	if !ok {
-		return nil, s.failBlock(pgError("34000", "portal %q does not exist", name))
+		return nil, s.failBlock(pgerr.New(pgerr.InvalidCursorName, "portal %q does not exist", name))
 	}
 	return p.describe(), nil
 }
@@ -512,7 +513,7 @@ func (s *session) Execute(ctx context.Context, name string, maxRows uint32, w se
 	s.inBatch = true
 	p, ok := s.portals[name]
 	if !ok {
-		return false, pgError("34000", "portal %q does not exist", name)
+		return false, pgerr.New(pgerr.InvalidCursorName, "portal %q does not exist", name)
 	}
 	s.w = w
 	defer func() { s.w = nil }()
@@ -613,7 +614,7 @@ func (s *session) Sync(ctx context.Context) error {
 // sqlPrepare is SQL PREPARE name [(types)] AS statement.
 func (s *session) sqlPrepare(ctx context.Context, ps *pg_query.PrepareStmt, w server.ResultWriter) error {
 	if _, ok := s.stmts[ps.Name]; ok || ps.Name == "" {
-		return pgError("42P05", "prepared statement %q already exists", ps.Name)
+		return pgerr.New(pgerr.DuplicatePreparedStatement, "prepared statement %q already exists", ps.Name)
 	}
 	var oids []uint32
 	if len(ps.Argtypes) > 0 {
@@ -635,7 +636,7 @@ func (s *session) sqlPrepare(ctx context.Context, ps *pg_query.PrepareStmt, w se
 func (s *session) sqlPrepareTyped(ctx context.Context, ps *pg_query.PrepareStmt, w server.ResultWriter) error {
 	dn, ok := s.co.Nodes.PreferredDatanode()
 	if !ok {
-		return pgError("08006", "no datanode is defined")
+		return pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 	}
 	c, err := s.Conn(ctx, dn.Name, false)
 	if err != nil {
@@ -689,10 +690,10 @@ func joinStrings(xs []string, sep string) string {
 func (s *session) sqlExecute(ctx context.Context, es *pg_query.ExecuteStmt, w server.ResultWriter) error {
 	st, ok := s.stmts[es.Name]
 	if !ok || es.Name == "" {
-		return pgError("26000", "prepared statement %q does not exist", es.Name)
+		return pgerr.New(pgerr.InvalidSqlStatementName, "prepared statement %q does not exist", es.Name)
 	}
 	if len(es.Params) != len(st.paramOIDs) {
-		return pgError("42601", "wrong number of parameters for prepared statement %q", es.Name)
+		return pgerr.New(pgerr.SyntaxError, "wrong number of parameters for prepared statement %q", es.Name)
 	}
 	sql := st.sql
 	if len(es.Params) > 0 {
@@ -715,7 +716,7 @@ func (s *session) sqlDeallocate(ds *pg_query.DeallocateStmt, w server.ResultWrit
 		return w.CommandComplete("DEALLOCATE ALL")
 	}
 	if _, ok := s.stmts[ds.Name]; !ok {
-		return pgError("26000", "prepared statement %q does not exist", ds.Name)
+		return pgerr.New(pgerr.InvalidSqlStatementName, "prepared statement %q does not exist", ds.Name)
 	}
 	delete(s.stmts, ds.Name)
 	return w.CommandComplete("DEALLOCATE")

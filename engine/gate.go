@@ -10,6 +10,7 @@ import (
 
 	"github.com/xlgo/xlgo/executor"
 	"github.com/xlgo/xlgo/gtmclient"
+	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/pooler"
 )
 
@@ -106,14 +107,14 @@ func (s *session) waitContext(ctx context.Context, limit time.Duration) (wctx co
 func waitError(ctx, wctx context.Context, err error, what string) error {
 	switch context.Cause(wctx) {
 	case errUserCancel:
-		return pgError("57014", "canceling statement due to user request")
+		return pgerr.New(pgerr.QueryCanceled, "canceling statement due to user request")
 	case errStatementTimeout:
-		return pgError("57014", "canceling statement due to statement timeout")
+		return pgerr.New(pgerr.QueryCanceled, "canceling statement due to statement timeout")
 	case errGateWait:
-		return pgError("55P03", "%s did not pass the snapshot gate in time: distributed commits held it", what)
+		return pgerr.New(pgerr.LockNotAvailable, "%s did not pass the snapshot gate in time: distributed commits held it", what)
 	}
 	if ctx.Err() != nil {
-		return pgError("57014", "canceling statement due to user request")
+		return pgerr.New(pgerr.QueryCanceled, "canceling statement due to user request")
 	}
 	return err
 }
@@ -127,7 +128,7 @@ func (s *session) enterGate(ctx context.Context, kind gtmclient.GateKind, what s
 		if s.gate.kind == kind {
 			return func() {}, nil
 		}
-		return nil, pgError("XX000", "%s: the session already holds the snapshot gate as the other group", what)
+		return nil, pgerr.New(pgerr.InternalError, "%s: the session already holds the snapshot gate as the other group", what)
 	}
 	wctx, done := s.waitContext(ctx, s.co.readGateWait())
 	rel, err := s.co.GTM.GateEnter(wctx, kind)
@@ -136,7 +137,7 @@ func (s *session) enterGate(ctx context.Context, kind gtmclient.GateKind, what s
 		done()
 		var pe *pgconn.PgError
 		if !errors.As(err, &pe) {
-			return nil, pgError("08006", "%s needs the GTM's snapshot gate, which is not reachable: %v", what, err)
+			return nil, pgerr.New(pgerr.ConnectionFailure, "%s needs the GTM's snapshot gate, which is not reachable: %v", what, err)
 		}
 		return nil, err
 	}

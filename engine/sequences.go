@@ -12,6 +12,7 @@ import (
 
 	"github.com/xlgo/xlgo/executor"
 	"github.com/xlgo/xlgo/gtmclient"
+	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/planner"
 )
 
@@ -29,7 +30,7 @@ func (s *session) seqKey(ctx context.Context, regclassText string) (string, erro
 	}
 	dn, ok := s.co.Nodes.PreferredDatanode()
 	if !ok {
-		return "", pgError("08006", "no datanode is defined")
+		return "", pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 	}
 	c, err := s.Conn(ctx, dn.Name, false)
 	if err != nil {
@@ -41,11 +42,11 @@ func (s *session) seqKey(ctx context.Context, regclassText string) (string, erro
 		return "", executor.NodeError(dn.Name, err)
 	}
 	if len(res) != 1 || len(res[0].Rows) != 1 {
-		return "", pgError("42P01", "relation %q does not exist", regclassText)
+		return "", pgerr.New(pgerr.UndefinedTable, "relation %q does not exist", regclassText)
 	}
 	r := res[0].Rows[0]
 	if string(r[2]) != "S" {
-		return "", pgError("42809", "%q is not a sequence", string(r[1]))
+		return "", pgerr.New(pgerr.WrongObjectType, "%q is not a sequence", string(r[1]))
 	}
 	k := s.db + "." + string(r[0]) + "." + string(r[1])
 	if len(s.seqNames) > 1000 {
@@ -60,7 +61,7 @@ func (s *session) adoptSequence(ctx context.Context, key string) error {
 	parts := strings.SplitN(key, ".", 3)
 	dn, ok := s.co.Nodes.PreferredDatanode()
 	if !ok {
-		return pgError("08006", "no datanode is defined")
+		return pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 	}
 	c, err := s.Conn(ctx, dn.Name, false)
 	if err != nil {
@@ -72,7 +73,7 @@ func (s *session) adoptSequence(ctx context.Context, key string) error {
 		return executor.NodeError(dn.Name, err)
 	}
 	if len(res) != 1 || len(res[0].Rows) != 1 {
-		return pgError("42P01", "relation %q does not exist", parts[2])
+		return pgerr.New(pgerr.UndefinedTable, "relation %q does not exist", parts[2])
 	}
 	r := res[0].Rows[0]
 	num := func(b []byte) int64 { v, _ := strconv.ParseInt(string(b), 10, 64); return v }
@@ -100,7 +101,7 @@ func gtmError(err error) error {
 		return &pgconn.PgError{Severity: "ERROR", Code: se.SQLState(), Message: se.Message}
 	}
 	if errors.Is(err, gtmclient.ErrUnavailable) {
-		return pgError("08006", "the GTM is not reachable: %v", err)
+		return pgerr.New(pgerr.ConnectionFailure, "the GTM is not reachable: %v", err)
 	}
 	return err
 }
@@ -109,7 +110,7 @@ func gtmError(err error) error {
 // as in a column default ('s'::regclass text).
 func (s *session) NextVal(ctx context.Context, regclassText string) (int64, error) {
 	if s.co.GTM == nil {
-		return 0, pgError("08006", "global sequences need the GTM, and none is configured")
+		return 0, pgerr.New(pgerr.ConnectionFailure, "global sequences need the GTM, and none is configured")
 	}
 	key, err := s.seqKey(ctx, regclassText)
 	if err != nil {
@@ -118,7 +119,7 @@ func (s *session) NextVal(ctx context.Context, regclassText string) (int64, erro
 	v, err := s.co.SeqCache.Next(ctx, key)
 	if err != nil {
 		var se *gtmclient.ServerError
-		if errors.As(err, &se) && se.SQLState() == "42P01" {
+		if errors.As(err, &se) && se.SQLState() == pgerr.UndefinedTable {
 			if err := s.adoptSequence(ctx, key); err != nil {
 				return 0, err
 			}
@@ -245,12 +246,12 @@ func constInt(n *pg_query.Node) (int64, bool) {
 func (s *session) sequenceCall(ctx context.Context, name string, args []*pg_query.Node) (int64, error) {
 	if name == "lastval" {
 		if !s.hasLastVal {
-			return 0, pgError("55000", "lastval is not yet defined in this session")
+			return 0, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "lastval is not yet defined in this session")
 		}
 		return s.lastVal, nil
 	}
 	if len(args) == 0 {
-		return 0, pgError("42883", "function %s() does not exist", name)
+		return 0, pgerr.New(pgerr.UndefinedFunction, "function %s() does not exist", name)
 	}
 	seq, ok := constString(args[0])
 	if !ok {
@@ -266,13 +267,13 @@ func (s *session) sequenceCall(ctx context.Context, name string, args []*pg_quer
 		}
 		v, ok := s.lastSeq[key]
 		if !ok {
-			return 0, pgError("55000", "currval of sequence %q is not yet defined in this session", seq)
+			return 0, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "currval of sequence %q is not yet defined in this session", seq)
 		}
 		return v, nil
 	}
 	// setval(seq, value [, is_called])
 	if len(args) < 2 {
-		return 0, pgError("42883", "function setval(unknown) does not exist")
+		return 0, pgerr.New(pgerr.UndefinedFunction, "function setval(unknown) does not exist")
 	}
 	v, ok := constInt(args[1])
 	if !ok {
@@ -285,7 +286,7 @@ func (s *session) sequenceCall(ctx context.Context, name string, args []*pg_quer
 		}
 	}
 	if s.co.GTM == nil {
-		return 0, pgError("08006", "global sequences need the GTM, and none is configured")
+		return 0, pgerr.New(pgerr.ConnectionFailure, "global sequences need the GTM, and none is configured")
 	}
 	key, err := s.seqKey(ctx, seq)
 	if err != nil {
@@ -293,7 +294,7 @@ func (s *session) sequenceCall(ctx context.Context, name string, args []*pg_quer
 	}
 	err = s.co.GTM.SeqSetval(ctx, key, v, called)
 	var se *gtmclient.ServerError
-	if errors.As(err, &se) && se.SQLState() == "42P01" {
+	if errors.As(err, &se) && se.SQLState() == pgerr.UndefinedTable {
 		if err = s.adoptSequence(ctx, key); err == nil {
 			err = s.co.GTM.SeqSetval(ctx, key, v, called)
 		}

@@ -302,7 +302,7 @@ func (s *session) conn(ctx context.Context, node string) (*pooler.Conn, error) {
 		return c, nil
 	}
 	if n, ok := s.co.Nodes.Node(node); !ok || !n.IsDatanode() {
-		return nil, pgError("42704", "PGXC Node %s: object not defined", node)
+		return nil, pgerr.New(pgerr.UndefinedObject, "PGXC Node %s: object not defined", node)
 	}
 	c, err := s.acquire(ctx, node)
 	if err != nil {
@@ -442,7 +442,7 @@ func (s *session) Sent(c *pooler.Conn) {
 // is about to send.
 func (s *session) cancelErr() error {
 	if seq := s.stmtSeq.Load(); seq != 0 && s.cancelledSeq.Load() == seq {
-		return pgError("57014", "canceling statement due to user request")
+		return pgerr.New(pgerr.QueryCanceled, "canceling statement due to user request")
 	}
 	return nil
 }
@@ -545,8 +545,8 @@ func (s *session) statement(ctx context.Context, text string, w server.ResultWri
 // deadlockError turns the cancel that broke a distributed deadlock into
 // PostgreSQL's deadlock error.
 func (s *session) deadlockError(err error) error {
-	if s.deadlockVictim.Swap(false) && err != nil && isCode(err, "57014") {
-		return &pgconn.PgError{Severity: "ERROR", Code: "40P01", Message: "deadlock detected",
+	if s.deadlockVictim.Swap(false) && err != nil && pgerr.Is(err, pgerr.QueryCanceled) {
+		return &pgconn.PgError{Severity: "ERROR", Code: pgerr.DeadlockDetected, Message: "deadlock detected",
 			Detail: "The transaction waited for locks on several datanodes in a cycle with other transactions; it was chosen to break the cycle."}
 	}
 	return err
@@ -579,7 +579,7 @@ func (s *session) statement1(ctx context.Context, text string, w server.ResultWr
 		if p, ok := st.(*dialect.Passthrough); ok && isTxEnd(p.SQL) {
 			return s.passthrough(ctx, p, w, inMulti)
 		}
-		return pgError("25P02", "current transaction is aborted, commands ignored until end of transaction block")
+		return pgerr.New(pgerr.InFailedSqlTransaction, "current transaction is aborted, commands ignored until end of transaction block")
 	}
 	if p, ok := st.(*dialect.Passthrough); ok {
 		return s.passthrough(ctx, p, w, inMulti)
@@ -637,12 +637,12 @@ func parseSQL1(sql string) (*pg_query.Node, error) {
 	if err != nil {
 		var pe *pgparser.Error
 		if errors.As(err, &pe) {
-			return nil, &pgconn.PgError{Severity: "ERROR", Code: "42601", Message: pe.Message, Position: int32(pe.Cursorpos)}
+			return nil, &pgconn.PgError{Severity: "ERROR", Code: pgerr.SyntaxError, Message: pe.Message, Position: int32(pe.Cursorpos)}
 		}
-		return nil, pgError("42601", "%v", err)
+		return nil, pgerr.New(pgerr.SyntaxError, "%v", err)
 	}
 	if len(res.Stmts) != 1 {
-		return nil, pgError("42601", "expected one statement")
+		return nil, pgerr.New(pgerr.SyntaxError, "expected one statement")
 	}
 	return res.Stmts[0].Stmt, nil
 }
@@ -758,9 +758,9 @@ func (s *session) runWorking(ctx context.Context, p planner.Plan, w server.Resul
 	if err != nil {
 		switch context.Cause(work) {
 		case errStatementTimeout:
-			return "", pgError("57014", "canceling statement due to statement timeout")
+			return "", pgerr.New(pgerr.QueryCanceled, "canceling statement due to statement timeout")
 		case errUserCancel:
-			return "", pgError("57014", "canceling statement due to user request")
+			return "", pgerr.New(pgerr.QueryCanceled, "canceling statement due to user request")
 		}
 	}
 	return tag, err
@@ -972,7 +972,7 @@ func (s *session) simple(ctx context.Context, node, sql string) error {
 	c := s.conns[node]
 	s.mu.Unlock()
 	if c == nil {
-		return pgError("08003", "no connection to datanode %s", node)
+		return pgerr.New(pgerr.ConnectionDoesNotExist, "no connection to datanode %s", node)
 	}
 	s.inUse(c)
 	if _, err := c.Exec(ctx, sql).ReadAll(); err != nil {
@@ -982,12 +982,6 @@ func (s *session) simple(ctx context.Context, node, sql string) error {
 		return executor.NodeError(node, err)
 	}
 	return nil
-}
-
-// isCode tells whether err is a PostgreSQL error with this SQLSTATE.
-func isCode(err error, code string) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == code
 }
 
 // IdleInTransactionTimeout implements IdleLimiter.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/xlgo/xlgo/dialect"
 	"github.com/xlgo/xlgo/executor"
+	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/planner"
 	"github.com/xlgo/xlgo/pooler"
 	"github.com/xlgo/xlgo/server"
@@ -44,7 +45,7 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w ser
 		text = ""
 	}
 	if p.Distribute != nil && node.GetCreateStmt() == nil && node.GetCreateTableAsStmt() == nil {
-		return pgError("42601", "DISTRIBUTE BY is only allowed in CREATE TABLE")
+		return pgerr.New(pgerr.SyntaxError, "DISTRIBUTE BY is only allowed in CREATE TABLE")
 	}
 	switch {
 	case node.GetSelectStmt() != nil:
@@ -119,11 +120,11 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w ser
 		return s.sqlDeallocate(node.GetDeallocateStmt(), w)
 	case node.GetDiscardStmt() != nil:
 		if s.tx.active && node.GetDiscardStmt().Target == pg_query.DiscardMode_DISCARD_ALL {
-			return pgError("25001", "DISCARD ALL cannot run inside a transaction block")
+			return pgerr.New(pgerr.ActiveSqlTransaction, "DISCARD ALL cannot run inside a transaction block")
 		}
 		dn, ok := s.co.Nodes.PreferredDatanode()
 		if !ok {
-			return pgError("08006", "no datanode is defined")
+			return pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 		}
 		c, err := s.conn(ctx, dn.Name)
 		if err != nil {
@@ -175,7 +176,7 @@ func (s *session) simpleOutside(ctx context.Context, node, sql string) error {
 func (s *session) oneNode(ctx context.Context, sql string, w server.ResultWriter) error {
 	node, ok := s.co.Nodes.PreferredDatanode()
 	if !ok {
-		return pgError("08006", "no datanode is defined")
+		return pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 	}
 	return s.run(ctx, &planner.RemoteQuery{Nodes: []string{node.Name}, SQL: map[string]string{node.Name: sql}}, w)
 }
@@ -203,7 +204,7 @@ func (s *session) coordinatorFunction(ctx context.Context, sel *pg_query.SelectS
 	switch name {
 	case "pgxc_pool_reload":
 		if s.tx.active {
-			return true, pgError("25001", "pgxc_pool_reload cannot run inside a transaction block")
+			return true, pgerr.New(pgerr.ActiveSqlTransaction, "pgxc_pool_reload cannot run inside a transaction block")
 		}
 		s.co.Pool.CloseIdle(nil)
 		s.mu.Lock()
@@ -241,7 +242,7 @@ func (s *session) coordinatorFunction(ctx context.Context, sel *pg_query.SelectS
 		}
 		id, ok := constInt(fc.Args[0])
 		if !ok {
-			return true, pgError("22023", "pgxc_cancel_for_deadlock needs a session id")
+			return true, pgerr.New(pgerr.InvalidParameterValue, "pgxc_cancel_for_deadlock needs a session id")
 		}
 		val = "f"
 		if s.co.CancelForDeadlock(uint64(id)) {
@@ -271,7 +272,7 @@ func (s *session) transaction(ctx context.Context, ts *pg_query.TransactionStmt,
 	switch ts.Kind {
 	case pg_query.TransactionStmtKind_TRANS_STMT_BEGIN, pg_query.TransactionStmtKind_TRANS_STMT_START:
 		if s.tx.explicit {
-			w.Notice(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "25001",
+			w.Notice(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: pgerr.ActiveSqlTransaction,
 				Message: "there is already a transaction in progress"})
 			return w.CommandComplete("BEGIN")
 		}
@@ -291,7 +292,7 @@ func (s *session) transaction(ctx context.Context, ts *pg_query.TransactionStmt,
 		return w.CommandComplete("BEGIN")
 	case pg_query.TransactionStmtKind_TRANS_STMT_COMMIT:
 		if !s.tx.explicit {
-			w.Notice(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "25P01",
+			w.Notice(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: pgerr.NoActiveSqlTransaction,
 				Message: "there is no transaction in progress"})
 			if s.tx.active {
 				if err := s.commit(ctx); err != nil {
@@ -310,7 +311,7 @@ func (s *session) transaction(ctx context.Context, ts *pg_query.TransactionStmt,
 		return w.CommandComplete("COMMIT")
 	case pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK:
 		if !s.tx.explicit {
-			w.Notice(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "25P01",
+			w.Notice(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: pgerr.NoActiveSqlTransaction,
 				Message: "there is no transaction in progress"})
 		}
 		if s.tx.active {
@@ -390,7 +391,7 @@ func (s *session) set(ctx context.Context, vs *pg_query.VariableSetStmt, sql str
 	local := vs.IsLocal || vs.Kind == pg_query.VariableSetKind_VAR_SET_MULTI && strings.HasPrefix(vs.Name, "TRANSACTION")
 	if local {
 		if !s.tx.active {
-			w.Notice(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "25P01",
+			w.Notice(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: pgerr.NoActiveSqlTransaction,
 				Message: fmt.Sprintf("%s can only be used in transaction blocks", strings.Split(sql, " ")[0]+" LOCAL")})
 			return w.CommandComplete(tag)
 		}
@@ -430,7 +431,7 @@ func (s *session) set(ctx context.Context, vs *pg_query.VariableSetStmt, sql str
 		// Checked on one backend, then every backend of the session gets it.
 		node, ok := s.co.Nodes.PreferredDatanode()
 		if !ok {
-			return pgError("08006", "no datanode is defined")
+			return pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 		}
 		c, err := s.conn(ctx, node.Name)
 		if err != nil {
@@ -603,7 +604,7 @@ func (s *session) savepoint(ctx context.Context, ts *pg_query.TransactionStmt, w
 		if ts.Kind == pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO {
 			what = "ROLLBACK TO SAVEPOINT"
 		}
-		return pgError("25P01", "%s can only be used in transaction blocks", what)
+		return pgerr.New(pgerr.NoActiveSqlTransaction, "%s can only be used in transaction blocks", what)
 	}
 	name := ts.SavepointName
 	idx := -1
@@ -619,12 +620,12 @@ func (s *session) savepoint(ctx context.Context, ts *pg_query.TransactionStmt, w
 		sql = "SAVEPOINT " + quoteIdent(name)
 	case pg_query.TransactionStmtKind_TRANS_STMT_RELEASE:
 		if idx < 0 {
-			return pgError("3B001", "savepoint %q does not exist", name)
+			return pgerr.New(pgerr.InvalidSavepointSpecification, "savepoint %q does not exist", name)
 		}
 		sql = "RELEASE SAVEPOINT " + quoteIdent(name)
 	default:
 		if idx < 0 {
-			return pgError("3B001", "savepoint %q does not exist", name)
+			return pgerr.New(pgerr.InvalidSavepointSpecification, "savepoint %q does not exist", name)
 		}
 		sql = "ROLLBACK TO SAVEPOINT " + quoteIdent(name)
 	}

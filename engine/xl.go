@@ -7,6 +7,7 @@ import (
 	"github.com/xlgo/xlgo/catalog"
 	"github.com/xlgo/xlgo/dialect"
 	"github.com/xlgo/xlgo/executor"
+	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/planner"
 	"github.com/xlgo/xlgo/pooler"
 	"github.com/xlgo/xlgo/server"
@@ -41,7 +42,7 @@ func (s *session) xlStatement(ctx context.Context, st dialect.Statement, w serve
 		return "ALTER NODE", nil
 	case *dialect.DropNode:
 		if x.Name == s.co.Name {
-			return "", pgError("42P17", "PGXC Node %s: cannot drop local node", x.Name)
+			return "", pgerr.New(pgerr.InvalidObjectDefinition, "PGXC Node %s: cannot drop local node", x.Name)
 		}
 		if err := s.co.Nodes.DropNode(x.Name, x.IfExists); err != nil {
 			return "", err
@@ -81,7 +82,7 @@ func (s *session) xlStatement(ctx context.Context, st dialect.Statement, w serve
 		return "CLEAN CONNECTION", nil
 	case *dialect.CreateBarrier:
 		if s.tx.active {
-			return "", pgError("25001", "CREATE BARRIER cannot run inside a transaction block")
+			return "", pgerr.New(pgerr.ActiveSqlTransaction, "CREATE BARRIER cannot run inside a transaction block")
 		}
 		id := x.ID
 		if id == "" {
@@ -109,7 +110,7 @@ func applyNodeOptions(n *catalog.Node, o dialect.NodeOptions) error {
 		case "datanode":
 			n.Type = "D"
 		default:
-			return pgError("22023", "type value is incorrect, specify 'coordinator or 'datanode'")
+			return pgerr.New(pgerr.InvalidParameterValue, "type value is incorrect, specify 'coordinator or 'datanode'")
 		}
 	}
 	if o.Host != nil {
@@ -132,7 +133,7 @@ func (s *session) executeDirect(ctx context.Context, x *dialect.ExecuteDirect, w
 	for _, name := range x.Nodes {
 		n, ok := s.co.Nodes.Node(name)
 		if !ok {
-			return "", pgError("42704", "PGXC Node %s: object not defined", name)
+			return "", pgerr.New(pgerr.UndefinedObject, "PGXC Node %s: object not defined", name)
 		}
 		if !n.IsDatanode() {
 			return "", planner.Unsupported("EXECUTE DIRECT on a coordinator")

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/planner"
 	"github.com/xlgo/xlgo/pooler"
 )
@@ -85,9 +86,9 @@ func NodeError(node string, err error) error {
 		return &c
 	}
 	if pgconn.Timeout(err) {
-		return &pgconn.PgError{Severity: "ERROR", Code: "57014", Message: "canceling statement due to user request"}
+		return &pgconn.PgError{Severity: "ERROR", Code: pgerr.QueryCanceled, Message: "canceling statement due to user request"}
 	}
-	return &pgconn.PgError{Severity: "ERROR", Code: "08006", Message: fmt.Sprintf("lost connection to datanode %s: %v", node, err)}
+	return &pgconn.PgError{Severity: "ERROR", Code: pgerr.ConnectionFailure, Message: fmt.Sprintf("lost connection to datanode %s: %v", node, err)}
 }
 
 func fieldsOf(fds []pgconn.FieldDescription) []pgproto3.FieldDescription {
@@ -171,7 +172,7 @@ func (o *oneResult) Close() error {
 // back): the statement that found out fails, the next ones work.
 func forgetLostPrepared(c *pooler.Conn, err error) {
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "26000" && strings.Contains(pe.Message, `"xlgo_`) {
+	if errors.As(err, &pe) && pe.Code == pgerr.InvalidSqlStatementName && strings.Contains(pe.Message, `"xlgo_`) {
 		c.ForgetPrepared()
 	}
 }
@@ -373,7 +374,7 @@ func (c *collector) DataRow(values [][]byte) error {
 	}
 	c.rows = append(c.rows, row)
 	if c.bytes > MaxGatherBytes {
-		return &pgconn.PgError{Severity: "ERROR", Code: "54000",
+		return &pgconn.PgError{Severity: "ERROR", Code: pgerr.ProgramLimitExceeded,
 			Message: fmt.Sprintf("query needs more than %d bytes of rows at the coordinator", MaxGatherBytes)}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/xlgo/xlgo/distribution"
+	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/planner"
 )
 
@@ -75,7 +76,7 @@ func runInsert(ctx context.Context, p *planner.InsertRows, b Backends, sink Sink
 			return "", err
 		}
 		if len(col.fields) != len(cols) {
-			return "", &pgconn.PgError{Severity: "ERROR", Code: "42601", Message: "INSERT has more expressions than target columns"}
+			return "", &pgconn.PgError{Severity: "ERROR", Code: pgerr.SyntaxError, Message: "INSERT has more expressions than target columns"}
 		}
 		for _, r := range col.rows {
 			row := make([]cell, len(r))
@@ -358,7 +359,7 @@ func (e *evaluator) run() error {
 	}
 	for _, x := range e.exprs {
 		if x == "" {
-			return &pgconn.PgError{Severity: "ERROR", Code: "XX000", Message: "could not deparse an INSERT expression"}
+			return &pgconn.PgError{Severity: "ERROR", Code: pgerr.InternalError, Message: "could not deparse an INSERT expression"}
 		}
 	}
 	c, err := e.b.Conn(e.ctx, e.node, false)
@@ -373,7 +374,7 @@ func (e *evaluator) run() error {
 			return NodeError(e.node, err)
 		}
 		if len(res) != 1 || len(res[0].Rows) != 1 {
-			return &pgconn.PgError{Severity: "ERROR", Code: "XX000", Message: "expression evaluation returned no row"}
+			return &pgconn.PgError{Severity: "ERROR", Code: pgerr.InternalError, Message: "expression evaluation returned no row"}
 		}
 		for i, v := range res[0].Rows[0] {
 			*e.targets[start+i] = cell{text: string(v), isNull: v == nil, known: true}
@@ -400,7 +401,7 @@ func (e *evaluator) binary(texts [][]byte, typ string) ([][]byte, error) {
 		return nil, NodeError(e.node, err)
 	}
 	if len(out) != len(texts) {
-		return nil, &pgconn.PgError{Severity: "ERROR", Code: "XX000", Message: "value normalisation returned a wrong number of rows"}
+		return nil, &pgconn.PgError{Severity: "ERROR", Code: pgerr.InternalError, Message: "value normalisation returned a wrong number of rows"}
 	}
 	return out, nil
 }

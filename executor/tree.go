@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/xlgo/xlgo/executor/ops"
+	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/planner"
 )
 
@@ -50,7 +51,7 @@ func (s *nodeScan) yield(ctx context.Context) error {
 			bytes += int64(len(v))
 		}
 		if MaxGatherBytes > 0 && bytes > MaxGatherBytes {
-			return &pgconn.PgError{Severity: "ERROR", Code: "54000",
+			return &pgconn.PgError{Severity: "ERROR", Code: pgerr.ProgramLimitExceeded,
 				Message: fmt.Sprintf("query needs more than %d bytes of rows at the coordinator", MaxGatherBytes)}
 		}
 		s.buf = append(s.buf, row)

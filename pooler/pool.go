@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 
+	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/rawconn"
 )
 
@@ -290,7 +291,7 @@ func (p *Pool) get(ctx context.Context, key Key, settings string, wait bool) (*C
 		}
 		if !wait {
 			p.mu.Unlock()
-			return nil, &pgconn.PgError{Severity: "ERROR", Code: "53300",
+			return nil, &pgconn.PgError{Severity: "ERROR", Code: pgerr.TooManyConnections,
 				Message: fmt.Sprintf("no free connection to datanode %s: %d are in use", key.Node, p.opts.MaxPerKey)}
 		}
 		ch, ok := p.wait[key]
@@ -306,10 +307,10 @@ func (p *Pool) get(ctx context.Context, key Key, settings string, wait bool) (*C
 		case <-ch:
 			continue
 		case <-ctx.Done():
-			return nil, &pgconn.PgError{Severity: "ERROR", Code: "57014", Message: "canceling statement due to user request"}
+			return nil, &pgconn.PgError{Severity: "ERROR", Code: pgerr.QueryCanceled, Message: "canceling statement due to user request"}
 		case <-deadline.C:
 		}
-		return nil, &pgconn.PgError{Severity: "ERROR", Code: "53300",
+		return nil, &pgconn.PgError{Severity: "ERROR", Code: pgerr.TooManyConnections,
 			Message: fmt.Sprintf("no free connection to datanode %s: %d are in use", key.Node, p.opts.MaxPerKey)}
 	}
 }
@@ -317,7 +318,7 @@ func (p *Pool) get(ctx context.Context, key Key, settings string, wait bool) (*C
 func (p *Pool) connect(ctx context.Context, key Key) (*Conn, error) {
 	host, port, ok := p.resolve(key.Node)
 	if !ok {
-		return nil, &pgconn.PgError{Severity: "ERROR", Code: "42704", Message: fmt.Sprintf("PGXC Node %s: object not defined", key.Node)}
+		return nil, &pgconn.PgError{Severity: "ERROR", Code: pgerr.UndefinedObject, Message: fmt.Sprintf("PGXC Node %s: object not defined", key.Node)}
 	}
 	cfg, err := pgconn.ParseConfig("sslmode=disable")
 	if err != nil {
@@ -356,7 +357,7 @@ func (p *Pool) connect(ctx context.Context, key Key) (*Conn, error) {
 			return nil, pe
 		}
 		return nil, &pgconn.PgError{
-			Severity: "ERROR", Code: "08001",
+			Severity: "ERROR", Code: pgerr.SqlclientUnableToEstablishSqlconnection,
 			Message: fmt.Sprintf("could not connect to datanode %s (%s): %v", key.Node, net.JoinHostPort(host, strconv.Itoa(port)), rootCause(err)),
 		}
 	}

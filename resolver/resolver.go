@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/xlgo/xlgo/gtmclient"
+	"github.com/xlgo/xlgo/pgerr"
 )
 
 // DefaultGrace is how old an undecided prepared transaction must be before
@@ -399,11 +400,11 @@ func (r *Resolver) finish(ctx context.Context, cs *conns, e InDoubt, commit bool
 	case err == nil:
 		a.Outcome = did
 		r.logger().Info("in-doubt transaction "+string(did), "gid", e.GID, "node", e.Node, "database", e.Database)
-	case errors.As(err, &pe) && pe.Code == "42704":
+	case errors.As(err, &pe) && pe.Code == pgerr.UndefinedObject:
 		// "prepared transaction with identifier ... does not exist": another
 		// resolver or the coordinator finished it since the scan.
 		a.Outcome = DidNothing
-	case errors.As(err, &pe) && pe.Code == "55000":
+	case errors.As(err, &pe) && pe.Code == pgerr.ObjectNotInPrerequisiteState:
 		a.Outcome, a.Err = Busy, err
 	default:
 		a.Outcome = Failed
