@@ -10,9 +10,11 @@ build:
 	$(GO) build -o $(BIN)/xlctl ./cmd/xlctl
 
 # Every test: vet, unit tests of the pure packages, then the integration and
-# regression suites against real PostgreSQL datanodes started in a temp dir.
+# regression suites against real PostgreSQL datanodes started in a temp dir,
+# then the race checks (make race).
 test: build vet
 	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) race
 
 vet:
 	$(GO) vet ./...
@@ -34,7 +36,7 @@ fuzz-sql:
 # statements against gtm and coordinator built with -race (in bin/race; a test
 # fails when a process of its cluster reports a race in its log).
 RACE_BIN := $(BIN)/race
-RACE_UNIT := ./pooler ./gtm/... ./gtmclient ./executor/... ./deadlock ./rawconn ./catalog ./server ./cluster/clustertest ./internal/poll
+RACE_UNIT := ./pooler ./gtm/... ./gtmclient ./executor/... ./deadlock ./rawconn ./catalog ./server ./engine ./txn ./cluster/clustertest ./internal/poll
 RACE_CLUSTER := ./txtest ./regress ./workload ./resolver
 RACE_TESTS := TestMixedLoad|TestCommitNotices|TestPreparedStatementsShared|TestReadHoldingGateFinishes|TestReadGateWaitBounded|TestCommitGateWaitBounded|TestSnapshotGateSpec|TestBankInvariant|TestDistributedDeadlock|TestSetTransactionRepeatableRead|TestRegress|TestCancelAndTimeouts|TestLostPreparedStatements|TestPgbench|TestResolver
 

@@ -542,7 +542,7 @@ func (s *session) copyOut(ctx context.Context, env *planner.Env, cs *pg_query.Co
 			return planner.Unsupported("COPY (INSERT/UPDATE/DELETE ... RETURNING) TO")
 		}
 		var err error
-		if plan, err = planner.PlanSelect(env, cs.Query); err != nil {
+		if plan, err = planner.PlanStatement(env, cs.Query); err != nil {
 			return err
 		}
 		if n, err := s.countColumns(ctx, env, cs.Query); err == nil {

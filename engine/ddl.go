@@ -338,7 +338,7 @@ func (s *session) createTableAs(ctx context.Context, node *pg_query.Node, p *dia
 		if err != nil {
 			return err
 		}
-		plan, err := planner.PlanInsert(env, &pg_query.Node{Node: &pg_query.Node_InsertStmt{InsertStmt: ins}})
+		plan, err := planner.PlanStatement(env, &pg_query.Node{Node: &pg_query.Node_InsertStmt{InsertStmt: ins}})
 		if err != nil {
 			return err
 		}

@@ -752,15 +752,7 @@ func (s *session) runBound(ctx context.Context, p *portal, w server.ResultWriter
 	for i, v := range p.params {
 		env.Params[i] = planner.Param{Text: v, Type: st.paramTypes[i]}
 	}
-	var plan planner.Plan
-	switch {
-	case st.node.GetSelectStmt() != nil:
-		plan, err = planner.PlanSelect(env, st.node)
-	case st.node.GetInsertStmt() != nil:
-		plan, err = planner.PlanInsert(env, st.node)
-	default:
-		plan, err = planner.PlanModify(env, st.node)
-	}
+	plan, err := planner.PlanStatement(env, st.node)
 	if err != nil {
 		return false, nil // the general path gives the error with the values bound
 	}

@@ -55,40 +55,14 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w ser
 		if l := strings.ToLower(text); (text == "" || strings.Contains(l, "set_config") || strings.Contains(l, "advisory")) && pinsSession(node) {
 			s.pinned = true
 		}
+		fallthrough
+	case node.GetInsertStmt() != nil, node.GetUpdateStmt() != nil, node.GetDeleteStmt() != nil:
 		env, err := s.env(ctx)
 		if err != nil {
 			return err
 		}
 		env.SQL = text
-		plan, err := planner.PlanSelect(env, node)
-		if err != nil {
-			return err
-		}
-		if plainText && text != "" {
-			s.learnRoute(text, gen, node, plan)
-		}
-		return s.run(ctx, plan, w)
-	case node.GetInsertStmt() != nil:
-		env, err := s.env(ctx)
-		if err != nil {
-			return err
-		}
-		env.SQL = text
-		plan, err := planner.PlanInsert(env, node)
-		if err != nil {
-			return err
-		}
-		if plainText && text != "" {
-			s.learnRoute(text, gen, node, plan)
-		}
-		return s.run(ctx, plan, w)
-	case node.GetUpdateStmt() != nil, node.GetDeleteStmt() != nil:
-		env, err := s.env(ctx)
-		if err != nil {
-			return err
-		}
-		env.SQL = text
-		plan, err := planner.PlanModify(env, node)
+		plan, err := planner.PlanStatement(env, node)
 		if err != nil {
 			return err
 		}
@@ -534,17 +508,7 @@ func (s *session) explain(ctx context.Context, es *pg_query.ExplainStmt, w serve
 	if err != nil {
 		return err
 	}
-	var plan planner.Plan
-	switch {
-	case es.Query.GetSelectStmt() != nil:
-		plan, err = planner.PlanSelect(env, es.Query)
-	case es.Query.GetInsertStmt() != nil:
-		plan, err = planner.PlanInsert(env, es.Query)
-	case es.Query.GetUpdateStmt() != nil, es.Query.GetDeleteStmt() != nil:
-		plan, err = planner.PlanModify(env, es.Query)
-	default:
-		return planner.Unsupported("EXPLAIN of this statement")
-	}
+	plan, err := planner.PlanStatement(env, es.Query)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/xlgo/xlgo/catalog"
+	"github.com/xlgo/xlgo/pgerr"
 )
 
 // Env is what the planner knows of the cluster and the session.
@@ -245,4 +246,27 @@ func tableName(rv *pg_query.RangeVar) string {
 		return rv.Schemaname + "." + rv.Relname
 	}
 	return rv.Relname
+}
+
+// PlanStatement plans a query or a data-modifying statement (SELECT, INSERT, UPDATE,
+// DELETE) against the catalog snapshot env holds: the one planning entry of
+// the engine, for the simple and the extended protocol and EXPLAIN alike.
+func PlanStatement(env *Env, stmt *pg_query.Node) (Plan, error) {
+	switch {
+	case stmt.GetSelectStmt() != nil:
+		return PlanSelect(env, stmt)
+	case stmt.GetInsertStmt() != nil:
+		return PlanInsert(env, stmt)
+	case stmt.GetUpdateStmt() != nil, stmt.GetDeleteStmt() != nil:
+		return PlanModify(env, stmt)
+	}
+	return nil, pgerr.Unsupported("planning a %s", statementKind(stmt))
+}
+
+// statementKind names a statement's kind for an error: "MergeStmt" ...
+func statementKind(stmt *pg_query.Node) string {
+	if stmt == nil || stmt.Node == nil {
+		return "statement"
+	}
+	return strings.TrimPrefix(fmt.Sprintf("%T", stmt.Node), "*pg_query.Node_")
 }
