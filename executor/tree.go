@@ -149,7 +149,9 @@ type tree struct {
 	max    int64
 }
 
-func (t *tree) scanNodes(r *planner.RemoteScan) []ops.Op {
+// Scans implements planner.OpBuilder: an operator reading the scan on each
+// of its nodes.
+func (t *tree) Scans(r *planner.RemoteScan) []ops.Op {
 	var out []ops.Op
 	for _, n := range r.Nodes {
 		s := &nodeScan{t: t, label: r.Label, node: n, sql: r.SQL[n], formats: r.Formats, params: r.Params, oids: r.ParamOIDs}
@@ -160,102 +162,13 @@ func (t *tree) scanNodes(r *planner.RemoteScan) []ops.Op {
 	return out
 }
 
-func (t *tree) build(p planner.Plan) (ops.Op, error) {
-	switch p := p.(type) {
-	case *planner.RemoteScan:
-		return ops.NewConcat(t.scanNodes(p)...), nil
-	case *planner.MergeSort:
-		return ops.NewMergeSort(t.scanNodes(p.Input), planner.OpKeys(p.Keys)), nil
-	case *planner.Sort:
-		in, err := t.build(p.Input)
-		if err != nil {
-			return nil, err
-		}
-		return ops.NewSort(in, planner.OpKeys(p.Keys), t.max), nil
-	case *planner.Limit:
-		in, err := t.build(p.Input)
-		if err != nil {
-			return nil, err
-		}
-		return ops.NewLimit(in, p.Offset, p.Count), nil
-	case *planner.Project:
-		in, err := t.build(p.Input)
-		if err != nil {
-			return nil, err
-		}
-		return ops.NewProject(in, p.Cols), nil
-	case *planner.Distinct:
-		in, err := t.build(p.Input)
-		if err != nil {
-			return nil, err
-		}
-		return ops.NewDistinct(in, p.Cols, t.max), nil
-	case *planner.HashJoin:
-		l, r, err := t.build2(p.Left, p.Right)
-		if err != nil {
-			return nil, err
-		}
-		return ops.NewHashJoin(l, r, p.Kind, p.LeftKeys, p.RightKeys, t.max), nil
-	case *planner.NestedLoop:
-		l, r, err := t.build2(p.Left, p.Right)
-		if err != nil {
-			return nil, err
-		}
-		return ops.NewNestedLoop(l, r, ops.JoinInner, nil, t.max), nil
-	case *planner.Filter:
-		in, err := t.build(p.Input)
-		if err != nil {
-			return nil, err
-		}
-		var preds []func(ops.Row) (bool, error)
-		for _, c := range p.Conds {
-			pred, err := ops.NumericCond(c.Col, c.Op, c.Value)
-			if err != nil {
-				return nil, err
-			}
-			preds = append(preds, pred)
-		}
-		return ops.NewFilter(in, func(r ops.Row) (bool, error) {
-			for _, pred := range preds {
-				if ok, err := pred(r); !ok || err != nil {
-					return false, err
-				}
-			}
-			return true, nil
-		}), nil
-	case *planner.WindowAgg:
-		in, err := t.build(p.Input)
-		if err != nil {
-			return nil, err
-		}
-		return ops.NewWindow(in, p.Partition, planner.OpKeys(p.Order), p.Funcs), nil
-	case *planner.FinalAgg:
-		in, err := t.build(p.Input)
-		if err != nil {
-			return nil, err
-		}
-		return ops.NewAgg(in, p.GroupKeys, p.GroupOut, p.Aggs, t.max), nil
-	}
-	return nil, fmt.Errorf("executor: no primitive for %T", p)
-}
-
-// build2 builds the two inputs of a join.
-func (t *tree) build2(left, right planner.Plan) (ops.Op, ops.Op, error) {
-	l, err := t.build(left)
-	if err != nil {
-		return nil, nil, err
-	}
-	r, err := t.build(right)
-	if err != nil {
-		return nil, nil, err
-	}
-	return l, r, nil
-}
+// MaxBytes implements planner.OpBuilder.
+func (t *tree) MaxBytes() int64 { return t.max }
 
 // openTree builds a plan's ops and opens them inside the read gate.
 func openTree(ctx context.Context, p planner.Plan, b Backends) (ops.Op, *tree, error) {
 	t := &tree{b: b, nodes: map[string]bool{}, active: map[string]*nodeScan{}, max: MaxGatherBytes}
-	op, err := t.build(p)
+	op, err := planner.BuildOp(t, p)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -28,7 +28,7 @@ func TestTreeBuildsEveryPrimitive(t *testing.T) {
 	}
 	for _, p := range plans {
 		tr := &tree{nodes: map[string]bool{}, active: map[string]*nodeScan{}}
-		if _, err := tr.build(p); err != nil {
+		if _, err := planner.BuildOp(tr, p); err != nil {
 			t.Errorf("%T: %v", p, err)
 		}
 		if len(tr.scans) == 0 {

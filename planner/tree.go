@@ -33,11 +33,8 @@ type RemoteScan struct {
 // IsTree tells whether a plan is made of coordinator primitives over
 // remote scans.
 func IsTree(p Plan) bool {
-	switch p.(type) {
-	case *RemoteQuery, *GatherEval, *InsertRows, *SubPlan:
-		return false
-	}
-	return true
+	_, ok := p.(Primitive)
+	return ok
 }
 
 // SetParams gives every remote scan of a tree the statement's parameters.
@@ -93,8 +90,6 @@ func opKeys(keys []SortKey) []ops.SortKey {
 	return out
 }
 
-// OpKeys are the keys as the primitives take them.
-func OpKeys(keys []SortKey) []ops.SortKey { return opKeys(keys) }
 
 // MergeSort merges the per-node streams of a scan that each node sent
 // already ordered.
