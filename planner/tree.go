@@ -90,7 +90,6 @@ func opKeys(keys []SortKey) []ops.SortKey {
 	return out
 }
 
-
 // MergeSort merges the per-node streams of a scan that each node sent
 // already ordered.
 type MergeSort struct {
