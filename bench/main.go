@@ -27,6 +27,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -170,7 +171,7 @@ func run(ctx context.Context, o options) error {
 	for _, w := range workloads {
 		var ts []*target
 		for _, t := range targets {
-			if w.systems == nil || contains(w.systems, t.name) {
+			if w.systems == nil || slices.Contains(w.systems, t.name) {
 				ts = append(ts, t)
 			}
 		}
@@ -305,15 +306,6 @@ func cpuModel() string {
 		}
 	}
 	return runtime.GOARCH
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func fileExists(p string) bool {

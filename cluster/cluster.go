@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -315,7 +316,7 @@ func unreachable(home string, u *pgUser) (string, bool) {
 			ok := mode&0o001 != 0
 			if sys.Uid == u.UID {
 				ok = mode&0o100 != 0
-			} else if sys.Gid == u.GID || contains(u.Groups, sys.Gid) {
+			} else if sys.Gid == u.GID || slices.Contains(u.Groups, sys.Gid) {
 				ok = mode&0o010 != 0
 			}
 			if !ok {
@@ -326,15 +327,6 @@ func unreachable(home string, u *pgUser) (string, bool) {
 			return "", false
 		}
 	}
-}
-
-func contains(s []uint32, v uint32) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // pgCmd runs a PostgreSQL program as the PostgreSQL account.

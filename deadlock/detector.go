@@ -186,7 +186,7 @@ func (d *Detector) cancel(ctx context.Context, victim TxID) (bool, error) {
 // text. A failure is logged the first time in a row and drops the connection.
 func (d *Detector) query(ctx context.Context, kind string, n Node, sql string) ([][]string, error) {
 	key := kind + " " + n.Name
-	rows, err := d.query1(ctx, key, n, sql)
+	rows, err := d.queryConn(ctx, key, n, sql)
 	if err != nil {
 		if c := d.conns[key]; c != nil {
 			c.Close(context.Background())
@@ -208,7 +208,7 @@ func (d *Detector) query(ctx context.Context, kind string, n Node, sql string) (
 	return rows, nil
 }
 
-func (d *Detector) query1(ctx context.Context, key string, n Node, sql string) ([][]string, error) {
+func (d *Detector) queryConn(ctx context.Context, key string, n Node, sql string) ([][]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout())
 	defer cancel()
 	c := d.conns[key]

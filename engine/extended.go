@@ -584,7 +584,7 @@ func (s *session) runPortal(ctx context.Context, p *portal, w server.ResultWrite
 	return err
 }
 
-func (s *session) Close2(ctx context.Context, kind byte, name string) error {
+func (s *session) CloseObject(ctx context.Context, kind byte, name string) error {
 	s.inBatch = true
 	if kind == 'S' {
 		delete(s.stmts, name)
@@ -653,7 +653,7 @@ func (s *session) sqlPrepareTyped(ctx context.Context, ps *pg_query.PrepareStmt,
 		}
 		casts = append(casts, "pg_typeof("+sql[len("SELECT "):]+")::oid")
 	}
-	res, err := c.Exec(ctx, "SELECT "+joinStrings(casts, ", ")).ReadAll()
+	res, err := c.Exec(ctx, "SELECT "+strings.Join(casts, ", ")).ReadAll()
 	if err != nil {
 		return executor.NodeError(dn.Name, err)
 	}
@@ -673,17 +673,6 @@ func (s *session) sqlPrepareTyped(ctx context.Context, ps *pg_query.PrepareStmt,
 	}
 	s.stmts[ps.Name] = st
 	return w.CommandComplete("PREPARE")
-}
-
-func joinStrings(xs []string, sep string) string {
-	out := ""
-	for i, x := range xs {
-		if i > 0 {
-			out += sep
-		}
-		out += x
-	}
-	return out
 }
 
 // sqlExecute is SQL EXECUTE name [(args)].

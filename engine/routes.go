@@ -189,7 +189,7 @@ func shape(sql string) (string, []constTok, bool) {
 		case c == '\'':
 			j := i + 1
 			for j < len(sql) && sql[j] != '\'' {
-				if sql[j] == '\\' || sql[j] >= 0x80 && false {
+				if sql[j] == '\\' {
 					return "", nil, false
 				}
 				j++

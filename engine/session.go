@@ -539,7 +539,7 @@ func (s *session) SimpleQuery(ctx context.Context, sql string, w server.ResultWr
 func (s *session) statement(ctx context.Context, text string, w server.ResultWriter, inMulti bool) error {
 	s.newStatement()
 	defer s.statementRuns()()
-	return s.deadlockError(s.statement1(ctx, text, w, inMulti))
+	return s.deadlockError(s.runStatement(ctx, text, w, inMulti))
 }
 
 // deadlockError turns the cancel that broke a distributed deadlock into
@@ -570,7 +570,7 @@ func (s *session) failTx(ctx context.Context) {
 	s.tx.writes = map[string]bool{}
 }
 
-func (s *session) statement1(ctx context.Context, text string, w server.ResultWriter, inMulti bool) error {
+func (s *session) runStatement(ctx context.Context, text string, w server.ResultWriter, inMulti bool) error {
 	st, err := dialect.Parse(text)
 	if err != nil {
 		return err
@@ -621,7 +621,7 @@ func parseSQL(sql string) (*pg_query.Node, error) {
 	if n, ok := txStmtCache.Load(sql); ok {
 		return n.(*pg_query.Node), nil
 	}
-	node, err := parseSQL1(sql)
+	node, err := parseOneStatement(sql)
 	if err == nil && node.GetTransactionStmt() != nil && len(sql) <= 64 {
 		if txStmtCache.n.Add(1) > 1000 {
 			txStmtCache.Clear()
@@ -632,7 +632,7 @@ func parseSQL(sql string) (*pg_query.Node, error) {
 	return node, err
 }
 
-func parseSQL1(sql string) (*pg_query.Node, error) {
+func parseOneStatement(sql string) (*pg_query.Node, error) {
 	res, err := pg_query.Parse(sql)
 	if err != nil {
 		var pe *pgparser.Error

@@ -13,12 +13,6 @@ import (
 	"github.com/xlgo/xlgo/server"
 )
 
-type poolKeyT = pooler.Key
-
-func poolKey(node, db, user string) pooler.Key {
-	return pooler.Key{Node: node, Database: db, User: user}
-}
-
 func quoteLiteral(s string) string { return dialect.QuoteLiteral(s) }
 func quoteIdent(s string) string   { return dialect.QuoteIdent(s) }
 

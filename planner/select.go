@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -140,17 +141,6 @@ func scanFacts(env *Env, stmt *pg_query.Node) facts {
 	return f
 }
 
-func hasLocking(stmt *pg_query.Node) bool {
-	found := false
-	walk(stmt, func(m proto.Message) bool {
-		if s, ok := m.(*pg_query.SelectStmt); ok && len(s.LockingClause) > 0 {
-			found = true
-		}
-		return !found
-	})
-	return found
-}
-
 // planRead plans a statement that reads (a SELECT, or a write confined to
 // one node) given its relation references.
 func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool) (Plan, error) {
@@ -181,7 +171,7 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool
 	}
 	// Every distributed reference pinned to the same single node: the whole
 	// statement runs there.
-	if node, ok := sameSingleNode(dist); ok && contains(replNodes, node) {
+	if node, ok := sameSingleNode(dist); ok && slices.Contains(replNodes, node) {
 		sqls, err := perNodeSQL(stmt, []string{node}, ids, env.SQL)
 		if err != nil {
 			return nil, err
@@ -272,18 +262,9 @@ func sameSingleNode(refs []*relRef) (string, bool) {
 	return node, node != ""
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func coversAll(have, need []string) bool {
 	for _, n := range need {
-		if !contains(have, n) {
+		if !slices.Contains(have, n) {
 			return false
 		}
 	}
@@ -296,7 +277,7 @@ func intersectNodes(all []string, repl []*relRef) []string {
 	for _, r := range repl {
 		var keep []string
 		for _, n := range out {
-			if contains(r.table.Locator.Nodes, n) {
+			if slices.Contains(r.table.Locator.Nodes, n) {
 				keep = append(keep, n)
 			}
 		}
@@ -815,7 +796,7 @@ func colocated(dist []*relRef, sel *pg_query.SelectStmt) ([]string, bool) {
 	for _, n := range first.Nodes {
 		in := true
 		for _, r := range dist {
-			if !contains(r.nodes(), n) {
+			if !slices.Contains(r.nodes(), n) {
 				in = false
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os/user"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -371,7 +372,7 @@ func prepared(entries []InDoubt, node string) bool {
 func (r *Resolver) decideAbort(ctx context.Context, gid string, entries []InDoubt) (gtmclient.DecisionState, bool, error) {
 	var nodes []string
 	for _, e := range entries {
-		if !contains(nodes, e.Node) {
+		if !slices.Contains(nodes, e.Node) {
 			nodes = append(nodes, e.Node)
 		}
 	}
@@ -532,15 +533,6 @@ func sortedGIDs(m map[string][]InDoubt) []string {
 	}
 	sort.Strings(gids)
 	return gids
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // likeEscape escapes LIKE's wildcards (with the default escape, backslash).

@@ -573,7 +573,7 @@ func (c *clientConn) extendedQuery(msg pgproto3.FrontendMessage) bool {
 			err = c.send(&pgproto3.PortalSuspended{}, 5)
 		}
 	case *pgproto3.Close:
-		if err = es.Close2(c.ctx, m.ObjectType, m.Name); err == nil {
+		if err = es.CloseObject(c.ctx, m.ObjectType, m.Name); err == nil {
 			err = c.send(&pgproto3.CloseComplete{}, 5)
 		}
 	case *pgproto3.Flush:

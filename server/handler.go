@@ -81,8 +81,8 @@ type ExtendedSession interface {
 	// Execute runs a portal, sending at most maxRows rows (0: all); it
 	// reports whether the portal was suspended with rows left.
 	Execute(ctx context.Context, portal string, maxRows uint32, w ResultWriter) (suspended bool, err error)
-	// Close drops a prepared statement ('S') or a portal ('P').
-	Close2(ctx context.Context, kind byte, name string) error
+	// CloseObject drops a prepared statement ('S') or a portal ('P').
+	CloseObject(ctx context.Context, kind byte, name string) error
 	// Sync ends an extended-protocol batch: its implicit transaction
 	// commits (or rolls back after an error).
 	Sync(ctx context.Context) error
