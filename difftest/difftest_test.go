@@ -159,6 +159,55 @@ func startSides(t *testing.T) (coord, pg *side) {
 	return coord, pg
 }
 
+// verdictKind classifies a statement run on both sides.
+type verdictKind int
+
+const (
+	verdictMatch      verdictKind = iota // the same rows
+	verdictBothFailed                    // an error of the same SQLSTATE on both sides
+	verdictSlow                          // PostgreSQL itself ran past its timeout
+	verdictRefused                       // 0A000 where PostgreSQL answered
+	verdictFailed                        // another error on one side, or different errors
+	verdictWrong                         // different rows
+)
+
+// verdict is what compareSides found.
+type verdict struct {
+	kind    verdictKind
+	ordered bool   // the rows were compared in order
+	reason  string // for refused, failed and wrong
+}
+
+// compareSides runs sql on the coordinator and on PostgreSQL at once and
+// compares what they answered.
+func compareSides(t *testing.T, coord, pg *side, sql string) verdict {
+	var co, po outcome
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); co = coord.query(t, sql) }()
+	po = pg.query(t, sql)
+	wg.Wait()
+	switch {
+	case co.err == nil && po.err == nil:
+		inOrder := OrderedTotally(sql)
+		if diff := CompareRows(co.rows, po.rows, inOrder); diff != "" {
+			return verdict{kind: verdictWrong, ordered: inOrder, reason: diff}
+		}
+		return verdict{kind: verdictMatch, ordered: inOrder}
+	case co.err != nil && po.err != nil && co.code == po.code && co.code != "":
+		return verdict{kind: verdictBothFailed}
+	case errors.Is(po.err, context.DeadlineExceeded):
+		return verdict{kind: verdictSlow}
+	case co.code == "0A000" && po.err == nil:
+		return verdict{kind: verdictRefused, reason: co.err.Error()}
+	case co.err != nil && po.err == nil:
+		return verdict{kind: verdictFailed, reason: "coordinator failed: " + co.err.Error()}
+	case co.err == nil:
+		return verdict{kind: verdictFailed, reason: fmt.Sprintf("postgres failed: %v; coordinator returned %d rows", po.err, len(co.rows))}
+	}
+	return verdict{kind: verdictFailed, reason: fmt.Sprintf("both failed differently: coordinator: %v; postgres: %v", co.err, po.err)}
+}
+
 // finding is a query that did not match.
 type finding struct {
 	q      Query
@@ -194,33 +243,19 @@ func TestDifferential(t *testing.T) {
 	var match, ordered int
 	var wrong, refused []finding
 	for _, q := range corpus {
-		var co, po outcome
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() { defer wg.Done(); co = coord.query(t, q.SQL) }()
-		po = pg.query(t, q.SQL)
-		wg.Wait()
-		switch {
-		case co.err == nil && po.err == nil:
-			inOrder := OrderedTotally(q.SQL)
-			if inOrder {
+		v := compareSides(t, coord, pg, q.SQL)
+		switch v.kind {
+		case verdictMatch, verdictBothFailed:
+			match++
+			if v.ordered {
 				ordered++
 			}
-			if diff := CompareRows(co.rows, po.rows, inOrder); diff != "" {
-				wrong = append(wrong, finding{q, diff})
-			} else {
-				match++
-			}
-		case co.err != nil && po.err != nil && co.code == po.code && co.code != "":
-			match++
-		case co.code == "0A000" && po.err == nil:
-			refused = append(refused, finding{q, co.err.Error()})
-		case co.err != nil && po.err == nil:
-			wrong = append(wrong, finding{q, "coordinator failed: " + co.err.Error()})
-		case co.err == nil:
-			wrong = append(wrong, finding{q, fmt.Sprintf("postgres failed: %v; coordinator returned %d rows", po.err, len(co.rows))})
+		case verdictRefused:
+			refused = append(refused, finding{q, v.reason})
+		case verdictSlow:
+			wrong = append(wrong, finding{q, "postgres ran past its timeout"})
 		default:
-			wrong = append(wrong, finding{q, fmt.Sprintf("both failed differently: coordinator: %v; postgres: %v", co.err, po.err)})
+			wrong = append(wrong, finding{q, v.reason})
 		}
 	}
 

@@ -633,20 +633,8 @@ func (g *Generator) aggregate(scope []rel) (string, class) {
 // windowQuery selects plain columns and window functions that order by all
 // of them (rows that tie are equal), or by none.
 func (g *Generator) windowQuery(from, where string, scope []rel) (string, []out) {
-	var outs []out
 	n := 1 + g.intn(3)
-	for i := 0; i < n; i++ {
-		c := pick(g, []class{cInt, cText, cDate, cNum, cBool})
-		col, ok := g.column(scope, c)
-		if !ok {
-			col, c = "1", cInt
-		}
-		outs = append(outs, out{expr: shownAs(col, c), alias: fmt.Sprintf("c%d", i+1), cls: c, plain: true})
-	}
-	var all []string
-	for _, o := range outs {
-		all = append(all, o.expr+g.direction())
-	}
+	outs, all := g.plainColumns(scope, n, "1")
 	partition := ""
 	if g.chance(0.5) {
 		partition = "PARTITION BY " + pick(g, outs).expr + " "
@@ -694,6 +682,22 @@ func (g *Generator) windowQuery(from, where string, scope []rel) (string, []out)
 	return "SELECT " + items(outs) + from + where, outs
 }
 
+// plainColumns selects n columns of scope (or, lacking one, the integer
+// expression none) and returns them with each as a sort key.
+func (g *Generator) plainColumns(scope []rel, n int, none string) (outs []out, keys []string) {
+	for i := 0; i < n; i++ {
+		c := pick(g, []class{cInt, cText, cDate, cNum, cBool})
+		col, ok := g.column(scope, c)
+		if !ok {
+			col, c = none, cInt
+		}
+		o := out{expr: shownAs(col, c), alias: fmt.Sprintf("c%d", i+1), cls: c, plain: true}
+		outs = append(outs, o)
+		keys = append(keys, o.expr+g.direction())
+	}
+	return outs, keys
+}
+
 func outsContain(outs []out, expr string) bool {
 	for _, o := range outs {
 		if o.expr == expr {
@@ -706,20 +710,7 @@ func outsContain(outs []out, expr string) bool {
 // distinctOnQuery is SELECT DISTINCT ON (k) ... ORDER BY k, every other
 // output column: the row kept for each k is the same on both sides.
 func (g *Generator) distinctOnQuery(from, where string, scope []rel) (string, []out) {
-	var outs []out
-	n := 2 + g.intn(2)
-	for i := 0; i < n; i++ {
-		c := pick(g, []class{cInt, cText, cDate, cNum, cBool})
-		col, ok := g.column(scope, c)
-		if !ok {
-			col, c = "(0 + 0)", cInt
-		}
-		outs = append(outs, out{expr: shownAs(col, c), alias: fmt.Sprintf("c%d", i+1), cls: c, plain: true})
-	}
-	var keys []string
-	for _, o := range outs {
-		keys = append(keys, o.expr+g.direction())
-	}
+	outs, keys := g.plainColumns(scope, 2+g.intn(2), "(0 + 0)")
 	return "SELECT DISTINCT ON (" + outs[0].expr + ") " + items(outs) + from + where + " ORDER BY " + strings.Join(keys, ", "), outs
 }
 

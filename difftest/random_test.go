@@ -1,14 +1,11 @@
 package difftest
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -45,37 +42,21 @@ func TestRandomQueries(t *testing.T) {
 	refusedBy := map[string]int{}
 	for i := 0; i < *randomN; i++ {
 		q := gen.Query()
-		var co, po outcome
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() { defer wg.Done(); co = coord.query(t, q) }()
-		po = pg.query(t, q)
-		wg.Wait()
-		switch {
-		case co.err == nil && po.err == nil:
-			if diff := CompareRows(co.rows, po.rows, OrderedTotally(q)); diff != "" {
-				bad = append(bad, fmt.Sprintf("WRONG seed %d #%d: %s\n  %s", *randomSeed, i, q, indent(diff)))
-			} else {
-				match++
-			}
-		case co.err != nil && po.err != nil && co.code == po.code && co.code != "":
+		switch v := compareSides(t, coord, pg, q); v.kind {
+		case verdictMatch:
+			match++
+		case verdictBothFailed:
 			match++
 			bothFailed++
-		case errors.Is(po.err, context.DeadlineExceeded):
+		case verdictSlow:
 			bothSlow++
-		case co.code == "0A000" && po.err == nil:
+		case verdictRefused:
 			refused++
-			msg := co.err.Error()
-			if len(msg) > 90 {
-				msg = msg[:90]
-			}
-			refusedBy[msg]++
-		case co.err != nil && po.err == nil:
-			bad = append(bad, fmt.Sprintf("FAILED seed %d #%d: %s\n  coordinator: %v", *randomSeed, i, q, co.err))
-		case co.err == nil:
-			bad = append(bad, fmt.Sprintf("FAILED seed %d #%d: %s\n  postgres: %v; coordinator returned %d rows", *randomSeed, i, q, po.err, len(co.rows)))
+			refusedBy[v.reason[:min(len(v.reason), 90)]]++
+		case verdictWrong:
+			bad = append(bad, fmt.Sprintf("WRONG seed %d #%d: %s\n  %s", *randomSeed, i, q, indent(v.reason)))
 		default:
-			bad = append(bad, fmt.Sprintf("FAILED seed %d #%d: %s\n  coordinator: %v\n  postgres: %v", *randomSeed, i, q, co.err, po.err))
+			bad = append(bad, fmt.Sprintf("FAILED seed %d #%d: %s\n  %s", *randomSeed, i, q, v.reason))
 		}
 	}
 	for msg, n := range refusedBy {
