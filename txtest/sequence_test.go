@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xlgo/xlgo/cluster/clustertest"
+	"github.com/xlgo/xlgo/internal/poll"
 )
 
 // TestSequenceAcrossGTMRestart inserts 10,000 rows into a bigserial table
@@ -69,10 +70,7 @@ func TestSequenceAcrossGTMRestart(t *testing.T) {
 	}
 
 	// Kill -9 the gtm when half the rows are in, leave it down a moment, restart it.
-	deadline := time.Now().Add(2 * time.Minute)
-	for inserted.Load() < rows/2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Within(t, 2*time.Minute, "half the rows to be in", func() bool { return inserted.Load() >= rows/2 })
 	atKill := inserted.Load()
 	failedBefore := failed.Load()
 	gtmPid := c.GTMPid()
