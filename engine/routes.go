@@ -270,8 +270,7 @@ func (s *session) learnRoute(text string, gen uint64, stmt *pg_query.Node, plan 
 	if !ok || rq.Route == nil || len(rq.Nodes) != 1 || rq.Replicated || !s.co.catalogFresh() {
 		return
 	}
-	c := rq.Route.By.GetAConst()
-	if c == nil || c.Isnull || rq.Route.Table.DistCol < 0 {
+	if rq.Route.ConstAt < 0 || rq.Route.Table.DistCol < 0 {
 		return
 	}
 	key, consts, ok := shape(text)
@@ -279,7 +278,7 @@ func (s *session) learnRoute(text string, gen uint64, stmt *pg_query.Node, plan 
 		return
 	}
 	for k, t := range consts {
-		if int32(t.start) == c.Location {
+		if int32(t.start) == rq.Route.ConstAt {
 			// The template must give this very node for this very value.
 			r := &route{gen: gen, scope: s.routeScope(), table: rq.Route.Table, k: k, write: rq.Write,
 				prepared: newParamForm(text, consts, planner.ParamSlots(stmt))}
@@ -298,11 +297,11 @@ func (s *session) learnParamRoute(st *preparedStmt, gen uint64, plan planner.Pla
 	if !ok || rq.Route == nil || len(rq.Nodes) != 1 || rq.Replicated || !s.co.catalogFresh() {
 		return
 	}
-	pr := rq.Route.By.GetParamRef()
-	if pr == nil || int(pr.Number) < 1 || int(pr.Number) > len(st.paramTypes) || rq.Route.Table.DistCol < 0 {
+	n := rq.Route.Param
+	if n < 1 || n > len(st.paramTypes) || rq.Route.Table.DistCol < 0 {
 		return
 	}
 	if st.route != nil {
-		st.route.r.Store(&route{gen: gen, scope: s.routeScope(), table: rq.Route.Table, k: int(pr.Number) - 1, write: rq.Write})
+		st.route.r.Store(&route{gen: gen, scope: s.routeScope(), table: rq.Route.Table, k: n - 1, write: rq.Write})
 	}
 }

@@ -130,7 +130,7 @@ func PlanModify(env *Env, stmt *pg_query.Node) (Plan, error) {
 		}
 	}
 	if others == 0 && tref.pinnedBy != nil && text != "" && !strings.Contains(strings.ToLower(text), "xc_node_id") {
-		rq.Route = &Route{Table: t, By: tref.pinnedBy}
+		rq.Route = routeBy(t, tref.pinnedBy)
 	}
 	return rq, nil
 }
@@ -345,7 +345,7 @@ func singleRowInsert(env *Env, p *InsertRows, t *catalog.Table) *RemoteQuery {
 	node := t.Locator.Nodes[i]
 	rq := &RemoteQuery{Nodes: []string{node}, SQL: map[string]string{node: env.SQL}, Write: true}
 	if by.GetAConst() != nil || by.GetParamRef() != nil {
-		rq.Route = &Route{Table: t, By: by}
+		rq.Route = routeBy(t, by)
 	}
 	return rq
 }

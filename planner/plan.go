@@ -127,10 +127,27 @@ type RemoteQuery struct {
 	Route *Route
 }
 
-// Route is how a one-node statement's node follows from one value.
+// Route is how a one-node statement's node follows from one value: a
+// constant of its text or one of its parameters.
 type Route struct {
 	Table *catalog.Table
-	By    *pg_query.Node // an A_Const (its Location in the text) or a ParamRef
+	// ConstAt is where the constant starts in the statement's text (-1:
+	// the value is a parameter, or NULL).
+	ConstAt int32
+	// Param is the number of the parameter ($1 is 1; 0: a constant).
+	Param int
+}
+
+// routeBy is the Route of a statement pinned to table's node by the
+// constant or parameter by.
+func routeBy(table *catalog.Table, by *pg_query.Node) *Route {
+	r := &Route{Table: table, ConstAt: -1}
+	if c := by.GetAConst(); c != nil && !c.Isnull {
+		r.ConstAt = c.Location
+	} else if p := by.GetParamRef(); p != nil {
+		r.Param = int(p.Number)
+	}
+	return r
 }
 
 func (r *RemoteQuery) explain(b *strings.Builder, depth int) {

@@ -179,7 +179,7 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool
 		rq := &RemoteQuery{Nodes: []string{node}, SQL: sqls}
 		if len(refs) == 1 && dist[0].pinnedBy != nil && env.SQL != "" && !strings.Contains(strings.ToLower(env.SQL), "xc_node_id") {
 			// The same statement with another value goes where that value says.
-			rq.Route = &Route{Table: dist[0].table, By: dist[0].pinnedBy}
+			rq.Route = routeBy(dist[0].table, dist[0].pinnedBy)
 		}
 		return rq, nil
 	}
