@@ -8,9 +8,8 @@ import (
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	pg_query "github.com/pganalyze/pg_query_go/v6"
-	"google.golang.org/protobuf/proto"
 
+	"github.com/xlgo/xlgo/dialect"
 	"github.com/xlgo/xlgo/distribution"
 	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/planner"
@@ -22,46 +21,32 @@ const insertBatch = 1000
 var roundRobin atomic.Uint64
 
 // cell is one value of a row to insert: an expression left for the datanode
-// or a value in text form already known.
+// (its SQL) or a value in text form already known.
 type cell struct {
-	expr   *pg_query.Node
-	text   string
-	isNull bool
-	known  bool
+	sql     string
+	isDef   bool // DEFAULT
+	literal bool // a literal every node reads alike
+	// constant: the planner read text (or NULL) as the column's value,
+	// which the coordinator routes by without evaluating anything.
+	constant bool
+	text     string
+	isNull   bool
+	known    bool
 }
 
-func (c cell) node() *pg_query.Node {
-	if !c.known {
-		return c.expr
+// inRow is how the cell is written in a row of the INSERT sent to a node.
+func (c cell) inRow() string {
+	switch {
+	case !c.known:
+		return c.sql
+	case c.isNull:
+		return "NULL"
 	}
-	if c.isNull {
-		return &pg_query.Node{Node: &pg_query.Node_AConst{AConst: &pg_query.A_Const{Isnull: true}}}
+	if strings.ContainsRune(c.text, '\\') {
+		// E'' reads the same whatever standard_conforming_strings is.
+		return "E'" + strings.NewReplacer(`\`, `\\`, "'", "''").Replace(c.text) + "'"
 	}
-	return &pg_query.Node{Node: &pg_query.Node_AConst{AConst: &pg_query.A_Const{
-		Val: &pg_query.A_Const_Sval{Sval: &pg_query.String{Sval: c.text}}}}}
-}
-
-// isConstant tells whether an expression is a literal the target node reads
-// the same way whatever node it is (or DEFAULT).
-func isConstant(n *pg_query.Node) bool {
-	if n.GetSetToDefault() != nil {
-		return true
-	}
-	c := n.GetAConst()
-	if tc := n.GetTypeCast(); tc != nil {
-		c = tc.Arg.GetAConst()
-	}
-	if c == nil {
-		return false
-	}
-	// 'now' and its kin read as the current time: each node would read its own.
-	if sv := c.GetSval(); sv != nil {
-		switch strings.ToLower(strings.TrimSpace(sv.Sval)) {
-		case "now", "today", "tomorrow", "yesterday":
-			return false
-		}
-	}
-	return true
+	return dialect.QuoteLiteral(c.text)
 }
 
 func runInsert(ctx context.Context, p *planner.InsertRows, b Backends, sink Sink) (string, error) {
@@ -86,10 +71,10 @@ func runInsert(ctx context.Context, p *planner.InsertRows, b Backends, sink Sink
 			rows = append(rows, row)
 		}
 	} else {
-		for _, r := range p.Values {
+		for _, r := range p.Rows {
 			row := make([]cell, len(r))
-			for i, e := range r {
-				row[i] = cell{expr: e}
+			for i, v := range r {
+				row[i] = cell{sql: v.SQL, isDef: v.Default, literal: v.Literal, constant: v.Known, text: v.Text, isNull: v.Null}
 			}
 			rows = append(rows, row)
 		}
@@ -102,7 +87,7 @@ func runInsert(ctx context.Context, p *planner.InsertRows, b Backends, sink Sink
 			if dc.Default == "" {
 				rows[i] = append(rows[i], cell{isNull: true, known: true})
 			} else {
-				rows[i] = append(rows[i], cell{expr: &pg_query.Node{Node: &pg_query.Node_SetToDefault{SetToDefault: &pg_query.SetToDefault{}}}})
+				rows[i] = append(rows[i], cell{sql: "DEFAULT", isDef: true, literal: true})
 			}
 		}
 	}
@@ -120,7 +105,7 @@ func runInsert(ctx context.Context, p *planner.InsertRows, b Backends, sink Sink
 	for ri := range rows {
 		for ci := range rows[ri] {
 			c := &rows[ri][ci]
-			if c.known || c.expr.GetSetToDefault() == nil {
+			if c.known || !c.isDef {
 				continue
 			}
 			if seq, ok := planner.SequenceOfDefault(t.Columns[mustColumn(t, cols[ci])].Default); ok {
@@ -145,22 +130,18 @@ func runInsert(ctx context.Context, p *planner.InsertRows, b Backends, sink Sink
 			col := t.Columns[mustColumn(t, cols[ci])]
 			isDist := ci == distIdx
 			switch {
-			case isDist && c.expr.GetSetToDefault() != nil:
+			case isDist && c.isDef:
 				if col.Default == "" {
 					*c = cell{isNull: true, known: true}
 				} else {
 					ev.add(c, col.Default, col.Type)
 				}
+			case isDist && c.constant:
+				*c = cell{text: c.text, isNull: c.isNull, known: true}
 			case isDist:
-				if text, isNull, ok := constOf(c.expr); ok {
-					*c = cell{text: text, isNull: isNull, known: true}
-				} else if text, isNull, ok := planner.ConstText(c.expr, col.TypName); ok && c.expr.GetTypeCast() != nil {
-					*c = cell{text: text, isNull: isNull, known: true}
-				} else {
-					ev.addExpr(c, c.expr, col.Type)
-				}
-			case loc.Kind == distribution.Replication && !isConstant(c.expr):
-				ev.addExpr(c, c.expr, col.Type)
+				ev.add(c, c.sql, col.Type)
+			case loc.Kind == distribution.Replication && !c.literal:
+				ev.add(c, c.sql, col.Type)
 			}
 		}
 	}
@@ -239,10 +220,7 @@ func runInsert(ctx context.Context, p *planner.InsertRows, b Backends, sink Sink
 		discard := loc.Kind == distribution.Replication && n > 0
 		for start := 0; start < len(idx); start += insertBatch {
 			end := min(start+insertBatch, len(idx))
-			stmt, err := buildInsert(p.Target, cols, rows, idx[start:end], p.OverrideSystem)
-			if err != nil {
-				return "", err
-			}
+			stmt := buildInsert(p, rows, idx[start:end])
 			c, err := b.Conn(ctx, node, true)
 			if err != nil {
 				return "", err
@@ -274,55 +252,30 @@ func mustColumn(t interface{ Column(string) (int, bool) }, name string) int {
 	return i
 }
 
-// constOf is the text of a literal as the column reads it, when the
-// literal's own type does not change it (a bare constant or string).
-func constOf(n *pg_query.Node) (string, bool, bool) {
-	c := n.GetAConst()
-	if c == nil {
-		return "", false, false
+// buildInsert writes the INSERT of some rows: the planner's statement
+// around their values.
+func buildInsert(p *planner.InsertRows, rows [][]cell, idx []int) string {
+	if p.Head == "" {
+		return p.DefaultValues
 	}
-	if c.Isnull {
-		return "", true, true
-	}
-	switch v := c.Val.(type) {
-	case *pg_query.A_Const_Ival:
-		return fmt.Sprint(v.Ival.Ival), false, true
-	case *pg_query.A_Const_Sval:
-		return v.Sval.Sval, false, true
-	case *pg_query.A_Const_Boolval:
-		if v.Boolval.Boolval {
-			return "true", false, true
+	var b strings.Builder
+	b.WriteString(p.Head)
+	b.WriteString(" VALUES ")
+	for k, i := range idx {
+		if k > 0 {
+			b.WriteString(", ")
 		}
-		return "false", false, true
-	}
-	// A float literal is numeric: its assignment to an integer column rounds.
-	return "", false, false
-}
-
-// buildInsert writes the INSERT for some rows, with an explicit column list.
-func buildInsert(target *pg_query.InsertStmt, cols []string, rows [][]cell, idx []int, overrideSystem bool) (string, error) {
-	ins := proto.Clone(target).(*pg_query.InsertStmt)
-	if overrideSystem {
-		ins.Override = pg_query.OverridingKind_OVERRIDING_SYSTEM_VALUE
-	}
-	ins.Cols = nil
-	for _, c := range cols {
-		ins.Cols = append(ins.Cols, &pg_query.Node{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Name: c}}})
-	}
-	if len(cols) == 0 {
-		ins.SelectStmt = nil
-		return planner.DeparseNode(&pg_query.Node{Node: &pg_query.Node_InsertStmt{InsertStmt: ins}})
-	}
-	sel := &pg_query.SelectStmt{LimitOption: pg_query.LimitOption_LIMIT_OPTION_DEFAULT, Op: pg_query.SetOperation_SETOP_NONE}
-	for _, i := range idx {
-		items := make([]*pg_query.Node, len(rows[i]))
+		b.WriteByte('(')
 		for j, c := range rows[i] {
-			items[j] = c.node()
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(c.inRow())
 		}
-		sel.ValuesLists = append(sel.ValuesLists, &pg_query.Node{Node: &pg_query.Node_List{List: &pg_query.List{Items: items}}})
+		b.WriteByte(')')
 	}
-	ins.SelectStmt = &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: sel}}
-	return planner.DeparseNode(&pg_query.Node{Node: &pg_query.Node_InsertStmt{InsertStmt: ins}})
+	b.WriteString(p.Tail)
+	return b.String()
 }
 
 // evaluator computes expressions on one datanode in one round trip.
@@ -340,27 +293,9 @@ func (e *evaluator) add(c *cell, exprSQL, typ string) {
 	e.exprs = append(e.exprs, fmt.Sprintf("CAST((%s) AS %s)::text", exprSQL, typ))
 }
 
-// addExpr queues a parsed expression.
-func (e *evaluator) addExpr(c *cell, expr *pg_query.Node, typ string) {
-	sel := &pg_query.SelectStmt{LimitOption: pg_query.LimitOption_LIMIT_OPTION_DEFAULT, Op: pg_query.SetOperation_SETOP_NONE,
-		TargetList: []*pg_query.Node{{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Val: expr}}}}}
-	sql, err := planner.DeparseNode(&pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: sel}})
-	if err != nil {
-		e.targets = append(e.targets, c)
-		e.exprs = append(e.exprs, "")
-		return
-	}
-	e.add(c, sql[len("SELECT "):], typ)
-}
-
 func (e *evaluator) run() error {
 	if len(e.exprs) == 0 {
 		return nil
-	}
-	for _, x := range e.exprs {
-		if x == "" {
-			return &pgconn.PgError{Severity: "ERROR", Code: pgerr.InternalError, Message: "could not deparse an INSERT expression"}
-		}
 	}
 	c, err := e.b.Conn(e.ctx, e.node, false)
 	if err != nil {

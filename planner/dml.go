@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -179,7 +180,8 @@ func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 			}
 		}
 	}
-	p := &InsertRows{Table: t, Target: ins, DistIndex: -1, Nodes: t.Locator.Nodes, EvalNode: env.Preferred(env.Datanodes())}
+	p := &InsertRows{Table: t, Relation: tableName(ins.Relation), DistIndex: -1, Nodes: t.Locator.Nodes, EvalNode: env.Preferred(env.Datanodes())}
+	var values [][]*pg_query.Node // the rows of VALUES as parsed
 	if len(ins.Cols) > 0 {
 		for _, c := range ins.Cols {
 			rt := c.GetResTarget()
@@ -214,7 +216,7 @@ func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 		p.Columns = nil
 		p.DistIndex = -1
 		p.FillDefault = hashed
-		p.Values = [][]*pg_query.Node{{}}
+		values = [][]*pg_query.Node{{}}
 	case len(sel.ValuesLists) > 0 && sel.WithClause == nil && len(sel.SortClause) == 0 && sel.LimitCount == nil &&
 		sel.LimitOffset == nil && !hasSubLink(sel):
 		for _, l := range sel.ValuesLists {
@@ -225,12 +227,12 @@ func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 			if len(items) < len(p.Columns) && len(ins.Cols) > 0 {
 				return nil, pgerr.New(pgerr.SyntaxError, "INSERT has more target columns than expressions")
 			}
-			p.Values = append(p.Values, items)
+			values = append(values, items)
 		}
-		if len(ins.Cols) == 0 && len(p.Values) > 0 {
+		if len(ins.Cols) == 0 && len(values) > 0 {
 			// Without a column list the rows name the first columns only.
-			n := len(p.Values[0])
-			for _, r := range p.Values {
+			n := len(values[0])
+			for _, r := range values {
 				if len(r) != n {
 					return nil, pgerr.New(pgerr.SyntaxError, "VALUES lists must all be the same length")
 				}
@@ -279,7 +281,7 @@ func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 	if p.FillDefault && t.Columns[t.DistCol].Identity == "a" {
 		p.OverrideSystem = true
 	}
-	if p.FillDefault && len(p.Values) == 0 && p.Source == nil {
+	if p.FillDefault && len(values) == 0 && p.Source == nil {
 		p.FillDefault = false
 	}
 	given := map[string]bool{}
@@ -299,19 +301,141 @@ func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 	}
 	// One row whose distribution value is a constant, nothing to fill in:
 	// the statement goes as it is to the row's node.
-	if rq := singleRowInsert(env, p, t); rq != nil {
+	if rq := singleRowInsert(env, p, t, ins, values); rq != nil {
 		return rq, nil
+	}
+	if err := p.setRows(ins, values); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
 
-func singleRowInsert(env *Env, p *InsertRows, t *catalog.Table) *RemoteQuery {
-	if env.SQL == "" || len(p.Values) != 1 || p.Source != nil || p.FillDefault || len(p.SeqColumns) > 0 ||
-		p.DistIndex < 0 || p.DistIndex >= len(p.Values[0]) || p.Target.OnConflictClause != nil ||
+// valuesMarker stands for the rows in the statement deparsed once for Head
+// and Tail.
+const valuesMarker = "xlgo_insert_rows"
+
+// setRows writes the statement around the rows (Head, Tail, DefaultValues)
+// and each value of values as data.
+func (p *InsertRows) setRows(ins *pg_query.InsertStmt, values [][]*pg_query.Node) error {
+	t := p.Table
+	send := append([]string(nil), p.Columns...)
+	if p.FillDefault {
+		send = append(send, t.Columns[t.DistCol].Name)
+	}
+	for _, sc := range p.SeqColumns {
+		send = append(send, sc.Column)
+	}
+	out := proto.Clone(ins).(*pg_query.InsertStmt)
+	if p.OverrideSystem {
+		out.Override = pg_query.OverridingKind_OVERRIDING_SYSTEM_VALUE
+	}
+	out.Cols = nil
+	out.SelectStmt = nil
+	if len(send) == 0 {
+		sql, err := deparse(&pg_query.Node{Node: &pg_query.Node_InsertStmt{InsertStmt: out}})
+		if err != nil {
+			return err
+		}
+		p.DefaultValues = sql
+	} else {
+		for _, c := range send {
+			out.Cols = append(out.Cols, &pg_query.Node{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Name: c}}})
+		}
+		out.SelectStmt = &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: &pg_query.SelectStmt{
+			LimitOption: pg_query.LimitOption_LIMIT_OPTION_DEFAULT, Op: pg_query.SetOperation_SETOP_NONE,
+			ValuesLists: []*pg_query.Node{{Node: &pg_query.Node_List{List: &pg_query.List{Items: []*pg_query.Node{parseExpr(valuesMarker)}}}}}}}}
+		sql, err := deparse(&pg_query.Node{Node: &pg_query.Node_InsertStmt{InsertStmt: out}})
+		if err != nil {
+			return err
+		}
+		head, tail, ok := strings.Cut(sql, " VALUES ("+valuesMarker+")")
+		if !ok || strings.Contains(tail, valuesMarker) {
+			return pgerr.Unsupported("an INSERT whose text names %s", valuesMarker)
+		}
+		p.Head, p.Tail = head, tail
+	}
+	for _, r := range values {
+		row := make([]InsertValue, len(r))
+		for i, e := range r {
+			v := &row[i]
+			if e.GetSetToDefault() != nil {
+				v.SQL, v.Default, v.Literal = "DEFAULT", true, true
+				continue
+			}
+			sql, err := deparseExprNode(e)
+			if err != nil {
+				return err
+			}
+			v.SQL, v.Literal = sql, isLiteral(e)
+			if i == p.DistIndex {
+				col := t.Columns[t.DistCol]
+				if text, isNull, ok := literalText(e); ok {
+					v.Known, v.Text, v.Null = true, text, isNull
+				} else if text, isNull, ok := constText(e, col.TypName); ok && e.GetTypeCast() != nil {
+					v.Known, v.Text, v.Null = true, text, isNull
+				}
+			}
+		}
+		p.Rows = append(p.Rows, row)
+	}
+	return nil
+}
+
+// isLiteral tells whether an expression is a literal the target node reads
+// the same way whatever node it is.
+func isLiteral(n *pg_query.Node) bool {
+	if n.GetSetToDefault() != nil {
+		return true
+	}
+	c := n.GetAConst()
+	if tc := n.GetTypeCast(); tc != nil {
+		c = tc.Arg.GetAConst()
+	}
+	if c == nil {
+		return false
+	}
+	// 'now' and its kin read as the current time: each node would read its own.
+	if sv := c.GetSval(); sv != nil {
+		switch strings.ToLower(strings.TrimSpace(sv.Sval)) {
+		case "now", "today", "tomorrow", "yesterday":
+			return false
+		}
+	}
+	return true
+}
+
+// literalText is the text of a literal as the column reads it, when the
+// literal's own type does not change it (a bare constant or string).
+func literalText(n *pg_query.Node) (string, bool, bool) {
+	c := n.GetAConst()
+	if c == nil {
+		return "", false, false
+	}
+	if c.Isnull {
+		return "", true, true
+	}
+	switch v := c.Val.(type) {
+	case *pg_query.A_Const_Ival:
+		return strconv.Itoa(int(v.Ival.Ival)), false, true
+	case *pg_query.A_Const_Sval:
+		return v.Sval.Sval, false, true
+	case *pg_query.A_Const_Boolval:
+		if v.Boolval.Boolval {
+			return "true", false, true
+		}
+		return "false", false, true
+	}
+	// A float literal is numeric: its assignment to an integer column rounds.
+	return "", false, false
+}
+
+func singleRowInsert(env *Env, p *InsertRows, t *catalog.Table, ins *pg_query.InsertStmt, values [][]*pg_query.Node) *RemoteQuery {
+	if env.SQL == "" || len(values) != 1 || p.Source != nil || p.FillDefault || len(p.SeqColumns) > 0 ||
+		p.DistIndex < 0 || p.DistIndex >= len(values[0]) || ins.OnConflictClause != nil ||
 		strings.Contains(strings.ToLower(env.SQL), "xc_node_id") || strings.Contains(strings.ToLower(env.SQL), "pgxc_") {
 		return nil
 	}
-	for _, v := range p.Values[0] {
+	for _, v := range values[0] {
 		if hasSubLink(v) || callsVolatile(env, v) != "" || hasSetToDefault(v) {
 			return nil
 		}
@@ -320,7 +444,7 @@ func singleRowInsert(env *Env, p *InsertRows, t *catalog.Table) *RemoteQuery {
 	if strings.Contains(dc.Type, "(") {
 		return nil
 	}
-	by := p.Values[0][p.DistIndex]
+	by := values[0][p.DistIndex]
 	text, isNull, ok := constText(by, dc.TypName)
 	if pr := by.GetParamRef(); pr != nil && int(pr.Number) >= 1 && int(pr.Number) <= len(env.Params) {
 		prm := env.Params[pr.Number-1]

@@ -198,13 +198,20 @@ func (g *GatherEval) explain(b *strings.Builder, depth int) {
 
 // InsertRows routes the rows of an INSERT to the nodes that hold them.
 type InsertRows struct {
-	Table   *catalog.Table // nil for a table outside the distribution catalog
-	Target  *pg_query.InsertStmt
-	Columns []string // target columns in the order of each row's values
-	// Values are the rows of an INSERT ... VALUES (exprs as parsed); nil
-	// when the rows come from Source.
-	Values [][]*pg_query.Node
+	Table    *catalog.Table // nil for a table outside the distribution catalog
+	Relation string         // the target as the statement names it, for EXPLAIN
+	Columns  []string       // target columns in the order of each row's values
+	// Rows are the rows of an INSERT ... VALUES; nil when the rows come
+	// from Source.
+	Rows   [][]InsertValue
 	Source Plan // INSERT ... SELECT: the plan producing the rows
+	// Head and Tail are the statement sent to a node around its rows:
+	// Head + " VALUES (...), (...)" + Tail. Head names Columns, then the
+	// distribution column when FillDefault, then SeqColumns' columns.
+	Head, Tail string
+	// DefaultValues is the statement sent when no column is named at all
+	// (INSERT ... DEFAULT VALUES).
+	DefaultValues string
 	// DistIndex is the position of the distribution column in Columns (-1 none).
 	DistIndex int
 	// FillDefault: the distribution column was not given; its default must
@@ -219,6 +226,19 @@ type InsertRows struct {
 	// OverrideSystem: a filled column is GENERATED ALWAYS AS IDENTITY, so
 	// the INSERT says OVERRIDING SYSTEM VALUE for the value it brings.
 	OverrideSystem bool
+}
+
+// InsertValue is one value of a row of INSERT ... VALUES, as data.
+type InsertValue struct {
+	SQL     string // the expression as a datanode reads it ("DEFAULT" for a default)
+	Default bool   // DEFAULT
+	// Literal: a constant that every node reads alike (not 'now' and its kin).
+	Literal bool
+	// Known: the value as its column reads it is Text (or NULL) already,
+	// without evaluating anything (set for the distribution column).
+	Known bool
+	Text  string
+	Null  bool
 }
 
 // SeqColumn is a column whose default is nextval of a sequence.
@@ -247,11 +267,11 @@ func (p *InsertRows) explain(b *strings.Builder, depth int) {
 	if p.DistIndex >= 0 {
 		col = " by " + p.Columns[p.DistIndex]
 	}
-	line(b, depth, "Remote Insert on %s (%s) distribute %s%s", tableName(p.Target.Relation), strings.Join(p.Nodes, ","), kind, col)
+	line(b, depth, "Remote Insert on %s (%s) distribute %s%s", p.Relation, strings.Join(p.Nodes, ","), kind, col)
 	if p.Source != nil {
 		p.Source.explain(b, depth+1)
 	} else {
-		detail(b, depth, "Rows: %d VALUES rows routed at the coordinator", len(p.Values))
+		detail(b, depth, "Rows: %d VALUES rows routed at the coordinator", len(p.Rows))
 	}
 }
 

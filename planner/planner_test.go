@@ -143,6 +143,19 @@ func extra(b *strings.Builder, p planner.Plan) {
 	case *planner.InsertRows:
 		fmt.Fprintf(b, "# columns: (%s); fill default: %t; evaluate on: %s\n",
 			strings.Join(x.Columns, ", "), x.FillDefault, x.EvalNode)
+		if x.Head != "" {
+			var rows []string
+			for _, r := range x.Rows {
+				var vals []string
+				for _, v := range r {
+					vals = append(vals, v.SQL)
+				}
+				rows = append(rows, "("+strings.Join(vals, ", ")+")")
+			}
+			fmt.Fprintf(b, "# sent: %s VALUES %s%s\n", x.Head, strings.Join(rows, ", "), x.Tail)
+		} else if x.DefaultValues != "" {
+			fmt.Fprintf(b, "# sent: %s\n", x.DefaultValues)
+		}
 		if x.Source != nil {
 			extra(b, x.Source)
 		}
