@@ -86,6 +86,11 @@ type clientConn struct {
 	// skipTillSync is set after an error in an extended-protocol message:
 	// everything up to the next Sync is ignored.
 	skipTillSync bool
+
+	// lost is set when a message read inside a statement (COPY data) broke
+	// the framing: the bytes that follow cannot be trusted to start a
+	// message, so the connection ends with this error once the statement has.
+	lost *pgconn.PgError
 }
 
 func newClientConn(srv *Server, nc net.Conn) *clientConn {
@@ -450,6 +455,16 @@ func (c *clientConn) receiveFailed(err error) {
 		}
 		return
 	}
+	pgErr := framingError(err)
+	c.log.Info("protocol violation", "err", pgErr.Message, "detail", pgErr.Detail)
+	c.sendFatal(pgErr)
+	c.lingerClose()
+}
+
+// framingError is the error for a message the Backend could not read
+// although the client is still there: a bad length, an unknown type or a
+// body that does not decode. The stream cannot be read further.
+func framingError(err error) *pgconn.PgError {
 	pgErr := protocolError("invalid message format")
 	var tooBig *pgproto3.ExceededMaxBodyLenErr
 	switch {
@@ -466,9 +481,19 @@ func (c *clientConn) receiveFailed(err error) {
 			pgErr.Detail = err.Error()
 		}
 	}
-	c.log.Info("protocol violation", "err", pgErr.Message, "detail", pgErr.Detail)
-	c.sendFatal(pgErr)
+	return pgErr
+}
+
+// endIfLost ends a connection whose framing a statement's reads broke; it
+// reports whether it did.
+func (c *clientConn) endIfLost() bool {
+	if c.lost == nil {
+		return false
+	}
+	c.log.Info("protocol violation", "err", c.lost.Message, "detail", c.lost.Detail)
+	c.sendFatal(c.lost)
 	c.lingerClose()
+	return true
 }
 
 // unknownMessageType recovers the type byte from the error the Backend
@@ -522,12 +547,37 @@ func (c *clientConn) dispatch(msg pgproto3.FrontendMessage) bool {
 	}
 }
 
-// messageType is the type byte of a message the Backend decoded but that is
-// not valid once the session is running.
+// messageType is the type byte of a frontend message.
 func messageType(msg pgproto3.FrontendMessage) byte {
 	switch msg.(type) {
 	case *pgproto3.PasswordMessage, *pgproto3.SASLInitialResponse, *pgproto3.SASLResponse, *pgproto3.GSSResponse:
 		return 'p'
+	case *pgproto3.Query:
+		return 'Q'
+	case *pgproto3.Parse:
+		return 'P'
+	case *pgproto3.Bind:
+		return 'B'
+	case *pgproto3.Describe:
+		return 'D'
+	case *pgproto3.Execute:
+		return 'E'
+	case *pgproto3.Close:
+		return 'C'
+	case *pgproto3.Sync:
+		return 'S'
+	case *pgproto3.Flush:
+		return 'H'
+	case *pgproto3.Terminate:
+		return 'X'
+	case *pgproto3.FunctionCall:
+		return 'F'
+	case *pgproto3.CopyData:
+		return 'd'
+	case *pgproto3.CopyDone:
+		return 'c'
+	case *pgproto3.CopyFail:
+		return 'f'
 	}
 	return 0
 }
@@ -579,7 +629,7 @@ func (c *clientConn) extendedQuery(msg pgproto3.FrontendMessage) bool {
 	case *pgproto3.Flush:
 		return c.flush() == nil
 	}
-	if c.writeErr != nil || c.ctx.Err() != nil {
+	if c.writeErr != nil || c.ctx.Err() != nil || c.endIfLost() {
 		return false
 	}
 	if err != nil {
@@ -618,7 +668,7 @@ func (c *clientConn) sync() bool {
 // simpleQuery runs a Query message.
 func (c *clientConn) simpleQuery(sql string) bool {
 	err := c.sess.SimpleQuery(c.ctx, sql, resultWriter{c})
-	if c.writeErr != nil || c.ctx.Err() != nil {
+	if c.writeErr != nil || c.ctx.Err() != nil || c.endIfLost() {
 		return false
 	}
 	if err != nil {
@@ -759,7 +809,18 @@ func (w resultWriter) ReceiveCopyData() ([]byte, error) {
 	for {
 		msg, err := w.c.be.Receive()
 		if err != nil {
-			return nil, err
+			if w.c.ctx.Err() != nil {
+				return nil, err
+			}
+			if w.c.readFailed.Load() {
+				// The client went away: nothing more is sent to it, and
+				// the statement ends as PostgreSQL's does.
+				w.c.cancel()
+				return nil, &pgconn.PgError{Severity: "ERROR", Code: "08006",
+					Message: "unexpected EOF on client connection with an open transaction"}
+			}
+			w.c.lost = framingError(err)
+			return nil, w.c.lost
 		}
 		switch m := msg.(type) {
 		case *pgproto3.CopyData:
