@@ -9,8 +9,8 @@ import (
 // SplitStatements splits a Query message's text into statements, token-aware; empty statements
 // (only whitespace or comments) are dropped and each statement is returned without its trailing ';'.
 func SplitStatements(sql string) ([]string, error) {
-	if strings.IndexByte(sql, 0) >= 0 {
-		return nil, newError(CodeCharacterNotInRepertoire, `invalid byte sequence for encoding "UTF8": 0x00`, 0)
+	if err := CheckEncoding(sql); err != nil {
+		return nil, err
 	}
 	if one, ok := singleStatement(sql); ok {
 		return one, nil

@@ -19,6 +19,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/xlgo/xlgo/dialect"
 )
 
 // Startup packet codes (PostgreSQL's pqcomm.h).
@@ -598,6 +600,9 @@ func (c *clientConn) extendedQuery(msg pgproto3.FrontendMessage) bool {
 			err = c.send(&pgproto3.ParseComplete{}, 5)
 		}
 	case *pgproto3.Bind:
+		if err = checkTextParams(m); err != nil {
+			break
+		}
 		if err = es.Bind(c.ctx, m.DestinationPortal, m.PreparedStatement, m.ParameterFormatCodes, m.Parameters, m.ResultFormatCodes); err == nil {
 			err = c.send(&pgproto3.BindComplete{}, 5)
 		}
@@ -642,6 +647,23 @@ func (c *clientConn) extendedQuery(msg pgproto3.FrontendMessage) bool {
 		c.skipTillSync = true
 	}
 	return true
+}
+
+// checkTextParams refuses a Bind whose text-format parameters are not valid
+// UTF-8, as PostgreSQL's Bind does (22021).
+func checkTextParams(m *pgproto3.Bind) error {
+	for i, p := range m.Parameters {
+		text := len(m.ParameterFormatCodes) == 0 ||
+			len(m.ParameterFormatCodes) == 1 && m.ParameterFormatCodes[0] == 0 ||
+			len(m.ParameterFormatCodes) == len(m.Parameters) && m.ParameterFormatCodes[i] == 0
+		if p == nil || !text {
+			continue
+		}
+		if err := dialect.CheckEncoding(string(p)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sendRowDescription sends a RowDescription, or NoData for no columns.
