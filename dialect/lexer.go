@@ -83,6 +83,9 @@ func newTokenParser(sql string) (*tokenParser, error) {
 	if err != nil {
 		return nil, fromPgQueryError(err, 0, sql)
 	}
+	if err := checkNesting(sql, res.Tokens); err != nil {
+		return nil, err
+	}
 	p := &tokenParser{sql: sql, toks: make([]token, 0, len(res.Tokens))}
 	for _, t := range res.Tokens {
 		if t.Token == pg_query.Token_SQL_COMMENT || t.Token == pg_query.Token_C_COMMENT {

@@ -8,11 +8,16 @@ import (
 
 // SplitStatements splits a Query message's text into statements, token-aware; empty statements
 // (only whitespace or comments) are dropped and each statement is returned without its trailing ';'.
+// Text that is not UTF-8 (22021) or nests deeper than MaxNesting (54001) is refused: every
+// statement a client sends comes through here before PostgreSQL's parser sees it.
 func SplitStatements(sql string) ([]string, error) {
 	if err := CheckEncoding(sql); err != nil {
 		return nil, err
 	}
 	if one, ok := singleStatement(sql); ok {
+		if err := checkNesting(sql, nil); err != nil {
+			return nil, err
+		}
 		return one, nil
 	}
 	// Split on ';' tokens of PostgreSQL's own lexer at parenthesis depth 0,
@@ -22,6 +27,9 @@ func SplitStatements(sql string) ([]string, error) {
 	res, err := pg_query.Scan(sql)
 	if err != nil {
 		return nil, fromPgQueryError(err, 0, sql)
+	}
+	if err := checkNesting(sql, res.Tokens); err != nil {
+		return nil, err
 	}
 	var out []string
 	start, depth := 0, 0
