@@ -59,8 +59,9 @@ type clientConn struct {
 	raw net.Conn     // the accepted connection; abort uses it from another goroutine
 	log *slog.Logger // used by this connection's goroutine only
 
-	local bool // a Unix-domain socket
-	tlsOn bool // TLS was negotiated
+	local   bool // a Unix-domain socket
+	tlsOn   bool // TLS was negotiated
+	tooMany bool // came past MaxConnections: refused after its startup packet
 
 	// ctx is cancelled when the client goes, a write fails or the server closes.
 	ctx    context.Context
@@ -108,7 +109,7 @@ func newClientConn(srv *Server, nc net.Conn) *clientConn {
 	}
 	c.in = &clientReader{c: c}
 	c.be = pgproto3.NewBackend(c.in, nc)
-	c.be.SetMaxBodyLen(max(srv.opts.MaxMessageSize-4, 1))
+	c.setMaxBody(max(srv.opts.MaxMessageSize-4, 1))
 	return c
 }
 
@@ -279,7 +280,7 @@ func (c *clientConn) negotiateTLS() error {
 	c.nc = tc
 	c.tlsOn = true
 	c.be = pgproto3.NewBackend(c.in, tc)
-	c.be.SetMaxBodyLen(max(c.srv.opts.MaxMessageSize-4, 1))
+	c.setMaxBody(max(c.srv.opts.MaxMessageSize-4, 1))
 	return nil
 }
 
@@ -314,6 +315,10 @@ func (c *clientConn) startSession(code uint32, paramBytes []byte) bool {
 	raw, err := parseStartupParams(paramBytes)
 	if err != nil {
 		c.rejectStartup(err.(*pgconn.PgError))
+		return false
+	}
+	if c.tooMany {
+		c.rejectStartup(errTooMany)
 		return false
 	}
 	params := make(map[string]string, len(raw))
@@ -783,7 +788,7 @@ func (c *clientConn) lingerClose() {
 		// Server.Close raced with the line above: do not wait.
 		c.nc.SetReadDeadline(time.Now())
 	}
-	io.CopyN(io.Discard, c.in, lingerBytes)
+	c.in.discard(lingerBytes)
 }
 
 // resultWriter is the ResultWriter a Session writes one message's results to.
