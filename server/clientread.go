@@ -44,6 +44,7 @@ type clientReader struct {
 	maxBody int    // the Backend's limit on a message body (SetMaxBodyLen)
 	ready   []byte // whole messages (or a header the Backend will refuse) for the Backend
 	partial []byte // the start of a message still coming
+	buf     []byte // readChunk bytes, reused for messages that fit
 }
 
 // setMaxBody sets the longest message body the connection accepts.
@@ -68,12 +69,14 @@ func (r *clientReader) Read(p []byte) (int, error) {
 
 // fill reads from the client until ready holds something: every whole
 // message read, or the header of a message the Backend will refuse for its
-// length (it then fails at once, as it did reading it itself).
+// length (it then fails at once, as it did reading it itself). Messages that
+// fit in buf are read into it, again and again; a longer one gets an array
+// of its own that grows as it comes.
 func (r *clientReader) fill() error {
 	for {
 		// Release what is whole.
 		whole := 0
-		for rest := r.partial[whole:]; len(rest) >= 5; rest = r.partial[whole:] {
+		for rest := r.partial; len(rest) >= 5; rest = r.partial[whole:] {
 			l := int64(int32(binary.BigEndian.Uint32(rest[1:5])))
 			if l < 4 || l-4 > int64(r.maxBody) {
 				whole += 5 // the Backend reports the bad length
@@ -85,27 +88,32 @@ func (r *clientReader) fill() error {
 			whole += int(1 + l)
 		}
 		if whole > 0 {
+			// ready is read before the next fill, which may reuse its bytes.
 			r.ready = r.partial[:whole:whole]
-			if whole == len(r.partial) {
-				r.partial = nil
-			} else {
-				r.partial = append([]byte(nil), r.partial[whole:]...)
-			}
+			r.partial = r.partial[whole:]
 			return nil
+		}
+		// What is left of the last read goes to the front of buf, when it fits.
+		if len(r.partial) <= readChunk {
+			if r.buf == nil {
+				r.buf = make([]byte, readChunk)
+			}
+			r.partial = r.buf[:copy(r.buf, r.partial)]
 		}
 		// Room for the next bytes: as much as the message being received
 		// still needs, in steps that at most double what is held.
-		want := readChunk
+		want := readChunk - len(r.partial)
 		if len(r.partial) >= 5 {
-			l := int(int32(binary.BigEndian.Uint32(r.partial[1:5])))
-			want = min(1+l-len(r.partial), max(readChunk, len(r.partial)))
+			if l := int(int32(binary.BigEndian.Uint32(r.partial[1:5]))); 1+l > readChunk {
+				want = min(1+l-len(r.partial), max(readChunk, len(r.partial)))
+			}
 		}
 		if cap(r.partial)-len(r.partial) < want {
 			grown := make([]byte, len(r.partial), len(r.partial)+want)
 			copy(grown, r.partial)
 			r.partial = grown
 		}
-		n, err := r.readRaw(r.partial[len(r.partial):cap(r.partial)])
+		n, err := r.readRaw(r.partial[len(r.partial) : len(r.partial)+want])
 		r.partial = r.partial[:len(r.partial)+n]
 		if err != nil && n == 0 {
 			return err
@@ -139,7 +147,7 @@ func (r *clientReader) readRaw(p []byte) (int, error) {
 
 // discard reads and drops up to n bytes of what the client still sends.
 func (r *clientReader) discard(n int64) {
-	r.ready, r.partial = nil, nil
+	r.ready, r.partial, r.buf = nil, nil, nil
 	buf := make([]byte, 4096)
 	for n > 0 {
 		m, err := r.readRaw(buf[:min(int64(len(buf)), n)])
