@@ -1,6 +1,10 @@
 package dialect
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
 
 // TestCheckEncoding: text that is not UTF-8 is refused as PostgreSQL
 // refuses it, naming the bytes of the first bad character; so is a zero byte.
@@ -34,5 +38,19 @@ func TestCheckEncoding(t *testing.T) {
 		if st, err := Parse(tc.in); err == nil {
 			t.Errorf("Parse(%q) = %#v, want 22021", tc.in, st)
 		}
+	}
+}
+
+// TestParamZero: $0 is refused as PostgreSQL refuses it (the deparser
+// would write it as "?").
+func TestParamZero(t *testing.T) {
+	for _, sql := range []string{"SELECT $0", "SELECT 'x', $00A", "SELECT $1; SELECT $0 + 1"} {
+		_, err := SplitStatements(sql)
+		if err == nil || err.(*pgconn.PgError).Code != "42P02" || err.(*pgconn.PgError).Message != "there is no parameter $0" {
+			t.Errorf("SplitStatements(%q) = %v", sql, err)
+		}
+	}
+	if _, err := SplitStatements("SELECT $1, '$0', $10"); err != nil {
+		t.Errorf("SELECT $1, '$0', $10: %v", err)
 	}
 }

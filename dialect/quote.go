@@ -3,6 +3,7 @@ package dialect
 import (
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 )
 
@@ -31,6 +32,9 @@ func SplitStatements(sql string) ([]string, error) {
 	if err := checkNesting(sql, res.Tokens); err != nil {
 		return nil, err
 	}
+	if err := checkParams(sql, res.Tokens); err != nil {
+		return nil, err
+	}
 	var out []string
 	start, depth := 0, 0
 	flush := func(end int) {
@@ -55,6 +59,22 @@ func SplitStatements(sql string) ([]string, error) {
 	}
 	flush(len(sql))
 	return out, nil
+}
+
+// checkParams refuses $0, which PostgreSQL's parser reads as a parameter
+// but no statement can have ("there is no parameter $0", as PostgreSQL
+// says); pg_query's deparser would write it as "?".
+func checkParams(sql string, toks []*pg_query.ScanToken) error {
+	for _, t := range toks {
+		if t.Token != pg_query.Token_PARAM || int(t.End) > len(sql) || t.Start < 0 || t.Start >= t.End {
+			continue
+		}
+		if strings.Trim(sql[t.Start+1:t.End], "0") == "" {
+			return &pgconn.PgError{Severity: "ERROR", Code: "42P02", Message: "there is no parameter $0",
+				Position: int32(charPos(sql, int(t.Start)))}
+		}
+	}
+	return nil
 }
 
 // hasTokens reports whether s holds anything but whitespace and comments.
