@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: build test unit regress vet fmt cluster clean-cluster fuzz-sql race race-build race-unit race-cluster
+.PHONY: build test unit regress vet fmt cluster clean-cluster fuzz-sql race race-build race-unit race-cluster fuzz
 
 build:
 	$(GO) build -o $(BIN)/coordinator ./cmd/coordinator
@@ -15,6 +15,14 @@ build:
 test: build vet
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) race
+
+# Every fuzz target for FUZZTIME each, one after another (their seed
+# corpora already run in `make test`); FUZZ=word picks the targets whose
+# names contain it.
+FUZZTIME ?= 2m
+FUZZ ?=
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh $(FUZZ)
 
 vet:
 	$(GO) vet ./...

@@ -2,6 +2,10 @@ package dialect
 
 import (
 	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -59,13 +63,168 @@ func FuzzParse(f *testing.F) {
 		}
 		pt, ok := st.(*Passthrough)
 		if !ok {
+			// An XL statement written back reads as the same statement.
+			text := deparseXL(st)
+			again, err := Parse(text)
+			if err != nil || !reflect.DeepEqual(again, st) {
+				t.Fatalf("Parse(%q) = %#v\nwritten back: %s\nparsed again: %#v, %v", sql, st, text, again, err)
+			}
 			return
 		}
 		if pt.Distribute == nil && pt.SQL != sql {
 			t.Fatalf("Parse(%q): SQL changed to %q without a distribution clause", sql, pt.SQL)
 		}
-		if _, err := pg_query.Scan(pt.SQL); err != nil {
+		// A statement plainStatement passes on unlexed gets its lexer errors
+		// from pg_query.Parse later; any other output scans.
+		if _, err := pg_query.Scan(pt.SQL); err != nil && !plainStatement(sql) {
 			t.Fatalf("Parse(%q): output %q does not scan: %v", sql, pt.SQL, err)
 		}
+		if pt.Distribute == nil {
+			return
+		}
+		// What is left has no XL clause any more ...
+		rest, err := Parse(pt.SQL)
+		if err != nil || !reflect.DeepEqual(rest, &Passthrough{SQL: pt.SQL}) {
+			t.Fatalf("Parse(%q) left %q, which parses to %#v, %v", sql, pt.SQL, rest, err)
+		}
+		// ... and the clause written back after it (when it is SQL at all)
+		// reads as the same clause.
+		if _, err := pg_query.Parse(pt.SQL); err != nil {
+			return
+		}
+		text := pt.SQL + "\n" + deparseDistribute(pt.Distribute)
+		again, err := Parse(text)
+		if err != nil {
+			t.Fatalf("Parse(%q): clause written back: %s: %v", sql, text, err)
+		}
+		if apt, ok := again.(*Passthrough); !ok || !reflect.DeepEqual(apt.Distribute, pt.Distribute) {
+			t.Fatalf("Parse(%q) = %#v\nwritten back: %s\nparsed again: %#v", sql, pt.Distribute, text, again)
+		}
 	})
+}
+
+// deparseXL writes an XL statement as SQL.
+func deparseXL(st Statement) string {
+	idents := func(names []string) string {
+		q := make([]string, len(names))
+		for i, n := range names {
+			q[i] = QuoteIdent(n)
+		}
+		return "(" + strings.Join(q, ", ") + ")"
+	}
+	options := func(o NodeOptions) string {
+		var opts []string
+		if o.Type != nil {
+			opts = append(opts, "TYPE = "+QuoteLiteral(*o.Type))
+		}
+		if o.Host != nil {
+			opts = append(opts, "HOST = "+QuoteLiteral(*o.Host))
+		}
+		if o.Port != nil {
+			opts = append(opts, "PORT = "+strconv.Itoa(*o.Port))
+		}
+		if o.Primary != nil {
+			opts = append(opts, "PRIMARY = "+strconv.FormatBool(*o.Primary))
+		}
+		if o.Preferred != nil {
+			opts = append(opts, "PREFERRED = "+strconv.FormatBool(*o.Preferred))
+		}
+		if opts == nil {
+			return ""
+		}
+		return " WITH (" + strings.Join(opts, ", ") + ")"
+	}
+	switch s := st.(type) {
+	case *CreateNode:
+		return "CREATE NODE " + QuoteIdent(s.Name) + options(s.Options)
+	case *AlterNode:
+		return "ALTER NODE " + QuoteIdent(s.Name) + options(s.Options)
+	case *DropNode:
+		if s.IfExists {
+			return "DROP NODE IF EXISTS " + QuoteIdent(s.Name)
+		}
+		return "DROP NODE " + QuoteIdent(s.Name)
+	case *CreateNodeGroup:
+		return "CREATE NODE GROUP " + QuoteIdent(s.Name) + " WITH " + idents(s.Members)
+	case *DropNodeGroup:
+		return "DROP NODE GROUP " + QuoteIdent(s.Name)
+	case *ExecuteDirect:
+		return "EXECUTE DIRECT ON " + idents(s.Nodes) + " " + QuoteLiteral(s.SQL)
+	case *CleanConnection:
+		text := "CLEAN CONNECTION TO "
+		switch {
+		case s.ToAll:
+			text += "ALL"
+		case s.Coordinators:
+			text += "COORDINATOR " + idents(s.Nodes)
+		default:
+			text += "NODE " + idents(s.Nodes)
+		}
+		if s.Force {
+			text += " FORCE"
+		}
+		if s.Database != "" {
+			text += " FOR DATABASE " + QuoteIdent(s.Database)
+		}
+		if s.User != "" {
+			text += " TO USER " + QuoteIdent(s.User)
+		}
+		return text
+	case *CreateBarrier:
+		if s.ID != "" {
+			return "CREATE BARRIER " + QuoteLiteral(s.ID)
+		}
+		return "CREATE BARRIER"
+	case *PauseCluster:
+		return "PAUSE CLUSTER"
+	case *UnpauseCluster:
+		return "UNPAUSE CLUSTER"
+	case *AlterTableDistribution:
+		q := make([]string, len(s.Names))
+		for i, n := range s.Names {
+			q[i] = QuoteIdent(n)
+		}
+		text := "ALTER TABLE "
+		if s.IfExists {
+			text += "IF EXISTS "
+		}
+		var parts []string
+		if s.Distribute != nil {
+			parts = append(parts, deparseDistribute(s.Distribute))
+		}
+		if s.AddNodes != nil {
+			parts = append(parts, "ADD NODE "+idents(s.AddNodes))
+		}
+		if s.DeleteNodes != nil {
+			parts = append(parts, "DELETE NODE "+idents(s.DeleteNodes))
+		}
+		return text + strings.Join(q, ".") + " " + strings.Join(parts, ", ")
+	}
+	panic(fmt.Sprintf("deparseXL: %T", st))
+}
+
+// deparseDistribute writes a DISTRIBUTE BY clause and its subcluster.
+func deparseDistribute(dc *DistributeClause) string {
+	var parts []string
+	switch dc.Kind {
+	case DistHash:
+		parts = append(parts, "DISTRIBUTE BY HASH ("+QuoteIdent(dc.Column)+")")
+	case DistModulo:
+		parts = append(parts, "DISTRIBUTE BY MODULO ("+QuoteIdent(dc.Column)+")")
+	case DistRoundRobin:
+		parts = append(parts, "DISTRIBUTE BY ROUNDROBIN")
+	case DistReplication:
+		parts = append(parts, "DISTRIBUTE BY REPLICATION")
+	}
+	switch {
+	case dc.ToNodes != nil:
+		q := make([]string, len(dc.ToNodes))
+		for i, n := range dc.ToNodes {
+			q[i] = QuoteIdent(n)
+		}
+		parts = append(parts, "TO NODE ("+strings.Join(q, ", ")+")")
+	case dc.ToGroup != "":
+		parts = append(parts, "TO GROUP "+QuoteIdent(dc.ToGroup))
+	}
+	return strings.Join(parts, " ")
 }

@@ -30,17 +30,55 @@ type tokenParser struct {
 	i    int
 }
 
-func newTokenParser(sql string) (*tokenParser, error) {
-	if strings.IndexByte(sql, 0) >= 0 {
-		return nil, &pgconn.PgError{
-			Severity: "ERROR", SeverityUnlocalized: "ERROR",
-			Code:    pgerr.CharacterNotInRepertoire,
-			Message: `invalid byte sequence for encoding "UTF8": 0x00`,
+// CheckEncoding returns PostgreSQL's error for text that is not valid
+// UTF-8 or holds a zero byte (what pg_verify_mbstr refuses in a query, a
+// name or a text parameter), naming the bytes of the first bad character as
+// PostgreSQL does; nil when s is good.
+func CheckEncoding(s string) *pgconn.PgError {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != 0 && c < utf8.RuneSelf {
+			i++
+			continue
 		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if c != 0 && !(r == utf8.RuneError && size == 1) {
+			i += size
+			continue
+		}
+		// pg_utf_mblen: the length the first byte announces.
+		n := 1
+		switch {
+		case c&0xe0 == 0xc0:
+			n = 2
+		case c&0xf0 == 0xe0:
+			n = 3
+		case c&0xf8 == 0xf0:
+			n = 4
+		}
+		n = min(n, len(s)-i)
+		var b strings.Builder
+		for j := 0; j < n; j++ {
+			if j > 0 {
+				b.WriteByte(' ')
+			}
+			fmt.Fprintf(&b, "0x%02x", s[i+j])
+		}
+		return newError(pgerr.CharacterNotInRepertoire, `invalid byte sequence for encoding "UTF8": `+b.String(), 0)
+	}
+	return nil
+}
+
+func newTokenParser(sql string) (*tokenParser, error) {
+	if err := CheckEncoding(sql); err != nil {
+		return nil, err
 	}
 	res, err := pg_query.Scan(sql)
 	if err != nil {
 		return nil, fromPgQueryError(err, 0, sql)
+	}
+	if err := checkNesting(sql, res.Tokens); err != nil {
+		return nil, err
 	}
 	p := &tokenParser{sql: sql, toks: make([]token, 0, len(res.Tokens))}
 	for _, t := range res.Tokens {

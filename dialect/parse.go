@@ -13,6 +13,9 @@ import (
 // statement comes back as its own type, anything else as *Passthrough with any XL clause taken out.
 // Errors are *pgconn.PgError values whose Position is relative to sql.
 func Parse(sql string) (Statement, error) {
+	if err := CheckEncoding(sql); err != nil {
+		return nil, err
+	}
 	if plainStatement(sql) {
 		return &Passthrough{SQL: sql}, nil
 	}

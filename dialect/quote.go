@@ -3,17 +3,22 @@ package dialect
 import (
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
-	"github.com/xlgo/xlgo/pgerr"
 )
 
 // SplitStatements splits a Query message's text into statements, token-aware; empty statements
 // (only whitespace or comments) are dropped and each statement is returned without its trailing ';'.
+// Text that is not UTF-8 (22021) or nests deeper than MaxNesting (54001) is refused: every
+// statement a client sends comes through here before PostgreSQL's parser sees it.
 func SplitStatements(sql string) ([]string, error) {
-	if strings.IndexByte(sql, 0) >= 0 {
-		return nil, newError(pgerr.CharacterNotInRepertoire, `invalid byte sequence for encoding "UTF8": 0x00`, 0)
+	if err := CheckEncoding(sql); err != nil {
+		return nil, err
 	}
 	if one, ok := singleStatement(sql); ok {
+		if err := checkNesting(sql, nil); err != nil {
+			return nil, err
+		}
 		return one, nil
 	}
 	// Split on ';' tokens of PostgreSQL's own lexer at parenthesis depth 0,
@@ -23,6 +28,12 @@ func SplitStatements(sql string) ([]string, error) {
 	res, err := pg_query.Scan(sql)
 	if err != nil {
 		return nil, fromPgQueryError(err, 0, sql)
+	}
+	if err := checkNesting(sql, res.Tokens); err != nil {
+		return nil, err
+	}
+	if err := checkParams(sql, res.Tokens); err != nil {
+		return nil, err
 	}
 	var out []string
 	start, depth := 0, 0
@@ -48,6 +59,22 @@ func SplitStatements(sql string) ([]string, error) {
 	}
 	flush(len(sql))
 	return out, nil
+}
+
+// checkParams refuses $0, which PostgreSQL's parser reads as a parameter
+// but no statement can have ("there is no parameter $0", as PostgreSQL
+// says); pg_query's deparser would write it as "?".
+func checkParams(sql string, toks []*pg_query.ScanToken) error {
+	for _, t := range toks {
+		if t.Token != pg_query.Token_PARAM || int(t.End) > len(sql) || t.Start < 0 || t.Start >= t.End {
+			continue
+		}
+		if strings.Trim(sql[t.Start+1:t.End], "0") == "" {
+			return &pgconn.PgError{Severity: "ERROR", Code: "42P02", Message: "there is no parameter $0",
+				Position: int32(charPos(sql, int(t.Start)))}
+		}
+	}
+	return nil
 }
 
 // hasTokens reports whether s holds anything but whitespace and comments.

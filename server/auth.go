@@ -96,8 +96,8 @@ func (c *clientConn) authenticate(st Startup) bool {
 		secret, found, reason = auth.ParseSecret(raw), ok, why
 	}
 
-	c.be.SetMaxBodyLen(maxAuthMessageLen)
-	defer c.be.SetMaxBodyLen(max(c.srv.opts.MaxMessageSize-4, 1))
+	c.setMaxBody(maxAuthMessageLen)
+	defer c.setMaxBody(max(c.srv.opts.MaxMessageSize-4, 1))
 	defer c.be.SetAuthType(pgproto3.AuthTypeOk)
 
 	var err error

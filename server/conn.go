@@ -19,6 +19,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/xlgo/xlgo/dialect"
 )
 
 // Startup packet codes (PostgreSQL's pqcomm.h).
@@ -57,8 +59,9 @@ type clientConn struct {
 	raw net.Conn     // the accepted connection; abort uses it from another goroutine
 	log *slog.Logger // used by this connection's goroutine only
 
-	local bool // a Unix-domain socket
-	tlsOn bool // TLS was negotiated
+	local   bool // a Unix-domain socket
+	tlsOn   bool // TLS was negotiated
+	tooMany bool // came past MaxConnections: refused after its startup packet
 
 	// ctx is cancelled when the client goes, a write fails or the server closes.
 	ctx    context.Context
@@ -86,6 +89,11 @@ type clientConn struct {
 	// skipTillSync is set after an error in an extended-protocol message:
 	// everything up to the next Sync is ignored.
 	skipTillSync bool
+
+	// lost is set when a message read inside a statement (COPY data) broke
+	// the framing: the bytes that follow cannot be trusted to start a
+	// message, so the connection ends with this error once the statement has.
+	lost *pgconn.PgError
 }
 
 func newClientConn(srv *Server, nc net.Conn) *clientConn {
@@ -101,7 +109,7 @@ func newClientConn(srv *Server, nc net.Conn) *clientConn {
 	}
 	c.in = &clientReader{c: c}
 	c.be = pgproto3.NewBackend(c.in, nc)
-	c.be.SetMaxBodyLen(max(srv.opts.MaxMessageSize-4, 1))
+	c.setMaxBody(max(srv.opts.MaxMessageSize-4, 1))
 	return c
 }
 
@@ -272,7 +280,7 @@ func (c *clientConn) negotiateTLS() error {
 	c.nc = tc
 	c.tlsOn = true
 	c.be = pgproto3.NewBackend(c.in, tc)
-	c.be.SetMaxBodyLen(max(c.srv.opts.MaxMessageSize-4, 1))
+	c.setMaxBody(max(c.srv.opts.MaxMessageSize-4, 1))
 	return nil
 }
 
@@ -307,6 +315,10 @@ func (c *clientConn) startSession(code uint32, paramBytes []byte) bool {
 	raw, err := parseStartupParams(paramBytes)
 	if err != nil {
 		c.rejectStartup(err.(*pgconn.PgError))
+		return false
+	}
+	if c.tooMany {
+		c.rejectStartup(errTooMany)
 		return false
 	}
 	params := make(map[string]string, len(raw))
@@ -450,6 +462,16 @@ func (c *clientConn) receiveFailed(err error) {
 		}
 		return
 	}
+	pgErr := framingError(err)
+	c.log.Info("protocol violation", "err", pgErr.Message, "detail", pgErr.Detail)
+	c.sendFatal(pgErr)
+	c.lingerClose()
+}
+
+// framingError is the error for a message the Backend could not read
+// although the client is still there: a bad length, an unknown type or a
+// body that does not decode. The stream cannot be read further.
+func framingError(err error) *pgconn.PgError {
 	pgErr := protocolError("invalid message format")
 	var tooBig *pgproto3.ExceededMaxBodyLenErr
 	switch {
@@ -466,9 +488,19 @@ func (c *clientConn) receiveFailed(err error) {
 			pgErr.Detail = err.Error()
 		}
 	}
-	c.log.Info("protocol violation", "err", pgErr.Message, "detail", pgErr.Detail)
-	c.sendFatal(pgErr)
+	return pgErr
+}
+
+// endIfLost ends a connection whose framing a statement's reads broke; it
+// reports whether it did.
+func (c *clientConn) endIfLost() bool {
+	if c.lost == nil {
+		return false
+	}
+	c.log.Info("protocol violation", "err", c.lost.Message, "detail", c.lost.Detail)
+	c.sendFatal(c.lost)
 	c.lingerClose()
+	return true
 }
 
 // unknownMessageType recovers the type byte from the error the Backend
@@ -522,12 +554,37 @@ func (c *clientConn) dispatch(msg pgproto3.FrontendMessage) bool {
 	}
 }
 
-// messageType is the type byte of a message the Backend decoded but that is
-// not valid once the session is running.
+// messageType is the type byte of a frontend message.
 func messageType(msg pgproto3.FrontendMessage) byte {
 	switch msg.(type) {
 	case *pgproto3.PasswordMessage, *pgproto3.SASLInitialResponse, *pgproto3.SASLResponse, *pgproto3.GSSResponse:
 		return 'p'
+	case *pgproto3.Query:
+		return 'Q'
+	case *pgproto3.Parse:
+		return 'P'
+	case *pgproto3.Bind:
+		return 'B'
+	case *pgproto3.Describe:
+		return 'D'
+	case *pgproto3.Execute:
+		return 'E'
+	case *pgproto3.Close:
+		return 'C'
+	case *pgproto3.Sync:
+		return 'S'
+	case *pgproto3.Flush:
+		return 'H'
+	case *pgproto3.Terminate:
+		return 'X'
+	case *pgproto3.FunctionCall:
+		return 'F'
+	case *pgproto3.CopyData:
+		return 'd'
+	case *pgproto3.CopyDone:
+		return 'c'
+	case *pgproto3.CopyFail:
+		return 'f'
 	}
 	return 0
 }
@@ -548,6 +605,9 @@ func (c *clientConn) extendedQuery(msg pgproto3.FrontendMessage) bool {
 			err = c.send(&pgproto3.ParseComplete{}, 5)
 		}
 	case *pgproto3.Bind:
+		if err = checkTextParams(m); err != nil {
+			break
+		}
 		if err = es.Bind(c.ctx, m.DestinationPortal, m.PreparedStatement, m.ParameterFormatCodes, m.Parameters, m.ResultFormatCodes); err == nil {
 			err = c.send(&pgproto3.BindComplete{}, 5)
 		}
@@ -579,7 +639,7 @@ func (c *clientConn) extendedQuery(msg pgproto3.FrontendMessage) bool {
 	case *pgproto3.Flush:
 		return c.flush() == nil
 	}
-	if c.writeErr != nil || c.ctx.Err() != nil {
+	if c.writeErr != nil || c.ctx.Err() != nil || c.endIfLost() {
 		return false
 	}
 	if err != nil {
@@ -592,6 +652,23 @@ func (c *clientConn) extendedQuery(msg pgproto3.FrontendMessage) bool {
 		c.skipTillSync = true
 	}
 	return true
+}
+
+// checkTextParams refuses a Bind whose text-format parameters are not valid
+// UTF-8, as PostgreSQL's Bind does (22021).
+func checkTextParams(m *pgproto3.Bind) error {
+	for i, p := range m.Parameters {
+		text := len(m.ParameterFormatCodes) == 0 ||
+			len(m.ParameterFormatCodes) == 1 && m.ParameterFormatCodes[0] == 0 ||
+			len(m.ParameterFormatCodes) == len(m.Parameters) && m.ParameterFormatCodes[i] == 0
+		if p == nil || !text {
+			continue
+		}
+		if err := dialect.CheckEncoding(string(p)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sendRowDescription sends a RowDescription, or NoData for no columns.
@@ -618,7 +695,7 @@ func (c *clientConn) sync() bool {
 // simpleQuery runs a Query message.
 func (c *clientConn) simpleQuery(sql string) bool {
 	err := c.sess.SimpleQuery(c.ctx, sql, resultWriter{c})
-	if c.writeErr != nil || c.ctx.Err() != nil {
+	if c.writeErr != nil || c.ctx.Err() != nil || c.endIfLost() {
 		return false
 	}
 	if err != nil {
@@ -711,7 +788,7 @@ func (c *clientConn) lingerClose() {
 		// Server.Close raced with the line above: do not wait.
 		c.nc.SetReadDeadline(time.Now())
 	}
-	io.CopyN(io.Discard, c.in, lingerBytes)
+	c.in.discard(lingerBytes)
 }
 
 // resultWriter is the ResultWriter a Session writes one message's results to.
@@ -759,7 +836,18 @@ func (w resultWriter) ReceiveCopyData() ([]byte, error) {
 	for {
 		msg, err := w.c.be.Receive()
 		if err != nil {
-			return nil, err
+			if w.c.ctx.Err() != nil {
+				return nil, err
+			}
+			if w.c.readFailed.Load() {
+				// The client went away: nothing more is sent to it, and
+				// the statement ends as PostgreSQL's does.
+				w.c.cancel()
+				return nil, &pgconn.PgError{Severity: "ERROR", Code: "08006",
+					Message: "unexpected EOF on client connection with an open transaction"}
+			}
+			w.c.lost = framingError(err)
+			return nil, w.c.lost
 		}
 		switch m := msg.(type) {
 		case *pgproto3.CopyData:

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/xlgo/xlgo/auth"
 	"github.com/xlgo/xlgo/rawconn"
@@ -26,6 +29,8 @@ const (
 	// DefaultStartupTimeout is how long a new connection may take to send its
 	// startup packet (PostgreSQL's authentication_timeout).
 	DefaultStartupTimeout = 60 * time.Second
+	// DefaultMaxConnections is how many clients are served at once.
+	DefaultMaxConnections = 10000
 )
 
 // Options configures a Server.
@@ -43,6 +48,12 @@ type Options struct {
 	MaxMessageSize int
 	// StartupTimeout bounds the startup packet exchange; 0 means DefaultStartupTimeout.
 	StartupTimeout time.Duration
+	// MaxConnections bounds the client connections served at once
+	// (pgbouncer's max_client_conn, PostgreSQL's max_connections); 0 means
+	// DefaultMaxConnections. One more gets FATAL 53300 "sorry, too many
+	// clients already" after its startup packet, as PostgreSQL answers; past
+	// as many again waiting for theirs, a connection gets it at once.
+	MaxConnections int
 	// Logger receives connection events; nil means slog.Default().
 	Logger *slog.Logger
 	// HBA is the rule list clients are checked against; nil means
@@ -77,6 +88,8 @@ type Server struct {
 	closed     bool
 	conns      map[*clientConn]struct{}
 	byPID      map[uint32]*clientConn // connections that sent BackendKeyData
+	admitted   int                    // connections within MaxConnections
+	refusing   int                    // connections past it, reading their startup packet to refuse it
 
 	connWG sync.WaitGroup // connection goroutines
 }
@@ -88,6 +101,9 @@ func NewServer(engine Engine, opts Options) *Server {
 	}
 	if opts.StartupTimeout <= 0 {
 		opts.StartupTimeout = DefaultStartupTimeout
+	}
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = DefaultMaxConnections
 	}
 	log := opts.Logger
 	if log == nil {
@@ -346,6 +362,17 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			nc.Close()
 			return
 		}
+		switch {
+		case s.admitted < s.opts.MaxConnections:
+			s.admitted++
+		case s.refusing < s.opts.MaxConnections:
+			s.refusing++
+			c.tooMany = true
+		default:
+			s.mu.Unlock()
+			go refuseNow(nc)
+			continue
+		}
 		s.conns[c] = struct{}{}
 		s.connWG.Add(1)
 		s.mu.Unlock()
@@ -403,10 +430,43 @@ func (s *Server) register(c *clientConn) {
 	}
 }
 
+// errTooMany is PostgreSQL's answer to a client past max_connections.
+var errTooMany = &pgconn.PgError{Code: "53300", Message: "sorry, too many clients already"}
+
+// refuseNow answers a connection that came past MaxConnections while as
+// many again wait to be refused: the error goes out at once, before the
+// client's startup packet, which is read for a moment so that the error is
+// not lost to a reset.
+func refuseNow(nc net.Conn) {
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(time.Second))
+	if b, err := errorResponse(errTooMany, "FATAL").Encode(nil); err == nil {
+		nc.Write(b)
+	}
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	io.CopyN(io.Discard, nc, maxStartupPacketLen)
+}
+
+// ConnCount is the number of client connections open now.
+func (s *Server) ConnCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
 // forget removes c from the server's tables.
 func (s *Server) forget(c *clientConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.conns[c]; ok {
+		if c.tooMany {
+			s.refusing--
+		} else {
+			s.admitted--
+		}
+	}
 	delete(s.conns, c)
 	if c.pid != 0 && s.byPID[c.pid] == c {
 		delete(s.byPID, c.pid)

@@ -20,7 +20,9 @@ import (
 
 	"github.com/xlgo/xlgo/auth"
 	"github.com/xlgo/xlgo/catalog"
+	"github.com/xlgo/xlgo/dialect"
 	"github.com/xlgo/xlgo/engine"
+	"github.com/xlgo/xlgo/executor"
 	"github.com/xlgo/xlgo/gtmclient"
 	"github.com/xlgo/xlgo/pooler"
 	"github.com/xlgo/xlgo/resolver"
@@ -43,6 +45,9 @@ type options struct {
 	readGateWait, commitGateWait, commitPreparedWait                 time.Duration
 	hbaFile, authFile, authUser, datanodePassfile                    string
 	sslCert, sslKey, sslCA                                           string
+	maxClientConn                                                    int
+	authTimeout                                                      time.Duration
+	maxGatherBytes                                                   int64
 }
 
 func newCommand() *cobra.Command {
@@ -60,6 +65,9 @@ func newCommand() *cobra.Command {
 			}
 			if o.name == "" {
 				return errors.New("--name is required")
+			}
+			if o.maxClientConn < 1 || o.maxGatherBytes < 1 || o.authTimeout <= 0 {
+				return errors.New("--max-client-conn, --max-gather-bytes and --authentication-timeout must be positive")
 			}
 			if o.dataDir == "" {
 				return errors.New("--data-dir is required")
@@ -91,6 +99,9 @@ func newCommand() *cobra.Command {
 	f.StringVar(&o.sslCert, "ssl-cert-file", "", "server certificate (PEM) for TLS with clients")
 	f.StringVar(&o.sslKey, "ssl-key-file", "", "private key (PEM, mode 0600) of --ssl-cert-file")
 	f.StringVar(&o.sslCA, "ssl-ca-file", "", "CAs (PEM) that client certificates are checked against, when a client sends one")
+	f.IntVar(&o.maxClientConn, "max-client-conn", server.DefaultMaxConnections, "client connections served at once; one more gets 53300 sorry, too many clients already")
+	f.DurationVar(&o.authTimeout, "authentication-timeout", server.DefaultStartupTimeout, "how long a new client may take to send its startup packet and authenticate")
+	f.Int64Var(&o.maxGatherBytes, "max-gather-bytes", executor.MaxGatherBytes, "the coordinator's memory budget for the rows of one statement (sorts, joins, aggregates it runs itself); past it the statement fails with 54000")
 	return cmd
 }
 
@@ -149,8 +160,11 @@ func run(logger *slog.Logger, o options) error {
 			addrs = append(addrs, a)
 		}
 	}
+	executor.MaxGatherBytes = o.maxGatherBytes
+	dialect.MaxNesting = maxNesting(logger)
 	srv := server.NewServer(co, server.Options{ListenAddrs: addrs, Port: o.port, UnixSocketDir: o.socketDir, Logger: logger,
-		HBA: authOpts.HBA, Passwords: authOpts.Passwords, TLS: authOpts.TLS})
+		HBA: authOpts.HBA, Passwords: authOpts.Passwords, TLS: authOpts.TLS,
+		MaxConnections: o.maxClientConn, StartupTimeout: o.authTimeout})
 	if err := srv.Listen(); err != nil {
 		return err
 	}
@@ -165,6 +179,23 @@ func run(logger *slog.Logger, o options) error {
 	}
 	logger.Info("coordinator stopped")
 	return nil
+}
+
+// maxNesting is how deep a statement may nest with the stack the threads
+// that run PostgreSQL's parser get: glibc gives them the soft RLIMIT_STACK
+// (2 MB when it is unlimited), and a level of the parser's recursion takes
+// up to about 2 KB of it; a quarter of the stack is used at most.
+func maxNesting(logger *slog.Logger) int {
+	stack := uint64(2 << 20)
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_STACK, &rl); err == nil && rl.Cur != ^uint64(0) {
+		stack = rl.Cur
+	}
+	n := min(dialect.MaxNesting, int(stack/8192))
+	if n < dialect.MaxNesting {
+		logger.Info("statements may nest less deep than usual: the thread stack is small", "stack_kb", stack>>10, "max_nesting", n)
+	}
+	return max(n, 16)
 }
 
 // dialGTM connects to the GTM, waiting for it to come up.
