@@ -201,7 +201,7 @@ func (s *fuzzSession) Execute(ctx context.Context, portal string, _ uint32, w Re
 	return false, s.exec(ctx, strings.TrimSpace(sql), w)
 }
 
-func (s *fuzzSession) Close2(_ context.Context, kind byte, name string) error {
+func (s *fuzzSession) CloseObject(_ context.Context, kind byte, name string) error {
 	if kind == 'S' {
 		delete(s.stmts, name)
 	} else {
