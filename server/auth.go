@@ -10,14 +10,12 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/xlgo/xlgo/auth"
+	"github.com/xlgo/xlgo/pgerr"
 )
 
-// SQLSTATE and limits of client authentication.
-const (
-	codeInvalidPassword = "28P01"
-	// maxAuthMessageLen is PostgreSQL's PG_MAX_AUTH_TOKEN_LENGTH.
-	maxAuthMessageLen = 65535
-)
+// maxAuthMessageLen is PostgreSQL's PG_MAX_AUTH_TOKEN_LENGTH: the longest
+// authentication message a client may send.
+const maxAuthMessageLen = 65535
 
 // PasswordSource gives the stored passwords that md5, scram-sha-256 and
 // password rules check clients against.
@@ -60,7 +58,7 @@ func (c *clientConn) authenticate(st Startup) bool {
 	info := c.connInfo(st)
 	rule, ok := hba.Match(info)
 	if !ok {
-		c.authFailed(&pgconn.PgError{Code: codeInvalidAuthSpec,
+		c.authFailed(&pgconn.PgError{Code: pgerr.InvalidAuthorizationSpecification,
 			Message: "no pg_hba.conf entry for " + auth.DescribeConn(info),
 			Detail:  fmt.Sprintf("No rule of %s matches the connection.", ruleSource(hba))}, "no matching rule")
 		return false
@@ -70,7 +68,7 @@ func (c *clientConn) authenticate(st Startup) bool {
 	case auth.MethodTrust:
 		return true
 	case auth.MethodReject:
-		c.authFailed(&pgconn.PgError{Code: codeInvalidAuthSpec,
+		c.authFailed(&pgconn.PgError{Code: pgerr.InvalidAuthorizationSpecification,
 			Message: "pg_hba.conf rejects connection for " + auth.DescribeConn(info),
 			Detail:  "Rejected by " + where + "."}, "rejected by rule", "rule", where)
 		return false
@@ -123,7 +121,7 @@ func (c *clientConn) authenticate(st Startup) bool {
 		if reason == "" {
 			reason = fmt.Sprintf("Password does not match for user %q.", st.User)
 		}
-		c.authFailed(&pgconn.PgError{Code: codeInvalidPassword,
+		c.authFailed(&pgconn.PgError{Code: pgerr.InvalidPassword,
 			Message: fmt.Sprintf("password authentication failed for user %q", st.User)},
 			"password authentication failed", "user", st.User, "detail", reason, "rule", where)
 		return false
@@ -131,7 +129,7 @@ func (c *clientConn) authenticate(st Startup) bool {
 		var se *auth.SCRAMError
 		var pgErr *pgconn.PgError
 		if errors.As(err, &se) {
-			pgErr = &pgconn.PgError{Code: codeProtocolViolation, Message: se.Message, Detail: se.Detail}
+			pgErr = &pgconn.PgError{Code: pgerr.ProtocolViolation, Message: se.Message, Detail: se.Detail}
 		} else if !errors.As(err, &pgErr) {
 			pgErr = protocolError(err.Error())
 		}

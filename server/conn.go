@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/xlgo/xlgo/dialect"
+	"github.com/xlgo/xlgo/pgerr"
 )
 
 // Startup packet codes (PostgreSQL's pqcomm.h).
@@ -42,15 +43,7 @@ const (
 	lingerBytes   = 1 << 20
 )
 
-// SQLSTATE codes the wire layer reports.
-const (
-	codeProtocolViolation      = "08P01"
-	codeFeatureNotSupported    = "0A000"
-	codeInvalidAuthSpec        = "28000"
-	codeInternalError          = "XX000"
-	codeAdminShutdown          = "57P01"
-	errExtendedNotSupportedYet = "extended query protocol is not supported yet"
-)
+const errExtendedNotSupportedYet = "extended query protocol is not supported yet"
 
 // clientConn is one client connection; serve runs it on its own goroutine.
 type clientConn struct {
@@ -129,7 +122,7 @@ func (c *clientConn) serve() {
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error("panic in connection", "panic", r, "stack", string(debug.Stack()))
-			c.sendFatal(&pgconn.PgError{Code: codeInternalError, Message: fmt.Sprintf("internal error: %v", r)})
+			c.sendFatal(&pgconn.PgError{Code: pgerr.InternalError, Message: fmt.Sprintf("internal error: %v", r)})
 		}
 	}()
 	if !c.startup() {
@@ -139,7 +132,7 @@ func (c *clientConn) serve() {
 	if c.aborted.Load() && c.writeErr == nil {
 		// Best effort, as PostgreSQL does on a fast shutdown.
 		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-		c.sendFatal(&pgconn.PgError{Code: codeAdminShutdown, Message: "terminating connection due to administrator command"})
+		c.sendFatal(&pgconn.PgError{Code: pgerr.AdminShutdown, Message: "terminating connection due to administrator command"})
 	}
 }
 
@@ -307,7 +300,7 @@ func (c *clientConn) startSession(code uint32, paramBytes []byte) bool {
 	major, minor := code>>16, code&0xffff
 	if major != 3 {
 		c.rejectStartup(&pgconn.PgError{
-			Code:    codeFeatureNotSupported,
+			Code:    pgerr.FeatureNotSupported,
 			Message: fmt.Sprintf("unsupported frontend protocol %d.%d: server supports 3.0 to 3.0", major, minor),
 		})
 		return false
@@ -332,7 +325,7 @@ func (c *clientConn) startSession(code uint32, paramBytes []byte) bool {
 	}
 	st := Startup{User: params["user"], Database: params["database"], Params: params, RemoteAddr: c.nc.RemoteAddr()}
 	if st.User == "" {
-		c.rejectStartup(&pgconn.PgError{Code: codeInvalidAuthSpec, Message: "no PostgreSQL user name specified in startup packet"})
+		c.rejectStartup(&pgconn.PgError{Code: pgerr.InvalidAuthorizationSpecification, Message: "no PostgreSQL user name specified in startup packet"})
 		return false
 	}
 	if st.Database == "" {
@@ -442,7 +435,7 @@ func (c *clientConn) messageLoop() {
 // idleTimedOut ends a connection idle in a transaction for too long, as
 // PostgreSQL does (FATAL 25P03); the session then rolls back.
 func (c *clientConn) idleTimedOut() {
-	msg := errorResponse(&pgconn.PgError{Code: "25P03", Message: "terminating connection due to idle-in-transaction timeout"}, "FATAL")
+	msg := errorResponse(&pgconn.PgError{Code: pgerr.IdleInTransactionSessionTimeout, Message: "terminating connection due to idle-in-transaction timeout"}, "FATAL")
 	if b, err := msg.Encode(nil); err == nil {
 		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 		c.nc.Write(b)
@@ -545,7 +538,7 @@ func (c *clientConn) dispatch(msg pgproto3.FrontendMessage) bool {
 		// is left of a COPY that failed.
 		return true
 	case *pgproto3.FunctionCall:
-		c.sendError(&pgconn.PgError{Code: codeFeatureNotSupported, Message: "fastpath function calls are not supported"})
+		c.sendError(&pgconn.PgError{Code: pgerr.FeatureNotSupported, Message: "fastpath function calls are not supported"})
 		return c.readyForQuery()
 	default:
 		c.sendFatal(protocolError(fmt.Sprintf("invalid frontend message type %d", messageType(msg))))
@@ -594,7 +587,7 @@ func messageType(msg pgproto3.FrontendMessage) byte {
 func (c *clientConn) extendedQuery(msg pgproto3.FrontendMessage) bool {
 	es, ok := c.sess.(ExtendedSession)
 	if !ok {
-		c.sendError(&pgconn.PgError{Code: codeFeatureNotSupported, Message: errExtendedNotSupportedYet})
+		c.sendError(&pgconn.PgError{Code: pgerr.FeatureNotSupported, Message: errExtendedNotSupportedYet})
 		c.skipTillSync = true
 		return c.flush() == nil
 	}
@@ -843,7 +836,7 @@ func (w resultWriter) ReceiveCopyData() ([]byte, error) {
 				// The client went away: nothing more is sent to it, and
 				// the statement ends as PostgreSQL's does.
 				w.c.cancel()
-				return nil, &pgconn.PgError{Severity: "ERROR", Code: "08006",
+				return nil, &pgconn.PgError{Severity: "ERROR", Code: pgerr.ConnectionFailure,
 					Message: "unexpected EOF on client connection with an open transaction"}
 			}
 			w.c.lost = framingError(err)
@@ -855,11 +848,11 @@ func (w resultWriter) ReceiveCopyData() ([]byte, error) {
 		case *pgproto3.CopyDone:
 			return nil, io.EOF
 		case *pgproto3.CopyFail:
-			return nil, &pgconn.PgError{Severity: "ERROR", Code: "57014", Message: "COPY from stdin failed: " + m.Message}
+			return nil, &pgconn.PgError{Severity: "ERROR", Code: pgerr.QueryCanceled, Message: "COPY from stdin failed: " + m.Message}
 		case *pgproto3.Flush, *pgproto3.Sync:
 			// Ignored during COPY, as PostgreSQL does.
 		default:
-			return nil, &pgconn.PgError{Severity: "ERROR", Code: codeProtocolViolation,
+			return nil, &pgconn.PgError{Severity: "ERROR", Code: pgerr.ProtocolViolation,
 				Message: fmt.Sprintf("unexpected message type 0x%02X during COPY from stdin", messageType(msg))}
 		}
 	}
@@ -884,7 +877,7 @@ func (w resultWriter) ParameterStatus(name, value string) error {
 // ---- errors ----
 
 func protocolError(msg string) *pgconn.PgError {
-	return &pgconn.PgError{Code: codeProtocolViolation, Message: msg}
+	return &pgconn.PgError{Code: pgerr.ProtocolViolation, Message: msg}
 }
 
 // toPgError returns the *pgconn.PgError in err's chain, or err's text as XX000.
@@ -893,7 +886,7 @@ func toPgError(err error) *pgconn.PgError {
 	if errors.As(err, &pgErr) {
 		return pgErr
 	}
-	return &pgconn.PgError{Code: codeInternalError, Message: err.Error()}
+	return &pgconn.PgError{Code: pgerr.InternalError, Message: err.Error()}
 }
 
 // errorResponse converts pgErr with every field. severity is used when
@@ -908,7 +901,7 @@ func errorResponse(pgErr *pgconn.PgError, severity string) *pgproto3.ErrorRespon
 	}
 	code := pgErr.Code
 	if code == "" {
-		code = codeInternalError
+		code = pgerr.InternalError
 	}
 	return &pgproto3.ErrorResponse{
 		Severity:            sev,

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/xlgo/xlgo/auth"
+	"github.com/xlgo/xlgo/pgerr"
 )
 
 // The front end under fuzzing: arbitrary bytes as a client's stream, from
@@ -157,7 +158,7 @@ func (s *fuzzSession) Bind(_ context.Context, portal, stmt string, formats []int
 		return &pgconn.PgError{Severity: "ERROR", Code: "26000", Message: fmt.Sprintf("prepared statement %q does not exist", stmt)}
 	}
 	if len(formats) > 1 && len(formats) != len(params) {
-		return &pgconn.PgError{Severity: "ERROR", Code: codeProtocolViolation,
+		return &pgconn.PgError{Severity: "ERROR", Code: pgerr.ProtocolViolation,
 			Message: fmt.Sprintf("bind message has %d parameter formats but %d parameters", len(formats), len(params))}
 	}
 	s.portals[portal] = sql
@@ -427,7 +428,7 @@ func checkServerStream(out []byte, answers int) error {
 			return fmt.Errorf("server sent %T after a FATAL error", msg)
 		}
 		if e, ok := msg.(*pgproto3.ErrorResponse); ok {
-			if e.Code == codeInternalError || e.Code == "" {
+			if e.Code == pgerr.InternalError || e.Code == "" {
 				return fmt.Errorf("internal error sent: %s %q", e.Code, e.Message)
 			}
 			fatal = e.Severity == "FATAL"

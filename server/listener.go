@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/xlgo/xlgo/auth"
+	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/rawconn"
 )
 
@@ -431,7 +432,7 @@ func (s *Server) register(c *clientConn) {
 }
 
 // errTooMany is PostgreSQL's answer to a client past max_connections.
-var errTooMany = &pgconn.PgError{Code: "53300", Message: "sorry, too many clients already"}
+var errTooMany = &pgconn.PgError{Code: pgerr.TooManyConnections, Message: "sorry, too many clients already"}
 
 // refuseNow answers a connection that came past MaxConnections while as
 // many again wait to be refused: the error goes out at once, before the
