@@ -371,6 +371,7 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			c.tooMany = true
 		default:
 			s.mu.Unlock()
+			c.cancel()
 			go refuseNow(nc)
 			continue
 		}
