@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -318,6 +319,7 @@ type copyRouter struct {
 	line    int // records read so far (the header counts)
 	header  bool
 	ended   bool
+	crnl    int // the first line ends with \r\n (1) or \n (-1); 0 before it
 	// records waiting for a datanode to read their distribution value
 	slow     [][]byte
 	slowVals [][]byte
@@ -399,9 +401,30 @@ func (r *copyRouter) records(buf []byte, final bool) (int, error) {
 		}
 		rec := buf[used : used+n]
 		used += n
+		if r.crnl == 0 && r.f.kind != 'b' {
+			r.crnl = -1
+			if bytes.HasSuffix(rec, []byte("\r\n")) {
+				r.crnl = 1
+			}
+		}
 		if end {
 			r.ended = true
-			break
+			if r.f.kind != 't' {
+				break
+			}
+			// In text, the marker may follow the last row's data.
+			data, err := textEnd(rec, r.crnl == 1)
+			if err != nil {
+				return used, err
+			}
+			if len(data) == 0 {
+				break
+			}
+			lineEnd := "\n"
+			if r.crnl == 1 {
+				lineEnd = "\r\n"
+			}
+			rec = append(data[:len(data):len(data)], lineEnd...)
 		}
 		r.line++
 		if r.f.header && !r.header && r.f.kind != 'b' {

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // copyFormat is how COPY data is laid out: PostgreSQL's text, CSV or binary
@@ -20,7 +23,9 @@ type copyFormat struct {
 var binaryCopySignature = []byte("PGCOPY\n\xff\r\n\x00")
 
 // nextRecord finds the first complete record of buf: its length including
-// the line end (0: not complete yet). end reports the "\." end marker.
+// the line end (0: not complete yet). end reports the "\." end marker: in
+// CSV a line of its own, in text anywhere a backslash is not escaped
+// (textEnd then says what the record holds before it).
 func (f *copyFormat) nextRecord(buf []byte, final bool) (n int, end bool) {
 	switch f.kind {
 	case 'b':
@@ -44,14 +49,48 @@ func (f *copyFormat) nextRecord(buf []byte, final bool) (n int, end bool) {
 			case '\\':
 				i++
 			case '\n':
-				return i + 1, isEndMarker(buf[:i+1])
+				return i + 1, textEndMarker(buf[:i+1]) >= 0
 			}
 		}
+		if final && len(buf) > 0 {
+			return len(buf), textEndMarker(buf) >= 0
+		}
+		return 0, false
 	}
 	if final && len(buf) > 0 {
 		return len(buf), isEndMarker(buf)
 	}
 	return 0, false
+}
+
+// textEndMarker is where a text-format record holds the end marker, a
+// backslash that is not escaped followed by a period, or -1.
+func textEndMarker(rec []byte) int {
+	for i := 0; i+1 < len(rec); i++ {
+		if rec[i] == '\\' {
+			if rec[i+1] == '.' {
+				return i
+			}
+			i++
+		}
+	}
+	return -1
+}
+
+// textEnd reads a text-format record that holds the end marker as
+// PostgreSQL 15's COPY does: what comes before the marker is the last row
+// (data), and the marker must end its line, with the line end of the
+// data's first line (crnl).
+func textEnd(rec []byte, crnl bool) (data []byte, err error) {
+	i := textEndMarker(rec)
+	tail := string(rec[i+2:])
+	switch {
+	case crnl && tail == "\n", !crnl && strings.HasPrefix(tail, "\r"):
+		return nil, &pgconn.PgError{Severity: "ERROR", Code: "22P04", Message: "end-of-copy marker does not match previous newline style"}
+	case tail != "\n" && tail != "\r\n":
+		return nil, &pgconn.PgError{Severity: "ERROR", Code: "22P04", Message: "end-of-copy marker corrupt"}
+	}
+	return rec[:i], nil
 }
 
 func isEndMarker(line []byte) bool {

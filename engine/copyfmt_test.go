@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func textFormat() *copyFormat {
@@ -58,7 +60,10 @@ func TestCopyNextRecord(t *testing.T) {
 		{"text end marker crlf", textFormat(), "\\.\r\n", false, 4, true},
 		{"text end marker final without newline", textFormat(), "\\.", true, 2, true},
 		{"text end marker not yet complete", textFormat(), "\\.", false, 0, false},
-		{"text end marker after data is data", textFormat(), "a\\.\n", false, 4, false},
+		// PostgreSQL 15 ends text data at a \. after data too (textEnd).
+		{"text end marker after data", textFormat(), "a\\.\n", false, 4, true},
+		{"text escaped backslash then period is data", textFormat(), "a\\\\.\n", false, 5, false},
+		{"text end marker after escaped backslash", textFormat(), "a\\\\\\.\nb\n", false, 6, true},
 		{"text end marker then more", textFormat(), "\\.\nignored\n", false, 3, true},
 		{"csv one line", csvFormat(), "a,b\nc\n", false, 4, false},
 		{"csv quoted newline", csvFormat(), "\"a\nb\",c\nd\n", false, 8, false},
@@ -467,4 +472,33 @@ func FuzzCopyRecord(f *testing.F) {
 			buf = buf[n:]
 		}
 	})
+}
+
+// TestCopyTextEnd: a text record that holds the end marker, as PostgreSQL 15
+// reads it: the data before it is the last row, and the marker ends its line.
+func TestCopyTextEnd(t *testing.T) {
+	for _, tc := range []struct {
+		rec, data, err string
+		crnl           bool
+	}{
+		{rec: "\\.\n"},
+		{rec: "\\.\r\n", crnl: true},
+		{rec: "\\.\r\n", err: "end-of-copy marker does not match previous newline style"},
+		{rec: "a\tb\\.\n", data: "a\tb"},
+		{rec: "a\\\\\\.\r\n", data: "a\\\\", crnl: true},
+		{rec: "a\\.", err: "end-of-copy marker corrupt"},
+		{rec: "\\.", err: "end-of-copy marker corrupt"},
+		{rec: "a\\.x\n", err: "end-of-copy marker corrupt"},
+		{rec: "a\\.\r\n", err: "end-of-copy marker does not match previous newline style"},
+		{rec: "a\\.\rb\n", err: "end-of-copy marker does not match previous newline style"},
+		{rec: "a\\.\n", err: "end-of-copy marker does not match previous newline style", crnl: true},
+	} {
+		data, err := textEnd([]byte(tc.rec), tc.crnl)
+		switch {
+		case tc.err != "" && (err == nil || err.(*pgconn.PgError).Code != "22P04" || err.(*pgconn.PgError).Message != tc.err):
+			t.Errorf("textEnd(%q, %v) = %q, %v; want 22P04 %s", tc.rec, tc.crnl, data, err, tc.err)
+		case tc.err == "" && (err != nil || string(data) != tc.data):
+			t.Errorf("textEnd(%q, %v) = %q, %v; want %q", tc.rec, tc.crnl, data, err, tc.data)
+		}
+	}
 }

@@ -30,7 +30,7 @@ const maxReadAhead = 1 << 20
 // steps of at most twice what came.
 
 // readChunk is how much is read from the socket at a time.
-const readChunk = 16 << 10
+const readChunk = 8 << 10
 
 // clientReader is what the connection's Backend reads from.
 type clientReader struct {
