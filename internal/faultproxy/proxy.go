@@ -46,8 +46,8 @@ type Stats struct {
 	Refused   int64 // connections reset at once while refusing
 	Reset     int64 // connections reset by Cut
 	Open      int   // connections open now
-	BytesUp   int64 // bytes delivered to the target
-	BytesDown int64 // bytes delivered to clients
+	BytesUp   int64 // bytes passed on to the target
+	BytesDown int64 // bytes passed on to clients
 }
 
 // faults is what the proxy does to the bytes now.
@@ -341,10 +341,6 @@ func (l *link) pipe(dir Direction, src, dst *net.TCPConn) {
 			dst.CloseWrite()
 			continue
 		}
-		if _, err := dst.Write(c.data); err != nil {
-			l.kill()
-			break
-		}
 		l.p.mu.Lock()
 		if dir == Up {
 			l.p.stats.BytesUp += int64(len(c.data))
@@ -352,6 +348,10 @@ func (l *link) pipe(dir Direction, src, dst *net.TCPConn) {
 			l.p.stats.BytesDown += int64(len(c.data))
 		}
 		l.p.mu.Unlock()
+		if _, err := dst.Write(c.data); err != nil {
+			l.kill()
+			break
+		}
 	}
 	// Drain what the reader still queues until it ends.
 	for range q {
