@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sort"
@@ -24,6 +25,7 @@ import (
 	"github.com/xlgo/xlgo/planner"
 	"github.com/xlgo/xlgo/pooler"
 	"github.com/xlgo/xlgo/server"
+	"github.com/xlgo/xlgo/txn"
 )
 
 // session is one client's connection to the cluster: its backends on the
@@ -975,9 +977,18 @@ func (s *session) simple(ctx context.Context, node, sql string) error {
 		return pgerr.New(pgerr.ConnectionDoesNotExist, "no connection to datanode %s", node)
 	}
 	s.inUse(c)
+	open := !c.IsClosed()
 	if _, err := c.Exec(ctx, sql).ReadAll(); err != nil {
 		if c.IsClosed() {
 			s.dropConn(node)
+		}
+		var pe *pgconn.PgError
+		if open && !errors.As(err, &pe) {
+			// The connection broke while the statement was on its way or
+			// run: it may have run. (pgconn reports a read that failed
+			// after the statement was sent as "conn closed", which it
+			// deems safe to retry, so that cannot tell.)
+			return fmt.Errorf("%w (%w)", executor.NodeError(node, err), txn.ErrNoAnswer)
 		}
 		return executor.NodeError(node, err)
 	}

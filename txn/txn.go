@@ -23,10 +23,17 @@ import (
 )
 
 // Backends runs statements on the backends a transaction holds, one per
-// datanode. Exec may be called for several nodes at once.
+// datanode. Exec may be called for several nodes at once. An error of a
+// statement that was sent but whose answer never came (the connection broke
+// or timed out after the statement left) wraps ErrNoAnswer: the statement
+// may have run.
 type Backends interface {
 	Exec(ctx context.Context, node, sql string) error
 }
+
+// ErrNoAnswer marks the error of a statement sent to a datanode that did not
+// answer: whether it ran is not known.
+var ErrNoAnswer = errors.New("the datanode did not answer")
 
 // GTM is what two-phase commit needs of the gtm (a *gtmclient.Client).
 type GTM interface {
@@ -141,11 +148,16 @@ func (m *Manager) Commit(ctx context.Context, b Backends, readers, writers []str
 		err := b.Exec(cctx, writers[0], "COMMIT")
 		timedOut := cctx.Err() != nil
 		cancel()
-		if err != nil && timedOut {
+		switch {
+		case err != nil && timedOut:
 			return Result{}, pgerr.New(pgerr.TransactionResolutionUnknown,
 				"the COMMIT of datanode %s did not answer within %s: whether it committed is not known", writers[0], m.bound(m.CommitWait, DefaultCommitWait))
-		}
-		if err != nil {
+		case errors.Is(err, ErrNoAnswer):
+			// The COMMIT left and its answer was lost with the connection:
+			// the datanode may have committed.
+			return Result{}, pgerr.New(pgerr.TransactionResolutionUnknown,
+				"the connection to datanode %s broke before the answer to COMMIT came: whether it committed is not known: %v", writers[0], err)
+		case err != nil:
 			return Result{}, err
 		}
 		return Result{}, readErr

@@ -457,6 +457,23 @@ func TestOneNodeCommitHangs(t *testing.T) {
 	}
 }
 
+// A one-node COMMIT whose answer was lost with its connection may have
+// committed: 08007, not the connection's error, which says it did not.
+func TestOneNodeCommitAnswerLost(t *testing.T) {
+	nodes := newFakeNodes()
+	nodes.fail["dn1: COMMIT"] = fmt.Errorf("%w: %w", pgerr.New(pgerr.ConnectionFailure, "lost connection to datanode dn1"), ErrNoAnswer)
+	_, err := manager(nil, nil).Commit(context.Background(), nodes, nil, []string{"dn1"})
+	if !pgerr.Is(err, pgerr.TransactionResolutionUnknown) {
+		t.Fatalf("%v, want 08007", err)
+	}
+	// An answer that says no is the datanode's word: the COMMIT did not commit.
+	nodes = newFakeNodes()
+	nodes.fail["dn1: COMMIT"] = pgerr.New(pgerr.SerializationFailure, "could not serialize access")
+	if _, err := manager(nil, nil).Commit(context.Background(), nodes, nil, []string{"dn1"}); !pgerr.Is(err, pgerr.SerializationFailure) {
+		t.Fatalf("%v, want 40001", err)
+	}
+}
+
 func TestAbortIsBounded(t *testing.T) {
 	nodes := newFakeNodes()
 	nodes.hang["dn2: ROLLBACK"] = true
