@@ -55,6 +55,9 @@ type session struct {
 	// stopWait ends the wait of the running statement at the coordinator
 	// (for the snapshot gate, for a free backend): a cancel.
 	stopWait context.CancelCauseFunc
+	// guard ends the running statement's datanode work when they do not
+	// answer in time (guard.go).
+	guard *stmtGuard
 	// stmtStart is when the client's running statement started (its
 	// statement_timeout counts from there).
 	stmtStart time.Time
@@ -147,6 +150,7 @@ func (s *session) Cancel() {
 	if s.stopWait != nil {
 		s.stopWait(errUserCancel)
 	}
+	s.cancelGuardLocked()
 	s.mu.Unlock()
 	s.cancelBusy(false)
 }
@@ -489,13 +493,16 @@ func (s *session) refreshSearchPath(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := c.Exec(ctx, "SELECT array_to_string(current_schemas(true), ',')").ReadAll()
+	// The statement_timeout comes with it, for the statement guard.
+	res, err := c.Exec(ctx, "SELECT array_to_string(current_schemas(true), ','), current_setting('statement_timeout')").ReadAll()
 	if err != nil {
 		return executor.NodeError(node.Name, err)
 	}
 	if len(res) == 1 && len(res[0].Rows) == 1 {
 		s.searchPath = strings.Split(string(res[0].Rows[0][0]), ",")
 		s.scope = ""
+		s.timeout = parseGUCDuration(string(res[0].Rows[0][1]))
+		s.timeoutKnown = true
 	}
 	return nil
 }
@@ -540,8 +547,9 @@ func (s *session) SimpleQuery(ctx context.Context, sql string, w server.ResultWr
 // statement runs one statement of a Query message.
 func (s *session) statement(ctx context.Context, text string, w server.ResultWriter, inMulti bool) error {
 	s.newStatement()
-	defer s.statementRuns()()
-	return s.deadlockError(s.statement1(ctx, text, w, inMulti))
+	ctx, guard, done := s.statementRuns(ctx)
+	defer done()
+	return s.deadlockError(guard.clientError(s.statement1(ctx, text, w, inMulti)))
 }
 
 // deadlockError turns the cancel that broke a distributed deadlock into
@@ -802,6 +810,10 @@ func (s *session) statementTimeout(ctx context.Context) (time.Duration, error) {
 		s.timeout = parseGUCDuration(string(res[0].Rows[0][0]))
 	}
 	s.timeoutKnown = true
+	s.mu.Lock()
+	g := s.guard
+	s.mu.Unlock()
+	s.armGuard(g)
 	return s.timeout, nil
 }
 
@@ -829,11 +841,21 @@ func parseGUCDuration(v string) time.Duration {
 	return time.Duration(n) * unit
 }
 
-// statementRuns marks a client statement running until the returned func.
-func (s *session) statementRuns() func() {
+// statementRuns marks a client statement running until the returned func,
+// and returns the context of its work, which its guard ends when its
+// datanodes do not answer in time.
+func (s *session) statementRuns(ctx context.Context) (context.Context, *stmtGuard, func()) {
 	s.stmtStart = time.Now()
 	s.stmtSeq.Store(s.nextSeq.Add(1))
-	return func() {
+	ctx, guard, unguard := s.guardStatement(ctx)
+	if !s.timeoutKnown && !s.tx.active {
+		// Learnt again after a transaction that set it (a new session
+		// and a SET outside a transaction learn it at once); an error
+		// comes again with the statement.
+		s.statementTimeout(ctx)
+	}
+	return ctx, guard, func() {
+		unguard()
 		s.stmtSeq.Store(0)
 		s.mu.Lock()
 		clear(s.stmtConns)
@@ -917,6 +939,11 @@ func (s *session) commit(ctx context.Context) error {
 		} else {
 			readers = append(readers, n)
 		}
+	}
+	if len(writers) > 0 {
+		// The transaction manager bounds a commit of writes; the
+		// statement's guard goes on bounding a read-only one.
+		s.guardOff()
 	}
 	res, err := s.co.txnManager().Commit(ctx, sessionBackends{s}, readers, writers)
 	if res.Warning != "" {
