@@ -47,13 +47,20 @@ type Coordinator struct {
 	// ResolveSoon, when set, asks the coordinator's resolver for a pass now:
 	// a commit left the rest of its work to it.
 	ResolveSoon func()
-	txnOnce     sync.Once
-	txn         *txn.Manager
-	sessions    atomic.Int64
-	nextID      atomic.Uint64
-	registry    sync.Map // session id -> *session
-	typeNames   sync.Map // type OID -> SQL name, for built-in types
-	routes      routeCache
+	// ApplyCommit, when set, commits a decided prepared transaction on
+	// datanodes through connections of its own (the resolver's): a commit
+	// whose COMMIT PREPARED failed on some datanode finishes with it while it
+	// holds the snapshot gate (txn.Manager.Apply).
+	ApplyCommit func(ctx context.Context, gid string, nodes []string) error
+	// GTMWait bounds each call of a commit to the GTM (0: txn.DefaultGTMWait).
+	GTMWait   time.Duration
+	txnOnce   sync.Once
+	txn       *txn.Manager
+	sessions  atomic.Int64
+	nextID    atomic.Uint64
+	registry  sync.Map // session id -> *session
+	typeNames sync.Map // type OID -> SQL name, for built-in types
+	routes    routeCache
 	// described keeps prepared statements' descriptions by text, for every session.
 	described      sync.Map
 	describedCount atomic.Int64
@@ -141,7 +148,7 @@ func failpointFromEnv(spec, dir string, logger *slog.Logger) func(step string) {
 func (c *Coordinator) txnManager() *txn.Manager {
 	c.txnOnce.Do(func() {
 		c.txn = &txn.Manager{ClusterName: c.ClusterName, GateWait: c.CommitGateWait, CommitWait: c.CommitPreparedWait,
-			Failpoint: c.Failpoint, ResolveSoon: c.resolveSoon, Log: c.Logger}
+			GTMWait: c.GTMWait, Failpoint: c.Failpoint, ResolveSoon: c.resolveSoon, Apply: c.ApplyCommit, Log: c.Logger}
 		if c.GTM != nil {
 			c.txn.GTM = c.GTM
 		}

@@ -414,6 +414,31 @@ func (r *Resolver) finish(ctx context.Context, cs *conns, e InDoubt, commit bool
 	return a
 }
 
+// CommitPrepared commits the prepared transaction gid, whose commit the GTM
+// has logged, on each of nodes where it is still prepared, through
+// connections of its own; it succeeds once none of them holds it prepared.
+// It takes no snapshot gate: its caller, the coordinator that decided the
+// commit, holds it (txn.Manager.Apply).
+func (r *Resolver) CommitPrepared(ctx context.Context, gid string, nodes []string) error {
+	cs := r.newConns()
+	defer cs.close()
+	var errs []error
+	for _, node := range nodes {
+		rows, err := cs.query(ctx, node, "postgres", `SELECT database FROM pg_prepared_xacts WHERE gid = $1`, gid)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("datanode %s: %w", node, err))
+			continue
+		}
+		for _, row := range rows {
+			a := r.finish(ctx, cs, InDoubt{GID: gid, Node: node, Database: row[0], Decision: gtmclient.Committed}, true)
+			if a.Outcome != DidCommit && a.Outcome != DidNothing {
+				errs = append(errs, fmt.Errorf("datanode %s: %s: %v", node, a.Outcome, a.Err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // scan lists the cluster's prepared transactions on every datanode, grouped
 // by gid; scanned holds the nodes that answered.
 func (r *Resolver) scan(ctx context.Context, cs *conns) (map[string][]InDoubt, map[string]bool, []error) {

@@ -199,6 +199,20 @@ func TestResolver(t *testing.T) {
 		t.Error("another cluster's gid was resolved")
 	}
 
+	// A coordinator finishing its own commit (txn.Manager.Apply): every
+	// database, then nothing left to do.
+	prepareOn(t, c, 0, "postgres", "xlgo_xlgo_900013", 15)
+	prepareOn(t, c, 1, "rdb", "xlgo_xlgo_900013", 16)
+	logDecision("xlgo_xlgo_900013", dn, true)
+	for i := 0; i < 2; i++ {
+		if err := r.CommitPrepared(ctx, "xlgo_xlgo_900013", dn); err != nil {
+			t.Fatalf("CommitPrepared (%d): %v", i+1, err)
+		}
+	}
+	if rowsOf(t, c, 0, "postgres", "xlgo_xlgo_900013") != 1 || rowsOf(t, c, 1, "rdb", "xlgo_xlgo_900013") != 1 {
+		t.Error("CommitPrepared: not committed on both nodes")
+	}
+
 	// xlctl status's listing.
 	prepareOn(t, c, 0, "postgres", "xlgo_xlgo_900011", 12)
 	prepareOn(t, c, 1, "rdb", "xlgo_xlgo_900011", 13)
