@@ -17,6 +17,7 @@ import (
 
 	"github.com/xlgo/xlgo/catalog"
 	"github.com/xlgo/xlgo/gtmclient"
+	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/pooler"
 	"github.com/xlgo/xlgo/server"
 	"github.com/xlgo/xlgo/txn"
@@ -168,6 +169,10 @@ func (c *Coordinator) catalogFresh() bool {
 	return c.GTM != nil && c.GTM.Connected()
 }
 
+// StartupWait bounds a new session's round trips to the preferred datanode
+// (its parameters, its search path and statement_timeout).
+const StartupWait = 10 * time.Second
+
 // NewSession implements Engine.
 func (c *Coordinator) NewSession(ctx context.Context, st server.Startup) (server.Session, []server.ParamStatus, error) {
 	s := &session{
@@ -206,10 +211,21 @@ func (c *Coordinator) NewSession(ctx context.Context, st server.Startup) (server
 		{Name: "application_name", Value: st.Params["application_name"]},
 	}
 	if node, ok := c.Nodes.PreferredDatanode(); ok {
+		// Bounded: a datanode that does not answer fails the connection,
+		// it does not hold it.
+		parent := ctx
+		ctx, cancel := context.WithTimeout(ctx, StartupWait)
+		defer cancel()
+		startupErr := func(err error) error {
+			if ctx.Err() != nil && parent.Err() == nil {
+				return pgerr.New(pgerr.ConnectionFailure, "datanode %s did not answer within %s: %v", node.Name, StartupWait, err)
+			}
+			return err
+		}
 		conn, err := s.conn(ctx, node.Name)
 		if err != nil {
 			s.Close()
-			return nil, nil, err
+			return nil, nil, startupErr(err)
 		}
 		for i, p := range params {
 			if v := conn.ParameterStatus(p.Name); v != "" {
@@ -221,7 +237,7 @@ func (c *Coordinator) NewSession(ctx context.Context, st server.Startup) (server
 		}
 		if err := s.refreshSearchPath(ctx); err != nil {
 			s.Close()
-			return nil, nil, err
+			return nil, nil, startupErr(err)
 		}
 		s.releaseConns()
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xlgo/xlgo/executor"
@@ -20,6 +21,9 @@ import (
 // when it has still not answered a second later, its connection is closed
 // (pooler); the client gets 57014 as PostgreSQL would give it. A COMMIT's
 // work on the datanodes is not guarded: the transaction manager bounds it.
+// A rollback (after an error, or the client's) takes abortGrace at most: a
+// backend that has not answered its ROLLBACK by then has its connection
+// closed, and its datanode ends the transaction when it sees that.
 
 const (
 	// timeoutGrace is how long past a statement's statement_timeout the
@@ -29,7 +33,63 @@ const (
 	// cancelGrace is how long after a client's cancel the coordinator waits
 	// for the datanodes to end the statement.
 	cancelGrace = time.Second
+	// abortGrace bounds a rollback of the session's datanodes.
+	abortGrace = 500 * time.Millisecond
 )
+
+// abortNodes rolls back the transaction on nodes within abortGrace; the
+// backends that have not answered by then are closed (and dropped).
+func (s *session) abortNodes(ctx context.Context, nodes []string) {
+	if len(nodes) == 0 {
+		return
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortGrace)
+	defer cancel()
+	b := &abortBackends{s: s, answered: map[string]*atomic.Bool{}}
+	for _, n := range nodes {
+		b.answered[n] = &atomic.Bool{}
+	}
+	killed := make(chan []string, 1)
+	stop := context.AfterFunc(actx, func() { killed <- b.kill() })
+	s.co.txnManager().Abort(actx, b, nodes)
+	if !stop() {
+		for _, n := range <-killed {
+			s.dropConn(n)
+		}
+	}
+}
+
+// abortBackends runs a rollback on the session's backends and notes which
+// answered.
+type abortBackends struct {
+	s        *session
+	answered map[string]*atomic.Bool // read-only map
+}
+
+func (b *abortBackends) Exec(ctx context.Context, node, sql string) error {
+	err := b.s.simple(ctx, node, sql)
+	b.answered[node].Store(true)
+	return err
+}
+
+// kill closes the connections of the backends that have not answered (their
+// reads fail at once) and returns their nodes.
+func (b *abortBackends) kill() []string {
+	var out []string
+	for n, done := range b.answered {
+		if done.Load() {
+			continue
+		}
+		b.s.mu.Lock()
+		c := b.s.conns[n]
+		b.s.mu.Unlock()
+		if c != nil {
+			c.PgConn.Conn().Close()
+		}
+		out = append(out, n)
+	}
+	return out
+}
 
 // stmtGuard ends the datanode work of one client statement.
 type stmtGuard struct {

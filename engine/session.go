@@ -575,7 +575,7 @@ func (s *session) failTx(ctx context.Context) {
 	for n := range s.tx.begun {
 		nodes = append(nodes, n)
 	}
-	s.co.txnManager().Abort(ctx, sessionBackends{s}, nodes)
+	s.abortNodes(ctx, nodes)
 	s.tx.begun = map[string]bool{}
 	s.tx.writes = map[string]bool{}
 }
@@ -978,7 +978,7 @@ func (s *session) rollback(ctx context.Context) {
 	for n := range tx.begun {
 		nodes = append(nodes, n)
 	}
-	s.co.txnManager().Abort(ctx, sessionBackends{s}, nodes)
+	s.abortNodes(ctx, nodes)
 }
 
 // afterTx tells every coordinator about catalog changes a transaction made.
