@@ -209,12 +209,17 @@ func (r *Resolver) Run(ctx context.Context, interval time.Duration) {
 }
 
 // enterGate takes the snapshot gate as a committer to apply a commit on
-// several datanodes; past GateWait (or without a gate) it goes on without it.
-func (r *Resolver) enterGate(ctx context.Context, gid string, entries []InDoubt, commit bool) func() {
+// several datanodes (those it is prepared on, and its participants as the
+// decision names them: a participant the scan could not reach may hold it
+// prepared still); past GateWait (or without a gate) it goes on without it.
+func (r *Resolver) enterGate(ctx context.Context, gid string, entries []InDoubt, participants []string, commit bool) func() {
 	g, ok := r.GTM.(gate)
 	nodes := map[string]bool{}
 	for _, e := range entries {
 		nodes[e.Node] = true
+	}
+	for _, p := range participants {
+		nodes[p] = true
 	}
 	if !ok || !commit || len(nodes) < 2 {
 		return func() {}
@@ -294,7 +299,7 @@ func (r *Resolver) RunOnce(ctx context.Context) (Report, error) {
 				continue
 			}
 		}
-		release := r.enterGate(ctx, gid, entries, state == gtmclient.Committed)
+		release := r.enterGate(ctx, gid, entries, listed[gid].Participants, state == gtmclient.Committed)
 		for _, e := range entries {
 			e.Decision = state
 			a := r.finish(ctx, cs, e, state == gtmclient.Committed)
@@ -539,7 +544,7 @@ func (r *Resolver) Resolve(ctx context.Context, gid string, commit, force bool) 
 			return rep, fmt.Errorf("log the decision for %s at the gtm: %w", gid, err)
 		}
 	}
-	release := r.enterGate(ctx, gid, entries, commit)
+	release := r.enterGate(ctx, gid, entries, nil, commit)
 	defer release()
 	for _, e := range entries {
 		e.Decision = state

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xlgo/xlgo/cluster"
 	"github.com/xlgo/xlgo/cluster/clustertest"
 	"github.com/xlgo/xlgo/gtmclient"
 	"github.com/xlgo/xlgo/resolver"
@@ -213,6 +215,30 @@ func TestResolver(t *testing.T) {
 		t.Error("CommitPrepared: not committed on both nodes")
 	}
 
+	// A participant the scan cannot reach: the commit is applied on the
+	// others under the snapshot gate all the same, since the unreachable one
+	// may hold it prepared still (a read would see it half applied).
+	prepareOn(t, c, 1, "postgres", "xlgo_xlgo_900014", 17)
+	logDecision("xlgo_xlgo_900014", dn, true)
+	free, err := cluster.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc := &gateCounter{Client: g}
+	blind := resolver.New(gc, func() []resolver.Datanode {
+		ds := r.Datanodes()
+		ds[0].Port = free[0]
+		return ds
+	}, "xlgo", c.User, nil)
+	blind.Grace = time.Hour
+	rep, err = blind.RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomes(rep); fmt.Sprint(got) != "map[xlgo_xlgo_900014@datanode2:committed]" || len(rep.Problems) != 1 || gc.entered() != 1 {
+		t.Errorf("datanode1 unreachable: %v, problems %v, gate entered %d times, want once", got, rep.Problems, gc.entered())
+	}
+
 	// xlctl status's listing.
 	prepareOn(t, c, 0, "postgres", "xlgo_xlgo_900011", 12)
 	prepareOn(t, c, 1, "rdb", "xlgo_xlgo_900011", 13)
@@ -250,6 +276,26 @@ func TestResolver(t *testing.T) {
 	if _, err := queryConn(t, c, 0).Exec(ctx, "ROLLBACK PREPARED 'xlgo_other_900004'"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// gateCounter is the gtm client, counting the resolver's entries at the gate.
+type gateCounter struct {
+	*gtmclient.Client
+	mu sync.Mutex
+	n  int
+}
+
+func (g *gateCounter) GateEnter(ctx context.Context, kind gtmclient.GateKind) (func(), error) {
+	g.mu.Lock()
+	g.n++
+	g.mu.Unlock()
+	return g.Client.GateEnter(ctx, kind)
+}
+
+func (g *gateCounter) entered() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.n
 }
 
 func connectCoord(t *testing.T, c *clustertest.Cluster, db string) *pgx.Conn {
