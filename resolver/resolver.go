@@ -78,6 +78,9 @@ const (
 	Waiting     Outcome = "waiting"          // undecided and younger than the grace period
 	Busy        Outcome = "busy"             // another session is finishing it right now
 	Failed      Outcome = "failed"           // see Action.Err; a later run retries
+	// Deferred: committed, but a participant could not be scanned; a later
+	// run applies it once every participant answers.
+	Deferred Outcome = "deferred"
 )
 
 // Action is the resolver's handling of one prepared transaction on one datanode.
@@ -239,7 +242,8 @@ func (r *Resolver) enterGate(ctx context.Context, gid string, entries []InDoubt,
 }
 
 // RunOnce scans every datanode once and finishes each prepared transaction
-// of the cluster by the GTM's decision: committed -> COMMIT PREPARED;
+// of the cluster by the GTM's decision: committed -> COMMIT PREPARED (under
+// the snapshot gate, and only once every participant can be scanned);
 // aborted -> ROLLBACK PREPARED; none and older than the grace period -> an
 // abort decision is logged first (a commit logged before it wins, and is then
 // carried out). Decisions whose participants hold nothing prepared any more
@@ -298,6 +302,18 @@ func (r *Resolver) RunOnce(ctx context.Context) (Report, error) {
 				}
 				continue
 			}
+		}
+		if missing := unscanned(listed[gid].Participants, scanned); state == gtmclient.Committed && len(missing) > 0 {
+			// Applied here and not on a participant the scan could not
+			// reach (which may hold it prepared still), the commit would be
+			// seen half applied once the gate is free: it waits for a run
+			// that reaches every participant.
+			r.logger().Warn("in-doubt commit deferred: a participant cannot be reached", "gid", gid, "unreached", missing)
+			for _, e := range entries {
+				e.Decision = state
+				rep.Actions = append(rep.Actions, Action{InDoubt: e, Outcome: Deferred})
+			}
+			continue
 		}
 		release := r.enterGate(ctx, gid, entries, listed[gid].Participants, state == gtmclient.Committed)
 		for _, e := range entries {
@@ -360,6 +376,17 @@ func (r *Resolver) RunOnce(ctx context.Context) (Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// unscanned lists the participants whose datanode the run could not scan.
+func unscanned(participants []string, scanned map[string]bool) []string {
+	var out []string
+	for _, p := range participants {
+		if !scanned[p] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func prepared(entries []InDoubt, node string) bool {
