@@ -40,13 +40,14 @@ fuzz-sql:
 	$(GO) test -count=1 -timeout 0 -run TestRandomQueries ./difftest -args -random $(N) -seed $(SEED)
 
 # Data races: the packages with concurrency under `go test -race`, then the
-# cluster tests of cancel, commit, the snapshot gate, pooling and prepared
-# statements against gtm and coordinator built with -race (in bin/race; a test
-# fails when a process of its cluster reports a race in its log).
+# cluster tests of cancel, commit, the snapshot gate, pooling, prepared
+# statements and the chaos matrix against gtm and coordinator built with
+# -race (in bin/race; a test fails when a process of its cluster reports a
+# race in its log).
 RACE_BIN := $(BIN)/race
-RACE_UNIT := ./pooler ./gtm/... ./gtmclient ./executor/... ./deadlock ./rawconn ./catalog ./server ./engine ./txn ./cluster/clustertest ./internal/poll
+RACE_UNIT := ./pooler ./gtm/... ./gtmclient ./executor/... ./deadlock ./rawconn ./catalog ./server ./engine ./txn ./cluster/clustertest ./internal/poll ./internal/faultproxy
 RACE_CLUSTER := ./txtest ./regress ./workload ./resolver
-RACE_TESTS := TestMixedLoad|TestCommitNotices|TestPreparedStatementsShared|TestReadHoldingGateFinishes|TestReadGateWaitBounded|TestCommitGateWaitBounded|TestSnapshotGateSpec|TestBankInvariant|TestDistributedDeadlock|TestSetTransactionRepeatableRead|TestRegress|TestCancelAndTimeouts|TestLostPreparedStatements|TestPgbench|TestResolver
+RACE_TESTS := TestMixedLoad|TestCommitNotices|TestPreparedStatementsShared|TestReadHoldingGateFinishes|TestReadGateWaitBounded|TestCommitGateWaitBounded|TestSnapshotGateSpec|TestBankInvariant|TestDistributedDeadlock|TestSetTransactionRepeatableRead|TestRegress|TestCancelAndTimeouts|TestLostPreparedStatements|TestPgbench|TestResolver|TestChaosMatrix
 
 race: race-unit race-cluster
 

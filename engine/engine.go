@@ -17,6 +17,7 @@ import (
 
 	"github.com/xlgo/xlgo/catalog"
 	"github.com/xlgo/xlgo/gtmclient"
+	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/pooler"
 	"github.com/xlgo/xlgo/server"
 	"github.com/xlgo/xlgo/txn"
@@ -47,13 +48,20 @@ type Coordinator struct {
 	// ResolveSoon, when set, asks the coordinator's resolver for a pass now:
 	// a commit left the rest of its work to it.
 	ResolveSoon func()
-	txnOnce     sync.Once
-	txn         *txn.Manager
-	sessions    atomic.Int64
-	nextID      atomic.Uint64
-	registry    sync.Map // session id -> *session
-	typeNames   sync.Map // type OID -> SQL name, for built-in types
-	routes      routeCache
+	// ApplyCommit, when set, commits a decided prepared transaction on
+	// datanodes through connections of its own (the resolver's): a commit
+	// whose COMMIT PREPARED failed on some datanode finishes with it while it
+	// holds the snapshot gate (txn.Manager.Apply).
+	ApplyCommit func(ctx context.Context, gid string, nodes []string) error
+	// GTMWait bounds each call of a commit to the GTM (0: txn.DefaultGTMWait).
+	GTMWait   time.Duration
+	txnOnce   sync.Once
+	txn       *txn.Manager
+	sessions  atomic.Int64
+	nextID    atomic.Uint64
+	registry  sync.Map // session id -> *session
+	typeNames sync.Map // type OID -> SQL name, for built-in types
+	routes    routeCache
 	// described keeps prepared statements' descriptions by text, for every session.
 	described      sync.Map
 	describedCount atomic.Int64
@@ -141,7 +149,7 @@ func failpointFromEnv(spec, dir string, logger *slog.Logger) func(step string) {
 func (c *Coordinator) txnManager() *txn.Manager {
 	c.txnOnce.Do(func() {
 		c.txn = &txn.Manager{ClusterName: c.ClusterName, GateWait: c.CommitGateWait, CommitWait: c.CommitPreparedWait,
-			Failpoint: c.Failpoint, ResolveSoon: c.resolveSoon, Log: c.Logger}
+			GTMWait: c.GTMWait, Failpoint: c.Failpoint, ResolveSoon: c.resolveSoon, Apply: c.ApplyCommit, Log: c.Logger}
 		if c.GTM != nil {
 			c.txn.GTM = c.GTM
 		}
@@ -160,6 +168,10 @@ func (c *Coordinator) resolveSoon() {
 func (c *Coordinator) catalogFresh() bool {
 	return c.GTM != nil && c.GTM.Connected()
 }
+
+// StartupWait bounds a new session's round trips to the preferred datanode
+// (its parameters, its search path and statement_timeout).
+const StartupWait = 10 * time.Second
 
 // NewSession implements Engine.
 func (c *Coordinator) NewSession(ctx context.Context, st server.Startup) (server.Session, []server.ParamStatus, error) {
@@ -199,10 +211,21 @@ func (c *Coordinator) NewSession(ctx context.Context, st server.Startup) (server
 		{Name: "application_name", Value: st.Params["application_name"]},
 	}
 	if node, ok := c.Nodes.PreferredDatanode(); ok {
+		// Bounded: a datanode that does not answer fails the connection,
+		// it does not hold it.
+		parent := ctx
+		ctx, cancel := context.WithTimeout(ctx, StartupWait)
+		defer cancel()
+		startupErr := func(err error) error {
+			if ctx.Err() != nil && parent.Err() == nil {
+				return pgerr.New(pgerr.ConnectionFailure, "datanode %s did not answer within %s: %v", node.Name, StartupWait, err)
+			}
+			return err
+		}
 		conn, err := s.conn(ctx, node.Name)
 		if err != nil {
 			s.Close()
-			return nil, nil, err
+			return nil, nil, startupErr(err)
 		}
 		for i, p := range params {
 			if v := conn.ParameterStatus(p.Name); v != "" {
@@ -214,7 +237,7 @@ func (c *Coordinator) NewSession(ctx context.Context, st server.Startup) (server
 		}
 		if err := s.refreshSearchPath(ctx); err != nil {
 			s.Close()
-			return nil, nil, err
+			return nil, nil, startupErr(err)
 		}
 		s.releaseConns()
 	}

@@ -558,9 +558,10 @@ func (s *session) Execute(ctx context.Context, name string, maxRows uint32, w se
 // runPortal runs a bound statement as one statement of a batch.
 func (s *session) runPortal(ctx context.Context, p *portal, w server.ResultWriter) error {
 	s.newStatement()
-	defer s.statementRuns()()
+	ctx, guard, done := s.statementRuns(ctx)
+	defer done()
 	handled, err := s.runBound(ctx, p, w)
-	err = s.deadlockError(err)
+	err = s.deadlockError(guard.clientError(err))
 	if !handled {
 		if p.sql == "" && p.bound {
 			// The general path: the values become typed literals of the statement.
@@ -572,7 +573,7 @@ func (s *session) runPortal(ctx context.Context, p *portal, w server.ResultWrite
 				return err
 			}
 		}
-		err = s.statement(ctx, p.sql, w, false)
+		err = guard.clientError(s.statement(ctx, p.sql, w, false))
 	}
 	if err != nil && s.tx.active {
 		if s.tx.explicit {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sort"
@@ -24,6 +25,7 @@ import (
 	"github.com/xlgo/xlgo/planner"
 	"github.com/xlgo/xlgo/pooler"
 	"github.com/xlgo/xlgo/server"
+	"github.com/xlgo/xlgo/txn"
 )
 
 // session is one client's connection to the cluster: its backends on the
@@ -53,6 +55,9 @@ type session struct {
 	// stopWait ends the wait of the running statement at the coordinator
 	// (for the snapshot gate, for a free backend): a cancel.
 	stopWait context.CancelCauseFunc
+	// guard ends the running statement's datanode work when they do not
+	// answer in time (guard.go).
+	guard *stmtGuard
 	// stmtStart is when the client's running statement started (its
 	// statement_timeout counts from there).
 	stmtStart time.Time
@@ -145,6 +150,7 @@ func (s *session) Cancel() {
 	if s.stopWait != nil {
 		s.stopWait(errUserCancel)
 	}
+	s.cancelGuardLocked()
 	s.mu.Unlock()
 	s.cancelBusy(false)
 }
@@ -487,13 +493,16 @@ func (s *session) refreshSearchPath(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := c.Exec(ctx, "SELECT array_to_string(current_schemas(true), ',')").ReadAll()
+	// The statement_timeout comes with it, for the statement guard.
+	res, err := c.Exec(ctx, "SELECT array_to_string(current_schemas(true), ','), current_setting('statement_timeout')").ReadAll()
 	if err != nil {
 		return executor.NodeError(node.Name, err)
 	}
 	if len(res) == 1 && len(res[0].Rows) == 1 {
 		s.searchPath = strings.Split(string(res[0].Rows[0][0]), ",")
 		s.scope = ""
+		s.timeout = parseGUCDuration(string(res[0].Rows[0][1]))
+		s.timeoutKnown = true
 	}
 	return nil
 }
@@ -538,8 +547,9 @@ func (s *session) SimpleQuery(ctx context.Context, sql string, w server.ResultWr
 // statement runs one statement of a Query message.
 func (s *session) statement(ctx context.Context, text string, w server.ResultWriter, inMulti bool) error {
 	s.newStatement()
-	defer s.statementRuns()()
-	return s.deadlockError(s.runStatement(ctx, text, w, inMulti))
+	ctx, guard, done := s.statementRuns(ctx)
+	defer done()
+	return s.deadlockError(guard.clientError(s.runStatement(ctx, text, w, inMulti)))
 }
 
 // deadlockError turns the cancel that broke a distributed deadlock into
@@ -565,7 +575,7 @@ func (s *session) failTx(ctx context.Context) {
 	for n := range s.tx.begun {
 		nodes = append(nodes, n)
 	}
-	s.co.txnManager().Abort(ctx, sessionBackends{s}, nodes)
+	s.abortNodes(ctx, nodes)
 	s.tx.begun = map[string]bool{}
 	s.tx.writes = map[string]bool{}
 }
@@ -800,6 +810,10 @@ func (s *session) statementTimeout(ctx context.Context) (time.Duration, error) {
 		s.timeout = parseGUCDuration(string(res[0].Rows[0][0]))
 	}
 	s.timeoutKnown = true
+	s.mu.Lock()
+	g := s.guard
+	s.mu.Unlock()
+	s.armGuard(g)
 	return s.timeout, nil
 }
 
@@ -827,11 +841,21 @@ func parseGUCDuration(v string) time.Duration {
 	return time.Duration(n) * unit
 }
 
-// statementRuns marks a client statement running until the returned func.
-func (s *session) statementRuns() func() {
+// statementRuns marks a client statement running until the returned func,
+// and returns the context of its work, which its guard ends when its
+// datanodes do not answer in time.
+func (s *session) statementRuns(ctx context.Context) (context.Context, *stmtGuard, func()) {
 	s.stmtStart = time.Now()
 	s.stmtSeq.Store(s.nextSeq.Add(1))
-	return func() {
+	ctx, guard, unguard := s.guardStatement(ctx)
+	if !s.timeoutKnown && !s.tx.active {
+		// Learnt again after a transaction that set it (a new session
+		// and a SET outside a transaction learn it at once); an error
+		// comes again with the statement.
+		s.statementTimeout(ctx)
+	}
+	return ctx, guard, func() {
+		unguard()
 		s.stmtSeq.Store(0)
 		s.mu.Lock()
 		clear(s.stmtConns)
@@ -916,6 +940,11 @@ func (s *session) commit(ctx context.Context) error {
 			readers = append(readers, n)
 		}
 	}
+	if len(writers) > 0 {
+		// The transaction manager bounds a commit of writes; the
+		// statement's guard goes on bounding a read-only one.
+		s.guardOff()
+	}
 	res, err := s.co.txnManager().Commit(ctx, sessionBackends{s}, readers, writers)
 	if res.Warning != "" {
 		s.clientNotice(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: pgerr.Warning, Message: res.Warning})
@@ -949,7 +978,7 @@ func (s *session) rollback(ctx context.Context) {
 	for n := range tx.begun {
 		nodes = append(nodes, n)
 	}
-	s.co.txnManager().Abort(ctx, sessionBackends{s}, nodes)
+	s.abortNodes(ctx, nodes)
 }
 
 // afterTx tells every coordinator about catalog changes a transaction made.
@@ -975,9 +1004,18 @@ func (s *session) simple(ctx context.Context, node, sql string) error {
 		return pgerr.New(pgerr.ConnectionDoesNotExist, "no connection to datanode %s", node)
 	}
 	s.inUse(c)
+	open := !c.IsClosed()
 	if _, err := c.Exec(ctx, sql).ReadAll(); err != nil {
 		if c.IsClosed() {
 			s.dropConn(node)
+		}
+		var pe *pgconn.PgError
+		if open && !errors.As(err, &pe) {
+			// The connection broke while the statement was on its way or
+			// run: it may have run. (pgconn reports a read that failed
+			// after the statement was sent as "conn closed", which it
+			// deems safe to retry, so that cannot tell.)
+			return fmt.Errorf("%w (%w)", executor.NodeError(node, err), txn.ErrNoAnswer)
 		}
 		return executor.NodeError(node, err)
 	}

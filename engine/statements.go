@@ -54,6 +54,9 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w ser
 		}
 		if l := strings.ToLower(text); (text == "" || strings.Contains(l, "set_config") || strings.Contains(l, "advisory")) && pinsSession(node) {
 			s.pinned = true
+			if strings.Contains(l, "statement_timeout") {
+				s.timeoutKnown = false // set_config may change it: learnt again at the next statement
+			}
 		}
 		fallthrough
 	case node.GetInsertStmt() != nil, node.GetUpdateStmt() != nil, node.GetDeleteStmt() != nil:
@@ -116,6 +119,10 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w ser
 			}
 			s.sets = append([]string(nil), s.startupSets...)
 			c.Settings = s.settingsKey()
+			s.timeoutKnown = false
+			if _, err := s.statementTimeout(ctx); err != nil {
+				return err
+			}
 		}
 		return w.CommandComplete(strings.ToUpper("DISCARD " + discardWord(node.GetDiscardStmt().Target)))
 	}
@@ -346,7 +353,10 @@ func checkIsolation(opts []*pg_query.Node) error {
 // set handles SET and RESET: every backend of the session gets it, and new
 // ones replay it.
 func (s *session) set(ctx context.Context, vs *pg_query.VariableSetStmt, sql string, w server.ResultWriter) error {
-	s.timeoutKnown = false
+	if vs.Name == "statement_timeout" || vs.Kind == pg_query.VariableSetKind_VAR_RESET_ALL {
+		// Learnt again when needed (outside a transaction, right below).
+		s.timeoutKnown = false
+	}
 	tag := "SET"
 	if vs.Kind == pg_query.VariableSetKind_VAR_RESET || vs.Kind == pg_query.VariableSetKind_VAR_RESET_ALL {
 		tag = "RESET"
@@ -418,6 +428,11 @@ func (s *session) set(ctx context.Context, vs *pg_query.VariableSetStmt, sql str
 		}
 		s.sets = s.normalizeSets(append(s.sets, run...))
 		c.Settings = s.settingsKey()
+		if !s.timeoutKnown {
+			if _, err := s.statementTimeout(ctx); err != nil {
+				return err
+			}
+		}
 	}
 	if vs.Name == "default_transaction_isolation" || vs.Name == "session_characteristics" || resetAll {
 		s.defaultRR = strings.Contains(strings.ToLower(sql), "repeatable read") || strings.Contains(strings.ToLower(sql), "'repeatable read'")

@@ -585,3 +585,23 @@ func runGather(ctx context.Context, p *planner.GatherEval, b Backends, sink Sink
 	}
 	return tag.String(), nil
 }
+
+type guardKey struct{}
+
+// WithGuard makes ctx the guard of a statement: the reads of its remote
+// scans outlive the cancel of the statement's own context (the cancel
+// reaches their datanodes as CancelRequests, and their connections stay
+// usable), but not the end of ctx, which means a datanode did not answer
+// in time: each is then sent a CancelRequest, and its connection is closed
+// when it does not answer either.
+func WithGuard(ctx context.Context) context.Context {
+	return context.WithValue(ctx, guardKey{}, ctx)
+}
+
+// readContext is the context of a remote scan's reads under ctx.
+func readContext(ctx context.Context) context.Context {
+	if g, ok := ctx.Value(guardKey{}).(context.Context); ok {
+		return g
+	}
+	return context.WithoutCancel(ctx)
+}

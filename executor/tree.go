@@ -72,8 +72,8 @@ func (s *nodeScan) Open(ctx context.Context) error {
 		return err
 	}
 	// The statement's cancel reaches the datanode as a CancelRequest; the
-	// connection itself outlives the context.
-	s.rr = c.ExecParams(context.WithoutCancel(ctx), s.sql, s.params, s.oids, nil, s.formats)
+	// connection itself outlives the context, but not the statement's guard.
+	s.rr = c.ExecParams(readContext(ctx), s.sql, s.params, s.oids, nil, s.formats)
 	s.t.b.Sent(c)
 	fds := s.rr.FieldDescriptions()
 	if fds == nil {

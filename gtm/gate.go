@@ -2,6 +2,7 @@ package gtm
 
 import (
 	"sync"
+	"time"
 
 	"github.com/xlgo/xlgo/gtm/gtmproto"
 )
@@ -13,7 +14,11 @@ import (
 // drain, the gate passes to the other group if it waits, admitting every
 // request it has queued (FIFO per group), else to the own group's queue.
 // The gate lives in memory only: a grant is a lease on its connection and
-// ends with it (a closed connection, or one keepalive finds dead).
+// ends with it (a closed connection, or one keepalive finds dead), but for a
+// committer's, which outlives it by the gate's linger: the COMMIT PREPAREDs
+// the committer sent before its connection to the GTM broke still reach
+// their datanodes, and no reader may pass the gate while the commit is
+// applied on some of them only.
 
 // gateEntry is one GateEnter request: waiting, or holding the gate.
 type gateEntry struct {
@@ -30,6 +35,10 @@ type gate struct {
 	holders int
 	queue   [3][]*gateEntry // by kind
 	byConn  map[*serverConn]map[uint64]*gateEntry
+	// linger is how long a committer's grant outlives its connection (0:
+	// it ends with it); late answers the requests granted when it ends.
+	linger time.Duration
+	late   func(granted []*gateEntry)
 }
 
 func newGate() *gate {
@@ -88,10 +97,28 @@ func (g *gate) dropConn(c *serverConn) []*gateEntry {
 		return nil
 	}
 	for _, e := range m {
+		if e.granted && e.kind == gtmproto.GateCommitter && g.linger > 0 {
+			// Held a while longer, then released (expire).
+			delete(m, e.id)
+			time.AfterFunc(g.linger, func() { g.expire(e) })
+			continue
+		}
 		g.remove(e)
 	}
 	delete(g.byConn, c)
 	return g.dispatch()
+}
+
+// expire ends the grant of a committer whose connection is gone.
+func (g *gate) expire(e *gateEntry) {
+	g.mu.Lock()
+	g.holders--
+	granted := g.dispatch()
+	late := g.late
+	g.mu.Unlock()
+	if late != nil && len(granted) > 0 {
+		late(granted)
+	}
 }
 
 func (g *gate) remove(e *gateEntry) {

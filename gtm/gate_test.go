@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xlgo/xlgo/gtm/gtmproto"
 )
@@ -165,5 +166,44 @@ func TestGateCommitterNotStarved(t *testing.T) {
 	waiting := st.readersWaiting
 	if got := g.dropConn(cc); len(got) != waiting {
 		t.Fatalf("committer left: %d readers admitted, %d waited", len(got), waiting)
+	}
+}
+
+// A committer whose connection breaks keeps the gate for the linger: the
+// COMMIT PREPAREDs it sent still arrive, and a reader that passed the gate
+// before they did could see the commit on some datanodes only. A reader's
+// grant ends with its connection at once.
+func TestGateCommitterLingers(t *testing.T) {
+	g := newGate()
+	g.linger = 50 * time.Millisecond
+	late := make(chan []*gateEntry, 1)
+	g.late = func(granted []*gateEntry) { late <- granted }
+	c1, c2, r1, r2 := &serverConn{}, &serverConn{}, &serverConn{}, &serverConn{}
+	if got, _ := g.enter(c1, 1, gtmproto.GateCommitter); len(got) != 1 {
+		t.Fatalf("committer not granted: %v", got)
+	}
+	if got, _ := g.enter(r1, 1, gtmproto.GateReader); len(got) != 0 {
+		t.Fatalf("reader granted beside a committer")
+	}
+	start := time.Now()
+	if got := g.dropConn(c1); len(got) != 0 {
+		t.Fatalf("the committer's crash granted %d at once", len(got))
+	}
+	// Committers still share the gate meanwhile (a resolver finishing it).
+	// (The reader waits, so a new committer queues behind it.)
+	g.enter(c2, 1, gtmproto.GateCommitter)
+	select {
+	case got := <-late:
+		if len(got) != 1 || got[0].conn != r1 || time.Since(start) < 50*time.Millisecond {
+			t.Fatalf("after the linger: %d granted after %v", len(got), time.Since(start))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the lingering grant never ended (gate %+v)", g.stats())
+	}
+	// A reader's grant ends with its connection.
+	g.leave(r1, 1)
+	g.enter(r2, 1, gtmproto.GateReader)
+	if st := g.stats(); st.active != gtmproto.GateCommitter || st.holders != 1 {
+		t.Fatalf("gate %+v: want the queued committer holding", st)
 	}
 }

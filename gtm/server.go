@@ -25,10 +25,21 @@ const DefaultCatalogAckTimeout = 5 * time.Second
 // DefaultGXIDBlock is how many GXIDs one durable reservation covers.
 const DefaultGXIDBlock = 10000
 
+// DefaultCommitterLinger is how long a committer's hold on the snapshot
+// gate outlives its connection.
+const DefaultCommitterLinger = 5 * time.Second
+
+// WithCommitterLinger sets how long a committer's hold on the snapshot gate
+// outlives its connection (0: it ends with it).
+func WithCommitterLinger(d time.Duration) Option {
+	return func(o *options) { o.committerLinger = d }
+}
+
 // Option changes a Server's settings at Open.
 type Option func(*options)
 
 type options struct {
+	committerLinger   time.Duration
 	catalogAckTimeout time.Duration
 	gxidBlock         uint64
 	standbyOf         string
@@ -120,7 +131,8 @@ func Open(dataDir string, logger *slog.Logger, opts ...Option) (*Server, error) 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	o := options{catalogAckTimeout: DefaultCatalogAckTimeout, gxidBlock: DefaultGXIDBlock, replAckTimeout: DefaultReplAckTimeout}
+	o := options{catalogAckTimeout: DefaultCatalogAckTimeout, gxidBlock: DefaultGXIDBlock, replAckTimeout: DefaultReplAckTimeout,
+		committerLinger: DefaultCommitterLinger}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -158,6 +170,12 @@ func Open(dataDir string, logger *slog.Logger, opts ...Option) (*Server, error) 
 		closing:   make(chan struct{}),
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*serverConn]struct{}{},
+	}
+	s.gate.linger = o.committerLinger
+	s.gate.late = func(granted []*gateEntry) {
+		for _, e := range granted {
+			go e.conn.send(gtmproto.Frame{ID: e.id, Type: gtmproto.MsgOK})
+		}
 	}
 	s.loadState(st)
 	logger.Info("gtm log replayed", "data_dir", dataDir, "next_gxid", s.nextGXID,

@@ -79,6 +79,9 @@ const (
 	Waiting     Outcome = "waiting"          // undecided and younger than the grace period
 	Busy        Outcome = "busy"             // another session is finishing it right now
 	Failed      Outcome = "failed"           // see Action.Err; a later run retries
+	// Deferred: committed, but a participant could not be scanned; a later
+	// run applies it once every participant answers.
+	Deferred Outcome = "deferred"
 )
 
 // Action is the resolver's handling of one prepared transaction on one datanode.
@@ -210,12 +213,17 @@ func (r *Resolver) Run(ctx context.Context, interval time.Duration) {
 }
 
 // enterGate takes the snapshot gate as a committer to apply a commit on
-// several datanodes; past GateWait (or without a gate) it goes on without it.
-func (r *Resolver) enterGate(ctx context.Context, gid string, entries []InDoubt, commit bool) func() {
+// several datanodes (those it is prepared on, and its participants as the
+// decision names them: a participant the scan could not reach may hold it
+// prepared still); past GateWait (or without a gate) it goes on without it.
+func (r *Resolver) enterGate(ctx context.Context, gid string, entries []InDoubt, participants []string, commit bool) func() {
 	g, ok := r.GTM.(gate)
 	nodes := map[string]bool{}
 	for _, e := range entries {
 		nodes[e.Node] = true
+	}
+	for _, p := range participants {
+		nodes[p] = true
 	}
 	if !ok || !commit || len(nodes) < 2 {
 		return func() {}
@@ -235,7 +243,8 @@ func (r *Resolver) enterGate(ctx context.Context, gid string, entries []InDoubt,
 }
 
 // RunOnce scans every datanode once and finishes each prepared transaction
-// of the cluster by the GTM's decision: committed -> COMMIT PREPARED;
+// of the cluster by the GTM's decision: committed -> COMMIT PREPARED (under
+// the snapshot gate, and only once every participant can be scanned);
 // aborted -> ROLLBACK PREPARED; none and older than the grace period -> an
 // abort decision is logged first (a commit logged before it wins, and is then
 // carried out). Decisions whose participants hold nothing prepared any more
@@ -295,7 +304,19 @@ func (r *Resolver) RunOnce(ctx context.Context) (Report, error) {
 				continue
 			}
 		}
-		release := r.enterGate(ctx, gid, entries, state == gtmclient.Committed)
+		if missing := unscanned(listed[gid].Participants, scanned); state == gtmclient.Committed && len(missing) > 0 {
+			// Applied here and not on a participant the scan could not
+			// reach (which may hold it prepared still), the commit would be
+			// seen half applied once the gate is free: it waits for a run
+			// that reaches every participant.
+			r.logger().Warn("in-doubt commit deferred: a participant cannot be reached", "gid", gid, "unreached", missing)
+			for _, e := range entries {
+				e.Decision = state
+				rep.Actions = append(rep.Actions, Action{InDoubt: e, Outcome: Deferred})
+			}
+			continue
+		}
+		release := r.enterGate(ctx, gid, entries, listed[gid].Participants, state == gtmclient.Committed)
 		for _, e := range entries {
 			e.Decision = state
 			a := r.finish(ctx, cs, e, state == gtmclient.Committed)
@@ -358,6 +379,17 @@ func (r *Resolver) RunOnce(ctx context.Context) (Report, error) {
 	return rep, nil
 }
 
+// unscanned lists the participants whose datanode the run could not scan.
+func unscanned(participants []string, scanned map[string]bool) []string {
+	var out []string
+	for _, p := range participants {
+		if !scanned[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func prepared(entries []InDoubt, node string) bool {
 	for _, e := range entries {
 		if e.Node == node {
@@ -413,6 +445,31 @@ func (r *Resolver) finish(ctx context.Context, cs *conns, e InDoubt, commit bool
 		r.logger().Warn("finishing an in-doubt transaction failed; will retry", "gid", e.GID, "node", e.Node, "err", err)
 	}
 	return a
+}
+
+// CommitPrepared commits the prepared transaction gid, whose commit the GTM
+// has logged, on each of nodes where it is still prepared, through
+// connections of its own; it succeeds once none of them holds it prepared.
+// It takes no snapshot gate: its caller, the coordinator that decided the
+// commit, holds it (txn.Manager.Apply).
+func (r *Resolver) CommitPrepared(ctx context.Context, gid string, nodes []string) error {
+	cs := r.newConns()
+	defer cs.close()
+	var errs []error
+	for _, node := range nodes {
+		rows, err := cs.query(ctx, node, "postgres", `SELECT database FROM pg_prepared_xacts WHERE gid = $1`, gid)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("datanode %s: %w", node, err))
+			continue
+		}
+		for _, row := range rows {
+			a := r.finish(ctx, cs, InDoubt{GID: gid, Node: node, Database: row[0], Decision: gtmclient.Committed}, true)
+			if a.Outcome != DidCommit && a.Outcome != DidNothing {
+				errs = append(errs, fmt.Errorf("datanode %s: %s: %v", node, a.Outcome, a.Err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // scan lists the cluster's prepared transactions on every datanode, grouped
@@ -515,7 +572,7 @@ func (r *Resolver) Resolve(ctx context.Context, gid string, commit, force bool) 
 			return rep, fmt.Errorf("log the decision for %s at the gtm: %w", gid, err)
 		}
 	}
-	release := r.enterGate(ctx, gid, entries, commit)
+	release := r.enterGate(ctx, gid, entries, nil, commit)
 	defer release()
 	for _, e := range entries {
 		e.Decision = state

@@ -3,12 +3,15 @@ package resolver_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xlgo/xlgo/cluster"
 	"github.com/xlgo/xlgo/cluster/clustertest"
 	"github.com/xlgo/xlgo/gtmclient"
 	"github.com/xlgo/xlgo/resolver"
@@ -199,6 +202,53 @@ func TestResolver(t *testing.T) {
 		t.Error("another cluster's gid was resolved")
 	}
 
+	// A coordinator finishing its own commit (txn.Manager.Apply): every
+	// database, then nothing left to do.
+	prepareOn(t, c, 0, "postgres", "xlgo_xlgo_900013", 15)
+	prepareOn(t, c, 1, "rdb", "xlgo_xlgo_900013", 16)
+	logDecision("xlgo_xlgo_900013", dn, true)
+	for i := 0; i < 2; i++ {
+		if err := r.CommitPrepared(ctx, "xlgo_xlgo_900013", dn); err != nil {
+			t.Fatalf("CommitPrepared (%d): %v", i+1, err)
+		}
+	}
+	if rowsOf(t, c, 0, "postgres", "xlgo_xlgo_900013") != 1 || rowsOf(t, c, 1, "rdb", "xlgo_xlgo_900013") != 1 {
+		t.Error("CommitPrepared: not committed on both nodes")
+	}
+
+	// A participant the scan cannot reach may hold the commit prepared
+	// still: applied on the others, it would be seen half applied. It waits
+	// for a run that reaches every participant.
+	prepareOn(t, c, 1, "postgres", "xlgo_xlgo_900014", 17)
+	logDecision("xlgo_xlgo_900014", dn, true)
+	free, err := cluster.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc := &gateCounter{Client: g}
+	blind := resolver.New(gc, func() []resolver.Datanode {
+		ds := slices.Clone(r.Datanodes())
+		ds[0].Port = free[0]
+		return ds
+	}, "xlgo", c.User, nil)
+	blind.Grace = time.Hour
+	rep, err = blind.RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomes(rep); fmt.Sprint(got) != "map[xlgo_xlgo_900014@datanode2:deferred]" || len(rep.Problems) != 1 || rowsOf(t, c, 1, "postgres", "xlgo_xlgo_900014") != 0 {
+		t.Errorf("datanode1 unreachable: %v, problems %v", got, rep.Problems)
+	}
+	// Every participant reached: applied under the gate.
+	gc.Client = g
+	rep, err = resolver.New(gc, r.Datanodes, "xlgo", c.User, nil).RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomes(rep); got["xlgo_xlgo_900014@datanode2"] != "committed" || gc.entered() != 1 || rowsOf(t, c, 1, "postgres", "xlgo_xlgo_900014") != 1 {
+		t.Errorf("datanode1 reachable again: %v, gate entered %d times, want once", got, gc.entered())
+	}
+
 	// xlctl status's listing.
 	prepareOn(t, c, 0, "postgres", "xlgo_xlgo_900011", 12)
 	prepareOn(t, c, 1, "rdb", "xlgo_xlgo_900011", 13)
@@ -236,6 +286,26 @@ func TestResolver(t *testing.T) {
 	if _, err := queryConn(t, c, 0).Exec(ctx, "ROLLBACK PREPARED 'xlgo_other_900004'"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// gateCounter is the gtm client, counting the resolver's entries at the gate.
+type gateCounter struct {
+	*gtmclient.Client
+	mu sync.Mutex
+	n  int
+}
+
+func (g *gateCounter) GateEnter(ctx context.Context, kind gtmclient.GateKind) (func(), error) {
+	g.mu.Lock()
+	g.n++
+	g.mu.Unlock()
+	return g.Client.GateEnter(ctx, kind)
+}
+
+func (g *gateCounter) entered() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.n
 }
 
 func connectCoord(t *testing.T, c *clustertest.Cluster, db string) *pgx.Conn {

@@ -23,10 +23,17 @@ import (
 )
 
 // Backends runs statements on the backends a transaction holds, one per
-// datanode. Exec may be called for several nodes at once.
+// datanode. Exec may be called for several nodes at once. An error of a
+// statement that was sent but whose answer never came (the connection broke
+// or timed out after the statement left) wraps ErrNoAnswer: the statement
+// may have run.
 type Backends interface {
 	Exec(ctx context.Context, node, sql string) error
 }
+
+// ErrNoAnswer marks the error of a statement sent to a datanode that did not
+// answer: whether it ran is not known.
+var ErrNoAnswer = errors.New("the datanode did not answer")
 
 // GTM is what two-phase commit needs of the gtm (a *gtmclient.Client).
 type GTM interface {
@@ -65,7 +72,14 @@ type Manager struct {
 	// ResolveSoon, when set, asks the coordinator's resolver for a pass now
 	// (a decided commit some datanode has yet to apply).
 	ResolveSoon func()
-	Log         *slog.Logger
+	// Apply, when set, commits the prepared transaction gid on nodes through
+	// connections of its own (the resolver's), and succeeds once none of them
+	// holds it prepared any more. A commit whose COMMIT PREPARED failed on
+	// some datanode is finished with it while the commit keeps holding the
+	// snapshot gate (see finish); without it, the gate is released and the
+	// resolver finishes the commit.
+	Apply func(ctx context.Context, gid string, nodes []string) error
+	Log   *slog.Logger
 }
 
 // The steps of a commit where the failpoint is called. The per-node steps
@@ -118,21 +132,27 @@ func (m *Manager) failpointAt(step, node string) {
 }
 
 // Commit commits a transaction that read on readers and wrote on writers
-// (disjoint). The client's ctx may end: once the commit is under way it is
-// finished within the manager's bounds all the same (a decided commit is
-// never rolled back). An error means the transaction did not commit,
-// except SQLSTATE 08007, whose outcome the gtm's decision log settles.
+// (disjoint). The client's ctx may end: once the commit of the writers is
+// under way it is finished within the manager's bounds all the same (a
+// decided commit is never rolled back). An error means the transaction did
+// not commit, except SQLSTATE 08007, whose outcome the gtm's decision log
+// settles.
 func (m *Manager) Commit(ctx context.Context, b Backends, readers, writers []string) (Result, error) {
-	ctx = context.WithoutCancel(ctx)
 	readers, writers = sorted(readers), sorted(writers)
-	// Read-only participants commit at once (their COMMIT only ends a
-	// snapshot); an error there is reported after the writers committed.
+	// Read-only participants commit at once, within ctx: their COMMIT only
+	// ends a snapshot, and one that does not answer ends its transaction
+	// when its backend is closed. Their error is the client's only when
+	// nothing was written: a write that committed is not undone by it.
 	var readErr error
-	for _, err := range m.onEach(ctx, b, readers, "COMMIT", m.bound(m.CommitWait, DefaultCommitWait), "", "") {
+	for i, err := range m.onEach(ctx, b, readers, "COMMIT", m.bound(m.CommitWait, DefaultCommitWait), "", "") {
 		if err != nil && readErr == nil {
 			readErr = err
 		}
+		if err != nil && len(writers) > 0 {
+			m.log().Warn("commit of a read-only participant failed", "node", readers[i], "err", err)
+		}
 	}
+	ctx = context.WithoutCancel(ctx)
 	switch {
 	case len(writers) == 0:
 		return Result{}, readErr
@@ -141,20 +161,21 @@ func (m *Manager) Commit(ctx context.Context, b Backends, readers, writers []str
 		err := b.Exec(cctx, writers[0], "COMMIT")
 		timedOut := cctx.Err() != nil
 		cancel()
-		if err != nil && timedOut {
+		switch {
+		case err != nil && timedOut:
 			return Result{}, pgerr.New(pgerr.TransactionResolutionUnknown,
 				"the COMMIT of datanode %s did not answer within %s: whether it committed is not known", writers[0], m.bound(m.CommitWait, DefaultCommitWait))
-		}
-		if err != nil {
+		case errors.Is(err, ErrNoAnswer):
+			// The COMMIT left and its answer was lost with the connection:
+			// the datanode may have committed.
+			return Result{}, pgerr.New(pgerr.TransactionResolutionUnknown,
+				"the connection to datanode %s broke before the answer to COMMIT came: whether it committed is not known: %v", writers[0], err)
+		case err != nil:
 			return Result{}, err
 		}
-		return Result{}, readErr
+		return Result{}, nil
 	}
-	res, err := m.twoPhase(ctx, b, writers)
-	if err != nil {
-		return res, err
-	}
-	return res, readErr
+	return m.twoPhase(ctx, b, writers)
 }
 
 // twoPhase commits a transaction that wrote on several datanodes.
@@ -224,35 +245,53 @@ func (m *Manager) twoPhase(ctx context.Context, b Backends, writers []string) (R
 	// applied. The commit is decided: past the gate's bound the resolver
 	// applies it (readers release the gate by their own bounds) and the
 	// client has its COMMIT.
+	// Without the gate (the gtm cannot be reached), a reader through another
+	// coordinator could see the commit applied on some datanodes and not on
+	// the others: the resolver applies it under the gate instead, once the
+	// gtm answers again (it needs the gtm's decision log anyway).
 	gateWait := m.bound(m.GateWait, DefaultGateWait)
 	wctx, cancel := context.WithTimeout(ctx, gateWait)
 	release, gerr := m.GTM.GateEnter(wctx, gtmclient.GateCommitter)
+	for gerr != nil && wctx.Err() == nil && errors.Is(gerr, gtmclient.ErrUnavailable) {
+		select {
+		case <-wctx.Done():
+		case <-time.After(gateRetry):
+		}
+		release, gerr = m.GTM.GateEnter(wctx, gtmclient.GateCommitter)
+	}
 	timedOut := wctx.Err() != nil
 	cancel()
-	switch {
-	case gerr != nil && timedOut:
-		m.log().Warn("commit decided but the snapshot gate was not free in time; the resolver applies it", "gid", gid, "waited", gateWait)
+	if gerr != nil {
+		if timedOut {
+			m.log().Warn("commit decided but the snapshot gate was not free in time; the resolver applies it", "gid", gid, "waited", gateWait)
+		} else {
+			m.log().Warn("commit decided but the snapshot gate cannot be reached; the resolver applies it", "gid", gid, "err", gerr)
+		}
 		m.resolveSoon()
 		res.Warning = fmt.Sprintf("transaction %s is committed; its datanodes apply it shortly", gid)
 		return res, nil
-	case gerr != nil:
-		m.log().Warn("committing without the snapshot gate", "gid", gid, "err", gerr)
-		release = func() {}
 	}
-	done := true
+	var pending []string
 	for i, err := range m.onEach(ctx, b, writers, "COMMIT PREPARED "+quoteLiteral(gid), m.bound(m.CommitWait, DefaultCommitWait), StepCommitPrep, StepCommitted) {
 		// (42704: a resolver finished it already.)
 		if err != nil && !pgerr.Is(err, pgerr.UndefinedObject) {
-			done = false
-			m.log().Warn("commit prepared failed; the resolver will finish it", "node", writers[i], "gid", gid, "err", err)
+			pending = append(pending, writers[i])
+			m.log().Warn("commit prepared failed", "node", writers[i], "gid", gid, "err", err)
 		}
 	}
-	release()
-	if !done {
-		m.resolveSoon()
+	if len(pending) > 0 {
+		// Applied on some datanodes and not on others: a reader must not
+		// pass the gate before it is applied everywhere.
 		res.Warning = fmt.Sprintf("transaction %s is committed; some datanodes will apply it when they are reachable again", gid)
+		if m.Apply != nil {
+			go m.finish(gid, pending, release)
+			return res, nil
+		}
+		release()
+		m.resolveSoon()
 		return res, nil
 	}
+	release()
 	fctx, cancel := context.WithTimeout(ctx, gtmWait)
 	if err := m.GTM.Forget(fctx, gid); err != nil {
 		m.log().Warn("forget decision", "gid", gid, "err", err)
@@ -261,17 +300,57 @@ func (m *Manager) twoPhase(ctx context.Context, b Backends, writers []string) (R
 	return res, nil
 }
 
+// finish applies a decided commit on the datanodes whose COMMIT PREPARED
+// failed, holding the snapshot gate as a committer meanwhile, so that no
+// read of several datanodes sees the commit applied on some and not on the
+// others; it tries again until every one has applied it (or the resolver
+// has), then releases the gate. The hold ends with the coordinator's gtm
+// connection at the latest, and readers wait for it within their own bounds.
+func (m *Manager) finish(gid string, nodes []string, release func()) {
+	defer release()
+	m.log().Warn("commit applied on some datanodes only; the snapshot gate stays held until the others apply it", "gid", gid, "nodes", nodes)
+	m.resolveSoon()
+	pause := FinishRetry
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), m.bound(m.CommitWait, DefaultCommitWait))
+		err := m.Apply(ctx, gid, nodes)
+		cancel()
+		if err == nil {
+			m.log().Info("commit applied on every datanode; snapshot gate released", "gid", gid, "attempts", attempt)
+			fctx, cancel := context.WithTimeout(context.Background(), m.bound(m.GTMWait, DefaultGTMWait))
+			if err := m.GTM.Forget(fctx, gid); err != nil {
+				m.log().Warn("forget decision", "gid", gid, "err", err)
+			}
+			cancel()
+			return
+		}
+		if attempt == 1 || attempt%20 == 0 {
+			m.log().Warn("commit not applied yet; retrying", "gid", gid, "nodes", nodes, "attempt", attempt, "err", err)
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 2*time.Second)
+	}
+}
+
+// gateRetry is the pause between a commit's attempts to reach the snapshot
+// gate while the gtm cannot be reached.
+const gateRetry = 50 * time.Millisecond
+
+// FinishRetry is the first pause of finish between its attempts.
+var FinishRetry = 50 * time.Millisecond
+
 func (m *Manager) resolveSoon() {
 	if m.ResolveSoon != nil {
 		m.ResolveSoon()
 	}
 }
 
-// Abort rolls back the open transactions of nodes, within the manager's
-// bound (a node that does not answer is left to end its transaction when
-// its backend is closed).
+// Abort rolls back the open transactions of nodes, within ctx and the
+// manager's bound (a node that does not answer, or that ctx leaves no time
+// for, is left to end its transaction when its backend is closed: a backend
+// inside a transaction is never pooled again).
 func (m *Manager) Abort(ctx context.Context, b Backends, nodes []string) {
-	m.abort(context.WithoutCancel(ctx), b, sorted(nodes), nil, "")
+	m.abort(ctx, b, sorted(nodes), nil, "")
 }
 
 // abort rolls back open transactions and prepared ones (of gid), at once.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xlgo/xlgo/gtmclient"
+	"github.com/xlgo/xlgo/internal/poll"
 	"github.com/xlgo/xlgo/pgerr"
 )
 
@@ -401,6 +402,58 @@ func TestCommitPreparedHangs(t *testing.T) {
 	}
 }
 
+// A COMMIT PREPARED that fails on one datanode after another applied it:
+// the commit keeps holding the snapshot gate until Apply has finished it
+// there, so that no reader sees it on one datanode only.
+func TestCommitHalfAppliedHoldsTheGate(t *testing.T) {
+	nodes, g := newFakeNodes(), newFakeGTM()
+	nodes.fail["dn2: COMMIT PREPARED"] = pgerr.New(pgerr.ConnectionFailure, "lost connection to datanode dn2")
+	var mu sync.Mutex
+	calls := 0
+	proceed := make(chan struct{})
+	m := manager(g, nil)
+	m.Apply = func(ctx context.Context, gid string, ns []string) error {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if !slices.Equal(ns, []string{"dn2"}) {
+			t.Errorf("Apply on %v, want [dn2]", ns)
+		}
+		if n == 1 {
+			return errors.New("dn2 unreachable")
+		}
+		<-proceed
+		nodes.mu.Lock()
+		delete(nodes.state["dn2"], gid)
+		nodes.done["dn2"][gid] = "committed"
+		nodes.mu.Unlock()
+		return nil
+	}
+	res, err := m.Commit(context.Background(), nodes, nil, two)
+	if err != nil || res.Warning == "" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if nodes.done["dn1"]["xlgo_t_1"] != "committed" {
+		t.Fatalf("dn1: %q", nodes.done["dn1"]["xlgo_t_1"])
+	}
+	g.mu.Lock()
+	held := g.gateHeld
+	g.mu.Unlock()
+	if !held {
+		t.Fatal("the gate was released while dn2 has not applied the commit")
+	}
+	close(proceed)
+	poll.Within(t, 5*time.Second, "the gate released and the decision forgotten", func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return !g.gateHeld && len(g.forgotten) == 1
+	})
+	if nodes.preparedLeft() != 0 {
+		t.Errorf("%d prepared left", nodes.preparedLeft())
+	}
+}
+
 func TestGateNotFreeInTime(t *testing.T) {
 	nodes, g := newFakeNodes(), newFakeGTM()
 	g.gateHang = true
@@ -416,12 +469,41 @@ func TestGateNotFreeInTime(t *testing.T) {
 	}
 }
 
-func TestGateUnavailableCommitsWithoutIt(t *testing.T) {
+// The gtm cannot be reached once the commit is decided: applied without the
+// gate, it could be seen half applied through another coordinator, so it is
+// the resolver's (which applies it under the gate when the gtm is back); the
+// client has its COMMIT within the gate's bound.
+func TestGateUnavailableLeavesTheCommitToTheResolver(t *testing.T) {
 	nodes, g := newFakeNodes(), newFakeGTM()
-	g.gateErr = gtmclient.ErrUnavailable
-	res, err := manager(g, nil).Commit(context.Background(), nodes, nil, two)
-	if err != nil || res.Warning != "" || nodes.preparedLeft() != 0 {
-		t.Fatalf("%+v %v", res, err)
+	g.gateErr = fmt.Errorf("%w: connection lost", gtmclient.ErrUnavailable)
+	kicked := 0
+	m := manager(g, nil)
+	m.ResolveSoon = func() { kicked++ }
+	start := time.Now()
+	res, err := m.Commit(context.Background(), nodes, nil, two)
+	if err != nil || res.Warning == "" || kicked != 1 || time.Since(start) > 2*time.Second {
+		t.Fatalf("%+v %v kicked %d after %v", res, err, kicked, time.Since(start))
+	}
+	if nodes.preparedLeft() != 2 || !g.decisions["xlgo_t_1"] {
+		t.Errorf("the decided commit is the resolver's: %d prepared, decisions %v", nodes.preparedLeft(), g.decisions)
+	}
+}
+
+// A gtm connection that comes back within the gate's bound: the commit
+// takes the gate and applies itself.
+func TestGateReachedAgain(t *testing.T) {
+	nodes, g := newFakeNodes(), newFakeGTM()
+	g.gateErr = fmt.Errorf("%w: connection lost", gtmclient.ErrUnavailable)
+	m := manager(g, nil)
+	m.GateWait = 2 * time.Second
+	time.AfterFunc(100*time.Millisecond, func() {
+		g.mu.Lock()
+		g.gateErr = nil
+		g.mu.Unlock()
+	})
+	res, err := m.Commit(context.Background(), nodes, nil, two)
+	if err != nil || res.Warning != "" || nodes.preparedLeft() != 0 || g.released != 1 {
+		t.Fatalf("%+v %v, %d prepared, released %d", res, err, nodes.preparedLeft(), g.released)
 	}
 }
 
@@ -454,6 +536,60 @@ func TestOneNodeCommitHangs(t *testing.T) {
 	_, err := manager(nil, nil).Commit(context.Background(), nodes, nil, []string{"dn1"})
 	if !pgerr.Is(err, pgerr.TransactionResolutionUnknown) || time.Since(start) > 2*time.Second {
 		t.Fatalf("%v after %v", err, time.Since(start))
+	}
+}
+
+// A one-node COMMIT whose answer was lost with its connection may have
+// committed: 08007, not the connection's error, which says it did not.
+func TestOneNodeCommitAnswerLost(t *testing.T) {
+	nodes := newFakeNodes()
+	nodes.fail["dn1: COMMIT"] = fmt.Errorf("%w: %w", pgerr.New(pgerr.ConnectionFailure, "lost connection to datanode dn1"), ErrNoAnswer)
+	_, err := manager(nil, nil).Commit(context.Background(), nodes, nil, []string{"dn1"})
+	if !pgerr.Is(err, pgerr.TransactionResolutionUnknown) {
+		t.Fatalf("%v, want 08007", err)
+	}
+	// An answer that says no is the datanode's word: the COMMIT did not commit.
+	nodes = newFakeNodes()
+	nodes.fail["dn1: COMMIT"] = pgerr.New(pgerr.SerializationFailure, "could not serialize access")
+	if _, err := manager(nil, nil).Commit(context.Background(), nodes, nil, []string{"dn1"}); !pgerr.Is(err, pgerr.SerializationFailure) {
+		t.Fatalf("%v, want 40001", err)
+	}
+}
+
+// A read-only participant whose COMMIT fails after the writer committed:
+// the transaction committed, and the client is told so.
+func TestReaderCommitFailsWriterCommits(t *testing.T) {
+	nodes := newFakeNodes()
+	nodes.fail["dn2: COMMIT"] = pgerr.New(pgerr.ConnectionFailure, "lost connection to datanode dn2")
+	for _, writers := range [][]string{{"dn1"}, {"dn1", "dn3"}} {
+		if _, err := manager(newFakeGTM(), nil).Commit(context.Background(), nodes, []string{"dn2"}, writers); err != nil {
+			t.Errorf("writers %v: %v, want nil (they committed)", writers, err)
+		}
+	}
+	// Nothing written: the error is the COMMIT's.
+	if _, err := manager(nil, nil).Commit(context.Background(), nodes, []string{"dn2"}, nil); !pgerr.Is(err, pgerr.ConnectionFailure) {
+		t.Errorf("read-only: %v, want 08006", err)
+	}
+}
+
+// Read-only participants and rollbacks end with the caller's context (a
+// statement's bound), the writers' commit does not.
+func TestReadersAndAbortWithinContext(t *testing.T) {
+	nodes := newFakeNodes()
+	nodes.hang["dn2: COMMIT"] = true
+	nodes.hang["dn2: ROLLBACK"] = true
+	m := manager(newFakeGTM(), nil)
+	m.CommitWait, m.AbortWait = 10*time.Second, 10*time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := m.Commit(ctx, nodes, []string{"dn2"}, nil); err == nil || time.Since(start) > 2*time.Second {
+		t.Fatalf("read-only commit: %v after %v", err, time.Since(start))
+	}
+	start = time.Now()
+	m.Abort(ctx, nodes, two)
+	if time.Since(start) > 2*time.Second || !slices.Contains(nodes.sent("dn1"), "ROLLBACK") {
+		t.Fatalf("abort took %v, dn1 got %v", time.Since(start), nodes.sent("dn1"))
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/xlgo/xlgo/pooler"
 	"github.com/xlgo/xlgo/resolver"
 	"github.com/xlgo/xlgo/server"
+	"github.com/xlgo/xlgo/txn"
 )
 
 func main() {
@@ -42,7 +43,7 @@ type options struct {
 	resolveInterval, resolveGrace                                    time.Duration
 	resolveUser                                                      string
 	deadlockInterval                                                 time.Duration
-	readGateWait, commitGateWait, commitPreparedWait                 time.Duration
+	readGateWait, commitGateWait, commitPreparedWait, gtmWait        time.Duration
 	hbaFile, authFile, authUser, datanodePassfile                    string
 	sslCert, sslKey, sslCA                                           string
 	maxClientConn                                                    int
@@ -91,7 +92,8 @@ func newCommand() *cobra.Command {
 	f.DurationVar(&o.deadlockInterval, "deadlock-interval", defaultDeadlockInterval, "how often to look for deadlocks across datanodes (0: never)")
 	f.DurationVar(&o.readGateWait, "read-gate-wait", engine.DefaultReadGateWait, "how long a read of several datanodes waits for the snapshot gate at most (its statement_timeout may end the wait sooner)")
 	f.DurationVar(&o.commitGateWait, "commit-gate-wait", engine.DefaultCommitGateWait, "how long a decided distributed commit waits for the snapshot gate before it leaves its COMMIT PREPAREDs to the resolver")
-	f.DurationVar(&o.commitPreparedWait, "commit-prepared-wait", engine.DefaultCommitPreparedWait, "how long a distributed commit waits for its COMMIT PREPAREDs before it leaves them to the resolver")
+	f.DurationVar(&o.commitPreparedWait, "commit-prepared-wait", engine.DefaultCommitPreparedWait, "how long a distributed commit waits for its COMMIT PREPAREDs before it leaves them to the resolver (also bounds a one-node COMMIT and the PREPAREs)")
+	f.DurationVar(&o.gtmWait, "gtm-wait", txn.DefaultGTMWait, "how long a distributed commit waits for each answer of the GTM (a global transaction id, its decision)")
 	f.StringVar(&o.hbaFile, "hba-file", "", "client authentication rules in pg_hba.conf syntax (default: trust on the Unix socket and loopback, scram-sha-256 elsewhere)")
 	f.StringVar(&o.authFile, "auth-file", "", "userlist file (\"user\" \"password-or-verifier\" per line, mode 0600) to check passwords against instead of the datanodes' pg_authid")
 	f.StringVar(&o.authUser, "auth-user", "", "superuser that reads pg_authid on the preferred datanode (default $PGUSER, else the OS user)")
@@ -134,6 +136,7 @@ func run(logger *slog.Logger, o options) error {
 	}
 	co := engine.NewCoordinator(o.name, o.clusterName, nodes, gtm, logger)
 	co.ReadGateWait, co.CommitGateWait, co.CommitPreparedWait = o.readGateWait, o.commitGateWait, o.commitPreparedWait
+	co.GTMWait = o.gtmWait
 	defer co.Pool.Close()
 	authOpts, err := authOptions(o, co)
 	if err != nil {
@@ -149,6 +152,7 @@ func run(logger *slog.Logger, o options) error {
 		}, o.clusterName, o.resolveUser, logger.With("component", "resolver"))
 		res.Grace = o.resolveGrace
 		co.ResolveSoon = res.Kick
+		co.ApplyCommit = res.CommitPrepared
 		go res.Run(ctx, o.resolveInterval)
 	}
 	if err := startDeadlockDetector(ctx, o, nodes, logger.With("component", "deadlock")); err != nil {

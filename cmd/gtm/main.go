@@ -38,6 +38,7 @@ func newCommand() *cobra.Command {
 		ackTimeout time.Duration
 		standbyOf  string
 		replAck    time.Duration
+		linger     time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:           "gtm",
@@ -57,7 +58,7 @@ func newCommand() *cobra.Command {
 				return fmt.Errorf("--port %d out of range", port)
 			}
 			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", name)
-			opts := []gtm.Option{gtm.WithCatalogAckTimeout(ackTimeout), gtm.WithReplAckTimeout(replAck)}
+			opts := []gtm.Option{gtm.WithCatalogAckTimeout(ackTimeout), gtm.WithReplAckTimeout(replAck), gtm.WithCommitterLinger(linger)}
 			if standbyOf != "" {
 				if _, _, err := net.SplitHostPort(standbyOf); err != nil {
 					return fmt.Errorf("--standby-of %q: want host:port", standbyOf)
@@ -78,6 +79,8 @@ func newCommand() *cobra.Command {
 	f.StringVar(&standbyOf, "standby-of", "", "run as a standby of the primary gtm at host:port (serves nothing until promoted)")
 	f.DurationVar(&replAck, "standby-ack-timeout", gtm.DefaultReplAckTimeout,
 		"how long a primary waits for its standby's acknowledgement before going on alone")
+	f.DurationVar(&linger, "committer-linger", gtm.DefaultCommitterLinger,
+		"how long a committer's hold on the snapshot gate outlives its connection (the COMMIT PREPAREDs it sent still arrive)")
 	return cmd
 }
 
