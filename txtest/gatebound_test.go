@@ -84,8 +84,15 @@ func (h *gateHolder) wait(t *testing.T, d time.Duration) bool {
 	return true
 }
 
-// release gives the gate back (or withdraws the request).
-func (h *gateHolder) release() { h.nc.Close() }
+// release gives the gate back (or withdraws the request), then closes the
+// connection (a committer's grant would outlive a connection closed alone
+// by the gtm's committer linger).
+func (h *gateHolder) release() {
+	var e gtmproto.Encoder
+	h.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	gtmproto.WriteFrame(h.nc, gtmproto.Frame{Type: gtmproto.MsgGateLeave, Body: e.Uvarint(1).Bytes()})
+	h.nc.Close()
+}
 
 // TestReadHoldingGateFinishes: a read of several datanodes holds the snapshot
 // gate when a committer comes (it queues: the groups exclude each other);
