@@ -622,6 +622,11 @@ func (s *session) sqlPrepare(ctx context.Context, ps *pg_query.PrepareStmt, w se
 		// The datanode resolves the declared types: ask it through a PREPARE of its own.
 		return s.sqlPrepareTyped(ctx, ps, w)
 	}
+	return s.prepareSQL(ctx, ps, oids, w)
+}
+
+// prepareSQL makes the statement of SQL PREPARE with its parameter types.
+func (s *session) prepareSQL(ctx context.Context, ps *pg_query.PrepareStmt, oids []uint32, w server.ResultWriter) error {
 	sql, err := planner.DeparseNode(ps.Query)
 	if err != nil {
 		return err
@@ -664,16 +669,7 @@ func (s *session) sqlPrepareTyped(ctx context.Context, ps *pg_query.PrepareStmt,
 		fmt.Sscan(string(v), &o)
 		oids = append(oids, o)
 	}
-	sql, err := planner.DeparseNode(ps.Query)
-	if err != nil {
-		return err
-	}
-	st, err := s.prepare(ctx, ps.Name, sql, oids)
-	if err != nil {
-		return err
-	}
-	s.stmts[ps.Name] = st
-	return w.CommandComplete("PREPARE")
+	return s.prepareSQL(ctx, ps, oids, w)
 }
 
 // sqlExecute is SQL EXECUTE name [(args)].
