@@ -37,6 +37,9 @@ import (
 // cannot be opened (below the datanodes' max_connections of 200).
 const fallbackConns = 150
 
+// baselineSuffix marks the sides run from -baseline's binaries.
+const baselineSuffix = " @baseline"
+
 type workload struct {
 	name    string
 	args    []string // pgbench arguments
@@ -53,11 +56,12 @@ func main() {
 	only := flag.String("only", "", "comma-separated workloads to run (select-simple, select-extended, select-prepared, tpcb); empty: all")
 	outFile := flag.String("o", "", "also write the results into this Markdown file, between the bench markers")
 	verbose := flag.Bool("v", false, "log progress to stderr")
+	baseline := flag.String("baseline", "", "another xlgo checkout (a git worktree of an earlier commit): its gtm and coordinator run as two more sides, \"@baseline\", alternating with this tree's")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, options{*duration, *rounds, *clients, *threads, *scale, *conns, *only, *outFile, *verbose}); err != nil {
+	if err := run(ctx, options{*duration, *rounds, *clients, *threads, *scale, *conns, *only, *outFile, *baseline, *verbose}); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -69,6 +73,7 @@ type options struct {
 	clients, threads int
 	scale, conns     int
 	only, outFile    string
+	baseline         string
 	verbose          bool
 }
 
@@ -117,13 +122,33 @@ func run(ctx context.Context, o options) error {
 		targets = append(targets, t)
 	}
 	for _, n := range []int{1, 2} {
-		t, err := e.startXlgo(ctx, binDir, n)
+		t, err := e.startXlgo(ctx, binDir, n, "")
 		if err != nil {
 			return err
 		}
 		targets = append(targets, t)
 	}
 	xlgo1 := targets[len(targets)-2]
+	if o.baseline != "" {
+		baseDir, err := e.mkdir("baseline")
+		if err != nil {
+			return err
+		}
+		e.logf("building gtm and coordinator of %s", o.baseline)
+		if err := buildBinaries(o.baseline, baseDir); err != nil {
+			return err
+		}
+		// Each baseline cluster beside its counterpart, so that the rounds
+		// alternate A A' B B' and both see the same moment of the machine.
+		for _, n := range []int{2, 1} {
+			t, err := e.startXlgo(ctx, baseDir, n, baselineSuffix)
+			if err != nil {
+				return err
+			}
+			at := slices.IndexFunc(targets, func(x *target) bool { return x.name+baselineSuffix == t.name })
+			targets = slices.Insert(targets, at+1, t)
+		}
+	}
 
 	pb := &pgbenchRunner{prog: pgbench, role: e.role, work: e.work, verbose: o.verbose}
 	for _, t := range targets {
@@ -171,7 +196,7 @@ func run(ctx context.Context, o options) error {
 	for _, w := range workloads {
 		var ts []*target
 		for _, t := range targets {
-			if w.systems == nil || slices.Contains(w.systems, t.name) {
+			if w.systems == nil || slices.Contains(w.systems, strings.TrimSuffix(t.name, baselineSuffix)) {
 				ts = append(ts, t)
 			}
 		}

@@ -288,8 +288,9 @@ log_destination = 'stderr'
 }
 
 // startXlgo inits and starts an xlgo cluster with one coordinator and the
-// given number of datanodes.
-func (e *env) startXlgo(ctx context.Context, binDir string, datanodes int) (*target, error) {
+// given number of datanodes, from the binaries in binDir; suffix is appended
+// to its name.
+func (e *env) startXlgo(ctx context.Context, binDir string, datanodes int, suffix string) (*target, error) {
 	home, err := os.MkdirTemp(e.work, fmt.Sprintf("xlgo%d-", datanodes))
 	if err != nil {
 		return nil, err
@@ -330,6 +331,7 @@ func (e *env) startXlgo(ctx context.Context, binDir string, datanodes int) (*tar
 	if datanodes > 1 {
 		name += "s"
 	}
+	name += suffix
 	t := &target{name: name, port: ports[1]}
 	t.pid = func() int {
 		data, err := os.ReadFile(ctl.PidPath("coord1"))
