@@ -265,6 +265,24 @@ var handlers = map[gtmproto.MsgType]handler{
 		}
 		return encodeUvarint(id), nil
 	},
+	gtmproto.MsgNextGXIDs: func(c *serverConn, d *gtmproto.Decoder) ([]byte, error) {
+		n := d.Uvarint()
+		if err := d.Finish(); err != nil {
+			return nil, err
+		}
+		id, err := c.s.NextGXIDs(n)
+		if err != nil {
+			return nil, err
+		}
+		return encodeUvarint(id), nil
+	},
+	gtmproto.MsgForgetMany: func(c *serverConn, d *gtmproto.Decoder) ([]byte, error) {
+		gids := d.Strings(gtmproto.MaxForgetBatch, gtmproto.MaxGIDLen)
+		if err := d.Finish(); err != nil {
+			return nil, err
+		}
+		return nil, c.s.ForgetMany(gids)
+	},
 	gtmproto.MsgLogDecision: func(c *serverConn, d *gtmproto.Decoder) ([]byte, error) {
 		dec := d.Decision()
 		if err := d.Finish(); err != nil {

@@ -274,18 +274,26 @@ func truncateFile(path string, size int64) error {
 
 // NextGXID hands out the next global transaction id. An id is returned only
 // after a log record covering it is durable, so ids are never reused.
-func (s *Server) NextGXID() (uint64, error) {
+func (s *Server) NextGXID() (uint64, error) { return s.NextGXIDs(1) }
+
+// NextGXIDs hands out n consecutive global transaction ids and returns the
+// first: a coordinator takes a range at a time and numbers its transactions
+// from it without asking again. Ids of a range never used are skipped.
+func (s *Server) NextGXIDs(n uint64) (uint64, error) {
+	if n < 1 || n > gtmproto.MaxGXIDRange {
+		return 0, fmt.Errorf("%w: a range of %d gxids (1 to %d)", ErrInvalid, n, gtmproto.MaxGXIDRange)
+	}
 	s.gxMu.Lock()
 	defer s.gxMu.Unlock()
-	if s.nextGXID >= s.gxidReserved {
-		upTo := s.nextGXID + s.opts.gxidBlock
+	if s.nextGXID+n > s.gxidReserved {
+		upTo := s.nextGXID + max(n, s.opts.gxidBlock)
 		if err := s.appendDurable(recGXIDReserved, encodeUvarint(upTo)); err != nil {
 			return 0, err
 		}
 		s.gxidReserved = upTo
 	}
 	id := s.nextGXID
-	s.nextGXID++
+	s.nextGXID += n
 	return id, nil
 }
 
@@ -356,6 +364,31 @@ func (s *Server) Forget(gid string) error {
 	}
 	delete(s.decisions, gid)
 	s.logger.Debug("decision forgotten", "gid", gid)
+	return nil
+}
+
+// ForgetMany drops the decisions of gids (see Forget) with one write to the
+// log.
+func (s *Server) ForgetMany(gids []string) error {
+	s.decMu.Lock()
+	defer s.decMu.Unlock()
+	var recs []walRecord
+	for _, gid := range gids {
+		if _, ok := s.decisions[gid]; ok {
+			recs = append(recs, walRecord{recForget, encodeString(gid)})
+		}
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	// No fsync, as for Forget.
+	if _, err := s.wal.appendBatch(recs); err != nil {
+		return err
+	}
+	for _, gid := range gids {
+		delete(s.decisions, gid)
+	}
+	s.logger.Debug("decisions forgotten", "count", len(recs))
 	return nil
 }
 

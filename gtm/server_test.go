@@ -113,6 +113,62 @@ func TestGXIDsStrictlyIncreaseAcrossRestarts(t *testing.T) {
 	}
 }
 
+// Ranges larger than the reservation block are reserved whole, and survive
+// a crash; a range of no ids or of too many is refused.
+func TestGXIDRanges(t *testing.T) {
+	dir := t.TempDir()
+	s := openServer(t, dir, nil, WithGXIDBlock(5))
+	first, err := s.NextGXIDs(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := s.NextGXID()
+	if err != nil || next != first+100 {
+		t.Fatalf("NextGXID after a range of 100 from %d = %d, %v", first, next, err)
+	}
+	for _, n := range []uint64{0, gtmproto.MaxGXIDRange + 1} {
+		if _, err := s.NextGXIDs(n); !errors.Is(err, ErrInvalid) {
+			t.Errorf("NextGXIDs(%d) = %v, want ErrInvalid", n, err)
+		}
+	}
+	big, err := s.NextGXIDs(50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crash(s)
+	s = openServer(t, dir, nil, WithGXIDBlock(5))
+	if id, err := s.NextGXID(); err != nil || id < big+50 {
+		t.Fatalf("NextGXID after a crash = %d, %v; the range %d..%d was handed out", id, err, big, big+49)
+	}
+}
+
+// ForgetMany drops known decisions with one write and ignores unknown gids;
+// what it dropped stays dropped after a restart.
+func TestForgetMany(t *testing.T) {
+	dir := t.TempDir()
+	s := openServer(t, dir, nil)
+	for _, gid := range []string{"a", "b", "c"} {
+		if err := s.LogDecision(gtmproto.Decision{GID: gid, Participants: []string{"dn1", "dn2"}, Commit: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.ForgetMany([]string{"a", "zz", "c"}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(s *Server) {
+		t.Helper()
+		ds, err := s.ListDecisions()
+		if err != nil || len(ds) != 1 || ds[0].GID != "b" {
+			t.Fatalf("decisions left = %+v, %v; want b only", ds, err)
+		}
+	}
+	check(s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check(openServer(t, dir, nil))
+}
+
 func TestGXIDConcurrent(t *testing.T) {
 	s := openServer(t, t.TempDir(), nil, WithGXIDBlock(16))
 	const workers, each = 8, 200

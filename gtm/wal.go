@@ -92,7 +92,22 @@ var errLogFailed = errors.New("gtm log failed")
 // append writes one record and returns the log offset just past it. The record
 // is not durable until syncTo returns for that offset.
 func (w *wal) append(t recordType, body []byte) (int64, error) {
-	rec := appendRecord(nil, t, body)
+	return w.appendBatch([]walRecord{{t, body}})
+}
+
+// walRecord is one record to append: its type and body.
+type walRecord struct {
+	t    recordType
+	body []byte
+}
+
+// appendBatch writes records with one write and returns the log offset just
+// past the last.
+func (w *wal) appendBatch(recs []walRecord) (int64, error) {
+	var rec []byte
+	for _, r := range recs {
+		rec = appendRecord(rec, r.t, r.body)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
@@ -110,7 +125,9 @@ func (w *wal) append(t recordType, body []byte) (int64, error) {
 	}
 	w.size += int64(len(rec))
 	// Records built here always decode; an error would mean a bug in this file.
-	_ = w.st.apply(t, body)
+	for _, r := range recs {
+		_ = w.st.apply(r.t, r.body)
+	}
 	if w.tap != nil {
 		w.tap.enqueue(rec, w.size)
 	}

@@ -97,6 +97,11 @@ type Client struct {
 
 	dialMu sync.Mutex
 
+	gxMu          sync.Mutex
+	gxNext, gxEnd uint64 // the ids NextGXID has yet to hand out
+
+	forgets forgetQueue
+
 	watchMu  sync.Mutex
 	watchFn  func(uint64)
 	watching bool
@@ -195,6 +200,8 @@ var errStandby = errors.New("gtm is a standby")
 // retried on a new connection when the connection broke after sending them.
 var retrySafe = map[gtmproto.MsgType]bool{
 	gtmproto.MsgNextGXID:      true, // a lost id is skipped
+	gtmproto.MsgNextGXIDs:     true,
+	gtmproto.MsgForgetMany:    true,
 	gtmproto.MsgLogDecision:   true, // logging the same decision again succeeds
 	gtmproto.MsgForget:        true,
 	gtmproto.MsgDecision:      true,
@@ -273,14 +280,31 @@ func finish(d *gtmproto.Decoder, what string) error {
 	return nil
 }
 
-// NextGXID returns a new global transaction id, larger than every id handed out before.
+// GXIDRange is how many global transaction ids NextGXID takes from the GTM
+// at a time.
+const GXIDRange = 256
+
+// NextGXID returns a new global transaction id, never handed out before (to
+// anyone). The client takes GXIDRange ids at a time from the GTM and hands
+// them out itself: a two-phase commit needs no round trip for its id.
 func (c *Client) NextGXID(ctx context.Context) (uint64, error) {
-	d, err := c.call(ctx, gtmproto.MsgNextGXID, nil)
-	if err != nil {
-		return 0, err
+	c.gxMu.Lock()
+	defer c.gxMu.Unlock()
+	if c.gxNext == c.gxEnd {
+		var e gtmproto.Encoder
+		d, err := c.call(ctx, gtmproto.MsgNextGXIDs, e.Uvarint(GXIDRange).Bytes())
+		if err != nil {
+			return 0, err
+		}
+		first := d.Uvarint()
+		if err := finish(d, "NextGXIDs"); err != nil {
+			return 0, err
+		}
+		c.gxNext, c.gxEnd = first, first+GXIDRange
 	}
-	id := d.Uvarint()
-	return id, finish(d, "NextGXID")
+	id := c.gxNext
+	c.gxNext++
+	return id, nil
 }
 
 // LogDecision durably records the decision for gid; it returns after the GTM fsynced it.
@@ -601,7 +625,12 @@ func (cn *conn) takeNotes() []uint64 {
 	return n
 }
 
-func (cn *conn) write(ctx context.Context, f gtmproto.Frame) error {
+// write sends frames with one write.
+func (cn *conn) write(ctx context.Context, frames ...gtmproto.Frame) error {
+	var buf []byte
+	for _, f := range frames {
+		buf = gtmproto.AppendFrame(buf, f)
+	}
 	cn.wmu.Lock()
 	defer cn.wmu.Unlock()
 	deadline := time.Now().Add(writeTimeout)
@@ -609,7 +638,7 @@ func (cn *conn) write(ctx context.Context, f gtmproto.Frame) error {
 		deadline = d
 	}
 	_ = cn.nc.SetWriteDeadline(deadline)
-	if err := gtmproto.WriteFrame(cn.nc, f); err != nil {
+	if _, err := cn.nc.Write(buf); err != nil {
 		// A partial frame would desynchronize the stream: drop the connection.
 		cn.close(err)
 		return err

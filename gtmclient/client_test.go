@@ -376,16 +376,19 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll.Until(t, "client notices the GTM is gone", func() bool { return !c.Connected() })
-	if _, err := c.NextGXID(ctx); !errors.Is(err, gtmclient.ErrUnavailable) {
-		t.Fatalf("NextGXID while GTM down = %v, want ErrUnavailable", err)
+	if _, err := c.Decision(ctx, "xl_r"); !errors.Is(err, gtmclient.ErrUnavailable) {
+		t.Fatalf("Decision while GTM down = %v, want ErrUnavailable", err)
 	}
 
 	startGTM(t, dir, addr)
-	var id2 uint64
-	poll.Until(t, "NextGXID after restart", func() bool {
-		id2, err = c.NextGXID(ctx)
+	poll.Until(t, "CatalogEpoch after restart", func() bool {
+		_, err = c.CatalogEpoch(ctx)
 		return err == nil
 	})
+	id2, err := c.NextGXID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if id2 <= id1 {
 		t.Fatalf("GXID %d after restart, before %d", id2, id1)
 	}

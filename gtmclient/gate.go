@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/xlgo/xlgo/gtm/gtmproto"
 )
@@ -44,14 +43,7 @@ func (c *Client) GateEnter(ctx context.Context, kind GateKind) (release func(), 
 		}
 		token, err := cn.gateEnter(ctx, body)
 		if err == nil {
-			var once sync.Once
-			return func() {
-				once.Do(func() {
-					var e gtmproto.Encoder
-					// A lost connection has released the grant already.
-					_ = cn.write(context.Background(), gtmproto.Frame{Type: gtmproto.MsgGateLeave, Body: e.Uvarint(token).Bytes()})
-				})
-			}, nil
+			return cn.releaser(token), nil
 		}
 		var se *ServerError
 		switch {

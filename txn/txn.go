@@ -35,12 +35,20 @@ type Backends interface {
 // answer: whether it ran is not known.
 var ErrNoAnswer = errors.New("the datanode did not answer")
 
-// GTM is what two-phase commit needs of the gtm (a *gtmclient.Client).
+// GTM is what two-phase commit needs of the gtm (a *gtmclient.Client). A
+// commit asks it for a GXID (handed out from a range the client holds),
+// then logs the decision and asks for the snapshot gate in one round trip
+// (CommitAndEnter), releases the gate without waiting and has the decision
+// forgotten in a later batch (ForgetLater).
 type GTM interface {
 	NextGXID(ctx context.Context) (uint64, error)
 	LogDecision(ctx context.Context, gid string, nodes []string, commit bool) error
+	// CommitAndEnter logs a commit decision and takes the gate as a
+	// committer: decided tells whether an error is the gate's (see
+	// gtmclient.Client.CommitAndEnter).
+	CommitAndEnter(ctx context.Context, gateWait time.Duration, gid string, nodes []string) (release func(), decided bool, err error)
 	GateEnter(ctx context.Context, kind gtmclient.GateKind) (release func(), err error)
-	Forget(ctx context.Context, gid string) error
+	ForgetLater(gid string)
 }
 
 // Default bounds of the manager's waits.
@@ -216,10 +224,21 @@ func (m *Manager) twoPhase(ctx context.Context, b Backends, writers []string) (R
 		return res, first
 	}
 
+	// The decision, and the snapshot gate: readers of several nodes do not
+	// start while the commit is half applied. The commit is decided: past
+	// the gate's bound the resolver applies it (readers release the gate by
+	// their own bounds) and the client has its COMMIT.
+	// Without the gate (the gtm cannot be reached), a reader through another
+	// coordinator could see the commit applied on some datanodes and not on
+	// the others: the resolver applies it under the gate instead, once the
+	// gtm answers again (it needs the gtm's decision log anyway).
+	gateWait := m.bound(m.GateWait, DefaultGateWait)
 	gctx, cancel = context.WithTimeout(ctx, gtmWait)
-	err = m.GTM.LogDecision(gctx, gid, writers, true)
+	release, decided, err := m.GTM.CommitAndEnter(gctx, gateWait, gid, writers)
 	cancel()
-	if err != nil {
+	gerr := err
+	if !decided {
+		gerr = errNoGate
 		// Unless the GTM refused it, the commit may have been logged all
 		// the same (reply lost): only a logged abort makes rolling back
 		// safe, else the resolver could commit what this rolled back.
@@ -241,26 +260,19 @@ func (m *Manager) twoPhase(ctx context.Context, b Backends, writers []string) (R
 	}
 	m.failpoint(StepAfterDecision)
 
-	// Readers of several nodes do not start while the commit is half
-	// applied. The commit is decided: past the gate's bound the resolver
-	// applies it (readers release the gate by their own bounds) and the
-	// client has its COMMIT.
-	// Without the gate (the gtm cannot be reached), a reader through another
-	// coordinator could see the commit applied on some datanodes and not on
-	// the others: the resolver applies it under the gate instead, once the
-	// gtm answers again (it needs the gtm's decision log anyway).
-	gateWait := m.bound(m.GateWait, DefaultGateWait)
-	wctx, cancel := context.WithTimeout(ctx, gateWait)
-	release, gerr := m.GTM.GateEnter(wctx, gtmclient.GateCommitter)
-	for gerr != nil && wctx.Err() == nil && errors.Is(gerr, gtmclient.ErrUnavailable) {
-		select {
-		case <-wctx.Done():
-		case <-time.After(gateRetry):
+	wctx, wcancel := context.WithTimeout(ctx, gateWait)
+	defer wcancel()
+	for gerr != nil && wctx.Err() == nil && (gerr == errNoGate || errors.Is(gerr, gtmclient.ErrUnavailable)) {
+		if gerr != errNoGate {
+			select {
+			case <-wctx.Done():
+			case <-time.After(gateRetry):
+			}
 		}
 		release, gerr = m.GTM.GateEnter(wctx, gtmclient.GateCommitter)
 	}
-	timedOut := wctx.Err() != nil
-	cancel()
+	timedOut := wctx.Err() != nil || errors.Is(gerr, context.DeadlineExceeded)
+	wcancel()
 	if gerr != nil {
 		if timedOut {
 			m.log().Warn("commit decided but the snapshot gate was not free in time; the resolver applies it", "gid", gid, "waited", gateWait)
@@ -292,13 +304,13 @@ func (m *Manager) twoPhase(ctx context.Context, b Backends, writers []string) (R
 		return res, nil
 	}
 	release()
-	fctx, cancel := context.WithTimeout(ctx, gtmWait)
-	if err := m.GTM.Forget(fctx, gid); err != nil {
-		m.log().Warn("forget decision", "gid", gid, "err", err)
-	}
-	cancel()
+	m.GTM.ForgetLater(gid)
 	return res, nil
 }
+
+// errNoGate marks a commit whose decision was logged by another call than
+// the one that asks for the gate: the gate is yet to be asked for.
+var errNoGate = errors.New("snapshot gate not asked for")
 
 // finish applies a decided commit on the datanodes whose COMMIT PREPARED
 // failed, holding the snapshot gate as a committer meanwhile, so that no
@@ -317,11 +329,7 @@ func (m *Manager) finish(gid string, nodes []string, release func()) {
 		cancel()
 		if err == nil {
 			m.log().Info("commit applied on every datanode; snapshot gate released", "gid", gid, "attempts", attempt)
-			fctx, cancel := context.WithTimeout(context.Background(), m.bound(m.GTMWait, DefaultGTMWait))
-			if err := m.GTM.Forget(fctx, gid); err != nil {
-				m.log().Warn("forget decision", "gid", gid, "err", err)
-			}
-			cancel()
+			m.GTM.ForgetLater(gid)
 			return
 		}
 		if attempt == 1 || attempt%20 == 0 {

@@ -171,12 +171,23 @@ func (g *fakeGTM) GateEnter(ctx context.Context, kind gtmclient.GateKind) (func(
 	}, nil
 }
 
-func (g *fakeGTM) Forget(ctx context.Context, gid string) error {
+// CommitAndEnter is LogDecision then GateEnter, as the gtm serves the two
+// requests of gtmclient's CommitAndEnter.
+func (g *fakeGTM) CommitAndEnter(ctx context.Context, gateWait time.Duration, gid string, nodes []string) (func(), bool, error) {
+	if err := g.LogDecision(ctx, gid, nodes, true); err != nil {
+		return nil, false, err
+	}
+	gateCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), gateWait)
+	defer cancel()
+	release, err := g.GateEnter(gateCtx, gtmclient.GateCommitter)
+	return release, true, err
+}
+
+func (g *fakeGTM) ForgetLater(gid string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.forgotten = append(g.forgotten, gid)
 	delete(g.decisions, gid)
-	return nil
 }
 
 // steps records the failpoint steps a commit reached.

@@ -87,6 +87,8 @@ const (
 	MsgReplAck          MsgType = 0x14
 	MsgPromote          MsgType = 0x15
 	MsgNodeInfo         MsgType = 0x16
+	MsgNextGXIDs        MsgType = 0x17
+	MsgForgetMany       MsgType = 0x18
 
 	MsgCatalogNotify MsgType = 0x40
 	MsgReplSnapshot  MsgType = 0x41
@@ -101,6 +103,10 @@ func (t MsgType) String() string {
 	switch t {
 	case MsgNextGXID:
 		return "NextGXID"
+	case MsgNextGXIDs:
+		return "NextGXIDs"
+	case MsgForgetMany:
+		return "ForgetMany"
 	case MsgLogDecision:
 		return "LogDecision"
 	case MsgForget:
@@ -254,6 +260,10 @@ const (
 	MaxResponseFrame = 256 << 20
 	// MaxGIDLen is PostgreSQL's limit on a prepared transaction's gid (GIDSIZE - 1).
 	MaxGIDLen = 199
+	// MaxGXIDRange bounds the ids one NextGXIDs hands out.
+	MaxGXIDRange = 1 << 16
+	// MaxForgetBatch bounds the gids of one ForgetMany.
+	MaxForgetBatch = 4096
 	// MaxParticipants bounds the participant list of one decision.
 	MaxParticipants = 4096
 	// MaxNodeNameLen bounds one participant name.
