@@ -454,6 +454,10 @@ func (c *Cluster) datanodePid(n Node) (int, bool) {
 	return pid, procAlive(pid, "postgres")
 }
 
+// staleServerWait bounds how long starting a datanode waits for what a
+// killed server left behind (backends, an unreaped postmaster).
+const staleServerWait = 30 * time.Second
+
 func (c *Cluster) startDatanode(ctx context.Context, e *env, n Node) error {
 	if pid, ok := c.datanodePid(n); ok {
 		c.say("Datanode %s is already running (pid %d).", n.Name, pid)
@@ -461,6 +465,13 @@ func (c *Cluster) startDatanode(ctx context.Context, e *env, n Node) error {
 	}
 	if _, err := os.Stat(filepath.Join(c.DataDir(n.Name), "PG_VERSION")); err != nil {
 		return fmt.Errorf("%s is not a datanode data directory (run xlctl init)", c.DataDir(n.Name))
+	}
+	// Right after a kill -9 of the postmaster its backends may still run,
+	// and the dead postmaster may not be reaped yet.
+	if removed, err := clearStaleServer(c.DataDir(n.Name), staleServerWait); err != nil {
+		return fmt.Errorf("datanode %s: %w", n.Name, err)
+	} else if removed {
+		c.say("Removed the postmaster.pid of datanode %s's dead server.", n.Name)
 	}
 	c.say("Start datanode %s", n.Name)
 	err := runOut(c.pgCmd(ctx, e, true, "pg_ctl", "start", "-D", c.DataDir(n.Name), "-l", c.LogPath(n.Name), "-w", "-t", "120", "-s"))

@@ -234,6 +234,82 @@ func waitGone(pid int, d time.Duration, want ...string) bool {
 	return true
 }
 
+// dirUsers lists the processes (other than this one) whose working
+// directory is dir: a PostgreSQL server and every backend of it run in its
+// data directory.
+func dirUsers(dir string) []int {
+	want, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err == nil && cwd == want {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// pidExists reports whether pid names any process, a zombie included.
+func pidExists(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// clearStaleServer makes a data directory whose server was killed (its
+// postmaster.pid names a process that is no PostgreSQL server any more)
+// ready to start: it waits, up to d, for the backends the killed postmaster
+// left behind to exit (they do once they notice) and for the dead postmaster
+// to be reaped. Its lock files (postmaster.pid and its socket's lock file)
+// are removed when its process is still a zombie once no process works in
+// the directory any more: PostgreSQL would take the zombie for a running
+// server. It fails, naming them, when processes still work in the directory
+// after d.
+func clearStaleServer(dataDir string, d time.Duration) (removed bool, err error) {
+	pidFile := filepath.Join(dataDir, "postmaster.pid")
+	pid, err := readPid(pidFile)
+	if err != nil || procAlive(pid, "postgres") {
+		return false, nil
+	}
+	locks := []string{pidFile}
+	if data, err := os.ReadFile(pidFile); err == nil {
+		// Lines 4 and 5 of postmaster.pid: the port and the socket directory.
+		if lines := strings.Split(string(data), "\n"); len(lines) > 4 && lines[3] != "" && lines[4] != "" {
+			locks = append(locks, filepath.Join(strings.TrimSpace(lines[4]), ".s.PGSQL."+strings.TrimSpace(lines[3])+".lock"))
+		}
+	}
+	deadline := time.Now().Add(d)
+	for {
+		users := dirUsers(dataDir)
+		if len(users) == 0 && !pidExists(pid) {
+			return false, nil
+		}
+		if len(users) == 0 {
+			for _, l := range locks {
+				if owner, err := readPid(l); err == nil && owner == pid {
+					if err := os.Remove(l); err != nil && !os.IsNotExist(err) {
+						return false, err
+					}
+				}
+			}
+			return true, nil
+		}
+		if time.Now().After(deadline) {
+			return false, fmt.Errorf("processes of a stopped server still run in %s (pids %v) after %v; end them and start again", dataDir, users, d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // tailFile returns the last n lines of a file ("" when unreadable).
 func tailFile(path string, n int) string {
 	data, err := os.ReadFile(path)

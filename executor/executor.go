@@ -70,6 +70,13 @@ func Run(ctx context.Context, p planner.Plan, b Backends, sink Sink) (string, er
 // NodeError gives a datanode's error the node's name, keeping its SQLSTATE.
 func NodeError(node string, err error) error {
 	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.Severity == "FATAL" || pe.Severity == "PANIC") {
+		// The datanode ended its backend (shut down, crashed, terminated):
+		// that ends the client's statement, not the client's session.
+		return &pgconn.PgError{Severity: "ERROR", Code: pgerr.ConnectionFailure,
+			Message: fmt.Sprintf("lost connection to datanode %s: %s", node, pe.Message),
+			Detail:  fmt.Sprintf("The datanode ended the connection with %s %s.", pe.Severity, pe.Code)}
+	}
 	if errors.As(err, &pe) {
 		c := *pe
 		// The datanode's position points into the SQL it was sent, which

@@ -274,6 +274,17 @@ func (p *Pool) get(ctx context.Context, key Key, settings string, wait bool) (*C
 				continue
 			}
 			p.mu.Unlock()
+			if !quiet(c) {
+				// Its backend ended while it was idle (the datanode was
+				// shut down or restarted): a statement sent on it would
+				// only read that backend's FATAL.
+				c.PgConn.Conn().Close()
+				p.mu.Lock()
+				p.open[key]--
+				p.signalLocked(key)
+				p.mu.Unlock()
+				continue
+			}
 			return c, nil
 		}
 		if p.open[key] < p.opts.MaxPerKey {
@@ -353,8 +364,17 @@ func (p *Pool) connect(ctx context.Context, key Key) (*Conn, error) {
 	pc, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
 		if pe, ok := unwrapPgError(err); ok {
-			// The datanode refused us (no such database, role...): its words.
-			return nil, pe
+			// The datanode refused us (no such database, role, starting
+			// up...): its words, as an ERROR of the statement that needed
+			// the backend, not the end of the client's session.
+			c := *pe
+			if c.Severity == "FATAL" || c.Severity == "PANIC" {
+				c.Severity, c.SeverityUnlocalized = "ERROR", "ERROR"
+			}
+			if c.Where == "" {
+				c.Where = "datanode " + key.Node
+			}
+			return nil, &c
 		}
 		return nil, &pgconn.PgError{
 			Severity: "ERROR", Code: pgerr.SqlclientUnableToEstablishSqlconnection,
@@ -363,6 +383,16 @@ func (p *Pool) connect(ctx context.Context, key Key) (*Conn, error) {
 	}
 	c.PgConn = pc
 	return c, nil
+}
+
+// quiet reports whether an idle connection has received nothing since it
+// was put back (see rawconn.Conn.Quiet); a connection that cannot tell is
+// taken as quiet.
+func quiet(c *Conn) bool {
+	if q, ok := c.PgConn.Conn().(interface{ Quiet() bool }); ok {
+		return q.Quiet()
+	}
+	return true
 }
 
 func unwrapPgError(err error) (*pgconn.PgError, bool) {

@@ -91,6 +91,29 @@ func (c *Conn) readOnce(fd uintptr) bool {
 	}
 }
 
+// Quiet reports whether nothing has arrived on the connection and it is
+// still open, without waiting. A pooled connection's server sends nothing
+// unasked: bytes or an end of stream there mean it ended the connection
+// (a FATAL of a shutdown, a crash) while the connection was idle.
+func (c *Conn) Quiet() bool {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	var b [1]byte
+	quiet := false
+	err := c.rc.Read(func(fd uintptr) bool {
+		for {
+			_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+				syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+			if e == syscall.EINTR {
+				continue
+			}
+			quiet = e == syscall.EAGAIN
+			return true // never wait
+		}
+	})
+	return err == nil && quiet
+}
+
 func (c *Conn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	c.wr, c.wn, c.werrno = p, 0, 0

@@ -8,6 +8,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/xlgo/xlgo/internal/poll"
 )
 
 func pair(t *testing.T) (net.Conn, net.Conn) {
@@ -85,5 +87,33 @@ func TestDeadlineAndClose(t *testing.T) {
 	}
 	if _, err := a.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("write to a closed connection: %v", err)
+	}
+}
+
+// Quiet: true while nothing has arrived; false once bytes wait (which a
+// read then still gets whole) or the peer has closed; false on a closed
+// connection.
+func TestQuiet(t *testing.T) {
+	a, b := pair(t)
+	qa := a.(*Conn)
+	if !qa.Quiet() {
+		t.Fatal("a fresh connection is not quiet")
+	}
+	if _, err := b.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, "not quiet with a byte waiting", func() bool { return !qa.Quiet() })
+	buf := make([]byte, 1)
+	if _, err := io.ReadFull(a, buf); err != nil || buf[0] != 'x' {
+		t.Fatalf("after Quiet, read %q, %v", buf, err)
+	}
+	if !qa.Quiet() {
+		t.Fatal("not quiet once the byte is read")
+	}
+	b.Close()
+	poll.Until(t, "not quiet after the peer closed", func() bool { return !qa.Quiet() })
+	a.Close()
+	if qa.Quiet() {
+		t.Fatal("a closed connection is quiet")
 	}
 }
