@@ -3,6 +3,8 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"strings"
 	"syscall"
 	"testing"
@@ -83,4 +85,70 @@ func TestDatanodeLossIsAnError(t *testing.T) {
 		}
 	}
 	dn1.Close(ctx)
+}
+
+// Losing a coordinator loses only its own clients' connections: a session
+// on the other coordinator goes on inside its transaction, and a client
+// that lists both coordinators (libpq's host=a,b) reconnects to the one
+// that is left.
+func TestCoordinatorLoss(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Coordinators: 2, Datanodes: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	both := fmt.Sprintf("host=127.0.0.1,127.0.0.1 port=%d,%d user=%s dbname=postgres sslmode=disable connect_timeout=5",
+		c.CoordPort(0), c.CoordPort(1), c.User)
+	viaBoth, err := pgx.Connect(ctx, both)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer viaBoth.Close(context.Background())
+	if viaBoth.PgConn().Conn().RemoteAddr().(*net.TCPAddr).Port != c.CoordPort(0) {
+		t.Fatalf("the client listing both coordinators did not reach the first")
+	}
+	onSecond, err := pgx.Connect(ctx, c.CoordDSN(1, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer onSecond.Close(context.Background())
+	for _, sql := range []string{"CREATE TABLE kept (id int, v int) DISTRIBUTE BY HASH (id)", "INSERT INTO kept SELECT g, 0 FROM generate_series(1, 20) g"} {
+		if _, err := viaBoth.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	// A transaction on both datanodes through the second coordinator.
+	for _, sql := range []string{"BEGIN", "UPDATE kept SET v = v + 1"} {
+		if _, err := onSecond.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+
+	c.KillPid(t, c.CoordinatorPid(0))
+
+	if _, err := viaBoth.Exec(ctx, "SELECT 1"); err == nil {
+		t.Fatal("a statement on the killed coordinator's connection succeeded")
+	}
+	if _, err := onSecond.Exec(ctx, "COMMIT"); err != nil {
+		t.Fatalf("COMMIT on the coordinator that is left: %v", err)
+	}
+	again, err := pgx.Connect(ctx, both)
+	if err != nil {
+		t.Fatalf("reconnecting with both coordinators listed: %v", err)
+	}
+	defer again.Close(context.Background())
+	if port := again.PgConn().Conn().RemoteAddr().(*net.TCPAddr).Port; port != c.CoordPort(1) {
+		t.Fatalf("reconnected to port %d, want the second coordinator's %d", port, c.CoordPort(1))
+	}
+	var sum int
+	if err := again.QueryRow(ctx, "SELECT sum(v) FROM kept").Scan(&sum); err != nil || sum != 20 {
+		t.Fatalf("sum(v) = %d, %v; want 20", sum, err)
+	}
+	c.StartStopped(t)
+	back, err := pgx.Connect(ctx, c.CoordDSN(0, "postgres"))
+	if err != nil {
+		t.Fatalf("the restarted coordinator: %v", err)
+	}
+	defer back.Close(context.Background())
+	if err := back.QueryRow(ctx, "SELECT sum(v) FROM kept").Scan(&sum); err != nil || sum != 20 {
+		t.Fatalf("through the restarted coordinator: sum(v) = %d, %v; want 20", sum, err)
+	}
 }
