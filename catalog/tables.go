@@ -18,8 +18,13 @@ import (
 const Schema = "pgxc"
 
 // BootstrapSQL creates the distribution catalog in a database; it is
-// idempotent and runs on every datanode.
-const BootstrapSQL = `CREATE SCHEMA IF NOT EXISTS pgxc;
+// idempotent and runs on every datanode. Sessions that run their first DDL
+// in a new database at once take turns (CREATE ... IF NOT EXISTS alone is
+// not safe against a concurrent creation): the advisory lock, held to the
+// end of the statements' one implicit transaction, makes the second see
+// what the first created.
+const BootstrapSQL = `SELECT pg_advisory_xact_lock(` + bootstrapLock + `);
+CREATE SCHEMA IF NOT EXISTS pgxc;
 CREATE TABLE IF NOT EXISTS pgxc.pgxc_class (
 	pcrelid oid PRIMARY KEY,
 	pclocatortype "char" NOT NULL,
@@ -30,6 +35,10 @@ CREATE TABLE IF NOT EXISTS pgxc.pgxc_class (
 	pcnodenames name[] NOT NULL,
 	pcbucketmap int2[]
 )`
+
+// bootstrapLock is the advisory lock key BootstrapSQL takes ("xlgo" in
+// ASCII).
+const bootstrapLock = "2020370287"
 
 // Column is a column of a distributed table as the datanodes define it.
 type Column struct {

@@ -263,6 +263,12 @@ func (c *Cluster) Init(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	if db := c.ClientUser(); db != "postgres" && len(c.Config.Coordinators) > 0 {
+		co := c.Config.Coordinators[0]
+		if err = step("create database "+db, func() error { return c.createClientDatabase(ctx, co, db) }); err != nil {
+			return err
+		}
+	}
 	c.say("Done.")
 	return nil
 }
@@ -505,6 +511,27 @@ func (c *Cluster) createClientRole(ctx context.Context, e *env, n Node) error {
 		return nil
 	}
 	_, err = conn.Exec(ctx, "CREATE ROLE "+pgx.Identifier{role}.Sanitize()+" SUPERUSER LOGIN")
+	return err
+}
+
+// createClientDatabase creates, through coordinator co, a database named
+// after the client role, as PostgreSQL's own packages do for their user:
+// psql with no -d then connects to it, as the guide's `psql -p 20004` did
+// for its postgres user.
+func (c *Cluster) createClientDatabase(ctx context.Context, co Node, db string) error {
+	conn, err := connectSimple(ctx, co.Host, co.Port, c.ClientUser(), "postgres")
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&exists); err != nil {
+		return err
+	}
+	if exists {
+		return nil
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{db}.Sanitize())
 	return err
 }
 
