@@ -223,6 +223,10 @@ type InsertRows struct {
 	// next value of a sequence: the coordinator fills them from the GTM's
 	// global sequence, so every node stores a cluster-wide unique value.
 	SeqColumns []SeqColumn
+	// DefaultSequences maps each column whose default is nextval of a
+	// sequence to that sequence: a row's DEFAULT for it takes the GTM's
+	// global value.
+	DefaultSequences map[string]string
 	// OverrideSystem: a filled column is GENERATED ALWAYS AS IDENTITY, so
 	// the INSERT says OVERRIDING SYSTEM VALUE for the value it brings.
 	OverrideSystem bool
