@@ -260,7 +260,7 @@ func planPartialAgg(env *Env, stmt *pg_query.Node, r *relRef, replNodes []string
 	// The final query reads the partial rows.
 	var args, outs, names []string
 	for i := range in.Columns {
-		args = append(args, fmt.Sprintf("$%d::text[]", i+1))
+		args = append(args, fmt.Sprintf("$%d::text[]", len(env.Params)+i+1))
 		names = append(names, fmt.Sprintf("c%d", i+1))
 		typ := in.Types[i]
 		if typ == "" {
@@ -279,7 +279,7 @@ func planPartialAgg(env *Env, stmt *pg_query.Node, r *relRef, replNodes []string
 	if err != nil {
 		return nil, false, nil
 	}
-	return &GatherEval{Inputs: []GatherInput{in}, Node: env.Preferred(replNodes), SQL: sql}, true, nil
+	return &GatherEval{Inputs: []GatherInput{in}, Node: env.Preferred(replNodes), SQL: sql, ParamBase: len(env.Params)}, true, nil
 }
 
 // partialFor finds or makes the partial of an aggregate call.

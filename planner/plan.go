@@ -26,12 +26,19 @@ type Env struct {
 	// Params are the values of $1, $2 ... when the statement has them
 	// (extended protocol): routing reads them; RemoteQuery sends them along.
 	Params []Param
+	// inSubPlan: the statement is a SubPlan's, whose value is its last
+	// parameter.
+	inSubPlan bool
 }
 
 // Param is one parameter value in text form (nil Text is NULL) and its type.
 type Param struct {
 	Text []byte
 	Type string // SQL type name, as format_type gives it
+	// Deferred: the value is known at run time only (a SubPlan's), of type
+	// Type. A statement it pins to a table's node is planned for one node,
+	// whose RemoteQuery's Route names the parameter.
+	Deferred bool
 }
 
 // Datanodes lists the datanode names, by name.
@@ -176,12 +183,15 @@ type GatherInput struct {
 
 // GatherEval pulls the rows of distributed tables from the datanodes and
 // evaluates the whole query over them on one PostgreSQL, so every construct
-// keeps PostgreSQL's own semantics. Input i's column j is passed as the
-// text[] parameter numbered ParamBase(i)+j+1.
+// keeps PostgreSQL's own semantics. The pulled columns, input after
+// input, are passed as the text[] parameters after the first ParamBase.
 type GatherEval struct {
 	Inputs []GatherInput
 	Node   string // where the final query runs
 	SQL    string // the query over unnest($n::text[]) subqueries
+	// ParamBase is the number of parameters the final query reads before
+	// the pulled arrays: the value of a SubPlan's subquery.
+	ParamBase int
 	// ReadsTables: the final query reads tables of its node too
 	// (replicated ones, WITH queries), not only the pulled rows.
 	ReadsTables bool
