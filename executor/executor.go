@@ -481,20 +481,8 @@ func pull(ctx context.Context, p *planner.GatherEval, b Backends) ([][]byte, []i
 
 	var params [][]byte
 	var counts []int
-	finalSQL := p.SQL
 	for ii, in := range p.Inputs {
 		col := cols[ii]
-		// Columns whose type only the datanodes knew (partial aggregates).
-		for j, t := range in.Types {
-			if t != "" || j >= len(col.fields) {
-				continue
-			}
-			name, err := typeName(ctx, b, in.Nodes[0], col.fields[j].DataTypeOID)
-			if err != nil {
-				return nil, nil, "", err
-			}
-			finalSQL = strings.ReplaceAll(finalSQL, fmt.Sprintf("%s%d_%d__", planner.TypeMark, ii, j), name)
-		}
 		for j := range in.Columns {
 			vals := make([][]byte, len(col.rows))
 			for i, r := range col.rows {
@@ -504,7 +492,26 @@ func pull(ctx context.Context, p *planner.GatherEval, b Backends) ([][]byte, []i
 		}
 		counts = append(counts, len(col.rows))
 	}
-	return params, counts, finalSQL, nil
+	if len(p.Holes) == 0 {
+		return params, counts, p.SQL, nil
+	}
+	// The types only the datanodes knew (partial aggregates), by the names
+	// the node of the final query gives them.
+	var sql strings.Builder
+	for i, h := range p.Holes {
+		f := cols[h.Input].fields
+		if h.Column >= len(f) {
+			return nil, nil, "", fmt.Errorf("executor: input %d has no column %d", h.Input, h.Column)
+		}
+		name, err := typeName(ctx, b, p.Inputs[h.Input].Nodes[0], f[h.Column].DataTypeOID)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		sql.WriteString(p.Parts[i])
+		sql.WriteString(name)
+	}
+	sql.WriteString(p.Parts[len(p.Holes)])
+	return params, counts, sql.String(), nil
 }
 
 // typeName is the SQL name of a type a datanode reported by OID.

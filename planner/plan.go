@@ -189,6 +189,11 @@ type GatherEval struct {
 	Inputs []GatherInput
 	Node   string // where the final query runs
 	SQL    string // the query over unnest($n::text[]) subqueries
+	// Parts and Holes, set in place of SQL when the query names types only
+	// the datanodes know: the query is Parts[0], the name of the type of
+	// Holes[0], Parts[1], ... Parts[len(Holes)].
+	Parts []string
+	Holes []TypeHole
 	// ParamBase is the number of parameters the final query reads before
 	// the pulled arrays: the value of a SubPlan's subquery.
 	ParamBase int
@@ -197,9 +202,21 @@ type GatherEval struct {
 	ReadsTables bool
 }
 
+// TypeHole is a place in a GatherEval's final query for the name of the
+// type the datanodes report for column Column of input Input.
+type TypeHole struct{ Input, Column int }
+
 func (g *GatherEval) explain(b *strings.Builder, depth int) {
 	line(b, depth, "Coordinator Evaluate on (%s)", g.Node)
-	detail(b, depth, "SQL: %s", g.SQL)
+	sql := g.SQL
+	if len(g.Holes) > 0 {
+		var s strings.Builder
+		for i, h := range g.Holes {
+			fmt.Fprintf(&s, "%s<type of %s>", g.Parts[i], g.Inputs[h.Input].Columns[h.Column])
+		}
+		sql = s.String() + g.Parts[len(g.Holes)]
+	}
+	detail(b, depth, "SQL: %s", sql)
 	for _, in := range g.Inputs {
 		line(b, depth+1, "Remote Subquery Scan on all (%s)", strings.Join(in.Nodes, ","))
 		detail(b, depth+1, "Remote SQL: %s", in.SQL[in.Nodes[0]])
