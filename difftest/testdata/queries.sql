@@ -882,6 +882,12 @@ SELECT count(*) FROM measures WHERE m IN (SELECT m FROM measures WHERE sensor < 
 SELECT count(*) FROM orders WHERE cust_id IN (SELECT i8 FROM typed WHERE id < 50);
 SELECT count(*) FROM measures WHERE m IN (SELECT n FROM typed);
 SELECT count(*) FROM measures WHERE m = (SELECT max(n) FROM typed);
+SELECT order_id FROM orders WHERE cust_id IN (SELECT cust_id FROM customers WHERE city = 'Paris') AND amount > (SELECT avg(amount) FROM orders) ORDER BY order_id;
+SELECT status, count(*), sum(qty) FROM orders WHERE amount > (SELECT avg(amount) FROM orders) GROUP BY status ORDER BY status;
+SELECT o.order_id, c.name FROM orders o JOIN customers c ON c.name = o.sku WHERE o.cust_id IN (SELECT event_id FROM events WHERE kind = 'buy') ORDER BY 1, 2;
+SELECT c.city, count(*) FROM customers c JOIN orders o ON o.qty = c.region_id WHERE c.cust_id = (SELECT max(event_id) FROM events WHERE event_id < 40) GROUP BY c.city ORDER BY 1 NULLS FIRST;
+SELECT cust_id, count(*) FROM orders WHERE cust_id IN (SELECT event_id FROM events WHERE kind = 'buy') GROUP BY cust_id ORDER BY 2 DESC, 1 LIMIT 5;
+SELECT DISTINCT status FROM orders WHERE sku = (SELECT max(sku) FROM products WHERE category = 'toys') ORDER BY 1;
 SELECT id FROM typed WHERE mo > (SELECT min(mo) FROM typed) ORDER BY id;
 SELECT id FROM typed WHERE nm IN (SELECT nm FROM typed WHERE id < 15) ORDER BY id;
 SELECT e.event_id FROM events e WHERE e.cust_id IN (SELECT o.cust_id FROM orders o WHERE o.qty = 1) AND e.ok ORDER BY 1 NULLS LAST;
