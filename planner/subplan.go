@@ -290,10 +290,11 @@ func pinnableTable(env *Env, stmt *pg_query.Node, test *pg_query.Node, typ strin
 
 // deferredPin tells whether a value of type typ, known at run time, names
 // the node of a column of type col's rows: the same family of types, among
-// those whose text the executor canonicalises exactly.
+// those whose text the executor canonicalises whatever the session's
+// settings (a date's text follows DateStyle).
 func deferredPin(typ, col string) bool {
 	switch f := typeFamily(col); f {
-	case "int", "text", "numeric", "uuid", "date", "bool":
+	case "int", "text", "numeric", "uuid", "bool":
 		return typeFamily(typ) == f
 	}
 	return false
