@@ -744,10 +744,11 @@ func (s *session) runBound(ctx context.Context, p *portal, w server.ResultWriter
 	}
 	rq, ok := plan.(*planner.RemoteQuery)
 	if !ok {
-		if !planner.IsTree(plan) {
+		if !planner.TakesParams(plan) {
 			return false, nil
 		}
-		// Primitives over remote scans that read the values.
+		// Primitives over remote scans, or a subquery's value and the
+		// statement run with it, that read the values.
 		planner.SetParams(plan, p.params, st.paramOIDs)
 		return true, s.run(ctx, plan, w)
 	}

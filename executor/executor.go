@@ -50,21 +50,35 @@ var MaxGatherBytes int64 = 1 << 30
 
 // Run executes a plan and returns its command tag.
 func Run(ctx context.Context, p planner.Plan, b Backends, sink Sink) (string, error) {
+	return run(ctx, p, b, sink, nil)
+}
+
+// run executes a plan whose statements are sent the parameters bd, when
+// not nil, in place of their own.
+func run(ctx context.Context, p planner.Plan, b Backends, sink Sink, bd *binding) (string, error) {
 	switch p := p.(type) {
 	case *planner.RemoteQuery:
-		return runRemote(ctx, p, b, sink)
+		return runRemote(ctx, p, b, sink, bd)
 	case *planner.GatherEval:
-		return runGather(ctx, p, b, sink)
+		return runGather(ctx, p, b, sink, bd)
 	case *planner.InsertRows:
 		return runInsert(ctx, p, b, sink)
 	case *planner.SubPlan:
-		main, err := subPlanMain(ctx, p, b)
+		main, bd, _, err := runSubPlan(ctx, p, b)
 		if err != nil {
 			return "", err
 		}
-		return Run(ctx, main, b, sink)
+		return run(ctx, main, b, sink, bd)
 	}
-	return runTree(ctx, p, b, sink)
+	return runTree(ctx, p, b, sink, bd)
+}
+
+// paramsOf are the parameters a remote query sends to node.
+func paramsOf(p *planner.RemoteQuery, node string, bd *binding) ([][]byte, []uint32) {
+	if bd != nil {
+		return bd.forNode(node)
+	}
+	return p.Params, p.ParamOIDs
 }
 
 // NodeError gives a datanode's error the node's name, keeping its SQLSTATE.
@@ -277,7 +291,7 @@ func consume(mrr results, has bool, node string, sink Sink, described, discard b
 // runRemoteRead reads several datanodes: the statements are sent to all of
 // them inside the read gate, which is left once each has answered (each has
 // taken its snapshot by then); the rows are streamed after.
-func runRemoteRead(ctx context.Context, p *planner.RemoteQuery, b Backends, sink Sink) (string, error) {
+func runRemoteRead(ctx context.Context, p *planner.RemoteQuery, b Backends, sink Sink, bd *binding) (string, error) {
 	conns := make([]*pooler.Conn, len(p.Nodes))
 	begins := make([]string, len(p.Nodes))
 	for i, node := range p.Nodes {
@@ -292,7 +306,8 @@ func runRemoteRead(ctx context.Context, p *planner.RemoteQuery, b Backends, sink
 	}
 	mrrs := make([]results, len(p.Nodes))
 	for i, node := range p.Nodes {
-		mrrs[i] = send(ctx, conns[i], begins[i], p.SQL[node], p.Params, p.ParamOIDs)
+		params, oids := paramsOf(p, node, bd)
+		mrrs[i] = send(ctx, conns[i], begins[i], p.SQL[node], params, oids)
 		b.Sent(conns[i])
 	}
 	has := make([]bool, len(p.Nodes))
@@ -325,9 +340,9 @@ func runRemoteRead(ctx context.Context, p *planner.RemoteQuery, b Backends, sink
 	return tags.String(), nil
 }
 
-func runRemote(ctx context.Context, p *planner.RemoteQuery, b Backends, sink Sink) (string, error) {
+func runRemote(ctx context.Context, p *planner.RemoteQuery, b Backends, sink Sink, bd *binding) (string, error) {
 	if !p.Write && len(p.Nodes) > 1 {
-		return runRemoteRead(ctx, p, b, sink)
+		return runRemoteRead(ctx, p, b, sink, bd)
 	}
 	var tags tagCounter
 	described := false
@@ -338,7 +353,8 @@ func runRemote(ctx context.Context, p *planner.RemoteQuery, b Backends, sink Sin
 			return "", err
 		}
 		discard := p.Replicated && i > 0
-		res := send(ctx, c, begin, p.SQL[node], p.Params, p.ParamOIDs)
+		params, oids := paramsOf(p, node, bd)
+		res := send(ctx, c, begin, p.SQL[node], params, oids)
 		tag, d, err := consume(res, res.NextResult(), node, sink, described, discard)
 		if err != nil {
 			forgetLostPrepared(c, err)
@@ -472,20 +488,8 @@ func pull(ctx context.Context, p *planner.GatherEval, b Backends) ([][]byte, []i
 
 	var params [][]byte
 	var counts []int
-	finalSQL := p.SQL
 	for ii, in := range p.Inputs {
 		col := cols[ii]
-		// Columns whose type only the datanodes knew (partial aggregates).
-		for j, t := range in.Types {
-			if t != "" || j >= len(col.fields) {
-				continue
-			}
-			name, err := typeName(ctx, b, in.Nodes[0], col.fields[j].DataTypeOID)
-			if err != nil {
-				return nil, nil, "", err
-			}
-			finalSQL = strings.ReplaceAll(finalSQL, fmt.Sprintf("%s%d_%d__", planner.TypeMark, ii, j), name)
-		}
 		for j := range in.Columns {
 			vals := make([][]byte, len(col.rows))
 			for i, r := range col.rows {
@@ -495,7 +499,26 @@ func pull(ctx context.Context, p *planner.GatherEval, b Backends) ([][]byte, []i
 		}
 		counts = append(counts, len(col.rows))
 	}
-	return params, counts, finalSQL, nil
+	if len(p.Holes) == 0 {
+		return params, counts, p.SQL, nil
+	}
+	// The types only the datanodes knew (partial aggregates), by the names
+	// the node of the final query gives them.
+	var sql strings.Builder
+	for i, h := range p.Holes {
+		f := cols[h.Input].fields
+		if h.Column >= len(f) {
+			return nil, nil, "", fmt.Errorf("executor: input %d has no column %d", h.Input, h.Column)
+		}
+		name, err := typeName(ctx, b, p.Inputs[h.Input].Nodes[0], f[h.Column].DataTypeOID)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		sql.WriteString(p.Parts[i])
+		sql.WriteString(name)
+	}
+	sql.WriteString(p.Parts[len(p.Holes)])
+	return params, counts, sql.String(), nil
 }
 
 // typeName is the SQL name of a type a datanode reported by OID.
@@ -515,27 +538,6 @@ func typeName(ctx context.Context, b Backends, node string, oid uint32) (string,
 		return "", fmt.Errorf("no type with OID %d", oid)
 	}
 	return string(res[0].Rows[0][0]), nil
-}
-
-// subPlanMain runs a SubPlan's subquery and plans the statement with its
-// value.
-func subPlanMain(ctx context.Context, p *planner.SubPlan, b Backends) (planner.Plan, error) {
-	col := &collector{}
-	if _, err := Run(ctx, p.Sub, b, col); err != nil {
-		return nil, err
-	}
-	if len(col.fields) != 1 {
-		return nil, fmt.Errorf("executor: a subquery returned %d columns", len(col.fields))
-	}
-	typ, err := typeName(ctx, b, anyNode(p.Sub), col.fields[0].DataTypeOID)
-	if err != nil {
-		return nil, err
-	}
-	vals := make([][]byte, len(col.rows))
-	for i, r := range col.rows {
-		vals[i] = r[0]
-	}
-	return p.Replan(typ, vals)
 }
 
 // anyNode is a datanode a plan reads, to ask it a type's name.
@@ -562,8 +564,25 @@ var builtinTypeNames = map[uint32]string{1042: "bpchar", 1014: "bpchar[]", 1560:
 	701: "double precision", 1700: "numeric", 1186: "interval", 790: "money", 25: "text", 1082: "date",
 	1114: "timestamp without time zone", 1184: "timestamp with time zone", 1083: "time without time zone"}
 
-func runGather(ctx context.Context, p *planner.GatherEval, b Backends, sink Sink) (string, error) {
-	params, _, sql, err := pull(ctx, p, b)
+// finalParams are the parameters of a Coordinator Evaluate's final query:
+// the statement's own (ParamBase of them, from bd), then the pulled arrays.
+func finalParams(p *planner.GatherEval, bd *binding, arrays [][]byte) ([][]byte, []uint32, error) {
+	if p.ParamBase == 0 {
+		return arrays, nil, nil
+	}
+	if bd == nil || len(bd.params) != p.ParamBase {
+		return nil, nil, fmt.Errorf("executor: the final query reads %d parameters before its arrays", p.ParamBase)
+	}
+	params, oids := bd.forNode(p.Node)
+	return append(slices.Clone(params), arrays...), append(slices.Clone(oids), make([]uint32, len(arrays))...), nil
+}
+
+func runGather(ctx context.Context, p *planner.GatherEval, b Backends, sink Sink, bd *binding) (string, error) {
+	arrays, _, sql, err := pull(ctx, p, b)
+	if err != nil {
+		return "", err
+	}
+	params, oids, err := finalParams(p, bd, arrays)
 	if err != nil {
 		return "", err
 	}
@@ -571,7 +590,7 @@ func runGather(ctx context.Context, p *planner.GatherEval, b Backends, sink Sink
 	if err != nil {
 		return "", err
 	}
-	rr := c.ExecParams(ctx, sql, params, nil, nil, nil)
+	rr := c.ExecParams(ctx, sql, params, oids, nil, nil)
 	if fds := rr.FieldDescriptions(); len(fds) > 0 && sink != nil {
 		if err := sink.RowDescription(fieldsOf(fds)); err != nil {
 			rr.Close()

@@ -34,7 +34,18 @@ func (o ExplainOptions) took(start time.Time) string {
 // statements under EXPLAIN ANALYZE on their nodes, and the coordinator's
 // steps timed.
 func Explain(ctx context.Context, p planner.Plan, b Backends, o ExplainOptions) ([]string, error) {
-	lines := strings.Split(planner.Explain(p), "\n")
+	more, err := explainRun(ctx, p, b, o, nil)
+	if err != nil {
+		return nil, err
+	}
+	return append(strings.Split(planner.Explain(p), "\n"), more...), nil
+}
+
+// explainRun gives the lines that follow a plan's own in EXPLAIN: the
+// datanodes' plans and, with Analyze, what running it did. bd, when set, is
+// the parameters its statements are sent.
+func explainRun(ctx context.Context, p planner.Plan, b Backends, o ExplainOptions, bd *binding) ([]string, error) {
+	var lines []string
 	prefix := func(analyze bool) string {
 		opts := append([]string(nil), o.Options...)
 		if analyze {
@@ -45,12 +56,15 @@ func Explain(ctx context.Context, p planner.Plan, b Backends, o ExplainOptions) 
 		}
 		return "EXPLAIN (" + strings.Join(opts, ", ") + ") "
 	}
-	nodePlan := func(node, sql string, write bool, analyze bool, params [][]byte) ([]string, error) {
+	nodePlan := func(node, sql string, write bool, analyze bool, params [][]byte, oids []uint32) ([]string, error) {
 		c, err := b.Conn(ctx, node, write)
 		if err != nil {
 			return nil, err
 		}
-		return explainOn(ctx, c, node, prefix(analyze)+sql, params)
+		if bd != nil {
+			params, oids = bd.forNode(node)
+		}
+		return explainOn(ctx, c, node, prefix(analyze)+sql, params, oids)
 	}
 	indent := func(ls []string, by string) []string {
 		out := make([]string, len(ls))
@@ -69,7 +83,7 @@ func Explain(ctx context.Context, p planner.Plan, b Backends, o ExplainOptions) 
 			if o.Verbose || o.Analyze {
 				lines = append(lines, "        datanode "+n+":")
 			}
-			ls, err := nodePlan(n, p.SQL[n], p.Write, o.Analyze, p.Params)
+			ls, err := nodePlan(n, p.SQL[n], p.Write, o.Analyze, p.Params, p.ParamOIDs)
 			if err != nil {
 				return nil, err
 			}
@@ -80,7 +94,11 @@ func Explain(ctx context.Context, p planner.Plan, b Backends, o ExplainOptions) 
 			if o.Verbose {
 				for _, in := range p.Inputs {
 					for _, n := range in.Nodes {
-						ls, err := nodePlan(n, in.SQL[n], false, false, nil)
+						c, err := b.Conn(ctx, n, false)
+						if err != nil {
+							return nil, err
+						}
+						ls, err := explainOn(ctx, c, n, prefix(false)+in.SQL[n], nil, nil)
 						if err != nil {
 							return nil, err
 						}
@@ -92,7 +110,11 @@ func Explain(ctx context.Context, p planner.Plan, b Backends, o ExplainOptions) 
 			break
 		}
 		start := time.Now()
-		params, counts, sql, err := pull(ctx, p, b)
+		arrays, counts, sql, err := pull(ctx, p, b)
+		if err != nil {
+			return nil, err
+		}
+		params, oids, err := finalParams(p, bd, arrays)
 		if err != nil {
 			return nil, err
 		}
@@ -104,7 +126,7 @@ func Explain(ctx context.Context, p planner.Plan, b Backends, o ExplainOptions) 
 		if err != nil {
 			return nil, err
 		}
-		ls, err := explainOn(ctx, c, p.Node, prefix(true)+sql, params)
+		ls, err := explainOn(ctx, c, p.Node, prefix(true)+sql, params, oids)
 		if err != nil {
 			return nil, err
 		}
@@ -123,20 +145,21 @@ func Explain(ctx context.Context, p planner.Plan, b Backends, o ExplainOptions) 
 			break
 		}
 		start := time.Now()
-		main, err := subPlanMain(ctx, p, b)
+		main, sbd, rows, err := runSubPlan(ctx, p, b)
 		if err != nil {
 			return nil, err
 		}
-		lines = append(lines, fmt.Sprintf("        subquery run%s; the statement with its value:", o.took(start)))
-		more, err := Explain(ctx, main, b, o)
+		lines = append(lines, fmt.Sprintf("        subquery: %d rows%s; the statement ran with its value on (%s):", rows, o.took(start),
+			strings.Join(planNodes(main), ",")))
+		more, err := explainRun(ctx, main, b, o, sbd)
 		if err != nil {
 			return nil, err
 		}
-		lines = append(lines, indent(more, "          ")...)
+		lines = append(lines, indent(more, "  ")...)
 	default:
 		if o.Analyze {
 			start := time.Now()
-			op, t, err := openTree(ctx, p, b)
+			op, t, err := openTree(ctx, p, b, bd)
 			if err != nil {
 				return nil, err
 			}
@@ -171,7 +194,7 @@ func Explain(ctx context.Context, p planner.Plan, b Backends, o ExplainOptions) 
 		})
 		for _, s := range scans {
 			for _, n := range s.Nodes {
-				ls, err := nodePlan(n, s.SQL[n], false, o.Analyze, s.Params)
+				ls, err := nodePlan(n, s.SQL[n], false, o.Analyze, s.Params, s.ParamOIDs)
 				if err != nil {
 					return nil, err
 				}
@@ -184,11 +207,11 @@ func Explain(ctx context.Context, p planner.Plan, b Backends, o ExplainOptions) 
 }
 
 // explainOn runs an EXPLAIN on one node and returns its lines.
-func explainOn(ctx context.Context, c *pooler.Conn, node, sql string, params [][]byte) ([]string, error) {
+func explainOn(ctx context.Context, c *pooler.Conn, node, sql string, params [][]byte, oids []uint32) ([]string, error) {
 	col := &collector{}
 	var err error
 	if params != nil {
-		rr := c.ExecParams(ctx, sql, params, nil, nil, nil)
+		rr := c.ExecParams(ctx, sql, params, oids, nil, nil)
 		_, _, err = consume(&oneResult{rr: rr}, true, node, col, false, false)
 	} else {
 		_, _, err = exec(ctx, c, node, sql, col, false, false)

@@ -108,7 +108,7 @@ func runInsert(ctx context.Context, p *planner.InsertRows, b Backends, sink Sink
 			if c.known || !c.isDef {
 				continue
 			}
-			if seq, ok := planner.SequenceOfDefault(t.Columns[mustColumn(t, cols[ci])].Default); ok {
+			if seq, ok := p.DefaultSequences[cols[ci]]; ok {
 				v, err := b.NextVal(ctx, seq)
 				if err != nil {
 					return "", err

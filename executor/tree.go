@@ -147,6 +147,7 @@ type tree struct {
 	nodes  map[string]bool
 	active map[string]*nodeScan // the scan reading each node's connection
 	max    int64
+	bd     *binding // the parameters every scan is sent, when set
 }
 
 // Scans implements planner.OpBuilder: an operator reading the scan on each
@@ -154,7 +155,11 @@ type tree struct {
 func (t *tree) Scans(r *planner.RemoteScan) []ops.Op {
 	var out []ops.Op
 	for _, n := range r.Nodes {
-		s := &nodeScan{t: t, label: r.Label, node: n, sql: r.SQL[n], formats: r.Formats, params: r.Params, oids: r.ParamOIDs}
+		params, oids := r.Params, r.ParamOIDs
+		if t.bd != nil {
+			params, oids = t.bd.forNode(n)
+		}
+		s := &nodeScan{t: t, label: r.Label, node: n, sql: r.SQL[n], formats: r.Formats, params: params, oids: oids}
 		t.scans = append(t.scans, s)
 		t.nodes[n] = true
 		out = append(out, s)
@@ -166,8 +171,8 @@ func (t *tree) Scans(r *planner.RemoteScan) []ops.Op {
 func (t *tree) MaxBytes() int64 { return t.max }
 
 // openTree builds a plan's ops and opens them inside the read gate.
-func openTree(ctx context.Context, p planner.Plan, b Backends) (ops.Op, *tree, error) {
-	t := &tree{b: b, nodes: map[string]bool{}, active: map[string]*nodeScan{}, max: MaxGatherBytes}
+func openTree(ctx context.Context, p planner.Plan, b Backends, bd *binding) (ops.Op, *tree, error) {
+	t := &tree{b: b, nodes: map[string]bool{}, active: map[string]*nodeScan{}, max: MaxGatherBytes, bd: bd}
 	op, err := planner.BuildOp(t, p)
 	if err != nil {
 		return nil, nil, err
@@ -193,8 +198,8 @@ func openTree(ctx context.Context, p planner.Plan, b Backends) (ops.Op, *tree, e
 }
 
 // runTree runs a plan of primitives and streams its rows to sink.
-func runTree(ctx context.Context, p planner.Plan, b Backends, sink Sink) (string, error) {
-	op, _, err := openTree(ctx, p, b)
+func runTree(ctx context.Context, p planner.Plan, b Backends, sink Sink, bd *binding) (string, error) {
+	op, _, err := openTree(ctx, p, b, bd)
 	if err != nil {
 		return "", err
 	}

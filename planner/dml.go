@@ -289,10 +289,17 @@ func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 		given[c] = true
 	}
 	for _, c := range t.Columns {
+		seq, ok := SequenceOfDefault(c.Default)
+		if ok {
+			if p.DefaultSequences == nil {
+				p.DefaultSequences = map[string]string{}
+			}
+			p.DefaultSequences[c.Name] = seq
+		}
 		if given[c.Name] || (p.FillDefault && c.Name == t.Locator.Column) {
 			continue
 		}
-		if seq, ok := SequenceOfDefault(c.Default); ok {
+		if ok {
 			p.SeqColumns = append(p.SeqColumns, SeqColumn{Column: c.Name, Sequence: seq})
 			if c.Identity == "a" {
 				p.OverrideSystem = true

@@ -2,6 +2,8 @@ package planner
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -10,10 +12,41 @@ import (
 	"github.com/xlgo/xlgo/distribution"
 )
 
-// TypeMark is how a GatherInput column whose type is only known once its
-// rows come back is named in the final SQL: the executor replaces
-// TypeMark+"<input>_<column>__" with the type the datanode reported.
-const TypeMark = "xlgo_type_"
+// typeHoleMark names, while the planner writes a final query, the type of
+// a pulled column that only the datanodes know: typeHoleMark+"<input>_
+// <column>__". The deparsed text is cut at these names into the plan's
+// Parts and Holes, so nothing of them reaches the executor.
+const typeHoleMark = "xlgo_type_"
+
+var typeHoleName = regexp.MustCompile(typeHoleMark + `(\d+)_(\d+)__`)
+
+// typeHole is the name standing for the type of input's column col.
+func typeHole(input, col int) string { return fmt.Sprintf("%s%d_%d__", typeHoleMark, input, col) }
+
+// withTypeHoles cuts a final query written with typeHole names into the
+// GatherEval's parts and holes; ok is false when the statement itself
+// holds such a name (it would be taken for one).
+func withTypeHoles(g *GatherEval, sql, own string) bool {
+	if strings.Contains(strings.ToLower(own), typeHoleMark) {
+		return false
+	}
+	at := typeHoleName.FindAllStringSubmatchIndex(sql, -1)
+	if len(at) == 0 {
+		g.SQL = sql
+		return true
+	}
+	prev := 0
+	for _, m := range at {
+		in, _ := strconv.Atoi(sql[m[2]:m[3]])
+		col, _ := strconv.Atoi(sql[m[4]:m[5]])
+		g.Parts = append(g.Parts, sql[prev:m[0]])
+		g.Holes = append(g.Holes, TypeHole{Input: in, Column: col})
+		prev = m[1]
+	}
+	g.Parts = append(g.Parts, sql[prev:])
+	g.SQL = ""
+	return true
+}
 
 // Partial aggregation: a query that groups one distributed table (alone in
 // its FROM, every WHERE term pushed down) by plain columns and computes
@@ -260,11 +293,11 @@ func planPartialAgg(env *Env, stmt *pg_query.Node, r *relRef, replNodes []string
 	// The final query reads the partial rows.
 	var args, outs, names []string
 	for i := range in.Columns {
-		args = append(args, fmt.Sprintf("$%d::text[]", i+1))
+		args = append(args, fmt.Sprintf("$%d::text[]", len(env.Params)+i+1))
 		names = append(names, fmt.Sprintf("c%d", i+1))
 		typ := in.Types[i]
 		if typ == "" {
-			typ = fmt.Sprintf("%s0_%d__", TypeMark, i)
+			typ = typeHole(0, i)
 		}
 		coll := ""
 		if in.Collations[i] != "" {
@@ -279,7 +312,12 @@ func planPartialAgg(env *Env, stmt *pg_query.Node, r *relRef, replNodes []string
 	if err != nil {
 		return nil, false, nil
 	}
-	return &GatherEval{Inputs: []GatherInput{in}, Node: env.Preferred(replNodes), SQL: sql}, true, nil
+	g := &GatherEval{Inputs: []GatherInput{in}, Node: env.Preferred(replNodes), ParamBase: len(env.Params)}
+	own, err := deparse(stmt)
+	if err != nil || !withTypeHoles(g, sql, own) {
+		return nil, false, nil
+	}
+	return g, true, nil
 }
 
 // partialFor finds or makes the partial of an aggregate call.
@@ -308,7 +346,7 @@ func partialFor(env *Env, fc *pg_query.FuncCall, name string, r *relRef, aggs *[
 	case "sum":
 		a.cols = []string{p}
 		// The partial's own type: sum(int4) is bigint, and so must be the total.
-		a.final = fmt.Sprintf("CAST(sum(%s) AS %s0_%d__)", p, TypeMark, col0)
+		a.final = fmt.Sprintf("CAST(sum(%s) AS %s)", p, typeHole(0, col0))
 	case "min", "max":
 		col, ok := plainColumn(fc.Args[0], r)
 		if !ok {

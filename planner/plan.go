@@ -26,12 +26,19 @@ type Env struct {
 	// Params are the values of $1, $2 ... when the statement has them
 	// (extended protocol): routing reads them; RemoteQuery sends them along.
 	Params []Param
+	// inSubPlan: the statement is a SubPlan's, whose value is its last
+	// parameter.
+	inSubPlan bool
 }
 
 // Param is one parameter value in text form (nil Text is NULL) and its type.
 type Param struct {
 	Text []byte
 	Type string // SQL type name, as format_type gives it
+	// Deferred: the value is known at run time only (a SubPlan's), of type
+	// Type. A statement it pins to a table's node is planned for one node,
+	// whose RemoteQuery's Route names the parameter.
+	Deferred bool
 }
 
 // Datanodes lists the datanode names, by name.
@@ -176,20 +183,40 @@ type GatherInput struct {
 
 // GatherEval pulls the rows of distributed tables from the datanodes and
 // evaluates the whole query over them on one PostgreSQL, so every construct
-// keeps PostgreSQL's own semantics. Input i's column j is passed as the
-// text[] parameter numbered ParamBase(i)+j+1.
+// keeps PostgreSQL's own semantics. The pulled columns, input after
+// input, are passed as the text[] parameters after the first ParamBase.
 type GatherEval struct {
 	Inputs []GatherInput
 	Node   string // where the final query runs
 	SQL    string // the query over unnest($n::text[]) subqueries
+	// Parts and Holes, set in place of SQL when the query names types only
+	// the datanodes know: the query is Parts[0], the name of the type of
+	// Holes[0], Parts[1], ... Parts[len(Holes)].
+	Parts []string
+	Holes []TypeHole
+	// ParamBase is the number of parameters the final query reads before
+	// the pulled arrays: the value of a SubPlan's subquery.
+	ParamBase int
 	// ReadsTables: the final query reads tables of its node too
 	// (replicated ones, WITH queries), not only the pulled rows.
 	ReadsTables bool
 }
 
+// TypeHole is a place in a GatherEval's final query for the name of the
+// type the datanodes report for column Column of input Input.
+type TypeHole struct{ Input, Column int }
+
 func (g *GatherEval) explain(b *strings.Builder, depth int) {
 	line(b, depth, "Coordinator Evaluate on (%s)", g.Node)
-	detail(b, depth, "SQL: %s", g.SQL)
+	sql := g.SQL
+	if len(g.Holes) > 0 {
+		var s strings.Builder
+		for i, h := range g.Holes {
+			fmt.Fprintf(&s, "%s<type of %s>", g.Parts[i], g.Inputs[h.Input].Columns[h.Column])
+		}
+		sql = s.String() + g.Parts[len(g.Holes)]
+	}
+	detail(b, depth, "SQL: %s", sql)
 	for _, in := range g.Inputs {
 		line(b, depth+1, "Remote Subquery Scan on all (%s)", strings.Join(in.Nodes, ","))
 		detail(b, depth+1, "Remote SQL: %s", in.SQL[in.Nodes[0]])
@@ -223,6 +250,10 @@ type InsertRows struct {
 	// next value of a sequence: the coordinator fills them from the GTM's
 	// global sequence, so every node stores a cluster-wide unique value.
 	SeqColumns []SeqColumn
+	// DefaultSequences maps each column whose default is nextval of a
+	// sequence to that sequence: a row's DEFAULT for it takes the GTM's
+	// global value.
+	DefaultSequences map[string]string
 	// OverrideSystem: a filled column is GENERATED ALWAYS AS IDENTITY, so
 	// the INSERT says OVERRIDING SYSTEM VALUE for the value it brings.
 	OverrideSystem bool

@@ -221,6 +221,14 @@ func pinNodes(r *relRef, where *pg_query.Node, params []Param) ([]string, *pg_qu
 		text, isNull, ok := constText(v, typ)
 		if pr := v.GetParamRef(); pr != nil && int(pr.Number) >= 1 && int(pr.Number) <= len(params) {
 			p := params[pr.Number-1]
+			if p.Deferred {
+				// One node, the value's: the executor finds it by the
+				// plan's Route. The first stands for it meanwhile.
+				if !deferredPin(p.Type, typ) {
+					return "", false
+				}
+				return loc.Nodes[0], true
+			}
 			if typeFamily(p.Type) == "" || typeFamily(p.Type) != typeFamily(typ) {
 				return "", false
 			}

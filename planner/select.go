@@ -177,7 +177,8 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool
 			return nil, err
 		}
 		rq := &RemoteQuery{Nodes: []string{node}, SQL: sqls}
-		if len(refs) == 1 && dist[0].pinnedBy != nil && env.SQL != "" && !strings.Contains(strings.ToLower(env.SQL), "xc_node_id") {
+		if len(refs) == 1 && dist[0].pinnedBy != nil && (env.SQL != "" && !strings.Contains(strings.ToLower(env.SQL), "xc_node_id") ||
+			deferredParam(env, dist[0].pinnedBy)) {
 			// The same statement with another value goes where that value says.
 			rq.Route = routeBy(dist[0].table, dist[0].pinnedBy)
 		}
@@ -248,6 +249,13 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool
 		return plan, err
 	}
 	return planGather(env, stmt, dist, replNodes)
+}
+
+// deferredParam tells whether a node is a parameter whose value is known
+// at run time only.
+func deferredParam(env *Env, n *pg_query.Node) bool {
+	pr := n.GetParamRef()
+	return pr != nil && int(pr.Number) >= 1 && int(pr.Number) <= len(env.Params) && env.Params[pr.Number-1].Deferred
 }
 
 func sameSingleNode(refs []*relRef) (string, bool) {
@@ -328,8 +336,8 @@ func planGather(env *Env, stmt *pg_query.Node, dist []*relRef, replNodes []strin
 			}
 		}
 	}
-	g := &GatherEval{Node: env.Preferred(replNodes)}
-	param := 0
+	g := &GatherEval{Node: env.Preferred(replNodes), ParamBase: len(env.Params)}
+	param := len(env.Params)
 	var ctes []*pg_query.Node
 	rescanned := nodesInSubLinks(stmt)
 	used := usedColumns(stmt)

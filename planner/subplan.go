@@ -2,105 +2,54 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
-	"github.com/xlgo/xlgo/pgerr"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/xlgo/xlgo/catalog"
+	"github.com/xlgo/xlgo/distribution"
 )
 
 // SubPlan is an init-plan: an uncorrelated subquery of the statement's
 // WHERE clause (a scalar subquery, or the list of an IN) is run first, and
-// its value, made a constant, replaces it in the statement, which is then
-// planned like any other (often pinned to nodes, or pushed down whole).
+// the statement, planned once with the subquery replaced by the parameter
+// $Param, runs with its value: a scalar's one value (NULL for no row), or
+// an IN's values as an array compared with = ANY ($Param).
 type SubPlan struct {
 	Sub Plan
 	// In: the subquery is the list of `Test IN (subquery)`; else a scalar.
-	In   bool
-	env  *Env
-	stmt *pg_query.Node // the statement, the subquery replaced by a marker
-	Text string         // the statement as EXPLAIN shows it
+	In bool
+	// Param is the number of the parameter Main reads the value as: the one
+	// after the statement's own parameters.
+	Param int
+	// Main is the statement's plan. Where it reads one table's rows of the
+	// value (a scalar compared with the distribution column) it is planned
+	// for one node, and its RemoteQuery's Route (Param: this Param) says
+	// which: the node of the value. A RemoteQuery of an IN with such a Route
+	// runs on the nodes of the values only.
+	Main Plan
+	Text string // the statement as EXPLAIN shows it
+	// Params and ParamOIDs are the statement's own parameters: Sub and Main
+	// are sent them, Main followed by the value.
+	Params    [][]byte
+	ParamOIDs []uint32
 }
-
-const subPlanMarker = "xlgo_subplan_value"
-
-// maxInList is the most values an IN subquery's result is written as a
-// list of constants (which pins the statement to the values' nodes); more
-// make an array.
-const maxInList = 1000
 
 func (s *SubPlan) explain(b *strings.Builder, depth int) {
-	line(b, depth, "SubPlan: the statement runs with the subquery's value")
+	line(b, depth, "SubPlan: the statement runs with the subquery's value as $%d", s.Param)
 	detail(b, depth, "Statement: %s", s.Text)
 	s.Sub.explain(b, depth+1)
-	// The statement's plan depends on the value (the nodes it pins); its
-	// shape is shown for an empty one. EXPLAIN ANALYZE shows the real one.
-	if main, err := s.Replan("text", nil); err == nil {
-		line(b, depth+1, "Statement plan (for no value; EXPLAIN ANALYZE plans it with the value)")
-		main.explain(b, depth+2)
+	switch rq, ok := s.Main.(*RemoteQuery); {
+	case ok && rq.Route != nil && rq.Route.Param == s.Param && s.In:
+		line(b, depth+1, "Statement plan, run on the nodes of the values")
+	case ok && rq.Route != nil && rq.Route.Param == s.Param:
+		line(b, depth+1, "Statement plan, run on the node of the value")
+	default:
+		line(b, depth+1, "Statement plan")
 	}
-}
-
-// Replan plans the statement with the subquery's value: typ is its type's
-// SQL name, values its rows' values (text; nil is NULL). A scalar subquery
-// gives at most one row.
-func (s *SubPlan) Replan(typ string, values [][]byte) (Plan, error) {
-	var lit *pg_query.Node
-	if s.In {
-		lit = parseExpr(fmt.Sprintf("CAST(%s AS %s[])", quoteLiteral(ArrayLiteral(values)), typ))
-	} else {
-		switch len(values) {
-		case 0:
-			lit = parseExpr(fmt.Sprintf("CAST(NULL AS %s)", typ))
-		case 1:
-			if values[0] == nil {
-				lit = parseExpr(fmt.Sprintf("CAST(NULL AS %s)", typ))
-			} else {
-				lit = parseExpr(fmt.Sprintf("CAST(%s AS %s)", quoteLiteral(string(values[0])), typ))
-			}
-		default:
-			return nil, pgerr.New(pgerr.CardinalityViolation, "more than one row returned by a subquery used as an expression")
-		}
-	}
-	stmt := proto.Clone(s.stmt).(*pg_query.Node)
-	walk(stmt, func(m proto.Message) bool {
-		n, ok := m.(*pg_query.Node)
-		if !ok {
-			return true
-		}
-		if a := n.GetAExpr(); a != nil && s.In {
-			if cr := a.Rexpr.GetColumnRef(); cr != nil && isMarker(cr) {
-				if len(values) == 0 || len(values) > maxInList {
-					a.Rexpr = lit
-					return false
-				}
-				// A list of constants: the distribution column's values
-				// pin the statement to their nodes.
-				items := make([]*pg_query.Node, len(values))
-				for i, v := range values {
-					if v == nil {
-						items[i] = parseExpr(fmt.Sprintf("CAST(NULL AS %s)", typ))
-					} else {
-						items[i] = parseExpr(fmt.Sprintf("CAST(%s AS %s)", quoteLiteral(string(v)), typ))
-					}
-				}
-				n.Node = &pg_query.Node_AExpr{AExpr: &pg_query.A_Expr{Kind: pg_query.A_Expr_Kind_AEXPR_IN, Name: a.Name, Lexpr: a.Lexpr,
-					Rexpr: &pg_query.Node{Node: &pg_query.Node_List{List: &pg_query.List{Items: items}}}}}
-				return false
-			}
-		}
-		if cr := n.GetColumnRef(); cr != nil && isMarker(cr) {
-			n.Node = lit.Node
-			return false
-		}
-		return true
-	})
-	return PlanSelect(s.env, stmt)
-}
-
-func isMarker(cr *pg_query.ColumnRef) bool {
-	names := columnRefNames(cr)
-	return len(names) == 1 && names[0] == subPlanMarker
+	s.Main.explain(b, depth+2)
 }
 
 // ArrayLiteral is the text of an array of text values (nil is NULL), as
@@ -136,6 +85,9 @@ func planSubPlan(env *Env, stmt *pg_query.Node) (Plan, bool, error) {
 	sel := stmt.GetSelectStmt()
 	if sel == nil || sel.WhereClause == nil || sel.Op != pg_query.SetOperation_SETOP_NONE || len(sel.LockingClause) > 0 {
 		return nil, false, nil
+	}
+	if env.inSubPlan {
+		return nil, false, nil // one value a statement: a second subquery stays in its SQL
 	}
 	var found *pg_query.Node // the Node holding the SubLink
 	var in bool
@@ -191,30 +143,31 @@ func planSubPlan(env *Env, stmt *pg_query.Node) (Plan, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
+	k := len(env.Params) + 1
 	c := proto.Clone(stmt).(*pg_query.Node)
-	// The same SubLink in the copy: mark it.
-	marker := parseExpr(subPlanMarker)
-	var replace func(m proto.Message) bool
+	// The same SubLink in the copy: the parameter replaces it.
+	param := &pg_query.Node{Node: &pg_query.Node_ParamRef{ParamRef: &pg_query.ParamRef{Number: int32(k), Location: -1}}}
+	var test *pg_query.Node
 	done := false
-	replace = func(m proto.Message) bool {
+	walk(c.GetSelectStmt().WhereClause, func(m proto.Message) bool {
 		n, ok := m.(*pg_query.Node)
 		if !ok || done {
 			return !done
 		}
 		if x := n.GetSubLink(); x != nil && proto.Equal(x, sl) {
 			if in {
+				test = x.Testexpr
 				n.Node = &pg_query.Node_AExpr{AExpr: &pg_query.A_Expr{Kind: pg_query.A_Expr_Kind_AEXPR_OP_ANY,
 					Name:  []*pg_query.Node{{Node: &pg_query.Node_String_{String_: &pg_query.String{Sval: "="}}}},
-					Lexpr: x.Testexpr, Rexpr: marker}}
+					Lexpr: x.Testexpr, Rexpr: param, Location: -1}}
 			} else {
-				n.Node = marker.Node
+				n.Node = param.Node
 			}
 			done = true
 			return false
 		}
 		return true
-	}
-	walk(c.GetSelectStmt().WhereClause, replace)
+	})
 	if !done {
 		return nil, false, nil
 	}
@@ -222,8 +175,168 @@ func planSubPlan(env *Env, stmt *pg_query.Node) (Plan, bool, error) {
 	if err != nil {
 		return nil, false, nil
 	}
-	return &SubPlan{Sub: subPlan, In: in, env: env.withoutSQL(), stmt: c,
-		Text: strings.Replace(text, subPlanMarker, "$subplan", 1)}, true, nil
+	menv := env.withoutSQL()
+	menv.inSubPlan = true
+	menv.Params = append(slices.Clone(env.Params), Param{})
+	// The value's type, when the subquery's column tells it: with the
+	// distribution column's family, the value names the node of the rows.
+	typ := ""
+	if !strings.Contains(strings.ToLower(text), "xc_node_id") && rangeVars(c) == 1 {
+		typ = valueType(env, sl.Subselect.GetSelectStmt())
+	}
+	var main Plan
+	if typ != "" && !in {
+		menv.Params[k-1] = Param{Type: typ, Deferred: true}
+		main, err = PlanSelect(menv, c)
+		if err != nil {
+			return nil, false, err
+		}
+		if rq, ok := main.(*RemoteQuery); !ok || len(rq.Nodes) != 1 || rq.Route == nil || rq.Route.Param != k {
+			main = nil
+		}
+		menv.Params[k-1] = Param{}
+	}
+	if main == nil {
+		if main, err = PlanSelect(menv, c); err != nil {
+			return nil, false, err
+		}
+	}
+	if !paramUseOK(main, len(env.Params) > 0) {
+		return nil, false, nil
+	}
+	if rq, ok := main.(*RemoteQuery); ok && in && typ != "" && !rq.Write && !rq.Replicated && len(rq.Nodes) > 1 {
+		// Rows of an IN's values are on those values' nodes only.
+		if t := pinnableTable(env, c, test, typ); t != nil && slices.Equal(rq.Nodes, t.Locator.Nodes) {
+			rq.Route = &Route{Table: t, ConstAt: -1, Param: k}
+		}
+	}
+	return &SubPlan{Sub: subPlan, In: in, Param: k, Main: main,
+		Text: strings.Replace(text, fmt.Sprintf("$%d", k), "$subplan", 1)}, true, nil
+}
+
+// rangeVars counts the relations a statement names.
+func rangeVars(stmt *pg_query.Node) int {
+	n := 0
+	walk(stmt, func(m proto.Message) bool {
+		if _, ok := m.(*pg_query.RangeVar); ok {
+			n++
+		}
+		return true
+	})
+	return n
+}
+
+// valueType is the type of a subquery's one column when it is a column of
+// one of its tables, or max or min of one: "" when not known.
+func valueType(env *Env, sub *pg_query.SelectStmt) string {
+	if sub == nil || len(sub.TargetList) != 1 || len(sub.GroupClause) > 0 {
+		return ""
+	}
+	v := sub.TargetList[0].GetResTarget().GetVal()
+	if fc := v.GetFuncCall(); fc != nil {
+		schema, name := funcName(fc)
+		if schema != "" && schema != "pg_catalog" || name != "max" && name != "min" || len(fc.Args) != 1 || fc.Over != nil {
+			return ""
+		}
+		v = fc.Args[0]
+	}
+	cr := v.GetColumnRef()
+	if cr == nil || hasStarRef(cr) {
+		return ""
+	}
+	names := columnRefNames(cr)
+	typ := ""
+	walk(sub, func(m proto.Message) bool {
+		rv, ok := m.(*pg_query.RangeVar)
+		if !ok {
+			return true
+		}
+		if len(names) == 2 && aliasOf(rv) != names[0] {
+			return true
+		}
+		if t, _ := env.Rel.Resolve(rv.Schemaname, rv.Relname, env.SearchPath); t != nil {
+			if i, ok := t.Column(names[len(names)-1]); ok {
+				typ = t.Columns[i].TypName
+			}
+		}
+		return true
+	})
+	return typ
+}
+
+// pinnableTable is the hash or modulo table that test, the left side of an
+// IN, is the distribution column of, when values of type typ name that
+// column's nodes.
+func pinnableTable(env *Env, stmt *pg_query.Node, test *pg_query.Node, typ string) *catalog.Table {
+	cr := test.GetColumnRef()
+	refs, err := collectRefs(env, stmt)
+	if cr == nil || err != nil || len(refs) != 1 || !refs[0].distributed() {
+		return nil
+	}
+	r := refs[0]
+	loc := &r.table.Locator
+	if loc.Kind != distribution.Hash && loc.Kind != distribution.Modulo || r.table.DistCol < 0 ||
+		!r.refersTo(cr, loc.Column) || !deferredPin(typ, loc.TypeName) {
+		return nil
+	}
+	// The IN must be a term of the WHERE clause's top level AND.
+	for _, t := range conjuncts(stmt.GetSelectStmt().WhereClause) {
+		if a := t.GetAExpr(); a != nil && a.Lexpr == test {
+			return r.table
+		}
+	}
+	return nil
+}
+
+// deferredPin tells whether a value of type typ, known at run time, names
+// the node of a column of type col's rows: the same family of types, among
+// those whose text the executor canonicalises whatever the session's
+// settings (a date's text follows DateStyle).
+func deferredPin(typ, col string) bool {
+	switch f := typeFamily(col); f {
+	case "int", "text", "numeric", "uuid", "bool":
+		return typeFamily(typ) == f
+	}
+	return false
+}
+
+// paramUseOK tells whether every SQL of a plan that reads the value can
+// be sent it: remote queries and scans are sent parameters, and so is a
+// Coordinator Evaluate's final query (the value before the pulled arrays)
+// when the statement has no parameters of its own; the statements pulling
+// its rows are not.
+func paramUseOK(p Plan, clientParams bool) bool {
+	ok := true
+	WalkPlan(p, func(x Plan) {
+		if g, isGather := x.(*GatherEval); isGather {
+			if clientParams {
+				ok = false
+			}
+			for _, in := range g.Inputs {
+				for _, sql := range in.SQL {
+					if readsParam(sql) {
+						ok = false
+					}
+				}
+			}
+		}
+	})
+	return ok
+}
+
+// readsParam tells whether SQL reads a parameter.
+func readsParam(sql string) bool {
+	if !strings.Contains(sql, "$") {
+		return false
+	}
+	found := false
+	walk(parseOne(sql), func(m proto.Message) bool {
+		if _, ok := m.(*pg_query.ParamRef); ok {
+			found = true
+		}
+		return !found
+	})
+	return found
 }
 
 // uncorrelated tells whether a subquery reads nothing of the query around

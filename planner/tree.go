@@ -37,13 +37,35 @@ func IsTree(p Plan) bool {
 	return ok
 }
 
-// SetParams gives every remote scan of a tree the statement's parameters.
+// SetParams gives every remote query and scan of a plan the statement's
+// parameters.
 func SetParams(p Plan, params [][]byte, oids []uint32) {
 	WalkPlan(p, func(x Plan) {
-		if s, ok := x.(*RemoteScan); ok {
-			s.Params, s.ParamOIDs = params, oids
+		switch x := x.(type) {
+		case *RemoteScan:
+			x.Params, x.ParamOIDs = params, oids
+		case *RemoteQuery:
+			x.Params, x.ParamOIDs = params, oids
+		case *SubPlan:
+			x.Params, x.ParamOIDs = params, oids
 		}
 	})
+}
+
+// TakesParams tells whether a plan can run with the statement's parameters
+// sent along (SetParams): a tree of primitives, or a SubPlan of remote
+// queries and trees.
+func TakesParams(p Plan) bool {
+	sp, ok := p.(*SubPlan)
+	if !ok {
+		return IsTree(p)
+	}
+	for _, q := range []Plan{sp.Sub, sp.Main} {
+		if _, ok := q.(*RemoteQuery); !ok && !IsTree(q) {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *RemoteScan) explain(b *strings.Builder, depth int) {
@@ -255,6 +277,7 @@ func WalkPlan(p Plan, fn func(Plan)) {
 		WalkPlan(x.Input, fn)
 	case *SubPlan:
 		WalkPlan(x.Sub, fn)
+		WalkPlan(x.Main, fn)
 	case *GatherEval:
 	case *InsertRows:
 		if x.Source != nil {

@@ -153,10 +153,6 @@ func columnRefNames(cr *pg_query.ColumnRef) []string {
 	return out
 }
 
-// ConstText is constText for the executor: the text of a literal (maybe
-// cast to a type of the column's family) as the column reads it.
-func ConstText(n *pg_query.Node, typName string) (string, bool, bool) { return constText(n, typName) }
-
 // constText gives the text of a constant as PostgreSQL would read it for a
 // column, and whether it is NULL. ok is false for anything but a constant or
 // a constant cast to a type in the same family as typName.

@@ -435,6 +435,22 @@ SELECT v FROM t WHERE id NOT IN (SELECT a FROM m) AND n > 0
 
 SELECT * FROM tco WHERE w = (SELECT max(v) FROM t)
 
+-- A scalar compared with the distribution column, of its type: the
+-- statement is planned for one node, the value's, found when it runs.
+SELECT count(*) FROM t WHERE id = (SELECT max(a) FROM m)
+
+SELECT v FROM t WHERE id = (SELECT min(x) FROM rr WHERE y = 'a') ORDER BY v
+
+-- ... not of another type's value: every node.
+SELECT count(*) FROM t WHERE id = (SELECT max(k) FROM tn)
+
+-- An IN's values: the nodes of the values, when the statement runs on
+-- each node alone.
+SELECT v FROM t WHERE id IN (SELECT a FROM m) AND v <> 'z'
+
+-- A second subquery stays in the statement.
+SELECT v FROM t WHERE id IN (SELECT a FROM m) AND n > (SELECT max(k) FROM tn)
+
 -- ... not correlated ones.
 SELECT v FROM t WHERE id IN (SELECT x FROM rr WHERE rr.y = t.v)
 
