@@ -38,6 +38,9 @@ type Cluster struct {
 	// TLS makes Init create a CA and a server certificate in HOME/tls, which
 	// the coordinators then offer to clients (xlctl init --tls).
 	TLS bool
+	// ClientDatabase makes Init create a database named after the client
+	// role (xlctl init does; tests that make many clusters do not).
+	ClientDatabase bool
 }
 
 // New returns the cluster of cfg living in home.
@@ -263,7 +266,7 @@ func (c *Cluster) Init(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	if db := c.ClientUser(); db != "postgres" && len(c.Config.Coordinators) > 0 {
+	if db := c.ClientUser(); c.ClientDatabase && db != "postgres" && len(c.Config.Coordinators) > 0 {
 		co := c.Config.Coordinators[0]
 		if err = step("create database "+db, func() error { return c.createClientDatabase(ctx, co, db) }); err != nil {
 			return err

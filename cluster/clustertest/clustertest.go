@@ -37,6 +37,9 @@ type Options struct {
 	// TLS makes init create a certificate and the coordinators offer TLS
 	// (its CA is Ctl.CACertPath()).
 	TLS bool
+	// ClientDatabase makes init create a database named after the client
+	// role, as xlctl init does.
+	ClientDatabase bool
 }
 
 // Cluster is a running test cluster.
@@ -201,7 +204,8 @@ func Start(t testing.TB, o Options) *Cluster {
 		t.Fatalf("clustertest: %v", err)
 	}
 	var out bytes.Buffer
-	ctl := &cluster.Cluster{Home: home, Config: cfg, BinDir: bin, Out: &out, ReadyTimeout: 90 * time.Second, TLS: o.TLS}
+	ctl := &cluster.Cluster{Home: home, Config: cfg, BinDir: bin, Out: &out, ReadyTimeout: 90 * time.Second, TLS: o.TLS,
+		ClientDatabase: o.ClientDatabase}
 	c := &Cluster{Home: home, Config: cfg, Ctl: ctl, User: ctl.ClientUser()}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

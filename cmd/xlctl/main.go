@@ -112,6 +112,7 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			c.TLS = initTLS
+			c.ClientDatabase = true
 			if err := c.Init(cmd.Context()); err != nil {
 				return err
 			}
