@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/xlgo/xlgo/executor/ops"
 	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/planner"
 	"github.com/xlgo/xlgo/pooler"
@@ -397,8 +398,7 @@ func (c *collector) DataRow(values [][]byte) error {
 	}
 	c.rows = append(c.rows, row)
 	if c.bytes > MaxGatherBytes {
-		return &pgconn.PgError{Severity: "ERROR", Code: pgerr.ProgramLimitExceeded,
-			Message: fmt.Sprintf("query needs more than %d bytes of rows at the coordinator", MaxGatherBytes)}
+		return ops.GatherLimit(MaxGatherBytes)
 	}
 	return nil
 }

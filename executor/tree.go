@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/xlgo/xlgo/executor/ops"
-	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/planner"
 )
 
@@ -51,8 +50,7 @@ func (s *nodeScan) yield(ctx context.Context) error {
 			bytes += int64(len(v))
 		}
 		if MaxGatherBytes > 0 && bytes > MaxGatherBytes {
-			return &pgconn.PgError{Severity: "ERROR", Code: pgerr.ProgramLimitExceeded,
-				Message: fmt.Sprintf("query needs more than %d bytes of rows at the coordinator", MaxGatherBytes)}
+			return ops.GatherLimit(MaxGatherBytes)
 		}
 		s.buf = append(s.buf, row)
 	}

@@ -302,8 +302,9 @@ func memoryBudget(t *testing.T, co *coord, base baseline) {
 	close(stop)
 	<-sampled
 	var pe *pgconn.PgError
-	if !errors.As(err, &pe) || pe.Code != "54000" || !strings.Contains(pe.Message, strconv.Itoa(maxGatherBytes)) {
-		t.Fatalf("%s: %d, %v; want 54000 naming the budget of %d bytes", query, n, err, maxGatherBytes)
+	if !errors.As(err, &pe) || pe.Code != "54000" || !strings.Contains(pe.Message, strconv.Itoa(maxGatherBytes)) ||
+		!strings.Contains(pe.Hint, "--max-gather-bytes") {
+		t.Fatalf("%s: %d, %v; want 54000 naming the budget of %d bytes and --max-gather-bytes", query, n, err, maxGatherBytes)
 	}
 	t.Logf("%s: %s %s; resident memory peaked at %d MB (idle %d MB)", query, pe.Code, pe.Message, peak>>10, base.rssKB>>10)
 	if peak-base.rssKB > 100<<10 {

@@ -113,10 +113,17 @@ type budget struct {
 func (b *budget) add(n int64) error {
 	b.used += n
 	if b.max > 0 && b.used > b.max {
-		return &pgconn.PgError{Severity: "ERROR", Code: "54000",
-			Message: fmt.Sprintf("query needs more than %d bytes of rows at the coordinator", b.max)}
+		return GatherLimit(b.max)
 	}
 	return nil
+}
+
+// GatherLimit is the error of a query that needs more than max bytes of
+// rows held at the coordinator (54000, program_limit_exceeded).
+func GatherLimit(max int64) error {
+	return &pgconn.PgError{Severity: "ERROR", Code: "54000",
+		Message: fmt.Sprintf("query needs more than %d bytes of rows at the coordinator", max),
+		Hint:    "The coordinator's --max-gather-bytes sets this bound: raise it, or let the datanodes filter or aggregate more of the rows."}
 }
 
 // valueOverhead approximates what holding a value costs beyond its bytes
