@@ -74,11 +74,8 @@ func findHierarchies() (hierarchies, error) {
 	return v1, nil
 }
 
-func newCgroups(base string) (*cgroups, error) {
-	h, err := findHierarchies()
-	if err != nil {
-		return nil, err
-	}
+// newCgroups makes the Net's cgroup BASE in each hierarchy it uses.
+func newCgroups(h hierarchies, base string) (*cgroups, error) {
 	c := &cgroups{h: h, base: base}
 	for _, r := range h.roots() {
 		if err := os.Mkdir(filepath.Join(r, base), 0o755); err != nil {
@@ -102,7 +99,7 @@ func enableCPU(dir string) error {
 	if err == nil && slices.Contains(strings.Fields(string(b)), "cpu") {
 		return nil
 	}
-	if err := os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte("+cpu"), 0); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte("+cpu"), 0o644); err != nil {
 		return fmt.Errorf("%w: cgroup v2: enable cpu in %s: %v", ErrUnavailable, dir, err)
 	}
 	return nil
@@ -134,7 +131,7 @@ func (c *cgroups) addHost(name string, cpu float64) ([]string, error) {
 		files = [][2]string{{"cpu.cfs_period_us", strconv.Itoa(cfsPeriod)}, {"cpu.cfs_quota_us", strconv.Itoa(quota)}}
 	}
 	for _, f := range files {
-		if err := os.WriteFile(filepath.Join(d, f[0]), []byte(f[1]), 0); err != nil {
+		if err := os.WriteFile(filepath.Join(d, f[0]), []byte(f[1]), 0o644); err != nil {
 			return nil, fmt.Errorf("%w: cgroup: cap %s: %v", ErrUnavailable, d, err)
 		}
 	}

@@ -23,6 +23,12 @@ type TB interface {
 func ForTest(t TB, n int, opt Options) *Net {
 	t.Helper()
 	nt, err := New(context.Background(), n, opt)
+	return forTest(t, nt, err)
+}
+
+// forTest skips or fails t on New's error, or has t close nt when it ends.
+func forTest(t TB, nt *Net, err error) *Net {
+	t.Helper()
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrNoNetem):

@@ -138,11 +138,15 @@ func (nt *Net) build(ctx context.Context, n int) error {
 		return fmt.Errorf("testhosts: %w", err)
 	}
 	nt.dir = dir
-	cg, err := newCgroups(nt.base)
+	h, err := findHierarchies()
 	if err != nil {
 		return err
 	}
+	cg, err := newCgroups(h, nt.base)
 	nt.cg = cg
+	if err != nil {
+		return err
+	}
 	for i := 1; i <= n; i++ {
 		name := fmt.Sprintf("h%d", i)
 		dirs, err := cg.addHost(name, nt.opt.CPU)

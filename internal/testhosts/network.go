@@ -15,9 +15,6 @@ import (
 // that no address or route of the root namespace overlaps.
 var netRange = netip.MustParsePrefix("10.213.0.0/16")
 
-// lockPath serialises the choice of a subnet between processes.
-const lockPath = "/run/xlgo-testhosts.lock"
-
 // buildNetwork makes the switch namespace with its bridge, the root
 // namespace's veth to it, and each host's namespace and veth.
 func (nt *Net) buildNetwork(ctx context.Context) error {
@@ -58,13 +55,14 @@ func (nt *Net) buildNetwork(ctx context.Context) error {
 // uplink picks a free subnet and gives the root namespace its address on it,
 // under a lock so that two processes do not pick the same one.
 func (nt *Net) uplink(ctx context.Context) error {
-	f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	// Every Net's process locks the directory of their temp dirs.
+	f, err := os.Open(tempRoot())
 	if err != nil {
 		return fmt.Errorf("testhosts: %w", err)
 	}
 	defer f.Close()
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("testhosts: lock %s: %w", lockPath, err)
+		return fmt.Errorf("testhosts: lock %s: %w", tempRoot(), err)
 	}
 	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 
