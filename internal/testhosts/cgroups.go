@@ -138,6 +138,20 @@ func (c *cgroups) addHost(name string, cpu float64) ([]string, error) {
 	return dirs, nil
 }
 
+// weigh gives the Net's cgroup the CPU weight of n ordinary cgroups, so that
+// its n hosts together compete with the machine's other work as n would,
+// not as one.
+func (c *cgroups) weigh(n int) error {
+	file, w := "cpu.shares", min(n*1024, 262144)
+	if c.h.v2 {
+		file, w = "cpu.weight", min(n*100, 10000)
+	}
+	if err := os.WriteFile(filepath.Join(c.h.cpu, c.base, file), []byte(strconv.Itoa(w)), 0o644); err != nil {
+		return fmt.Errorf("%w: cgroup: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
 // usage is the CPU time used by the host's processes.
 func (c *cgroups) usage(name string) (time.Duration, error) {
 	if c.h.v2 {

@@ -155,6 +155,9 @@ func (nt *Net) build(ctx context.Context, n int) error {
 		}
 		nt.hosts = append(nt.hosts, &Host{net: nt, name: name, ns: nt.base + "-" + name, cgDir: dirs})
 	}
+	if err := cg.weigh(n); err != nil {
+		return err
+	}
 	if err := nt.buildNetwork(ctx); err != nil {
 		return err
 	}

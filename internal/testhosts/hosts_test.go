@@ -248,8 +248,10 @@ func TestCPUCap(t *testing.T) {
 	if nt.cg.h.v2 {
 		weight = [2]string{"cpu.weight", "1000"}
 	}
-	if err := os.WriteFile(filepath.Join(h.cgDir[0], weight[0]), []byte(weight[1]), 0o644); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{filepath.Dir(h.cgDir[0]), h.cgDir[0]} {
+		if err := os.WriteFile(filepath.Join(d, weight[0]), []byte(weight[1]), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := helper(ctx, h, "spin")
@@ -474,18 +476,19 @@ func TestCgroupFiles(t *testing.T) {
 		h     func(dir string) hierarchies
 		cap   map[string]string // file under BASE/h1 of the cpu hierarchy: content
 		usage [2]string         // file under BASE/h1 of the accounting hierarchy, content
+		weigh [2]string         // file under BASE of the cpu hierarchy, content for three hosts
 	}{
 		{"v2", func(dir string) hierarchies { return hierarchies{v2: true, cpu: dir} },
 			map[string]string{"cpu.max": "50000 100000"},
-			[2]string{"cpu.stat", "usage_usec 1500\nuser_usec 1000\n"}},
+			[2]string{"cpu.stat", "usage_usec 1500\nuser_usec 1000\n"}, [2]string{"cpu.weight", "300"}},
 		{"v1", func(dir string) hierarchies {
 			return hierarchies{cpu: filepath.Join(dir, "cpu"), acct: filepath.Join(dir, "cpuacct")}
 		},
 			map[string]string{"cpu.cfs_period_us": "100000", "cpu.cfs_quota_us": "50000"},
-			[2]string{"cpuacct.usage", "1500000\n"}},
+			[2]string{"cpuacct.usage", "1500000\n"}, [2]string{"cpu.shares", "3072"}},
 		{"v1 cpu,cpuacct", func(dir string) hierarchies { return hierarchies{cpu: dir, acct: dir} },
 			map[string]string{"cpu.cfs_period_us": "100000", "cpu.cfs_quota_us": "50000"},
-			[2]string{"cpuacct.usage", "1500000\n"}},
+			[2]string{"cpuacct.usage", "1500000\n"}, [2]string{"cpu.shares", "3072"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -527,6 +530,12 @@ func TestCgroupFiles(t *testing.T) {
 			}
 			if u, err := cg.usage("h1"); u != 1500*time.Microsecond || err != nil {
 				t.Errorf("usage %s %v, want 1.5ms", u, err)
+			}
+			if err := cg.weigh(3); err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := os.ReadFile(filepath.Join(h.cpu, "base", c.weigh[0])); string(b) != c.weigh[1] {
+				t.Errorf("%s: %q, want %q", c.weigh[0], b, c.weigh[1])
 			}
 		})
 	}
