@@ -223,10 +223,7 @@ func stopProcs(dir string) error {
 		for _, pid := range pids {
 			_ = syscall.Kill(pid, step.sig)
 		}
-		deadline := time.Now().Add(step.wait)
-		for wait := time.Millisecond; len(procs(dir)) > 0 && time.Now().Before(deadline); wait = min(2*wait, 50*time.Millisecond) {
-			time.Sleep(wait)
-		}
+		within(step.wait, func() bool { return len(procs(dir)) == 0 })
 	}
 	if pids := procs(dir); len(pids) > 0 {
 		return fmt.Errorf("processes %v still in %s", pids, dir)
@@ -253,20 +250,37 @@ func removeCgroup(dir string) error {
 	errs = append(errs, stopProcs(dir))
 	// A cgroup is busy for a moment after its last process exits, and a
 	// process started just before may join it late: it is killed too.
-	deadline := time.Now().Add(5 * time.Second)
-	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
-		err := syscall.Rmdir(dir)
-		if err == nil || err == syscall.ENOENT {
-			break
+	var rmErr error
+	within(5*time.Second, func() bool {
+		rmErr = syscall.Rmdir(dir)
+		if rmErr == syscall.ENOENT {
+			rmErr = nil
 		}
-		if err != syscall.EBUSY || time.Now().After(deadline) {
-			errs = append(errs, fmt.Errorf("rmdir %s: %w", dir, err))
-			break
+		if rmErr != syscall.EBUSY {
+			return true
 		}
 		for _, pid := range procs(dir) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
-		time.Sleep(wait)
+		return false
+	})
+	if rmErr != nil {
+		errs = append(errs, fmt.Errorf("rmdir %s: %w", dir, rmErr))
 	}
 	return errors.Join(errs...)
+}
+
+// within polls cond, with pauses growing to 50 ms, until it holds or d
+// passes; it tells whether cond held.
+func within(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(wait)
+	}
 }

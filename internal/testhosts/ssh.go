@@ -155,23 +155,25 @@ func keygen(ctx context.Context, path string) error {
 // waitListening polls addr until it accepts a connection, d exits or
 // sshReady passes.
 func waitListening(ctx context.Context, d *daemon, addr netip.AddrPort) error {
-	deadline := time.Now().Add(sshReady)
-	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
-		c, err := net.DialTimeout("tcp", addr.String(), time.Second)
-		if err == nil {
+	var err error
+	held := within(sshReady, func() bool {
+		var c net.Conn
+		if c, err = net.DialTimeout("tcp", addr.String(), time.Second); err == nil {
 			c.Close()
-			return nil
+			return true
 		}
 		select {
 		case <-d.done:
-			return fmt.Errorf("exited: %v", d.err)
+			err = fmt.Errorf("exited: %v", d.err)
 		case <-ctx.Done():
-			return ctx.Err()
+			err = ctx.Err()
 		default:
+			return false
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not listening on %s after %s: %w", addr, sshReady, err)
-		}
-		time.Sleep(wait)
+		return true
+	})
+	if !held {
+		return fmt.Errorf("not listening on %s after %s: %w", addr, sshReady, err)
 	}
+	return err
 }
