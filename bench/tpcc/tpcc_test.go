@@ -1,0 +1,147 @@
+package tpcc
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/xlgo/xlgo/cluster/clustertest"
+)
+
+// testScale is a population small enough for a test to load in seconds; the
+// benchmark's default is the specification's.
+var testScale = Scale{Items: 1000, CustomersPerDistrict: 300}
+
+// fingerprints are aggregates over every table that identify a population:
+// the same seed must load the same rows on every server.
+var fingerprints = []string{
+	"SELECT count(*), sum(i_price), sum(i_im_id), sum(length(i_data)), sum(CASE WHEN i_data LIKE '%ORIGINAL%' THEN 1 ELSE 0 END) FROM item",
+	"SELECT count(*), sum(w_tax), sum(w_ytd) FROM warehouse",
+	"SELECT count(*), sum(d_tax), sum(d_ytd), sum(d_next_o_id) FROM district",
+	"SELECT count(*), sum(c_discount), sum(c_balance), sum(length(c_data)), sum(CASE WHEN c_credit = 'BC' THEN 1 ELSE 0 END), count(DISTINCT c_last) FROM customer",
+	"SELECT count(*), sum(h_amount), sum(length(h_data)) FROM history",
+	"SELECT count(*), sum(o_c_id * o_id), sum(o_carrier_id), sum(o_ol_cnt) FROM orders",
+	"SELECT count(*), sum(no_o_id) FROM new_order",
+	"SELECT count(*), sum(ol_i_id), sum(ol_amount), count(ol_delivery_d) FROM order_line",
+	"SELECT count(*), sum(s_quantity), sum(length(s_data)), sum(CASE WHEN s_data LIKE '%ORIGINAL%' THEN 1 ELSE 0 END) FROM stock",
+}
+
+func fingerprint(t *testing.T, ctx context.Context, conn *pgx.Conn) []string {
+	t.Helper()
+	var out []string
+	for _, q := range fingerprints {
+		rows, err := conn.Query(ctx, q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		var vals []any
+		for rows.Next() {
+			if vals, err = rows.Values(); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		s := make([]string, len(vals))
+		for i, v := range vals {
+			if n, err := toInt(v); err == nil {
+				s[i] = fmt.Sprint(n)
+			} else {
+				s[i] = fmt.Sprint(v)
+			}
+		}
+		out = append(out, q[len("SELECT "):]+" = "+strings.Join(s, ", "))
+	}
+	return out
+}
+
+// counts are the rows the run added: New-Orders committed (d_next_o_id),
+// Payments (history rows) and orders delivered (orders with a carrier).
+func counts(t *testing.T, ctx context.Context, conn *pgx.Conn) (newOrders, payments, delivered int) {
+	t.Helper()
+	err := conn.QueryRow(ctx, "SELECT (SELECT sum(d_next_o_id - 1) FROM district), (SELECT count(*) FROM history), (SELECT count(o_carrier_id) FROM orders)").
+		Scan(&newOrders, &payments, &delivered)
+	if err != nil {
+		t.Fatalf("counts: %v", err)
+	}
+	return
+}
+
+type side struct {
+	name string
+	dsns []string
+}
+
+// TestTPCC loads a small population into a plain PostgreSQL and into xlgo
+// (two coordinators, two datanodes), checks that both hold the same rows and
+// meet the consistency conditions, runs the five transactions from four
+// terminals on each, and checks the conditions again.
+func TestTPCC(t *testing.T) {
+	dur := 4 * time.Second
+	if d, err := time.ParseDuration(os.Getenv("XLGO_TPCC_DURATION")); err == nil {
+		dur = d
+	}
+	plain := clustertest.StartPlain(t)
+	xl := clustertest.Start(t, clustertest.Options{Coordinators: 2, Datanodes: 2})
+	sides := []side{
+		{"postgresql", []string{plain.DSN("postgres")}},
+		{"xlgo", []string{xl.CoordDSN(0, "postgres"), xl.CoordDSN(1, "postgres")}},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var loaded [][]string
+	for _, s := range sides {
+		conn, err := pgx.Connect(ctx, s.dsns[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		isXL, err := IsXL(ctx, conn)
+		if err != nil || isXL != (s.name == "xlgo") {
+			t.Fatalf("%s: IsXL = %v, %v", s.name, isXL, err)
+		}
+		st, err := Load(ctx, LoadOptions{DSN: s.dsns[0], Warehouses: 1, Scale: testScale, Seed: 1})
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		t.Logf("%s: loaded in %v: %v", s.name, st.Duration.Round(time.Millisecond), st.Rows)
+		if err := Check(ctx, conn); err != nil {
+			t.Fatalf("%s after the load: %v", s.name, err)
+		}
+		loaded = append(loaded, fingerprint(t, ctx, conn))
+		no0, pay0, del0 := counts(t, ctx, conn)
+
+		res, err := Run(ctx, RunOptions{DSNs: s.dsns, Terminals: 4, Duration: dur, Seed: 1})
+		if err != nil {
+			t.Fatalf("%s: run: %v", s.name, err)
+		}
+		var out strings.Builder
+		res.Print(&out)
+		t.Logf("%s:\n%s%s", s.name, out.String(), res.Summary(s.name))
+		for _, st := range res.Txns {
+			if st.Count == 0 {
+				t.Errorf("%s: no %s ran", s.name, st.Name)
+			}
+		}
+		if err := Check(ctx, conn); err != nil {
+			t.Errorf("%s after the run: %v", s.name, err)
+		}
+		no1, pay1, del1 := counts(t, ctx, conn)
+		if no1-no0 != res.Committed || pay1-pay0 != res.Payments || del1-del0 != res.Delivered {
+			t.Errorf("%s: the database grew by %d orders, %d payments and %d deliveries; the terminals committed %d, %d and %d",
+				s.name, no1-no0, pay1-pay0, del1-del0, res.Committed, res.Payments, res.Delivered)
+		}
+	}
+	for i := range loaded[0] {
+		if loaded[0][i] != loaded[1][i] {
+			t.Errorf("the loads differ:\n%s: %s\n%s: %s", sides[0].name, loaded[0][i], sides[1].name, loaded[1][i])
+		}
+	}
+}
