@@ -1,9 +1,12 @@
 package tpcc
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"math/big"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -187,7 +190,8 @@ func (c *checker) run(ctx context.Context) error {
 	if len(wh) == 0 {
 		c.fail("no warehouse")
 	}
-	for k, v := range wh {
+	for _, k := range sorted(wh) {
+		v := wh[k]
 		ytd := v[0] // amounts are read in cents
 		if s := first(dytd[k]); ytd != s {
 			c.fail("3.3.2.1 warehouse %d: w_ytd = %s, sum(d_ytd) = %s", k.w, amount(ytd), amount(s))
@@ -196,7 +200,8 @@ func (c *checker) run(ctx context.Context) error {
 			c.fail("3.3.2.8 warehouse %d: w_ytd = %s, sum(h_amount) = %s", k.w, amount(ytd), amount(h))
 		}
 	}
-	for k, v := range dist {
+	for _, k := range sorted(dist) {
+		v := dist[k]
 		ytd, next := v[0], v[1]
 		o, n, l := ord[k], no[k], ol[k]
 		if o == nil {
@@ -225,12 +230,22 @@ func (c *checker) run(ctx context.Context) error {
 			c.fail("3.3.2.9 warehouse %d district %d: d_ytd = %s, sum(h_amount) = %s", k.w, k.d, amount(ytd), amount(h))
 		}
 	}
-	for k := range wh {
+	for _, k := range sorted(wh) {
 		if err := c.warehouse(ctx, k.w); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// sorted are the keys of m in order, so that violations are listed by
+// warehouse, district and number.
+func sorted(m map[key][]int64) []key {
+	ks := slices.Collect(maps.Keys(m))
+	slices.SortFunc(ks, func(a, b key) int {
+		return cmp.Or(cmp.Compare(a.w, b.w), cmp.Compare(a.d, b.d), cmp.Compare(a.n, b.n))
+	})
+	return ks
 }
 
 func first(v []int64) int64 {
@@ -258,7 +273,7 @@ func (c *checker) warehouse(ctx context.Context, w int) error {
 	if err != nil {
 		return err
 	}
-	for k := range bad {
+	for _, k := range sorted(bad) {
 		c.fail("3.3.2.5 warehouse %d district %d order %d: a new_order row, but no order of that number without a carrier", w, k.w, k.d)
 	}
 	// 3.3.2.6
@@ -268,7 +283,8 @@ func (c *checker) warehouse(ctx context.Context, w int) error {
 	if err != nil {
 		return err
 	}
-	for k, v := range bad {
+	for _, k := range sorted(bad) {
+		v := bad[k]
 		c.fail("3.3.2.6 warehouse %d district %d order %d: o_ol_cnt = %d, order lines = %d", w, k.w, k.d, k.n, v[0])
 	}
 	// 3.3.2.7
@@ -278,7 +294,8 @@ func (c *checker) warehouse(ctx context.Context, w int) error {
 	if err != nil {
 		return err
 	}
-	for k, v := range bad {
+	for _, k := range sorted(bad) {
+		v := bad[k]
 		c.fail("3.3.2.7 warehouse %d district %d order %d: %d order lines whose ol_delivery_d is null while o_carrier_id is not, or the reverse", w, k.w, k.d, v[0])
 	}
 	// 3.3.2.10 and 3.3.2.12
@@ -296,7 +313,8 @@ func (c *checker) warehouse(ctx context.Context, w int) error {
 	if err != nil {
 		return err
 	}
-	for k, v := range cust {
+	for _, k := range sorted(cust) {
+		v := cust[k]
 		balance, ytd := v[0], v[1]
 		ol, h := first(delivered[k]), first(paid[k])
 		if balance != ol-h {

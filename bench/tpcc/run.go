@@ -50,14 +50,14 @@ type Result struct {
 	Elapsed    time.Duration `json:"elapsed_ns"`
 	// TpmC is New-Order transactions per minute, the rolled back ones
 	// included; Tpm counts all five.
-	TpmC      float64      `json:"tpmC"`
-	Tpm       float64      `json:"tpm"`
-	Txns      [5]TxnStats  `json:"txns"`
-	Committed int          `json:"new_orders_committed"`
-	Payments  int          `json:"payments_committed"`
-	Delivered int          `json:"orders_delivered"`
-	Skipped   int          `json:"delivery_districts_skipped"`
-	Constants Constants    `json:"constants"`
+	TpmC      float64     `json:"tpmC"`
+	Tpm       float64     `json:"tpm"`
+	Txns      [5]TxnStats `json:"txns"`
+	Committed int         `json:"new_orders_committed"`
+	Payments  int         `json:"payments_committed"`
+	Delivered int         `json:"orders_delivered"`
+	Skipped   int         `json:"delivery_districts_skipped"`
+	Constants Constants   `json:"constants"`
 	latencies [kinds][]time.Duration
 }
 

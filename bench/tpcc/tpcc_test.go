@@ -79,17 +79,22 @@ type side struct {
 	dsns []string
 }
 
-// TestTPCC loads a small population into a plain PostgreSQL and into xlgo
-// (two coordinators, two datanodes), checks that both hold the same rows and
-// meet the consistency conditions, runs the five transactions from four
-// terminals on each, and checks the conditions again.
+// TestTPCC loads a small population of two warehouses (so that New-Order
+// has remote items and Payment remote customers) into a plain PostgreSQL and
+// into xlgo (two coordinators, two datanodes), checks that both hold the same
+// rows and meet the consistency conditions, runs the five transactions from
+// four terminals on each, and checks the conditions again and that the
+// database grew by what the terminals committed; then that Check finds a
+// customer whose balance was changed.
 func TestTPCC(t *testing.T) {
 	dur := 4 * time.Second
 	if d, err := time.ParseDuration(os.Getenv("XLGO_TPCC_DURATION")); err == nil {
 		dur = d
 	}
+	began := time.Now()
 	plain := clustertest.StartPlain(t)
 	xl := clustertest.Start(t, clustertest.Options{Coordinators: 2, Datanodes: 2})
+	t.Logf("servers started in %v", time.Since(began).Round(time.Millisecond))
 	sides := []side{
 		{"postgresql", []string{plain.DSN("postgres")}},
 		{"xlgo", []string{xl.CoordDSN(0, "postgres"), xl.CoordDSN(1, "postgres")}},
@@ -107,7 +112,7 @@ func TestTPCC(t *testing.T) {
 		if err != nil || isXL != (s.name == "xlgo") {
 			t.Fatalf("%s: IsXL = %v, %v", s.name, isXL, err)
 		}
-		st, err := Load(ctx, LoadOptions{DSN: s.dsns[0], Warehouses: 1, Scale: testScale, Seed: 1})
+		st, err := Load(ctx, LoadOptions{DSN: s.dsns[0], Warehouses: 2, Scale: testScale, Seed: 1})
 		if err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
@@ -134,6 +139,14 @@ func TestTPCC(t *testing.T) {
 			t.Errorf("%s after the run: %v", s.name, err)
 		}
 		no1, pay1, del1 := counts(t, ctx, conn)
+		// A violation is found, and named.
+		if _, err := conn.Exec(ctx, "UPDATE customer SET c_balance = c_balance + 1 WHERE c_w_id = 2 AND c_d_id = 3 AND c_id = 4"); err != nil {
+			t.Fatal(err)
+		}
+		const want = "3.3.2.10 warehouse 2 district 3 customer 4: c_balance = "
+		if err := Check(ctx, conn); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: Check after a change of c_balance: %v, want %q", s.name, err, want)
+		}
 		if no1-no0 != res.Committed || pay1-pay0 != res.Payments || del1-del0 != res.Delivered {
 			t.Errorf("%s: the database grew by %d orders, %d payments and %d deliveries; the terminals committed %d, %d and %d",
 				s.name, no1-no0, pay1-pay0, del1-del0, res.Committed, res.Payments, res.Delivered)
