@@ -58,6 +58,8 @@ func TestTPCCFigures(t *testing.T) {
 		loads[i] = st.Duration
 		t.Logf("%s: loaded %d warehouses in %v", s.name, warehouses, st.Duration.Round(time.Millisecond))
 	}
+	spread := warehouseSpread(t, ctx, sides[1].dsns[0])
+	t.Logf("xlgo: warehouses per datanode: %s", spread)
 	results := make([][]*Result, len(sides))
 	for r := range rounds {
 		for i, s := range sides {
@@ -82,8 +84,8 @@ func TestTPCCFigures(t *testing.T) {
 		}
 	}
 	var out strings.Builder
-	fmt.Fprintf(&out, "TPC-C, %d warehouse(s), %d terminals, %d rounds of %v alternating sides, medians; %s, %d CPUs\n\n",
-		warehouses, terminals, rounds, dur, runtime.GOARCH, runtime.NumCPU())
+	fmt.Fprintf(&out, "TPC-C, %d warehouse(s) (on xlgo's datanodes: %s), %d terminals, %d rounds of %v alternating sides, medians; %d CPUs\n\n",
+		warehouses, spread, terminals, rounds, dur, runtime.NumCPU())
 	fmt.Fprintln(&out, "| system | load s | tpmC | total tpm | New-Order mean ms | New-Order p90 ms | Payment p90 ms | retries | tpmC / PostgreSQL |")
 	fmt.Fprintln(&out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var base float64

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,13 @@ import (
 
 // testScale is a population small enough for a test to load in seconds; the
 // benchmark's default is the specification's.
-var testScale = Scale{Items: 1000, CustomersPerDistrict: 300}
+var testScale = Scale{Items: 1000, CustomersPerDistrict: 100}
+
+// testWarehouses is how many warehouses the test loads: with two datanodes,
+// xlgo's hash sends warehouses 1 to 6 to datanode1 and 7 to datanode2, so
+// seven warehouses make New-Orders with remote items and Payments of remote
+// customers that span both datanodes.
+const testWarehouses = 7
 
 // fingerprints are aggregates over every table that identify a population:
 // the same seed must load the same rows on every server.
@@ -79,11 +86,10 @@ type side struct {
 	dsns []string
 }
 
-// TestTPCC loads a small population of two warehouses (so that New-Order
-// has remote items and Payment remote customers) into a plain PostgreSQL and
-// into xlgo (two coordinators, two datanodes), checks that both hold the same
-// rows and meet the consistency conditions, runs the five transactions from
-// four terminals on each, and checks the conditions again and that the
+// TestTPCC loads a small population of testWarehouses warehouses into a
+// plain PostgreSQL and into xlgo (two coordinators, two datanodes), checks
+// that both hold the same rows and meet the consistency conditions, runs the
+// five transactions from eight terminals on each, and checks the conditions again and that the
 // database grew by what the terminals committed; then that Check finds a
 // customer whose balance was changed.
 func TestTPCC(t *testing.T) {
@@ -112,18 +118,25 @@ func TestTPCC(t *testing.T) {
 		if err != nil || isXL != (s.name == "xlgo") {
 			t.Fatalf("%s: IsXL = %v, %v", s.name, isXL, err)
 		}
-		st, err := Load(ctx, LoadOptions{DSN: s.dsns[0], Warehouses: 2, Scale: testScale, Seed: 1})
+		st, err := Load(ctx, LoadOptions{DSN: s.dsns[0], Warehouses: testWarehouses, Scale: testScale, Seed: 1})
 		if err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
 		t.Logf("%s: loaded in %v: %v", s.name, st.Duration.Round(time.Millisecond), st.Rows)
+		if isXL {
+			spread := warehouseSpread(t, ctx, s.dsns[0])
+			t.Logf("xlgo: warehouses per datanode: %s", spread)
+			if !strings.Contains(spread, "datanode1") || !strings.Contains(spread, "datanode2") {
+				t.Errorf("xlgo: the warehouses are on one datanode only (%s): the run would not span datanodes", spread)
+			}
+		}
 		if err := Check(ctx, conn); err != nil {
 			t.Fatalf("%s after the load: %v", s.name, err)
 		}
 		loaded = append(loaded, fingerprint(t, ctx, conn))
 		no0, pay0, del0 := counts(t, ctx, conn)
 
-		res, err := Run(ctx, RunOptions{DSNs: s.dsns, Terminals: 4, Duration: dur, Seed: 1})
+		res, err := Run(ctx, RunOptions{DSNs: s.dsns, Terminals: 8, Duration: dur, Seed: 1})
 		if err != nil {
 			t.Fatalf("%s: run: %v", s.name, err)
 		}
@@ -157,4 +170,32 @@ func TestTPCC(t *testing.T) {
 			t.Errorf("the loads differ:\n%s: %s\n%s: %s", sides[0].name, loaded[0][i], sides[1].name, loaded[1][i])
 		}
 	}
+}
+
+// warehouseSpread is the number of warehouses on each datanode of xlgo.
+func warehouseSpread(t *testing.T, ctx context.Context, dsn string) string {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	names := map[int32]string{}
+	rows, _ := conn.Query(ctx, "SELECT node_id, node_name FROM pgxc_node")
+	var id int32
+	var name string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &name}, func() error { names[id] = name; return nil }); err != nil {
+		t.Fatalf("pgxc_node: %v", err)
+	}
+	var parts []string
+	var n int
+	rows, _ = conn.Query(ctx, "SELECT xc_node_id, count(1) FROM warehouse GROUP BY xc_node_id ORDER BY xc_node_id")
+	if _, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error {
+		parts = append(parts, fmt.Sprintf("%s %d", names[id], n))
+		return nil
+	}); err != nil {
+		t.Fatalf("warehouses per datanode: %v", err)
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
 }
