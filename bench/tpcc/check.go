@@ -49,6 +49,8 @@ func (e *CheckError) Error() string {
 type checker struct {
 	conn *pgx.Conn
 	errs CheckError
+	// no and ol are the aggregates of new_order and order_line by district.
+	no, ol map[key][]int64
 }
 
 func (c *checker) fail(format string, args ...any) {
@@ -230,6 +232,7 @@ func (c *checker) run(ctx context.Context) error {
 			c.fail("3.3.2.9 warehouse %d district %d: d_ytd = %s, sum(h_amount) = %s", k.w, k.d, amount(ytd), amount(h))
 		}
 	}
+	c.no, c.ol = no, ol
 	for _, k := range sorted(wh) {
 		if err := c.warehouse(ctx, k.w); err != nil {
 			return err
@@ -263,29 +266,46 @@ func third(v []int64) int64 {
 }
 
 // warehouse checks the per-order and per-customer conditions of warehouse w.
-// Every join is between rows of w, which xlgo keeps on one datanode.
+// Every join is between rows of w, which xlgo keeps on one datanode. Its
+// queries' rows are keyed by district (in key.w) and order or customer.
 func (c *checker) warehouse(ctx context.Context, w int) error {
-	// 3.3.2.5, row by row: a new_order row for an order with a carrier, or
-	// one without its order.
-	bad, err := c.query(ctx, 2,
-		"SELECT no_d_id, no_o_id, count(o_id) FROM new_order LEFT JOIN orders ON o_w_id = no_w_id AND o_d_id = no_d_id AND o_id = no_o_id AND o_carrier_id IS NULL WHERE no_w_id = $1 AND (o_w_id = $1 OR o_w_id IS NULL) GROUP BY no_d_id, no_o_id HAVING count(o_id) <> 1",
+	// 3.3.2.5, order by order: every new_order row has its order, without a
+	// carrier (with the counts per district compared above, the orders
+	// without a carrier are exactly those with a new_order row).
+	matched, err := c.query(ctx, 1,
+		"SELECT o_d_id, count(*) FROM new_order JOIN orders ON o_w_id = no_w_id AND o_d_id = no_d_id AND o_id = no_o_id WHERE no_w_id = $1 AND o_w_id = $1 AND o_carrier_id IS NULL GROUP BY o_d_id",
 		w)
 	if err != nil {
 		return err
 	}
-	for _, k := range sorted(bad) {
-		c.fail("3.3.2.5 warehouse %d district %d order %d: a new_order row, but no order of that number without a carrier", w, k.w, k.d)
+	for d := 1; d <= Districts; d++ {
+		if n, m := third(c.no[key{w: w, d: d}]), first(matched[key{w: d}]); n != m {
+			c.fail("3.3.2.5 warehouse %d district %d: new_order rows = %d, of which for an order without a carrier = %d", w, d, n, m)
+		}
 	}
-	// 3.3.2.6
-	bad, err = c.query(ctx, 3,
-		"SELECT o_d_id, o_id, o_ol_cnt, count(ol_o_id) FROM orders LEFT JOIN order_line ON ol_w_id = o_w_id AND ol_d_id = o_d_id AND ol_o_id = o_id WHERE o_w_id = $1 AND (ol_w_id = $1 OR ol_w_id IS NULL) GROUP BY o_d_id, o_id, o_ol_cnt HAVING o_ol_cnt <> count(ol_o_id)",
+	// 3.3.2.6: every order with order lines has o_ol_cnt of them, and no
+	// order line is without its order (with 3.3.2.4, no order is without
+	// its lines).
+	bad, err := c.query(ctx, 2,
+		"SELECT o_d_id, o_id, o_ol_cnt, count(*) FROM orders JOIN order_line ON ol_w_id = o_w_id AND ol_d_id = o_d_id AND ol_o_id = o_id WHERE o_w_id = $1 AND ol_w_id = $1 GROUP BY o_d_id, o_id, o_ol_cnt HAVING o_ol_cnt <> count(*)",
 		w)
 	if err != nil {
 		return err
 	}
 	for _, k := range sorted(bad) {
 		v := bad[k]
-		c.fail("3.3.2.6 warehouse %d district %d order %d: o_ol_cnt = %d, order lines = %d", w, k.w, k.d, k.n, v[0])
+		c.fail("3.3.2.6 warehouse %d district %d order %d: o_ol_cnt = %d, order lines = %d", w, k.w, k.d, v[0]/100, v[1])
+	}
+	joined, err := c.query(ctx, 1,
+		"SELECT o_d_id, count(*) FROM orders JOIN order_line ON ol_w_id = o_w_id AND ol_d_id = o_d_id AND ol_o_id = o_id WHERE o_w_id = $1 AND ol_w_id = $1 GROUP BY o_d_id",
+		w)
+	if err != nil {
+		return err
+	}
+	for d := 1; d <= Districts; d++ {
+		if n, m := first(c.ol[key{w: w, d: d}]), first(joined[key{w: d}]); n != m {
+			c.fail("3.3.2.6 warehouse %d district %d: order lines = %d, of which of an existing order = %d", w, d, n, m)
+		}
 	}
 	// 3.3.2.7
 	bad, err = c.query(ctx, 2,

@@ -28,6 +28,9 @@ type RunOptions struct {
 	// serialization failure or a deadlock (default 10).
 	MaxRetries int
 	Seed       uint64
+	// ConnConfig, when set, adjusts each terminal's connection settings
+	// (a tracer, the query exec mode ...).
+	ConnConfig func(*pgx.ConnConfig)
 }
 
 // TxnStats are the figures of one transaction type.
@@ -112,7 +115,14 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 		}
 	}()
 	for i := range terms {
-		conn, err := pgx.Connect(ctx, o.DSNs[i%len(o.DSNs)])
+		cfg, err := pgx.ParseConfig(o.DSNs[i%len(o.DSNs)])
+		if err != nil {
+			return nil, fmt.Errorf("run: %w", err)
+		}
+		if o.ConnConfig != nil {
+			o.ConnConfig(cfg)
+		}
+		conn, err := pgx.ConnectConfig(ctx, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("run: terminal %d: connect: %w", i+1, err)
 		}

@@ -89,7 +89,8 @@ type side struct {
 // TestTPCC loads a small population of testWarehouses warehouses into a
 // plain PostgreSQL and into xlgo (two coordinators, two datanodes), checks
 // that both hold the same rows and meet the consistency conditions, runs the
-// five transactions from eight terminals on each, and checks the conditions again and that the
+// five transactions from eight terminals on each, and checks the conditions
+// again, that every statement ran whole on one datanode of xlgo, and that the
 // database grew by what the terminals committed; then that Check finds a
 // customer whose balance was changed.
 func TestTPCC(t *testing.T) {
@@ -136,7 +137,9 @@ func TestTPCC(t *testing.T) {
 		loaded = append(loaded, fingerprint(t, ctx, conn))
 		no0, pay0, del0 := counts(t, ctx, conn)
 
-		res, err := Run(ctx, RunOptions{DSNs: s.dsns, Terminals: 8, Duration: dur, Seed: 1})
+		stmts := &statementLog{args: map[string][]any{}}
+		res, err := Run(ctx, RunOptions{DSNs: s.dsns, Terminals: 8, Duration: dur, Seed: 1,
+			ConnConfig: func(c *pgx.ConnConfig) { c.Tracer = stmts }})
 		if err != nil {
 			t.Fatalf("%s: run: %v", s.name, err)
 		}
@@ -150,6 +153,9 @@ func TestTPCC(t *testing.T) {
 		}
 		if err := Check(ctx, conn); err != nil {
 			t.Errorf("%s after the run: %v", s.name, err)
+		}
+		if isXL {
+			checkRouting(t, ctx, conn, stmts)
 		}
 		no1, pay1, del1 := counts(t, ctx, conn)
 		// A violation is found, and named.
