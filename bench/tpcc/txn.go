@@ -229,14 +229,19 @@ func (t *terminal) newOrder(ctx context.Context, s step, in newOrderInput) error
 		}
 		amount := int64(l.quantity) * cents(price)
 		total += amount
-		_ = hasOriginal(iData) && hasOriginal(sData) // brand-generic: "B" or "G", for display only
+		brandGeneric := "G"
+		if hasOriginal(iData) && hasOriginal(sData) {
+			brandGeneric = "B"
+		}
+		_ = brandGeneric // shown on the terminal's screen, which is not emulated
 		if _, err := s.exec(ctx, "insert order_line",
 			"INSERT INTO order_line (ol_o_id, ol_d_id, ol_w_id, ol_number, ol_i_id, ol_supply_w_id, ol_delivery_d, ol_quantity, ol_amount, ol_dist_info) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9)",
 			next, in.d, in.w, i+1, l.item, l.supplyW, l.quantity, money(amount), distInfo); err != nil {
 			return err
 		}
 	}
-	_ = float64(total) * (1 - cDiscount) * (1 + wTax + dTax) // the order's total, for display only
+	totalAmount := float64(total) / 100 * (1 - cDiscount) * (1 + wTax + dTax)
+	_ = totalAmount // shown on the terminal's screen
 	return nil
 }
 
