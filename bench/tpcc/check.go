@@ -50,7 +50,7 @@ type checker struct {
 	conn *pgx.Conn
 	errs CheckError
 	// no and ol are the aggregates of new_order and order_line by district.
-	no, ol map[key][]int64
+	no, ol byKey
 }
 
 func (c *checker) fail(format string, args ...any) {
@@ -64,15 +64,36 @@ func (c *checker) fail(format string, args ...any) {
 // key is a warehouse, a district and an order or customer number.
 type key struct{ w, d, n int }
 
+// byKey are the values of a query's rows by key.
+type byKey = map[key][]int64
+
+// keyed is a query whose first keys columns are the key of its rows.
+type keyed struct {
+	into *byKey
+	keys int
+	sql  string
+}
+
+// queries runs each query with args into its rows.
+func (c *checker) queries(ctx context.Context, args []any, qs ...keyed) error {
+	for _, q := range qs {
+		var err error
+		if *q.into, err = c.query(ctx, q.keys, q.sql, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // query reads rows of up to three integer key columns followed by integer or
 // numeric values (numerics read in cents, as amounts are numeric(n,2)).
-func (c *checker) query(ctx context.Context, keys int, sql string, args ...any) (map[key][]int64, error) {
+func (c *checker) query(ctx context.Context, keys int, sql string, args ...any) (byKey, error) {
 	rows, err := c.conn.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("check: %s: %w", sql, err)
 	}
 	defer rows.Close()
-	out := map[key][]int64{}
+	out := byKey{}
 	for rows.Next() {
 		vals, err := rows.Values()
 		if err != nil {
@@ -157,36 +178,17 @@ func Check(ctx context.Context, conn *pgx.Conn) error {
 }
 
 func (c *checker) run(ctx context.Context) error {
-	wh, err := c.query(ctx, 1, "SELECT w_id, w_ytd FROM warehouse")
-	if err != nil {
-		return err
-	}
-	dist, err := c.query(ctx, 2, "SELECT d_w_id, d_id, d_ytd, d_next_o_id FROM district")
-	if err != nil {
-		return err
-	}
-	dytd, err := c.query(ctx, 1, "SELECT d_w_id, sum(d_ytd) FROM district GROUP BY d_w_id")
-	if err != nil {
-		return err
-	}
-	ord, err := c.query(ctx, 2, "SELECT o_w_id, o_d_id, max(o_id), sum(o_ol_cnt), count(*) - count(o_carrier_id) FROM orders GROUP BY o_w_id, o_d_id")
-	if err != nil {
-		return err
-	}
-	no, err := c.query(ctx, 2, "SELECT no_w_id, no_d_id, max(no_o_id), min(no_o_id), count(*) FROM new_order GROUP BY no_w_id, no_d_id")
-	if err != nil {
-		return err
-	}
-	ol, err := c.query(ctx, 2, "SELECT ol_w_id, ol_d_id, count(*) FROM order_line GROUP BY ol_w_id, ol_d_id")
-	if err != nil {
-		return err
-	}
-	hw, err := c.query(ctx, 1, "SELECT h_w_id, sum(h_amount) FROM history GROUP BY h_w_id")
-	if err != nil {
-		return err
-	}
-	hd, err := c.query(ctx, 2, "SELECT h_w_id, h_d_id, sum(h_amount) FROM history GROUP BY h_w_id, h_d_id")
-	if err != nil {
+	var wh, dist, dytd, ord, no, ol, hw, hd byKey
+	if err := c.queries(ctx, nil,
+		keyed{&wh, 1, "SELECT w_id, w_ytd FROM warehouse"},
+		keyed{&dist, 2, "SELECT d_w_id, d_id, d_ytd, d_next_o_id FROM district"},
+		keyed{&dytd, 1, "SELECT d_w_id, sum(d_ytd) FROM district GROUP BY d_w_id"},
+		keyed{&ord, 2, "SELECT o_w_id, o_d_id, max(o_id), sum(o_ol_cnt), count(*) - count(o_carrier_id) FROM orders GROUP BY o_w_id, o_d_id"},
+		keyed{&no, 2, "SELECT no_w_id, no_d_id, max(no_o_id), min(no_o_id), count(*) FROM new_order GROUP BY no_w_id, no_d_id"},
+		keyed{&ol, 2, "SELECT ol_w_id, ol_d_id, count(*) FROM order_line GROUP BY ol_w_id, ol_d_id"},
+		keyed{&hw, 1, "SELECT h_w_id, sum(h_amount) FROM history GROUP BY h_w_id"},
+		keyed{&hd, 2, "SELECT h_w_id, h_d_id, sum(h_amount) FROM history GROUP BY h_w_id, h_d_id"},
+	); err != nil {
 		return err
 	}
 	if len(wh) == 0 {
@@ -243,7 +245,7 @@ func (c *checker) run(ctx context.Context) error {
 
 // sorted are the keys of m in order, so that violations are listed by
 // warehouse, district and number.
-func sorted(m map[key][]int64) []key {
+func sorted(m byKey) []key {
 	ks := slices.Collect(maps.Keys(m))
 	slices.SortFunc(ks, func(a, b key) int {
 		return cmp.Or(cmp.Compare(a.w, b.w), cmp.Compare(a.d, b.d), cmp.Compare(a.n, b.n))
@@ -269,70 +271,42 @@ func third(v []int64) int64 {
 // Every join is between rows of w, which xlgo keeps on one datanode. Its
 // queries' rows are keyed by district (in key.w) and order or customer.
 func (c *checker) warehouse(ctx context.Context, w int) error {
-	// 3.3.2.5, order by order: every new_order row has its order, without a
-	// carrier (with the counts per district compared above, the orders
-	// without a carrier are exactly those with a new_order row).
-	matched, err := c.query(ctx, 1,
-		"SELECT o_d_id, count(*) FROM new_order JOIN orders ON o_w_id = no_w_id AND o_d_id = no_d_id AND o_id = no_o_id WHERE no_w_id = $1 AND o_w_id = $1 AND o_carrier_id IS NULL GROUP BY o_d_id",
-		w)
-	if err != nil {
+	var matched, badCount, joined, badDelivery, cust, delivered, paid byKey
+	const orderLines = "orders JOIN order_line ON ol_w_id = o_w_id AND ol_d_id = o_d_id AND ol_o_id = o_id WHERE o_w_id = $1 AND ol_w_id = $1"
+	if err := c.queries(ctx, []any{w},
+		keyed{&matched, 1, "SELECT o_d_id, count(*) FROM new_order JOIN orders ON o_w_id = no_w_id AND o_d_id = no_d_id AND o_id = no_o_id WHERE no_w_id = $1 AND o_w_id = $1 AND o_carrier_id IS NULL GROUP BY o_d_id"},
+		keyed{&badCount, 2, "SELECT o_d_id, o_id, o_ol_cnt, count(*) FROM " + orderLines + " GROUP BY o_d_id, o_id, o_ol_cnt HAVING o_ol_cnt <> count(*)"},
+		keyed{&joined, 1, "SELECT o_d_id, count(*) FROM " + orderLines + " GROUP BY o_d_id"},
+		keyed{&badDelivery, 2, "SELECT o_d_id, o_id, count(*) FROM " + orderLines + " AND (o_carrier_id IS NULL) <> (ol_delivery_d IS NULL) GROUP BY o_d_id, o_id"},
+		keyed{&cust, 2, "SELECT c_d_id, c_id, c_balance, c_ytd_payment FROM customer WHERE c_w_id = $1"},
+		keyed{&delivered, 2, "SELECT o_d_id, o_c_id, sum(ol_amount) FROM " + orderLines + " AND ol_delivery_d IS NOT NULL GROUP BY o_d_id, o_c_id"},
+		keyed{&paid, 2, "SELECT h_c_d_id, h_c_id, sum(h_amount) FROM history WHERE h_c_w_id = $1 GROUP BY h_c_d_id, h_c_id"},
+	); err != nil {
 		return err
 	}
+	// 3.3.2.5, order by order: every new_order row has its order, without a
+	// carrier (with the counts per district compared in run, the orders
+	// without a carrier are exactly those with a new_order row).
+	// 3.3.2.6: every order with order lines has o_ol_cnt of them, and no
+	// order line is without its order (with 3.3.2.4, no order is without
+	// its lines).
 	for d := 1; d <= Districts; d++ {
 		if n, m := third(c.no[key{w: w, d: d}]), first(matched[key{w: d}]); n != m {
 			c.fail("3.3.2.5 warehouse %d district %d: new_order rows = %d, of which for an order without a carrier = %d", w, d, n, m)
 		}
-	}
-	// 3.3.2.6: every order with order lines has o_ol_cnt of them, and no
-	// order line is without its order (with 3.3.2.4, no order is without
-	// its lines).
-	bad, err := c.query(ctx, 2,
-		"SELECT o_d_id, o_id, o_ol_cnt, count(*) FROM orders JOIN order_line ON ol_w_id = o_w_id AND ol_d_id = o_d_id AND ol_o_id = o_id WHERE o_w_id = $1 AND ol_w_id = $1 GROUP BY o_d_id, o_id, o_ol_cnt HAVING o_ol_cnt <> count(*)",
-		w)
-	if err != nil {
-		return err
-	}
-	for _, k := range sorted(bad) {
-		v := bad[k]
-		c.fail("3.3.2.6 warehouse %d district %d order %d: o_ol_cnt = %d, order lines = %d", w, k.w, k.d, v[0]/100, v[1])
-	}
-	joined, err := c.query(ctx, 1,
-		"SELECT o_d_id, count(*) FROM orders JOIN order_line ON ol_w_id = o_w_id AND ol_d_id = o_d_id AND ol_o_id = o_id WHERE o_w_id = $1 AND ol_w_id = $1 GROUP BY o_d_id",
-		w)
-	if err != nil {
-		return err
-	}
-	for d := 1; d <= Districts; d++ {
 		if n, m := first(c.ol[key{w: w, d: d}]), first(joined[key{w: d}]); n != m {
 			c.fail("3.3.2.6 warehouse %d district %d: order lines = %d, of which of an existing order = %d", w, d, n, m)
 		}
 	}
-	// 3.3.2.7
-	bad, err = c.query(ctx, 2,
-		"SELECT o_d_id, o_id, count(*) FROM orders JOIN order_line ON ol_w_id = o_w_id AND ol_d_id = o_d_id AND ol_o_id = o_id WHERE o_w_id = $1 AND ol_w_id = $1 AND (o_carrier_id IS NULL) <> (ol_delivery_d IS NULL) GROUP BY o_d_id, o_id",
-		w)
-	if err != nil {
-		return err
+	for _, k := range sorted(badCount) {
+		v := badCount[k]
+		c.fail("3.3.2.6 warehouse %d district %d order %d: o_ol_cnt = %d, order lines = %d", w, k.w, k.d, v[0]/100, v[1])
 	}
-	for _, k := range sorted(bad) {
-		v := bad[k]
-		c.fail("3.3.2.7 warehouse %d district %d order %d: %d order lines whose ol_delivery_d is null while o_carrier_id is not, or the reverse", w, k.w, k.d, v[0])
+	for _, k := range sorted(badDelivery) {
+		c.fail("3.3.2.7 warehouse %d district %d order %d: %d order lines whose ol_delivery_d is null while o_carrier_id is not, or the reverse",
+			w, k.w, k.d, badDelivery[k][0])
 	}
 	// 3.3.2.10 and 3.3.2.12
-	cust, err := c.query(ctx, 2, "SELECT c_d_id, c_id, c_balance, c_ytd_payment FROM customer WHERE c_w_id = $1", w)
-	if err != nil {
-		return err
-	}
-	delivered, err := c.query(ctx, 2,
-		"SELECT o_d_id, o_c_id, sum(ol_amount) FROM orders JOIN order_line ON ol_w_id = o_w_id AND ol_d_id = o_d_id AND ol_o_id = o_id WHERE o_w_id = $1 AND ol_w_id = $1 AND ol_delivery_d IS NOT NULL GROUP BY o_d_id, o_c_id",
-		w)
-	if err != nil {
-		return err
-	}
-	paid, err := c.query(ctx, 2, "SELECT h_c_d_id, h_c_id, sum(h_amount) FROM history WHERE h_c_w_id = $1 GROUP BY h_c_d_id, h_c_id", w)
-	if err != nil {
-		return err
-	}
 	for _, k := range sorted(cust) {
 		v := cust[k]
 		balance, ytd := v[0], v[1]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -48,6 +49,42 @@ type table struct {
 	name, body, distributeBy string
 }
 
+// addressColumns are the street, city, state and zip columns that WAREHOUSE,
+// DISTRICT and CUSTOMER share, their names prefixed by p.
+func addressColumns(p string) string {
+	return fmt.Sprintf(`
+	%[1]s_street_1 varchar(20) NOT NULL,
+	%[1]s_street_2 varchar(20) NOT NULL,
+	%[1]s_city varchar(20) NOT NULL,
+	%[1]s_state char(2) NOT NULL,
+	%[1]s_zip char(9) NOT NULL,`, p)
+}
+
+// distColumns are S_DIST_01 to S_DIST_10 of STOCK, one per district.
+func distColumns() string {
+	var b strings.Builder
+	for d := 1; d <= Districts; d++ {
+		fmt.Fprintf(&b, "\n\ts_dist_%02d char(24) NOT NULL,", d)
+	}
+	return b.String()
+}
+
+// columns are the column names of a table, in order, read from its DDL.
+func columns(name string) []string {
+	var out []string
+	for _, t := range tables {
+		if t.name != name {
+			continue
+		}
+		for line := range strings.SplitSeq(t.body, "\n") {
+			if f := strings.Fields(line); len(f) > 0 && f[0] != "PRIMARY" {
+				out = append(out, f[0])
+			}
+		}
+	}
+	return out
+}
+
 // tables are the nine tables of clause 1.3, in load order.
 var tables = []table{
 	{"item", `
@@ -60,11 +97,7 @@ var tables = []table{
 	{"warehouse", `
 	w_id int NOT NULL,
 	w_name varchar(10) NOT NULL,
-	w_street_1 varchar(20) NOT NULL,
-	w_street_2 varchar(20) NOT NULL,
-	w_city varchar(20) NOT NULL,
-	w_state char(2) NOT NULL,
-	w_zip char(9) NOT NULL,
+` + addressColumns("w") + `
 	w_tax numeric(4,4) NOT NULL,
 	w_ytd numeric(12,2) NOT NULL,
 	PRIMARY KEY (w_id)`, "w_id"},
@@ -72,11 +105,7 @@ var tables = []table{
 	d_id int NOT NULL,
 	d_w_id int NOT NULL,
 	d_name varchar(10) NOT NULL,
-	d_street_1 varchar(20) NOT NULL,
-	d_street_2 varchar(20) NOT NULL,
-	d_city varchar(20) NOT NULL,
-	d_state char(2) NOT NULL,
-	d_zip char(9) NOT NULL,
+` + addressColumns("d") + `
 	d_tax numeric(4,4) NOT NULL,
 	d_ytd numeric(12,2) NOT NULL,
 	d_next_o_id int NOT NULL,
@@ -88,11 +117,7 @@ var tables = []table{
 	c_first varchar(16) NOT NULL,
 	c_middle char(2) NOT NULL,
 	c_last varchar(16) NOT NULL,
-	c_street_1 varchar(20) NOT NULL,
-	c_street_2 varchar(20) NOT NULL,
-	c_city varchar(20) NOT NULL,
-	c_state char(2) NOT NULL,
-	c_zip char(9) NOT NULL,
+` + addressColumns("c") + `
 	c_phone char(16) NOT NULL,
 	c_since timestamp NOT NULL,
 	c_credit char(2) NOT NULL,
@@ -144,16 +169,7 @@ var tables = []table{
 	s_i_id int NOT NULL,
 	s_w_id int NOT NULL,
 	s_quantity numeric(4) NOT NULL,
-	s_dist_01 char(24) NOT NULL,
-	s_dist_02 char(24) NOT NULL,
-	s_dist_03 char(24) NOT NULL,
-	s_dist_04 char(24) NOT NULL,
-	s_dist_05 char(24) NOT NULL,
-	s_dist_06 char(24) NOT NULL,
-	s_dist_07 char(24) NOT NULL,
-	s_dist_08 char(24) NOT NULL,
-	s_dist_09 char(24) NOT NULL,
-	s_dist_10 char(24) NOT NULL,
+` + distColumns() + `
 	s_ytd numeric(8) NOT NULL,
 	s_order_cnt numeric(4) NOT NULL,
 	s_remote_cnt numeric(4) NOT NULL,

@@ -95,10 +95,13 @@ func values(rows pgx.Rows) error {
 
 func cents(f float64) int64 { return int64(math.Round(f * 100)) }
 
-// customerByName is the customer of warehouse w and district d with last
-// name last at position n/2 rounded up of those sorted by C_FIRST (clauses
-// 2.5.2.2 and 2.6.2.2).
-func (s step) customerByName(ctx context.Context, w, d int, last string) (int, error) {
+// customerID is customer c of warehouse w and district d, or when c is 0 the
+// one with last name last at position n/2 rounded up of those sorted by
+// C_FIRST (clauses 2.5.2.2 and 2.6.2.2).
+func (s step) customerID(ctx context.Context, w, d, c int, last string) (int, error) {
+	if c != 0 {
+		return c, nil
+	}
 	const sql = "SELECT c_id FROM customer WHERE c_w_id = $1 AND c_d_id = $2 AND c_last = $3 ORDER BY c_first"
 	var ids []int
 	err := s.rows(ctx, "select customers by last name", sql, []any{w, d, last}, func(r pgx.Rows) error {
@@ -298,12 +301,9 @@ func (t *terminal) payment(ctx context.Context, s step, in paymentInput) error {
 		[]any{in.w, in.d}, &dName, &addr[0], &addr[1], &addr[2], &addr[3], &addr[4]); err != nil {
 		return err
 	}
-	c := in.c
-	if c == 0 {
-		var err error
-		if c, err = s.customerByName(ctx, in.cw, in.cd, in.last); err != nil {
-			return err
-		}
+	c, err := s.customerID(ctx, in.cw, in.cd, in.c, in.last)
+	if err != nil {
+		return err
 	}
 	var first, middle, last, phone, credit string
 	var since time.Time
@@ -333,7 +333,7 @@ func (t *terminal) payment(ctx context.Context, s step, in paymentInput) error {
 		amount, in.cw, in.cd, c); err != nil {
 		return err
 	}
-	_, err := s.exec(ctx, "insert history",
+	_, err = s.exec(ctx, "insert history",
 		"INSERT INTO history (h_c_id, h_c_d_id, h_c_w_id, h_d_id, h_w_id, h_date, h_amount, h_data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
 		c, in.cd, in.cw, in.d, in.w, time.Now().UTC(), amount, wName+"    "+dName)
 	return err
@@ -353,12 +353,9 @@ func (t *terminal) orderStatusInput() orderStatusInput {
 
 // orderStatus is the profile of clause 2.6.2.
 func (t *terminal) orderStatus(ctx context.Context, s step, in orderStatusInput) error {
-	c := in.c
-	if c == 0 {
-		var err error
-		if c, err = s.customerByName(ctx, in.w, in.d, in.last); err != nil {
-			return err
-		}
+	c, err := s.customerID(ctx, in.w, in.d, in.c, in.last)
+	if err != nil {
+		return err
 	}
 	var balance float64
 	var first, middle, last string
@@ -369,10 +366,9 @@ func (t *terminal) orderStatus(ctx context.Context, s step, in orderStatusInput)
 	var o int
 	var entry time.Time
 	var carrier pgtype.Int4
-	err := s.row(ctx, "select last order",
+	if err := s.row(ctx, "select last order",
 		"SELECT o_id, o_entry_d, o_carrier_id FROM orders WHERE o_w_id = $1 AND o_d_id = $2 AND o_c_id = $3 ORDER BY o_id DESC LIMIT 1",
-		[]any{in.w, in.d, c}, &o, &entry, &carrier)
-	if err != nil {
+		[]any{in.w, in.d, c}, &o, &entry, &carrier); err != nil {
 		return err
 	}
 	return s.rows(ctx, "select order lines",
