@@ -93,10 +93,8 @@ func Load(ctx context.Context, o LoadOptions) (*LoadStats, error) {
 		})
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	if err := firstCause(errs); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("load: %w", err)

@@ -144,12 +144,7 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	if err := errors.Join(errs...); err != nil {
-		for _, e := range errs {
-			if e != nil && !errors.Is(e, context.Canceled) {
-				return nil, e
-			}
-		}
+	if err := firstCause(errs); err != nil {
 		return nil, err
 	}
 	res := &Result{Warehouses: o.Warehouses, Terminals: o.Terminals, Elapsed: elapsed, Constants: c}
@@ -158,6 +153,21 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	}
 	res.finish()
 	return res, nil
+}
+
+// firstCause is the first error of errs that is not a cancellation (which
+// the first error causes in the other goroutines), else the first error.
+func firstCause(errs []error) error {
+	var first error
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // describe reads the number of warehouses and the scale from the database
