@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: build test unit regress vet fmt cluster clean-cluster fuzz-sql race race-build race-unit race-cluster fuzz
+.PHONY: build test unit regress vet fmt cluster clean-cluster fuzz-sql race race-build race-unit race-cluster fuzz tpcc
 
 build:
 	$(GO) build -o $(BIN)/coordinator ./cmd/coordinator
@@ -38,6 +38,19 @@ N ?= 20000
 SEED ?= 1
 fuzz-sql:
 	$(GO) test -count=1 -timeout 0 -run TestRandomQueries ./difftest -args -random $(N) -seed $(SEED)
+
+# TPC-C on a plain PostgreSQL and on xlgo (1 coordinator, 2 datanodes), both
+# started in a temp dir, at the specification's population: make tpcc
+# TPCC_WAREHOUSES=2 TPCC_DURATION=30s. Against a running cluster, use the
+# command: go run ./bench/tpcc/cmd/tpcc -h (see bench/README.md).
+TPCC_WAREHOUSES ?= 1
+TPCC_TERMINALS ?= 10
+TPCC_DURATION ?= 10s
+TPCC_ROUNDS ?= 3
+tpcc:
+	XLGO_TPCC_FIGURES=1 XLGO_TPCC_WAREHOUSES=$(TPCC_WAREHOUSES) XLGO_TPCC_TERMINALS=$(TPCC_TERMINALS) \
+		XLGO_TPCC_DURATION=$(TPCC_DURATION) XLGO_TPCC_ROUNDS=$(TPCC_ROUNDS) \
+		$(GO) test -count=1 -timeout 30m -run '^TestTPCCFigures$$' -v ./bench/tpcc
 
 # Data races: the packages with concurrency under `go test -race`, then the
 # cluster tests of cancel, commit, the snapshot gate, pooling, prepared
