@@ -204,6 +204,12 @@ func (s *session) prepareNew(ctx context.Context, name, sql string, paramOIDs []
 	}
 	p, ok := parsed.(*dialect.Passthrough)
 	if !ok {
+		if ed, ok := parsed.(*dialect.ExecuteDirect); ok && len(ed.Nodes) > 0 {
+			// Its rows are those of its statement on its nodes.
+			if st.fields, err = s.describeOn(ctx, ed.Nodes[0], ed.SQL); err != nil {
+				return nil, err
+			}
+		}
 		return st, nil
 	}
 	node, err := parseSQL(p.SQL)
@@ -214,6 +220,20 @@ func (s *session) prepareNew(ctx context.Context, name, sql string, paramOIDs []
 	if !describable(node) {
 		if n := maxParam(node); n > 0 {
 			return nil, planner.Unsupported("parameters in a utility statement")
+		}
+		switch {
+		case node.GetExplainStmt() != nil:
+			st.fields = []pgproto3.FieldDescription{{Name: []byte("QUERY PLAN"), DataTypeOID: textOID, DataTypeSize: -1, TypeModifier: -1}}
+		case node.GetVariableShowStmt() != nil, node.GetCallStmt() != nil:
+			// A datanode names the setting's column as PostgreSQL does
+			// (SHOW timezone is "TimeZone").
+			dn, ok := s.co.Nodes.PreferredDatanode()
+			if !ok {
+				return nil, pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
+			}
+			if st.fields, err = s.describeOn(ctx, dn.Name, st.text); err != nil {
+				return nil, err
+			}
 		}
 		return st, nil
 	}
@@ -238,14 +258,7 @@ func (s *session) prepareNew(ctx context.Context, name, sql string, paramOIDs []
 		return nil, executor.NodeError(dn.Name, err)
 	}
 	st.paramOIDs = sd.ParamOIDs
-	if len(sd.Fields) > 0 {
-		st.fields = make([]pgproto3.FieldDescription, len(sd.Fields))
-		for i, f := range sd.Fields {
-			st.fields[i] = pgproto3.FieldDescription{Name: []byte(f.Name), TableOID: f.TableOID,
-				TableAttributeNumber: f.TableAttributeNumber, DataTypeOID: f.DataTypeOID,
-				DataTypeSize: f.DataTypeSize, TypeModifier: f.TypeModifier}
-		}
-	}
+	st.fields = fieldsOf(sd.Fields)
 	if len(st.paramOIDs) > 0 {
 		if st.paramTypes, err = s.typeNames(ctx, c.PgConn, dn.Name, st.paramOIDs); err != nil {
 			return nil, err
@@ -253,6 +266,40 @@ func (s *session) prepareNew(ctx context.Context, name, sql string, paramOIDs []
 	}
 	st.plain = plainStatement(st)
 	return st, nil
+}
+
+// textOID is the OID of type text.
+const textOID = 25
+
+// describeOn is the row description datanode node gives sql (nil for no
+// rows), from a Parse and Describe there: nothing runs.
+func (s *session) describeOn(ctx context.Context, node, sql string) ([]pgproto3.FieldDescription, error) {
+	if n, ok := s.co.Nodes.Node(node); !ok || !n.IsDatanode() {
+		return nil, nil // the statement reports what is wrong when it runs
+	}
+	c, err := s.Conn(ctx, node, false)
+	if err != nil {
+		return nil, err
+	}
+	sd, err := c.Prepare(ctx, "", sql, nil)
+	if err != nil {
+		return nil, executor.NodeError(node, err)
+	}
+	return fieldsOf(sd.Fields), nil
+}
+
+// fieldsOf is a datanode's row description as the client is sent it.
+func fieldsOf(fds []pgconn.FieldDescription) []pgproto3.FieldDescription {
+	if len(fds) == 0 {
+		return nil
+	}
+	out := make([]pgproto3.FieldDescription, len(fds))
+	for i, f := range fds {
+		out[i] = pgproto3.FieldDescription{Name: []byte(f.Name), TableOID: f.TableOID,
+			TableAttributeNumber: f.TableAttributeNumber, DataTypeOID: f.DataTypeOID,
+			DataTypeSize: f.DataTypeSize, TypeModifier: f.TypeModifier}
+	}
+	return out
 }
 
 func plainStatement(st *preparedStmt) bool {
@@ -463,10 +510,16 @@ type portalWriter struct {
 	server.ResultWriter
 	formats []int16
 	oids    []uint32
+	noRows  bool        // the statement was described as returning no rows
 	collect *[][][]byte // when set, rows are kept instead of sent
 }
 
 func (w *portalWriter) RowDescription(fields []pgproto3.FieldDescription) error {
+	if w.noRows && len(fields) > 0 {
+		// Rows after a Describe that said there are none would be read by
+		// no driver as they are meant.
+		return planner.Unsupported("rows of a statement whose result the extended protocol described as none (run it with the simple query protocol)")
+	}
 	w.oids = make([]uint32, len(fields))
 	for i, f := range fields {
 		w.oids[i] = f.DataTypeOID
@@ -522,7 +575,7 @@ func (s *session) Execute(ctx context.Context, name string, maxRows uint32, w se
 		if p.stmt.empty {
 			return false, w.EmptyQuery()
 		}
-		pw := &portalWriter{ResultWriter: w, formats: p.resultFormats}
+		pw := &portalWriter{ResultWriter: w, formats: p.resultFormats, noRows: p.stmt.fields == nil}
 		if maxRows == 0 {
 			// Stream: nothing to keep.
 			return false, s.runPortal(ctx, p, pw)
