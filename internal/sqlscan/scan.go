@@ -67,6 +67,25 @@ func (t Token) Is(src string, w string) bool {
 	return true
 }
 
+// Lower is the token's text folded to lower case (ASCII letters only, as
+// PostgreSQL folds names) in buf, or nil when the token is no unquoted word
+// or is longer than buf: switch string(t.Lower(src, buf[:])) compares a
+// word with keywords without allocating.
+func (t Token) Lower(src string, buf []byte) []byte {
+	n := t.End - t.Start
+	if t.Kind != Ident || n > len(buf) {
+		return nil
+	}
+	for i := 0; i < n; i++ {
+		c := src[t.Start+i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return buf[:n]
+}
+
 // IsByte reports whether the token is the one byte c.
 func (t Token) IsByte(src string, c byte) bool {
 	return t.End-t.Start == 1 && src[t.Start] == c && t.Kind != Invalid
@@ -106,23 +125,47 @@ func (s *Scanner) fail(start int, msg string) Token {
 	return Token{Kind: Invalid, Start: start, End: s.pos}
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' }
+// Byte classes, looked up in one table: the scanner's hot loops are over
+// names and spaces.
+const (
+	cOther = iota
+	cSpace
+	cIdent // a letter, _ or a byte of a multibyte character: starts and continues a name
+	cDigit
+	cDollar
+	cOp    // an operator character
+	cPunct // , ( ) [ ] ; (and . and :, read apart)
+)
 
-func isIdentStart(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c >= 0x80
-}
-
-func isIdentCont(c byte) bool { return isIdentStart(c) || isDigit(c) || c == '$' }
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-func isOpChar(c byte) bool {
-	switch c {
-	case '~', '!', '@', '#', '^', '&', '|', '`', '?', '+', '-', '*', '/', '%', '<', '>', '=':
-		return true
+var class = func() (t [256]uint8) {
+	for _, c := range []byte(" \t\n\r\f") {
+		t[c] = cSpace
 	}
-	return false
-}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = cIdent, cIdent
+	}
+	t['_'] = cIdent
+	for c := 0x80; c < 0x100; c++ {
+		t[c] = cIdent
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = cDigit
+	}
+	t['$'] = cDollar
+	for _, c := range []byte("~!@#^&|`?+-*/%<>=") {
+		t[c] = cOp
+	}
+	for _, c := range []byte(",()[];.:") {
+		t[c] = cPunct
+	}
+	return t
+}()
+
+func isSpace(c byte) bool      { return class[c] == cSpace }
+func isIdentStart(c byte) bool { return class[c] == cIdent }
+func isIdentCont(c byte) bool  { k := class[c]; return k == cIdent || k == cDigit || k == cDollar }
+func isDigit(c byte) bool      { return class[c] == cDigit }
+func isOpChar(c byte) bool     { return class[c] == cOp }
 
 // Next reads the next token; whitespace is skipped, comments are tokens.
 // At the end it returns EOF, again and again.
@@ -140,25 +183,10 @@ func (s *Scanner) Next() Token {
 	if start+1 < len(src) {
 		next = src[start+1]
 	}
-	switch {
-	case c == '-' && next == '-':
-		s.pos += 2
-		for s.pos < len(src) && src[s.pos] != '\n' && src[s.pos] != '\r' {
-			s.pos++
-		}
-		return Token{Kind: Comment, Start: start, End: s.pos}
-	case c == '/' && next == '*':
-		return s.blockComment(start)
-	case c == '\'':
-		return s.quoted(start, start+1, String)
-	case c == '"':
-		return s.quotedIdent(start, start+1, QuotedIdent)
-	case c == '$':
-		return s.dollar(start)
-	case isDigit(c) || c == '.' && isDigit(next):
-		return s.number(start)
-	case isIdentStart(c):
-		if next == '\'' {
+	switch class[c] {
+	case cIdent:
+		switch {
+		case next == '\'':
 			switch c {
 			case 'e', 'E':
 				return s.quoted(start, start+2, EString)
@@ -169,8 +197,7 @@ func (s *Scanner) Next() Token {
 			case 'n', 'N':
 				return s.quoted(start, start+2, NString)
 			}
-		}
-		if (c == 'u' || c == 'U') && next == '&' && start+2 < len(src) {
+		case next == '&' && (c == 'u' || c == 'U') && start+2 < len(src):
 			switch src[start+2] {
 			case '\'':
 				return s.quoted(start, start+3, UString)
@@ -178,19 +205,45 @@ func (s *Scanner) Next() Token {
 				return s.quotedIdent(start, start+3, UIdent)
 			}
 		}
-		s.pos++
-		for s.pos < len(src) && isIdentCont(src[s.pos]) {
+		i := start + 1
+		for i < len(src) && isIdentCont(src[i]) {
+			i++
+		}
+		s.pos = i
+		return Token{Kind: Ident, Start: start, End: i}
+	case cDigit:
+		return s.number(start)
+	case cDollar:
+		return s.dollar(start)
+	case cOp:
+		switch {
+		case c == '-' && next == '-':
+			i := start + 2
+			for i < len(src) && src[i] != '\n' && src[i] != '\r' {
+				i++
+			}
+			s.pos = i
+			return Token{Kind: Comment, Start: start, End: i}
+		case c == '/' && next == '*':
+			return s.blockComment(start)
+		}
+		return s.operator(start)
+	case cPunct:
+		switch {
+		case c == '.' && isDigit(next):
+			return s.number(start)
+		case c == ':' && (next == ':' || next == '='), c == '.' && next == '.':
+			s.pos += 2
+		default:
 			s.pos++
 		}
-		return Token{Kind: Ident, Start: start, End: s.pos}
-	case c == ':' && (next == ':' || next == '='), c == '.' && next == '.':
-		s.pos += 2
 		return Token{Kind: Punct, Start: start, End: s.pos}
-	case c == ',' || c == '(' || c == ')' || c == '[' || c == ']' || c == '.' || c == ';' || c == ':':
-		s.pos++
-		return Token{Kind: Punct, Start: start, End: s.pos}
-	case isOpChar(c):
-		return s.operator(start)
+	}
+	switch c {
+	case '\'':
+		return s.quoted(start, start+1, String)
+	case '"':
+		return s.quotedIdent(start, start+1, QuotedIdent)
 	}
 	s.pos++
 	return Token{Kind: Other, Start: start, End: s.pos}
@@ -313,9 +366,8 @@ func (s *Scanner) dollar(start int) Token {
 		for i < len(src) && isDigit(src[i]) {
 			i++
 		}
-		s.pos = i
-		if i < len(src) && isIdentStart(src[i]) {
-			s.skipJunk()
+		s.pos = nameEnd(src, i)
+		if s.pos > i {
 			return s.fail(start, "trailing junk after parameter")
 		}
 		return Token{Kind: Param, Start: start, End: i}
@@ -343,14 +395,17 @@ func (s *Scanner) dollar(start int) Token {
 	return s.fail(start, "unterminated dollar-quoted string")
 }
 
-// number reads an integer or a numeric constant as PostgreSQL 15 does: a
-// name character right after it is an error (0x1F and 1_000 included).
+// number reads an integer or a numeric constant as PostgreSQL 15 does. A
+// name right after it, or after the integer or decimal it starts with, is
+// trailing junk when that is longer than the number (1x, 1.5x, 1e5x, 1e5$;
+// 0x1F and 1_000 included): an error over the number and the name.
 func (s *Scanner) number(start int) Token {
 	src := s.src
 	i := start
 	for i < len(src) && isDigit(src[i]) {
 		i++
 	}
+	junk := nameEnd(src, i)
 	kind := Integer
 	if i < len(src) && src[i] == '.' {
 		if i+1 < len(src) && src[i+1] == '.' {
@@ -363,6 +418,7 @@ func (s *Scanner) number(start int) Token {
 		for i < len(src) && isDigit(src[i]) {
 			i++
 		}
+		junk = max(junk, nameEnd(src, i))
 	}
 	if i < len(src) && (src[i] == 'e' || src[i] == 'E') {
 		j := i + 1
@@ -375,29 +431,34 @@ func (s *Scanner) number(start int) Token {
 				j++
 			}
 			kind, i = Numeric, j
+			junk = max(junk, nameEnd(src, i))
 		} else if sign {
 			s.pos = j
 			return s.fail(start, "trailing junk after numeric literal")
 		}
 	}
-	s.pos = i
-	if i < len(src) && isIdentStart(src[i]) {
-		s.skipJunk()
+	if junk > i {
+		s.pos = junk
 		return s.fail(start, "trailing junk after numeric literal")
 	}
+	s.pos = i
 	return Token{Kind: kind, Start: start, End: i}
 }
 
-// skipJunk passes over the name characters after a refused number.
-func (s *Scanner) skipJunk() {
-	for s.pos < len(s.src) && (isIdentCont(s.src[s.pos]) || s.src[s.pos] == '.') {
-		s.pos++
+// nameEnd is the end of the name that starts at i, or i when none does.
+func nameEnd(src string, i int) int {
+	if i >= len(src) || !isIdentStart(src[i]) {
+		return i
 	}
+	for i++; i < len(src) && isIdentCont(src[i]); i++ {
+	}
+	return i
 }
 
 // operator reads a run of operator characters as PostgreSQL cuts it: it
 // stops before a comment, and a run of more than one character ends in +
-// or - only when it holds one of ~ ! @ # ^ & | ` ? %.
+// or - only when it holds one of ~ ! @ # ^ & | ` ? %. An operator is a
+// name: it may not be longer than 63 bytes.
 func (s *Scanner) operator(start int) Token {
 	src := s.src
 	end := start + 1
@@ -423,5 +484,8 @@ func (s *Scanner) operator(start int) Token {
 		}
 	}
 	s.pos = end
+	if end-start >= 64 { // NAMEDATALEN
+		return s.fail(start, "operator too long")
+	}
 	return Token{Kind: Op, Start: start, End: end}
 }

@@ -94,7 +94,9 @@ func TestMalformed(t *testing.T) {
 		{"SELECT 1.5x", "trailing junk after numeric literal @7"},
 		{"SELECT 1e+", "trailing junk after numeric literal @7"},
 		{"SELECT 1e", "trailing junk after numeric literal @7"},
+		{"SELECT 0E0$", "trailing junk after numeric literal @7"},
 		{"SELECT $1a", "trailing junk after parameter @7"},
+		{"SELECT 1 " + strings.Repeat("<", 64) + " 2", "operator too long @9"},
 	} {
 		_, err := tokens(c.src)
 		if err != c.err {
@@ -102,7 +104,7 @@ func TestMalformed(t *testing.T) {
 		}
 	}
 	// After junk the scanner goes on.
-	if got, _ := tokens("SELECT 0x1F + (2)"); got != "Ident:SELECT Invalid:0x1F Op:+ Punct:( Integer:2 Punct:)" {
+	if got, _ := tokens("SELECT 0x1F + (2), 1e5$x, 1.5$, 1$"); got != "Ident:SELECT Invalid:0x1F Op:+ Punct:( Integer:2 Punct:) Punct:, Invalid:1e5$x Punct:, Numeric:1.5 Other:$ Punct:, Integer:1 Other:$" {
 		t.Errorf("after junk: %s", got)
 	}
 }
