@@ -161,7 +161,13 @@ func (t *Template) Node(value string) (string, bool) {
 	if strings.Contains(col.Type, "(") {
 		return "", false
 	}
-	canon, ok := distribution.CanonicalText(loc.TypeName, value)
+	return nodeOfText(loc, loc.TypeName, value)
+}
+
+// nodeOfText gives the node of loc that holds the rows whose distribution
+// value, of type typ, is text; false when the coordinator cannot read it.
+func nodeOfText(loc *distribution.Locator, typ, text string) (string, bool) {
+	canon, ok := distribution.CanonicalText(typ, text)
 	if !ok {
 		return "", false
 	}

@@ -13,6 +13,18 @@ import (
 
 const scope = "db\x00public"
 
+// planText parses and plans text, as the simple protocol does.
+func planText(t *testing.T, env *planner.Env, text string) (*pg_query.Node, planner.Plan, error) {
+	t.Helper()
+	res, err := pg_query.Parse(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.SQL = text
+	p, err := planner.PlanStatement(env, res.Stmts[0].Stmt)
+	return res.Stmts[0].Stmt, p, err
+}
+
 // learnText plans text and keeps its template, as the simple protocol does.
 func learnText(t *testing.T, c *planner.StatementCache, env *planner.Env, gen uint64, text string) {
 	t.Helper()
@@ -20,27 +32,17 @@ func learnText(t *testing.T, c *planner.StatementCache, env *planner.Env, gen ui
 	if !ok {
 		t.Fatalf("%s: no shape", text)
 	}
-	res, err := pg_query.Parse(text)
+	stmt, p, err := planText(t, env, text)
 	if err != nil {
 		t.Fatal(err)
 	}
-	env.SQL = text
-	p, err := planner.PlanStatement(env, res.Stmts[0].Stmt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Learn(&st, gen, scope, res.Stmts[0].Stmt, p)
+	c.Learn(&st, gen, scope, stmt, p)
 }
 
 // plannedNode is the one node planning text gives, or "".
 func plannedNode(t *testing.T, env *planner.Env, text string) string {
 	t.Helper()
-	res, err := pg_query.Parse(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.SQL = text
-	p, err := planner.PlanStatement(env, res.Stmts[0].Stmt)
+	_, p, err := planText(t, env, text)
 	if err != nil {
 		return ""
 	}
@@ -128,18 +130,13 @@ func TestStatementCachePrepared(t *testing.T) {
 	env := testEnv()
 	cache := &planner.StatementCache{}
 	const text = "SELECT v FROM t WHERE id = $1"
-	res, err := pg_query.Parse(text)
-	if err != nil {
-		t.Fatal(err)
-	}
 	first := planner.PreparedStatement(text, []uint32{23})
-	env.SQL = text
 	env.Params = []planner.Param{{Text: []byte("7"), Type: "integer"}}
-	p, err := planner.PlanStatement(env, res.Stmts[0].Stmt)
+	stmt, p, err := planText(t, env, text)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache.Learn(&first, 1, scope, res.Stmts[0].Stmt, p)
+	cache.Learn(&first, 1, scope, stmt, p)
 	second := planner.PreparedStatement(text, []uint32{23})
 	tpl := cache.Lookup(&second, 1, scope)
 	if tpl == nil || tpl.Value() != 0 {
@@ -182,16 +179,11 @@ func TestStatementCacheShared(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		text := fmt.Sprintf("SELECT v FROM t WHERE id = %d%s", i, strings.Repeat(" ", i%3))
 		st, _ := planner.ShapeText(text)
-		res, err := pg_query.Parse(text)
+		stmt, p, err := planText(t, env, text)
 		if err != nil {
 			t.Fatal(err)
 		}
-		env.SQL = text
-		p, err := planner.PlanStatement(env, res.Stmts[0].Stmt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, learnt{st, res.Stmts[0].Stmt, p})
+		all = append(all, learnt{st, stmt, p})
 	}
 	cache := &planner.StatementCache{}
 	var wg sync.WaitGroup

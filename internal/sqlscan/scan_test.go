@@ -273,8 +273,9 @@ func continued(mine, theirs []Token) []Token {
 	return append(out, theirs[j:]...)
 }
 
-// seeds are texts of every kind of token, and the regression suite's SQL.
-func seeds(t testing.TB) []string {
+// Seeds are texts of every kind of token and statement split, and the
+// regression suite's SQL.
+func Seeds(t testing.TB) []string {
 	out := []string{
 		"SELECT a_1$x, _b, été FROM t WHERE x = 'it''s' AND y <> $1::int",
 		`SELECT "a""b", U&"d\0061t" UESCAPE '!', u&'\0041', E'a\'b\\', B'01', X'1F', N'n', b'1''0'`,
@@ -286,6 +287,10 @@ func seeds(t testing.TB) []string {
 		"SELECT \\, {, }, ?, `, #, ~, !",
 		"SELECT 'abc", "SELECT \"abc", "SELECT /* a", "SELECT $$abc", "SELECT \"\"", "SELECT U&\"\"", "SELECT E'a\\",
 		"SELECT 'a'\n'b", "SELECT E'\\u00'", "SELECT E'\\xff'", "SELECT -- only\n",
+		"SELECT 1; SELECT 2", "SELECT ';'; SELECT $$;$$; SELECT $a$ ; $a$; SELECT \";\"", "SELECT (1; 2); SELECT 3",
+		"/* ; */ SELECT 1 -- ;\n; ; ;", "SELECT 'a'\n';' ; SELECT 'a' -- x\n';'", "SELECT E'\\';' ; SELECT 2",
+		"CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1; $$; SELECT f()", "SELECT 'abc; SELECT 2",
+		"SELECT 1)); SELECT 2", "SELECT U&'\\0041;' UESCAPE '!'; SELECT B'1';", "SELECT 1 /* a /* b */ ; */ ; 2",
 	}
 	files, _ := filepath.Glob("../../regress/sql/*.sql")
 	for _, f := range files {
@@ -301,7 +306,7 @@ func seeds(t testing.TB) []string {
 // TestAgainstPostgres: on every seed, and on each of its lines, the
 // tokens are PostgreSQL's.
 func TestAgainstPostgres(t *testing.T) {
-	for _, src := range seeds(t) {
+	for _, src := range Seeds(t) {
 		compareWithPostgres(t, src)
 		for _, line := range strings.Split(src, "\n") {
 			compareWithPostgres(t, line)
@@ -311,7 +316,7 @@ func TestAgainstPostgres(t *testing.T) {
 
 // FuzzAgainstPostgres: on any text, the tokens are PostgreSQL's.
 func FuzzAgainstPostgres(f *testing.F) {
-	for _, src := range seeds(f) {
+	for _, src := range Seeds(f) {
 		if len(src) < 2000 {
 			f.Add(src)
 		}

@@ -1,14 +1,15 @@
-package dialect
+package sqlscan_test
 
 import (
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/xlgo/xlgo/dialect"
+	"github.com/xlgo/xlgo/internal/sqlscan"
 )
 
 // splitByPostgres splits text on the ';' tokens of PostgreSQL's own scanner
@@ -49,16 +50,17 @@ func splitByPostgres(sql string) ([]string, error) {
 	return out, nil
 }
 
-// compareSplit checks SplitStatements against PostgreSQL's scanner on sql.
+// compareSplit checks dialect.SplitStatements, which splits with this
+// scanner, against PostgreSQL's scanner on sql.
 func compareSplit(t *testing.T, sql string) {
 	t.Helper()
-	if CheckEncoding(sql) != nil || strings.ContainsRune(sql, '\v') {
+	if dialect.CheckEncoding(sql) != nil || strings.ContainsRune(sql, '\v') {
 		return // refused first; \v is a space to PostgreSQL 16 only
 	}
-	old := MaxNesting
-	MaxNesting = 1 << 30
-	defer func() { MaxNesting = old }()
-	got, err := SplitStatements(sql)
+	old := dialect.MaxNesting
+	dialect.MaxNesting = 1 << 30
+	defer func() { dialect.MaxNesting = old }()
+	got, err := dialect.SplitStatements(sql)
 	want, pgErr := splitByPostgres(sql)
 	if pe, ok := err.(*pgconn.PgError); ok && (pe.Code == "42P02" ||
 		strings.HasPrefix(pe.Message, "trailing junk after") && pgErr == nil) {
@@ -72,34 +74,16 @@ func compareSplit(t *testing.T, sql string) {
 	}
 }
 
-func splitSeeds(t testing.TB) []string {
-	out := []string{
-		"SELECT 1; SELECT 2", "SELECT ';'; SELECT $$;$$; SELECT $a$ ; $a$; SELECT \";\"", "SELECT (1; 2); SELECT 3",
-		"/* ; */ SELECT 1 -- ;\n; ; ;", "SELECT 'a'\n';' ; SELECT 'a' -- x\n';'", "SELECT E'\\';' ; SELECT 2",
-		"CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1; $$; SELECT f()", "SELECT 'abc; SELECT 2",
-		"SELECT 1)); SELECT 2", "SELECT U&'\\0041;' UESCAPE '!'; SELECT B'1';", "SELECT 1 /* a /* b */ ; */ ; 2",
-	}
-	files, _ := filepath.Glob("../regress/sql/*.sql")
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, string(b))
-	}
-	return out
-}
-
 // TestSplitAgainstPostgres: on the regression suite's files and the seeds,
 // statements split where PostgreSQL's scanner splits them.
 func TestSplitAgainstPostgres(t *testing.T) {
-	for _, sql := range splitSeeds(t) {
+	for _, sql := range sqlscan.Seeds(t) {
 		compareSplit(t, sql)
 	}
 }
 
 func FuzzSplitAgainstPostgres(f *testing.F) {
-	for _, sql := range splitSeeds(f) {
+	for _, sql := range sqlscan.Seeds(f) {
 		if len(sql) < 2000 {
 			f.Add(sql)
 		}
