@@ -282,16 +282,7 @@ func (s *session) typeNames(ctx context.Context, c *pgconn.PgConn, node string, 
 	if len(missing) == 0 {
 		return out, nil
 	}
-	q := make([]byte, 0, 80+11*len(missing))
-	q = append(q, "SELECT oid, format_type(oid, NULL) FROM pg_catalog.pg_type WHERE oid IN ("...)
-	for i, o := range missing {
-		if i > 0 {
-			q = append(q, ',')
-		}
-		q = strconv.AppendUint(q, uint64(o), 10)
-	}
-	q = append(q, ')')
-	res, err := c.Exec(ctx, string(q)).ReadAll()
+	res, err := c.Exec(ctx, typeNamesQuery(missing)).ReadAll()
 	if err != nil {
 		return nil, executor.NodeError(node, err)
 	}
@@ -313,6 +304,21 @@ func (s *session) typeNames(ctx context.Context, c *pgconn.PgConn, node string, 
 		s.co.typeNames.Store(o, n)
 	}
 	return out, nil
+}
+
+// typeNamesQuery is the query of the SQL names of the types oids, built in
+// one buffer (a statement may have 65,535 parameters).
+func typeNamesQuery(oids []uint32) string {
+	const head = "SELECT oid, format_type(oid, NULL) FROM pg_catalog.pg_type WHERE oid IN ("
+	q := make([]byte, 0, len(head)+11*len(oids)+1)
+	q = append(q, head...)
+	for i, o := range oids {
+		if i > 0 {
+			q = append(q, ',')
+		}
+		q = strconv.AppendUint(q, uint64(o), 10)
+	}
+	return string(append(q, ')'))
 }
 
 // maxParam is the highest $n a statement uses.

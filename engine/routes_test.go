@@ -1,6 +1,9 @@
 package engine
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestPlainText: a statement that calls what the coordinator must see
 // never follows a route template, however the name is spelt.
@@ -26,5 +29,20 @@ func TestPlainText(t *testing.T) {
 		if got := plainText(c.sql); got != c.plain {
 			t.Errorf("plainText(%q) = %v", c.sql, got)
 		}
+	}
+}
+
+// TestTypeNamesQuery: the type names of a statement's parameters are asked
+// with one query built in linear time, whatever their number.
+func TestTypeNamesQuery(t *testing.T) {
+	if q := typeNamesQuery([]uint32{23, 25, 4294967295}); !strings.HasSuffix(q, " WHERE oid IN (23,25,4294967295)") {
+		t.Errorf("query %q", q)
+	}
+	oids := make([]uint32, 65535)
+	for i := range oids {
+		oids[i] = uint32(16384 + i)
+	}
+	if n := testing.AllocsPerRun(3, func() { typeNamesQuery(oids) }); n > 2 {
+		t.Errorf("65,535 types: %v allocations", n)
 	}
 }
