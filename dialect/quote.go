@@ -26,8 +26,17 @@ func SplitStatements(sql string) ([]string, error) {
 	start, depth, any, escapes, param0 := 0, 0, false, false, -1
 	sc := sqlscan.New(sql)
 	for t := sc.Next(); ; t = sc.Next() {
+		if t.Kind == sqlscan.EOF || t.IsByte(sql, ';') && depth == 0 {
+			if any {
+				out = append(out, strings.TrimSpace(sql[start:t.Start]))
+			}
+			if t.Kind == sqlscan.EOF {
+				break
+			}
+			start, any = t.End, false
+			continue
+		}
 		switch t.Kind {
-		case sqlscan.EOF:
 		case sqlscan.Comment:
 			continue
 		case sqlscan.EString:
@@ -41,20 +50,8 @@ func SplitStatements(sql string) ([]string, error) {
 			case '(':
 				depth++
 			case ')':
-				if depth > 0 {
-					depth--
-				}
+				depth = max(depth-1, 0)
 			}
-		}
-		if t.Kind == sqlscan.EOF || t.Kind == sqlscan.Punct && sql[t.Start] == ';' && depth == 0 {
-			if any {
-				out = append(out, strings.TrimSpace(sql[start:t.Start]))
-			}
-			if t.Kind == sqlscan.EOF {
-				break
-			}
-			start, any = t.End, false
-			continue
 		}
 		any = true
 	}
@@ -66,8 +63,7 @@ func SplitStatements(sql string) ([]string, error) {
 			return nil, fromPgQueryError(pgErr, 0, sql)
 		}
 		if err != nil {
-			e := sc.Err()
-			return nil, newError(pgerr.SyntaxError, scanErrorText(sql, e), charPos(sql, e.Pos))
+			return nil, newError(pgerr.SyntaxError, scanErrorText(sql, err), charPos(sql, err.Pos))
 		}
 	}
 	if err := checkNesting(sql); err != nil {

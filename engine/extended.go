@@ -242,8 +242,9 @@ func (s *session) prepareNew(ctx context.Context, name, sql string, paramOIDs []
 			return nil, err
 		}
 	}
-	st.plain = plainStatement(st)
-	st.cached = planner.PreparedStatement(st.text, st.paramOIDs)
+	if st.plain = plainStatement(st); st.plain {
+		st.cached = planner.PreparedStatement(st.text, st.paramOIDs)
+	}
 	return st, nil
 }
 

@@ -49,24 +49,6 @@ type Token struct {
 // Text is the token's text in src.
 func (t Token) Text(src string) string { return src[t.Start:t.End] }
 
-// Is reports whether the token is the unquoted word w (w in lower case),
-// in any case.
-func (t Token) Is(src string, w string) bool {
-	if t.Kind != Ident || t.End-t.Start != len(w) {
-		return false
-	}
-	for i := 0; i < len(w); i++ {
-		c := src[t.Start+i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != w[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // Lower is the token's text folded to lower case (ASCII letters only, as
 // PostgreSQL folds names) in buf, or nil when the token is no unquoted word
 // or is longer than buf: switch string(t.Lower(src, buf[:])) compares a
@@ -114,9 +96,6 @@ func New(src string) Scanner { return Scanner{src: src} }
 // error: an unterminated string or comment is one Invalid token to the end
 // of the text, a number with trailing junk one Invalid token over the junk.
 func (s *Scanner) Err() *Error { return s.err }
-
-// Pos is the byte offset after the last token read.
-func (s *Scanner) Pos() int { return s.pos }
 
 func (s *Scanner) fail(start int, msg string) Token {
 	if s.err == nil {
