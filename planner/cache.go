@@ -44,8 +44,8 @@ type Statement struct {
 	Params int
 }
 
-// Const is a constant of a statement's text: an integer or a string
-// without escapes ('...' without ” or \).
+// Const is a constant of a statement's text: an integer, or a string
+// without a doubled quote or a backslash in it.
 type Const struct {
 	Start, End int    // its bytes in the text, quotes included
 	Value      string // its value: the digits, or the string between its quotes
@@ -122,7 +122,8 @@ var shapeOps = func() (ops [256]bool) {
 
 // PreparedStatement is a prepared statement's text (one statement) and
 // parameter types as the cache knows them: two sessions that prepare the
-// same text with the same types share its template.
+// same text with the same types share its template. Its key starts with
+// $, which no shape does (ShapeText refuses parameters and lone $).
 func PreparedStatement(text string, paramOIDs []uint32) Statement {
 	b := make([]byte, 0, len(text)+2+8*len(paramOIDs))
 	b = append(b, '$')

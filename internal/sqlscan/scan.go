@@ -252,9 +252,10 @@ func (s *Scanner) blockComment(start int) Token {
 }
 
 // quoted reads a string constant whose text begins at body (after its
-// opening quote): ” is a quote (but in B” and X”), and in an E” string a backslash escapes
-// the next byte. A string closed and opened again across whitespace with
-// a newline in it is one constant.
+// opening quote). Two quotes in a row stand for one, but in a bit or hex
+// string; in an E string a backslash escapes the next byte. A string
+// closed and opened again across whitespace with a newline in it is one
+// constant.
 func (s *Scanner) quoted(start, body int, kind Kind) Token {
 	src := s.src
 	i := body
