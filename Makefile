@@ -45,7 +45,7 @@ fuzz-sql:
 # -race (in bin/race; a test fails when a process of its cluster reports a
 # race in its log).
 RACE_BIN := $(BIN)/race
-RACE_UNIT := ./pooler ./gtm/... ./gtmclient ./executor/... ./deadlock ./rawconn ./catalog ./server ./engine ./txn ./cluster/clustertest ./internal/poll ./internal/faultproxy
+RACE_UNIT := ./pooler ./gtm/... ./gtmclient ./executor/... ./deadlock ./rawconn ./catalog ./server ./engine ./planner ./txn ./cluster/clustertest ./internal/poll ./internal/faultproxy
 RACE_CLUSTER := ./txtest ./regress ./workload ./resolver
 RACE_TESTS := TestMixedLoad|TestCommitNotices|TestPreparedStatementsShared|TestReadHoldingGateFinishes|TestReadGateWaitBounded|TestCommitGateWaitBounded|TestSnapshotGateSpec|TestBankInvariant|TestDistributedDeadlock|TestSetTransactionRepeatableRead|TestRegress|TestCancelAndTimeouts|TestLostPreparedStatements|TestPgbench|TestResolver|TestChaosMatrix
 
