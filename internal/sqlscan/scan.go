@@ -142,9 +142,19 @@ var class = func() (t [256]uint8) {
 
 func isSpace(c byte) bool      { return class[c] == cSpace }
 func isIdentStart(c byte) bool { return class[c] == cIdent }
-func isIdentCont(c byte) bool  { k := class[c]; return k == cIdent || k == cDigit || k == cDollar }
-func isDigit(c byte) bool      { return class[c] == cDigit }
-func isOpChar(c byte) bool     { return class[c] == cOp }
+func isIdentCont(c byte) bool  { return identCont[c] }
+
+// identCont marks the bytes that continue a name: a name's hottest loop.
+var identCont = func() (t [256]bool) {
+	for c := range t {
+		k := class[c]
+		t[c] = k == cIdent || k == cDigit || k == cDollar
+	}
+	return t
+}()
+
+func isDigit(c byte) bool  { return class[c] == cDigit }
+func isOpChar(c byte) bool { return class[c] == cOp }
 
 // Next reads the next token; whitespace is skipped, comments are tokens.
 // At the end it returns EOF, again and again.
