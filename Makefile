@@ -58,7 +58,7 @@ tpcc:
 # -race (in bin/race; a test fails when a process of its cluster reports a
 # race in its log).
 RACE_BIN := $(BIN)/race
-RACE_UNIT := ./pooler ./gtm/... ./gtmclient ./executor/... ./deadlock ./rawconn ./catalog ./server ./engine ./txn ./cluster/clustertest ./internal/poll ./internal/faultproxy ./internal/testhosts
+RACE_UNIT := ./pooler ./gtm/... ./gtmclient ./executor/... ./deadlock ./rawconn ./catalog ./server ./engine ./planner ./txn ./cluster/clustertest ./internal/poll ./internal/faultproxy ./internal/testhosts
 RACE_CLUSTER := ./txtest ./regress ./workload ./resolver
 RACE_TESTS := TestMixedLoad|TestCommitNotices|TestPreparedStatementsShared|TestReadHoldingGateFinishes|TestReadGateWaitBounded|TestCommitGateWaitBounded|TestSnapshotGateSpec|TestBankInvariant|TestDistributedDeadlock|TestSetTransactionRepeatableRead|TestRegress|TestCancelAndTimeouts|TestLostPreparedStatements|TestPgbench|TestResolver|TestChaosMatrix
 

@@ -2,9 +2,8 @@ package dialect
 
 import (
 	"fmt"
-	"strings"
 
-	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"github.com/xlgo/xlgo/internal/sqlscan"
 )
 
 // CodeStatementTooComplex is PostgreSQL's statement_too_complex, the code of
@@ -34,26 +33,38 @@ const (
 	nestClose                       // and closes it
 )
 
-func nestingKindOf(t pg_query.Token) nestingKind {
-	switch t {
-	case pg_query.Token_ASCII_40, pg_query.Token_ASCII_91, pg_query.Token_CASE:
-		return nestOpen
-	case pg_query.Token_ASCII_41, pg_query.Token_ASCII_93, pg_query.Token_END_P:
-		return nestClose
-	// PostgreSQL's grammar flattens AND and OR chains and CASE branches
-	// into lists, as it does comma lists.
-	case pg_query.Token_ASCII_44, pg_query.Token_ASCII_59, pg_query.Token_AND, pg_query.Token_OR,
-		pg_query.Token_WHEN, pg_query.Token_THEN, pg_query.Token_ELSE:
-		return nestList
-	case pg_query.Token_ASCII_37, pg_query.Token_ASCII_42, pg_query.Token_ASCII_43, pg_query.Token_ASCII_45,
-		pg_query.Token_ASCII_47, pg_query.Token_ASCII_60, pg_query.Token_ASCII_61, pg_query.Token_ASCII_62,
-		pg_query.Token_ASCII_94, pg_query.Token_Op, pg_query.Token_TYPECAST, pg_query.Token_LESS_EQUALS,
-		pg_query.Token_GREATER_EQUALS, pg_query.Token_NOT_EQUALS, pg_query.Token_NOT, pg_query.Token_IS,
-		pg_query.Token_ISNULL, pg_query.Token_NOTNULL, pg_query.Token_LIKE, pg_query.Token_ILIKE,
-		pg_query.Token_SIMILAR, pg_query.Token_BETWEEN, pg_query.Token_IN_P, pg_query.Token_COLLATE,
-		pg_query.Token_AT, pg_query.Token_OVERLAPS, pg_query.Token_OPERATOR, pg_query.Token_UNION,
-		pg_query.Token_INTERSECT, pg_query.Token_EXCEPT, pg_query.Token_JOIN:
+// nestingKindOf says what token t of src does to the nesting estimate.
+func nestingKindOf(src string, t sqlscan.Token) nestingKind {
+	switch t.Kind {
+	case sqlscan.Op:
 		return nestOperator
+	case sqlscan.Punct:
+		switch src[t.Start] {
+		case '(', '[':
+			return nestOpen
+		case ')', ']':
+			return nestClose
+		case ',', ';':
+			return nestList
+		}
+		if t.End-t.Start == 2 && src[t.Start+1] == ':' {
+			return nestOperator // ::
+		}
+	case sqlscan.Ident:
+		var buf [9]byte
+		switch string(t.Lower(src, buf[:])) {
+		case "case":
+			return nestOpen
+		case "end":
+			return nestClose
+		// PostgreSQL's grammar flattens AND and OR chains and CASE
+		// branches into lists, as it does comma lists.
+		case "and", "or", "when", "then", "else":
+			return nestList
+		case "not", "is", "isnull", "notnull", "like", "ilike", "similar", "between", "in", "collate", "at",
+			"overlaps", "operator", "union", "intersect", "except", "join":
+			return nestOperator
+		}
 	}
 	return nestOperand
 }
@@ -112,82 +123,25 @@ func (n *nesting) depth() int {
 }
 
 // nestingDepth estimates, from above, how deep the parse tree of the
-// statements of toks nests: in each bracket level, the operators of a run
+// statements of sql nests: in each bracket level, the operators of a run
 // between list separators, plus the deepest bracket level inside that run.
-func nestingDepth(toks []*pg_query.ScanToken) int {
+func nestingDepth(sql string) int {
 	n := newNesting()
-	for _, t := range toks {
-		n.add(nestingKindOf(t.Token), t.Token == pg_query.Token_CASE, t.Token == pg_query.Token_END_P)
+	sc := sqlscan.New(sql)
+	for t := sc.Next(); t.Kind != sqlscan.EOF; t = sc.Next() {
+		k := nestingKindOf(sql, t)
+		n.add(k, k == nestOpen && t.Kind == sqlscan.Ident, k == nestClose && t.Kind == sqlscan.Ident)
 	}
 	return n.depth()
 }
 
-// plainNestingDepth is nestingDepth for text without quotes, dollar quotes,
-// backslashes or comments (what SplitStatements passes on unscanned), read
-// byte by byte: words are keywords or operands, operator characters
-// operators. It counts at least what nestingDepth counts.
-func plainNestingDepth(sql string) int {
-	n := newNesting()
-	isWord := func(c byte) bool {
-		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c >= '0' && c <= '9' || c == '$' || c >= 0x80
-	}
-	for i := 0; i < len(sql); {
-		c := sql[i]
-		switch {
-		case isWord(c):
-			j := i
-			for j < len(sql) && isWord(sql[j]) {
-				j++
-			}
-			w := asciiLower(sql[i:j])
-			i = j
-			switch w {
-			case "case":
-				n.add(nestOpen, true, false)
-			case "end":
-				n.add(nestClose, false, true)
-			case "and", "or", "when", "then", "else":
-				n.add(nestList, false, false)
-			case "not", "is", "isnull", "notnull", "like", "ilike", "similar", "between", "in", "collate", "at",
-				"overlaps", "operator", "union", "intersect", "except", "join":
-				n.add(nestOperator, false, false)
-			}
-		case c == '(' || c == '[':
-			n.add(nestOpen, false, false)
-			i++
-		case c == ')' || c == ']':
-			n.add(nestClose, false, false)
-			i++
-		case c == ',' || c == ';':
-			n.add(nestList, false, false)
-			i++
-		case strings.IndexByte("+-*/<>=~!@#%^&|`?:", c) >= 0:
-			// Each operator character counts as an operator: the lexer
-			// splits some runs ("*+" is two), and what is counted over
-			// (a scientific number's sign, "<=") only errs upwards.
-			n.add(nestOperator, false, false)
-			i++
-		default:
-			i++
-		}
-	}
-	return n.depth()
-}
-
-// checkNesting refuses text whose statements nest deeper than MaxNesting.
-// toks are its tokens, or nil for text plainNestingDepth can read; text too
-// short to nest that deep is not looked at.
-func checkNesting(sql string, toks []*pg_query.ScanToken) error {
+// checkNesting refuses text whose statements nest deeper than MaxNesting;
+// text too short to nest that deep is not looked at.
+func checkNesting(sql string) error {
 	if len(sql) <= MaxNesting {
 		return nil // every level takes a byte at least
 	}
-	var d int
-	if toks == nil {
-		d = plainNestingDepth(sql)
-	} else {
-		d = nestingDepth(toks)
-	}
-	if d > MaxNesting {
+	if d := nestingDepth(sql); d > MaxNesting {
 		e := newError(CodeStatementTooComplex, "stack depth limit exceeded", 0)
 		e.Hint = fmt.Sprintf("The statement nests about %d levels deep; xlgo reads statements nested at most %d levels deep.", d, MaxNesting)
 		return e

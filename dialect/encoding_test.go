@@ -1,6 +1,7 @@
 package dialect
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -44,7 +45,7 @@ func TestCheckEncoding(t *testing.T) {
 // TestParamZero: $0 is refused as PostgreSQL refuses it (the deparser
 // would write it as "?").
 func TestParamZero(t *testing.T) {
-	for _, sql := range []string{"SELECT $0", "SELECT 'x', $00A", "SELECT $1; SELECT $0 + 1"} {
+	for _, sql := range []string{"SELECT $0", "SELECT 'x', $00 A", "SELECT $1; SELECT $0 + 1"} {
 		_, err := SplitStatements(sql)
 		if err == nil || err.(*pgconn.PgError).Code != "42P02" || err.(*pgconn.PgError).Message != "there is no parameter $0" {
 			t.Errorf("SplitStatements(%q) = %v", sql, err)
@@ -52,5 +53,24 @@ func TestParamZero(t *testing.T) {
 	}
 	if _, err := SplitStatements("SELECT $1, '$0', $10"); err != nil {
 		t.Errorf("SELECT $1, '$0', $10: %v", err)
+	}
+}
+
+// TestRefusedAsPostgres15: what PostgreSQL 15 (the datanodes) refuses as
+// it scans but pg_query's newer scanner reads is refused with 15's error,
+// rather than read as 16 would (0x1F as 31).
+func TestRefusedAsPostgres15(t *testing.T) {
+	for _, c := range []struct{ sql, msg string }{
+		{"SELECT 0x1F", `trailing junk after numeric literal at or near "0x1F"`},
+		{"SELECT 1; SELECT 1_000", `trailing junk after numeric literal at or near "1_000"`},
+		{"SELECT 0b101 + 1", `trailing junk after numeric literal at or near "0b101"`},
+		{"SELECT 'x', $00A", `trailing junk after parameter at or near "$00A"`},
+		{"SELECT $1x", `trailing junk after parameter at or near "$1x"`},
+	} {
+		_, err := SplitStatements(c.sql)
+		pe, _ := err.(*pgconn.PgError)
+		if pe == nil || pe.Code != "42601" || pe.Message != c.msg || int(pe.Position) != strings.Index(c.sql, c.msg[strings.Index(c.msg, `"`)+1:len(c.msg)-1])+1 {
+			t.Errorf("SplitStatements(%q) = %v, want 42601 %s", c.sql, err, c.msg)
+		}
 	}
 }

@@ -77,7 +77,7 @@ func newTokenParser(sql string) (*tokenParser, error) {
 	if err != nil {
 		return nil, fromPgQueryError(err, 0, sql)
 	}
-	if err := checkNesting(sql, res.Tokens); err != nil {
+	if err := checkNesting(sql); err != nil {
 		return nil, err
 	}
 	p := &tokenParser{sql: sql, toks: make([]token, 0, len(res.Tokens))}

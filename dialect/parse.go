@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/xlgo/xlgo/internal/sqlscan"
 	"github.com/xlgo/xlgo/pgerr"
 )
 
@@ -458,29 +460,29 @@ func (p *tokenParser) createBarrier() (Statement, error) {
 	return p.finish(st)
 }
 
-// plainStatement tells, without lexing, that a statement cannot be one of
-// XL's: its first token is a keyword no XL statement or clause starts with.
+// plainStatement tells that a statement cannot be one of XL's: its first
+// token is a keyword no XL statement or clause starts with. Text the
+// scanner refuses, or with escapes PostgreSQL's scanner checks, is left to
+// the lexer and its errors.
 func plainStatement(sql string) bool {
-	if strings.ContainsAny(sql, "'\"$\\\x00") || strings.Contains(sql, "--") || strings.Contains(sql, "/*") {
-		return false // leave quoting and comments to the lexer, with its errors
+	sc := sqlscan.New(sql)
+	t := sc.Next()
+	for t.Kind == sqlscan.Comment {
+		t = sc.Next()
 	}
-	i := 0
-	for i < len(sql) && (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\n' || sql[i] == '\r') {
-		i++
-	}
-	j := i
-	for j < len(sql) && (sql[j] >= 'a' && sql[j] <= 'z' || sql[j] >= 'A' && sql[j] <= 'Z') {
-		j++
-	}
-	if j == i || j < len(sql) && (sql[j] == '_' || sql[j] >= '0' && sql[j] <= '9' || sql[j] >= 0x80) {
-		return false
-	}
-	switch strings.ToLower(sql[i:j]) {
+	var buf [10]byte
+	switch string(t.Lower(sql, buf[:])) {
 	case "select", "insert", "update", "delete", "with", "values", "begin", "start", "commit", "end", "rollback",
 		"abort", "set", "show", "reset", "copy", "prepare", "deallocate", "savepoint", "release", "table",
 		"discard", "lock", "vacuum", "analyze", "truncate", "explain", "checkpoint", "listen", "notify", "unlisten",
 		"fetch", "move", "close", "declare", "comment", "grant", "revoke", "do", "call":
-		return true
+	default:
+		return false
 	}
-	return false
+	for ; t.Kind != sqlscan.EOF; t = sc.Next() {
+		if t.Kind == sqlscan.EString && strings.IndexByte(t.Text(sql), '\\') >= 0 {
+			return false
+		}
+	}
+	return sc.Err() == nil
 }

@@ -1,97 +1,89 @@
 package dialect
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/xlgo/xlgo/internal/sqlscan"
+	"github.com/xlgo/xlgo/pgerr"
 )
 
 // SplitStatements splits a Query message's text into statements, token-aware; empty statements
 // (only whitespace or comments) are dropped and each statement is returned without its trailing ';'.
-// Text that is not UTF-8 (22021) or nests deeper than MaxNesting (54001) is refused: every
-// statement a client sends comes through here before PostgreSQL's parser sees it.
+// Text that is not UTF-8 (22021), that PostgreSQL's scanner refuses (42601), that nests deeper
+// than MaxNesting (54001) or that names a parameter $0 (42P02) is refused: every statement a
+// client sends comes through here before PostgreSQL's parser sees it.
 func SplitStatements(sql string) ([]string, error) {
 	if err := CheckEncoding(sql); err != nil {
 		return nil, err
 	}
-	if one, ok := singleStatement(sql); ok {
-		if err := checkNesting(sql, nil); err != nil {
-			return nil, err
-		}
-		return one, nil
-	}
-	// Split on ';' tokens of PostgreSQL's own lexer at parenthesis depth 0,
-	// so that semicolons in strings, comments, dollar quotes and
-	// parenthesised bodies stay. (pg_query's SplitWithScanner drops
-	// statements that do not start with a keyword, such as a misspelt one.)
-	res, err := pg_query.Scan(sql)
-	if err != nil {
-		return nil, fromPgQueryError(err, 0, sql)
-	}
-	if err := checkNesting(sql, res.Tokens); err != nil {
-		return nil, err
-	}
-	if err := checkParams(sql, res.Tokens); err != nil {
-		return nil, err
-	}
+	// Split on ';' tokens at parenthesis depth 0, so that semicolons in
+	// strings, comments, dollar quotes and parenthesised bodies stay.
 	var out []string
-	start, depth := 0, 0
-	flush := func(end int) {
-		if part := strings.TrimSpace(sql[start:end]); hasTokens(part) {
-			out = append(out, part)
+	start, depth, any, escapes, param0 := 0, 0, false, false, -1
+	sc := sqlscan.New(sql)
+	for t := sc.Next(); ; t = sc.Next() {
+		if t.Kind == sqlscan.EOF || t.IsByte(sql, ';') && depth == 0 {
+			if any {
+				out = append(out, strings.TrimSpace(sql[start:t.Start]))
+			}
+			if t.Kind == sqlscan.EOF {
+				break
+			}
+			start, any = t.End, false
+			continue
+		}
+		switch t.Kind {
+		case sqlscan.Comment:
+			continue
+		case sqlscan.EString:
+			escapes = escapes || strings.IndexByte(t.Text(sql), '\\') >= 0
+		case sqlscan.Param:
+			if param0 < 0 && strings.Trim(sql[t.Start+1:t.End], "0") == "" {
+				param0 = t.Start
+			}
+		case sqlscan.Punct:
+			switch sql[t.Start] {
+			case '(':
+				depth++
+			case ')':
+				depth = max(depth-1, 0)
+			}
+		}
+		any = true
+	}
+	if err := sc.Err(); err != nil || escapes {
+		// PostgreSQL's own scanner says what is wrong (and checks the
+		// escapes of E'' strings); what only PostgreSQL 15 refuses (0x1F,
+		// 1_000, $1x) is said here.
+		if _, pgErr := pg_query.Scan(sql); pgErr != nil {
+			return nil, fromPgQueryError(pgErr, 0, sql)
+		}
+		if err != nil {
+			return nil, newError(pgerr.SyntaxError, scanErrorText(sql, err), charPos(sql, err.Pos))
 		}
 	}
-	for _, t := range res.Tokens {
-		switch t.Token {
-		case pg_query.Token_ASCII_40:
-			depth++
-		case pg_query.Token_ASCII_41:
-			if depth > 0 {
-				depth--
-			}
-		case pg_query.Token_ASCII_59:
-			if depth == 0 {
-				flush(int(t.Start))
-				start = int(t.End)
-			}
-		}
+	if err := checkNesting(sql); err != nil {
+		return nil, err
 	}
-	flush(len(sql))
+	if param0 >= 0 {
+		// PostgreSQL's parser reads $0 as a parameter no statement can
+		// have; pg_query's deparser would write it as "?".
+		return nil, &pgconn.PgError{Severity: "ERROR", Code: "42P02", Message: "there is no parameter $0",
+			Position: int32(charPos(sql, param0))}
+	}
 	return out, nil
 }
 
-// checkParams refuses $0, which PostgreSQL's parser reads as a parameter
-// but no statement can have ("there is no parameter $0", as PostgreSQL
-// says); pg_query's deparser would write it as "?".
-func checkParams(sql string, toks []*pg_query.ScanToken) error {
-	for _, t := range toks {
-		if t.Token != pg_query.Token_PARAM || int(t.End) > len(sql) || t.Start < 0 || t.Start >= t.End {
-			continue
-		}
-		if strings.Trim(sql[t.Start+1:t.End], "0") == "" {
-			return &pgconn.PgError{Severity: "ERROR", Code: "42P02", Message: "there is no parameter $0",
-				Position: int32(charPos(sql, int(t.Start)))}
-		}
-	}
-	return nil
-}
-
-// hasTokens reports whether s holds anything but whitespace and comments.
-func hasTokens(s string) bool {
-	if strings.TrimSpace(s) == "" {
-		return false
-	}
-	res, err := pg_query.Scan(s)
-	if err != nil {
-		return true
-	}
-	for _, t := range res.Tokens {
-		if t.Token != pg_query.Token_SQL_COMMENT && t.Token != pg_query.Token_C_COMMENT {
-			return true
-		}
-	}
-	return false
+// scanErrorText is a scanner error as PostgreSQL words it: the message at
+// or near the refused text.
+func scanErrorText(sql string, e *sqlscan.Error) string {
+	sc := sqlscan.New(sql[e.Pos:])
+	t := sc.Next()
+	return fmt.Sprintf("%s at or near \"%s\"", e.Msg, t.Text(sql[e.Pos:]))
 }
 
 // QuoteIdent quotes an identifier as PostgreSQL's quote_ident does: only when it is not all
@@ -132,18 +124,4 @@ func isKeyword(s string) bool {
 // standard_conforming_strings on.
 func QuoteLiteral(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
-}
-
-// singleStatement recognises, without lexing, text that is one statement:
-// no ';' but a last one, no comment.
-func singleStatement(sql string) ([]string, bool) {
-	t := strings.TrimSpace(sql)
-	if strings.HasSuffix(t, ";") {
-		t = strings.TrimSpace(t[:len(t)-1])
-	}
-	if t == "" || strings.IndexByte(t, ';') >= 0 || strings.Contains(t, "--") || strings.Contains(t, "/*") ||
-		strings.ContainsAny(t, "'\"$\\\x00") {
-		return nil, false
-	}
-	return []string{t}, true
 }

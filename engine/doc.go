@@ -2,6 +2,7 @@
 // (server.Session), which parse each statement, plan it against the cluster
 // catalog, run the plan on the datanodes and hold the session's backends,
 // settings and transaction state; DDL, COPY routing, global sequences, the XL
-// statements, the extended protocol and the route cache. Transactions end
-// through package txn; the wire protocol is package server's.
+// statements, the extended protocol and the lookups of route templates
+// (planner.StatementCache). Transactions end through package txn; the wire
+// protocol is package server's.
 package engine

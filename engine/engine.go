@@ -18,6 +18,7 @@ import (
 	"github.com/xlgo/xlgo/catalog"
 	"github.com/xlgo/xlgo/gtmclient"
 	"github.com/xlgo/xlgo/pgerr"
+	"github.com/xlgo/xlgo/planner"
 	"github.com/xlgo/xlgo/pooler"
 	"github.com/xlgo/xlgo/server"
 	"github.com/xlgo/xlgo/txn"
@@ -61,7 +62,8 @@ type Coordinator struct {
 	nextID    atomic.Uint64
 	registry  sync.Map // session id -> *session
 	typeNames sync.Map // type OID -> SQL name, for built-in types
-	routes    routeCache
+	// statements holds the route templates of statements, for every session.
+	statements planner.StatementCache
 	// described keeps prepared statements' descriptions by text, for every session.
 	described      sync.Map
 	describedCount atomic.Int64

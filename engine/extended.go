@@ -3,9 +3,9 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -31,10 +31,9 @@ type preparedStmt struct {
 	paramTypes []string                    // each parameter's type, as SQL
 	fields     []pgproto3.FieldDescription // nil: no rows
 	gen        uint64                      // the catalog generation it was described with
-	// route is which parameter decides the node, once planned: shared by
-	// the sessions that prepare the same text (a described statement is
-	// copied, never changed, once published).
-	route *sharedRoute
+	// cached is the statement as the statement cache knows it: sessions
+	// that prepare the same text with the same types share its template.
+	cached planner.Statement
 	// plain: a SELECT, INSERT, UPDATE or DELETE with parameters of built-in
 	// types and no call the coordinator must see (sequences, settings,
 	// advisory locks, pgxc_ functions): it may follow a route template.
@@ -148,7 +147,6 @@ func (s *session) prepare(ctx context.Context, name, sql string, paramOIDs []uin
 	if err != nil {
 		return nil, err
 	}
-	st.route = &sharedRoute{}
 	if st.node != nil && describable(st.node) && s.co.catalogFresh() {
 		st.gen = gen
 		// Published: other sessions copy it; nobody changes it.
@@ -172,13 +170,6 @@ func describeKey(s *session, sql string, oids []uint32) string {
 	b.WriteByte(0)
 	b.WriteString(sql)
 	return b.String()
-}
-
-// sharedRoute is the route template of a statement text shared by every
-// session that prepares it. A template is immutable: learning one publishes
-// a new one.
-type sharedRoute struct {
-	r atomic.Pointer[route]
 }
 
 func (s *session) prepareNew(ctx context.Context, name, sql string, paramOIDs []uint32) (*preparedStmt, error) {
@@ -264,7 +255,9 @@ func (s *session) prepareNew(ctx context.Context, name, sql string, paramOIDs []
 			return nil, err
 		}
 	}
-	st.plain = plainStatement(st)
+	if st.plain = plainStatement(st); st.plain {
+		st.cached = planner.PreparedStatement(st.text, st.paramOIDs)
+	}
 	return st, nil
 }
 
@@ -307,7 +300,7 @@ func plainStatement(st *preparedStmt) bool {
 		st.node.GetInsertStmt() == nil {
 		return false
 	}
-	if !plainLower(strings.ToLower(st.text)) {
+	if !plainText(st.text) {
 		return false
 	}
 	for _, o := range st.paramOIDs {
@@ -322,37 +315,36 @@ func plainStatement(st *preparedStmt) bool {
 // described them knows them: user types may have other OIDs elsewhere).
 func (s *session) typeNames(ctx context.Context, c *pgconn.PgConn, node string, oids []uint32) ([]string, error) {
 	out := make([]string, len(oids))
+	// The types not known yet, each once: a statement may have 65,535
+	// parameters of a few types.
 	var missing []uint32
+	seen := map[uint32]bool{}
 	for i, o := range oids {
 		if v, ok := s.co.typeNames.Load(o); ok && o < 16384 {
 			out[i] = v.(string)
-		} else {
+		} else if !seen[o] {
+			seen[o] = true
 			missing = append(missing, o)
 		}
 	}
 	if len(missing) == 0 {
 		return out, nil
 	}
-	list := ""
-	for i, o := range missing {
-		if i > 0 {
-			list += ","
-		}
-		list += fmt.Sprint(o)
-	}
-	res, err := c.Exec(ctx, "SELECT oid, format_type(oid, NULL) FROM pg_catalog.pg_type WHERE oid IN ("+list+")").ReadAll()
+	res, err := c.Exec(ctx, typeNamesQuery(missing)).ReadAll()
 	if err != nil {
 		return nil, executor.NodeError(node, err)
 	}
-	names := map[string]string{}
+	names := map[uint32]string{}
 	for _, r := range res[0].Rows {
-		names[string(r[0])] = string(r[1])
+		if o, err := strconv.ParseUint(string(r[0]), 10, 32); err == nil {
+			names[uint32(o)] = string(r[1])
+		}
 	}
 	for i, o := range oids {
 		if out[i] != "" {
 			continue
 		}
-		n, ok := names[fmt.Sprint(o)]
+		n, ok := names[o]
 		if !ok {
 			return nil, pgerr.New(pgerr.UndefinedObject, "type with OID %d does not exist", o)
 		}
@@ -360,6 +352,21 @@ func (s *session) typeNames(ctx context.Context, c *pgconn.PgConn, node string, 
 		s.co.typeNames.Store(o, n)
 	}
 	return out, nil
+}
+
+// typeNamesQuery is the query of the SQL names of the types oids, built in
+// one buffer (a statement may have 65,535 parameters).
+func typeNamesQuery(oids []uint32) string {
+	const head = "SELECT oid, format_type(oid, NULL) FROM pg_catalog.pg_type WHERE oid IN ("
+	q := make([]byte, 0, len(head)+11*len(oids)+1)
+	q = append(q, head...)
+	for i, o := range oids {
+		if i > 0 {
+			q = append(q, ',')
+		}
+		q = strconv.AppendUint(q, uint64(o), 10)
+	}
+	return string(append(q, ')'))
 }
 
 // maxParam is the highest $n a statement uses.
@@ -769,16 +776,14 @@ func (s *session) runBound(ctx context.Context, p *portal, w server.ResultWriter
 	if p.params == nil || st.node == nil || s.tx.failed || !st.plain {
 		return false, nil
 	}
-	var r *route
-	if st.route != nil {
-		r = st.route.r.Load()
-	}
-	if r != nil && s.co.catalogFresh() && r.gen == s.co.Cache.Generation() && r.scope == s.routeScope() &&
-		p.params[r.k] != nil && !s.tx.failed {
-		if node, ok := r.node(string(p.params[r.k])); ok {
-			rq := &planner.RemoteQuery{Nodes: []string{node}, SQL: map[string]string{node: st.text}, Write: r.write,
-				Params: p.params, ParamOIDs: st.paramOIDs}
-			return true, s.run(ctx, rq, w)
+	if s.co.catalogFresh() {
+		t := s.co.statements.Lookup(&st.cached, s.co.Cache.Generation(), s.routeScope())
+		if t != nil && t.Value() < len(p.params) && p.params[t.Value()] != nil {
+			if node, ok := t.Node(string(p.params[t.Value()])); ok {
+				rq := &planner.RemoteQuery{Nodes: []string{node}, SQL: map[string]string{node: st.text}, Write: t.Write(),
+					Params: p.params, ParamOIDs: st.paramOIDs}
+				return true, s.run(ctx, rq, w)
+			}
 		}
 	}
 	gen := s.co.Cache.Generation()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/xlgo/xlgo/dialect"
 	"github.com/xlgo/xlgo/executor"
+	"github.com/xlgo/xlgo/internal/sqlscan"
 	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/planner"
 	"github.com/xlgo/xlgo/pooler"
@@ -24,13 +25,13 @@ import (
 func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w server.ResultWriter, inMulti bool) error {
 	// A statement shaped like one planned before, pinned to one node by
 	// one of its constants, needs no parse and no plan.
-	lower := strings.ToLower(p.SQL)
-	plainText := p.Distribute == nil && plainLower(lower)
-	if plainText {
+	plain := p.Distribute == nil && plainText(p.SQL)
+	if plain {
 		if rq, ok := s.routeByText(p.SQL); ok {
 			return s.run(ctx, rq, w)
 		}
 	}
+	lower := strings.ToLower(p.SQL)
 	gen := s.co.Cache.Generation()
 	node, err := parseSQL(p.SQL)
 	if err != nil {
@@ -69,7 +70,7 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w ser
 		if err != nil {
 			return err
 		}
-		if plainText && text != "" {
+		if plain && text != "" {
 			s.learnRoute(text, gen, node, plan)
 		}
 		return s.run(ctx, plan, w)
@@ -321,12 +322,53 @@ func isolationOf(opts []*pg_query.Node) string {
 	return ""
 }
 
-// plainLower tells whether a statement text (in lower case) calls nothing
-// the coordinator must see: sequences, set_config, advisory locks, pgxc_
-// functions. Only such a statement may follow a route template.
-func plainLower(l string) bool {
-	return !hasSequenceCallLower(l) && !strings.Contains(l, "pgxc_") && !strings.Contains(l, "set_config") &&
-		!strings.Contains(l, "advisory")
+// plainText tells whether a statement text calls nothing the coordinator
+// must see: sequences, set_config, advisory locks, pgxc_ functions. No
+// token of it (name, quoted name or string) holds one of those names in
+// any case, and no name is spelt with Unicode escapes. Only such a
+// statement may follow a route template.
+func plainText(sql string) bool {
+	sc := sqlscan.New(sql)
+	for t := sc.Next(); t.Kind != sqlscan.EOF; t = sc.Next() {
+		switch t.Kind {
+		case sqlscan.Comment, sqlscan.Op, sqlscan.Punct, sqlscan.Integer, sqlscan.Numeric, sqlscan.Param:
+		case sqlscan.UIdent:
+			return false
+		default:
+			text := t.Text(sql)
+			for _, name := range coordinatorNames {
+				if containsFold(text, name) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// coordinatorNames are what names of functions the coordinator must see
+// hold.
+var coordinatorNames = []string{"nextval", "currval", "setval", "lastval", "pgxc_", "set_config", "advisory"}
+
+// containsFold reports whether s holds sub (in lower case) in any case of
+// ASCII letters.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		j := 0
+		for ; j < len(sub); j++ {
+			c := s[i+j]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != sub[j] {
+				break
+			}
+		}
+		if j == len(sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // hasSequenceCallLower is a cheap test for nextval/currval/setval/lastval

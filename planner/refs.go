@@ -237,15 +237,7 @@ func pinNodes(r *relRef, where *pg_query.Node, params []Param) ([]string, *pg_qu
 		if !ok || isNull {
 			return "", false
 		}
-		canon, ok := distribution.CanonicalText(typ, text)
-		if !ok {
-			return "", false
-		}
-		i, err := loc.NodeForCanonical(canon)
-		if err != nil {
-			return "", false
-		}
-		return loc.Nodes[i], true
+		return nodeOfText(loc, typ, text)
 	}
 	for _, c := range conjuncts(where) {
 		e := c.GetAExpr()
