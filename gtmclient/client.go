@@ -286,8 +286,18 @@ const GXIDRange = 256
 
 // NextGXID returns a new global transaction id, never handed out before (to
 // anyone). The client takes GXIDRange ids at a time from the GTM and hands
-// them out itself: a two-phase commit needs no round trip for its id.
+// them out itself: a two-phase commit needs no round trip for its id. It
+// fails with ErrUnavailable when the GTM cannot be reached, as a round trip
+// would.
 func (c *Client) NextGXID(ctx context.Context) (uint64, error) {
+	// A range in hand does not show the GTM can be reached, and a commit
+	// must not prepare on its datanodes when its decision cannot be logged
+	// (the prepared transactions would hold their locks until the GTM is
+	// back): the live connection, or a new one, does, with no round trip
+	// while it is up.
+	if _, err := c.getConn(ctx); err != nil {
+		return 0, err
+	}
 	c.gxMu.Lock()
 	defer c.gxMu.Unlock()
 	if c.gxNext == c.gxEnd {

@@ -376,6 +376,10 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll.Until(t, "client notices the GTM is gone", func() bool { return !c.Connected() })
+	// With ids of its range left, NextGXID still says the GTM is down.
+	if _, err := c.NextGXID(ctx); !errors.Is(err, gtmclient.ErrUnavailable) {
+		t.Fatalf("NextGXID while GTM down = %v, want ErrUnavailable", err)
+	}
 	if _, err := c.Decision(ctx, "xl_r"); !errors.Is(err, gtmclient.ErrUnavailable) {
 		t.Fatalf("Decision while GTM down = %v, want ErrUnavailable", err)
 	}
