@@ -95,8 +95,13 @@ func (c *Conn) readOnce(fd uintptr) bool {
 // still open, without waiting. A pooled connection's server sends nothing
 // unasked: bytes or an end of stream there mean it ended the connection
 // (a FATAL of a shutdown, a crash) while the connection was idle.
+//
+// It never waits: while a read is under way (a background reader of the
+// driver's), it cannot tell and reports true.
 func (c *Conn) Quiet() bool {
-	c.rmu.Lock()
+	if !c.rmu.TryLock() {
+		return true
+	}
 	defer c.rmu.Unlock()
 	var b [1]byte
 	quiet := false

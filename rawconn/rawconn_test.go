@@ -117,3 +117,26 @@ func TestQuiet(t *testing.T) {
 		t.Fatal("a closed connection is quiet")
 	}
 }
+
+// Quiet does not wait for a read under way: it cannot tell, and says so.
+func TestQuietDuringRead(t *testing.T) {
+	a, _ := pair(t)
+	qa := a.(*Conn)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.Read(make([]byte, 1)) // waits: nothing comes until Close
+	}()
+	poll.Until(t, "the read under way", func() bool {
+		if qa.rmu.TryLock() {
+			qa.rmu.Unlock()
+			return false
+		}
+		return true
+	})
+	if !qa.Quiet() {
+		t.Fatal("Quiet during a read: false")
+	}
+	a.Close()
+	<-done
+}
