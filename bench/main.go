@@ -31,6 +31,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/xlgo/xlgo/bench/internal/pgbench"
 )
 
 // fallbackConns is the connection count measured when -conns connections
@@ -79,7 +81,7 @@ type options struct {
 
 func run(ctx context.Context, o options) error {
 	started := time.Now()
-	pgbench, err := exec.LookPath("pgbench")
+	pgbenchProg, err := exec.LookPath("pgbench")
 	if err != nil {
 		return fmt.Errorf("pgbench not found (Debian package postgresql-15 / postgresql-client): %w", err)
 	}
@@ -93,7 +95,7 @@ func run(ctx context.Context, o options) error {
 	}
 	defer e.close()
 	if p := filepath.Join(e.pgBin, "pgbench"); fileExists(p) {
-		pgbench = p
+		pgbenchProg = p
 	}
 	binDir, err := e.mkdir("bin")
 	if err != nil {
@@ -150,7 +152,7 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
-	pb := &pgbenchRunner{prog: pgbench, role: e.role, work: e.work, verbose: o.verbose}
+	pb := &pgbenchRunner{prog: pgbenchProg, role: e.role, work: e.work, verbose: o.verbose}
 	for _, t := range targets {
 		if t == plain || t.name == "pgbouncer" || t.name == "pgpool-II" {
 			continue
@@ -213,15 +215,15 @@ func run(ctx context.Context, o options) error {
 		}
 		var base measurement
 		for i, t := range ts {
-			m := medianOf(samples[i])
+			m := pgbench.Median(samples[i])
 			if t == plain {
 				base = m
 			}
 			rows = append(rows, resultRow{workload: w.name, system: t.name, m: m})
 		}
 		for i := range rows {
-			if rows[i].workload == w.name && base.tps > 0 {
-				rows[i].ratio = rows[i].m.tps / base.tps
+			if rows[i].workload == w.name && base.TPS > 0 {
+				rows[i].ratio = rows[i].m.TPS / base.TPS
 			}
 		}
 	}
@@ -253,7 +255,7 @@ func run(ctx context.Context, o options) error {
 	report := formatReport(o, rows, mems, notes, time.Since(started))
 	fmt.Print(report)
 	if o.outFile != "" {
-		if err := writeSection(o.outFile, report, commandLine()); err != nil {
+		if err := pgbench.WriteSection(o.outFile, "bench results", report, commandLine()); err != nil {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "wrote %s\n", o.outFile)
@@ -274,7 +276,7 @@ func formatReport(o options, rows []resultRow, mems []memResult, notes []string,
 	fmt.Fprintf(&b, "| workload | system | tps | mean latency ms | p99 latency ms | failed | tps / PostgreSQL |\n")
 	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %s | %.0f | %.2f | %.2f | %d | %.2f |\n", r.workload, r.system, r.m.tps, r.m.meanMS, r.m.p99MS, r.m.failed, r.ratio)
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %.2f | %.2f | %d | %.2f |\n", r.workload, r.system, r.m.TPS, r.m.MeanMS, r.m.P99MS, r.m.Failed, r.ratio)
 	}
 	if len(mems) > 0 {
 		fmt.Fprintf(&b, "\nMemory per idle client connection (RSS of the process before and after opening the connections):\n\n")
