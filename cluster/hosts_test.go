@@ -59,12 +59,7 @@ func TestClusterOnHosts(t *testing.T) {
 	var out bytes.Buffer
 	ctl := &cluster.Cluster{Home: home, Config: cfg, BinDir: bin, Out: &out, ReadyTimeout: 90 * time.Second,
 		TrustNetworks: []string{nt.Subnet().String()}}
-	ctl.Launch = func(ctx context.Context, n cluster.Node, cmd *exec.Cmd) *exec.Cmd {
-		if h := nt.HostOf(n.Host); h != nil {
-			return h.Adopt(ctx, cmd)
-		}
-		return cmd
-	}
+	ctl.Launch = func(ctx context.Context, n cluster.Node, cmd *exec.Cmd) *exec.Cmd { return nt.Launch(ctx, n.Host, cmd) }
 	stopped := false
 	t.Cleanup(func() { // before the hosts are closed
 		if !stopped {

@@ -213,6 +213,15 @@ func (nt *Net) HostOf(addr string) *Host {
 	return nil
 }
 
+// Launch runs cmd on the host whose address is addr (Adopt), or returns it
+// unchanged when no host has that address: a cluster's Launch hook.
+func (nt *Net) Launch(ctx context.Context, addr string, cmd *exec.Cmd) *exec.Cmd {
+	if h := nt.HostOf(addr); h != nil {
+		return h.Adopt(ctx, cmd)
+	}
+	return cmd
+}
+
 // Name is the host's name: h1, h2 ...
 func (h *Host) Name() string { return h.name }
 
