@@ -32,6 +32,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/xlgo/xlgo/bench/internal/benchenv"
 	"github.com/xlgo/xlgo/bench/internal/pgbench"
 )
 
@@ -85,7 +86,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("pgbench not found (Debian package postgresql-15 / postgresql-client): %w", err)
 	}
-	root, err := moduleRoot()
+	root, err := benchenv.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -102,7 +103,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	e.logf("building gtm and coordinator")
-	if err := buildBinaries(root, binDir); err != nil {
+	if err := benchenv.BuildBinaries(root, binDir); err != nil {
 		return err
 	}
 
@@ -137,7 +138,7 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		e.logf("building gtm and coordinator of %s", o.baseline)
-		if err := buildBinaries(o.baseline, baseDir); err != nil {
+		if err := benchenv.BuildBinaries(o.baseline, baseDir); err != nil {
 			return err
 		}
 		// Each baseline cluster beside its counterpart, so that the rounds
@@ -272,7 +273,7 @@ type resultRow struct {
 func formatReport(o options, rows []resultRow, mems []memResult, notes []string, took time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "pgbench, %d clients, %d threads, scale %d, %d rounds of %v alternating sides, medians; %s, %d CPUs\n\n",
-		o.clients, o.threads, o.scale, o.rounds, o.duration, cpuModel(), runtime.NumCPU())
+		o.clients, o.threads, o.scale, o.rounds, o.duration, benchenv.CPUModel(), runtime.NumCPU())
 	fmt.Fprintf(&b, "| workload | system | tps | mean latency ms | p99 latency ms | failed | tps / PostgreSQL |\n")
 	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
@@ -302,37 +303,6 @@ func commandLine() string {
 	args := []string{"go", "run", "./bench"}
 	args = append(args, os.Args[1:]...)
 	return strings.Join(args, " ")
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(data), "module github.com/xlgo/xlgo\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("run from inside the xlgo module")
-		}
-		dir = parent
-	}
-}
-
-func cpuModel() string {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return runtime.GOARCH
 }
 
 func fileExists(p string) bool {

@@ -31,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/xlgo/xlgo/bench/internal/benchenv"
 	"github.com/xlgo/xlgo/bench/internal/pgbench"
 	"github.com/xlgo/xlgo/internal/testhosts"
 )
@@ -99,7 +100,7 @@ func runMain(ctx context.Context, o options) error {
 	if o.tpcc {
 		return errors.New("-tpcc: there is no TPC-C driver (bench/tpcc) in this tree yet; run without -tpcc")
 	}
-	root, err := moduleRoot()
+	root, err := benchenv.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -112,7 +113,7 @@ func runMain(ctx context.Context, o options) error {
 		return err
 	}
 	binDir := filepath.Join(work, "bin")
-	if err := buildBinaries(root, binDir); err != nil {
+	if err := benchenv.BuildBinaries(root, binDir); err != nil {
 		return err
 	}
 	nt, err := testhosts.New(ctx, hostsNeeded(o), testhosts.Options{CPU: o.cpu, Delay: o.delay})
@@ -385,7 +386,7 @@ func formatReport(o options, res *result, took time.Duration) string {
 		capText = fmt.Sprintf("%g core per host (the gtm's host too)", o.cpu)
 	}
 	fmt.Fprintf(&b, "pgbench -i -s %d, then %d clients, %d threads (both divided among a system's entry points), %d rounds of %v alternating sides, medians; simulated hosts with %s; %s, %d CPUs\n\n",
-		o.scale, o.clients, o.threads, o.rounds, o.duration, capText, cpuModel(), runtime.NumCPU())
+		o.scale, o.clients, o.threads, o.rounds, o.duration, capText, benchenv.CPUModel(), runtime.NumCPU())
 	fmt.Fprintf(&b, "| workload | system | tps | %% of PostgreSQL | p50 ms | p99 ms | failed | CPU per host, cores |\n")
 	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range res.rows {
@@ -404,49 +405,6 @@ func formatReport(o options, res *result, took time.Duration) string {
 
 func commandLine() string {
 	return strings.Join(append([]string{"go", "run", "./bench/hosts"}, os.Args[1:]...), " ")
-}
-
-// buildBinaries builds gtm and coordinator from the module into dir.
-func buildBinaries(root, dir string) error {
-	for _, name := range []string{"gtm", "coordinator"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build ./cmd/%s: %w\n%s", name, err, out)
-		}
-	}
-	return os.Chmod(dir, 0o755)
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(data), "module github.com/xlgo/xlgo\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("run from inside the xlgo module")
-		}
-		dir = parent
-	}
-}
-
-func cpuModel() string {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return runtime.GOARCH
 }
 
 func fileExists(p string) bool {

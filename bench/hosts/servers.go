@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/xlgo/xlgo/bench/internal/benchenv"
 	"github.com/xlgo/xlgo/cluster"
 	"github.com/xlgo/xlgo/internal/testhosts"
 )
@@ -49,15 +50,8 @@ func newLab(nt *testhosts.Net, work, binDir string, verbose bool) (*lab, error) 
 	if u, err := user.Current(); err == nil {
 		l.role = u.Username
 	}
-	if os.Geteuid() == 0 {
-		osUser := cluster.DefaultConfig().OSUser
-		u, err := user.Lookup(osUser)
-		if err != nil {
-			return nil, fmt.Errorf("running as root needs the %s OS user to run PostgreSQL: %w", osUser, err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		l.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	if l.cred, err = benchenv.ServerCredential(); err != nil {
+		return nil, err
 	}
 	return l, nil
 }
@@ -151,14 +145,14 @@ func (l *lab) startPostgres(ctx context.Context, h *testhosts.Host, name, primar
 		fmt.Fprintf(&conf, "%s = %s\n", k, v)
 	}
 	if primary == "" {
-		if err := appendFile(filepath.Join(dir, "postgresql.conf"), conf.String()); err != nil {
+		if err := benchenv.AppendFile(filepath.Join(dir, "postgresql.conf"), conf.String()); err != nil {
 			return "", err
 		}
 		hba := fmt.Sprintf("host all all %s trust\nhost replication all %s trust\n", l.nt.Subnet(), l.nt.Subnet())
-		if err := appendFile(filepath.Join(dir, "pg_hba.conf"), hba); err != nil {
+		if err := benchenv.AppendFile(filepath.Join(dir, "pg_hba.conf"), hba); err != nil {
 			return "", err
 		}
-	} else if err := appendFile(filepath.Join(dir, "postgresql.auto.conf"), conf.String()); err != nil {
+	} else if err := benchenv.AppendFile(filepath.Join(dir, "postgresql.auto.conf"), conf.String()); err != nil {
 		return "", err
 	}
 	pgCtl := filepath.Join(l.pgBin, "pg_ctl")
@@ -170,7 +164,7 @@ func (l *lab) startPostgres(ctx context.Context, h *testhosts.Host, name, primar
 		}
 	})
 	if err := l.run(ctx, h, pgCtl, "start", "-D", dir, "-l", filepath.Join(dir, "server.log"), "-w", "-t", "120", "-s"); err != nil {
-		return "", fmt.Errorf("%w\n%s", err, tail(filepath.Join(dir, "server.log")))
+		return "", fmt.Errorf("%w\n%s", err, benchenv.Tail(filepath.Join(dir, "server.log")))
 	}
 	return net.JoinHostPort(h.Addr().String(), strconv.Itoa(ports[0])), nil
 }
@@ -340,7 +334,7 @@ log_destination = 'stderr'
 	})
 	addr := net.JoinHostPort(hs[0].Addr().String(), strconv.Itoa(ports[0]))
 	if err := waitTCP(addr, 30*time.Second, done); err != nil {
-		return nil, fmt.Errorf("pgpool: %w\n%s", err, tail(filepath.Join(dir, "pgpool.log")))
+		return nil, fmt.Errorf("pgpool: %w\n%s", err, benchenv.Tail(filepath.Join(dir, "pgpool.log")))
 	}
 	return &system{name: "Pgpool-II, 2 hosts", hosts: hs, roles: []string{"pgpool, primary", "standby"}, endpoints: []string{addr}}, nil
 }
@@ -364,25 +358,4 @@ func waitTCP(addr string, d time.Duration, exited <-chan struct{}) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func appendFile(path, text string) error {
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(text); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func tail(path string) string {
-	data, _ := os.ReadFile(path)
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > 20 {
-		lines = lines[len(lines)-20:]
-	}
-	return strings.Join(lines, "\n")
 }
