@@ -95,8 +95,15 @@ func (c *Conn) readOnce(fd uintptr) bool {
 // still open, without waiting. A pooled connection's server sends nothing
 // unasked: bytes or an end of stream there mean it ended the connection
 // (a FATAL of a shutdown, a crash) while the connection was idle.
+//
+// A Read waiting on the connection (pgx's background reader, which a write
+// slower than 15 ms starts and leaves waiting once the write is done) holds
+// the read side: whatever arrives goes to it, so Quiet neither peeks nor
+// waits for it, and reports the connection quiet.
 func (c *Conn) Quiet() bool {
-	c.rmu.Lock()
+	if !c.rmu.TryLock() {
+		return true
+	}
 	defer c.rmu.Unlock()
 	var b [1]byte
 	quiet := false

@@ -117,3 +117,36 @@ func TestQuiet(t *testing.T) {
 		t.Fatal("a closed connection is quiet")
 	}
 }
+
+// Quiet does not wait for a Read that waits on the connection (a pooled
+// datanode connection whose pgx background reader still waits after a slow
+// write): it answers at once.
+func TestQuietDuringRead(t *testing.T) {
+	a, b := pair(t)
+	qa := a.(*Conn)
+	reading := make(chan struct{})
+	read := make(chan error, 1)
+	go func() {
+		close(reading)
+		buf := make([]byte, 1)
+		_, err := a.Read(buf)
+		read <- err
+	}()
+	<-reading
+	answered := make(chan bool, 1)
+	go func() { answered <- qa.Quiet() }()
+	select {
+	case q := <-answered:
+		if !q {
+			t.Error("not quiet with nothing arrived")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Quiet waits for a Read waiting on the connection")
+	}
+	if _, err := b.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-read; err != nil {
+		t.Fatal(err)
+	}
+}
