@@ -180,9 +180,7 @@ func run(ctx context.Context, o options, nt *testhosts.Net, work, binDir string)
 		return nil, err
 	}
 	defer l.close()
-	if p := os.Getenv("XLGO_PGBENCH"); p != "" {
-		prog = p
-	} else if p := filepath.Join(l.pgBin, "pgbench"); fileExists(p) {
+	if p := filepath.Join(l.pgBin, "pgbench"); fileExists(p) {
 		prog = p
 	}
 	res := &result{}
