@@ -31,6 +31,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/xlgo/xlgo/bench/internal/benchenv"
+	"github.com/xlgo/xlgo/bench/internal/pgbench"
 )
 
 // fallbackConns is the connection count measured when -conns connections
@@ -79,11 +82,11 @@ type options struct {
 
 func run(ctx context.Context, o options) error {
 	started := time.Now()
-	pgbench, err := exec.LookPath("pgbench")
+	pgbenchProg, err := exec.LookPath("pgbench")
 	if err != nil {
 		return fmt.Errorf("pgbench not found (Debian package postgresql-15 / postgresql-client): %w", err)
 	}
-	root, err := moduleRoot()
+	root, err := benchenv.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -93,14 +96,14 @@ func run(ctx context.Context, o options) error {
 	}
 	defer e.close()
 	if p := filepath.Join(e.pgBin, "pgbench"); fileExists(p) {
-		pgbench = p
+		pgbenchProg = p
 	}
 	binDir, err := e.mkdir("bin")
 	if err != nil {
 		return err
 	}
 	e.logf("building gtm and coordinator")
-	if err := buildBinaries(root, binDir); err != nil {
+	if err := benchenv.BuildBinaries(root, binDir); err != nil {
 		return err
 	}
 
@@ -135,7 +138,7 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		e.logf("building gtm and coordinator of %s", o.baseline)
-		if err := buildBinaries(o.baseline, baseDir); err != nil {
+		if err := benchenv.BuildBinaries(o.baseline, baseDir); err != nil {
 			return err
 		}
 		// Each baseline cluster beside its counterpart, so that the rounds
@@ -150,7 +153,7 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
-	pb := &pgbenchRunner{prog: pgbench, role: e.role, work: e.work, verbose: o.verbose}
+	pb := &pgbenchRunner{prog: pgbenchProg, role: e.role, work: e.work, verbose: o.verbose}
 	for _, t := range targets {
 		if t == plain || t.name == "pgbouncer" || t.name == "pgpool-II" {
 			continue
@@ -213,15 +216,15 @@ func run(ctx context.Context, o options) error {
 		}
 		var base measurement
 		for i, t := range ts {
-			m := medianOf(samples[i])
+			m := pgbench.Median(samples[i])
 			if t == plain {
 				base = m
 			}
 			rows = append(rows, resultRow{workload: w.name, system: t.name, m: m})
 		}
 		for i := range rows {
-			if rows[i].workload == w.name && base.tps > 0 {
-				rows[i].ratio = rows[i].m.tps / base.tps
+			if rows[i].workload == w.name && base.TPS > 0 {
+				rows[i].ratio = rows[i].m.TPS / base.TPS
 			}
 		}
 	}
@@ -253,7 +256,7 @@ func run(ctx context.Context, o options) error {
 	report := formatReport(o, rows, mems, notes, time.Since(started))
 	fmt.Print(report)
 	if o.outFile != "" {
-		if err := writeSection(o.outFile, report, commandLine()); err != nil {
+		if err := pgbench.WriteSection(o.outFile, "bench results", report, commandLine()); err != nil {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "wrote %s\n", o.outFile)
@@ -270,11 +273,11 @@ type resultRow struct {
 func formatReport(o options, rows []resultRow, mems []memResult, notes []string, took time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "pgbench, %d clients, %d threads, scale %d, %d rounds of %v alternating sides, medians; %s, %d CPUs\n\n",
-		o.clients, o.threads, o.scale, o.rounds, o.duration, cpuModel(), runtime.NumCPU())
+		o.clients, o.threads, o.scale, o.rounds, o.duration, benchenv.CPUModel(), runtime.NumCPU())
 	fmt.Fprintf(&b, "| workload | system | tps | mean latency ms | p99 latency ms | failed | tps / PostgreSQL |\n")
 	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %s | %.0f | %.2f | %.2f | %d | %.2f |\n", r.workload, r.system, r.m.tps, r.m.meanMS, r.m.p99MS, r.m.failed, r.ratio)
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %.2f | %.2f | %d | %.2f |\n", r.workload, r.system, r.m.TPS, r.m.MeanMS, r.m.P99MS, r.m.Failed, r.ratio)
 	}
 	if len(mems) > 0 {
 		fmt.Fprintf(&b, "\nMemory per idle client connection (RSS of the process before and after opening the connections):\n\n")
@@ -300,37 +303,6 @@ func commandLine() string {
 	args := []string{"go", "run", "./bench"}
 	args = append(args, os.Args[1:]...)
 	return strings.Join(args, " ")
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(data), "module github.com/xlgo/xlgo\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("run from inside the xlgo module")
-		}
-		dir = parent
-	}
-}
-
-func cpuModel() string {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return runtime.GOARCH
 }
 
 func fileExists(p string) bool {

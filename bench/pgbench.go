@@ -1,21 +1,19 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/xlgo/xlgo/bench/internal/pgbench"
 )
 
 type pgbenchRunner struct {
@@ -26,12 +24,7 @@ type pgbenchRunner struct {
 	n       int
 }
 
-type measurement struct {
-	tps    float64
-	meanMS float64
-	p99MS  float64
-	failed int64
-}
+type measurement = pgbench.Measurement
 
 func (p *pgbenchRunner) env(t *target) []string {
 	return append(withoutPG(os.Environ()), "PGHOST=127.0.0.1", fmt.Sprintf("PGPORT=%d", t.port),
@@ -47,11 +40,6 @@ func (p *pgbenchRunner) init(ctx context.Context, t *target, scale int) error {
 	return nil
 }
 
-var (
-	reTPS    = regexp.MustCompile(`(?m)^tps = ([0-9.]+)`)
-	reFailed = regexp.MustCompile(`(?m)^number of failed transactions: (\d+)`)
-)
-
 // measure runs pgbench for d and reads TPS from its report and the latency
 // of every transaction from its per-transaction log.
 func (p *pgbenchRunner) measure(ctx context.Context, t *target, args []string, clients, threads int, d time.Duration) (measurement, error) {
@@ -61,103 +49,19 @@ func (p *pgbenchRunner) measure(ctx context.Context, t *target, args []string, c
 		return measurement{}, err
 	}
 	defer os.RemoveAll(dir)
-	all := append(append([]string{}, args...), "-n", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(threads),
-		"-T", strconv.Itoa(int(d.Round(time.Second)/time.Second)), "-l", "--log-prefix="+filepath.Join(dir, "tx"))
-	cmd := exec.CommandContext(ctx, p.prog, all...)
-	cmd.Env = p.env(t)
-	cmd.Dir = dir
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Run(); err != nil {
-		return measurement{}, fmt.Errorf("pgbench %s on %s: %w\n%s", strings.Join(all, " "), t.name, err, lastLines(out.String(), 15))
-	}
-	var m measurement
-	if mm := reTPS.FindStringSubmatch(out.String()); mm != nil {
-		m.tps, _ = strconv.ParseFloat(mm[1], 64)
-	} else {
-		return m, fmt.Errorf("pgbench on %s printed no tps:\n%s", t.name, out.String())
-	}
-	if mm := reFailed.FindStringSubmatch(out.String()); mm != nil {
-		m.failed, _ = strconv.ParseInt(mm[1], 10, 64)
-	}
-	lat, err := readLatencies(dir)
+	tps, failed, err := pgbench.Run(ctx, p.prog, p.env(t), pgbench.Args(args, clients, threads, d), dir)
 	if err != nil {
-		return m, err
+		return measurement{}, fmt.Errorf("on %s: %w", t.name, err)
 	}
-	if len(lat) > 0 {
-		var sum float64
-		for _, l := range lat {
-			sum += l
-		}
-		m.meanMS = sum / float64(len(lat)) / 1000
-		sort.Float64s(lat)
-		m.p99MS = lat[min(len(lat)-1, int(float64(len(lat))*0.99))] / 1000
+	lat, err := pgbench.Latencies(dir)
+	if err != nil {
+		return measurement{}, err
 	}
+	m := pgbench.Summarize(tps, failed, lat)
 	if p.verbose {
-		fmt.Fprintf(os.Stderr, "  %s %s: %.0f tps, mean %.2f ms, p99 %.2f ms, %d failed\n", t.name, strings.Join(args, " "), m.tps, m.meanMS, m.p99MS, m.failed)
+		fmt.Fprintf(os.Stderr, "  %s %s: %.0f tps, mean %.2f ms, p99 %.2f ms, %d failed\n", t.name, strings.Join(args, " "), m.TPS, m.MeanMS, m.P99MS, m.Failed)
 	}
 	return m, nil
-}
-
-// readLatencies reads the third field (latency in microseconds) of every
-// line of pgbench's per-transaction logs in dir.
-func readLatencies(dir string) ([]float64, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "tx.*"))
-	if err != nil {
-		return nil, err
-	}
-	var lat []float64
-	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			return nil, err
-		}
-		sc := bufio.NewScanner(fh)
-		for sc.Scan() {
-			fs := strings.Fields(sc.Text())
-			if len(fs) < 3 {
-				continue
-			}
-			if v, err := strconv.ParseFloat(fs[2], 64); err == nil {
-				lat = append(lat, v)
-			}
-		}
-		fh.Close()
-		if err := sc.Err(); err != nil {
-			return nil, err
-		}
-	}
-	return lat, nil
-}
-
-// medianOf takes the median of each figure separately.
-func medianOf(ms []measurement) measurement {
-	med := func(f func(measurement) float64) float64 {
-		vs := make([]float64, len(ms))
-		for i, m := range ms {
-			vs[i] = f(m)
-		}
-		sort.Float64s(vs)
-		n := len(vs)
-		if n == 0 {
-			return 0
-		}
-		if n%2 == 1 {
-			return vs[n/2]
-		}
-		return (vs[n/2-1] + vs[n/2]) / 2
-	}
-	var failed int64
-	for _, m := range ms {
-		failed += m.failed
-	}
-	return measurement{
-		tps:    med(func(m measurement) float64 { return m.tps }),
-		meanMS: med(func(m measurement) float64 { return m.meanMS }),
-		p99MS:  med(func(m measurement) float64 { return m.p99MS }),
-		failed: failed,
-	}
 }
 
 type memResult struct {
@@ -292,40 +196,6 @@ func countBackends(port int, role string) (int, error) {
 	var n int
 	err = c.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()").Scan(&n)
 	return n, err
-}
-
-const (
-	beginMarker = "<!-- bench results: begin -->"
-	endMarker   = "<!-- bench results: end -->"
-)
-
-// writeSection puts the report, with the command that produced it, between
-// the markers of path (appending them when missing).
-func writeSection(path, report, command string) error {
-	data, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	section := fmt.Sprintf("%s\nMeasured %s with:\n\n```sh\n%s\n```\n\n%s%s", beginMarker, time.Now().UTC().Format("2006-01-02"), command, report, endMarker)
-	text := string(data)
-	i, j := strings.Index(text, beginMarker), strings.Index(text, endMarker)
-	if i >= 0 && j > i {
-		text = text[:i] + section + text[j+len(endMarker):]
-	} else {
-		if text != "" && !strings.HasSuffix(text, "\n") {
-			text += "\n"
-		}
-		text += "\n" + section + "\n"
-	}
-	return os.WriteFile(path, []byte(text), 0o644)
-}
-
-func lastLines(s string, n int) string {
-	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(ls) > n {
-		ls = ls[len(ls)-n:]
-	}
-	return strings.Join(ls, "\n")
 }
 
 func (m memResult) state() string {

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/xlgo/xlgo/bench/internal/benchenv"
 	"github.com/xlgo/xlgo/cluster"
 )
 
@@ -54,14 +55,8 @@ func newEnv(verbose bool) (*env, error) {
 	if u, err := user.Current(); err == nil {
 		e.role = u.Username
 	}
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup(cluster.DefaultConfig().OSUser)
-		if err != nil {
-			return nil, fmt.Errorf("running as root needs the %s OS user to run PostgreSQL: %w", cluster.DefaultConfig().OSUser, err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		e.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	if e.cred, err = benchenv.ServerCredential(); err != nil {
+		return nil, err
 	}
 	e.cleanup = append(e.cleanup, func() { os.RemoveAll(work) })
 	return e, nil
@@ -172,7 +167,7 @@ func (e *env) startPlain(ctx context.Context) (*target, error) {
 	for k, v := range serverConf {
 		fmt.Fprintf(&conf, "%s = %s\n", k, v)
 	}
-	if err := appendFile(filepath.Join(dir, "postgresql.conf"), conf.String()); err != nil {
+	if err := benchenv.AppendFile(filepath.Join(dir, "postgresql.conf"), conf.String()); err != nil {
 		return nil, err
 	}
 	if err := e.run(ctx, filepath.Join(e.pgBin, "pg_ctl"), "start", "-D", dir, "-l", filepath.Join(dir, "server.log"), "-w", "-t", "120", "-s"); err != nil {
@@ -356,18 +351,6 @@ func (e *env) startXlgo(ctx context.Context, binDir string, datanodes int, suffi
 	return t, nil
 }
 
-// buildBinaries builds gtm and coordinator from the module into dir.
-func buildBinaries(root, dir string) error {
-	for _, name := range []string{"gtm", "coordinator"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build ./cmd/%s: %w\n%s", name, err, out)
-		}
-	}
-	return os.Chmod(dir, 0o755)
-}
-
 func writeFiles(e *env, dir string, files map[string]string) error {
 	for name, text := range files {
 		p := filepath.Join(dir, name)
@@ -381,18 +364,6 @@ func writeFiles(e *env, dir string, files map[string]string) error {
 		}
 	}
 	return nil
-}
-
-func appendFile(path, text string) error {
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(text); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 func postmasterPid(dataDir string) int {

@@ -41,6 +41,19 @@ type Cluster struct {
 	// ClientDatabase makes Init create a database named after the client
 	// role (xlctl init does; tests that make many clusters do not).
 	ClientDatabase bool
+	// Launch, when set, decides where a node's processes run: it receives
+	// every command the cluster is about to start for node n (initdb and
+	// pg_ctl of a datanode, a gtm, a coordinator), built to run on this
+	// machine with its path, arguments, environment, directory, output and
+	// process attributes (the account to run as, setsid), and returns the
+	// command to start instead, e.g. one that runs it on the host n.Host
+	// names. The returned command must end up as the same process (exec, not
+	// fork), since the cluster keeps its pid. Nil runs everything here.
+	Launch func(ctx context.Context, n Node, cmd *exec.Cmd) *exec.Cmd
+	// TrustNetworks are more address ranges (CIDR) whose clients a
+	// datanode's pg_hba.conf trusts, beside loopback and the coordinators'
+	// hosts: where clients and tools reach datanodes on other hosts from.
+	TrustNetworks []string
 }
 
 // New returns the cluster of cfg living in home.
@@ -338,13 +351,21 @@ func unreachable(home string, u *pgUser) (string, bool) {
 	}
 }
 
-// pgCmd runs a PostgreSQL program as the PostgreSQL account.
-func (c *Cluster) pgCmd(ctx context.Context, e *env, setsid bool, prog string, args ...string) *exec.Cmd {
+// pgCmd runs a PostgreSQL program of datanode n as the PostgreSQL account.
+func (c *Cluster) pgCmd(ctx context.Context, e *env, n Node, setsid bool, prog string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, filepath.Join(e.pgBin, prog), args...)
 	cmd.SysProcAttr = e.pgUser.attr(setsid)
 	cmd.Dir = "/"
 	cmd.Env = CleanEnv()
-	return cmd
+	return c.launch(ctx, n, cmd)
+}
+
+// launch passes cmd through Launch when set.
+func (c *Cluster) launch(ctx context.Context, n Node, cmd *exec.Cmd) *exec.Cmd {
+	if c.Launch == nil {
+		return cmd
+	}
+	return c.Launch(ctx, n, cmd)
 }
 
 func runOut(cmd *exec.Cmd) error {
@@ -364,7 +385,7 @@ func (c *Cluster) initDatanode(ctx context.Context, e *env, n Node) error {
 	if err := e.pgUser.chown(dir); err != nil {
 		return err
 	}
-	if err := runOut(c.pgCmd(ctx, e, false, "initdb", "-D", dir, "-E", "UTF8", "--locale="+InitdbLocale(), "-A", "trust", "--no-instructions")); err != nil {
+	if err := runOut(c.pgCmd(ctx, e, n, false, "initdb", "-D", dir, "-E", "UTF8", "--locale="+InitdbLocale(), "-A", "trust", "--no-instructions")); err != nil {
 		return err
 	}
 	if err := appendFile(filepath.Join(dir, "postgresql.conf"), c.datanodeConf(n, e.dnSocket)); err != nil {
@@ -426,7 +447,8 @@ func confValue(v string) string {
 	return v
 }
 
-// datanodeHBA trusts local connections, loopback, and the coordinators' hosts.
+// datanodeHBA trusts local connections, loopback, the coordinators' hosts
+// and TrustNetworks.
 func (c *Cluster) datanodeHBA() string {
 	var b strings.Builder
 	b.WriteString("# Written by xlctl init: coordinators and local clients are trusted.\n")
@@ -450,6 +472,9 @@ func (c *Cluster) datanodeHBA() string {
 			}
 		}
 		fmt.Fprintf(&b, "host    all   all   %s  trust\n", addr)
+	}
+	for _, nw := range c.TrustNetworks {
+		fmt.Fprintf(&b, "host    all   all   %s  trust\n", nw)
 	}
 	return b.String()
 }
@@ -483,7 +508,7 @@ func (c *Cluster) startDatanode(ctx context.Context, e *env, n Node) error {
 		c.say("Removed the postmaster.pid of datanode %s's dead server.", n.Name)
 	}
 	c.say("Start datanode %s", n.Name)
-	err := runOut(c.pgCmd(ctx, e, true, "pg_ctl", "start", "-D", c.DataDir(n.Name), "-l", c.LogPath(n.Name), "-w", "-t", "120", "-s"))
+	err := runOut(c.pgCmd(ctx, e, n, true, "pg_ctl", "start", "-D", c.DataDir(n.Name), "-l", c.LogPath(n.Name), "-w", "-t", "120", "-s"))
 	if err != nil {
 		return fmt.Errorf("%w\nlast lines of %s:\n%s", err, c.LogPath(n.Name), c.LogTail(n.Name, 20))
 	}
@@ -540,7 +565,8 @@ func (c *Cluster) createClientDatabase(ctx context.Context, co Node, db string) 
 
 // spawn starts a gtm or coordinator detached from the terminal, logging to
 // HOME/log/NAME.log, and records its pid. The channel yields its exit.
-func (c *Cluster) spawn(name, bin string, args []string) (<-chan error, error) {
+func (c *Cluster) spawn(n Node, bin string, args []string) (<-chan error, error) {
+	name := n.Name
 	path, err := c.binary(bin)
 	if err != nil {
 		return nil, err
@@ -555,6 +581,7 @@ func (c *Cluster) spawn(name, bin string, args []string) (<-chan error, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = c.Home
 	cmd.Env = CleanEnv()
+	cmd = c.launch(context.Background(), n, cmd) // the daemon outlives the verb that starts it
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, err
@@ -613,7 +640,7 @@ func (c *Cluster) startGTM(ctx context.Context) error {
 	if err := os.MkdirAll(c.DataDir(g.Name), 0o700); err != nil {
 		return err
 	}
-	exited, err := c.spawn(g.Name, "gtm", c.GTMArgs())
+	exited, err := c.spawn(g, "gtm", c.GTMArgs())
 	if err != nil {
 		return err
 	}
@@ -635,7 +662,7 @@ func (c *Cluster) startCoordinator(ctx context.Context, e *env, n Node) error {
 	if err := c.writeCoordinatorAuth(n); err != nil {
 		return err
 	}
-	exited, err := c.spawn(n.Name, "coordinator", c.CoordinatorArgs(n, e.crdSocket))
+	exited, err := c.spawn(n, "coordinator", c.CoordinatorArgs(n, e.crdSocket))
 	if err != nil {
 		return err
 	}
@@ -786,7 +813,7 @@ func (c *Cluster) stopDatanode(ctx context.Context, e *env, n Node, mode string)
 		return nil
 	}
 	c.say("Stop datanode %s (%s)", n.Name, mode)
-	if err := runOut(c.pgCmd(ctx, e, false, "pg_ctl", "stop", "-D", c.DataDir(n.Name), "-m", mode, "-w", "-t", "120", "-s")); err != nil {
+	if err := runOut(c.pgCmd(ctx, e, n, false, "pg_ctl", "stop", "-D", c.DataDir(n.Name), "-m", mode, "-w", "-t", "120", "-s")); err != nil {
 		return err
 	}
 	os.Remove(c.PidPath(n.Name))

@@ -40,7 +40,7 @@ func (c *Cluster) startGTMStandby(ctx context.Context) error {
 	if err := os.MkdirAll(c.DataDir(s.Name), 0o700); err != nil {
 		return err
 	}
-	exited, err := c.spawn(s.Name, "gtm", c.GTMStandbyArgs())
+	exited, err := c.spawn(s, "gtm", c.GTMStandbyArgs())
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -30,6 +29,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/xlgo/xlgo/bench/internal/benchenv"
 )
 
 type options struct {
@@ -117,7 +118,7 @@ func run(ctx context.Context, o options) error {
 
 	binDir := o.binDir
 	if binDir == "" {
-		root, err := moduleRoot()
+		root, err := benchenv.ModuleRoot()
 		if err != nil {
 			return err
 		}
@@ -291,7 +292,7 @@ func report(o options, ws []workload, results []result, explains map[string]stri
 	fmt.Fprintf(&b, "orders %d rows, order_lines %d, customers %d; %d clients per side (pgx, extended protocol, prepared statements, seed %d); "+
 		"%d rounds of %s alternating sides (PostgreSQL, xlgo), medians; xlgo: 1 coordinator, 2 datanodes; %s, %d CPUs; "+
 		"load average %s at the start, %s at the end\n\n",
-		o.rows, 2*o.rows, o.rows/10, o.clients, o.seed, o.rounds, length, cpuModel(), runtime.NumCPU(), loadStart, loadEnd)
+		o.rows, 2*o.rows, o.rows/10, o.clients, o.seed, o.rounds, length, benchenv.CPUModel(), runtime.NumCPU(), loadStart, loadEnd)
 	fmt.Fprintf(&b, "| workload | PostgreSQL q/s | PostgreSQL mean ms | xlgo q/s | xlgo mean ms | ratio q/s (xlgo / PostgreSQL) |\n")
 	fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|\n")
 	for _, r := range results {
@@ -357,38 +358,6 @@ func loadAvg() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
-}
-
-func cpuModel() string {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return runtime.GOARCH
-}
-
-// moduleRoot finds the directory of xlgo's go.mod from the working directory up.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(data), "module github.com/xlgo/xlgo\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("run from inside the xlgo module, or give -bin")
-		}
-		dir = parent
-	}
 }
 
 // load creates the three tables on s (distributed on xlgo) and fills them

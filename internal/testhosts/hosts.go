@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -202,6 +203,25 @@ func (nt *Net) Dir() string { return nt.dir }
 // no prompt. Empty without Options.SSH.
 func (nt *Net) SSHConfig() string { return nt.sshConfig }
 
+// HostOf returns the host whose address is addr, or nil when none has it.
+func (nt *Net) HostOf(addr string) *Host {
+	for _, h := range nt.hosts {
+		if h.addr.String() == addr {
+			return h
+		}
+	}
+	return nil
+}
+
+// Launch runs cmd on the host whose address is addr (Adopt), or returns it
+// unchanged when no host has that address: a cluster's Launch hook.
+func (nt *Net) Launch(ctx context.Context, addr string, cmd *exec.Cmd) *exec.Cmd {
+	if h := nt.HostOf(addr); h != nil {
+		return h.Adopt(ctx, cmd)
+	}
+	return cmd
+}
+
 // Name is the host's name: h1, h2 ...
 func (h *Host) Name() string { return h.name }
 
@@ -223,6 +243,40 @@ func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.C
 	cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", b.String(), "sh", name}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	return cmd
+}
+
+// Adopt returns a command that runs cmd inside the host, as Command does:
+// the same program, arguments, environment, directory and standard streams,
+// as the account cmd's SysProcAttr.Credential names (entering the host needs
+// root, so the account is taken on by setpriv once inside), in a session of
+// its own when cmd asks for one, else in a process group of its own. Each
+// step execs the next, so the process started is cmd's program, with the
+// pid the returned command reports.
+func (h *Host) Adopt(ctx context.Context, cmd *exec.Cmd) *exec.Cmd {
+	args := cmd.Args[1:]
+	prog := cmd.Path
+	attr := cmd.SysProcAttr
+	if attr != nil && attr.Credential != nil {
+		c := attr.Credential
+		groups := "--clear-groups"
+		if len(c.Groups) > 0 {
+			gs := make([]string, len(c.Groups))
+			for i, g := range c.Groups {
+				gs[i] = strconv.FormatUint(uint64(g), 10)
+			}
+			groups = "--groups=" + strings.Join(gs, ",")
+		}
+		args = append([]string{fmt.Sprintf("--reuid=%d", c.Uid), fmt.Sprintf("--regid=%d", c.Gid), groups, "--", prog}, args...)
+		prog = "setpriv"
+	}
+	out := h.Command(ctx, prog, args...)
+	out.Env, out.Dir = cmd.Env, cmd.Dir
+	out.Stdin, out.Stdout, out.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
+	out.ExtraFiles = cmd.ExtraFiles
+	if attr != nil && attr.Setsid {
+		out.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	}
+	return out
 }
 
 // CPUUsage is the CPU time the host's processes have used since it was made,
