@@ -274,7 +274,7 @@ func (p *Pool) get(ctx context.Context, key Key, settings string, wait bool) (*C
 				continue
 			}
 			p.mu.Unlock()
-			if !quiet(c) {
+			if time.Since(c.idleAt) >= quietCheckAfter && !quiet(c) {
 				// Its backend ended while it was idle (the datanode was
 				// shut down or restarted): a statement sent on it would
 				// only read that backend's FATAL.
@@ -384,6 +384,12 @@ func (p *Pool) connect(ctx context.Context, key Key) (*Conn, error) {
 	c.PgConn = pc
 	return c, nil
 }
+
+// quietCheckAfter is how long a connection sits idle before Get checks that
+// its backend did not end meanwhile (a system call): a connection reused at
+// once, as under load, is not checked; one whose backend ended in that
+// moment fails its statement with an ERROR naming the datanode.
+const quietCheckAfter = 100 * time.Millisecond
 
 // quiet reports whether an idle connection has received nothing since it
 // was put back (see rawconn.Conn.Quiet); a connection that cannot tell is
