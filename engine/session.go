@@ -251,12 +251,15 @@ func (s *session) settingsKey() string {
 // acquire borrows a backend on a datanode with the session's settings.
 func (s *session) acquire(ctx context.Context, node string) (*pooler.Conn, error) {
 	key := pooler.Key{Node: node, Database: s.db, User: s.user}
-	var c *pooler.Conn
+	// An idle backend set as the session needs: no wait to bound.
+	c := s.co.Pool.TryIdle(key, s.settingsKey())
 	var err error
-	if s.gate != nil {
+	switch {
+	case c != nil:
+	case s.gate != nil:
 		// Whoever would give a backend back may wait for the gate.
 		c, err = s.co.Pool.GetNoWait(ctx, key, s.settingsKey())
-	} else {
+	default:
 		wctx, done := s.waitContext(ctx, 0)
 		c, err = s.co.Pool.Get(wctx, key, s.settingsKey())
 		if err != nil && wctx.Err() != nil {

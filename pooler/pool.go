@@ -245,6 +245,59 @@ func (p *Pool) GetNoWait(ctx context.Context, key Key, settings string) (*Conn, 
 	return p.get(ctx, key, settings, false)
 }
 
+// TryIdle returns an idle connection of key already set as settings, or
+// nil: it neither connects nor waits (no context, no timer: the common case
+// of a busy pool costs a lock).
+func (p *Pool) TryIdle(key Key, settings string) *Conn {
+	for {
+		p.mu.Lock()
+		list := p.idle[key]
+		pick := pickIdle(list, settings)
+		if pick < 0 {
+			p.mu.Unlock()
+			return nil
+		}
+		c := list[pick]
+		p.idle[key] = append(list[:pick], list[pick+1:]...)
+		if p.claim(c, key) {
+			return c
+		}
+	}
+}
+
+// pickIdle is the index of the most recently idle connection of list set
+// as settings, or -1.
+func pickIdle(list []*Conn, settings string) int {
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].Settings == settings {
+			return i
+		}
+	}
+	return -1
+}
+
+// claim hands c, just taken off its idle list with p.mu held, to a caller;
+// it unlocks p.mu. It reports false, and drops c, when c is closed or its
+// backend ended while it was idle (the datanode was shut down or
+// restarted: a statement sent on it would only read that backend's FATAL).
+func (p *Pool) claim(c *Conn, key Key) bool {
+	if c.IsClosed() {
+		p.open[key]--
+		p.mu.Unlock()
+		return false
+	}
+	p.mu.Unlock()
+	if time.Since(c.idleAt) >= quietCheckAfter && !quiet(c) {
+		c.PgConn.Conn().Close()
+		p.mu.Lock()
+		p.open[key]--
+		p.signalLocked(key)
+		p.mu.Unlock()
+		return false
+	}
+	return true
+}
+
 func (p *Pool) get(ctx context.Context, key Key, settings string, wait bool) (*Conn, error) {
 	var deadline *time.Timer // made once Get has to wait
 	defer func() {
@@ -255,34 +308,14 @@ func (p *Pool) get(ctx context.Context, key Key, settings string, wait bool) (*C
 	for {
 		p.mu.Lock()
 		list := p.idle[key]
-		pick := -1
-		for i := len(list) - 1; i >= 0; i-- {
-			if list[i].Settings == settings {
-				pick = i
-				break
-			}
-		}
+		pick := pickIdle(list, settings)
 		if pick < 0 && len(list) > 0 && p.open[key] >= p.opts.MaxPerKey {
 			pick = 0 // the oldest, to be reset by the caller
 		}
 		if pick >= 0 {
 			c := list[pick]
 			p.idle[key] = append(list[:pick], list[pick+1:]...)
-			if c.IsClosed() {
-				p.open[key]--
-				p.mu.Unlock()
-				continue
-			}
-			p.mu.Unlock()
-			if time.Since(c.idleAt) >= quietCheckAfter && !quiet(c) {
-				// Its backend ended while it was idle (the datanode was
-				// shut down or restarted): a statement sent on it would
-				// only read that backend's FATAL.
-				c.PgConn.Conn().Close()
-				p.mu.Lock()
-				p.open[key]--
-				p.signalLocked(key)
-				p.mu.Unlock()
+			if !p.claim(c, key) {
 				continue
 			}
 			return c, nil

@@ -153,6 +153,25 @@ func TestPool(t *testing.T) {
 	t.Cleanup(func() { mc.Close(context.Background()) })
 	e := &poolEnv{pg: pg, key: Key{Node: "dn1", Database: "postgres", User: pg.User}, badPort: badPort, mon: &monitor{mc}}
 
+	t.Run("try idle", func(t *testing.T) {
+		p := e.pool(t, Options{AppName: "pool-test"})
+		if c := p.TryIdle(e.key, ""); c != nil {
+			t.Fatal("TryIdle on an empty pool returned a connection")
+		}
+		wantStats(t, p, 0, 0)
+		c1 := get(t, p, e.key, "set-a")
+		c1.Settings = "set-a" // as the caller does once its settings are applied
+		p.Put(c1)
+		if c := p.TryIdle(e.key, "set-b"); c != nil {
+			t.Fatal("TryIdle returned a backend set otherwise")
+		}
+		if c := p.TryIdle(e.key, "set-a"); c != c1 {
+			t.Fatalf("TryIdle = %v, want the idle connection", c)
+		}
+		wantStats(t, p, 1, 0)
+		p.Put(c1)
+	})
+
 	t.Run("reuse", func(t *testing.T) {
 		p := e.pool(t, Options{AppName: "pool-test"})
 		wantStats(t, p, 0, 0)
