@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -27,7 +28,15 @@ func (s *session) ensureCatalog(ctx context.Context) error {
 	if rel.Ready {
 		return nil
 	}
-	for _, n := range s.datanodeNames() {
+	// The preferred datanode last: a session sees the catalog ready by
+	// reading that one, so it must not have it before every other.
+	nodes := s.datanodeNames()
+	if pref, ok := s.co.Nodes.PreferredDatanode(); ok {
+		if i := slices.Index(nodes, pref.Name); i >= 0 {
+			nodes = append(slices.Delete(slices.Clone(nodes), i, i+1), pref.Name)
+		}
+	}
+	for _, n := range nodes {
 		c, err := s.acquire(ctx, n)
 		if err != nil {
 			return err
