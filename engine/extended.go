@@ -511,6 +511,17 @@ func (p *portal) describe() []pgproto3.FieldDescription {
 	return out
 }
 
+// binaryFormats is formats when one of them is binary, else nil: rows in
+// text are sent as the datanodes gave them.
+func binaryFormats(formats []int16) []int16 {
+	for _, f := range formats {
+		if f != 0 {
+			return formats
+		}
+	}
+	return nil
+}
+
 // portalWriter sends a portal's rows in its result formats, without the
 // RowDescription (Describe sends that).
 type portalWriter struct {
@@ -526,6 +537,9 @@ func (w *portalWriter) RowDescription(fields []pgproto3.FieldDescription) error 
 		// Rows after a Describe that said there are none would be read by
 		// no driver as they are meant.
 		return planner.Unsupported("rows of a statement whose result the extended protocol described as none (run it with the simple query protocol)")
+	}
+	if w.formats == nil {
+		return nil // text: the types are not needed
 	}
 	w.oids = make([]uint32, len(fields))
 	for i, f := range fields {
@@ -582,7 +596,7 @@ func (s *session) Execute(ctx context.Context, name string, maxRows uint32, w se
 		if p.stmt.empty {
 			return false, w.EmptyQuery()
 		}
-		pw := &portalWriter{ResultWriter: w, formats: p.resultFormats, noRows: p.stmt.fields == nil}
+		pw := &portalWriter{ResultWriter: w, formats: binaryFormats(p.resultFormats), noRows: p.stmt.fields == nil}
 		if maxRows == 0 {
 			// Stream: nothing to keep.
 			return false, s.runPortal(ctx, p, pw)

@@ -91,15 +91,31 @@ func (b *abortBackends) kill() []string {
 	return out
 }
 
-// stmtGuard ends the datanode work of one client statement.
+// stmtGuard ends the datanode work of client statements, one at a time.
+// A session's statements share one guard, and so one context, until a
+// timeout or a cancel ends it (the next statement then gets a new one): a
+// statement costs no context of its own. epoch tells the statements apart,
+// so that a timer of one that has ended does nothing to the next.
 type stmtGuard struct {
-	ctx   context.Context
-	stop  context.CancelCauseFunc
-	mu    sync.Mutex
-	timer *time.Timer
+	parent context.Context // what ctx was derived from
+	ctx    context.Context
+	stop   context.CancelCauseFunc
+	mu     sync.Mutex
+	epoch  uint64 // the statement guarded now
+	timer  *time.Timer
 	// off: the statement commits; the transaction manager bounds that, and
 	// its errors are the client's as they are.
 	off bool
+}
+
+// end ends the work of the statement of epoch, when it is still running
+// and not committing.
+func (g *stmtGuard) end(epoch uint64, cause error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.epoch == epoch && !g.off {
+		g.stop(cause)
+	}
 }
 
 // guardStatement guards the client statement that started at s.stmtStart
@@ -113,25 +129,49 @@ func (s *session) guardStatement(ctx context.Context) (gctx context.Context, g *
 	if nested {
 		return ctx, nil, func() {}
 	}
-	gctx, stop := context.WithCancelCause(ctx)
-	gctx = executor.WithGuard(gctx)
-	g = &stmtGuard{ctx: gctx, stop: stop}
+	g = s.idleGuard
+	if g == nil || g.parent != ctx || g.ctx.Err() != nil {
+		if g != nil {
+			g.stop(nil)
+		}
+		gctx, stop := context.WithCancelCause(ctx)
+		g = &stmtGuard{parent: ctx, ctx: executor.WithGuard(gctx), stop: stop}
+		s.idleGuard = g
+	}
+	g.mu.Lock()
+	g.epoch++
+	g.off = false
+	g.timer = nil
+	g.mu.Unlock()
 	if s.timeoutKnown {
 		s.armGuard(g)
 	}
 	s.mu.Lock()
 	s.guard = g
 	s.mu.Unlock()
-	return gctx, g, func() {
-		g.mu.Lock()
-		if g.timer != nil {
-			g.timer.Stop()
-		}
-		g.mu.Unlock()
-		stop(nil)
-		s.mu.Lock()
-		s.guard = nil
-		s.mu.Unlock()
+	return g.ctx, g, s.unguard
+}
+
+// unguard ends the guard of the statement that has ended.
+func (s *session) unguard() {
+	s.mu.Lock()
+	g := s.guard
+	s.guard = nil
+	s.mu.Unlock()
+	g.mu.Lock()
+	g.epoch++
+	if g.timer != nil {
+		g.timer.Stop()
+		g.timer = nil
+	}
+	g.mu.Unlock()
+}
+
+// releaseGuard ends the session's guard context (the session ends).
+func (s *session) releaseGuard() {
+	if s.idleGuard != nil {
+		s.idleGuard.stop(nil)
+		s.idleGuard = nil
 	}
 }
 
@@ -143,7 +183,8 @@ func (s *session) armGuard(g *stmtGuard) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.timer == nil && !g.off {
-		g.timer = time.AfterFunc(time.Until(s.stmtStart.Add(s.timeout+timeoutGrace)), func() { g.stop(errStatementTimeout) })
+		epoch := g.epoch
+		g.timer = time.AfterFunc(time.Until(s.stmtStart.Add(s.timeout+timeoutGrace)), func() { g.end(epoch, errStatementTimeout) })
 	}
 }
 
@@ -167,14 +208,10 @@ func (s *session) guardOff() {
 // from now (a client's cancel; s.mu held).
 func (s *session) cancelGuardLocked() {
 	if g := s.guard; g != nil {
-		time.AfterFunc(cancelGrace, func() {
-			g.mu.Lock()
-			off := g.off
-			g.mu.Unlock()
-			if !off {
-				g.stop(errUserCancel)
-			}
-		})
+		g.mu.Lock()
+		epoch := g.epoch
+		g.mu.Unlock()
+		time.AfterFunc(cancelGrace, func() { g.end(epoch, errUserCancel) })
 	}
 }
 

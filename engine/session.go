@@ -58,6 +58,9 @@ type session struct {
 	// guard ends the running statement's datanode work when they do not
 	// answer in time (guard.go).
 	guard *stmtGuard
+	// idleGuard is the guard the next statement takes when its context
+	// has not ended.
+	idleGuard *stmtGuard
 	// stmtStart is when the client's running statement started (its
 	// statement_timeout counts from there).
 	stmtStart time.Time
@@ -193,6 +196,7 @@ func (s *session) newStatement() {
 }
 
 func (s *session) Close() {
+	defer s.releaseGuard()
 	s.co.registry.Delete(s.id)
 	s.leaveGate("session closed")
 	if s.tx.active {
