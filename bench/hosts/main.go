@@ -11,7 +11,9 @@
 // front of them would; Pgpool-II in front of a streaming primary and its
 // standby on two hosts, reads balanced. pgbench runs in the root namespace.
 // For TPC-B and -S it reports TPS, the ratio to one host's PostgreSQL, p50
-// and p99 latency, and the CPU each host used. It needs root (namespaces and
+// and p99 latency, and the CPU each host used; for TPC-C (bench/tpcc, the
+// same warehouses loaded into every system) tpmC, its ratio, New-Order's
+// p50 and p99, and whether the consistency conditions held after the run. It needs root (namespaces and
 // cgroups); -delay needs netem. Everything started is stopped at the end.
 package main
 
@@ -47,6 +49,7 @@ type options struct {
 	sizes    []int // host counts of the xlgo clusters
 	pgpool   bool
 	tpcc     bool
+	tpccOpts tpccOptions
 	outFile  string
 	verbose  bool
 }
@@ -73,7 +76,11 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 2, "rounds of alternating runs; each figure is the median")
 	sizes := flag.String("xlgo-hosts", "2,4", "host counts of the xlgo clusters")
 	flag.BoolVar(&o.pgpool, "pgpool", true, "also measure Pgpool-II on two hosts")
-	flag.BoolVar(&o.tpcc, "tpcc", false, "also run TPC-C (needs bench/tpcc)")
+	flag.BoolVar(&o.tpcc, "tpcc", true, "also run TPC-C (bench/tpcc) on every system")
+	flag.IntVar(&o.tpccOpts.warehouses, "warehouses", 4, "TPC-C warehouses (spread evenly over the datanodes)")
+	flag.IntVar(&o.tpccOpts.terminals, "terminals", 0, "TPC-C terminals in all (default: 10 per warehouse)")
+	flag.IntVar(&o.tpccOpts.scale.Items, "small-items", 0, "load fewer TPC-C items than the specification's 100,000 (not TPC-C: for quick trials)")
+	flag.IntVar(&o.tpccOpts.scale.CustomersPerDistrict, "small-customers", 0, "load fewer TPC-C customers per district than the specification's 3,000 (not TPC-C: for quick trials)")
 	flag.StringVar(&o.outFile, "o", "", "also write the results into this Markdown file, between the hosts bench markers")
 	flag.BoolVar(&o.verbose, "v", false, "log progress to stderr")
 	flag.Parse()
@@ -97,9 +104,6 @@ func main() {
 // runMain builds the binaries, makes the hosts, runs and reports.
 func runMain(ctx context.Context, o options) error {
 	started := time.Now()
-	if o.tpcc {
-		return errors.New("-tpcc: there is no TPC-C driver (bench/tpcc) in this tree yet; run without -tpcc")
-	}
 	root, err := benchenv.ModuleRoot()
 	if err != nil {
 		return err
@@ -156,6 +160,7 @@ func hostsNeeded(o options) int {
 type result struct {
 	systems []*system
 	rows    []row
+	tpcc    []tpccRow
 	notes   []string
 }
 
@@ -246,6 +251,11 @@ func run(ctx context.Context, o options, nt *testhosts.Net, work, binDir string)
 				r.ratio = m.TPS / base.TPS
 			}
 			res.rows = append(res.rows, r)
+		}
+	}
+	if o.tpcc {
+		if res.tpcc, err = pb.measureTPCC(ctx, l, res.systems, o); err != nil {
+			return nil, err
 		}
 	}
 	return res, nil
@@ -390,6 +400,9 @@ func formatReport(o options, res *result, took time.Duration) string {
 	for _, r := range res.rows {
 		fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f%% | %.2f | %.2f | %d | %s |\n", r.workload, r.system.name, r.m.TPS, 100*r.ratio,
 			r.m.P50MS, r.m.P99MS, r.m.Failed, formatCores(r.system, r.cores))
+	}
+	if len(res.tpcc) > 0 {
+		formatTPCC(&b, o, res.tpcc)
 	}
 	if o.delay == 0 {
 		res.notes = append(res.notes, "no network delay between the hosts (-delay needs netem)")

@@ -19,6 +19,10 @@ type LoadOptions struct {
 	// Distributed adds the DISTRIBUTE BY clauses; nil: when the server has
 	// pgxc_node.
 	Distributed *bool
+	// Modulo distributes the tables BY MODULO (warehouse) rather than BY
+	// HASH: warehouse w on the datanode w mod n, an even spread of any
+	// number of warehouses (a few hash unevenly).
+	Modulo bool
 	// Workers is the number of warehouses loaded at once (default: all, at most 4).
 	Workers int
 	// Seed makes the population reproducible: the same seed loads the same rows.
@@ -51,7 +55,14 @@ func Load(ctx context.Context, o LoadOptions) (*LoadStats, error) {
 	} else if dist, err = IsXL(ctx, conn); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
-	if err := CreateSchema(ctx, conn, dist); err != nil {
+	method := ""
+	if dist {
+		method = "HASH"
+		if o.Modulo {
+			method = "MODULO"
+		}
+	}
+	if err := CreateSchema(ctx, conn, method); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
 	workers := o.Workers

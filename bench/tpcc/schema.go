@@ -184,18 +184,19 @@ var indexes = []string{
 	"CREATE INDEX orders_customer ON orders (o_w_id, o_d_id, o_c_id, o_id)",
 }
 
-// DDL is the statements that create the schema; distributed adds the
-// DISTRIBUTE BY clauses of a Postgres-XL layout: every table hashed on its
-// warehouse column, ITEM replicated.
-func DDL(distributed bool) []string {
+// DDL is the statements that create the schema; a method ("HASH" or
+// "MODULO") adds the DISTRIBUTE BY clauses of a Postgres-XL layout: every
+// table distributed by that method on its warehouse column, ITEM
+// replicated. "" creates plain tables.
+func DDL(method string) []string {
 	var out []string
 	for _, t := range tables {
 		s := fmt.Sprintf("CREATE TABLE %s (%s\n)", t.name, t.body)
-		if distributed {
+		if method != "" {
 			if t.distributeBy == "" {
 				s += " DISTRIBUTE BY REPLICATION"
 			} else {
-				s += fmt.Sprintf(" DISTRIBUTE BY HASH (%s)", t.distributeBy)
+				s += fmt.Sprintf(" DISTRIBUTE BY %s (%s)", method, t.distributeBy)
 			}
 		}
 		out = append(out, s)
@@ -218,14 +219,15 @@ func IsXL(ctx context.Context, conn *pgx.Conn) (bool, error) {
 	return true, nil
 }
 
-// CreateSchema drops the nine tables if they exist and creates them.
-func CreateSchema(ctx context.Context, conn *pgx.Conn, distributed bool) error {
+// CreateSchema drops the nine tables if they exist and creates them,
+// distributed by method (DDL).
+func CreateSchema(ctx context.Context, conn *pgx.Conn, method string) error {
 	for i := len(tables) - 1; i >= 0; i-- {
 		if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+tables[i].name); err != nil {
 			return fmt.Errorf("drop table %s: %w", tables[i].name, err)
 		}
 	}
-	for _, s := range DDL(distributed) {
+	for _, s := range DDL(method) {
 		if _, err := conn.Exec(ctx, s); err != nil {
 			return fmt.Errorf("%s: %w", s, err)
 		}

@@ -40,6 +40,7 @@ func main() {
 	check := flag.Bool("check", false, "check the consistency conditions before the run (after the load) and after it")
 	workers := flag.Int("load-workers", 0, "warehouses loaded at once (default: all, at most 4)")
 	distribute := flag.String("distribute", "auto", "DISTRIBUTE BY clauses in the schema: auto (when the server has pgxc_node), yes, no")
+	modulo := flag.Bool("modulo", false, "DISTRIBUTE BY MODULO (warehouse) rather than HASH: an even spread of a few warehouses")
 	seed := flag.Uint64("seed", uint64(time.Now().UnixNano()), "random seed of the load and of the terminals")
 	retries := flag.Int("max-retries", 10, "runs of one transaction after serialization failures or deadlocks before the run stops")
 	items := flag.Int("small-items", 0, "load fewer items than the specification's 100,000 (not TPC-C: for quick trials)")
@@ -53,7 +54,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	o := options{dsns: dsns, warehouses: *warehouses, terminals: *terminals, duration: *duration, load: *load, check: *check,
-		workers: *workers, distribute: *distribute, seed: *seed, retries: *retries, scale: tpcc.Scale{Items: *items, CustomersPerDistrict: *customers}}
+		workers: *workers, distribute: *distribute, modulo: *modulo, seed: *seed, retries: *retries, scale: tpcc.Scale{Items: *items, CustomersPerDistrict: *customers}}
 	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "tpcc:", err)
 		os.Exit(1)
@@ -65,7 +66,7 @@ type options struct {
 	warehouses, terminals, workers int
 	retries                        int
 	duration                       time.Duration
-	load, check                    bool
+	load, check, modulo            bool
 	distribute                     string
 	seed                           uint64
 	scale                          tpcc.Scale
@@ -86,7 +87,7 @@ func run(ctx context.Context, o options) error {
 		system = "xlgo"
 	}
 	if o.load {
-		lo := tpcc.LoadOptions{DSN: o.dsns[0], Warehouses: o.warehouses, Scale: o.scale, Workers: o.workers, Seed: o.seed}
+		lo := tpcc.LoadOptions{DSN: o.dsns[0], Warehouses: o.warehouses, Scale: o.scale, Workers: o.workers, Seed: o.seed, Modulo: o.modulo}
 		switch o.distribute {
 		case "yes", "no":
 			d := o.distribute == "yes"
@@ -102,6 +103,9 @@ func run(ctx context.Context, o options) error {
 		layout := "no DISTRIBUTE BY"
 		if st.Distributed {
 			layout = "DISTRIBUTE BY HASH (warehouse), item DISTRIBUTE BY REPLICATION"
+			if o.modulo {
+				layout = "DISTRIBUTE BY MODULO (warehouse), item DISTRIBUTE BY REPLICATION"
+			}
 		}
 		fmt.Printf("loaded %d warehouses into %s (%s) in %.1fs: %d order lines, %d stock rows\n",
 			o.warehouses, system, layout, st.Duration.Seconds(), st.Rows["order_line"], st.Rows["stock"])
