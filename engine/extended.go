@@ -132,7 +132,7 @@ func (s *session) prepare(ctx context.Context, name, sql string, paramOIDs []uin
 	// The same text prepared before (by any session) with the same catalog
 	// and search path: its description and parse tree are reused.
 	key := describeKey(s, sql, paramOIDs)
-	if !s.tx.failed && s.co.catalogFresh() {
+	if !s.tx.failed && s.sharedPlans() {
 		if d, ok := s.co.described.Load(key); ok {
 			st := d.(*preparedStmt)
 			if st.gen == s.co.Cache.Generation() {
@@ -147,7 +147,7 @@ func (s *session) prepare(ctx context.Context, name, sql string, paramOIDs []uin
 	if err != nil {
 		return nil, err
 	}
-	if st.node != nil && describable(st.node) && s.co.catalogFresh() {
+	if st.node != nil && describable(st.node) && s.sharedPlans() {
 		st.gen = gen
 		// Published: other sessions copy it; nobody changes it.
 		pub := *st
@@ -790,7 +790,7 @@ func (s *session) runBound(ctx context.Context, p *portal, w server.ResultWriter
 	if p.params == nil || st.node == nil || s.tx.failed || !st.plain {
 		return false, nil
 	}
-	if s.co.catalogFresh() {
+	if s.sharedPlans() {
 		t := s.co.statements.Lookup(&st.cached, s.co.Cache.Generation(), s.routeScope())
 		if t != nil && t.Value() < len(p.params) && p.params[t.Value()] != nil {
 			if node, ok := t.Node(string(p.params[t.Value()])); ok {

@@ -13,6 +13,15 @@ import (
 // parsed and planned again: the simple protocol's by the shape of their
 // text, the extended protocol's by their prepared text.
 
+// sharedPlans tells whether the session may use and learn what sessions
+// share of the catalog generation (route templates, descriptions, generic
+// plans): while the gtm tells the coordinator of catalog changes, and not
+// in a transaction that has changed the catalog itself, which sees what
+// the others do not see yet.
+func (s *session) sharedPlans() bool {
+	return s.co.catalogFresh() && !s.tx.ddl
+}
+
 // routeScope names what a template depends on besides the catalog.
 func (s *session) routeScope() string {
 	if s.scope == "" {
@@ -24,7 +33,7 @@ func (s *session) routeScope() string {
 // routeByText runs a statement text that matches a template: no parse, no
 // plan. It reports false when there is none (or the value needs a look).
 func (s *session) routeByText(text string) (*planner.RemoteQuery, bool) {
-	if !s.co.catalogFresh() {
+	if !s.sharedPlans() {
 		return nil, false
 	}
 	st, ok := planner.ShapeText(text)
@@ -58,7 +67,7 @@ func (s *session) routeByText(text string) (*planner.RemoteQuery, bool) {
 
 // learnRoute keeps the template of a statement text just planned.
 func (s *session) learnRoute(text string, gen uint64, stmt *pg_query.Node, plan planner.Plan) {
-	if !s.co.catalogFresh() {
+	if !s.sharedPlans() {
 		return
 	}
 	if st, ok := planner.ShapeText(text); ok {
@@ -69,7 +78,7 @@ func (s *session) learnRoute(text string, gen uint64, stmt *pg_query.Node, plan 
 // learnParamRoute keeps a prepared statement's template: which parameter
 // decides its node.
 func (s *session) learnParamRoute(st *preparedStmt, gen uint64, plan planner.Plan) {
-	if s.co.catalogFresh() {
+	if s.sharedPlans() {
 		s.co.statements.Learn(&st.cached, gen, s.routeScope(), st.node, plan)
 	}
 }

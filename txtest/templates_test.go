@@ -17,7 +17,9 @@ import (
 // learnt (the simple protocol's by the shape of their text, the extended
 // protocol's by their prepared text), read the right rows after the catalog
 // changes under them: the table dropped and created again with another
-// distribution or other nodes, another search path.
+// distribution or other nodes (by the session itself in a transaction not
+// committed yet, too), another search path. So does a prepared statement
+// that reads every node, planned once for any values.
 func TestRouteTemplatesFollowTheCatalog(t *testing.T) {
 	c := clustertest.Start(t, clustertest.Options{Coordinators: 1, Datanodes: 2})
 	admin := connect(t, c.CoordDSN(0, "postgres"), true)
@@ -61,10 +63,44 @@ func TestRouteTemplatesFollowTheCatalog(t *testing.T) {
 		if got := read(extended, "SELECT v FROM rt WHERE id = $1", nil); got != "" {
 			t.Errorf("%s: id = NULL: %q", stage, got)
 		}
+		// A prepared statement that reads every node, planned once for
+		// any values.
+		for _, r := range [][2]int{{1, 40}, {5, 9}, {38, 100}, {50, 60}} {
+			want := fmt.Sprint(max(0, min(r[1], 40)-r[0]+1))
+			if got := read(extended, "SELECT count(*)::text FROM rt WHERE id BETWEEN $1 AND $2", r[0], r[1]); got != want {
+				t.Errorf("%s: rows with id between %d and %d: %s, want %s", stage, r[0], r[1], got, want)
+			}
+		}
+	}
+	// inDDL checks conn's reads inside a transaction that has created rt
+	// again, distributed by v: what the other sessions know of rt does not
+	// hold there.
+	inDDL := func(conn *pgx.Conn, name string) {
+		t.Helper()
+		exec(t, conn, "BEGIN", "DROP TABLE rt", "CREATE TABLE rt (id int, v text) DISTRIBUTE BY HASH (v)", fill("rt", "d"))
+		for id := 1; id <= 40; id++ {
+			sql := fmt.Sprintf("SELECT v FROM rt WHERE id = %d", id)
+			var args []any
+			if conn == extended {
+				sql, args = "SELECT v FROM rt WHERE id = $1", []any{id}
+			}
+			if got, want := read(conn, sql, args...), fmt.Sprintf("d%d", id); got != want {
+				t.Errorf("%s protocol, in the transaction that created rt again, id %d: %q, want %q", name, id, got, want)
+			}
+		}
+		if conn == extended {
+			if got := read(conn, "SELECT count(*)::text FROM rt WHERE id BETWEEN $1 AND $2", 5, 9); got != "5" {
+				t.Errorf("extended protocol, in the transaction that created rt again: %s rows with id between 5 and 9", got)
+			}
+		}
+		exec(t, conn, "ROLLBACK")
 	}
 
 	exec(t, admin, "CREATE TABLE rt (id int, v text) DISTRIBUTE BY HASH (id)", fill("rt", "a"))
 	check("hash", "a")
+	inDDL(simple, "simple")
+	inDDL(extended, "extended")
+	check("after the transactions that created rt again rolled back", "a")
 	exec(t, admin, "DROP TABLE rt", "CREATE TABLE rt (id int, v text) DISTRIBUTE BY MODULO (id)", fill("rt", "b"))
 	check("created again by modulo", "b")
 	exec(t, admin, "DROP TABLE rt", "CREATE TABLE rt (v text, id int) DISTRIBUTE BY HASH (id) TO NODE (datanode2)",
