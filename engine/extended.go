@@ -38,6 +38,12 @@ type preparedStmt struct {
 	// types and no call the coordinator must see (sequences, settings,
 	// advisory locks, pgxc_ functions): it may follow a route template.
 	plain bool
+	// generic is the session's plan of the statement for any parameter
+	// values (planner.PlanPrepared), made at an Execute, for the catalog
+	// generation genericGen and the scope genericScope; nil: none.
+	generic      planner.Plan
+	genericGen   uint64
+	genericScope string
 }
 
 // portal is a prepared statement with its parameters bound.
@@ -801,6 +807,12 @@ func (s *session) runBound(ctx context.Context, p *portal, w server.ResultWriter
 		}
 	}
 	gen := s.co.Cache.Generation()
+	if st.generic != nil && st.genericGen == gen && st.genericScope == s.planScope() && s.sharedPlans() {
+		// Planned before for any values: run with these.
+		planner.SetParams(st.generic, p.params, st.paramOIDs)
+		return true, s.run(ctx, st.generic, w)
+	}
+	st.generic = nil
 	env, err := s.env(ctx)
 	if err != nil {
 		return true, err
@@ -810,15 +822,20 @@ func (s *session) runBound(ctx context.Context, p *portal, w server.ResultWriter
 	for i, v := range p.params {
 		env.Params[i] = planner.Param{Text: v, Type: st.paramTypes[i]}
 	}
-	plan, err := planner.PlanStatement(env, st.node)
+	plan, generic, err := planner.PlanPrepared(env, st.node)
 	if err != nil {
 		return false, nil // the general path gives the error with the values bound
 	}
 	rq, ok := plan.(*planner.RemoteQuery)
+	if !ok && !planner.TakesParams(plan) {
+		return false, nil
+	}
+	// A plan no value decided runs again with the next values; one
+	// pinned to a node by a value follows a route template instead.
+	if generic && s.sharedPlans() {
+		st.generic, st.genericGen, st.genericScope = plan, gen, s.planScope()
+	}
 	if !ok {
-		if !planner.TakesParams(plan) {
-			return false, nil
-		}
 		// Primitives over remote scans, or a subquery's value and the
 		// statement run with it, that read the values.
 		planner.SetParams(plan, p.params, st.paramOIDs)

@@ -99,7 +99,7 @@ func PlanModify(env *Env, stmt *pg_query.Node) (Plan, error) {
 		}
 		nodes = t.Locator.Nodes
 	} else {
-		tref.pinned, tref.pinnedBy = pinNodes(tref, where, env.Params)
+		tref.pinned, tref.pinnedBy = pinNodes(tref, where, env)
 		nodes = tref.nodes()
 	}
 	// Every other relation must be readable in full on each target node.
@@ -458,7 +458,8 @@ func singleRowInsert(env *Env, p *InsertRows, t *catalog.Table, ins *pg_query.In
 		if typeFamily(prm.Type) == "" || typeFamily(prm.Type) != typeFamily(dc.TypName) {
 			return nil
 		}
-		text, isNull, ok = string(prm.Text), prm.Text == nil, true
+		text, isNull = env.paramValue(prm)
+		ok = true
 	} else if by.GetAConst() == nil && by.GetTypeCast() == nil {
 		return nil
 	}

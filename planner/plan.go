@@ -29,6 +29,18 @@ type Env struct {
 	// inSubPlan: the statement is a SubPlan's, whose value is its last
 	// parameter.
 	inSubPlan bool
+	// valuesRead, when set, is set once a parameter's value has decided
+	// something of the plan (PlanPrepared).
+	valuesRead *bool
+}
+
+// paramValue is the value of parameter p ($p) for routing: the plan
+// depends on it from now on.
+func (e *Env) paramValue(p Param) (text string, isNull bool) {
+	if e.valuesRead != nil {
+		*e.valuesRead = true
+	}
+	return string(p.Text), p.Text == nil
 }
 
 // Param is one parameter value in text form (nil Text is NULL) and its type.
@@ -314,6 +326,18 @@ func tableName(rv *pg_query.RangeVar) string {
 		return rv.Schemaname + "." + rv.Relname
 	}
 	return rv.Relname
+}
+
+// PlanPrepared plans a statement with its parameters' values (env.Params)
+// and tells whether the plan is generic: no value decided a node, so the
+// plan runs as well with any other values, given to it by SetParams (or,
+// for a RemoteQuery, its Params).
+func PlanPrepared(env *Env, stmt *pg_query.Node) (plan Plan, generic bool, err error) {
+	read := false
+	env.valuesRead = &read
+	defer func() { env.valuesRead = nil }()
+	plan, err = PlanStatement(env, stmt)
+	return plan, !read, err
 }
 
 // PlanStatement plans a query or a data-modifying statement (SELECT, INSERT, UPDATE,

@@ -163,7 +163,7 @@ func collectRefs(env *Env, stmt *pg_query.Node) ([]*relRef, error) {
 	_ = err
 	for _, r := range refs {
 		if r.distributed() {
-			r.pinned, r.pinnedBy = pinNodes(r, r.where, env.Params)
+			r.pinned, r.pinnedBy = pinNodes(r, r.where, env)
 		}
 	}
 	return refs, nil
@@ -210,7 +210,8 @@ func (r *relRef) refersTo(cr *pg_query.ColumnRef, col string) bool {
 
 // pinNodes finds the nodes a WHERE clause confines a hash or modulo table's
 // rows to: `col = const` or `col IN (consts)` as a top-level AND term.
-func pinNodes(r *relRef, where *pg_query.Node, params []Param) ([]string, *pg_query.Node) {
+func pinNodes(r *relRef, where *pg_query.Node, env *Env) ([]string, *pg_query.Node) {
+	params := env.Params
 	loc := &r.table.Locator
 	if loc.Kind != distribution.Hash && loc.Kind != distribution.Modulo || r.table.DistCol < 0 {
 		return nil, nil
@@ -232,7 +233,8 @@ func pinNodes(r *relRef, where *pg_query.Node, params []Param) ([]string, *pg_qu
 			if typeFamily(p.Type) == "" || typeFamily(p.Type) != typeFamily(typ) {
 				return "", false
 			}
-			text, isNull, ok = string(p.Text), p.Text == nil, true
+			text, isNull = env.paramValue(p)
+			ok = true
 		}
 		if !ok || isNull {
 			return "", false
