@@ -80,6 +80,9 @@ type session struct {
 	// when timeoutKnown (a SET or a transaction's end forgets it).
 	timeout      time.Duration
 	timeoutKnown bool
+	// readCommitted: the session's default_transaction_isolation is READ
+	// COMMITTED (known with timeoutKnown).
+	readCommitted bool
 	// Backends are held for a transaction and returned to the pool after
 	// it (transaction pooling), unless the session is pinned to them by
 	// state that lives in the backend (advisory locks, set_config).
@@ -501,7 +504,7 @@ func (s *session) refreshSearchPath(ctx context.Context) error {
 		return err
 	}
 	// The statement_timeout comes with it, for the statement guard.
-	res, err := c.Exec(ctx, "SELECT array_to_string(current_schemas(true), ','), current_setting('statement_timeout')").ReadAll()
+	res, err := c.Exec(ctx, "SELECT array_to_string(current_schemas(true), ','), current_setting('statement_timeout'), current_setting('default_transaction_isolation')").ReadAll()
 	if err != nil {
 		return executor.NodeError(node.Name, err)
 	}
@@ -509,6 +512,7 @@ func (s *session) refreshSearchPath(ctx context.Context) error {
 		s.searchPath = strings.Split(string(res[0].Rows[0][0]), ",")
 		s.scope = ""
 		s.timeout = parseGUCDuration(string(res[0].Rows[0][1]))
+		s.readCommitted = string(res[0].Rows[0][2]) == "read committed"
 		s.timeoutKnown = true
 	}
 	return nil
@@ -723,14 +727,15 @@ func (s *session) run(ctx context.Context, p planner.Plan, w server.ResultWriter
 
 // alone tells whether a statement outside a transaction needs none of
 // ours: a statement on one node (but a write inside an extended-protocol
-// batch, which commits at Sync), or a read of several nodes outside a batch
-// (it passes the read gate, which makes its snapshots agree, and has nothing
-// to commit together).
+// batch, which commits at Sync), or a read of several nodes (it passes the
+// read gate, which makes its snapshots agree, and has nothing to commit
+// together) outside a batch or in a batch of READ COMMITTED, where no
+// statement shares its snapshot with another.
 func (s *session) alone(rq *planner.RemoteQuery) bool {
 	if len(rq.Nodes) == 1 {
 		return !(s.inBatch && rq.Write)
 	}
-	return !rq.Write && !s.inBatch
+	return !rq.Write && (!s.inBatch || s.timeoutKnown && s.readCommitted)
 }
 
 var (
@@ -808,13 +813,14 @@ func (s *session) statementTimeout(ctx context.Context) (time.Duration, error) {
 	}
 	// SHOW takes no snapshot: a REPEATABLE READ transaction's are taken
 	// by its reads, inside the read gate.
-	res, err := c.Exec(ctx, "SHOW statement_timeout").ReadAll()
+	res, err := c.Exec(ctx, "SHOW statement_timeout; SHOW default_transaction_isolation").ReadAll()
 	if err != nil {
 		return 0, executor.NodeError(dn.Name, err)
 	}
 	s.timeout = 0
-	if len(res) == 1 && len(res[0].Rows) == 1 {
+	if len(res) == 2 && len(res[0].Rows) == 1 && len(res[1].Rows) == 1 {
 		s.timeout = parseGUCDuration(string(res[0].Rows[0][0]))
+		s.readCommitted = string(res[1].Rows[0][0]) == "read committed"
 	}
 	s.timeoutKnown = true
 	s.mu.Lock()

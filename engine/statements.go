@@ -55,8 +55,8 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w ser
 		}
 		if l := strings.ToLower(text); (text == "" || strings.Contains(l, "set_config") || strings.Contains(l, "advisory")) && pinsSession(node) {
 			s.pinned = true
-			if strings.Contains(l, "statement_timeout") {
-				s.timeoutKnown = false // set_config may change it: learnt again at the next statement
+			if strings.Contains(l, "statement_timeout") || strings.Contains(l, "default_transaction_isolation") {
+				s.timeoutKnown = false // set_config may change them: learnt again at the next statement
 			}
 		}
 		fallthrough
@@ -392,10 +392,22 @@ func checkIsolation(opts []*pg_query.Node) error {
 	return nil
 }
 
+// learntSetting tells whether a setting is one the session learns from a
+// datanode (statement_timeout, default_transaction_isolation, which SET
+// SESSION CHARACTERISTICS sets too): a SET of it makes the session learn it
+// again.
+func learntSetting(name string) bool {
+	switch strings.ToLower(name) {
+	case "statement_timeout", "default_transaction_isolation", "session characteristics":
+		return true
+	}
+	return false
+}
+
 // set handles SET and RESET: every backend of the session gets it, and new
 // ones replay it.
 func (s *session) set(ctx context.Context, vs *pg_query.VariableSetStmt, sql string, w server.ResultWriter) error {
-	if vs.Name == "statement_timeout" || vs.Kind == pg_query.VariableSetKind_VAR_RESET_ALL {
+	if learntSetting(vs.Name) || vs.Kind == pg_query.VariableSetKind_VAR_RESET_ALL {
 		// Learnt again when needed (outside a transaction, right below).
 		s.timeoutKnown = false
 	}

@@ -142,7 +142,9 @@ func scanFacts(env *Env, stmt *pg_query.Node) facts {
 }
 
 // planRead plans a statement that reads (a SELECT, or a write confined to
-// one node) given its relation references.
+// one node) given its relation references. A locking read (FOR UPDATE,
+// FOR SHARE) is a write: it holds its row locks to the end of the
+// transaction, an extended-protocol batch's too, and prepares with it.
 func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool) (Plan, error) {
 	ids := env.NodeIDs()
 	var dist, repl []*relRef
@@ -167,7 +169,7 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool
 		if err != nil {
 			return nil, err
 		}
-		return &RemoteQuery{Nodes: []string{node}, SQL: sqls}, nil
+		return &RemoteQuery{Nodes: []string{node}, SQL: sqls, Write: locking}, nil
 	}
 	// Every distributed reference pinned to the same single node: the whole
 	// statement runs there.
@@ -176,7 +178,7 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool
 		if err != nil {
 			return nil, err
 		}
-		rq := &RemoteQuery{Nodes: []string{node}, SQL: sqls}
+		rq := &RemoteQuery{Nodes: []string{node}, SQL: sqls, Write: locking}
 		if len(refs) == 1 && dist[0].pinnedBy != nil && (env.SQL != "" && !strings.Contains(strings.ToLower(env.SQL), "xc_node_id") ||
 			deferredParam(env, dist[0].pinnedBy)) {
 			// The same statement with another value goes where that value says.
@@ -193,7 +195,7 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool
 			if err != nil {
 				return nil, err
 			}
-			return &RemoteQuery{Nodes: nodes, SQL: sqls}, nil
+			return &RemoteQuery{Nodes: nodes, SQL: sqls, Write: locking}, nil
 		}
 	}
 	// ... and when the rows must be merged (ordered, limited, made
@@ -213,7 +215,7 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool
 		if err != nil {
 			return nil, err
 		}
-		return &RemoteQuery{Nodes: nodes, SQL: sqls}, nil
+		return &RemoteQuery{Nodes: nodes, SQL: sqls, Write: locking}, nil
 	}
 	if locking && sel != nil && len(dist) == 1 && len(pushableTerms(dist[0])) == len(conjuncts(dist[0].where)) {
 		// Each node locks and sends its rows in order; the coordinator
