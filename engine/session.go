@@ -689,6 +689,9 @@ func (s *session) autocommit(ctx context.Context, fn func() error) error {
 
 // run executes a plan and completes the command.
 func (s *session) run(ctx context.Context, p planner.Plan, w server.ResultWriter) error {
+	if rq, ok := p.(*planner.RemoteQuery); ok && rq.Copies != nil && s.tx.active {
+		p = s.onJoinedCopy(rq)
+	}
 	if rq, ok := p.(*planner.RemoteQuery); ok && !s.tx.active && s.alone(rq) {
 		tag, err := executor.Run(ctx, p, s, w)
 		if err != nil {
@@ -723,6 +726,24 @@ func (s *session) run(ctx context.Context, p planner.Plan, w server.ResultWriter
 		return err
 	}
 	return w.CommandComplete(tag)
+}
+
+// onJoinedCopy sends a read of replicated tables to a copy on a node the
+// transaction is on already, rather than adding a node to it (which would
+// make it a transaction of several nodes).
+func (s *session) onJoinedCopy(rq *planner.RemoteQuery) planner.Plan {
+	if len(rq.Nodes) != 1 || s.tx.begun[rq.Nodes[0]] {
+		return rq
+	}
+	for _, n := range rq.Copies {
+		if s.tx.begun[n] {
+			c := *rq
+			c.Nodes = []string{n}
+			c.SQL = map[string]string{n: rq.SQL[rq.Nodes[0]]}
+			return &c
+		}
+	}
+	return rq
 }
 
 // alone tells whether a statement outside a transaction needs none of

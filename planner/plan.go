@@ -144,6 +144,11 @@ type RemoteQuery struct {
 	// of one distribution value, the constant or parameter By: the same
 	// text with another value needs no new plan, only that value's node.
 	Route *Route
+	// Copies, when set, are the nodes that hold every table a one-node
+	// read of replicated tables reads, its text the same on each: any of
+	// them answers it as Nodes[0] would (the engine sends it to one its
+	// transaction is on already).
+	Copies []string
 }
 
 // Route is how a one-node statement's node follows from one value: a

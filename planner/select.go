@@ -169,7 +169,11 @@ func planRead(env *Env, stmt *pg_query.Node, refs []*relRef, locking, owned bool
 		if err != nil {
 			return nil, err
 		}
-		return &RemoteQuery{Nodes: []string{node}, SQL: sqls, Write: locking}, nil
+		rq := &RemoteQuery{Nodes: []string{node}, SQL: sqls, Write: locking}
+		if !locking && !mentionsXCNodeID(stmt) {
+			rq.Copies = slices.Clone(replNodes)
+		}
+		return rq, nil
 	}
 	// Every distributed reference pinned to the same single node: the whole
 	// statement runs there.

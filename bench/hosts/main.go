@@ -205,7 +205,11 @@ func run(ctx context.Context, o options, nt *testhosts.Net, work, binDir string)
 	}
 	if o.pgpool {
 		l.logf("starting Pgpool-II on two hosts")
-		s, err := l.startPgpool(ctx, o.clients)
+		conns := o.clients
+		if o.tpcc {
+			conns = max(conns, o.tpccOpts.terminalCount())
+		}
+		s, err := l.startPgpool(ctx, conns)
 		if err != nil {
 			res.notes = append(res.notes, "Pgpool-II not measured: "+firstLine(err.Error()))
 		} else {

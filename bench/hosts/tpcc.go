@@ -22,6 +22,14 @@ type tpccOptions struct {
 	scale      tpcc.Scale // zero: the specification's population
 }
 
+// terminalCount is the number of terminals a run has.
+func (o tpccOptions) terminalCount() int {
+	if o.terminals > 0 {
+		return o.terminals
+	}
+	return 10 * o.warehouses
+}
+
 // tpccRow is one system's TPC-C figures: the round with the median tpmC.
 type tpccRow struct {
 	system  *system
@@ -57,10 +65,7 @@ func (p *runner) runTPCC(ctx context.Context, s *system, o tpccOptions, d time.D
 	for i, ep := range s.endpoints {
 		dsns[i] = p.dsn(ep)
 	}
-	terminals := o.terminals
-	if terminals <= 0 {
-		terminals = 10 * o.warehouses
-	}
+	terminals := o.terminalCount()
 	before, err := cpuUsage(s)
 	if err != nil {
 		return nil, nil, err
@@ -151,10 +156,7 @@ func (p *runner) measureTPCC(ctx context.Context, l *lab, systems []*system, o o
 }
 
 func formatTPCC(b *strings.Builder, o options, rows []tpccRow) {
-	terminals := o.tpccOpts.terminals
-	if terminals <= 0 {
-		terminals = 10 * o.tpccOpts.warehouses
-	}
+	terminals := o.tpccOpts.terminalCount()
 	pop := "the specification's population"
 	if o.tpccOpts.scale != (tpcc.Scale{}) {
 		pop = fmt.Sprintf("a reduced population (%d items, %d customers per district: not TPC-C)", o.tpccOpts.scale.Items, o.tpccOpts.scale.CustomersPerDistrict)
