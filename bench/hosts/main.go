@@ -239,12 +239,7 @@ func run(ctx context.Context, o options, nt *testhosts.Net, work, binDir string)
 					return nil, err
 				}
 				samples[i] = append(samples[i], m)
-				if cores[i] == nil {
-					cores[i] = make([]float64, len(used))
-				}
-				for j, u := range used {
-					cores[i][j] += u / float64(o.rounds)
-				}
+				cores[i] = addMean(cores[i], used, o.rounds)
 			}
 		}
 		base := pgbench.Median(samples[0])
@@ -263,6 +258,17 @@ func run(ctx context.Context, o options, nt *testhosts.Net, work, binDir string)
 		}
 	}
 	return res, nil
+}
+
+// addMean adds one of n rounds' CPU use per host to the mean acc.
+func addMean(acc, used []float64, n int) []float64 {
+	if acc == nil {
+		acc = make([]float64, len(used))
+	}
+	for j, u := range used {
+		acc[j] += u / float64(n)
+	}
+	return acc
 }
 
 // runner runs pgbench against a system.

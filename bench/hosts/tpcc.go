@@ -129,12 +129,7 @@ func (p *runner) measureTPCC(ctx context.Context, l *lab, systems []*system, o o
 				return nil, err
 			}
 			results[i] = append(results[i], res)
-			if cores[i] == nil {
-				cores[i] = make([]float64, len(used))
-			}
-			for j, u := range used {
-				cores[i][j] += u / float64(o.rounds)
-			}
+			cores[i] = addMean(cores[i], used, o.rounds)
 		}
 	}
 	rows := make([]tpccRow, len(systems))
