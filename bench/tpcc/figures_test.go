@@ -51,7 +51,7 @@ func TestTPCCFigures(t *testing.T) {
 	ctx := context.Background()
 	loads := make([]time.Duration, len(sides))
 	for i, s := range sides {
-		st, err := Load(ctx, LoadOptions{DSN: s.dsns[0], Warehouses: warehouses, Seed: 1})
+		st, err := Load(ctx, LoadOptions{DSN: s.dsns[0], Warehouses: warehouses, Seed: 1, Modulo: os.Getenv("XLGO_TPCC_MODULO") != ""})
 		if err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
