@@ -23,9 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -82,10 +80,6 @@ type options struct {
 
 func run(ctx context.Context, o options) error {
 	started := time.Now()
-	pgbenchProg, err := exec.LookPath("pgbench")
-	if err != nil {
-		return fmt.Errorf("pgbench not found (Debian package postgresql-15 / postgresql-client): %w", err)
-	}
 	root, err := benchenv.ModuleRoot()
 	if err != nil {
 		return err
@@ -94,9 +88,10 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	defer e.close()
-	if p := filepath.Join(e.pgBin, "pgbench"); fileExists(p) {
-		pgbenchProg = p
+	defer e.cleanup.Run()
+	pgbenchProg, err := benchenv.Pgbench(e.pgBin)
+	if err != nil {
+		return err
 	}
 	binDir, err := e.mkdir("bin")
 	if err != nil {
@@ -254,14 +249,7 @@ func run(ctx context.Context, o options) error {
 	}
 
 	report := formatReport(o, rows, mems, notes, time.Since(started))
-	fmt.Print(report)
-	if o.outFile != "" {
-		if err := pgbench.WriteSection(o.outFile, "bench results", report, commandLine()); err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "wrote %s\n", o.outFile)
-	}
-	return nil
+	return pgbench.Publish(report, o.outFile, "bench results", benchenv.CommandLine("./bench"))
 }
 
 type resultRow struct {
@@ -297,17 +285,6 @@ func formatReport(o options, rows []resultRow, mems []memResult, notes []string,
 	}
 	fmt.Fprintf(&b, "\n(run took %v)\n", took.Round(time.Second))
 	return b.String()
-}
-
-func commandLine() string {
-	args := []string{"go", "run", "./bench"}
-	args = append(args, os.Args[1:]...)
-	return strings.Join(args, " ")
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 func firstLine(s string) string {

@@ -35,7 +35,7 @@ type env struct {
 	pgBin   string
 	role    string              // the role clients connect as
 	cred    *syscall.Credential // run servers as this OS user (when running as root)
-	cleanup []func()
+	cleanup benchenv.Stops
 	verbose bool
 }
 
@@ -58,15 +58,8 @@ func newEnv(verbose bool) (*env, error) {
 	if e.cred, err = benchenv.ServerCredential(); err != nil {
 		return nil, err
 	}
-	e.cleanup = append(e.cleanup, func() { os.RemoveAll(work) })
+	e.cleanup.Add(func() { os.RemoveAll(work) })
 	return e, nil
-}
-
-// close stops everything started, last first.
-func (e *env) close() {
-	for i := len(e.cleanup) - 1; i >= 0; i-- {
-		e.cleanup[i]()
-	}
 }
 
 func (e *env) logf(format string, args ...any) {
@@ -123,7 +116,7 @@ func (e *env) spawn(name, logPath string, prog string, args ...string) (*exec.Cm
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); f.Close(); close(done) }()
-	e.cleanup = append(e.cleanup, func() {
+	e.cleanup.Add(func() {
 		cmd.Process.Signal(syscall.SIGINT)
 		select {
 		case <-done:
@@ -173,7 +166,7 @@ func (e *env) startPlain(ctx context.Context) (*target, error) {
 	if err := e.run(ctx, filepath.Join(e.pgBin, "pg_ctl"), "start", "-D", dir, "-l", filepath.Join(dir, "server.log"), "-w", "-t", "120", "-s"); err != nil {
 		return nil, err
 	}
-	e.cleanup = append(e.cleanup, func() {
+	e.cleanup.Add(func() {
 		e.run(context.Background(), filepath.Join(e.pgBin, "pg_ctl"), "stop", "-D", dir, "-m", "fast", "-w", "-s")
 	})
 	return &target{name: "PostgreSQL", port: port, pid: func() int { return postmasterPid(dir) }}, nil
@@ -312,7 +305,7 @@ func (e *env) startXlgo(ctx context.Context, binDir string, datanodes int, suffi
 	}
 	var out bytes.Buffer
 	ctl := &cluster.Cluster{Home: home, Config: cfg, BinDir: binDir, Out: &out, ReadyTimeout: 90 * time.Second}
-	e.cleanup = append(e.cleanup, func() {
+	e.cleanup.Add(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		if err := ctl.Stop(ctx, "fast"); err != nil {

@@ -40,7 +40,8 @@ type preparedStmt struct {
 	plain bool
 	// generic is the session's plan of the statement for any parameter
 	// values (planner.PlanPrepared), made at an Execute, for the catalog
-	// generation genericGen and the scope genericScope; nil: none.
+	// generation genericGen and the route scope genericScope (the
+	// session's user does not change); nil: none.
 	generic      planner.Plan
 	genericGen   uint64
 	genericScope string
@@ -807,7 +808,7 @@ func (s *session) runBound(ctx context.Context, p *portal, w server.ResultWriter
 		}
 	}
 	gen := s.co.Cache.Generation()
-	if st.generic != nil && st.genericGen == gen && st.genericScope == s.planScope() && s.sharedPlans() {
+	if st.generic != nil && st.genericGen == gen && st.genericScope == s.routeScope() && s.sharedPlans() {
 		// Planned before for any values: run with these.
 		planner.SetParams(st.generic, p.params, st.paramOIDs)
 		return true, s.run(ctx, st.generic, w)
@@ -833,7 +834,7 @@ func (s *session) runBound(ctx context.Context, p *portal, w server.ResultWriter
 	// A plan no value decided runs again with the next values; one
 	// pinned to a node by a value follows a route template instead.
 	if generic && s.sharedPlans() {
-		st.generic, st.genericGen, st.genericScope = plan, gen, s.planScope()
+		st.generic, st.genericGen, st.genericScope = plan, gen, s.routeScope()
 	}
 	if !ok {
 		// Primitives over remote scans, or a subquery's value and the

@@ -30,11 +30,6 @@ func (s *session) routeScope() string {
 	return s.scope
 }
 
-// planScope names what a session's plan depends on besides the catalog.
-func (s *session) planScope() string {
-	return s.routeScope() + "\x00" + s.user
-}
-
 // routeByText runs a statement text that matches a template: no parse, no
 // plan. It reports false when there is none (or the value needs a look).
 func (s *session) routeByText(text string) (*planner.RemoteQuery, bool) {

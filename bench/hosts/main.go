@@ -132,15 +132,7 @@ func runMain(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	report := formatReport(o, res, time.Since(started))
-	fmt.Print(report)
-	if o.outFile != "" {
-		if err := pgbench.WriteSection(o.outFile, "hosts bench results", report, commandLine()); err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "wrote %s\n", o.outFile)
-	}
-	return nil
+	return pgbench.Publish(formatReport(o, res, time.Since(started)), o.outFile, "hosts bench results", benchenv.CommandLine("./bench/hosts"))
 }
 
 // hostsNeeded counts the hosts of every system: PostgreSQL's one, n+1 per
@@ -176,17 +168,14 @@ type row struct {
 // run starts the systems on nt's hosts, loads them, measures every
 // workload with the sides alternating, and stops them.
 func run(ctx context.Context, o options, nt *testhosts.Net, work, binDir string) (*result, error) {
-	prog, err := exec.LookPath("pgbench")
-	if err != nil {
-		return nil, fmt.Errorf("pgbench not found (Debian package postgresql-client-15): %w", err)
-	}
 	l, err := newLab(nt, work, binDir, o.verbose)
 	if err != nil {
 		return nil, err
 	}
-	defer l.close()
-	if p := filepath.Join(l.pgBin, "pgbench"); fileExists(p) {
-		prog = p
+	defer l.stops.Run()
+	prog, err := benchenv.Pgbench(l.pgBin)
+	if err != nil {
+		return nil, err
 	}
 	res := &result{}
 	l.logf("starting PostgreSQL on one host")
@@ -422,15 +411,6 @@ func formatReport(o options, res *result, took time.Duration) string {
 	}
 	fmt.Fprintf(&b, "\n(run took %v)\n", took.Round(time.Second))
 	return b.String()
-}
-
-func commandLine() string {
-	return strings.Join(append([]string{"go", "run", "./bench/hosts"}, os.Args[1:]...), " ")
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 func firstLine(s string) string {

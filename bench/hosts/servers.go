@@ -37,7 +37,7 @@ type lab struct {
 	role    string              // the role clients connect as
 	cred    *syscall.Credential // PostgreSQL runs as this OS user when we are root
 	next    int                 // the next free host
-	stops   []func()
+	stops   benchenv.Stops
 	verbose bool
 }
 
@@ -54,14 +54,6 @@ func newLab(nt *testhosts.Net, work, binDir string, verbose bool) (*lab, error) 
 		return nil, err
 	}
 	return l, nil
-}
-
-// close stops everything started, last first.
-func (l *lab) close() {
-	for i := len(l.stops) - 1; i >= 0; i-- {
-		l.stops[i]()
-	}
-	l.stops = nil
 }
 
 func (l *lab) logf(format string, args ...any) {
@@ -156,7 +148,7 @@ func (l *lab) startPostgres(ctx context.Context, h *testhosts.Host, name, primar
 		return "", err
 	}
 	pgCtl := filepath.Join(l.pgBin, "pg_ctl")
-	l.stops = append(l.stops, func() {
+	l.stops.Add(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if _, err := os.Stat(filepath.Join(dir, "postmaster.pid")); err == nil {
@@ -228,7 +220,7 @@ func (l *lab) startXlgo(ctx context.Context, n int) (*system, error) {
 		Launch: func(ctx context.Context, n cluster.Node, cmd *exec.Cmd) *exec.Cmd {
 			return l.nt.Launch(ctx, n.Host, cmd)
 		}}
-	l.stops = append(l.stops, func() {
+	l.stops.Add(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		if err := ctl.Stop(ctx, "fast"); err != nil {
@@ -323,7 +315,7 @@ log_destination = 'stderr'
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); logf.Close(); close(done) }()
-	l.stops = append(l.stops, func() {
+	l.stops.Add(func() {
 		cmd.Process.Signal(syscall.SIGINT)
 		select {
 		case <-done:

@@ -62,7 +62,7 @@ func main() {
 	flag.BoolVar(&o.verbose, "v", false, "log progress to stderr")
 	flag.Parse()
 
-	fmt.Println("command:", commandLine())
+	fmt.Println("command:", benchenv.CommandLine("./bench/queries"))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, o)
 	stop()
@@ -73,18 +73,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench/queries:", err)
 		os.Exit(1)
 	}
-}
-
-// commandLine is the command that reproduces this run.
-func commandLine() string {
-	args := []string{"go", "run", "./bench/queries"}
-	for _, a := range os.Args[1:] {
-		if strings.ContainsAny(a, " \t'\"$") {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		args = append(args, a)
-	}
-	return strings.Join(args, " ")
 }
 
 // result is the medians of one workload's rounds on both sides.
@@ -114,7 +102,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	defer e.close()
+	defer e.cleanup.Run()
 
 	binDir := o.binDir
 	if binDir == "" {

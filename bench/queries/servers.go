@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/xlgo/xlgo/bench/internal/benchenv"
 	"github.com/xlgo/xlgo/cluster"
 )
 
@@ -22,7 +23,7 @@ type env struct {
 	pgBin   string
 	role    string              // the role clients connect as
 	cred    *syscall.Credential // run servers as this OS user (when running as root)
-	cleanup []func()
+	cleanup benchenv.Stops
 	verbose bool
 }
 
@@ -55,16 +56,8 @@ func newEnv(verbose bool) (*env, error) {
 		return nil, err
 	}
 	e.work = work
-	e.cleanup = append(e.cleanup, func() { os.RemoveAll(work) })
+	e.cleanup.Add(func() { os.RemoveAll(work) })
 	return e, nil
-}
-
-// close stops everything started, last first.
-func (e *env) close() {
-	for i := len(e.cleanup) - 1; i >= 0; i-- {
-		e.cleanup[i]()
-	}
-	e.cleanup = nil
 }
 
 func (e *env) logf(format string, args ...any) {
@@ -152,7 +145,7 @@ func (e *env) startPlain(ctx context.Context) (int, error) {
 		}
 	}
 	// Registered before the start: pg_ctl may leave a server behind even when it fails.
-	e.cleanup = append(e.cleanup, func() {
+	e.cleanup.Add(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if _, err := os.Stat(filepath.Join(dir, "postmaster.pid")); err != nil {
@@ -203,7 +196,7 @@ func (e *env) startXlgo(ctx context.Context, binDir string, datanodes int) (int,
 	cfg.DatanodeSettings = serverConf()
 	var out bytes.Buffer
 	ctl := &cluster.Cluster{Home: home, Config: cfg, BinDir: binDir, Out: &out, ReadyTimeout: 90 * time.Second}
-	e.cleanup = append(e.cleanup, func() {
+	e.cleanup.Add(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		if err := ctl.Stop(ctx, "fast"); err != nil {

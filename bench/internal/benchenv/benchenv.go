@@ -101,3 +101,48 @@ func Tail(path string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// Stops are what a run has started, to be stopped last first.
+type Stops []func()
+
+// Add keeps f to run at Run.
+func (s *Stops) Add(f func()) { *s = append(*s, f) }
+
+// Run stops everything added, last first.
+func (s *Stops) Run() {
+	for i := len(*s) - 1; i >= 0; i-- {
+		(*s)[i]()
+	}
+	*s = nil
+}
+
+// CommandLine is the command that reproduces this run: go run pkg with
+// this process's arguments, quoted for a shell where they need it.
+func CommandLine(pkg string) string {
+	args := []string{"go", "run", pkg}
+	for _, a := range os.Args[1:] {
+		if strings.ContainsAny(a, " \t'\"$") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		args = append(args, a)
+	}
+	return strings.Join(args, " ")
+}
+
+// Pgbench is the pgbench to run: the one beside PostgreSQL's server
+// binaries in pgBin when there is one, else the one on PATH.
+func Pgbench(pgBin string) (string, error) {
+	if p := filepath.Join(pgBin, "pgbench"); fileExists(p) {
+		return p, nil
+	}
+	p, err := exec.LookPath("pgbench")
+	if err != nil {
+		return "", fmt.Errorf("pgbench not found (Debian package postgresql-client-15): %w", err)
+	}
+	return p, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

@@ -178,3 +178,17 @@ func LastLines(s string, n int) string {
 	}
 	return strings.Join(ls, "\n")
 }
+
+// Publish prints a run's report and, when path is set, writes it between
+// the markers named marker of path with the command that produced it.
+func Publish(report, path, marker, command string) error {
+	fmt.Print(report)
+	if path == "" {
+		return nil
+	}
+	if err := WriteSection(path, marker, report, command); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s\n", path)
+	return nil
+}
