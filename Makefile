@@ -68,6 +68,7 @@ race: race-unit race-cluster
 race-build:
 	$(GO) build -race -o $(RACE_BIN)/coordinator ./cmd/coordinator
 	$(GO) build -race -o $(RACE_BIN)/gtm ./cmd/gtm
+	$(GO) build -race -o $(RACE_BIN)/xlctl ./cmd/xlctl
 
 race-unit:
 	$(GO) test -race -count=1 $(RACE_UNIT)

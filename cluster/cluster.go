@@ -54,6 +54,11 @@ type Cluster struct {
 	// datanode's pg_hba.conf trusts, beside loopback and the coordinators'
 	// hosts: where clients and tools reach datanodes on other hosts from.
 	TrustNetworks []string
+	// ClientRole, when set, is the role ClientUser names: the one xlctl on
+	// the user's host connects as, passed to xlctl on a node's host.
+	ClientRole string
+
+	agent *env // set when this xlctl works on a node's own host for another (NodeVerb)
 }
 
 // New returns the cluster of cfg living in home.
@@ -62,8 +67,17 @@ func New(home string, cfg *Config) *Cluster { return &Cluster{Home: home, Config
 // ConfigPath is HOME/xlgo.yaml.
 func (c *Cluster) ConfigPath() string { return filepath.Join(c.Home, ConfigFileName) }
 
-// DataDir is HOME/NAME: PGDATA of a datanode, the data dir of the gtm or a coordinator.
-func (c *Cluster) DataDir(name string) string { return filepath.Join(c.Home, name) }
+// DataDir is the data directory of node NAME on its host: PGDATA of a
+// datanode, the data dir of the gtm or a coordinator. It is the node's dir
+// in the config, HOME/NAME when that is empty.
+func (c *Cluster) DataDir(name string) string {
+	if c.Config != nil {
+		if n, _, ok := c.Config.Node(name); ok && n.Dir != "" {
+			return n.Dir
+		}
+	}
+	return filepath.Join(c.Home, name)
+}
 
 // LogPath is HOME/log/NAME.log.
 func (c *Cluster) LogPath(name string) string { return filepath.Join(c.Home, "log", name+".log") }
@@ -77,6 +91,9 @@ func (c *Cluster) LogTail(name string, n int) string { return tailFile(c.LogPath
 // ClientUser is the role xlctl connects as: $PGUSER when set, else the
 // invoking OS user, for whom Init creates a superuser role on every datanode.
 func (c *Cluster) ClientUser() string {
+	if c.ClientRole != "" {
+		return c.ClientRole
+	}
 	if u := os.Getenv("PGUSER"); u != "" {
 		return u
 	}
@@ -150,13 +167,27 @@ func (c *Cluster) resolve() (*env, error) {
 	if err := c.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
+	return c.resolveFor(c.allNodes())
+}
+
+// resolveFor finds PostgreSQL and its account when a datanode of nodes runs
+// on this machine.
+func (c *Cluster) resolveFor(nodes []Node) (*env, error) {
 	e := &env{}
-	var err error
-	if e.pgBin, err = FindPgBin(c.Config.PgBin); err != nil {
-		return nil, err
+	local := false
+	for _, n := range nodes {
+		if _, role, _ := c.Config.Node(n.Name); role == RoleDatanode && !c.remote(n) {
+			local = true
+		}
 	}
-	if e.pgUser, err = runAsUser(c.Config.OSUser); err != nil {
-		return nil, err
+	var err error
+	if local {
+		if e.pgBin, err = FindPgBin(c.Config.PgBin); err != nil {
+			return nil, err
+		}
+		if e.pgUser, err = runAsUser(c.Config.OSUser); err != nil {
+			return nil, err
+		}
 	}
 	uid, gids := selfIDs()
 	e.crdSocket = pickSocketDir(c.Config.SocketDir, uid, gids)
@@ -201,10 +232,15 @@ func (c *Cluster) Init(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	for _, b := range []string{"gtm", "coordinator"} {
-		if _, err := c.binary(b); err != nil {
-			return err
+	if c.anyLocal(append(append([]Node{c.Config.GTM}, c.Config.Coordinators...), c.Config.GTMStandby)) {
+		for _, b := range []string{"gtm", "coordinator"} {
+			if _, err := c.binary(b); err != nil {
+				return err
+			}
 		}
+	}
+	if c.TLS && len(c.remoteHosts()) > 0 {
+		return errors.New("init --tls makes the certificates in this host's home only; with nodes on other hosts, give the coordinators their certificates in the config's auth section instead")
 	}
 
 	var started []Node
@@ -222,66 +258,66 @@ func (c *Cluster) Init(ctx context.Context) (err error) {
 			c.say("Stopping what init started after the failure.")
 			c.stopNodes(context.WithoutCancel(ctx), e, started, "immediate")
 		}
-		err = fmt.Errorf("init: %w (logs in %s; remove the partial cluster with xlctl clean --yes)", err, filepath.Join(c.Home, "log"))
+		err = fmt.Errorf("init: %w (logs in %s on each node's host; remove the partial cluster with xlctl clean --yes)", err, filepath.Join(c.Home, "log"))
 	}()
 
 	if err = step("prepare home "+c.Home, func() error { return c.prepareHome(e) }); err != nil {
 		return err
+	}
+	if hosts := c.remoteHosts(); len(hosts) > 0 {
+		if err = step("deploy to "+strings.Join(hosts, ", "), func() error { return c.Deploy(ctx) }); err != nil {
+			return err
+		}
 	}
 	if c.TLS {
 		if err = step("make TLS certificates", c.makeCerts); err != nil {
 			return err
 		}
 	}
-	for _, n := range c.Config.Datanodes {
-		if err = step("initdb datanode "+n.Name, func() error { return c.initDatanode(ctx, e, n) }); err != nil {
+	for _, n := range c.allNodes() {
+		_, role, _ := c.Config.Node(n.Name)
+		if role != RoleDatanode && !c.remote(n) {
+			continue // its directory is made when it starts
+		}
+		if err = step("initialize "+role+" "+n.Name+c.onHostSuffix(n), func() error { return c.initNode(ctx, e, n, role) }); err != nil {
 			return err
 		}
 	}
 	for _, n := range c.Config.Datanodes {
 		started = append(started, n) // pg_ctl may leave a server behind even when it fails
-		if err = step("start datanode "+n.Name, func() error { return c.startDatanode(ctx, e, n) }); err != nil {
+		if err = step("start datanode "+n.Name+c.onHostSuffix(n), func() error { return c.startNode(ctx, e, n, RoleDatanode) }); err != nil {
 			return err
 		}
 	}
-	if e.pgUser != nil && c.ClientUser() != e.pgUser.Name {
-		for _, n := range c.Config.Datanodes {
-			if err = step("create role "+c.ClientUser()+" on datanode "+n.Name, func() error { return c.createClientRole(ctx, e, n) }); err != nil {
-				return err
-			}
+	for _, n := range c.Config.Datanodes {
+		if err = step("create role "+c.ClientUser()+" on datanode "+n.Name, func() error { return c.clientRoleOn(ctx, e, n) }); err != nil {
+			return err
 		}
 	}
-	started = append(started, c.Config.GTM)
-	if err = step("start gtm "+c.Config.GTM.Name, func() error { return c.startGTM(ctx) }); err != nil {
-		return err
-	}
+	gtms := []Node{c.Config.GTM}
 	if c.Config.HasGTMStandby() {
-		started = append(started, c.Config.GTMStandby)
-		if err = step("start gtm standby "+c.Config.GTMStandby.Name, func() error { return c.startGTMStandby(ctx) }); err != nil {
-			return err
-		}
+		gtms = append(gtms, c.Config.GTMStandby)
 	}
-	for _, n := range c.Config.Coordinators {
+	for _, n := range append(gtms, c.Config.Coordinators...) {
 		started = append(started, n)
-		if err = step("start coordinator "+n.Name, func() error { return c.startCoordinator(ctx, e, n) }); err != nil {
+		_, role, _ := c.Config.Node(n.Name)
+		if err = step("start "+strings.ReplaceAll(role, "_", " ")+" "+n.Name+c.onHostSuffix(n), func() error { return c.startNode(ctx, e, n, role) }); err != nil {
 			return err
 		}
 	}
 	for _, n := range c.Config.Coordinators {
-		if err = step("register nodes on coordinator "+n.Name, func() error { return c.registerOn(ctx, n) }); err != nil {
+		if err = step("register nodes on coordinator "+n.Name, func() error { return c.coordinatorStep(ctx, n, "register", "") }); err != nil {
 			return err
 		}
 	}
 	for _, n := range c.Config.Coordinators {
-		if err = step("check coordinator "+n.Name, func() error {
-			return waitSQL(ctx, n.Host, n.Port, c.ClientUser(), c.readyTimeout(), nil, false)
-		}); err != nil {
+		if err = step("check coordinator "+n.Name, func() error { return c.coordinatorStep(ctx, n, "check", "") }); err != nil {
 			return err
 		}
 	}
 	if db := c.ClientUser(); c.ClientDatabase && db != "postgres" && len(c.Config.Coordinators) > 0 {
 		co := c.Config.Coordinators[0]
-		if err = step("create database "+db, func() error { return c.createClientDatabase(ctx, co, db) }); err != nil {
+		if err = step("create database "+db, func() error { return c.coordinatorStep(ctx, co, "createdb", db) }); err != nil {
 			return err
 		}
 	}
@@ -313,7 +349,9 @@ func (c *Cluster) prepareHome(e *env) error {
 		if err := os.Chmod(c.ConfigPath(), mode); err != nil {
 			return err
 		}
-		c.say("Wrote %s", c.ConfigPath())
+		if c.agent == nil {
+			c.say("Wrote %s", c.ConfigPath())
+		}
 	}
 	if e.pgUser != nil {
 		if dir, ok := unreachable(c.Home, e.pgUser); ok {
@@ -463,20 +501,39 @@ func (c *Cluster) datanodeHBA() string {
 			continue
 		}
 		seen[n.Host] = true
-		addr := n.Host
-		if ip := net.ParseIP(n.Host); ip != nil {
-			if ip.To4() != nil {
-				addr += "/32"
-			} else {
-				addr += "/128"
-			}
+		for _, addr := range hbaAddrs(n.Host) {
+			fmt.Fprintf(&b, "host    all   all   %s  trust\n", addr)
 		}
-		fmt.Fprintf(&b, "host    all   all   %s  trust\n", addr)
 	}
 	for _, nw := range c.TrustNetworks {
 		fmt.Fprintf(&b, "host    all   all   %s  trust\n", nw)
 	}
 	return b.String()
+}
+
+// hbaAddrs are the pg_hba.conf addresses of a host: its address, or the
+// addresses its name resolves to (PostgreSQL would match a name only by
+// reverse lookup), or the name when it does not resolve.
+func hbaAddrs(host string) []string {
+	ips := []net.IP{net.ParseIP(host)}
+	if ips[0] == nil {
+		ips = nil
+		if addrs, err := net.LookupIP(host); err == nil {
+			ips = addrs
+		}
+	}
+	if len(ips) == 0 {
+		return []string{host}
+	}
+	var out []string
+	for _, ip := range ips {
+		if ip.To4() != nil {
+			out = append(out, ip.String()+"/32")
+		} else {
+			out = append(out, ip.String()+"/128")
+		}
+	}
+	return out
 }
 
 // datanodePid returns the postmaster's pid when the datanode runs.
@@ -521,7 +578,7 @@ func (c *Cluster) startDatanode(ctx context.Context, e *env, n Node) error {
 // createClientRole creates a superuser role for the invoking OS user (root
 // when PostgreSQL runs as os_user) so psql works without -U.
 func (c *Cluster) createClientRole(ctx context.Context, e *env, n Node) error {
-	cc, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=postgres sslmode=disable connect_timeout=10", n.Host, n.Port, e.pgUser.Name))
+	cc, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=postgres sslmode=disable connect_timeout=10", c.connHost(n, RoleDatanode), n.Port, e.pgUser.Name))
 	if err != nil {
 		return err
 	}
@@ -547,7 +604,7 @@ func (c *Cluster) createClientRole(ctx context.Context, e *env, n Node) error {
 // psql with no -d then connects to it, as the guide's `psql -p 20004` did
 // for its postgres user.
 func (c *Cluster) createClientDatabase(ctx context.Context, co Node, db string) error {
-	conn, err := connectSimple(ctx, co.Host, co.Port, c.ClientUser(), "postgres")
+	conn, err := connectSimple(ctx, c.connHost(co, RoleCoordinator), co.Port, c.ClientUser(), "postgres")
 	if err != nil {
 		return err
 	}
@@ -666,7 +723,7 @@ func (c *Cluster) startCoordinator(ctx context.Context, e *env, n Node) error {
 	if err != nil {
 		return err
 	}
-	if err := waitSQL(ctx, n.Host, n.Port, c.ClientUser(), c.readyTimeout(), exited, true); err != nil {
+	if err := waitSQL(ctx, c.connHost(n, RoleCoordinator), n.Port, c.ClientUser(), c.readyTimeout(), exited, true); err != nil {
 		return fmt.Errorf("coordinator %s: %w\nsee %s; its last lines:\n%s", n.Name, err, c.LogPath(n.Name), c.LogTail(n.Name, 20))
 	}
 	return nil
@@ -703,22 +760,14 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, n := range c.Config.Datanodes {
-		if err := c.startDatanode(ctx, e, n); err != nil {
-			return &StepError{"start datanode " + n.Name, err}
-		}
-	}
-	if err := c.startGTM(ctx); err != nil {
-		return &StepError{"start gtm " + c.Config.GTM.Name, err}
-	}
+	gtms := []Node{c.Config.GTM}
 	if c.Config.HasGTMStandby() {
-		if err := c.startGTMStandby(ctx); err != nil {
-			return &StepError{"start gtm standby " + c.Config.GTMStandby.Name, err}
-		}
+		gtms = append(gtms, c.Config.GTMStandby)
 	}
-	for _, n := range c.Config.Coordinators {
-		if err := c.startCoordinator(ctx, e, n); err != nil {
-			return &StepError{"start coordinator " + n.Name, err}
+	for _, n := range append(append(append([]Node{}, c.Config.Datanodes...), gtms...), c.Config.Coordinators...) {
+		_, role, _ := c.Config.Node(n.Name)
+		if err := c.startNode(ctx, e, n, role); err != nil {
+			return &StepError{"start " + strings.ReplaceAll(role, "_", " ") + " " + n.Name + c.onHostSuffix(n), err}
 		}
 	}
 	return nil
@@ -767,13 +816,7 @@ func (c *Cluster) stopNodes(ctx context.Context, e *env, nodes []Node, mode stri
 			if order[role] != pass {
 				continue
 			}
-			var err error
-			if role == RoleDatanode {
-				err = c.stopDatanode(ctx, e, n, mode)
-			} else {
-				err = c.stopSpawned(n, role, mode)
-			}
-			if err != nil {
+			if err := c.stopNode(ctx, e, n, role, mode); err != nil {
 				errs = append(errs, fmt.Errorf("stop %s %s: %w", role, n.Name, err))
 			}
 		}
@@ -822,12 +865,14 @@ func (c *Cluster) stopDatanode(ctx context.Context, e *env, n Node, mode string)
 
 // ProcessStatus is one line of xlctl status.
 type ProcessStatus struct {
-	Name    string
-	Role    string
-	Addr    string
-	Pid     int // 0 when stopped
-	Running bool
-	Log     string
+	Name    string `json:"name"`
+	Role    string `json:"role"`
+	Addr    string `json:"addr"`
+	Pid     int    `json:"pid"` // 0 when stopped
+	Running bool   `json:"running"`
+	Log     string `json:"log"`
+	// Err says why the state is unknown: the node's host could not be asked.
+	Err string `json:"error,omitempty"`
 }
 
 // Status reports every process of the cluster: gtm, coordinators, datanodes.
@@ -836,25 +881,9 @@ func (c *Cluster) Status(ctx context.Context) ([]ProcessStatus, error) {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
 	var out []ProcessStatus
-	add := func(n Node, role string, pid int, ok bool) {
-		if !ok {
-			pid = 0
-		}
-		out = append(out, ProcessStatus{n.Name, role, n.Addr(), pid, ok, c.LogPath(n.Name)})
-	}
-	pid, ok := c.spawnedPid(c.Config.GTM)
-	add(c.Config.GTM, RoleGTM, pid, ok)
-	if c.Config.HasGTMStandby() {
-		pid, ok := c.spawnedPid(c.Config.GTMStandby)
-		add(c.Config.GTMStandby, RoleGTMStandby, pid, ok)
-	}
-	for _, n := range c.Config.Coordinators {
-		pid, ok := c.spawnedPid(n)
-		add(n, RoleCoordinator, pid, ok)
-	}
-	for _, n := range c.Config.Datanodes {
-		pid, ok := c.datanodePid(n)
-		add(n, RoleDatanode, pid, ok)
+	for _, n := range c.allNodes() {
+		_, role, _ := c.Config.Node(n.Name)
+		out = append(out, c.nodeStatus(ctx, n, role))
 	}
 	return out, ctx.Err()
 }
@@ -870,10 +899,7 @@ func (c *Cluster) Clean(ctx context.Context) error {
 	}
 	var errs []error
 	for _, n := range c.allNodes() {
-		if d := c.DataDir(n.Name); dirExists(d) {
-			c.say("Remove %s", d)
-			errs = append(errs, os.RemoveAll(d))
-		}
+		errs = append(errs, c.cleanNode(ctx, n))
 	}
 	for _, d := range []string{filepath.Join(c.Home, "log"), filepath.Join(c.Home, "run")} {
 		if dirExists(d) {
@@ -893,6 +919,12 @@ func dirExists(d string) bool {
 // most ReadyTimeout each.
 func (c *Cluster) WaitCoordinators(ctx context.Context) error {
 	for _, n := range c.Config.Coordinators {
+		if c.remote(n) {
+			if err := c.coordinatorStep(ctx, n, "check", ""); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := waitSQL(ctx, n.Host, n.Port, c.ClientUser(), c.readyTimeout(), nil, true); err != nil {
 			return fmt.Errorf("coordinator %s: %w", n.Name, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -20,6 +21,9 @@ type Node struct {
 	Port      int    `mapstructure:"port"`
 	Primary   bool   `mapstructure:"primary"`   // datanodes only: replicated-table writes go here first
 	Preferred bool   `mapstructure:"preferred"` // datanodes only: replicated-table reads go here
+	// Dir is the node's data directory on its host (an absolute path);
+	// empty means HOME/NAME there.
+	Dir string `mapstructure:"dir"`
 }
 
 // Addr is host:port.
@@ -47,7 +51,17 @@ type Config struct {
 	DatanodeSettings map[string]string `mapstructure:"datanode_settings"`
 	// Auth is how coordinators authenticate clients and log in to datanodes.
 	Auth AuthConfig `mapstructure:"auth"`
+	// SSH is the command (split on spaces) that runs a command on a node's
+	// host when the host is not this machine; DefaultSSH when empty.
+	SSH string `mapstructure:"ssh"`
+	// BinDir is where the xlgo binaries (xlctl, gtm, coordinator) are on the
+	// other hosts; empty means HOME/bin there. xlctl deploy puts them there.
+	BinDir string `mapstructure:"bin_dir"`
 }
+
+// DefaultSSH runs commands on other hosts with the system's ssh, the user's
+// own keys, agent, ~/.ssh/config and known_hosts, never asking for a password.
+const DefaultSSH = "ssh -o BatchMode=yes -o ConnectTimeout=10"
 
 // DefaultConfig is the reference topology of the Postgres-XL guide, all on 127.0.0.1.
 func DefaultConfig() *Config {
@@ -116,7 +130,7 @@ func ParseConfig(data []byte) (*Config, error) {
 var knownKeys = map[string]bool{
 	"cluster_name": true, "pg_bin": true, "os_user": true, "socket_dir": true, "log_level": true,
 	"gtm": true, "gtm_standby": true, "coordinators": true, "datanodes": true, "datanode_settings": true,
-	"auth": true,
+	"auth": true, "ssh": true, "bin_dir": true,
 }
 
 var (
@@ -166,6 +180,9 @@ func (c *Config) Validate() error {
 			bad("%s %q: %s already used by %s", role, n.Name, key, prev)
 		}
 		ports[key] = n.Name
+		if n.Dir != "" && !filepath.IsAbs(n.Dir) {
+			bad("%s %q: dir %q is not an absolute path", role, n.Name, n.Dir)
+		}
 		if role != RoleDatanode && (n.Primary || n.Preferred) {
 			bad("%s %q: primary/preferred apply to datanodes only", role, n.Name)
 		}
@@ -186,6 +203,9 @@ func (c *Config) Validate() error {
 	}
 	if primaries > 1 {
 		bad("%d datanodes are primary; at most one may be", primaries)
+	}
+	if c.BinDir != "" && !filepath.IsAbs(c.BinDir) {
+		bad("bin_dir %q is not an absolute path", c.BinDir)
 	}
 	if err := c.Auth.validate(); err != nil {
 		bad("auth: %v", err)
@@ -235,6 +255,9 @@ func (c *Config) YAML() []byte {
 		if datanode && n.Preferred {
 			s += ", preferred: true"
 		}
+		if n.Dir != "" {
+			s += ", dir: " + q(n.Dir)
+		}
 		return s + "}"
 	}
 	b.WriteString("# xlgo cluster config (read by xlctl).\n")
@@ -260,6 +283,12 @@ func (c *Config) YAML() []byte {
 	b.WriteString("datanode_settings:   # extra postgresql.conf lines for every datanode\n")
 	for _, k := range sortedKeys(c.DatanodeSettings) {
 		fmt.Fprintf(&b, "  %s: %s\n", k, q(c.DatanodeSettings[k]))
+	}
+	if c.SSH != "" {
+		fmt.Fprintf(&b, "ssh: %s   # runs commands on the other hosts\n", q(c.SSH))
+	}
+	if c.BinDir != "" {
+		fmt.Fprintf(&b, "bin_dir: %s   # the xlgo binaries on the other hosts (xlctl deploy)\n", q(c.BinDir))
 	}
 	b.WriteString(c.Auth.yaml())
 	return []byte(b.String())

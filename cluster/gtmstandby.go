@@ -63,7 +63,7 @@ func (c *Cluster) FailoverGTM(ctx context.Context) error {
 	}
 	old, standby := c.Config.GTM, c.Config.GTMStandby
 	// The old gtm must not go on serving beside the promoted one.
-	if err := c.stopSpawned(old, RoleGTM, "immediate"); err != nil {
+	if err := c.stopNode(ctx, nil, old, RoleGTM, "immediate"); err != nil {
 		return fmt.Errorf("stop the old gtm %s: %w", old.Name, err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, promoteTimeout)

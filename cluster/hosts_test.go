@@ -1,11 +1,11 @@
 package cluster_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
-	"os/exec"
+	osexec "os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,15 +20,17 @@ import (
 	"github.com/xlgo/xlgo/internal/testhosts"
 )
 
-// TestClusterOnHosts runs a cluster's processes on three simulated hosts
-// through Cluster.Launch, as pgxc_ctl would on three machines: the gtm on
-// h1, a coordinator and a datanode on h2 and on h3. A distributed table's
-// rows land on both datanodes, a transaction that writes to both commits
-// and is seen through the other coordinator, and Stop leaves nothing running.
-func TestClusterOnHosts(t *testing.T) {
+// TestClusterOverSSH builds the guide's kind of cluster on three simulated
+// hosts, each a network namespace running its own sshd, with xlctl run from
+// outside them as pgxc_ctl is: the gtm on h1, a coordinator and a datanode on
+// h2 and on h3. xlctl deploys its binaries over ssh, init starts every
+// process in its host's namespace, status asks every host, the guide's
+// verification runs through both coordinators, a host that cannot be reached
+// is named, and stop and clean leave nothing behind.
+func TestClusterOverSSH(t *testing.T) {
 	pgBin := clustertest.RequirePostgres(t)
 	bin := clustertest.Binaries(t)
-	nt := testhosts.ForTest(t, 3, testhosts.Options{CPU: 1})
+	nt := testhosts.ForTest(t, 3, testhosts.Options{CPU: 1, SSH: true})
 	h1, h2, h3 := nt.Host("h1").Addr().String(), nt.Host("h2").Addr().String(), nt.Host("h3").Addr().String()
 
 	// Distinct ports although the hosts' addresses differ: the Unix sockets
@@ -37,12 +39,25 @@ func TestClusterOnHosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	work, err := os.MkdirTemp("", "xlgo-ssh-test-") // PostgreSQL's account enters it
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(work, 0o755)
+	t.Cleanup(func() {
+		if !t.Failed() {
+			os.RemoveAll(work)
+		}
+	})
+	home := filepath.Join(work, "home")
 	cfg := cluster.DefaultConfig()
 	cfg.PgBin = pgBin
+	cfg.SSH = "ssh -F " + nt.SSHConfig()
+	cfg.BinDir = filepath.Join(work, "remote-bin")
 	cfg.GTM = cluster.Node{Name: "gtm", Host: h1, Port: ports[0]}
 	cfg.Coordinators = []cluster.Node{{Name: "coord1", Host: h2, Port: ports[1]}, {Name: "coord2", Host: h3, Port: ports[2]}}
 	cfg.Datanodes = []cluster.Node{
-		{Name: "datanode1", Host: h2, Port: ports[3], Primary: true, Preferred: true},
+		{Name: "datanode1", Host: h2, Port: ports[3], Primary: true, Preferred: true, Dir: filepath.Join(work, "dn1-data")},
 		{Name: "datanode2", Host: h3, Port: ports[4]},
 	}
 	// Clients from the hosts' network are trusted, as loopback is by default.
@@ -51,30 +66,47 @@ func TestClusterOnHosts(t *testing.T) {
 		{Type: "host", Address: "127.0.0.1/32", Method: "trust"},
 		{Type: "host", Address: nt.Subnet().String(), Method: "trust"},
 	}
-	home, err := os.MkdirTemp("", "xlgo-hosts-test-")
-	if err != nil {
+	cfgPath := filepath.Join(work, "xlgo.yaml")
+	if err := os.WriteFile(cfgPath, cfg.YAML(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(home, 0o755)
-	var out bytes.Buffer
-	ctl := &cluster.Cluster{Home: home, Config: cfg, BinDir: bin, Out: &out, ReadyTimeout: 90 * time.Second,
-		TrustNetworks: []string{nt.Subnet().String()}}
-	ctl.Launch = func(ctx context.Context, n cluster.Node, cmd *exec.Cmd) *exec.Cmd { return nt.Launch(ctx, n.Host, cmd) }
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	xlctl := func(args ...string) (string, error) {
+		cmd := osexec.CommandContext(ctx, filepath.Join(bin, "xlctl"), append([]string{"--home", home, "--config", cfgPath, "--bin", bin}, args...)...)
+		cmd.Env = cluster.CleanEnv()
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
 	stopped := false
 	t.Cleanup(func() { // before the hosts are closed
 		if !stopped {
-			ctl.Stop(context.Background(), "immediate")
-		}
-		if !t.Failed() {
-			os.RemoveAll(home)
+			xlctl("stop", "-m", "immediate")
 		}
 	})
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	if err := ctl.Init(ctx); err != nil {
-		t.Fatalf("%v\n%s\ngtm: %s\ncoord1: %s\ndatanode1: %s", err, out.String(), ctl.LogTail("gtm", 10), ctl.LogTail("coord1", 10), ctl.LogTail("datanode1", 10))
+	out, err := xlctl("deploy")
+	if err != nil {
+		t.Fatalf("deploy: %v\n%s", err, out)
 	}
+	for _, b := range []string{"xlctl", "gtm", "coordinator"} {
+		if st, err := os.Stat(filepath.Join(cfg.BinDir, b)); err != nil || st.Mode()&0o111 == 0 {
+			t.Fatalf("after deploy, %s/%s: %v\n%s", cfg.BinDir, b, err, out)
+		}
+	}
+	if out, err = xlctl("deploy"); err != nil || strings.Contains(out, "Deploy ") {
+		t.Fatalf("a second deploy copied again or failed: %v\n%s", err, out)
+	}
+	if out, err = xlctl("init"); err != nil {
+		logs := ""
+		for _, n := range []string{"gtm", "coord1", "coord2", "datanode1", "datanode2"} {
+			b, _ := os.ReadFile(filepath.Join(home, "log", n+".log"))
+			logs += fmt.Sprintf("--- %s\n%s\n", n, b)
+		}
+		t.Fatalf("init: %v\n%s\n%s", err, out, logs)
+	}
+	t.Logf("xlctl init:\n%s", out)
+	ctl := cluster.New(home, cfg)
 
 	// Every process runs in its host's network namespace.
 	procs := map[string]int{}
@@ -85,9 +117,12 @@ func TestClusterOnHosts(t *testing.T) {
 			t.Errorf("%s (pid %d) is not in the network namespace of host %s", n.Name, pid, n.Host)
 		}
 	}
+	if out, err = xlctl("status"); err != nil || strings.Count(out, " running ") != 5 || !strings.Contains(out, "No in-doubt transactions.") || strings.Contains(out, "Problem") {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
 
-	connect := func(n cluster.Node) *pgx.Conn {
-		cc, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=postgres sslmode=disable", n.Host, n.Port, ctl.ClientUser()))
+	connect := func(n cluster.Node, db string) *pgx.Conn {
+		cc, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", n.Host, n.Port, ctl.ClientUser(), db))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,50 +134,86 @@ func TestClusterOnHosts(t *testing.T) {
 		t.Cleanup(func() { conn.Close(context.Background()) })
 		return conn
 	}
-	c1, c2 := connect(cfg.Coordinators[0]), connect(cfg.Coordinators[1])
-	exec := func(conn *pgx.Conn, sql string) {
+	execSQL := func(conn *pgx.Conn, sql string) {
 		t.Helper()
 		if _, err := conn.Exec(ctx, sql); err != nil {
 			t.Fatalf("%s: %v", sql, err)
 		}
 	}
-	exec(c1, "CREATE TABLE spread (id int PRIMARY KEY, v int) DISTRIBUTE BY HASH (id)")
-	exec(c1, "INSERT INTO spread SELECT g, 0 FROM generate_series(1, 100) g")
-	rows, err := c2.Query(ctx, "SELECT xc_node_id, count(*) FROM spread GROUP BY 1 ORDER BY 1")
-	if err != nil {
+	// The guide's verification: the nodes, a database, tmp_t0 spread over
+	// both datanodes, through either coordinator.
+	c1 := connect(cfg.Coordinators[0], ctl.ClientUser())
+	var nodes []string
+	rows, _ := c1.Query(ctx, "SELECT node_name || ' ' || node_type::text || ' ' || node_host || ':' || node_port FROM pgxc_node ORDER BY node_name")
+	if nodes, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 		t.Fatal(err)
 	}
+	want := []string{"coord1 C " + h2 + ":" + strconv.Itoa(ports[1]), "coord2 C " + h3 + ":" + strconv.Itoa(ports[2]),
+		"datanode1 D " + h2 + ":" + strconv.Itoa(ports[3]), "datanode2 D " + h3 + ":" + strconv.Itoa(ports[4])}
+	if strings.Join(nodes, "; ") != strings.Join(want, "; ") {
+		t.Fatalf("pgxc_node = %q, want %q", nodes, want)
+	}
+	execSQL(c1, "CREATE DATABASE peiybdb")
+	p1, p2 := connect(cfg.Coordinators[0], "peiybdb"), connect(cfg.Coordinators[1], "peiybdb")
+	execSQL(p1, "create table tmp_t0(c0 varchar(100),c1 varchar(100))")
+	execSQL(p1, "insert into tmp_t0(c0,c1) SELECT id::varchar,md5(id::varchar) FROM generate_series(1,10000) as id")
+	rows, _ = p2.Query(ctx, "select xc_node_id,count(1) from tmp_t0 group by xc_node_id")
 	counts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct{ Node, N int64 }])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(counts) != 2 || counts[0].N+counts[1].N != 100 {
-		t.Fatalf("rows per datanode (xc_node_id, count) = %v, want 100 rows over 2 datanodes", counts)
+	if len(counts) != 2 || counts[0].N+counts[1].N != 10000 || counts[0].N < 4000 || counts[1].N < 4000 {
+		t.Fatalf("tmp_t0 rows per datanode (xc_node_id, count) = %v, want 10000 spread over 2 datanodes", counts)
 	}
-
 	// One transaction writing on both datanodes, committed through h2's
 	// coordinator and seen through h3's.
-	exec(c1, "BEGIN")
-	exec(c1, "UPDATE spread SET v = 1")
-	exec(c1, "INSERT INTO spread VALUES (101, 1), (102, 1), (103, 1), (104, 1)")
-	exec(c1, "COMMIT")
-	var n, nodes int
-	if err := c2.QueryRow(ctx, "SELECT count(*), count(DISTINCT xc_node_id) FROM spread WHERE v = 1").Scan(&n, &nodes); err != nil {
+	execSQL(p1, "BEGIN")
+	execSQL(p1, "UPDATE tmp_t0 SET c1 = 'x' WHERE c0::int <= 100")
+	execSQL(p1, "INSERT INTO tmp_t0 VALUES ('10001', 'x'), ('10002', 'x'), ('10003', 'x'), ('10004', 'x')")
+	execSQL(p1, "COMMIT")
+	var n, spread int
+	if err := p2.QueryRow(ctx, "SELECT count(*), count(DISTINCT xc_node_id) FROM tmp_t0 WHERE c1 = 'x'").Scan(&n, &spread); err != nil {
 		t.Fatal(err)
 	}
-	if n != 104 || nodes != 2 {
-		t.Fatalf("after the commit: %d rows with v = 1 on %d datanodes, want 104 on 2", n, nodes)
+	if n != 104 || spread != 2 {
+		t.Fatalf("after the commit: %d rows with c1 = 'x' on %d datanodes, want 104 on 2", n, spread)
 	}
 
+	// A host nobody answers on is named, and the others still report.
+	bad := *cfg
+	bad.Datanodes = append([]cluster.Node{}, cfg.Datanodes...)
+	lost := netip.AddrFrom4(nt.Subnet().Addr().As4())
+	lost = netip.AddrFrom4([4]byte{lost.As4()[0], lost.As4()[1], lost.As4()[2], 250})
+	bad.Datanodes[1].Host = lost.String()
+	badPath := filepath.Join(work, "bad.yaml")
+	if err := os.WriteFile(badPath, bad.YAML(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := osexec.CommandContext(ctx, filepath.Join(bin, "xlctl"), "--home", home, "--config", badPath, "--bin", bin, "status")
+	cmd.Env = cluster.CleanEnv()
+	b, err := cmd.CombinedOutput()
+	if out = string(b); err != nil || !strings.Contains(out, "datanode2: host "+lost.String()+": cannot reach it over ssh") || strings.Count(out, " running ") != 4 {
+		t.Fatalf("status with an unreachable host: %v\n%s", err, out)
+	}
+	t.Logf("xlctl status with an unreachable host:\n%s", out)
+
 	stopped = true
-	if err := ctl.Stop(ctx, "fast"); err != nil {
-		t.Fatalf("stop: %v\n%s", err, out.String())
+	if out, err = xlctl("stop"); err != nil {
+		t.Fatalf("stop: %v\n%s", err, out)
 	}
 	for name, pid := range procs {
 		if syscall.Kill(pid, 0) == nil {
 			if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); !strings.Contains(string(st), ") Z") {
-				t.Errorf("%s (pid %d) still runs after Stop", name, pid)
+				t.Errorf("%s (pid %d) still runs after stop", name, pid)
 			}
+		}
+	}
+	if out, err = xlctl("clean", "--yes"); err != nil {
+		t.Fatalf("clean: %v\n%s", err, out)
+	}
+	for _, d := range []string{cfg.Datanodes[0].Dir, ctl.DataDir("datanode2"), ctl.DataDir("coord1"), ctl.DataDir("gtm")} {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("%s is still there after clean", d)
 		}
 	}
 }

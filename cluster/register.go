@@ -90,7 +90,7 @@ func connectSimple(ctx context.Context, host string, port int, user, db string) 
 // statement and its result the way psql does.
 func (c *Cluster) Register(ctx context.Context) error {
 	for _, co := range c.Config.Coordinators {
-		if err := c.registerOn(ctx, co); err != nil {
+		if err := c.coordinatorStep(ctx, co, "register", ""); err != nil {
 			return fmt.Errorf("register nodes on %s: %w", co.Name, err)
 		}
 	}
@@ -98,7 +98,7 @@ func (c *Cluster) Register(ctx context.Context) error {
 }
 
 func (c *Cluster) registerOn(ctx context.Context, co Node) error {
-	conn, err := connectSimple(ctx, co.Host, co.Port, c.ClientUser(), "postgres")
+	conn, err := connectSimple(ctx, c.connHost(co, RoleCoordinator), co.Port, c.ClientUser(), "postgres")
 	if err != nil {
 		return err
 	}

@@ -78,7 +78,7 @@ func Binaries(t testing.TB) string {
 			buildErr = err
 			return
 		}
-		for _, name := range []string{"gtm", "coordinator"} {
+		for _, name := range []string{"gtm", "coordinator", "xlctl"} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
 			cmd.Dir = root
 			if out, err := cmd.CombinedOutput(); err != nil {

@@ -71,7 +71,7 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.home, "home", defaultHome(), "cluster home directory (env XLGO_HOME)")
-	pf.StringVar(&g.config, "config", "", "config file (default HOME/"+cluster.ConfigFileName+")")
+	pf.StringVar(&g.config, "config", "", "config file (default HOME/"+cluster.ConfigFileName+"; - reads it from standard input)")
 	pf.StringVar(&g.bin, "bin", defaultBin(), "directory of the gtm and coordinator binaries")
 
 	// open builds the Cluster; withDefault lets init fall back to the reference topology.
@@ -82,6 +82,16 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 		}
 		c := &cluster.Cluster{Home: home, BinDir: g.bin, Out: stdout}
 		path := g.config
+		if path == "-" { // xlctl on another host sends it (xlctl node)
+			data, err := io.ReadAll(stdin)
+			if err != nil {
+				return nil, fmt.Errorf("read the config from standard input: %w", err)
+			}
+			if c.Config, err = cluster.ParseConfig(data); err != nil {
+				return nil, fmt.Errorf("config from standard input: %w", err)
+			}
+			return c, nil
+		}
 		if path == "" {
 			path = c.ConfigPath()
 			if _, err := os.Stat(path); err != nil {
@@ -160,14 +170,18 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 	stopCmd.Flags().StringVarP(&mode, "mode", "m", "fast", "shutdown mode: fast, immediate or smart")
 	root.AddCommand(stopCmd)
 
-	root.AddCommand(&cobra.Command{
+	var inDoubtOnly bool
+	statusCmd := &cobra.Command{
 		Use:   "status",
-		Short: "One line per process: name, role, address, pid, state, log",
+		Short: "One line per process: name, role, address, pid, state, log; then the in-doubt transactions",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := open(false)
 			if err != nil {
 				return err
+			}
+			if inDoubtOnly {
+				return printInDoubt(cmd.Context(), stdout, c)
 			}
 			st, err := c.Status(cmd.Context())
 			if err != nil {
@@ -175,19 +189,37 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tROLE\tADDRESS\tPID\tSTATE\tLOG")
+			var unknown []string
+			running := false
 			for _, p := range st {
 				pid, state := "-", "stopped"
-				if p.Running {
+				switch {
+				case p.Err != "":
+					state = "unknown"
+					unknown = append(unknown, p.Name+": "+p.Err)
+				case p.Running:
 					pid, state = strconv.Itoa(p.Pid), "running"
+					running = running || p.Role == cluster.RoleDatanode
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Role, p.Addr, pid, state, p.Log)
 			}
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			return printInDoubt(cmd.Context(), stdout, c, st)
+			for _, u := range unknown {
+				fmt.Fprintln(stdout, u)
+			}
+			if !running {
+				return nil
+			}
+			if host := c.TrustedHost(); host != "" {
+				return c.RunXlctl(cmd.Context(), host, stdout, "status", "--in-doubt")
+			}
+			return printInDoubt(cmd.Context(), stdout, c)
 		},
-	})
+	}
+	statusCmd.Flags().BoolVar(&inDoubtOnly, "in-doubt", false, "show only the in-doubt transactions")
+	root.AddCommand(statusCmd)
 
 	var yes bool
 	cleanCmd := &cobra.Command{
@@ -234,6 +266,8 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 	}
 	regCmd.Flags().DurationVar(&wait, "wait", 60*time.Second, "how long to wait for the coordinators to answer")
 	root.AddCommand(regCmd)
+	root.AddCommand(newDeployCmd(open))
+	root.AddCommand(newNodeCmd(open, stdout))
 	root.AddCommand(newResolveCmd(open, stdout))
 	root.AddCommand(newFailoverCmd(open, stdout))
 	return root

@@ -40,6 +40,13 @@ when the GTM's decision says otherwise, unless --force.`,
 				return err
 			}
 			ctx := cmd.Context()
+			if host := c.TrustedHost(); host != "" { // the datanodes trust their coordinators' hosts
+				args := []string{"resolve"}
+				if gid != "" {
+					args = append(args, "--gid", gid, fmt.Sprintf("--commit=%t", commit), fmt.Sprintf("--abort=%t", abort), fmt.Sprintf("--force=%t", force))
+				}
+				return c.RunXlctl(ctx, host, stdout, args...)
+			}
 			r, closeFn, gtmErr := c.Resolver(ctx)
 			defer closeFn()
 			if gtmErr != nil && !(gid != "" && force) {
@@ -91,17 +98,9 @@ func printReport(w io.Writer, rep resolver.Report) {
 	}
 }
 
-// printInDoubt is the in-doubt part of `xlctl status`, shown when a datanode runs.
-func printInDoubt(ctx context.Context, w io.Writer, c *cluster.Cluster, st []cluster.ProcessStatus) error {
-	running := false
-	for _, p := range st {
-		if p.Role == cluster.RoleDatanode && p.Running {
-			running = true
-		}
-	}
-	if !running {
-		return nil
-	}
+// printInDoubt is the in-doubt part of `xlctl status`, shown when a datanode runs
+// (and all of `xlctl status --in-doubt`).
+func printInDoubt(ctx context.Context, w io.Writer, c *cluster.Cluster) error {
 	list, problems := c.InDoubt(ctx)
 	fmt.Fprintln(w)
 	if len(list) == 0 {

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/xlgo/xlgo/cluster"
+)
+
+// newDeployCmd is `xlctl deploy`: pgxc_ctl's "deploy all".
+func newDeployCmd(open func(bool) (*cluster.Cluster, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   "deploy",
+		Short: "Copy xlctl, gtm and coordinator to the config's bin_dir on every other host that lacks them",
+		Long: `deploy copies the xlgo binaries (xlctl, gtm and coordinator, from --bin) over ssh to bin_dir
+(default HOME/bin) on every host of the config that is not this one, where they are missing or
+differ. init does it too. PostgreSQL itself must be installed on the datanodes' hosts.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := open(false)
+			if err != nil {
+				return err
+			}
+			return c.Deploy(cmd.Context())
+		},
+	}
+}
+
+// newNodeCmd is `xlctl node VERB NAME`: what xlctl runs over ssh on the host
+// of a node of another host's cluster.
+func newNodeCmd(open func(bool) (*cluster.Cluster, error), stdout io.Writer) *cobra.Command {
+	var client string
+	cmd := &cobra.Command{
+		Use:   "node VERB NAME [ARG]",
+		Short: "Work on one node of the config on this host (what xlctl runs over ssh on the nodes' hosts)",
+		Long: fmt.Sprintf(`node does one step for one node of the config, on this host, as xlctl on another host asks
+for it over ssh (usually with --config - and the config on standard input). VERB is one of
+%s; ARG is the stop mode, or the database createdb makes.`, strings.Join(cluster.NodeVerbs, ", ")),
+		Args: cobra.RangeArgs(2, 3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := open(false)
+			if err != nil {
+				return err
+			}
+			c.ClientRole = client
+			arg := ""
+			if len(args) == 3 {
+				arg = args[2]
+			}
+			return c.NodeVerb(cmd.Context(), stdout, args[0], args[1], arg)
+		},
+	}
+	cmd.Flags().StringVar(&client, "client-user", "", "the role xlctl connects to the cluster as")
+	return cmd
+}
