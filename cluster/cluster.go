@@ -124,7 +124,7 @@ func (c *Cluster) allNodes() []Node {
 	if c.Config.HasGTMStandby() {
 		gtms = append(gtms, c.Config.GTMStandby)
 	}
-	return append(append(gtms, c.Config.Coordinators...), c.Config.Datanodes...)
+	return append(append(append(gtms, c.Config.Coordinators...), c.Config.Datanodes...), c.Config.DatanodeStandbys...)
 }
 
 // ErrExists is returned by Init when the home already holds a cluster.
@@ -176,7 +176,7 @@ func (c *Cluster) resolveFor(nodes []Node) (*env, error) {
 	e := &env{}
 	local := false
 	for _, n := range nodes {
-		if _, role, _ := c.Config.Node(n.Name); role == RoleDatanode && !c.remote(n) {
+		if _, role, _ := c.Config.Node(n.Name); isPostgres(role) && !c.remote(n) {
 			local = true
 		}
 	}
@@ -276,8 +276,8 @@ func (c *Cluster) Init(ctx context.Context) (err error) {
 	}
 	for _, n := range c.allNodes() {
 		_, role, _ := c.Config.Node(n.Name)
-		if role != RoleDatanode && !c.remote(n) {
-			continue // its directory is made when it starts
+		if role == RoleDatanodeStandby || role != RoleDatanode && !c.remote(n) {
+			continue // its directory is made when it starts; a standby's once its datanode runs
 		}
 		if err = step("initialize "+role+" "+n.Name+c.onHostSuffix(n), func() error { return c.initNode(ctx, e, n, role) }); err != nil {
 			return err
@@ -291,6 +291,12 @@ func (c *Cluster) Init(ctx context.Context) (err error) {
 	}
 	for _, n := range c.Config.Datanodes {
 		if err = step("create role "+c.ClientUser()+" on datanode "+n.Name, func() error { return c.clientRoleOn(ctx, e, n) }); err != nil {
+			return err
+		}
+	}
+	for _, n := range c.Config.DatanodeStandbys {
+		started = append(started, n)
+		if err = step("make datanode standby "+n.Name+" of "+n.Of+c.onHostSuffix(n), func() error { return c.makeStandby(ctx, e, n) }); err != nil {
 			return err
 		}
 	}
@@ -435,13 +441,7 @@ func (c *Cluster) initDatanode(ctx context.Context, e *env, n Node) error {
 	if err := e.pgUser.chown(filepath.Join(dir, "pg_hba.conf")); err != nil {
 		return err
 	}
-	// pg_ctl -l appends to the log as the PostgreSQL account.
-	f, err := os.OpenFile(c.LogPath(n.Name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	f.Close()
-	return e.pgUser.chown(c.LogPath(n.Name))
+	return c.touchLog(e, n) // pg_ctl -l appends to it as the PostgreSQL account
 }
 
 func appendFile(path, text string) error {
@@ -496,13 +496,14 @@ func (c *Cluster) datanodeHBA() string {
 	b.WriteString("local   replication   all                 trust\n")
 	b.WriteString("host    replication   all   127.0.0.1/32  trust\n")
 	seen := map[string]bool{"127.0.0.1": true, "::1": true, "localhost": true}
-	for _, n := range c.Config.Coordinators {
+	for _, n := range append(append(append([]Node{}, c.Config.Datanodes...), c.Config.DatanodeStandbys...), c.Config.Coordinators...) {
 		if seen[n.Host] {
 			continue
 		}
 		seen[n.Host] = true
 		for _, addr := range hbaAddrs(n.Host) {
 			fmt.Fprintf(&b, "host    all   all   %s  trust\n", addr)
+			fmt.Fprintf(&b, "host    replication   all   %s  trust\n", addr)
 		}
 	}
 	for _, nw := range c.TrustNetworks {
@@ -764,7 +765,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if c.Config.HasGTMStandby() {
 		gtms = append(gtms, c.Config.GTMStandby)
 	}
-	for _, n := range append(append(append([]Node{}, c.Config.Datanodes...), gtms...), c.Config.Coordinators...) {
+	for _, n := range append(append(append(append([]Node{}, c.Config.Datanodes...), c.Config.DatanodeStandbys...), gtms...), c.Config.Coordinators...) {
 		_, role, _ := c.Config.Node(n.Name)
 		if err := c.startNode(ctx, e, n, role); err != nil {
 			return &StepError{"start " + strings.ReplaceAll(role, "_", " ") + " " + n.Name + c.onHostSuffix(n), err}
@@ -793,7 +794,7 @@ func (c *Cluster) Stop(ctx context.Context, mode string) error {
 	if c.Config.HasGTMStandby() {
 		nodes = append(nodes, c.Config.GTMStandby)
 	}
-	nodes = append(nodes, c.Config.Datanodes...)
+	nodes = append(append(nodes, c.Config.Datanodes...), c.Config.DatanodeStandbys...)
 	return c.stopNodes(ctx, e, nodes, mode)
 }
 
@@ -809,8 +810,8 @@ func containsStr(s []string, v string) bool {
 // stopNodes stops nodes in the order coordinators, gtm standby, gtm, datanodes.
 func (c *Cluster) stopNodes(ctx context.Context, e *env, nodes []Node, mode string) error {
 	var errs []error
-	order := map[string]int{RoleCoordinator: 0, RoleGTMStandby: 1, RoleGTM: 2, RoleDatanode: 3}
-	for pass := 0; pass < 4; pass++ {
+	order := map[string]int{RoleCoordinator: 0, RoleGTMStandby: 1, RoleGTM: 2, RoleDatanode: 3, RoleDatanodeStandby: 4}
+	for pass := 0; pass < 5; pass++ {
 		for _, n := range nodes {
 			_, role, _ := c.Config.Node(n.Name)
 			if order[role] != pass {

@@ -24,6 +24,8 @@ type Node struct {
 	// Dir is the node's data directory on its host (an absolute path);
 	// empty means HOME/NAME there.
 	Dir string `mapstructure:"dir"`
+	// Of names the datanode a datanode standby follows.
+	Of string `mapstructure:"of"`
 }
 
 // Addr is host:port.
@@ -47,6 +49,10 @@ type Config struct {
 	GTMStandby   Node   `mapstructure:"gtm_standby"`
 	Coordinators []Node `mapstructure:"coordinators"`
 	Datanodes    []Node `mapstructure:"datanodes"`
+	// DatanodeStandbys are streaming standbys of datanodes (the guide's
+	// datanode slaves), each made by pg_basebackup from the datanode its Of
+	// names and synchronous: a commit is acknowledged once it is on both.
+	DatanodeStandbys []Node `mapstructure:"datanode_standbys"`
 	// DatanodeSettings are extra postgresql.conf lines for every datanode.
 	DatanodeSettings map[string]string `mapstructure:"datanode_settings"`
 	// Auth is how coordinators authenticate clients and log in to datanodes.
@@ -118,6 +124,9 @@ func ParseConfig(data []byte) (*Config, error) {
 	if v.IsSet("datanodes") {
 		cfg.Datanodes = nil
 	}
+	if v.IsSet("datanode_standbys") {
+		cfg.DatanodeStandbys = nil
+	}
 	if v.IsSet("datanode_settings") {
 		cfg.DatanodeSettings = nil
 	}
@@ -130,7 +139,7 @@ func ParseConfig(data []byte) (*Config, error) {
 var knownKeys = map[string]bool{
 	"cluster_name": true, "pg_bin": true, "os_user": true, "socket_dir": true, "log_level": true,
 	"gtm": true, "gtm_standby": true, "coordinators": true, "datanodes": true, "datanode_settings": true,
-	"auth": true, "ssh": true, "bin_dir": true,
+	"auth": true, "ssh": true, "bin_dir": true, "datanode_standbys": true,
 }
 
 var (
@@ -183,6 +192,9 @@ func (c *Config) Validate() error {
 		if n.Dir != "" && !filepath.IsAbs(n.Dir) {
 			bad("%s %q: dir %q is not an absolute path", role, n.Name, n.Dir)
 		}
+		if role != RoleDatanodeStandby && n.Of != "" {
+			bad("%s %q: of applies to datanode standbys only", role, n.Name)
+		}
 		if role != RoleDatanode && (n.Primary || n.Preferred) {
 			bad("%s %q: primary/preferred apply to datanodes only", role, n.Name)
 		}
@@ -203,6 +215,19 @@ func (c *Config) Validate() error {
 	}
 	if primaries > 1 {
 		bad("%d datanodes are primary; at most one may be", primaries)
+	}
+	followed := map[string]string{}
+	for _, n := range c.DatanodeStandbys {
+		check(RoleDatanodeStandby, n)
+		switch _, role, _ := c.Node(n.Of); {
+		case n.Of == "":
+			bad("datanode standby %q: of (the datanode it follows) is empty", n.Name)
+		case role != RoleDatanode:
+			bad("datanode standby %q: of %q is not a datanode", n.Name, n.Of)
+		case followed[n.Of] != "":
+			bad("datanode standby %q: datanode %s already has standby %s", n.Name, n.Of, followed[n.Of])
+		}
+		followed[n.Of] = n.Name
 	}
 	if c.BinDir != "" && !filepath.IsAbs(c.BinDir) {
 		bad("bin_dir %q is not an absolute path", c.BinDir)
@@ -240,6 +265,11 @@ func (c *Config) Node(name string) (Node, string, bool) {
 			return n, RoleDatanode, true
 		}
 	}
+	for _, n := range c.DatanodeStandbys {
+		if n.Name == name {
+			return n, RoleDatanodeStandby, true
+		}
+	}
 	return Node{}, "", false
 }
 
@@ -257,6 +287,9 @@ func (c *Config) YAML() []byte {
 		}
 		if n.Dir != "" {
 			s += ", dir: " + q(n.Dir)
+		}
+		if n.Of != "" {
+			s += ", of: " + q(n.Of)
 		}
 		return s + "}"
 	}
@@ -280,6 +313,12 @@ func (c *Config) YAML() []byte {
 	for _, n := range c.Datanodes {
 		fmt.Fprintf(&b, "  - %s\n", node(n, true))
 	}
+	if len(c.DatanodeStandbys) > 0 {
+		b.WriteString("datanode_standbys:   # synchronous streaming standbys (pg_basebackup of the datanode named by of)\n")
+		for _, n := range c.DatanodeStandbys {
+			fmt.Fprintf(&b, "  - %s\n", node(n, false))
+		}
+	}
 	b.WriteString("datanode_settings:   # extra postgresql.conf lines for every datanode\n")
 	for _, k := range sortedKeys(c.DatanodeSettings) {
 		fmt.Fprintf(&b, "  %s: %s\n", k, q(c.DatanodeSettings[k]))
@@ -300,6 +339,8 @@ const (
 	RoleGTMStandby  = "gtm_standby"
 	RoleCoordinator = "coordinator"
 	RoleDatanode    = "datanode"
+	// RoleDatanodeStandby is a streaming standby of a datanode.
+	RoleDatanodeStandby = "datanode_standby"
 )
 
 func sortedKeys(m map[string]string) []string {
@@ -309,6 +350,16 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// StandbyOf returns the standby of datanode name.
+func (c *Config) StandbyOf(name string) (Node, bool) {
+	for _, n := range c.DatanodeStandbys {
+		if n.Of == name {
+			return n, true
+		}
+	}
+	return Node{}, false
 }
 
 // HasGTMStandby reports whether the config has a GTM standby.

@@ -29,7 +29,7 @@ import (
 // admit the host xlctl runs on.
 
 // NodeVerbs are the verbs of `xlctl node`.
-var NodeVerbs = []string{"init", "start", "stop", "status", "clean", "role", "register", "check", "createdb"}
+var NodeVerbs = []string{"init", "start", "stop", "status", "clean", "role", "register", "check", "createdb", "sync", "promote", "replication"}
 
 // isLocalHost reports whether host is this machine: empty, localhost, a
 // loopback address, an address of one of its interfaces or its host name.
@@ -152,7 +152,7 @@ func (c *Cluster) onHost(ctx context.Context, n Node, verb string, args ...strin
 	argv := append([]string{path.Join(bin, "xlctl"), "--home", c.Home, "--bin", bin, "--config", "-", "node", verb, n.Name,
 		"--client-user", c.ClientUser()}, args...)
 	var progress io.Writer = c.out()
-	if verb == "status" {
+	if verb == "status" || verb == "replication" {
 		progress = nil
 	}
 	return c.sshRun(ctx, n.Host, bytes.NewReader(c.Config.YAML()), progress, argv...)
@@ -183,8 +183,11 @@ func (c *Cluster) NodeVerb(ctx context.Context, w io.Writer, verb, name, arg str
 		if err := c.prepareHome(e); err != nil {
 			return err
 		}
-		if role == RoleDatanode {
+		switch role {
+		case RoleDatanode:
 			return c.initDatanode(ctx, e, n)
+		case RoleDatanodeStandby:
+			return c.initStandby(ctx, e, n)
 		}
 		return os.MkdirAll(c.DataDir(n.Name), 0o700)
 	case "start":
@@ -199,6 +202,14 @@ func (c *Cluster) NodeVerb(ctx context.Context, w io.Writer, verb, name, arg str
 		return c.clientRoleOn(ctx, e, n)
 	case "register", "check", "createdb":
 		return c.coordinatorStep(ctx, n, verb, arg)
+	case "sync", "promote":
+		return c.pgStep(ctx, n, verb, arg)
+	case "replication":
+		list, err := c.replicationOf(ctx, n)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(w).Encode(list)
 	}
 	return fmt.Errorf("node: unknown verb %q (want one of %s)", verb, strings.Join(NodeVerbs, ", "))
 }
@@ -209,7 +220,7 @@ func (c *Cluster) connHost(n Node, role string) string {
 	if c.agent == nil {
 		return n.Host
 	}
-	if role == RoleDatanode {
+	if isPostgres(role) {
 		return c.agent.dnSocket
 	}
 	return c.agent.crdSocket
@@ -334,8 +345,11 @@ func (c *Cluster) initNode(ctx context.Context, e *env, n Node, role string) err
 		_, err := c.onHost(ctx, n, "init")
 		return err
 	}
-	if role == RoleDatanode {
+	switch role {
+	case RoleDatanode:
 		return c.initDatanode(ctx, e, n)
+	case RoleDatanodeStandby:
+		return c.initStandby(ctx, e, n)
 	}
 	return nil
 }
@@ -346,7 +360,7 @@ func (c *Cluster) startNode(ctx context.Context, e *env, n Node, role string) er
 		return err
 	}
 	switch role {
-	case RoleDatanode:
+	case RoleDatanode, RoleDatanodeStandby:
 		return c.startDatanode(ctx, e, n)
 	case RoleGTM:
 		return c.startGTM(ctx)
@@ -361,7 +375,7 @@ func (c *Cluster) stopNode(ctx context.Context, e *env, n Node, role, mode strin
 		_, err := c.onHost(ctx, n, "stop", mode)
 		return err
 	}
-	if role == RoleDatanode {
+	if isPostgres(role) {
 		return c.stopDatanode(ctx, e, n, mode)
 	}
 	return c.stopSpawned(n, role, mode)
@@ -383,7 +397,7 @@ func (c *Cluster) nodeStatus(ctx context.Context, n Node, role string) ProcessSt
 	}
 	var pid int
 	var ok bool
-	if role == RoleDatanode {
+	if isPostgres(role) {
 		pid, ok = c.datanodePid(n)
 	} else {
 		pid, ok = c.spawnedPid(n)

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/xlgo/xlgo/catalog"
 	"github.com/xlgo/xlgo/gtmclient"
 	"github.com/xlgo/xlgo/pgerr"
@@ -212,41 +213,84 @@ func (c *Coordinator) NewSession(ctx context.Context, st server.Startup) (server
 		{Name: "session_authorization", Value: st.User},
 		{Name: "application_name", Value: st.Params["application_name"]},
 	}
-	if node, ok := c.Nodes.PreferredDatanode(); ok {
-		// Bounded: a datanode that does not answer fails the connection,
-		// it does not hold it.
-		parent := ctx
-		ctx, cancel := context.WithTimeout(ctx, StartupWait)
-		defer cancel()
-		startupErr := func(err error) error {
-			if ctx.Err() != nil && parent.Err() == nil {
-				return pgerr.New(pgerr.ConnectionFailure, "datanode %s did not answer within %s: %v", node.Name, StartupWait, err)
-			}
-			return err
+	// The session's parameters, search path and statement_timeout come from
+	// the preferred datanode, or, when it cannot be reached (lost, failing
+	// over), from the next datanode that answers: every datanode holds the
+	// roles, databases and settings.
+	var err error
+	for _, node := range c.startupNodes() {
+		if err = s.startupOn(ctx, node, params); err == nil || !unreachableErr(err) {
+			break
 		}
-		conn, err := s.conn(ctx, node.Name)
-		if err != nil {
-			s.Close()
-			return nil, nil, startupErr(err)
-		}
-		for i, p := range params {
-			if v := conn.ParameterStatus(p.Name); v != "" {
-				if p.Name == "server_version" {
-					v += " (xlgo " + Version + ")"
-				}
-				params[i].Value = v
-			}
-		}
-		if err := s.refreshSearchPath(ctx); err != nil {
-			s.Close()
-			return nil, nil, startupErr(err)
-		}
-		s.releaseConns()
+		s.log.Warn("datanode unreachable at session start; trying the next", "datanode", node, "err", err)
+	}
+	if err != nil {
+		s.Close()
+		return nil, nil, err
 	}
 	c.sessions.Add(1)
 	s.id = c.nextID.Add(1)
 	c.registry.Store(s.id, s)
 	return s, params, nil
+}
+
+// startupNodes are the datanodes a new session may start on: the preferred
+// one first.
+func (c *Coordinator) startupNodes() []string {
+	var out []string
+	if node, ok := c.Nodes.PreferredDatanode(); ok {
+		out = append(out, node.Name)
+	}
+	for _, n := range c.Nodes.Datanodes() {
+		if len(out) == 0 || n.Name != out[0] {
+			out = append(out, n.Name)
+		}
+	}
+	return out
+}
+
+// startupOn takes a new session's parameters from datanode node, bounded:
+// a datanode that does not answer fails the attempt, it does not hold it.
+func (s *session) startupOn(ctx context.Context, node string, params []server.ParamStatus) error {
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, StartupWait)
+	defer cancel()
+	startupErr := func(err error) error {
+		if ctx.Err() != nil && parent.Err() == nil {
+			return pgerr.New(pgerr.ConnectionFailure, "datanode %s did not answer within %s: %v", node, StartupWait, err)
+		}
+		return err
+	}
+	conn, err := s.conn(ctx, node)
+	if err != nil {
+		return startupErr(err)
+	}
+	for i, p := range params {
+		if v := conn.ParameterStatus(p.Name); v != "" {
+			if p.Name == "server_version" {
+				v += " (xlgo " + Version + ")"
+			}
+			params[i].Value = v
+		}
+	}
+	s.home = node
+	if err := s.refreshSearchPath(ctx); err != nil {
+		s.releaseConns()
+		return startupErr(err)
+	}
+	s.releaseConns()
+	return nil
+}
+
+// unreachableErr tells whether err means a datanode could not be reached
+// or cannot take connections now (SQLSTATE class 08, 57P03), as opposed to
+// a refusal any datanode would give (no such database or role).
+func unreachableErr(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return true
+	}
+	return strings.HasPrefix(pe.Code, "08") || pe.Code == pgerr.CannotConnectNow
 }
 
 // parseOptions turns a startup "options" value ("-c a=b --c=d") into SETs.

@@ -42,6 +42,9 @@ type session struct {
 	deadlockCancels atomic.Int32
 	user, db        string
 	log             *slog.Logger
+	// home is the datanode the session started on (the preferred one, or
+	// the next that answered): where its search path is read.
+	home string
 
 	mu    sync.Mutex // guards conns, stmtConns, stopWork and stopWait against Cancel
 	conns map[string]*pooler.Conn
@@ -496,6 +499,9 @@ func (s *session) env(ctx context.Context) (*planner.Env, error) {
 // refreshSearchPath reads the schemas names resolve in, from a datanode.
 func (s *session) refreshSearchPath(ctx context.Context) error {
 	node, ok := s.co.Nodes.PreferredDatanode()
+	if s.home != "" {
+		node, ok = s.co.Nodes.Node(s.home)
+	}
 	if !ok {
 		return nil
 	}

@@ -32,6 +32,9 @@ type Options struct {
 	LogLevel string
 	// GTMStandby adds a gtm_standby that follows the gtm (for failover tests).
 	GTMStandby bool
+	// DatanodeStandbys gives every datanode a synchronous streaming standby,
+	// datanodeN_standby.
+	DatanodeStandbys bool
 	// Auth is the config's auth section (client authentication rules ...).
 	Auth cluster.AuthConfig
 	// TLS makes init create a certificate and the coordinators offer TLS
@@ -170,7 +173,7 @@ func Start(t testing.TB, o Options) *Cluster {
 	pgBin := RequirePostgres(t)
 	bin := Binaries(t)
 
-	ports, err := freePorts(2 + o.Coordinators + o.Datanodes)
+	ports, err := freePorts(2 + o.Coordinators + 2*o.Datanodes)
 	if err != nil {
 		t.Fatalf("clustertest: free ports: %v", err)
 	}
@@ -189,6 +192,12 @@ func Start(t testing.TB, o Options) *Cluster {
 	}
 	if o.GTMStandby {
 		cfg.GTMStandby = cluster.Node{Name: "gtm_standby", Host: "127.0.0.1", Port: ports[1+o.Coordinators+o.Datanodes]}
+	}
+	if o.DatanodeStandbys {
+		for i, n := range cfg.Datanodes {
+			cfg.DatanodeStandbys = append(cfg.DatanodeStandbys, cluster.Node{Name: n.Name + "_standby", Of: n.Name, Host: "127.0.0.1",
+				Port: ports[2+o.Coordinators+o.Datanodes+i]})
+		}
 	}
 	for k, v := range o.DatanodeSettings {
 		cfg.DatanodeSettings[k] = v
@@ -259,10 +268,10 @@ func portsOf(ns []cluster.Node) []int {
 }
 
 // CoordPort is the port of coordinator i, counted from 0 (CoordPort(0) is coord1).
-func (c *Cluster) CoordPort(i int) int { return c.Config.Coordinators[i].Port }
+func (c *Cluster) CoordPort(i int) int { return c.Ctl.Config.Coordinators[i].Port }
 
 // DatanodePort is the port of datanode i, counted from 0 (DatanodePort(0) is datanode1).
-func (c *Cluster) DatanodePort(i int) int { return c.Config.Datanodes[i].Port }
+func (c *Cluster) DatanodePort(i int) int { return c.Ctl.Config.Datanodes[i].Port }
 
 // CoordDSN is a libpq/pgx connection string for coordinator i (from 0) and database db.
 func (c *Cluster) CoordDSN(i int, db string) string { return c.dsn(c.CoordPort(i), db) }

@@ -9,25 +9,64 @@ import (
 	"github.com/xlgo/xlgo/cluster"
 )
 
-// newFailoverCmd is `xlctl failover gtm`: promote the GTM standby (pgxc_ctl's
-// "failover gtm").
+// newFailoverCmd is `xlctl failover gtm` and `xlctl failover datanode NAME`
+// (pgxc_ctl's "failover gtm" and "failover datanode").
 func newFailoverCmd(open func(bool) (*cluster.Cluster, error), stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
-		Use:   "failover gtm",
-		Short: "Promote the gtm_standby to be the gtm; the old gtm becomes its standby in the config",
+		Use:   "failover gtm | failover datanode NAME",
+		Short: "Promote the gtm_standby, or a datanode's standby, in place of the one that failed",
 		Long: `failover gtm stops the old gtm if it still runs on this host, promotes the gtm_standby of the
 config (it serves at once; coordinators reconnect to it by themselves) and rewrites the config with
-gtm and gtm_standby swapped: xlctl start then starts the old gtm as a standby of the new one.`,
-		Args: cobra.ExactArgs(1),
+gtm and gtm_standby swapped: xlctl start then starts the old gtm as a standby of the new one.
+
+failover datanode NAME stops datanode NAME where it can be reached, promotes its standby, repoints
+every coordinator to it (ALTER NODE, pgxc_pool_reload) and rewrites the config with the standby as
+datanode NAME, without a standby (xlctl add standby makes a new one). The prepared transactions of the
+old datanode are on the standby; the coordinators finish them by the gtm's decisions.`,
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if args[0] != "gtm" {
-				return fmt.Errorf("failover %s: only the gtm can fail over (xlctl failover gtm)", args[0])
-			}
 			c, err := open(false)
 			if err != nil {
 				return err
 			}
-			return c.FailoverGTM(cmd.Context())
+			switch {
+			case args[0] == "gtm" && len(args) == 1:
+				return c.FailoverGTM(cmd.Context())
+			case args[0] == "datanode" && len(args) == 2:
+				return c.FailoverDatanode(cmd.Context(), args[1])
+			}
+			return fmt.Errorf("failover %v: want failover gtm, or failover datanode NAME", args)
 		},
 	}
+}
+
+// newAddCmd is `xlctl add standby DATANODE ...` (pgxc_ctl's "add datanode slave").
+func newAddCmd(open func(bool) (*cluster.Cluster, error)) *cobra.Command {
+	add := &cobra.Command{Use: "add", Short: "Add a node to the running cluster"}
+	var n cluster.Node
+	sb := &cobra.Command{
+		Use:   "standby DATANODE --host H --port P [--name NAME] [--dir DIR]",
+		Short: "Make a synchronous streaming standby of a datanode (pg_basebackup) and add it to the config",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := open(false)
+			if err != nil {
+				return err
+			}
+			n.Of = args[0]
+			if n.Name == "" {
+				n.Name = args[0] + "_standby"
+			}
+			return c.AddStandby(cmd.Context(), n)
+		},
+	}
+	f := sb.Flags()
+	f.StringVar(&n.Name, "name", "", "the standby's name (default DATANODE_standby)")
+	f.StringVar(&n.Host, "host", "", "the standby's host")
+	f.IntVar(&n.Port, "port", 0, "the standby's port")
+	f.StringVar(&n.Dir, "dir", "", "its data directory on its host (default HOME/NAME)")
+	sb.MarkFlagRequired("host")
+	sb.MarkFlagRequired("port")
+	add.AddCommand(sb)
+	return add
 }

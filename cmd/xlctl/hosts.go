@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -55,4 +58,30 @@ for it over ssh (usually with --config - and the config on standard input). VERB
 	}
 	cmd.Flags().StringVar(&client, "client-user", "", "the role xlctl connects to the cluster as")
 	return cmd
+}
+
+// printStandbys is the standby part of xlctl status: how each datanode
+// standby streams, as its datanode sees it.
+func printStandbys(ctx context.Context, w io.Writer, c *cluster.Cluster) {
+	list := c.Standbys(ctx)
+	if len(list) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STANDBY\tOF\tSTATE\tSYNC\tREPLAY LAG\tBYTES BEHIND")
+	for _, s := range list {
+		state, sync, lag, behind := "not streaming", "-", "-", "-"
+		switch {
+		case s.Err != nil:
+			state = "unknown: " + s.Err.Error()
+		case s.State != "":
+			state, sync, lag, behind = s.State, s.SyncState, s.ReplayLag, strconv.FormatInt(s.Behind, 10)
+			if lag == "" {
+				lag = "0"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Of, state, sync, lag, behind)
+	}
+	tw.Flush()
 }

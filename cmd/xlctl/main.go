@@ -209,6 +209,7 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 			for _, u := range unknown {
 				fmt.Fprintln(stdout, u)
 			}
+			printStandbys(cmd.Context(), stdout, c)
 			if !running {
 				return nil
 			}
@@ -267,6 +268,7 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 	regCmd.Flags().DurationVar(&wait, "wait", 60*time.Second, "how long to wait for the coordinators to answer")
 	root.AddCommand(regCmd)
 	root.AddCommand(newDeployCmd(open))
+	root.AddCommand(newAddCmd(open))
 	root.AddCommand(newNodeCmd(open, stdout))
 	root.AddCommand(newResolveCmd(open, stdout))
 	root.AddCommand(newFailoverCmd(open, stdout))

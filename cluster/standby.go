@@ -1,0 +1,350 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Datanode standbys (the guide's datanode slaves). A standby is a
+// pg_basebackup of its datanode, started with standby.signal and streaming
+// from it under its own name (primary_conninfo's application_name); the
+// datanode then lists that name in synchronous_standby_names, so with
+// synchronous_commit = on (PostgreSQL's default) a commit, a PREPARE
+// TRANSACTION and a COMMIT PREPARED are acknowledged only once they are on
+// both hosts: a prepared transaction of a lost datanode is on its standby.
+// FailoverDatanode promotes the standby and repoints every coordinator.
+
+func isPostgres(role string) bool { return role == RoleDatanode || role == RoleDatanodeStandby }
+
+// streamWait bounds the wait for a new standby to stream from its datanode.
+const streamWait = 60 * time.Second
+
+// pgAccount is the PostgreSQL superuser the datanodes were made with: the
+// account PostgreSQL runs as.
+func pgAccount(e *env) string {
+	if e.pgUser != nil {
+		return e.pgUser.Name
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "postgres"
+}
+
+// initStandby makes standby n's data directory on this host: a base backup
+// of its datanode, its own port and sockets, and standby.signal.
+func (c *Cluster) initStandby(ctx context.Context, e *env, n Node) error {
+	master, _, ok := c.Config.Node(n.Of)
+	if !ok {
+		return fmt.Errorf("datanode standby %s: no datanode %q", n.Name, n.Of)
+	}
+	c.say("Base backup of datanode %s for standby %s", master.Name, n.Name)
+	dir := c.DataDir(n.Name)
+	if nonEmptyDir(dir) {
+		return fmt.Errorf("%s is not empty; remove it (xlctl clean) or give the standby another dir", dir)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := e.pgUser.chown(dir); err != nil {
+		return err
+	}
+	conninfo := fmt.Sprintf("host=%s port=%d user=%s application_name=%s connect_timeout=10", master.Host, master.Port, pgAccount(e), n.Name)
+	if err := runOut(c.pgCmd(ctx, e, n, false, "pg_basebackup", "-d", conninfo, "-D", dir, "-X", "stream", "-c", "fast", "--no-password")); err != nil {
+		return err
+	}
+	conf := c.datanodeConf(n, e.dnSocket) + fmt.Sprintf("primary_conninfo = %s\nhot_standby = on\n", sqlString(conninfo))
+	if err := appendFile(filepath.Join(dir, "postgresql.conf"), conf); err != nil {
+		return err
+	}
+	signal := filepath.Join(dir, "standby.signal")
+	if err := os.WriteFile(signal, nil, 0o600); err != nil {
+		return err
+	}
+	if err := e.pgUser.chown(signal); err != nil {
+		return err
+	}
+	return c.touchLog(e, n)
+}
+
+// touchLog creates a PostgreSQL node's log for pg_ctl -l, owned by the
+// PostgreSQL account.
+func (c *Cluster) touchLog(e *env, n Node) error {
+	f, err := os.OpenFile(c.LogPath(n.Name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return e.pgUser.chown(c.LogPath(n.Name))
+}
+
+// makeStandby makes standby n from its running datanode, starts it, waits
+// until it streams and makes it the datanode's synchronous standby.
+func (c *Cluster) makeStandby(ctx context.Context, e *env, n Node) error {
+	if err := c.initNode(ctx, e, n, RoleDatanodeStandby); err != nil {
+		return err
+	}
+	if err := c.startNode(ctx, e, n, RoleDatanodeStandby); err != nil {
+		return err
+	}
+	master, _, _ := c.Config.Node(n.Of)
+	return c.pgStep(ctx, master, "sync", n.Name)
+}
+
+// pgStep runs a step on PostgreSQL node n, on its host: sync (make ARG its
+// synchronous standby, once it streams; "" for none), promote.
+func (c *Cluster) pgStep(ctx context.Context, n Node, verb, arg string) error {
+	if c.remote(n) {
+		_, err := c.onHost(ctx, n, verb, arg)
+		return err
+	}
+	e, err := c.resolveFor([]Node{n})
+	if err != nil {
+		return err
+	}
+	conn, err := c.connectPG(ctx, e, n)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	switch verb {
+	case "sync":
+		return c.setSyncStandby(ctx, conn, n, arg)
+	case "promote":
+		return c.promote(ctx, e, conn, n)
+	}
+	return fmt.Errorf("unknown step %q", verb)
+}
+
+// connectPG connects to datanode or standby n as the PostgreSQL superuser.
+func (c *Cluster) connectPG(ctx context.Context, e *env, n Node) (*pgx.Conn, error) {
+	_, role, _ := c.Config.Node(n.Name)
+	cc, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=postgres sslmode=disable connect_timeout=10",
+		c.connHost(n, role), n.Port, pgAccount(e)))
+	if err != nil {
+		return nil, err
+	}
+	cc.RuntimeParams["application_name"] = "xlctl"
+	return pgx.ConnectConfig(ctx, cc)
+}
+
+func (c *Cluster) setSyncStandby(ctx context.Context, conn *pgx.Conn, n Node, standby string) error {
+	names := ""
+	if standby != "" {
+		c.say("Wait for standby %s to stream from %s", standby, n.Name)
+		wctx, cancel := context.WithTimeout(ctx, streamWait)
+		defer cancel()
+		for {
+			var streaming bool
+			err := conn.QueryRow(wctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_replication WHERE application_name = $1 AND state = 'streaming')", standby).Scan(&streaming)
+			if err != nil {
+				return fmt.Errorf("standby %s does not stream from %s within %s: %w", standby, n.Name, streamWait, err)
+			}
+			if streaming {
+				break
+			}
+			select {
+			case <-wctx.Done():
+				return fmt.Errorf("standby %s does not stream from %s within %s", standby, n.Name, streamWait)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		names = sqlIdent(standby)
+	}
+	c.say("Datanode %s: synchronous_standby_names = '%s'", n.Name, names)
+	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = "+sqlString(names)); err != nil {
+		return err
+	}
+	_, err := conn.Exec(ctx, "SELECT pg_reload_conf()")
+	return err
+}
+
+// promote ends recovery on standby n (pg_promote waits for it) and drops
+// the synchronous standby it carried over from its datanode: it has none yet.
+func (c *Cluster) promote(ctx context.Context, e *env, conn *pgx.Conn, n Node) error {
+	c.say("Promote datanode standby %s", n.Name)
+	var inRecovery bool
+	if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
+		return err
+	}
+	if inRecovery {
+		var done bool
+		if err := conn.QueryRow(ctx, "SELECT pg_promote(true, 60)").Scan(&done); err != nil {
+			return err
+		}
+		if !done {
+			return fmt.Errorf("standby %s did not finish its promotion within 60s", n.Name)
+		}
+	}
+	return c.setSyncStandby(ctx, conn, n, "")
+}
+
+// Replication is a standby as its datanode sees it (pg_stat_replication).
+type Replication struct {
+	Standby   string `json:"standby"`
+	State     string `json:"state"`      // streaming, catchup, ...
+	SyncState string `json:"sync_state"` // sync, async, potential, quorum
+	ReplayLag string `json:"replay_lag"` // "" when caught up and idle
+	Behind    int64  `json:"behind"`     // bytes sent but not replayed
+}
+
+// replicationOf lists the standbys streaming from datanode n.
+func (c *Cluster) replicationOf(ctx context.Context, n Node) ([]Replication, error) {
+	if c.remote(n) {
+		out, err := c.onHost(ctx, n, "replication")
+		if err != nil {
+			return nil, err
+		}
+		var list []Replication
+		return list, json.Unmarshal(out, &list)
+	}
+	e, err := c.resolveFor([]Node{n})
+	if err != nil {
+		return nil, err
+	}
+	conn, err := c.connectPG(ctx, e, n)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(ctx, `SELECT application_name, state, sync_state, coalesce(replay_lag::text, ''),
+		coalesce(pg_wal_lsn_diff(sent_lsn, replay_lsn), 0)::int8 FROM pg_stat_replication ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Replication])
+}
+
+// StandbyStatus is a datanode standby's line of xlctl status.
+type StandbyStatus struct {
+	Name, Of string
+	Replication
+	Err error // its datanode could not be asked
+}
+
+// Standbys reports how every datanode standby of the config streams.
+func (c *Cluster) Standbys(ctx context.Context) []StandbyStatus {
+	var out []StandbyStatus
+	for _, sb := range c.Config.DatanodeStandbys {
+		st := StandbyStatus{Name: sb.Name, Of: sb.Of}
+		master, _, _ := c.Config.Node(sb.Of)
+		list, err := c.replicationOf(ctx, master)
+		st.Err = err
+		for _, r := range list {
+			if r.Standby == sb.Name {
+				st.Replication = r
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// AddStandby adds standby n (n.Of names its datanode) to the running
+// cluster: base backup, start, synchronous; then the config lists it.
+func (c *Cluster) AddStandby(ctx context.Context, n Node) error {
+	cfg := *c.Config
+	cfg.DatanodeStandbys = append(append([]Node{}, c.Config.DatanodeStandbys...), n)
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("invalid config with standby %s: %w", n.Name, err)
+	}
+	prev := c.Config
+	c.Config = &cfg
+	e, err := c.resolveFor([]Node{n})
+	if err == nil {
+		if err = c.prepareLocal(e, n); err == nil {
+			err = c.makeStandby(ctx, e, n)
+		}
+	}
+	if err != nil {
+		c.Config = prev
+		return fmt.Errorf("add standby %s of %s: %w", n.Name, n.Of, err)
+	}
+	return c.writeConfig(&cfg)
+}
+
+// prepareLocal makes the home's log and run directories when node n runs here.
+func (c *Cluster) prepareLocal(e *env, n Node) error {
+	if c.remote(n) {
+		return nil
+	}
+	for _, d := range []string{filepath.Join(c.Home, "log"), filepath.Join(c.Home, "run")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FailoverDatanode makes the standby of datanode name the datanode: the old
+// one is stopped where it can be reached (and, reachable or not, no
+// coordinator connects to it any more), the standby is promoted, every
+// coordinator is repointed (ALTER NODE, pgxc_pool_reload) and the config
+// rewritten with the standby in the datanode's place, under its name. The
+// datanode's prepared transactions are on the standby; the coordinators'
+// resolvers finish them by the gtm's decisions.
+func (c *Cluster) FailoverDatanode(ctx context.Context, name string) error {
+	if err := c.Config.Validate(); err != nil {
+		return fmt.Errorf("invalid config: %w", err)
+	}
+	old, role, ok := c.Config.Node(name)
+	if !ok || role != RoleDatanode {
+		return fmt.Errorf("failover datanode %s: no such datanode in the config", name)
+	}
+	sb, ok := c.Config.StandbyOf(name)
+	if !ok {
+		return fmt.Errorf("failover datanode %s: it has no standby (datanode_standbys, or xlctl add standby)", name)
+	}
+	e, err := c.resolveFor([]Node{old})
+	if err != nil {
+		return err
+	}
+	if err := c.stopNode(ctx, e, old, RoleDatanode, "immediate"); err != nil {
+		var he *HostError
+		if !errors.As(err, &he) {
+			return fmt.Errorf("stop the old datanode %s: %w", name, err)
+		}
+		c.say("The old datanode %s cannot be stopped (%v); the coordinators stop using it now.", name, err)
+	}
+	if err := c.pgStep(ctx, sb, "promote", ""); err != nil {
+		return fmt.Errorf("promote %s: %w", sb.Name, err)
+	}
+	cfg := *c.Config
+	cfg.Datanodes = append([]Node{}, c.Config.Datanodes...)
+	for i := range cfg.Datanodes {
+		if cfg.Datanodes[i].Name == name {
+			cfg.Datanodes[i].Host, cfg.Datanodes[i].Port, cfg.Datanodes[i].Dir = sb.Host, sb.Port, c.DataDir(sb.Name)
+		}
+	}
+	cfg.DatanodeStandbys = nil
+	for _, n := range c.Config.DatanodeStandbys {
+		if n.Name != sb.Name {
+			cfg.DatanodeStandbys = append(cfg.DatanodeStandbys, n)
+		}
+	}
+	// Files of the node stay under the standby's name on its host: its
+	// data directory (now the datanode's dir) and its log.
+	if err := c.writeConfig(&cfg); err != nil {
+		return fmt.Errorf("%s is promoted, but the config could not be rewritten: %w", sb.Name, err)
+	}
+	c.Config = &cfg
+	var errs []error
+	for _, co := range cfg.Coordinators {
+		if err := c.coordinatorStep(ctx, co, "register", ""); err != nil {
+			errs = append(errs, fmt.Errorf("repoint coordinator %s: %w", co.Name, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%s is the datanode %s now, but: %w (run xlctl register once they answer)", sb.Name, name, err)
+	}
+	c.say("Datanode %s is %s (%s:%d) now; it has no standby (xlctl add standby %s ...).", name, sb.Name, sb.Host, sb.Port, name)
+	return nil
+}

@@ -1,0 +1,180 @@
+package cluster_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/xlgo/xlgo/cluster"
+	"github.com/xlgo/xlgo/cluster/clustertest"
+	"github.com/xlgo/xlgo/internal/poll"
+)
+
+// Every datanode has a synchronous standby: a commit is on it when the
+// client hears of it. Under a writer whose transactions each insert two rows
+// (mostly on both datanodes), datanode1's host is lost (kill -9 of all its
+// processes) and xlctl failover datanode promotes its standby and repoints
+// both coordinators: every acknowledged transaction is there, every
+// transaction is there whole or not at all, nothing stays in doubt, and
+// writes go on through both coordinators.
+func TestDatanodeStandbyFailover(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Coordinators: 2, Datanodes: 2, DatanodeStandbys: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	for _, s := range c.Ctl.Standbys(ctx) {
+		if s.Err != nil || s.State != "streaming" || s.SyncState != "sync" {
+			t.Fatalf("standby %s of %s: %+v; want streaming, sync", s.Name, s.Of, s)
+		}
+	}
+	st, err := c.Ctl.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st) != 7 {
+		t.Fatalf("status lists %d processes, want 7 (gtm, 2 coordinators, 2 datanodes, 2 standbys): %+v", len(st), st)
+	}
+	for _, p := range st {
+		if !p.Running {
+			t.Fatalf("%s (%s) does not run after init", p.Name, p.Role)
+		}
+	}
+
+	connect := func(i int) *pgx.Conn {
+		conn, err := pgx.Connect(ctx, c.CoordDSN(i, "postgres"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(context.Background()) })
+		return conn
+	}
+	c1, c2 := connect(0), connect(1)
+	if _, err := c1.Exec(ctx, "CREATE TABLE pairs (id int PRIMARY KEY, tx int) DISTRIBUTE BY HASH (id)"); err != nil {
+		t.Fatal(err)
+	}
+	var xcBefore int64
+	if err := c1.QueryRow(ctx, "SELECT node_id FROM pgxc_node WHERE node_name = 'datanode1'").Scan(&xcBefore); err != nil {
+		t.Fatal(err)
+	}
+
+	// The writer: transaction k inserts ids 2k and 2k+1; acked holds the
+	// ones whose COMMIT succeeded.
+	var mu sync.Mutex
+	acked := map[int]bool{}
+	failed := 0
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	writer := func(conn *pgx.Conn, from int) {
+		defer wg.Done()
+		for k := from; ; k++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			tx, err := conn.Begin(ctx)
+			if err == nil {
+				if _, err = tx.Exec(ctx, "INSERT INTO pairs VALUES ($1, $3), ($2, $3)", 2*k, 2*k+1, k); err == nil {
+					err = tx.Commit(ctx)
+				} else {
+					tx.Rollback(ctx)
+				}
+			}
+			mu.Lock()
+			if err == nil {
+				acked[k] = true
+			} else {
+				failed++
+			}
+			mu.Unlock()
+			if err != nil {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}
+	ackedCount := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked)
+	}
+	wg.Add(2)
+	go writer(c1, 0)
+	go writer(c2, 1_000_000)
+	poll.Until(t, "100 transactions committed", func() bool { return ackedCount() >= 100 })
+
+	c.KillDatanode(t, 0)
+	lost := time.Now()
+	if err := c.Ctl.FailoverDatanode(ctx, "datanode1"); err != nil {
+		t.Fatalf("failover: %v", err)
+	}
+	took := time.Since(lost)
+	at := ackedCount()
+	poll.Until(t, "100 more transactions committed after the failover", func() bool { return ackedCount() >= at+100 })
+	close(stop)
+	wg.Wait()
+	t.Logf("failover took %v; %d transactions acknowledged, %d failed while it ran", took.Round(time.Millisecond), ackedCount(), failed)
+
+	sb := c.Config.DatanodeStandbys[0]
+	for i, conn := range []*pgx.Conn{c1, c2} {
+		var host string
+		var port int
+		var id int64
+		if err := conn.QueryRow(ctx, "SELECT node_host, node_port, node_id FROM pgxc_node WHERE node_name = 'datanode1'").Scan(&host, &port, &id); err != nil {
+			t.Fatal(err)
+		}
+		if host != sb.Host || port != sb.Port || id != xcBefore {
+			t.Fatalf("coordinator %d: datanode1 is %s:%d (node_id %d), want the standby %s:%d under the same node_id %d", i+1, host, port, id, sb.Host, sb.Port, xcBefore)
+		}
+	}
+	poll.Until(t, "no transaction in doubt", func() bool {
+		list, problems := c.Ctl.InDoubt(ctx)
+		return len(list) == 0 && len(problems) == 0
+	})
+
+	rows, err := c2.Query(ctx, "SELECT tx, count(*), count(DISTINCT xc_node_id) FROM pairs GROUP BY tx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type txRows struct{ Tx, N, Nodes int }
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[txRows])
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	both := 0
+	for _, r := range got {
+		seen[r.Tx] = true
+		if r.N != 2 {
+			t.Errorf("transaction %d: %d of its 2 rows", r.Tx, r.N)
+		}
+		if r.Nodes == 2 {
+			both++
+		}
+	}
+	var missing []string
+	for k := range acked {
+		if !seen[k] {
+			missing = append(missing, fmt.Sprint(k))
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("%d acknowledged transactions lost: %s", len(missing), strings.Join(missing, " "))
+	}
+	if both == 0 {
+		t.Fatalf("no transaction wrote on both datanodes")
+	}
+	t.Logf("%d transactions there (%d acknowledged, %d over both datanodes), 0 lost, 0 partial", len(got), len(acked), both)
+
+	// The config now names the standby as datanode1, without a standby.
+	reread, err := cluster.LoadConfig(c.Ctl.ConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := reread.Datanodes[0]; n.Port != sb.Port || len(reread.DatanodeStandbys) != 1 || reread.DatanodeStandbys[0].Of != "datanode2" {
+		t.Fatalf("config after failover: datanode1 %+v, standbys %+v", n, reread.DatanodeStandbys)
+	}
+}
