@@ -21,6 +21,10 @@ type Node struct {
 	Port      int    `json:"port"`
 	Primary   bool   `json:"primary"`
 	Preferred bool   `json:"preferred"`
+	// StandbyHost and StandbyPort are a datanode's streaming standby, which
+	// the coordinators promote when the datanode is lost ("" for none).
+	StandbyHost string `json:"standby_host,omitempty"`
+	StandbyPort int    `json:"standby_port,omitempty"`
 }
 
 // ID is the node_id of pgxc_node: PostgreSQL's hashtext of the name, as Postgres-XL.
@@ -242,6 +246,12 @@ func validateNode(n Node) error {
 	}
 	if n.Type == "C" && (n.Primary || n.Preferred) {
 		return pgerr.New(pgerr.InvalidParameterValue, "PGXC node %s: cannot be a primary or preferred node; it is a coordinator", n.Name)
+	}
+	if n.StandbyHost != "" && n.Type != "D" {
+		return pgerr.New(pgerr.InvalidParameterValue, "PGXC node %s: only a datanode has a standby", n.Name)
+	}
+	if n.StandbyHost != "" && (n.StandbyPort < 1 || n.StandbyPort > 65535) {
+		return pgerr.New(pgerr.InvalidParameterValue, "PGXC node %s: a standby needs STANDBY_PORT", n.Name)
 	}
 	return nil
 }

@@ -761,17 +761,31 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	start := func(nodes []Node) error {
+		for _, n := range nodes {
+			_, role, _ := c.Config.Node(n.Name)
+			if err := c.startNode(ctx, e, n, role); err != nil {
+				return &StepError{"start " + strings.ReplaceAll(role, "_", " ") + " " + n.Name + c.onHostSuffix(n), err}
+			}
+		}
+		return nil
+	}
 	gtms := []Node{c.Config.GTM}
 	if c.Config.HasGTMStandby() {
 		gtms = append(gtms, c.Config.GTMStandby)
 	}
-	for _, n := range append(append(append(append([]Node{}, c.Config.Datanodes...), c.Config.DatanodeStandbys...), gtms...), c.Config.Coordinators...) {
-		_, role, _ := c.Config.Node(n.Name)
-		if err := c.startNode(ctx, e, n, role); err != nil {
-			return &StepError{"start " + strings.ReplaceAll(role, "_", " ") + " " + n.Name + c.onHostSuffix(n), err}
-		}
+	if err := start(gtms); err != nil {
+		return err
 	}
-	return nil
+	// A datanode the coordinators failed over while xlctl did not look is
+	// not started again: the config first follows the gtm's record.
+	if err := c.AdoptFailovers(ctx); err != nil {
+		return err
+	}
+	if err := start(append(append([]Node{}, c.Config.Datanodes...), c.Config.DatanodeStandbys...)); err != nil {
+		return err
+	}
+	return start(c.Config.Coordinators)
 }
 
 // StopModes are the modes Stop accepts (pg_ctl's).
@@ -880,6 +894,9 @@ type ProcessStatus struct {
 func (c *Cluster) Status(ctx context.Context) ([]ProcessStatus, error) {
 	if err := c.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	if err := c.AdoptFailovers(ctx); err != nil {
+		return nil, err
 	}
 	var out []ProcessStatus
 	for _, n := range c.allNodes() {

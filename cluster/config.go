@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -29,7 +30,7 @@ type Node struct {
 }
 
 // Addr is host:port.
-func (n Node) Addr() string { return fmt.Sprintf("%s:%d", n.Host, n.Port) }
+func (n Node) Addr() string { return net.JoinHostPort(n.Host, strconv.Itoa(n.Port)) }
 
 // Config is the cluster description xlctl works from (HOME/xlgo.yaml).
 type Config struct {

@@ -68,7 +68,17 @@ func RegistrationStatements(cfg *Config) []Registration {
 		out = append(out, Registration{CreateNodeSQL(RoleCoordinator, n), AlterNodeSQL(RoleCoordinator, n)})
 	}
 	for _, n := range cfg.Datanodes {
-		out = append(out, Registration{CreateNodeSQL(RoleDatanode, n), AlterNodeSQL(RoleDatanode, n)})
+		create, alter := CreateNodeSQL(RoleDatanode, n), AlterNodeSQL(RoleDatanode, n)
+		// The standby the coordinators promote when the datanode is lost
+		// (xlgo's own node options); an update drops one the config no
+		// longer has.
+		standby := ", STANDBY_HOST=''"
+		if sb, ok := cfg.StandbyOf(n.Name); ok {
+			standby = fmt.Sprintf(", STANDBY_HOST=%s, STANDBY_PORT=%d", sqlString(sb.Host), sb.Port)
+			create = strings.TrimSuffix(create, ");") + standby + ");"
+		}
+		alter = strings.TrimSuffix(alter, ");") + standby + ");"
+		out = append(out, Registration{create, alter})
 	}
 	return append(out, Registration{Create: PoolReloadSQL})
 }
@@ -89,6 +99,9 @@ func connectSimple(ctx context.Context, host string, port int, user, db string) 
 // Register runs RegistrationStatements on every coordinator, printing each
 // statement and its result the way psql does.
 func (c *Cluster) Register(ctx context.Context) error {
+	if err := c.AdoptFailovers(ctx); err != nil { // never point coordinators back at a lost datanode
+		return err
+	}
 	for _, co := range c.Config.Coordinators {
 		if err := c.coordinatorStep(ctx, co, "register", ""); err != nil {
 			return fmt.Errorf("register nodes on %s: %w", co.Name, err)

@@ -8,9 +8,12 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/xlgo/xlgo/gtmclient"
 )
 
 // Datanode standbys (the guide's datanode slaves). A standby is a
@@ -284,9 +287,12 @@ func (c *Cluster) prepareLocal(e *env, n Node) error {
 	return nil
 }
 
-// FailoverDatanode makes the standby of datanode name the datanode: the old
-// one is stopped where it can be reached (and, reachable or not, no
-// coordinator connects to it any more), the standby is promoted, every
+// FailoverDatanode makes the standby of datanode name the datanode, as the
+// coordinators do by themselves when it is lost: the failover is claimed at
+// the gtm (so no coordinator promotes at the same time; when one already
+// did, its result is adopted), the old datanode is stopped where it can be
+// reached (reachable or not, no coordinator connects to it any more), the
+// standby is promoted and recorded at the gtm as the datanode, every
 // coordinator is repointed (ALTER NODE, pgxc_pool_reload) and the config
 // rewritten with the standby in the datanode's place, under its name. The
 // datanode's prepared transactions are on the standby; the coordinators'
@@ -303,20 +309,86 @@ func (c *Cluster) FailoverDatanode(ctx context.Context, name string) error {
 	if !ok {
 		return fmt.Errorf("failover datanode %s: it has no standby (datanode_standbys, or xlctl add standby)", name)
 	}
-	e, err := c.resolveFor([]Node{old})
+	from, to := old.Addr(), sb.Addr()
+	won, err := c.gtmClaim(ctx, failoverKey(name, from), "xlctl "+to)
 	if err != nil {
+		return fmt.Errorf("failover datanode %s: claim it at the gtm: %w", name, err)
+	}
+	if won != "xlctl "+to {
+		c.say("Coordinator %s is failing datanode %s over already; waiting for it.", strings.SplitN(won, " ", 2)[0], name)
+		wctx, cancel := context.WithTimeout(ctx, promoteWait)
+		defer cancel()
+		for {
+			if done, err := c.gtmClaim(wctx, failoverDoneKey(name, from), ""); err == nil && done != "" {
+				break
+			}
+			select {
+			case <-wctx.Done():
+				return fmt.Errorf("failover datanode %s: %s claimed it but did not finish within %s", name, won, promoteWait)
+			case <-time.After(time.Second):
+			}
+		}
+	} else {
+		e, err := c.resolveFor([]Node{old})
+		if err != nil {
+			return err
+		}
+		if err := c.stopNode(ctx, e, old, RoleDatanode, "immediate"); err != nil {
+			var he *HostError
+			if !errors.As(err, &he) {
+				return fmt.Errorf("stop the old datanode %s: %w", name, err)
+			}
+			c.say("The old datanode %s cannot be stopped (%v); the coordinators stop using it now.", name, err)
+		}
+		if err := c.pgStep(ctx, sb, "promote", ""); err != nil {
+			return fmt.Errorf("promote %s: %w", sb.Name, err)
+		}
+		if _, err := c.gtmClaim(ctx, failoverDoneKey(name, from), to); err != nil {
+			return fmt.Errorf("%s is promoted, but recording it at the gtm failed: %w", sb.Name, err)
+		}
+	}
+	if err := c.adoptFailover(name, sb); err != nil {
 		return err
 	}
-	if err := c.stopNode(ctx, e, old, RoleDatanode, "immediate"); err != nil {
-		var he *HostError
-		if !errors.As(err, &he) {
-			return fmt.Errorf("stop the old datanode %s: %w", name, err)
+	var errs []error
+	for _, co := range c.Config.Coordinators {
+		if err := c.coordinatorStep(ctx, co, "register", ""); err != nil {
+			errs = append(errs, fmt.Errorf("repoint coordinator %s: %w", co.Name, err))
 		}
-		c.say("The old datanode %s cannot be stopped (%v); the coordinators stop using it now.", name, err)
 	}
-	if err := c.pgStep(ctx, sb, "promote", ""); err != nil {
-		return fmt.Errorf("promote %s: %w", sb.Name, err)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%s is the datanode %s now, but: %w (run xlctl register once they answer)", sb.Name, name, err)
 	}
+	c.say("Datanode %s is %s (%s) now; it has no standby (xlctl add standby %s ...).", name, sb.Name, to, name)
+	return nil
+}
+
+// promoteWait bounds the wait for a failover another actor claimed.
+const promoteWait = 2 * time.Minute
+
+// The gtm's records of a datanode failover (engine/failover.go writes the
+// same): the claim, whose value names who carries it out, and, once the
+// standby serves, its address.
+func failoverKey(node, addr string) string     { return "failover " + node + " from " + addr }
+func failoverDoneKey(node, addr string) string { return failoverKey(node, addr) + " done" }
+
+// gtmClaim makes a claim at the cluster's gtm ("" value: reads it).
+func (c *Cluster) gtmClaim(ctx context.Context, key, value string) (string, error) {
+	dctx, cancel := context.WithTimeout(ctx, gtmDialTimeout)
+	g, err := gtmclient.Dial(dctx, c.Config.GTMAddrs())
+	cancel()
+	if err != nil {
+		return "", fmt.Errorf("gtm %s: %w", c.Config.GTMAddrs(), err)
+	}
+	defer g.Close()
+	cctx, cancel := context.WithTimeout(ctx, gtmDialTimeout)
+	defer cancel()
+	return g.Claim(cctx, key, value)
+}
+
+// adoptFailover rewrites the config with standby sb as datanode name, under
+// that name, at the standby's address and directory, without a standby.
+func (c *Cluster) adoptFailover(name string, sb Node) error {
 	cfg := *c.Config
 	cfg.Datanodes = append([]Node{}, c.Config.Datanodes...)
 	for i := range cfg.Datanodes {
@@ -330,21 +402,45 @@ func (c *Cluster) FailoverDatanode(ctx context.Context, name string) error {
 			cfg.DatanodeStandbys = append(cfg.DatanodeStandbys, n)
 		}
 	}
-	// Files of the node stay under the standby's name on its host: its
-	// data directory (now the datanode's dir) and its log.
 	if err := c.writeConfig(&cfg); err != nil {
-		return fmt.Errorf("%s is promoted, but the config could not be rewritten: %w", sb.Name, err)
+		return fmt.Errorf("%s is datanode %s now, but the config could not be rewritten: %w", sb.Name, name, err)
 	}
 	c.Config = &cfg
-	var errs []error
-	for _, co := range cfg.Coordinators {
-		if err := c.coordinatorStep(ctx, co, "register", ""); err != nil {
-			errs = append(errs, fmt.Errorf("repoint coordinator %s: %w", co.Name, err))
+	return nil
+}
+
+// AdoptFailovers brings the config up to date with the datanode failovers
+// the coordinators carried out by themselves (recorded at the gtm). Without
+// standbys it does nothing; a gtm that does not answer leaves the config as
+// it is.
+func (c *Cluster) AdoptFailovers(ctx context.Context) error {
+	if len(c.Config.DatanodeStandbys) == 0 {
+		return nil
+	}
+	dctx, cancel := context.WithTimeout(ctx, time.Second)
+	g, err := gtmclient.Dial(dctx, c.Config.GTMAddrs())
+	cancel()
+	if err != nil {
+		return nil
+	}
+	defer g.Close()
+	for _, sb := range slices.Clone(c.Config.DatanodeStandbys) {
+		old, _, ok := c.Config.Node(sb.Of)
+		if !ok {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, gtmDialTimeout)
+		done, err := g.Claim(cctx, failoverDoneKey(old.Name, old.Addr()), "")
+		cancel()
+		if err != nil {
+			return nil
+		}
+		if done == sb.Addr() {
+			c.say("Datanode %s failed over to its standby %s (%s); the config follows.", old.Name, sb.Name, done)
+			if err := c.adoptFailover(old.Name, sb); err != nil {
+				return err
+			}
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("%s is the datanode %s now, but: %w (run xlctl register once they answer)", sb.Name, name, err)
-	}
-	c.say("Datanode %s is %s (%s:%d) now; it has no standby (xlctl add standby %s ...).", name, sb.Name, sb.Host, sb.Port, name)
 	return nil
 }

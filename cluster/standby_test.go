@@ -22,7 +22,15 @@ import (
 // both coordinators: every acknowledged transaction is there, every
 // transaction is there whole or not at all, nothing stays in doubt, and
 // writes go on through both coordinators.
-func TestDatanodeStandbyFailover(t *testing.T) {
+func TestDatanodeStandbyFailover(t *testing.T) { failoverUnderLoad(t, true) }
+
+// The same loss with nobody acting: the coordinators see datanode1 gone for
+// --failover-after (5 s), one of them wins the failover at the gtm and
+// promotes the standby, both repoint, and xlctl status then finds the config
+// out of date and follows the gtm's record.
+func TestAutomaticDatanodeFailover(t *testing.T) { failoverUnderLoad(t, false) }
+
+func failoverUnderLoad(t *testing.T, manual bool) {
 	c := clustertest.Start(t, clustertest.Options{Coordinators: 2, Datanodes: 2, DatanodeStandbys: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -106,19 +114,39 @@ func TestDatanodeStandbyFailover(t *testing.T) {
 	go writer(c2, 1_000_000)
 	poll.Until(t, "100 transactions committed", func() bool { return ackedCount() >= 100 })
 
+	sb := c.Config.DatanodeStandbys[0]
 	c.KillDatanode(t, 0)
 	lost := time.Now()
-	if err := c.Ctl.FailoverDatanode(ctx, "datanode1"); err != nil {
-		t.Fatalf("failover: %v", err)
+	if manual {
+		if err := c.Ctl.FailoverDatanode(ctx, "datanode1"); err != nil {
+			t.Fatalf("failover: %v", err)
+		}
+	} else {
+		for i, conn := range []*pgx.Conn{connect(0), connect(1)} { // the writers use c1 and c2
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				var port int
+				err := conn.QueryRow(ctx, "SELECT node_port FROM pgxc_node WHERE node_name = 'datanode1'").Scan(&port)
+				if err == nil && port == sb.Port {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("coordinator %d has not failed datanode1 over 15 s after its loss (port %d, %v)\n%s", i+1, port, err, c.LogTail(c.Config.Coordinators[i].Name, 20))
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		if _, err := c.Ctl.Status(ctx); err != nil { // follows the gtm's record
+			t.Fatal(err)
+		}
 	}
 	took := time.Since(lost)
 	at := ackedCount()
 	poll.Until(t, "100 more transactions committed after the failover", func() bool { return ackedCount() >= at+100 })
 	close(stop)
 	wg.Wait()
-	t.Logf("failover took %v; %d transactions acknowledged, %d failed while it ran", took.Round(time.Millisecond), ackedCount(), failed)
+	t.Logf("failover (manual %t) took %v; %d transactions acknowledged, %d failed while it ran", manual, took.Round(time.Millisecond), ackedCount(), failed)
 
-	sb := c.Config.DatanodeStandbys[0]
 	for i, conn := range []*pgx.Conn{c1, c2} {
 		var host string
 		var port int

@@ -254,8 +254,12 @@ func (p *tokenParser) setNodeOption(o *NodeOptions, name string, nameTok int, v 
 				"type value is incorrect, specify 'coordinator' or 'datanode'")
 		}
 		o.Type = &s
-	case "host":
-		if o.Host != nil {
+	case "host", "standby_host":
+		dst := &o.Host
+		if name == "standby_host" {
+			dst = &o.StandbyHost
+		}
+		if *dst != nil {
 			return redundant()
 		}
 		if v.tok < 0 {
@@ -265,9 +269,13 @@ func (p *tokenParser) setNodeOption(o *NodeOptions, name string, nameTok int, v 
 		if !v.isStr && !v.isWord {
 			s = v.num
 		}
-		o.Host = &s
-	case "port":
-		if o.Port != nil {
+		*dst = &s
+	case "port", "standby_port":
+		dst := &o.Port
+		if name == "standby_port" {
+			dst = &o.StandbyPort
+		}
+		if *dst != nil {
 			return redundant()
 		}
 		if v.tok < 0 {
@@ -296,7 +304,7 @@ func (p *tokenParser) setNodeOption(o *NodeOptions, name string, nameTok int, v 
 			return p.errorAt(v.tok, pgerr.InvalidParameterValue, "port value is out of range")
 		}
 		port := int(n)
-		o.Port = &port
+		*dst = &port
 	case "primary", "preferred":
 		dst := &o.Primary
 		if name == "preferred" {

@@ -42,6 +42,11 @@ type NodeOptions struct {
 	Port      *int    // PORT = 20008
 	Primary   *bool   // PRIMARY [= bool]
 	Preferred *bool   // PREFERRED [= bool]
+	// STANDBY_HOST = 'h', STANDBY_PORT = p: xlgo's own options, the datanode's
+	// streaming standby, which the coordinators promote when the datanode is
+	// lost (STANDBY_HOST = '' for none).
+	StandbyHost *string
+	StandbyPort *int
 }
 
 // CreateNode is CREATE NODE name WITH (...).

@@ -29,9 +29,20 @@ func (s *session) xlStatement(ctx context.Context, st dialect.Statement, w serve
 		}
 		return "CREATE NODE", nil
 	case *dialect.AlterNode:
-		err := s.co.Nodes.AlterNode(x.Name, func(n *catalog.Node) error { return applyNodeOptions(n, x.Options) })
+		moved := false
+		err := s.co.Nodes.AlterNode(x.Name, func(n *catalog.Node) error {
+			host, port := n.Host, n.Port
+			err := applyNodeOptions(n, x.Options)
+			moved = n.IsDatanode() && (n.Host != host || n.Port != port)
+			return err
+		})
 		if err != nil {
 			return "", err
+		}
+		if moved && s.co.ResolveSoon != nil {
+			// A datanode at a new address (a promoted standby): its
+			// prepared transactions are looked at now.
+			s.co.ResolveSoon()
 		}
 		return "ALTER NODE", nil
 	case *dialect.DropNode:
@@ -118,6 +129,15 @@ func applyNodeOptions(n *catalog.Node, o dialect.NodeOptions) error {
 	}
 	if o.Preferred != nil {
 		n.Preferred = *o.Preferred
+	}
+	if o.StandbyHost != nil {
+		n.StandbyHost = *o.StandbyHost
+		if n.StandbyHost == "" {
+			n.StandbyPort = 0
+		}
+	}
+	if o.StandbyPort != nil {
+		n.StandbyPort = *o.StandbyPort
 	}
 	return nil
 }

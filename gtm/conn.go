@@ -345,6 +345,18 @@ var handlers = map[gtmproto.MsgType]handler{
 		}
 		return encodeUvarint(c.s.subscribe(c)), nil
 	},
+	gtmproto.MsgClaim: func(c *serverConn, d *gtmproto.Decoder) ([]byte, error) {
+		key := d.String(gtmproto.MaxClaimLen)
+		value := d.String(gtmproto.MaxClaimLen)
+		if err := d.Finish(); err != nil {
+			return nil, err
+		}
+		won, err := c.s.Claim(key, value)
+		if err != nil {
+			return nil, err
+		}
+		return encodeString(won), nil
+	},
 	gtmproto.MsgSeqCreate: func(c *serverConn, d *gtmproto.Decoder) ([]byte, error) {
 		def := d.SeqDef()
 		ifNotExists := d.Bool()

@@ -2,6 +2,8 @@ package gtm
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/xlgo/xlgo/gtm/gtmproto"
@@ -31,6 +33,9 @@ const (
 	// recGeneration: uvarint generation. Bumped by every promotion of a standby
 	// (a fresh primary starts at 1); a standby never follows an older generation.
 	recGeneration recordType = 8
+	// recClaim: string key, string value. The first claim of key, which every
+	// later claim of it gets back (a failover's one decider).
+	recClaim recordType = 9
 )
 
 // seqState is one sequence: its definition and where it stands. last is the
@@ -57,10 +62,11 @@ type state struct {
 	catalogEpoch uint64
 	seqs         map[string]seqState
 	generation   uint64
+	claims       map[string]string
 }
 
 func newState() *state {
-	return &state{gxidReserved: firstGXID, decisions: map[string]gtmproto.Decision{}, seqs: map[string]seqState{}}
+	return &state{gxidReserved: firstGXID, decisions: map[string]gtmproto.Decision{}, seqs: map[string]seqState{}, claims: map[string]string{}}
 }
 
 // clone is a deep copy (decision participant lists are never modified, so shared).
@@ -74,6 +80,7 @@ func (st *state) clone() *state {
 	for k, v := range st.seqs {
 		c.seqs[k] = v
 	}
+	c.claims = maps.Clone(st.claims)
 	return &c
 }
 
@@ -113,6 +120,15 @@ func (st *state) apply(t recordType, body []byte) error {
 			return err
 		}
 		st.seqs[def.Name] = seqState{def: def, last: last, isCalled: called}
+	case recClaim:
+		key := d.String(gtmproto.MaxClaimLen)
+		value := d.String(gtmproto.MaxClaimLen)
+		if err := d.Finish(); err != nil {
+			return err
+		}
+		if _, ok := st.claims[key]; !ok {
+			st.claims[key] = value
+		}
 	case recSeqDrop:
 		name := d.String(gtmproto.MaxSeqNameLen)
 		if err := d.Finish(); err != nil {
@@ -167,6 +183,10 @@ func (st *state) snapshot() []byte {
 	sort.Strings(names)
 	for _, name := range names {
 		out = appendRecord(out, recSeq, encodeSeq(st.seqs[name]))
+	}
+	for _, key := range slices.Sorted(maps.Keys(st.claims)) {
+		e = gtmproto.Encoder{}
+		out = appendRecord(out, recClaim, e.String(key).String(st.claims[key]).Bytes())
 	}
 	return out
 }

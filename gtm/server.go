@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -87,6 +88,9 @@ type Server struct {
 
 	seqMu sync.Mutex
 	seqs  map[string]seqState
+
+	claimMu sync.Mutex
+	claims  map[string]string
 
 	gate *gate
 
@@ -208,7 +212,36 @@ func (s *Server) loadState(st *state) {
 		s.seqs[name] = q
 	}
 	s.seqMu.Unlock()
+	s.claimMu.Lock()
+	s.claims = maps.Clone(st.claims)
+	s.claimMu.Unlock()
 	s.generation.Store(st.generation)
+}
+
+// Claim records value under key unless key is claimed already, and returns
+// the value that holds: the first claim wins, durably, and every later claim
+// of the key gets that one back. Coordinators claim a datanode's failover this
+// way, so exactly one of them carries it out. An empty value only reads the
+// key ("" when it is not claimed).
+func (s *Server) Claim(key, value string) (string, error) {
+	if key == "" || len(key) > gtmproto.MaxClaimLen || len(value) > gtmproto.MaxClaimLen {
+		return "", fmt.Errorf("%w: claim key empty, or key or value too long", ErrInvalid)
+	}
+	s.claimMu.Lock()
+	if old, ok := s.claims[key]; ok || value == "" {
+		s.claimMu.Unlock()
+		return old, s.durable(s.wal.end())
+	}
+	var e gtmproto.Encoder
+	end, err := s.wal.append(recClaim, e.String(key).String(value).Bytes())
+	if err != nil {
+		s.claimMu.Unlock()
+		return "", err
+	}
+	s.claims[key] = value
+	s.claimMu.Unlock()
+	s.logger.Info("claim recorded", "key", key, "value", value)
+	return value, s.durable(end)
 }
 
 // lockDir takes an exclusive lock on dataDir so two GTMs never share a log.

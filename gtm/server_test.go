@@ -557,3 +557,32 @@ func TestPrimaryRefusesNewerStandby(t *testing.T) {
 		t.Fatalf("replication request from a newer standby: %v %d %q", f.Type, code, msg)
 	}
 }
+
+// The first claim of a key holds: later claims get it back, across a crash
+// and the compacted log; another key is claimed on its own.
+func TestClaimFirstWins(t *testing.T) {
+	dir := t.TempDir()
+	s := openServer(t, dir, nil)
+	claim := func(key, value, want string) {
+		t.Helper()
+		got, err := s.Claim(key, value)
+		if err != nil || got != want {
+			t.Fatalf("Claim(%q, %q) = %q, %v; want %q", key, value, got, err, want)
+		}
+	}
+	claim("failover datanode1 from h1:1", "", "")
+	claim("failover datanode1 from h1:1", "coord1 h2:2", "coord1 h2:2")
+	claim("failover datanode1 from h1:1", "coord2 h2:2", "coord1 h2:2")
+	claim("failover datanode1 from h1:1", "", "coord1 h2:2")
+	crash(s)
+	for range 2 { // the second round reads the compacted log
+		s = openServer(t, dir, nil)
+		claim("failover datanode1 from h1:1", "coord3 h2:2", "coord1 h2:2")
+		claim("failover datanode1 from h2:2", "coord2 h3:3", "coord2 h3:3")
+		crash(s)
+	}
+	s = openServer(t, dir, nil)
+	if _, err := s.Claim("", "x"); err == nil {
+		t.Fatal("an empty claim key was taken")
+	}
+}

@@ -391,6 +391,19 @@ func (c *Client) CatalogEpoch(ctx context.Context) (uint64, error) {
 	return e, finish(d, "CatalogEpoch")
 }
 
+// Claim records value under key at the gtm unless key is claimed already,
+// and returns the value that holds: the first claim of a key wins, durably.
+// An empty value only reads the key ("" when it is not claimed).
+func (c *Client) Claim(ctx context.Context, key, value string) (string, error) {
+	var e gtmproto.Encoder
+	d, err := c.call(ctx, gtmproto.MsgClaim, e.String(key).String(value).Bytes())
+	if err != nil {
+		return "", err
+	}
+	won := d.String(gtmproto.MaxClaimLen)
+	return won, finish(d, "Claim")
+}
+
 // BumpCatalogEpoch increments the catalog epoch and returns the new value once
 // every subscribed coordinator has acknowledged it (or was disconnected).
 func (c *Client) BumpCatalogEpoch(ctx context.Context) (uint64, error) {

@@ -132,6 +132,11 @@ type Options struct {
 	// Password, when set, gives the password for a connection to host:port
 	// for key ("" for none).
 	Password func(key Key, host string, port int) string
+	// Failover, when set, is asked when a datanode cannot be reached at
+	// host:port: it may wait (bounded, and within ctx) for the node to fail
+	// over, and reports whether the node's address changed meanwhile; the
+	// connection is then tried again at the new address.
+	Failover func(ctx context.Context, node, host string, port int) bool
 }
 
 // Pool is the set of pools of one coordinator.
@@ -229,6 +234,11 @@ func (p *Pool) Stats() Stats {
 
 // SetPassword sets Options.Password; call it before the pool is used.
 func (p *Pool) SetPassword(fn func(key Key, host string, port int) string) { p.opts.Password = fn }
+
+// SetFailover sets Options.Failover; call it before the pool is used.
+func (p *Pool) SetFailover(fn func(ctx context.Context, node, host string, port int) bool) {
+	p.opts.Failover = fn
+}
 
 // Get borrows a connection for key, preferring an idle one whose settings
 // are the ones asked for; it opens one when none is idle, and waits when
@@ -359,14 +369,50 @@ func (p *Pool) get(ctx context.Context, key Key, settings string, wait bool) (*C
 	}
 }
 
+// connect opens a connection for key; when the datanode cannot be reached
+// and Failover reports a new address, at that address.
 func (p *Pool) connect(ctx context.Context, key Key) (*Conn, error) {
+	for {
+		c, host, port, err := p.connectOnce(ctx, key)
+		if _, refused := unwrapPgError(err); err == nil || refused || p.opts.Failover == nil || ctx.Err() != nil ||
+			!p.opts.Failover(ctx, key.Node, host, port) {
+			return c, p.connectError(key, host, port, err)
+		}
+	}
+}
+
+// connectError is what a statement that needed the connection gets.
+func (p *Pool) connectError(key Key, host string, port int, err error) error {
+	if err == nil {
+		return nil
+	}
+	if pe, ok := unwrapPgError(err); ok {
+		// The datanode refused us (no such database, role, starting
+		// up...): its words, as an ERROR of the statement that needed
+		// the backend, not the end of the client's session.
+		c := *pe
+		if c.Severity == "FATAL" || c.Severity == "PANIC" {
+			c.Severity, c.SeverityUnlocalized = "ERROR", "ERROR"
+		}
+		if c.Where == "" {
+			c.Where = "datanode " + key.Node
+		}
+		return &c
+	}
+	return &pgconn.PgError{
+		Severity: "ERROR", Code: pgerr.SqlclientUnableToEstablishSqlconnection,
+		Message: fmt.Sprintf("could not connect to datanode %s (%s): %v", key.Node, net.JoinHostPort(host, strconv.Itoa(port)), rootCause(err)),
+	}
+}
+
+func (p *Pool) connectOnce(ctx context.Context, key Key) (*Conn, string, int, error) {
 	host, port, ok := p.resolve(key.Node)
 	if !ok {
-		return nil, &pgconn.PgError{Severity: "ERROR", Code: pgerr.UndefinedObject, Message: fmt.Sprintf("PGXC Node %s: object not defined", key.Node)}
+		return nil, "", 0, &pgconn.PgError{Severity: "ERROR", Code: pgerr.UndefinedObject, Message: fmt.Sprintf("PGXC Node %s: object not defined", key.Node)}
 	}
 	cfg, err := pgconn.ParseConfig("sslmode=disable")
 	if err != nil {
-		return nil, err
+		return nil, host, port, err
 	}
 	cfg.Host = host
 	cfg.Port = uint16(port)
@@ -396,26 +442,10 @@ func (p *Pool) connect(ctx context.Context, key Key) (*Conn, error) {
 	}
 	pc, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
-		if pe, ok := unwrapPgError(err); ok {
-			// The datanode refused us (no such database, role, starting
-			// up...): its words, as an ERROR of the statement that needed
-			// the backend, not the end of the client's session.
-			c := *pe
-			if c.Severity == "FATAL" || c.Severity == "PANIC" {
-				c.Severity, c.SeverityUnlocalized = "ERROR", "ERROR"
-			}
-			if c.Where == "" {
-				c.Where = "datanode " + key.Node
-			}
-			return nil, &c
-		}
-		return nil, &pgconn.PgError{
-			Severity: "ERROR", Code: pgerr.SqlclientUnableToEstablishSqlconnection,
-			Message: fmt.Sprintf("could not connect to datanode %s (%s): %v", key.Node, net.JoinHostPort(host, strconv.Itoa(port)), rootCause(err)),
-		}
+		return nil, host, port, err
 	}
 	c.PgConn = pc
-	return c, nil
+	return c, host, port, nil
 }
 
 // quietCheckAfter is how long a connection sits idle before Get checks that

@@ -41,6 +41,7 @@ type options struct {
 	name, listen, socketDir, gtmAddr, dataDir, clusterName, logLevel string
 	port                                                             int
 	resolveInterval, resolveGrace                                    time.Duration
+	failoverAfter, failoverWait                                      time.Duration
 	resolveUser                                                      string
 	deadlockInterval                                                 time.Duration
 	readGateWait, commitGateWait, commitPreparedWait, gtmWait        time.Duration
@@ -88,6 +89,8 @@ func newCommand() *cobra.Command {
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.DurationVar(&o.resolveInterval, "resolve-interval", 30*time.Second, "how often to resolve in-doubt transactions (also once at start; 0: only at start)")
 	f.DurationVar(&o.resolveGrace, "resolve-grace", resolver.DefaultGrace, "age after which an undecided prepared transaction is aborted")
+	f.DurationVar(&o.failoverAfter, "failover-after", 5*time.Second, "promote a datanode's standby when the datanode has not answered this long (0: no automatic failover)")
+	f.DurationVar(&o.failoverWait, "failover-wait", 30*time.Second, "how long a statement waits for a lost datanode to fail over before it fails")
 	f.StringVar(&o.resolveUser, "resolve-user", "", "role the resolver connects to datanodes as (default $PGUSER, else the OS user)")
 	f.DurationVar(&o.deadlockInterval, "deadlock-interval", defaultDeadlockInterval, "how often to look for deadlocks across datanodes (0: never)")
 	f.DurationVar(&o.readGateWait, "read-gate-wait", engine.DefaultReadGateWait, "how long a read of several datanodes waits for the snapshot gate at most (its statement_timeout may end the wait sooner)")
@@ -154,6 +157,7 @@ func run(logger *slog.Logger, o options) error {
 		co.ResolveSoon = res.Kick
 		co.ApplyCommit = res.CommitPrepared
 		go res.Run(ctx, o.resolveInterval)
+		co.StartFailover(ctx, engine.FailoverOptions{After: o.failoverAfter, Wait: o.failoverWait, User: o.resolveUser})
 	}
 	if err := startDeadlockDetector(ctx, o, nodes, logger.With("component", "deadlock")); err != nil {
 		return err

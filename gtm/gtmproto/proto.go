@@ -39,6 +39,7 @@
 //	MsgReplAck           standby, id 0, no response: uvarint end offset (everything up to it is fsync'd on the standby)
 //	MsgPromote           req: -                                          ok: uvarint generation, bool was streaming
 //	MsgNodeInfo          req: -                                          ok: bool standby, bool peer connected, uvarint generation, string peer address
+//	MsgClaim             req: string key, string value ("" reads)        ok: string value that holds (the first claim of key)
 //	MsgError             uvarint ErrorCode, string message
 //
 // "seqdef" is string name, varint start, varint increment, varint min, varint
@@ -89,6 +90,7 @@ const (
 	MsgNodeInfo         MsgType = 0x16
 	MsgNextGXIDs        MsgType = 0x17
 	MsgForgetMany       MsgType = 0x18
+	MsgClaim            MsgType = 0x19
 
 	MsgCatalogNotify MsgType = 0x40
 	MsgReplSnapshot  MsgType = 0x41
@@ -149,6 +151,8 @@ func (t MsgType) String() string {
 		return "Promote"
 	case MsgNodeInfo:
 		return "NodeInfo"
+	case MsgClaim:
+		return "Claim"
 	case MsgCatalogNotify:
 		return "CatalogNotify"
 	case MsgReplSnapshot:
@@ -272,6 +276,8 @@ const (
 	MaxSeqNameLen = 1024
 	// MaxAddrLen bounds a host:port string.
 	MaxAddrLen = 1024
+	// MaxClaimLen bounds a claim's key and its value.
+	MaxClaimLen = 1024
 )
 
 // Errors from ReadFrame and Decoder.

@@ -1,0 +1,293 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/xlgo/xlgo/catalog"
+	"github.com/xlgo/xlgo/pooler"
+)
+
+// Automatic failover of datanodes. Every coordinator probes each datanode
+// that has a standby (pgxc_node's STANDBY_HOST/STANDBY_PORT, xlgo's own node
+// options). A datanode that has not answered for FailoverOptions.After is
+// lost: the coordinator claims its failover at the gtm (the first claim of
+// "failover NODE from HOST:PORT" wins, durably, so two coordinators never
+// promote two standbys, and a coordinator that restarts finds its own claim
+// again). The winner promotes the standby (pg_promote, then no synchronous
+// standby of its own) and records "... done" at the gtm. Every coordinator,
+// the winner included, watches for that record and then repoints the node
+// to the standby in its own pgxc_node (node_id, and so xc_node_id, stay).
+// No coordinator reaches the old address after that: the old datanode is
+// fenced, and with synchronous replication it could not acknowledge a
+// commit on its own since its standby left it anyway. While a datanode is
+// lost, a statement that needs a new connection to it waits (up to Wait)
+// for the failover instead of failing at once.
+
+// FailoverOptions tune automatic failover; After 0 turns it off.
+type FailoverOptions struct {
+	After time.Duration // a datanode unreachable this long is failed over (default 5 s)
+	Probe time.Duration // how often datanodes are probed (default 1 s)
+	Wait  time.Duration // how long a statement waits for a lost datanode (default 30 s)
+	User  string        // the superuser that promotes a standby
+}
+
+// failoverKey is the claim of the failover of node away from addr; its
+// value is "COORDINATOR STANDBY-ADDR".
+func failoverKey(node, addr string) string { return "failover " + node + " from " + addr }
+
+// failoverDoneKey holds the promoted standby's address once it serves.
+func failoverDoneKey(node, addr string) string { return failoverKey(node, addr) + " done" }
+
+type failoverMonitor struct {
+	co   *Coordinator
+	opts FailoverOptions
+
+	mu      sync.Mutex
+	down    map[string]time.Time // node -> when it first failed a probe at its address
+	running map[string]bool      // node -> a takeover runs
+	changed chan struct{}        // closed when a node was repointed
+}
+
+// StartFailover probes the datanodes until ctx ends and fails them over as
+// above. It needs the gtm.
+func (c *Coordinator) StartFailover(ctx context.Context, o FailoverOptions) {
+	if c.GTM == nil || o.After <= 0 {
+		return
+	}
+	if o.Probe <= 0 {
+		o.Probe = time.Second
+	}
+	if o.Wait <= 0 {
+		o.Wait = 30 * time.Second
+	}
+	m := &failoverMonitor{co: c, opts: o, down: map[string]time.Time{}, running: map[string]bool{}, changed: make(chan struct{})}
+	c.Pool.SetFailover(m.await)
+	go m.run(ctx)
+}
+
+func (m *failoverMonitor) run(ctx context.Context) {
+	t := time.NewTicker(m.opts.Probe)
+	defer t.Stop()
+	for {
+		for _, n := range m.co.Nodes.Datanodes() {
+			if n.StandbyHost != "" {
+				m.check(ctx, n)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func addrOf(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
+
+// check probes datanode n once, adopts a failover another coordinator
+// finished, and starts one when n has been lost long enough.
+func (m *failoverMonitor) check(ctx context.Context, n catalog.Node) {
+	from := addrOf(n.Host, n.Port)
+	cctx, cancel := context.WithTimeout(ctx, m.opts.Probe)
+	done, err := m.co.GTM.Claim(cctx, failoverDoneKey(n.Name, from), "")
+	cancel()
+	if err == nil && done != "" {
+		m.repoint(n, done)
+		return
+	}
+	if probe(ctx, from, max(m.opts.Probe, time.Second)) == nil {
+		m.mu.Lock()
+		delete(m.down, n.Name)
+		m.mu.Unlock()
+		return
+	}
+	m.mu.Lock()
+	since, ok := m.down[n.Name]
+	if !ok {
+		m.down[n.Name] = time.Now()
+		m.co.Logger.Warn("datanode does not answer", "datanode", n.Name, "addr", from, "failover_after", m.opts.After)
+	}
+	start := ok && time.Since(since) >= m.opts.After && !m.running[n.Name]
+	if start {
+		m.running[n.Name] = true
+	}
+	m.mu.Unlock()
+	if start {
+		go func() {
+			defer func() {
+				m.mu.Lock()
+				delete(m.running, n.Name)
+				m.mu.Unlock()
+			}()
+			if err := m.takeOver(ctx, n); err != nil {
+				m.co.Logger.Error("datanode failover failed; retrying", "datanode", n.Name, "err", err)
+			}
+		}()
+	}
+}
+
+// probe checks that a PostgreSQL server answers at addr: it sends an
+// SSLRequest and waits for the one-byte answer, which needs no login.
+func probe(ctx context.Context, addr string, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var dialer net.Dialer
+	c, err := dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	if _, err := c.Write([]byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}); err != nil {
+		return err
+	}
+	b := make([]byte, 1)
+	if _, err := c.Read(b); err != nil {
+		return err
+	}
+	if b[0] != 'S' && b[0] != 'N' {
+		return fmt.Errorf("unexpected answer %q to SSLRequest", b[0])
+	}
+	return nil
+}
+
+// takeOver claims n's failover and, when this coordinator wins, promotes
+// the standby and records that it serves.
+func (m *failoverMonitor) takeOver(ctx context.Context, n catalog.Node) error {
+	from, to := addrOf(n.Host, n.Port), addrOf(n.StandbyHost, n.StandbyPort)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	mine := m.co.Name + " " + to
+	won, err := m.co.GTM.Claim(ctx, failoverKey(n.Name, from), mine)
+	if err != nil {
+		return fmt.Errorf("claim at the gtm: %w", err)
+	}
+	if won != mine {
+		m.co.Logger.Info("datanode failover claimed by another", "datanode", n.Name, "by", describeFailover(won))
+		return nil
+	}
+	m.co.Logger.Warn("failing datanode over to its standby", "datanode", n.Name, "from", from, "to", to)
+	if err := promoteStandby(ctx, n.StandbyHost, n.StandbyPort, m.opts.User); err != nil {
+		return fmt.Errorf("promote %s: %w", to, err)
+	}
+	if _, err := m.co.GTM.Claim(ctx, failoverDoneKey(n.Name, from), to); err != nil {
+		return fmt.Errorf("record the failover at the gtm: %w", err)
+	}
+	m.repoint(n, to)
+	return nil
+}
+
+// promoteStandby ends recovery on the standby at host:port and clears the
+// synchronous standby it carried over from its datanode.
+func promoteStandby(ctx context.Context, host string, port int, user string) error {
+	cc, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d dbname=postgres sslmode=disable connect_timeout=10 application_name='xlgo failover'", host, port))
+	if err != nil {
+		return err
+	}
+	if user != "" {
+		cc.User = user
+	}
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	var inRecovery bool
+	if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
+		return err
+	}
+	if inRecovery {
+		var done bool
+		if err := conn.QueryRow(ctx, "SELECT pg_promote(true, 60)").Scan(&done); err != nil {
+			return err
+		}
+		if !done {
+			return errors.New("the promotion did not finish within 60s")
+		}
+	}
+	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = ''"); err != nil {
+		return err
+	}
+	_, err = conn.Exec(ctx, "SELECT pg_reload_conf()")
+	return err
+}
+
+// repoint makes this coordinator reach datanode n at addr (its promoted
+// standby) from now on, without a standby.
+func (m *failoverMonitor) repoint(n catalog.Node, addr string) {
+	host, p, err := net.SplitHostPort(addr)
+	port, perr := strconv.Atoi(p)
+	if err != nil || perr != nil {
+		m.co.Logger.Error("bad failover address at the gtm", "datanode", n.Name, "addr", addr)
+		return
+	}
+	err = m.co.Nodes.AlterNode(n.Name, func(cur *catalog.Node) error {
+		if cur.Host != n.Host || cur.Port != n.Port {
+			return errRepointed // someone (xlctl) did it meanwhile
+		}
+		cur.Host, cur.Port, cur.StandbyHost, cur.StandbyPort = host, port, "", 0
+		return nil
+	})
+	if err != nil && !errors.Is(err, errRepointed) {
+		m.co.Logger.Error("repoint datanode", "datanode", n.Name, "err", err)
+		return
+	}
+	m.co.Pool.CloseIdle(func(k pooler.Key) bool { return k.Node == n.Name })
+	m.mu.Lock()
+	delete(m.down, n.Name)
+	close(m.changed)
+	m.changed = make(chan struct{})
+	m.mu.Unlock()
+	m.co.Logger.Warn("datanode failed over", "datanode", n.Name, "from", addrOf(n.Host, n.Port), "to", addr)
+	if m.co.ResolveSoon != nil {
+		m.co.ResolveSoon() // the old datanode's prepared transactions are on the standby
+	}
+}
+
+var errRepointed = errors.New("already repointed")
+
+// await is the pool's Failover hook: when node, unreachable at host:port,
+// has a standby, it waits up to Wait for the node to be repointed.
+func (m *failoverMonitor) await(ctx context.Context, node, host string, port int) bool {
+	deadline := time.NewTimer(m.opts.Wait)
+	defer deadline.Stop()
+	for {
+		m.mu.Lock()
+		ch := m.changed // before the node is read: a repoint after that closes it
+		m.mu.Unlock()
+		n, ok := m.co.Nodes.Node(node)
+		if !ok {
+			return false
+		}
+		if n.Host != host || n.Port != port {
+			return true
+		}
+		if n.StandbyHost == "" {
+			return false
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		case <-deadline.C:
+			return false
+		}
+	}
+}
+
+// describeFailover is for logs and errors: who claimed a failover.
+func describeFailover(claim string) string {
+	who, to, _ := strings.Cut(claim, " ")
+	return fmt.Sprintf("coordinator %s, to %s", who, to)
+}
