@@ -294,7 +294,7 @@ func (c *Cluster) Init(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	for _, n := range c.Config.DatanodeStandbys {
+	for _, n := range c.Config.activeStandbys() {
 		started = append(started, n)
 		if err = step("make datanode standby "+n.Name+" of "+n.Of+c.onHostSuffix(n), func() error { return c.makeStandby(ctx, e, n) }); err != nil {
 			return err
@@ -463,6 +463,7 @@ func (c *Cluster) datanodeConf(n Node, socketDir string) string {
 	fmt.Fprintf(&b, "port = %d\n", n.Port)
 	fmt.Fprintf(&b, "listen_addresses = %s\n", sqlString(n.Host))
 	fmt.Fprintf(&b, "unix_socket_directories = %s\n", sqlString(socketDir))
+	b.WriteString("wal_log_hints = on   # pg_rewind can make a failed-over datanode a standby (xlctl rejoin)\n")
 	for _, k := range sortedKeys(c.Config.DatanodeSettings) {
 		fmt.Fprintf(&b, "%s = %s\n", k, confValue(c.Config.DatanodeSettings[k]))
 	}
@@ -782,7 +783,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if err := c.AdoptFailovers(ctx); err != nil {
 		return err
 	}
-	if err := start(append(append([]Node{}, c.Config.Datanodes...), c.Config.DatanodeStandbys...)); err != nil {
+	if err := start(append(append([]Node{}, c.Config.Datanodes...), c.Config.activeStandbys()...)); err != nil {
 		return err
 	}
 	return start(c.Config.Coordinators)

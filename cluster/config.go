@@ -27,6 +27,9 @@ type Node struct {
 	Dir string `mapstructure:"dir"`
 	// Of names the datanode a datanode standby follows.
 	Of string `mapstructure:"of"`
+	// Fenced marks a former datanode that lost its place to its standby: it
+	// is not started, and xlctl rejoin makes it a standby of the datanode.
+	Fenced bool `mapstructure:"fenced"`
 }
 
 // Addr is host:port.
@@ -193,8 +196,8 @@ func (c *Config) Validate() error {
 		if n.Dir != "" && !filepath.IsAbs(n.Dir) {
 			bad("%s %q: dir %q is not an absolute path", role, n.Name, n.Dir)
 		}
-		if role != RoleDatanodeStandby && n.Of != "" {
-			bad("%s %q: of applies to datanode standbys only", role, n.Name)
+		if role != RoleDatanodeStandby && (n.Of != "" || n.Fenced) {
+			bad("%s %q: of and fenced apply to datanode standbys only", role, n.Name)
 		}
 		if role != RoleDatanode && (n.Primary || n.Preferred) {
 			bad("%s %q: primary/preferred apply to datanodes only", role, n.Name)
@@ -225,10 +228,12 @@ func (c *Config) Validate() error {
 			bad("datanode standby %q: of (the datanode it follows) is empty", n.Name)
 		case role != RoleDatanode:
 			bad("datanode standby %q: of %q is not a datanode", n.Name, n.Of)
-		case followed[n.Of] != "":
+		case followed[n.Of] != "" && !n.Fenced:
 			bad("datanode standby %q: datanode %s already has standby %s", n.Name, n.Of, followed[n.Of])
 		}
-		followed[n.Of] = n.Name
+		if !n.Fenced {
+			followed[n.Of] = n.Name
+		}
 	}
 	if c.BinDir != "" && !filepath.IsAbs(c.BinDir) {
 		bad("bin_dir %q is not an absolute path", c.BinDir)
@@ -291,6 +296,9 @@ func (c *Config) YAML() []byte {
 		}
 		if n.Of != "" {
 			s += ", of: " + q(n.Of)
+		}
+		if n.Fenced {
+			s += ", fenced: true"
 		}
 		return s + "}"
 	}
@@ -356,11 +364,33 @@ func sortedKeys(m map[string]string) []string {
 // StandbyOf returns the standby of datanode name.
 func (c *Config) StandbyOf(name string) (Node, bool) {
 	for _, n := range c.DatanodeStandbys {
-		if n.Of == name {
+		if n.Of == name && !n.Fenced {
 			return n, true
 		}
 	}
 	return Node{}, false
+}
+
+// FencedOf returns the former datanode that name replaced, when the config
+// keeps one.
+func (c *Config) FencedOf(name string) (Node, bool) {
+	for _, n := range c.DatanodeStandbys {
+		if n.Of == name && n.Fenced {
+			return n, true
+		}
+	}
+	return Node{}, false
+}
+
+// activeStandbys are the datanode standbys that are not fenced.
+func (c *Config) activeStandbys() []Node {
+	var out []Node
+	for _, n := range c.DatanodeStandbys {
+		if !n.Fenced {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // HasGTMStandby reports whether the config has a GTM standby.

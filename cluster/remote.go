@@ -29,7 +29,7 @@ import (
 // admit the host xlctl runs on.
 
 // NodeVerbs are the verbs of `xlctl node`.
-var NodeVerbs = []string{"init", "start", "stop", "status", "clean", "role", "register", "check", "createdb", "sync", "promote", "replication"}
+var NodeVerbs = []string{"init", "start", "stop", "status", "clean", "role", "register", "check", "createdb", "sync", "promote", "replication", "rejoin"}
 
 // isLocalHost reports whether host is this machine: empty, localhost, a
 // loopback address, an address of one of its interfaces or its host name.
@@ -204,6 +204,8 @@ func (c *Cluster) NodeVerb(ctx context.Context, w io.Writer, verb, name, arg str
 		return c.coordinatorStep(ctx, n, verb, arg)
 	case "sync", "promote":
 		return c.pgStep(ctx, n, verb, arg)
+	case "rejoin":
+		return c.rewind(ctx, e, n)
 	case "replication":
 		list, err := c.replicationOf(ctx, n)
 		if err != nil {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -60,10 +59,23 @@ func (c *Cluster) initStandby(ctx context.Context, e *env, n Node) error {
 	if err := e.pgUser.chown(dir); err != nil {
 		return err
 	}
-	conninfo := fmt.Sprintf("host=%s port=%d user=%s application_name=%s connect_timeout=10", master.Host, master.Port, pgAccount(e), n.Name)
+	conninfo := c.primaryConninfo(e, master, n)
 	if err := runOut(c.pgCmd(ctx, e, n, false, "pg_basebackup", "-d", conninfo, "-D", dir, "-X", "stream", "-c", "fast", "--no-password")); err != nil {
 		return err
 	}
+	return c.standbyFiles(e, n, conninfo)
+}
+
+// primaryConninfo is how standby n reaches its datanode, under its name.
+func (c *Cluster) primaryConninfo(e *env, master, n Node) string {
+	return fmt.Sprintf("host=%s port=%d user=%s application_name=%s connect_timeout=10", master.Host, master.Port, pgAccount(e), n.Name)
+}
+
+// standbyFiles makes the data directory of n, a copy of its datanode's, a
+// standby's: its own port and sockets (the last lines of postgresql.conf
+// win), primary_conninfo, standby.signal; and its log.
+func (c *Cluster) standbyFiles(e *env, n Node, conninfo string) error {
+	dir := c.DataDir(n.Name)
 	conf := c.datanodeConf(n, e.dnSocket) + fmt.Sprintf("primary_conninfo = %s\nhot_standby = on\n", sqlString(conninfo))
 	if err := appendFile(filepath.Join(dir, "postgresql.conf"), conf); err != nil {
 		return err
@@ -76,6 +88,119 @@ func (c *Cluster) initStandby(ctx context.Context, e *env, n Node) error {
 		return err
 	}
 	return c.touchLog(e, n)
+}
+
+// rewind makes the fenced former datanode n, here, a standby of the datanode
+// that replaced it: stopped, then pg_rewind from that datanode, or, when
+// pg_rewind cannot (no wal_log_hints, WAL gone), a new base backup.
+func (c *Cluster) rewind(ctx context.Context, e *env, n Node) error {
+	master, _, _ := c.Config.Node(n.Of)
+	if _, ok := c.datanodePid(n); ok {
+		if err := c.stopDatanode(ctx, e, n, "immediate"); err != nil {
+			return err
+		}
+	}
+	dir := c.DataDir(n.Name)
+	if mconn, err := c.connectPG(ctx, e, master); err == nil { // its timeline in its control file (see promote)
+		_, err = mconn.Exec(ctx, "CHECKPOINT")
+		mconn.Close(context.Background())
+		if err != nil {
+			return fmt.Errorf("checkpoint on datanode %s: %w", master.Name, err)
+		}
+	}
+	c.say("pg_rewind %s from datanode %s (%s)", dir, master.Name, master.Addr())
+	source := fmt.Sprintf("host=%s port=%d user=%s dbname=postgres connect_timeout=10", master.Host, master.Port, pgAccount(e))
+	err := runOut(c.pgCmd(ctx, e, n, false, "pg_rewind", "--target-pgdata", dir, "--source-server", source))
+	if err == nil {
+		return c.standbyFiles(e, n, c.primaryConninfo(e, master, n))
+	}
+	c.say("pg_rewind cannot rejoin %s (%s); making it anew from a base backup.", n.Name, lastLine(err.Error()))
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	return c.initStandby(ctx, e, n)
+}
+
+// lastLine is the last line of a command's error: its own last words.
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	return s[strings.LastIndex(s, "\n")+1:]
+}
+
+// RejoinDatanode makes the fenced former datanode of name (the config keeps
+// it as NAME_fenced after a failover) a standby of the datanode again:
+// pg_rewind, or a new base backup, then streaming and synchronous; it takes
+// the name NAME_standby when that is free, and the coordinators learn it.
+func (c *Cluster) RejoinDatanode(ctx context.Context, name string) error {
+	if err := c.AdoptFailovers(ctx); err != nil {
+		return err
+	}
+	fenced, ok := c.Config.FencedOf(name)
+	if !ok {
+		return fmt.Errorf("rejoin datanode %s: the config keeps no former datanode of it (a failover leaves one, fenced)", name)
+	}
+	if sb, ok := c.Config.StandbyOf(name); ok {
+		return fmt.Errorf("rejoin datanode %s: it has a standby already (%s)", name, sb.Name)
+	}
+	n := fenced
+	n.Fenced = false
+	if _, _, taken := c.Config.Node(name + "_standby"); !taken {
+		n.Name = name + "_standby"
+	}
+	cfg := *c.Config
+	cfg.DatanodeStandbys = nil
+	for _, s := range c.Config.DatanodeStandbys {
+		if s.Name == fenced.Name {
+			s = n
+		}
+		cfg.DatanodeStandbys = append(cfg.DatanodeStandbys, s)
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("invalid config after the rejoin of %s: %w", n.Name, err)
+	}
+	prev := c.Config
+	c.Config = &cfg
+	err := c.rejoin(ctx, n)
+	if err != nil {
+		c.Config = prev
+		return fmt.Errorf("rejoin datanode %s: %w", name, err)
+	}
+	if err := c.writeConfig(&cfg); err != nil {
+		return err
+	}
+	for _, co := range cfg.Coordinators {
+		if err := c.coordinatorStep(ctx, co, "register", ""); err != nil {
+			return fmt.Errorf("%s is the standby of %s, but coordinator %s does not know it yet (xlctl register): %w", n.Name, name, co.Name, err)
+		}
+	}
+	c.say("%s (%s) is the synchronous standby of datanode %s again.", n.Name, n.Addr(), name)
+	return nil
+}
+
+// rejoin rewinds n on its host, starts it and makes it its datanode's
+// synchronous standby.
+func (c *Cluster) rejoin(ctx context.Context, n Node) error {
+	e, err := c.resolveFor([]Node{n})
+	if err != nil {
+		return err
+	}
+	if c.remote(n) {
+		if _, err := c.onHost(ctx, n, "rejoin"); err != nil {
+			return err
+		}
+	} else {
+		if err := c.prepareLocal(e, n); err != nil {
+			return err
+		}
+		if err := c.rewind(ctx, e, n); err != nil {
+			return err
+		}
+	}
+	if err := c.startNode(ctx, e, n, RoleDatanodeStandby); err != nil {
+		return err
+	}
+	master, _, _ := c.Config.Node(n.Of)
+	return c.pgStep(ctx, master, "sync", n.Name)
 }
 
 // touchLog creates a PostgreSQL node's log for pg_ctl -l, owned by the
@@ -140,25 +265,29 @@ func (c *Cluster) connectPG(ctx context.Context, e *env, n Node) (*pgx.Conn, err
 }
 
 func (c *Cluster) setSyncStandby(ctx context.Context, conn *pgx.Conn, n Node, standby string) error {
-	names := ""
-	if standby != "" {
-		c.say("Wait for standby %s to stream from %s", standby, n.Name)
+	// until waits (bounded) for the standby's row of pg_stat_replication to
+	// match cond.
+	until := func(what, cond string) error {
 		wctx, cancel := context.WithTimeout(ctx, streamWait)
 		defer cancel()
 		for {
-			var streaming bool
-			err := conn.QueryRow(wctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_replication WHERE application_name = $1 AND state = 'streaming')", standby).Scan(&streaming)
-			if err != nil {
-				return fmt.Errorf("standby %s does not stream from %s within %s: %w", standby, n.Name, streamWait, err)
-			}
-			if streaming {
-				break
+			var ok bool
+			err := conn.QueryRow(wctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_replication WHERE application_name = $1 AND "+cond+")", standby).Scan(&ok)
+			if err == nil && ok {
+				return nil
 			}
 			select {
 			case <-wctx.Done():
-				return fmt.Errorf("standby %s does not stream from %s within %s", standby, n.Name, streamWait)
+				return fmt.Errorf("standby %s is not %s of %s within %s (%v)", standby, what, n.Name, streamWait, err)
 			case <-time.After(100 * time.Millisecond):
 			}
+		}
+	}
+	names := ""
+	if standby != "" {
+		c.say("Wait for standby %s to stream from %s", standby, n.Name)
+		if err := until("streaming", "state = 'streaming'"); err != nil {
+			return err
 		}
 		names = sqlIdent(standby)
 	}
@@ -166,8 +295,13 @@ func (c *Cluster) setSyncStandby(ctx context.Context, conn *pgx.Conn, n Node, st
 	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = "+sqlString(names)); err != nil {
 		return err
 	}
-	_, err := conn.Exec(ctx, "SELECT pg_reload_conf()")
-	return err
+	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
+		return err
+	}
+	if standby == "" {
+		return nil
+	}
+	return until("the synchronous standby", "sync_state = 'sync'") // the reload takes a moment
 }
 
 // promote ends recovery on standby n (pg_promote waits for it) and drops
@@ -186,6 +320,11 @@ func (c *Cluster) promote(ctx context.Context, e *env, conn *pgx.Conn, n Node) e
 		if !done {
 			return fmt.Errorf("standby %s did not finish its promotion within 60s", n.Name)
 		}
+	}
+	// The control file shows the new timeline only after a checkpoint:
+	// pg_rewind of the old datanode (xlctl rejoin) needs it.
+	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+		return err
 	}
 	return c.setSyncStandby(ctx, conn, n, "")
 }
@@ -238,6 +377,11 @@ func (c *Cluster) Standbys(ctx context.Context) []StandbyStatus {
 	var out []StandbyStatus
 	for _, sb := range c.Config.DatanodeStandbys {
 		st := StandbyStatus{Name: sb.Name, Of: sb.Of}
+		if sb.Fenced {
+			st.State = "fenced: the datanode it was (xlctl rejoin datanode " + sb.Of + ")"
+			out = append(out, st)
+			continue
+		}
 		master, _, _ := c.Config.Node(sb.Of)
 		list, err := c.replicationOf(ctx, master)
 		st.Err = err
@@ -387,8 +531,11 @@ func (c *Cluster) gtmClaim(ctx context.Context, key, value string) (string, erro
 }
 
 // adoptFailover rewrites the config with standby sb as datanode name, under
-// that name, at the standby's address and directory, without a standby.
+// that name, at the standby's address and directory, without a standby; the
+// old datanode stays in it, fenced, as NAME_fenced (for xlctl rejoin).
 func (c *Cluster) adoptFailover(name string, sb Node) error {
+	old, _, _ := c.Config.Node(name)
+	fenced := Node{Name: name + "_fenced", Host: old.Host, Port: old.Port, Dir: c.DataDir(old.Name), Of: name, Fenced: true}
 	cfg := *c.Config
 	cfg.Datanodes = append([]Node{}, c.Config.Datanodes...)
 	for i := range cfg.Datanodes {
@@ -398,9 +545,15 @@ func (c *Cluster) adoptFailover(name string, sb Node) error {
 	}
 	cfg.DatanodeStandbys = nil
 	for _, n := range c.Config.DatanodeStandbys {
-		if n.Name != sb.Name {
+		if n.Name == fenced.Name {
+			c.say("Forgetting %s (%s, dir %s): a later failover fences datanode %s again.", n.Name, n.Addr(), n.Dir, name)
+		}
+		if n.Name != sb.Name && n.Name != fenced.Name {
 			cfg.DatanodeStandbys = append(cfg.DatanodeStandbys, n)
 		}
+	}
+	if _, _, taken := cfg.Node(fenced.Name); !taken {
+		cfg.DatanodeStandbys = append(cfg.DatanodeStandbys, fenced)
 	}
 	if err := c.writeConfig(&cfg); err != nil {
 		return fmt.Errorf("%s is datanode %s now, but the config could not be rewritten: %w", sb.Name, name, err)
@@ -424,7 +577,7 @@ func (c *Cluster) AdoptFailovers(ctx context.Context) error {
 		return nil
 	}
 	defer g.Close()
-	for _, sb := range slices.Clone(c.Config.DatanodeStandbys) {
+	for _, sb := range c.Config.activeStandbys() {
 		old, _, ok := c.Config.Node(sb.Of)
 		if !ok {
 			continue

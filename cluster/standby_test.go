@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -158,9 +159,20 @@ func failoverUnderLoad(t *testing.T, manual bool) {
 			t.Fatalf("coordinator %d: datanode1 is %s:%d (node_id %d), want the standby %s:%d under the same node_id %d", i+1, host, port, id, sb.Host, sb.Port, xcBefore)
 		}
 	}
+	var doubt []string
 	poll.Until(t, "no transaction in doubt", func() bool {
 		list, problems := c.Ctl.InDoubt(ctx)
-		return len(list) == 0 && len(problems) == 0
+		doubt = doubt[:0]
+		for _, d := range list {
+			doubt = append(doubt, fmt.Sprintf("%s on %s (%s, %v)", d.GID, d.Node, d.Decision, d.Age))
+		}
+		for _, p := range problems {
+			doubt = append(doubt, p.Error())
+		}
+		if len(doubt) > 0 {
+			t.Logf("in doubt: %s", strings.Join(doubt, "; "))
+		}
+		return len(doubt) == 0
 	})
 
 	rows, err := c2.Query(ctx, "SELECT tx, count(*), count(DISTINCT xc_node_id) FROM pairs GROUP BY tx")
@@ -197,12 +209,50 @@ func failoverUnderLoad(t *testing.T, manual bool) {
 	}
 	t.Logf("%d transactions there (%d acknowledged, %d over both datanodes), 0 lost, 0 partial", len(got), len(acked), both)
 
-	// The config now names the standby as datanode1, without a standby.
+	// The config now names the standby as datanode1, without a standby,
+	// and keeps the old datanode1, fenced.
 	reread, err := cluster.LoadConfig(c.Ctl.ConfigPath())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := reread.Datanodes[0]; n.Port != sb.Port || len(reread.DatanodeStandbys) != 1 || reread.DatanodeStandbys[0].Of != "datanode2" {
-		t.Fatalf("config after failover: datanode1 %+v, standbys %+v", n, reread.DatanodeStandbys)
+	fenced, ok := reread.FencedOf("datanode1")
+	if _, has := reread.StandbyOf("datanode1"); reread.Datanodes[0].Port != sb.Port || has || !ok || fenced.Port != c.Config.Datanodes[0].Port {
+		t.Fatalf("config after failover: datanodes %+v, standbys %+v", reread.Datanodes, reread.DatanodeStandbys)
 	}
+
+	// The old datanode1 comes back as the standby of the new one.
+	var out bytes.Buffer
+	c.Ctl.Out = &out
+	if err := c.Ctl.RejoinDatanode(ctx, "datanode1"); err != nil {
+		t.Fatalf("rejoin: %v\n%s", err, out.String())
+	}
+	how := "pg_rewind"
+	if strings.Contains(out.String(), "anew") {
+		how = "a new base backup (" + strings.TrimSpace(strings.SplitAfter(out.String(), "pg_rewind cannot")[1]) + ")"
+		how = how[:strings.IndexByte(how, '\n')]
+	}
+	for _, s := range c.Ctl.Standbys(ctx) {
+		if s.Of == "datanode1" && (s.Name != "datanode1_standby" || s.State != "streaming" || s.SyncState != "sync") {
+			t.Fatalf("after rejoin, standby of datanode1: %+v", s)
+		}
+	}
+	rejoined, err := pgx.Connect(ctx, fmt.Sprintf("host=127.0.0.1 port=%d user=%s dbname=postgres sslmode=disable", fenced.Port, c.User))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rejoined.Close(context.Background())
+	var onStandby, onDatanode int
+	if _, err := c1.Exec(ctx, "INSERT INTO pairs VALUES (-1, -1), (-2, -1)"); err != nil { // acknowledged once on the standby too
+		t.Fatal(err)
+	}
+	if err := rejoined.QueryRow(ctx, "SELECT count(*) FROM pairs").Scan(&onStandby); err != nil {
+		t.Fatal(err)
+	}
+	if err := c1.QueryRow(ctx, "EXECUTE DIRECT ON (datanode1) 'SELECT count(*) FROM pairs'").Scan(&onDatanode); err != nil {
+		t.Fatal(err)
+	}
+	if onStandby != onDatanode {
+		t.Fatalf("the rejoined standby has %d rows of pairs, datanode1 %d", onStandby, onDatanode)
+	}
+	t.Logf("rejoined by %s: %d rows on datanode1 and on its standby", how, onDatanode)
 }

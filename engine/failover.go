@@ -216,6 +216,11 @@ func promoteStandby(ctx context.Context, host string, port int, user string) err
 			return errors.New("the promotion did not finish within 60s")
 		}
 	}
+	// The control file shows the new timeline only after a checkpoint, which
+	// pg_rewind of the old datanode (xlctl rejoin) needs.
+	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+		return err
+	}
 	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = ''"); err != nil {
 		return err
 	}

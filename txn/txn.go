@@ -13,11 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/xlgo/xlgo/gtmclient"
 	"github.com/xlgo/xlgo/pgerr"
 )
@@ -220,6 +222,19 @@ func (m *Manager) twoPhase(ctx context.Context, b Backends, writers []string) (R
 		}
 	}
 	if first != nil {
+		// A participant whose PREPARE failed without its datanode's answer
+		// may have prepared it all the same (the answer lost with its
+		// connection, its datanode lost and failing over to a standby that
+		// has it): a logged abort lets the resolver roll it back at its next
+		// pass instead of after its grace. Best effort: without it the grace
+		// still ends it.
+		if slices.ContainsFunc(errs, fateUnknown) {
+			actx, cancel := context.WithTimeout(ctx, gtmWait)
+			if err := m.GTM.LogDecision(actx, gid, writers, false); err != nil {
+				m.log().Warn("could not log the abort of a failed prepare", "gid", gid, "err", err)
+			}
+			cancel()
+		}
 		m.abort(ctx, b, failed, prepared, gid)
 		return res, first
 	}
@@ -359,6 +374,20 @@ func (m *Manager) resolveSoon() {
 // inside a transaction is never pooled again).
 func (m *Manager) Abort(ctx context.Context, b Backends, nodes []string) {
 	m.abort(ctx, b, sorted(nodes), nil, "")
+}
+
+// fateUnknown tells whether a statement's error leaves it unknown whether the
+// datanode ran it: no answer of the datanode's own (the connection broke, the
+// datanode shut down or crashed under it, the statement cancelled by a bound).
+func fateUnknown(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return true
+	}
+	return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57") || strings.HasPrefix(pe.Code, "XX")
 }
 
 // abort rolls back open transactions and prepared ones (of gid), at once.

@@ -70,3 +70,26 @@ func newAddCmd(open func(bool) (*cluster.Cluster, error)) *cobra.Command {
 	add.AddCommand(sb)
 	return add
 }
+
+// newRejoinCmd is `xlctl rejoin datanode NAME`.
+func newRejoinCmd(open func(bool) (*cluster.Cluster, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rejoin datanode NAME",
+		Short: "Make the former datanode NAME lost to its standby (kept fenced in the config) its standby",
+		Long: `After a failover the config keeps the old datanode as NAME_fenced: it is not started and no
+coordinator reaches it. rejoin stops it if it runs, rewinds it with pg_rewind from the datanode that
+replaced it (or, when pg_rewind cannot, clones it anew with pg_basebackup), starts it as that
+datanode's synchronous standby under the name NAME_standby, and registers it on every coordinator.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] != "datanode" {
+				return fmt.Errorf("rejoin %s: only a datanode rejoins (xlctl rejoin datanode NAME)", args[0])
+			}
+			c, err := open(false)
+			if err != nil {
+				return err
+			}
+			return c.RejoinDatanode(cmd.Context(), args[1])
+		},
+	}
+}

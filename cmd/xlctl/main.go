@@ -269,6 +269,7 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 	root.AddCommand(regCmd)
 	root.AddCommand(newDeployCmd(open))
 	root.AddCommand(newAddCmd(open))
+	root.AddCommand(newRejoinCmd(open))
 	root.AddCommand(newNodeCmd(open, stdout))
 	root.AddCommand(newResolveCmd(open, stdout))
 	root.AddCommand(newFailoverCmd(open, stdout))

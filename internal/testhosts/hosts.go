@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -76,6 +77,7 @@ type Host struct {
 	ns    string
 	addr  netip.Addr
 	cgDir []string // the host's cgroup in each hierarchy it joins
+	sshd  *daemon  // its sshd, with Options.SSH
 }
 
 // daemon is a process the Net started and waits for.
@@ -369,3 +371,49 @@ func shellQuote(s string) string {
 
 // tempRoot holds the temp dirs of every Net, so that Sweep looks nowhere else.
 func tempRoot() string { return filepath.Join(os.TempDir(), "xlgo-testhosts") }
+
+// Crash kill -9s every process of h but its sshd, as a machine that went down
+// and came back up with only its sshd running: what ran there is gone, its
+// files stay. It returns once they are gone.
+func (h *Host) Crash() error {
+	keep := 0
+	if h.sshd != nil {
+		keep = h.sshd.cmd.Process.Pid
+	}
+	left := func() []int {
+		var pids []int
+		for _, dir := range h.cgDir {
+			for _, pid := range procs(dir) {
+				if pid != keep && !slices.Contains(pids, pid) {
+					pids = append(pids, pid)
+				}
+			}
+		}
+		return pids
+	}
+	for range 10 { // what a dying process forks meanwhile goes too
+		pids := left()
+		if len(pids) == 0 {
+			return nil
+		}
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		within(time.Second, func() bool { return len(left()) == 0 })
+	}
+	if pids := left(); len(pids) > 0 {
+		return fmt.Errorf("testhosts: %s: processes %v outlive kill -9", h.name, pids)
+	}
+	return nil
+}
+
+// Isolate cuts h off the network, or with cut false joins it again: its
+// link to the switch goes down (up). Its processes run on, unreachable, as
+// on the far side of a partition.
+func (h *Host) Isolate(ctx context.Context, cut bool) error {
+	state := "up"
+	if cut {
+		state = "down"
+	}
+	return h.net.ip(ctx, "-n", h.net.swNS, "link", "set", h.name, state)
+}

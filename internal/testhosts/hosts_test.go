@@ -543,3 +543,36 @@ func TestCgroupFiles(t *testing.T) {
 		})
 	}
 }
+
+// Isolate makes a host unreachable and back; Crash ends everything on it
+// but its sshd.
+func TestIsolateAndCrash(t *testing.T) {
+	nt := ForTest(t, 2, Options{SSH: true})
+	h1 := nt.Host("h1")
+	addr := startEcho(t, h1, 7000)
+	if got, err := roundTrip(addr.String(), "a"); err != nil || !strings.HasPrefix(got, "a ") {
+		t.Fatalf("before: %q, %v", got, err)
+	}
+	ctx := context.Background()
+	if err := h1.Isolate(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := roundTrip(addr.String(), "b"); err == nil {
+		t.Fatal("an isolated host answered")
+	}
+	if err := h1.Isolate(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := roundTrip(addr.String(), "c"); err != nil || !strings.HasPrefix(got, "c ") {
+		t.Fatalf("joined again: %q, %v", got, err)
+	}
+	if err := h1.Crash(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := roundTrip(addr.String(), "d"); err == nil {
+		t.Fatal("the echo server outlived the crash")
+	}
+	if out, err := h1.SSH(ctx, "true").CombinedOutput(); err != nil {
+		t.Fatalf("ssh after the crash: %v %s", err, out)
+	}
+}

@@ -75,6 +75,7 @@ func (nt *Net) startSSH(ctx context.Context) error {
 			return fmt.Errorf("testhosts: start sshd on %s: %w", h.name, err)
 		}
 		daemons = append(daemons, d)
+		h.sshd = d
 
 		hostPub, err := os.ReadFile(hostKey + ".pub")
 		if err != nil {
