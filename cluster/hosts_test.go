@@ -28,62 +28,20 @@ import (
 // verification runs through both coordinators, a host that cannot be reached
 // is named, and stop and clean leave nothing behind.
 func TestClusterOverSSH(t *testing.T) {
-	pgBin := clustertest.RequirePostgres(t)
-	bin := clustertest.Binaries(t)
 	nt := testhosts.ForTest(t, 3, testhosts.Options{CPU: 1, SSH: true})
 	h1, h2, h3 := nt.Host("h1").Addr().String(), nt.Host("h2").Addr().String(), nt.Host("h3").Addr().String()
-
-	// Distinct ports although the hosts' addresses differ: the Unix sockets
-	// of every host share one directory.
-	ports, err := cluster.FreePorts(5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	work, err := os.MkdirTemp("", "xlgo-ssh-test-") // PostgreSQL's account enters it
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(work, 0o755)
-	t.Cleanup(func() {
-		if !t.Failed() {
-			os.RemoveAll(work)
-		}
-	})
-	home := filepath.Join(work, "home")
-	cfg := cluster.DefaultConfig()
-	cfg.PgBin = pgBin
-	cfg.SSH = "ssh -F " + nt.SSHConfig()
-	cfg.BinDir = filepath.Join(work, "remote-bin")
+	sc := newSSHCluster(t, nt, 5)
+	cfg, ports, work, home, bin := sc.cfg, sc.ports, sc.work, sc.home, sc.bin
 	cfg.GTM = cluster.Node{Name: "gtm", Host: h1, Port: ports[0]}
 	cfg.Coordinators = []cluster.Node{{Name: "coord1", Host: h2, Port: ports[1]}, {Name: "coord2", Host: h3, Port: ports[2]}}
 	cfg.Datanodes = []cluster.Node{
 		{Name: "datanode1", Host: h2, Port: ports[3], Primary: true, Preferred: true, Dir: filepath.Join(work, "dn1-data")},
 		{Name: "datanode2", Host: h3, Port: ports[4]},
 	}
-	// Clients from the hosts' network are trusted, as loopback is by default.
-	cfg.Auth.Rules = []cluster.HBARule{
-		{Type: "local", Method: "trust"},
-		{Type: "host", Address: "127.0.0.1/32", Method: "trust"},
-		{Type: "host", Address: nt.Subnet().String(), Method: "trust"},
-	}
-	cfgPath := filepath.Join(work, "xlgo.yaml")
-	if err := os.WriteFile(cfgPath, cfg.YAML(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	sc.write()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	xlctl := func(args ...string) (string, error) {
-		cmd := osexec.CommandContext(ctx, filepath.Join(bin, "xlctl"), append([]string{"--home", home, "--config", cfgPath, "--bin", bin}, args...)...)
-		cmd.Env = cluster.CleanEnv()
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
-	stopped := false
-	t.Cleanup(func() { // before the hosts are closed
-		if !stopped {
-			xlctl("stop", "-m", "immediate")
-		}
-	})
+	xlctl := func(args ...string) (string, error) { return sc.xlctl(ctx, args...) }
 
 	out, err := xlctl("deploy")
 	if err != nil {
@@ -197,7 +155,7 @@ func TestClusterOverSSH(t *testing.T) {
 	}
 	t.Logf("xlctl status with an unreachable host:\n%s", out)
 
-	stopped = true
+	sc.stopped = true
 	if out, err = xlctl("stop"); err != nil {
 		t.Fatalf("stop: %v\n%s", err, out)
 	}
@@ -216,6 +174,68 @@ func TestClusterOverSSH(t *testing.T) {
 			t.Errorf("%s is still there after clean", d)
 		}
 	}
+}
+
+// sshCluster is a cluster on simulated hosts that the xlctl binary works
+// on from outside them, over each host's sshd, as a user's xlctl does.
+type sshCluster struct {
+	cfg                      *cluster.Config
+	ports                    []int
+	work, home, cfgPath, bin string
+	stopped                  bool // the test stopped it itself
+}
+
+// newSSHCluster makes the work directory and a config for nt's hosts with
+// nports free ports; the test fills in the nodes and calls write. The
+// cluster is stopped (immediate) when the test ends.
+func newSSHCluster(t *testing.T, nt *testhosts.Net, nports int) *sshCluster {
+	t.Helper()
+	sc := &sshCluster{bin: clustertest.Binaries(t)}
+	pgBin := clustertest.RequirePostgres(t)
+	// Distinct ports although the hosts' addresses differ: the Unix sockets
+	// of every host share one directory.
+	var err error
+	if sc.ports, err = cluster.FreePorts(nports); err != nil {
+		t.Fatal(err)
+	}
+	if sc.work, err = os.MkdirTemp("", "xlgo-ssh-test-"); err != nil { // PostgreSQL's account enters it
+		t.Fatal(err)
+	}
+	os.Chmod(sc.work, 0o755)
+	sc.home, sc.cfgPath = filepath.Join(sc.work, "home"), filepath.Join(sc.work, "xlgo.yaml")
+	sc.cfg = cluster.DefaultConfig()
+	sc.cfg.PgBin = pgBin
+	sc.cfg.SSH = "ssh -F " + nt.SSHConfig()
+	sc.cfg.BinDir = filepath.Join(sc.work, "remote-bin")
+	// Clients from the hosts' network are trusted, as loopback is by default.
+	sc.cfg.Auth.Rules = []cluster.HBARule{
+		{Type: "local", Method: "trust"},
+		{Type: "host", Address: "127.0.0.1/32", Method: "trust"},
+		{Type: "host", Address: nt.Subnet().String(), Method: "trust"},
+	}
+	t.Cleanup(func() { // before the hosts are closed
+		if !sc.stopped {
+			sc.xlctl(context.Background(), "stop", "-m", "immediate")
+		}
+		if !t.Failed() {
+			os.RemoveAll(sc.work)
+		}
+	})
+	return sc
+}
+
+func (sc *sshCluster) write() {
+	if err := os.WriteFile(sc.cfgPath, sc.cfg.YAML(), 0o644); err != nil {
+		panic(err)
+	}
+}
+
+// xlctl runs the xlctl binary on the cluster.
+func (sc *sshCluster) xlctl(ctx context.Context, args ...string) (string, error) {
+	cmd := osexec.CommandContext(ctx, filepath.Join(sc.bin, "xlctl"), append([]string{"--home", sc.home, "--config", sc.cfgPath, "--bin", sc.bin}, args...)...)
+	cmd.Env = cluster.CleanEnv()
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // pidOf reads the pid of a running node from the cluster's files.

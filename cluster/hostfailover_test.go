@@ -1,0 +1,315 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/xlgo/xlgo/cluster"
+	"github.com/xlgo/xlgo/internal/testhosts"
+)
+
+// TestFailoverOnHosts loses a datanode master's host under a bank load on
+// four simulated hosts worked on over ssh: h1 holds the gtm, coord1 and
+// datanode2; h2 coord2 and datanode2's standby; h3 datanode1; h4 its
+// standby. First h3 crashes (kill -9 of everything on it but its sshd), then,
+// once it has rejoined as datanode1's standby, h4 (datanode1 by then) is cut
+// off the network with its processes running. Each time the coordinators fail
+// datanode1 over by themselves within 15 s, transfers go on through both
+// coordinators, every acknowledged transfer is there (0 lost), the books
+// balance, nothing stays in doubt, and the lost host rejoins as the standby.
+func TestFailoverOnHosts(t *testing.T) {
+	nt := testhosts.ForTest(t, 4, testhosts.Options{SSH: true})
+	addr := func(h string) string { return nt.Host(h).Addr().String() }
+	sc := newSSHCluster(t, nt, 7)
+	cfg, p := sc.cfg, sc.ports
+	cfg.GTM = cluster.Node{Name: "gtm", Host: addr("h1"), Port: p[0]}
+	cfg.Coordinators = []cluster.Node{{Name: "coord1", Host: addr("h1"), Port: p[1]}, {Name: "coord2", Host: addr("h2"), Port: p[2]}}
+	cfg.Datanodes = []cluster.Node{
+		{Name: "datanode1", Host: addr("h3"), Port: p[3], Primary: true, Preferred: true},
+		{Name: "datanode2", Host: addr("h1"), Port: p[4]},
+	}
+	cfg.DatanodeStandbys = []cluster.Node{
+		{Name: "datanode1_standby", Of: "datanode1", Host: addr("h4"), Port: p[5]},
+		{Name: "datanode2_standby", Of: "datanode2", Host: addr("h2"), Port: p[6]},
+	}
+	sc.write()
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	if out, err := sc.xlctl(ctx, "init"); err != nil {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	b := newBank(t, ctx, cfg)
+
+	for _, fault := range []struct {
+		name, host string
+		do         func(h *testhosts.Host) error
+		heal       func(h *testhosts.Host) error
+	}{
+		{"crash", "h3", func(h *testhosts.Host) error { return h.Crash() }, nil},
+		{"partition", "h4", func(h *testhosts.Host) error { return h.Isolate(ctx, true) }, func(h *testhosts.Host) error { return h.Isolate(ctx, false) }},
+	} {
+		h := nt.Host(fault.host)
+		var standby int // datanode1's standby's port, where it goes
+		for _, n := range []int{p[3], p[5]} {
+			if fault.host == "h3" && n == p[5] || fault.host == "h4" && n == p[3] {
+				standby = n
+			}
+		}
+		b.run(2)
+		time.Sleep(2 * time.Second)
+		if err := fault.do(h); err != nil {
+			t.Fatal(err)
+		}
+		lost := time.Now()
+		b.waitPort(t, "datanode1", standby, 15*time.Second)
+		took := time.Since(lost)
+		before := b.acked.Load()
+		deadline := time.Now().Add(30 * time.Second)
+		for b.acked.Load() < before+50 && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		failed := b.stop()
+		if b.acked.Load() < before+50 {
+			t.Fatalf("%s: fewer than 50 transfers after the failover (%d)", fault.name, b.acked.Load()-before)
+		}
+		if fault.heal != nil {
+			if err := fault.heal(h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b.check(t)
+		waitNoDoubt(t, ctx, sc)
+		t.Logf("%s of %s: failover in %v; %d transfers acknowledged, %d failed while it ran, 0 lost, books balance",
+			fault.name, fault.host, took.Round(100*time.Millisecond), b.acked.Load(), failed)
+		if out, err := sc.xlctl(ctx, "rejoin", "datanode", "datanode1"); err != nil {
+			t.Fatalf("%s: rejoin: %v\n%s", fault.name, err, out)
+		}
+		out, err := sc.xlctl(ctx, "status")
+		if err != nil || !strings.Contains(out, "datanode1_standby") || !strings.Contains(out, "streaming") {
+			t.Fatalf("%s: status after rejoin: %v\n%s", fault.name, err, out)
+		}
+	}
+}
+
+// waitNoDoubt waits (30 s) for xlctl status to find no in-doubt transaction.
+func waitNoDoubt(t *testing.T, ctx context.Context, sc *sshCluster) {
+	t.Helper()
+	var out string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		var err error
+		if out, err = sc.xlctl(ctx, "status"); err == nil && strings.Contains(out, "No in-doubt transactions.") && !strings.Contains(out, "Problem") {
+			return
+		}
+	}
+	t.Fatalf("in-doubt transactions remain:\n%s", out)
+}
+
+// bank moves money between 100 accounts through every coordinator; every
+// transfer also records itself, so that the books can be checked against
+// what the clients were told.
+type bank struct {
+	ctx      context.Context
+	dsns     []string
+	acked    atomic.Int64
+	mu       sync.Mutex
+	ackedIDs map[int64]bool
+	failed   atomic.Int64
+	nextID   atomic.Int64
+	quit     chan struct{}
+	wg       sync.WaitGroup
+}
+
+const bankAccounts, bankStart = 100, 1000
+
+func newBank(t *testing.T, ctx context.Context, cfg *cluster.Config) *bank {
+	b := &bank{ctx: ctx, ackedIDs: map[int64]bool{}}
+	for _, co := range cfg.Coordinators {
+		b.dsns = append(b.dsns, fmt.Sprintf("host=%s port=%d user=%s dbname=postgres sslmode=disable connect_timeout=5",
+			co.Host, co.Port, cluster.New("", cfg).ClientUser()))
+	}
+	conn := b.connect(t, 0)
+	defer conn.Close(context.Background())
+	for _, sql := range []string{
+		"CREATE TABLE accounts (id int PRIMARY KEY, balance int) DISTRIBUTE BY HASH (id)",
+		"CREATE TABLE transfers (id int8 PRIMARY KEY, a int, b int, amount int) DISTRIBUTE BY HASH (id)",
+		fmt.Sprintf("INSERT INTO accounts SELECT g, %d FROM generate_series(1, %d) g", bankStart, bankAccounts),
+	} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	return b
+}
+
+func (b *bank) connect(t *testing.T, i int) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(b.ctx, b.dsns[i])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// run starts per clients on every coordinator.
+func (b *bank) run(per int) {
+	b.quit = make(chan struct{})
+	for i := range b.dsns {
+		for range per {
+			b.wg.Add(1)
+			go b.client(i)
+		}
+	}
+}
+
+// stop ends the clients and returns how many transfers failed.
+func (b *bank) stop() int64 {
+	close(b.quit)
+	b.wg.Wait()
+	return b.failed.Swap(0)
+}
+
+func (b *bank) client(i int) {
+	defer b.wg.Done()
+	var conn *pgx.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close(context.Background())
+		}
+	}()
+	for {
+		select {
+		case <-b.quit:
+			return
+		default:
+		}
+		if conn == nil {
+			c, err := pgx.Connect(b.ctx, b.dsns[i])
+			if err != nil {
+				time.Sleep(200 * time.Millisecond)
+				continue
+			}
+			conn = c
+		}
+		id := b.nextID.Add(1)
+		from, to := 1+rand.IntN(bankAccounts), 1+rand.IntN(bankAccounts)
+		err := b.transfer(conn, id, from, to, 1+rand.IntN(10))
+		if err == nil {
+			b.mu.Lock()
+			b.ackedIDs[id] = true
+			b.mu.Unlock()
+			b.acked.Add(1)
+			continue
+		}
+		b.failed.Add(1)
+		if conn.IsClosed() || errors.Is(err, context.DeadlineExceeded) {
+			conn.Close(context.Background())
+			conn = nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (b *bank) transfer(conn *pgx.Conn, id int64, from, to, amount int) error {
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.Background())
+	for _, s := range []struct {
+		sql  string
+		args []any
+	}{
+		{"UPDATE accounts SET balance = balance - $1 WHERE id = $2", []any{amount, from}},
+		{"UPDATE accounts SET balance = balance + $1 WHERE id = $2", []any{amount, to}},
+		{"INSERT INTO transfers VALUES ($1, $2, $3, $4)", []any{id, from, to, amount}},
+	} {
+		if _, err := tx.Exec(ctx, s.sql, s.args...); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+// waitPort waits until every coordinator has node at port.
+func (b *bank) waitPort(t *testing.T, node string, port int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for i := range b.dsns {
+		for {
+			got, err := func() (int, error) {
+				ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
+				defer cancel()
+				conn, err := pgx.Connect(ctx, b.dsns[i])
+				if err != nil {
+					return 0, err
+				}
+				defer conn.Close(context.Background())
+				var p int
+				return p, conn.QueryRow(ctx, "SELECT node_port FROM pgxc_node WHERE node_name = $1", node).Scan(&p)
+			}()
+			if err == nil && got == port {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("coordinator %d: %s not failed over within %s (port %d, %v)", i+1, node, within, got, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+}
+
+// check: every acknowledged transfer is there, the money is all there, and
+// every account's balance is what the recorded transfers make it (so no
+// transfer is there in part).
+func (b *bank) check(t *testing.T) {
+	t.Helper()
+	conn := b.connect(t, 0)
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(b.ctx, "SELECT id FROM transfers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		t.Fatal(err)
+	}
+	there := map[int64]bool{}
+	for _, id := range ids {
+		there[id] = true
+	}
+	b.mu.Lock()
+	lost := 0
+	for id := range b.ackedIDs {
+		if !there[id] {
+			lost++
+		}
+	}
+	b.mu.Unlock()
+	if lost > 0 {
+		t.Fatalf("%d acknowledged transfers lost", lost)
+	}
+	var total, wrong int
+	if err := conn.QueryRow(b.ctx, "SELECT sum(balance) FROM accounts").Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	err = conn.QueryRow(b.ctx, fmt.Sprintf(`SELECT count(*) FROM accounts a WHERE balance <> %d
+		- coalesce((SELECT sum(amount) FROM transfers WHERE transfers.a = a.id), 0)
+		+ coalesce((SELECT sum(amount) FROM transfers WHERE transfers.b = a.id), 0)`, bankStart)).Scan(&wrong)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != bankAccounts*bankStart || wrong != 0 {
+		t.Fatalf("books: total %d (want %d), %d accounts disagree with the transfers", total, bankAccounts*bankStart, wrong)
+	}
+}
