@@ -454,6 +454,12 @@ func (c *Cluster) FailoverDatanode(ctx context.Context, name string) error {
 		return fmt.Errorf("failover datanode %s: it has no standby (datanode_standbys, or xlctl add standby)", name)
 	}
 	from, to := old.Addr(), sb.Addr()
+	if async, err := c.standbyAsync(ctx, old, sb); err != nil || async {
+		if err == nil {
+			err = fmt.Errorf("its standby %s is not synchronous: it was lost and the datanode went on without it, so it may lack acknowledged commits (it is synchronous again once it streams and has caught up)", sb.Name)
+		}
+		return fmt.Errorf("failover datanode %s: %w", name, err)
+	}
 	won, err := c.gtmClaim(ctx, failoverKey(name, from), "xlctl "+to)
 	if err != nil {
 		return fmt.Errorf("failover datanode %s: claim it at the gtm: %w", name, err)
@@ -515,6 +521,21 @@ const promoteWait = 2 * time.Minute
 // standby serves, its address.
 func failoverKey(node, addr string) string     { return "failover " + node + " from " + addr }
 func failoverDoneKey(node, addr string) string { return failoverKey(node, addr) + " done" }
+
+// standbyAsync reads the gtm's record of whether datanode n runs without
+// its standby sb (the coordinators record it when they stop waiting for a
+// lost standby; engine/failover.go): the last of "sync N A->B #k" is odd.
+func (c *Cluster) standbyAsync(ctx context.Context, n, sb Node) (bool, error) {
+	for k := 1; ; k++ {
+		v, err := c.gtmClaim(ctx, fmt.Sprintf("sync %s %s->%s #%d", n.Name, n.Addr(), sb.Addr(), k), "")
+		if err != nil {
+			return false, err
+		}
+		if v == "" {
+			return k%2 == 0, nil
+		}
+	}
+}
 
 // gtmClaim makes a claim at the cluster's gtm ("" value: reads it).
 func (c *Cluster) gtmClaim(ctx context.Context, key, value string) (string, error) {

@@ -3,7 +3,10 @@ package cluster_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -255,4 +258,85 @@ func failoverUnderLoad(t *testing.T, manual bool) {
 		t.Fatalf("the rejoined standby has %d rows of pairs, datanode1 %d", onStandby, onDatanode)
 	}
 	t.Logf("rejoined by %s: %d rows on datanode1 and on its standby", how, onDatanode)
+}
+
+// A lost synchronous standby does not hold its datanode's commits: after
+// --failover-after the coordinators record at the gtm that the datanode goes
+// on without it and make it do so; when the standby is back and has caught
+// up it is synchronous again. While it is not, the datanode is not failed
+// over when it is lost, since its standby may lack acknowledged commits.
+func TestSyncStandbyLoss(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Coordinators: 2, Datanodes: 2, DatanodeStandbys: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.CoordDSN(0, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "CREATE TABLE w (id int PRIMARY KEY) DISTRIBUTE BY HASH (id)"); err != nil {
+		t.Fatal(err)
+	}
+	next := 0
+	write := func(within time.Duration) time.Duration { // 20 rows: some on each datanode
+		t.Helper()
+		start := time.Now()
+		wctx, cancel := context.WithTimeout(ctx, within)
+		defer cancel()
+		if _, err := conn.Exec(wctx, "INSERT INTO w SELECT generate_series($1::int, $1::int + 19)", next); err != nil {
+			t.Fatalf("a write with datanode1's standby gone did not finish within %s: %v", within, err)
+		}
+		next += 20
+		return time.Since(start)
+	}
+	syncOf := func() string {
+		for _, s := range c.Ctl.Standbys(ctx) {
+			if s.Of == "datanode1" {
+				return s.State + " " + s.SyncState
+			}
+		}
+		return ""
+	}
+	write(10 * time.Second)
+
+	c.KillPostgres(t, "datanode1_standby")
+	took := write(30 * time.Second)
+	t.Logf("a write with the synchronous standby gone took %v", took.Round(100*time.Millisecond))
+
+	c.StartStopped(t)
+	poll.Until(t, "the standby synchronous again", func() bool { return syncOf() == "streaming sync" })
+	write(10 * time.Second)
+
+	c.KillPostgres(t, "datanode1_standby")
+	write(30 * time.Second)
+	c.KillDatanode(t, 0)
+	time.Sleep(12 * time.Second) // more than --failover-after and a probe
+	// pgxc_node is read where the statement runs on the preferred datanode,
+	// which is gone: the coordinators' own files tell.
+	for _, co := range c.Config.Coordinators {
+		data, err := os.ReadFile(filepath.Join(c.Ctl.DataDir(co.Name), "pgxc_node.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var file struct {
+			Nodes []struct {
+				Name string
+				Port int
+			}
+		}
+		if err := json.Unmarshal(data, &file); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range file.Nodes {
+			if n.Name == "datanode1" && n.Port != c.Config.Datanodes[0].Port {
+				t.Fatalf("%s: datanode1 was failed over to a standby that was not synchronous (port %d)", co.Name, n.Port)
+			}
+		}
+	}
+	if log := c.LogTail("coord1", 200) + c.LogTail("coord2", 200); !strings.Contains(log, "not failing over") {
+		t.Fatalf("no coordinator says why it does not fail datanode1 over:\n%s", c.LogTail("coord1", 20))
+	}
+	if err := c.Ctl.FailoverDatanode(ctx, "datanode1"); err == nil || !strings.Contains(err.Error(), "not synchronous") {
+		t.Fatalf("xlctl failover datanode with a standby that is not synchronous: %v", err)
+	}
 }

@@ -31,6 +31,16 @@ import (
 // commit on its own since its standby left it anyway. While a datanode is
 // lost, a statement that needs a new connection to it waits (up to Wait)
 // for the failover instead of failing at once.
+//
+// A synchronous standby that is lost would hold every commit of its datanode
+// forever. Once it has not answered for After, the coordinators first record
+// at the gtm that the datanode runs without a synchronous standby, then make
+// the datanode run so (synchronous_standby_names = ''); a datanode in that
+// state is never failed over, since its standby may lack acknowledged
+// commits. When the standby streams again, the datanode waits for it again,
+// and once the standby has all the WAL written until then, the gtm records it
+// synchronous again. These records are claims too: "sync NODE A->B #k" for
+// k = 1, 2, ..., "async" for odd k and "sync" for even k.
 
 // FailoverOptions tune automatic failover; After 0 turns it off.
 type FailoverOptions struct {
@@ -53,6 +63,7 @@ type failoverMonitor struct {
 
 	mu      sync.Mutex
 	down    map[string]time.Time // node -> when it first failed a probe at its address
+	sbDown  map[string]time.Time // node -> when its standby first failed a probe
 	running map[string]bool      // node -> a takeover runs
 	changed chan struct{}        // closed when a node was repointed
 }
@@ -69,7 +80,7 @@ func (c *Coordinator) StartFailover(ctx context.Context, o FailoverOptions) {
 	if o.Wait <= 0 {
 		o.Wait = 30 * time.Second
 	}
-	m := &failoverMonitor{co: c, opts: o, down: map[string]time.Time{}, running: map[string]bool{}, changed: make(chan struct{})}
+	m := &failoverMonitor{co: c, opts: o, down: map[string]time.Time{}, sbDown: map[string]time.Time{}, running: map[string]bool{}, changed: make(chan struct{})}
 	c.Pool.SetFailover(m.await)
 	go m.run(ctx)
 }
@@ -108,6 +119,7 @@ func (m *failoverMonitor) check(ctx context.Context, n catalog.Node) {
 		m.mu.Lock()
 		delete(m.down, n.Name)
 		m.mu.Unlock()
+		m.checkStandby(ctx, n)
 		return
 	}
 	m.mu.Lock()
@@ -168,6 +180,12 @@ func (m *failoverMonitor) takeOver(ctx context.Context, n catalog.Node) error {
 	from, to := addrOf(n.Host, n.Port), addrOf(n.StandbyHost, n.StandbyPort)
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
+	if _, async, err := m.syncState(ctx, n); err != nil || async {
+		if err == nil {
+			err = errors.New("its standby is not synchronous (it was lost, and the datanode went on without it): it may lack acknowledged commits; fail over by hand if that is acceptable")
+		}
+		return fmt.Errorf("not failing over: %w", err)
+	}
 	mine := m.co.Name + " " + to
 	won, err := m.co.GTM.Claim(ctx, failoverKey(n.Name, from), mine)
 	if err != nil {
@@ -191,14 +209,7 @@ func (m *failoverMonitor) takeOver(ctx context.Context, n catalog.Node) error {
 // promoteStandby ends recovery on the standby at host:port and clears the
 // synchronous standby it carried over from its datanode.
 func promoteStandby(ctx context.Context, host string, port int, user string) error {
-	cc, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d dbname=postgres sslmode=disable connect_timeout=10 application_name='xlgo failover'", host, port))
-	if err != nil {
-		return err
-	}
-	if user != "" {
-		cc.User = user
-	}
-	conn, err := pgx.ConnectConfig(ctx, cc)
+	conn, err := connectPG(ctx, host, port, user)
 	if err != nil {
 		return err
 	}
@@ -295,4 +306,133 @@ func (m *failoverMonitor) await(ctx context.Context, node, host string, port int
 func describeFailover(claim string) string {
 	who, to, _ := strings.Cut(claim, " ")
 	return fmt.Sprintf("coordinator %s, to %s", who, to)
+}
+
+// syncKey is the k-th change of whether datanode n (at its address) waits
+// for its standby.
+func syncKey(n catalog.Node, k int) string {
+	return fmt.Sprintf("sync %s %s->%s #%d", n.Name, addrOf(n.Host, n.Port), addrOf(n.StandbyHost, n.StandbyPort), k)
+}
+
+// syncState reads the gtm's record of whether n waits for its standby: k
+// changes so far, async when the last one made it stop.
+func (m *failoverMonitor) syncState(ctx context.Context, n catalog.Node) (k int, async bool, err error) {
+	for {
+		v, err := m.co.GTM.Claim(ctx, syncKey(n, k+1), "")
+		if err != nil {
+			return 0, false, err
+		}
+		if v == "" {
+			return k, k%2 == 1, nil
+		}
+		k++
+	}
+}
+
+// checkStandby probes datanode n's standby: lost for After, n stops
+// waiting for it; streaming again, n waits for it again.
+func (m *failoverMonitor) checkStandby(ctx context.Context, n catalog.Node) {
+	ok := probe(ctx, addrOf(n.StandbyHost, n.StandbyPort), max(m.opts.Probe, time.Second)) == nil
+	m.mu.Lock()
+	since, was := m.sbDown[n.Name]
+	switch {
+	case ok:
+		delete(m.sbDown, n.Name)
+	case !was:
+		m.sbDown[n.Name] = time.Now()
+	}
+	m.mu.Unlock()
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var err error
+	switch {
+	case !ok && was && time.Since(since) >= m.opts.After:
+		err = m.unsync(cctx, n)
+	case ok:
+		err = m.resync(cctx, n)
+	}
+	if err != nil {
+		m.co.Logger.Warn("synchronous standby", "datanode", n.Name, "err", err)
+	}
+}
+
+// unsync records at the gtm that n runs without its synchronous standby,
+// then makes it do so.
+func (m *failoverMonitor) unsync(ctx context.Context, n catalog.Node) error {
+	k, async, err := m.syncState(ctx, n)
+	if err != nil {
+		return err
+	}
+	if !async {
+		v, err := m.co.GTM.Claim(ctx, syncKey(n, k+1), "async")
+		if err != nil || v != "async" {
+			return err
+		}
+		m.co.Logger.Warn("standby lost: the datanode goes on without a synchronous standby, and cannot fail over until it is back",
+			"datanode", n.Name, "standby", addrOf(n.StandbyHost, n.StandbyPort), "after", m.opts.After)
+	}
+	return m.setSync(ctx, n, "")
+}
+
+// resync makes n wait for its standby again once the standby streams, and,
+// when the standby has every WAL record written until then, records at the
+// gtm that it is synchronous again.
+func (m *failoverMonitor) resync(ctx context.Context, n catalog.Node) error {
+	k, async, err := m.syncState(ctx, n)
+	if err != nil || !async {
+		return err
+	}
+	conn, err := connectPG(ctx, n.Host, n.Port, m.opts.User)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	var streaming bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_replication WHERE state = 'streaming')").Scan(&streaming); err != nil || !streaming {
+		return err
+	}
+	if err := m.setSync(ctx, n, "*"); err != nil {
+		return err
+	}
+	var caught bool
+	err = conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_replication
+		WHERE sync_state = 'sync' AND flush_lsn >= pg_current_wal_lsn())`).Scan(&caught)
+	if err != nil || !caught {
+		return err // the next probe looks again
+	}
+	if _, err := m.co.GTM.Claim(ctx, syncKey(n, k+1), "sync"); err != nil {
+		return err
+	}
+	m.co.Logger.Info("standby back: the datanode waits for it again", "datanode", n.Name, "standby", addrOf(n.StandbyHost, n.StandbyPort))
+	return nil
+}
+
+// setSync sets synchronous_standby_names on datanode n.
+func (m *failoverMonitor) setSync(ctx context.Context, n catalog.Node, names string) error {
+	conn, err := connectPG(ctx, n.Host, n.Port, m.opts.User)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	var cur string
+	if err := conn.QueryRow(ctx, "SHOW synchronous_standby_names").Scan(&cur); err != nil || cur == names {
+		return err
+	}
+	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = "+quoteLiteral(names)); err != nil {
+		return err
+	}
+	_, err = conn.Exec(ctx, "SELECT pg_reload_conf()")
+	return err
+}
+
+// connectPG connects to the PostgreSQL at host:port as user (a superuser).
+func connectPG(ctx context.Context, host string, port int, user string) (*pgx.Conn, error) {
+	cc, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d dbname=postgres sslmode=disable connect_timeout=10 application_name='xlgo failover'", host, port))
+	if err != nil {
+		return nil, err
+	}
+	if user != "" {
+		cc.User = user
+	}
+	return pgx.ConnectConfig(ctx, cc)
 }

@@ -117,9 +117,16 @@ func (c *Cluster) KillPid(t testing.TB, pid int) {
 // backends serving their sessions).
 func (c *Cluster) KillDatanode(t testing.TB, i int) {
 	t.Helper()
-	pid := c.DatanodePid(i)
+	c.KillPostgres(t, c.Config.Datanodes[i].Name)
+}
+
+// KillPostgres kill -9s the PostgreSQL node of that name (a datanode or a
+// datanode standby) as KillDatanode does.
+func (c *Cluster) KillPostgres(t testing.TB, name string) {
+	t.Helper()
+	pid, _ := c.alivePid(filepath.Join(c.Ctl.DataDir(name), "postmaster.pid"))
 	if pid == 0 {
-		t.Fatalf("clustertest: datanode %d is not running", i)
+		t.Fatalf("clustertest: %s is not running", name)
 	}
 	// Stopped, the postmaster starts no new backend while its children are listed.
 	syscall.Kill(pid, syscall.SIGSTOP)
@@ -133,7 +140,7 @@ func (c *Cluster) KillDatanode(t testing.TB, i int) {
 	}
 	if err := syscall.Kill(pid, 0); err == nil {
 		// Still an unreaped zombie: its lock file would stop the restart.
-		os.Remove(filepath.Join(c.Ctl.DataDir(c.Config.Datanodes[i].Name), "postmaster.pid"))
+		os.Remove(filepath.Join(c.Ctl.DataDir(name), "postmaster.pid"))
 	}
 }
 
