@@ -415,7 +415,15 @@ func (c *Cluster) AddStandby(ctx context.Context, n Node) error {
 		c.Config = prev
 		return fmt.Errorf("add standby %s of %s: %w", n.Name, n.Of, err)
 	}
-	return c.writeConfig(&cfg)
+	if err := c.writeConfig(&cfg); err != nil {
+		return err
+	}
+	for _, co := range cfg.Coordinators { // they fail over to it, and watch it
+		if err := c.coordinatorStep(ctx, co, "register", ""); err != nil {
+			return fmt.Errorf("%s streams, but coordinator %s does not know it yet (xlctl register): %w", n.Name, co.Name, err)
+		}
+	}
+	return nil
 }
 
 // prepareLocal makes the home's log and run directories when node n runs here.
@@ -617,4 +625,46 @@ func (c *Cluster) AdoptFailovers(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// AddCoordinator adds coordinator n to the running cluster: it starts with
+// every node registered on it, every other coordinator registers it, and the
+// config lists it. Tables need nothing more: a coordinator reads their
+// distribution from the datanodes' catalog.
+func (c *Cluster) AddCoordinator(ctx context.Context, n Node) error {
+	cfg := *c.Config
+	cfg.Coordinators = append(append([]Node{}, c.Config.Coordinators...), n)
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("invalid config with coordinator %s: %w", n.Name, err)
+	}
+	prev := c.Config
+	c.Config = &cfg
+	err := c.addCoordinator(ctx, n)
+	if err != nil {
+		c.Config = prev
+		return fmt.Errorf("add coordinator %s: %w", n.Name, err)
+	}
+	return c.writeConfig(&cfg)
+}
+
+func (c *Cluster) addCoordinator(ctx context.Context, n Node) error {
+	e, err := c.resolveFor([]Node{n})
+	if err != nil {
+		return err
+	}
+	if err := c.initNode(ctx, e, n, RoleCoordinator); err != nil {
+		return err
+	}
+	if err := c.prepareLocal(e, n); err != nil {
+		return err
+	}
+	if err := c.startNode(ctx, e, n, RoleCoordinator); err != nil {
+		return err
+	}
+	for _, co := range c.Config.Coordinators { // the new one first knows every node, then every one knows it
+		if err := c.coordinatorStep(ctx, co, "register", ""); err != nil {
+			return fmt.Errorf("register on coordinator %s: %w", co.Name, err)
+		}
+	}
+	return c.coordinatorStep(ctx, n, "check", "")
 }

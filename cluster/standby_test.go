@@ -340,3 +340,73 @@ func TestSyncStandbyLoss(t *testing.T) {
 		t.Fatalf("xlctl failover datanode with a standby that is not synchronous: %v", err)
 	}
 }
+
+// xlctl add standby gives a running datanode a synchronous standby that the
+// coordinators know; xlctl add coordinator starts a coordinator that routes
+// the tables made before it at once and that the others know.
+func TestAddStandbyAndCoordinator(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Coordinators: 1, Datanodes: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c1, err := pgx.Connect(ctx, c.CoordDSN(0, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close(context.Background())
+	for _, sql := range []string{"CREATE TABLE before (id int PRIMARY KEY) DISTRIBUTE BY HASH (id)", "INSERT INTO before SELECT generate_series(1, 1000)"} {
+		if _, err := c1.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ports, err := cluster.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Ctl.AddStandby(ctx, cluster.Node{Name: "datanode1_standby", Of: "datanode1", Host: "127.0.0.1", Port: ports[0]}); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Ctl.Standbys(ctx); len(s) != 1 || s[0].State != "streaming" || s[0].SyncState != "sync" {
+		t.Fatalf("after add standby: %+v", s)
+	}
+	if err := c1.QueryRow(ctx, "SELECT count(*) FROM before").Scan(new(int)); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(c.Ctl.DataDir("coord1"), "pgxc_node.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), fmt.Sprint(ports[0])) {
+		t.Fatalf("coord1 does not know the standby:\n%s", data)
+	}
+
+	if err := c.Ctl.AddCoordinator(ctx, cluster.Node{Name: "coord2", Host: "127.0.0.1", Port: ports[1]}); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := pgx.Connect(ctx, c.CoordDSN(1, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close(context.Background())
+	var n, nodes int
+	rows, _ := c2.Query(ctx, "EXPLAIN SELECT count(*), count(DISTINCT xc_node_id) FROM before")
+	plan, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+	t.Logf("plan: %s", strings.Join(plan, "\n"))
+	rows, _ = c2.Query(ctx, "SELECT node_name||node_type::text FROM pgxc_node")
+	plan, _ = pgx.CollectRows(rows, pgx.RowTo[string])
+	t.Logf("nodes: %s", strings.Join(plan, ","))
+	if err := c2.QueryRow(ctx, "SELECT count(*), count(DISTINCT xc_node_id) FROM before").Scan(&n, &nodes); err != nil || n != 1000 || nodes != 2 {
+		t.Fatalf("through the new coordinator: %d rows on %d datanodes, %v; want 1000 on 2", n, nodes, err)
+	}
+	if _, err := c2.Exec(ctx, "INSERT INTO before SELECT generate_series(1001, 1100)"); err != nil {
+		t.Fatal(err)
+	}
+	for i, conn := range []*pgx.Conn{c1, c2} {
+		var coords int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM pgxc_node WHERE node_type = 'C'").Scan(&coords); err != nil || coords != 2 {
+			t.Fatalf("coordinator %d knows %d coordinators (%v), want 2", i+1, coords, err)
+		}
+	}
+	if err := c1.QueryRow(ctx, "SELECT count(*) FROM before").Scan(&n); err != nil || n != 1100 {
+		t.Fatalf("through the first coordinator after writes through the new one: %d, %v", n, err)
+	}
+}

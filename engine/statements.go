@@ -189,6 +189,9 @@ func (s *session) coordinatorFunction(ctx context.Context, sel *pg_query.SelectS
 			return true, pgerr.New(pgerr.ActiveSqlTransaction, "pgxc_pool_reload cannot run inside a transaction block")
 		}
 		s.co.Pool.CloseIdle(nil)
+		// A catalog read before the nodes were known (a coordinator just
+		// added) is read again from them.
+		s.co.Cache.Invalidate()
 		s.mu.Lock()
 		conns := s.conns
 		s.conns = map[string]*pooler.Conn{}

@@ -68,6 +68,28 @@ func newAddCmd(open func(bool) (*cluster.Cluster, error)) *cobra.Command {
 	sb.MarkFlagRequired("host")
 	sb.MarkFlagRequired("port")
 	add.AddCommand(sb)
+
+	var co cluster.Node
+	coCmd := &cobra.Command{
+		Use:   "coordinator NAME --host H --port P [--dir DIR]",
+		Short: "Start a new coordinator with every node registered on it, and register it on the others",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := open(false)
+			if err != nil {
+				return err
+			}
+			co.Name = args[0]
+			return c.AddCoordinator(cmd.Context(), co)
+		},
+	}
+	cf := coCmd.Flags()
+	cf.StringVar(&co.Host, "host", "", "the coordinator's host (its clients connect there)")
+	cf.IntVar(&co.Port, "port", 0, "the coordinator's port")
+	cf.StringVar(&co.Dir, "dir", "", "its data directory on its host (default HOME/NAME)")
+	coCmd.MarkFlagRequired("host")
+	coCmd.MarkFlagRequired("port")
+	add.AddCommand(coCmd)
 	return add
 }
 
