@@ -675,18 +675,31 @@ func (c *Cluster) logLevelArgs() []string {
 	return []string{"--log-level", c.Config.LogLevel}
 }
 
+// GTMFailoverAfter is the gtms' failover time when the config has a gtm
+// standby: automatic failover is on (gtm --failover-after, coordinator
+// --gtm-failover-after).
+const GTMFailoverAfter = 8 * time.Second
+
+// gtmFailoverArgs turns the gtm's automatic failover on when it has a standby.
+func (c *Cluster) gtmFailoverArgs(flag string) []string {
+	if !c.Config.HasGTMStandby() {
+		return nil
+	}
+	return []string{flag, GTMFailoverAfter.String()}
+}
+
 // GTMArgs are the command-line flags of the gtm process.
 func (c *Cluster) GTMArgs() []string {
 	g := c.Config.GTM
-	return append([]string{"--name", g.Name, "--listen", g.Host, "--port", strconv.Itoa(g.Port),
-		"--data-dir", c.DataDir(g.Name)}, c.logLevelArgs()...)
+	return append(append([]string{"--name", g.Name, "--listen", g.Host, "--port", strconv.Itoa(g.Port),
+		"--data-dir", c.DataDir(g.Name)}, c.logLevelArgs()...), c.gtmFailoverArgs("--failover-after")...)
 }
 
 // CoordinatorArgs are the command-line flags of coordinator n.
 func (c *Cluster) CoordinatorArgs(n Node, socketDir string) []string {
 	return append([]string{"--name", n.Name, "--listen", n.Host, "--port", strconv.Itoa(n.Port),
 		"--unix-socket-dir", socketDir, "--gtm", c.Config.GTMAddrs(), "--data-dir", c.DataDir(n.Name),
-		"--cluster-name", c.Config.ClusterName}, append(c.logLevelArgs(), c.coordinatorAuthArgs(n)...)...)
+		"--cluster-name", c.Config.ClusterName}, append(append(c.logLevelArgs(), c.coordinatorAuthArgs(n)...), c.gtmFailoverArgs("--gtm-failover-after")...)...)
 }
 
 func (c *Cluster) startGTM(ctx context.Context) error {
@@ -771,6 +784,11 @@ func (c *Cluster) Start(ctx context.Context) error {
 		}
 		return nil
 	}
+	// A gtm standby that promoted itself is the gtm: the old one comes back
+	// as its standby.
+	if err := c.adoptGTMFailover(ctx); err != nil {
+		return err
+	}
 	gtms := []Node{c.Config.GTM}
 	if c.Config.HasGTMStandby() {
 		gtms = append(gtms, c.Config.GTMStandby)
@@ -804,6 +822,15 @@ func (c *Cluster) Stop(ctx context.Context, mode string) error {
 	e, err := c.resolve()
 	if err != nil {
 		return err
+	}
+	// The config learns the failovers made while it was not looking, while
+	// the processes still run to tell: the next start must not bring a
+	// replaced gtm or datanode back as the primary. Immediate stops (tests,
+	// init's clean-up) do not wait for that.
+	if mode != "immediate" {
+		if err := c.AdoptFailovers(ctx); err != nil {
+			return err
+		}
 	}
 	nodes := append(append([]Node{}, c.Config.Coordinators...), c.Config.GTM)
 	if c.Config.HasGTMStandby() {

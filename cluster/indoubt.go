@@ -25,9 +25,9 @@ func (c *Cluster) Resolver(ctx context.Context) (r *resolver.Resolver, close fun
 	close = func() {}
 	dctx, cancel := context.WithTimeout(ctx, gtmDialTimeout)
 	defer cancel()
-	g, err := gtmclient.Dial(dctx, c.Config.GTM.Addr())
+	g, err := gtmclient.Dial(dctx, c.Config.GTMAddrs())
 	if err != nil {
-		return r, close, fmt.Errorf("gtm %s: %w", c.Config.GTM.Addr(), err)
+		return r, close, fmt.Errorf("gtm %s: %w", c.Config.GTMAddrs(), err)
 	}
 	r.GTM = g
 	return r, func() { g.Close() }, nil

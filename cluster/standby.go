@@ -591,11 +591,43 @@ func (c *Cluster) adoptFailover(name string, sb Node) error {
 	return nil
 }
 
+// adoptGTMFailover swaps gtm and gtm_standby in the config when the standby
+// says it is the primary (it promoted itself, or was promoted by hand
+// elsewhere), so that xlctl start brings the old gtm back as its standby.
+func (c *Cluster) adoptGTMFailover(ctx context.Context) error {
+	if !c.Config.HasGTMStandby() {
+		return nil
+	}
+	dctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	g, err := gtmclient.Dial(dctx, c.Config.GTMStandby.Addr())
+	if err != nil {
+		return nil
+	}
+	defer g.Close()
+	info, err := g.NodeInfo(dctx)
+	if err != nil || info.Standby {
+		return nil
+	}
+	old, standby := c.Config.GTM, c.Config.GTMStandby
+	c.say("GTM %s (%s) is the primary now (generation %d): the config follows, %s becomes its standby.", standby.Name, standby.Addr(), info.Generation, old.Name)
+	cfg := *c.Config
+	cfg.GTM, cfg.GTMStandby = standby, old
+	if err := c.writeConfig(&cfg); err != nil {
+		return err
+	}
+	c.Config = &cfg
+	return nil
+}
+
 // AdoptFailovers brings the config up to date with the datanode failovers
 // the coordinators carried out by themselves (recorded at the gtm). Without
 // standbys it does nothing; a gtm that does not answer leaves the config as
 // it is.
 func (c *Cluster) AdoptFailovers(ctx context.Context) error {
+	if err := c.adoptGTMFailover(ctx); err != nil {
+		return err
+	}
 	if len(c.Config.DatanodeStandbys) == 0 {
 		return nil
 	}

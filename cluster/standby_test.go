@@ -16,6 +16,7 @@ import (
 
 	"github.com/xlgo/xlgo/cluster"
 	"github.com/xlgo/xlgo/cluster/clustertest"
+	"github.com/xlgo/xlgo/gtmclient"
 	"github.com/xlgo/xlgo/internal/poll"
 )
 
@@ -406,4 +407,68 @@ func TestAddStandbyAndCoordinator(t *testing.T) {
 	if err := c1.QueryRow(ctx, "SELECT count(*) FROM before").Scan(&n); err != nil || n != 1100 {
 		t.Fatalf("through the first coordinator after writes through the new one: %d, %v", n, err)
 	}
+}
+
+// The gtm fails over by itself: its primary is killed -9 under a bank load
+// through both coordinators; the coordinators, whose leases the primary held
+// and whose votes the standby collects, have the standby promote itself
+// within the failover time (8 s) and a few seconds more; transfers go on, none
+// acknowledged is lost, the books balance, nothing stays in doubt; xlctl
+// status makes the standby the config's gtm, and xlctl start brings the old
+// one back as its standby.
+func TestGTMAutoFailover(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Coordinators: 2, Datanodes: 2, GTMStandby: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	oldGTM, standby := c.Config.GTM, c.Config.GTMStandby
+	nodeInfo := func(addr string) (gtmclient.NodeInfo, error) {
+		dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		g, err := gtmclient.Dial(dctx, addr)
+		if err != nil {
+			return gtmclient.NodeInfo{}, err
+		}
+		defer g.Close()
+		return g.NodeInfo(dctx)
+	}
+	poll.Until(t, "the gtm standby streaming", func() bool {
+		info, err := nodeInfo(standby.Addr())
+		return err == nil && info.Standby && info.PeerConnected
+	})
+	b := newBank(t, ctx, c.Config)
+	b.run(2)
+	poll.Until(t, "100 transfers", func() bool { return b.acked.Load() >= 100 })
+	c.KillPid(t, c.GTMPid())
+	lost := time.Now()
+	before := b.acked.Load()
+	deadline := time.Now().Add(40 * time.Second)
+	for b.acked.Load() < before+50 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	took := time.Since(lost)
+	failed := b.stop()
+	if b.acked.Load() < before+50 || took > 20*time.Second {
+		t.Fatalf("transfers did not resume within 20 s of the gtm's loss (%v)\n%s\n%s", took, c.LogTail("gtm_standby", 20), c.LogTail("coord1", 30))
+	}
+	b.check(t)
+	poll.Until(t, "no transaction in doubt", func() bool {
+		list, problems := c.Ctl.InDoubt(ctx)
+		return len(list) == 0 && len(problems) == 0
+	})
+	t.Logf("gtm failover: transfers resumed %v after the kill; %d acknowledged, %d failed meanwhile, 0 lost, books balance",
+		took.Round(100*time.Millisecond), b.acked.Load(), failed)
+
+	if _, err := c.Ctl.Status(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c.Ctl.Config.GTM != standby || c.Ctl.Config.GTMStandby != oldGTM {
+		t.Fatalf("config after the gtm's failover: gtm %+v, gtm_standby %+v", c.Ctl.Config.GTM, c.Ctl.Config.GTMStandby)
+	}
+	if err := c.Ctl.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, "the old gtm back as the standby", func() bool {
+		info, err := nodeInfo(oldGTM.Addr())
+		return err == nil && info.Standby && info.PeerConnected
+	})
 }

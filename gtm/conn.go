@@ -160,6 +160,8 @@ func (c *serverConn) gateEnter(id uint64, kind gtmproto.GateKind) {
 	switch {
 	case c.s.standby.Load():
 		fail(gtmproto.CodeStandby, c.s.standbyMessage())
+	case !c.s.serving():
+		fail(gtmproto.CodeStandby, c.s.notServingMessage())
 	case !validGateKind(kind):
 		fail(gtmproto.CodeInvalid, fmt.Sprintf("invalid request: unknown gate kind %d", kind))
 	default:
@@ -187,7 +189,12 @@ func (c *serverConn) grantGate(granted []*gateEntry) {
 }
 
 // onStandby lists the requests a standby serves.
-var onStandby = map[gtmproto.MsgType]bool{gtmproto.MsgPromote: true, gtmproto.MsgNodeInfo: true}
+var onStandby = map[gtmproto.MsgType]bool{gtmproto.MsgPromote: true, gtmproto.MsgNodeInfo: true, gtmproto.MsgVote: true}
+
+// whileNotServing are the requests a primary that may not serve (serving)
+// still answers: the ones that let it serve again or tell about it.
+var whileNotServing = map[gtmproto.MsgType]bool{gtmproto.MsgLease: true, gtmproto.MsgVote: true, gtmproto.MsgNodeInfo: true,
+	gtmproto.MsgReplicate: true, gtmproto.MsgPromote: true}
 
 func (s *Server) standbyMessage() string {
 	return fmt.Sprintf("gtm is a standby (of %s); promote it first", s.opts.standbyOf)
@@ -203,6 +210,10 @@ func (c *serverConn) handle(f gtmproto.Frame) {
 	}
 	if c.s.standby.Load() && !onStandby[f.Type] {
 		c.send(gtmproto.Frame{ID: f.ID, Type: gtmproto.MsgError, Body: gtmproto.EncodeError(gtmproto.CodeStandby, c.s.standbyMessage())})
+		return
+	}
+	if !whileNotServing[f.Type] && !c.s.serving() {
+		c.send(gtmproto.Frame{ID: f.ID, Type: gtmproto.MsgError, Body: gtmproto.EncodeError(gtmproto.CodeStandby, c.s.notServingMessage())})
 		return
 	}
 	var body []byte
@@ -344,6 +355,24 @@ var handlers = map[gtmproto.MsgType]handler{
 			return nil, err
 		}
 		return encodeUvarint(c.s.subscribe(c)), nil
+	},
+	gtmproto.MsgLease: func(c *serverConn, d *gtmproto.Decoder) ([]byte, error) {
+		name := d.String(gtmproto.MaxNodeNameLen)
+		coordinators := d.Uvarint()
+		if err := d.Finish(); err != nil {
+			return nil, err
+		}
+		c.s.lease(name, int(min(coordinators, 1<<16)))
+		return nil, nil
+	},
+	gtmproto.MsgVote: func(c *serverConn, d *gtmproto.Decoder) ([]byte, error) {
+		name := d.String(gtmproto.MaxNodeNameLen)
+		coordinators := d.Uvarint()
+		if err := d.Finish(); err != nil {
+			return nil, err
+		}
+		var e gtmproto.Encoder
+		return e.Bool(c.s.vote(name, int(min(coordinators, 1<<16)))).Bytes(), nil
 	},
 	gtmproto.MsgClaim: func(c *serverConn, d *gtmproto.Decoder) ([]byte, error) {
 		key := d.String(gtmproto.MaxClaimLen)

@@ -260,6 +260,7 @@ func (s *Server) follow(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := s.followOnce(ctx)
 		s.streaming.Store(false)
+		s.streamingChanged(false)
 		if ctx.Err() != nil {
 			return
 		}
@@ -321,6 +322,7 @@ func (s *Server) followOnce(ctx context.Context) error {
 			}
 			snapshotted = true
 			s.streaming.Store(true)
+			s.streamingChanged(true)
 			s.followed.Store(true)
 			s.logger.Info("standby streaming from primary", "primary", s.opts.standbyOf, "offset", off, "generation", gen)
 		case gtmproto.MsgReplRecords:
@@ -375,6 +377,7 @@ func (s *Server) Promote() (generation uint64, wasStreaming bool, err error) {
 	}
 	st.generation = gen
 	s.loadState(st)
+	s.gate.hold(s.opts.committerLinger) // commits the old primary let through may still be applied
 	s.standby.Store(false)
 	s.logger.Info("standby promoted; serving as the primary", "generation", gen, "was_streaming", wasStreaming,
 		"next_gxid", st.gxidReserved, "catalog_epoch", st.catalogEpoch, "decisions", len(st.decisions), "sequences", len(st.seqs))

@@ -45,6 +45,7 @@ type options struct {
 	gxidBlock         uint64
 	standbyOf         string
 	replAckTimeout    time.Duration
+	failoverAfter     time.Duration
 }
 
 // WithCatalogAckTimeout sets how long a catalog epoch bump waits for each
@@ -91,6 +92,8 @@ type Server struct {
 
 	claimMu sync.Mutex
 	claims  map[string]string
+
+	quorum quorum
 
 	gate *gate
 
@@ -174,6 +177,7 @@ func Open(dataDir string, logger *slog.Logger, opts ...Option) (*Server, error) 
 		closing:   make(chan struct{}),
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*serverConn]struct{}{},
+		quorum:    quorum{leases: map[string]voice{}, votes: map[string]voice{}},
 	}
 	s.gate.linger = o.committerLinger
 	s.gate.late = func(granted []*gateEntry) {

@@ -41,7 +41,7 @@ type options struct {
 	name, listen, socketDir, gtmAddr, dataDir, clusterName, logLevel string
 	port                                                             int
 	resolveInterval, resolveGrace                                    time.Duration
-	failoverAfter, failoverWait                                      time.Duration
+	failoverAfter, failoverWait, gtmFailoverAfter                    time.Duration
 	resolveUser                                                      string
 	deadlockInterval                                                 time.Duration
 	readGateWait, commitGateWait, commitPreparedWait, gtmWait        time.Duration
@@ -90,6 +90,7 @@ func newCommand() *cobra.Command {
 	f.DurationVar(&o.resolveInterval, "resolve-interval", 30*time.Second, "how often to resolve in-doubt transactions (also once at start; 0: only at start)")
 	f.DurationVar(&o.resolveGrace, "resolve-grace", resolver.DefaultGrace, "age after which an undecided prepared transaction is aborted")
 	f.DurationVar(&o.failoverAfter, "failover-after", 5*time.Second, "promote a datanode's standby when the datanode has not answered this long (0: no automatic failover)")
+	f.DurationVar(&o.gtmFailoverAfter, "gtm-failover-after", 0, "the gtms' failover time (their --failover-after): hold a lease at the primary gtm and vote for its standby when no primary answered this long (0: off)")
 	f.DurationVar(&o.failoverWait, "failover-wait", 30*time.Second, "how long a statement waits for a lost datanode to fail over before it fails")
 	f.StringVar(&o.resolveUser, "resolve-user", "", "role the resolver connects to datanodes as (default $PGUSER, else the OS user)")
 	f.DurationVar(&o.deadlockInterval, "deadlock-interval", defaultDeadlockInterval, "how often to look for deadlocks across datanodes (0: never)")
@@ -158,6 +159,22 @@ func run(logger *slog.Logger, o options) error {
 		co.ApplyCommit = res.CommitPrepared
 		go res.Run(ctx, o.resolveInterval)
 		co.StartFailover(ctx, engine.FailoverOptions{After: o.failoverAfter, Wait: o.failoverWait, User: o.resolveUser})
+		go gtm.KeepLease(ctx, o.name, func() int {
+			n := 0
+			for _, x := range nodes.Nodes() {
+				if !x.IsDatanode() {
+					n++
+				}
+			}
+			return n
+		}, o.gtmFailoverAfter, func() {
+			// The gtm answers again (a promoted standby): the prepared
+			// transactions of commits its loss cut short are looked at
+			// now, and once more when the undecided ones are past their grace.
+			res.Kick()
+			time.AfterFunc(o.resolveGrace/2, res.Kick)
+			time.AfterFunc(o.resolveGrace+time.Second, res.Kick)
+		}, logger.With("component", "gtm-lease"))
 	}
 	if err := startDeadlockDetector(ctx, o, nodes, logger.With("component", "deadlock")); err != nil {
 		return err

@@ -30,15 +30,16 @@ func main() {
 
 func newCommand() *cobra.Command {
 	var (
-		listen     string
-		port       int
-		dataDir    string
-		logLevel   string
-		name       string
-		ackTimeout time.Duration
-		standbyOf  string
-		replAck    time.Duration
-		linger     time.Duration
+		listen        string
+		port          int
+		dataDir       string
+		logLevel      string
+		name          string
+		ackTimeout    time.Duration
+		standbyOf     string
+		replAck       time.Duration
+		linger        time.Duration
+		failoverAfter time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:           "gtm",
@@ -58,7 +59,8 @@ func newCommand() *cobra.Command {
 				return fmt.Errorf("--port %d out of range", port)
 			}
 			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", name)
-			opts := []gtm.Option{gtm.WithCatalogAckTimeout(ackTimeout), gtm.WithReplAckTimeout(replAck), gtm.WithCommitterLinger(linger)}
+			opts := []gtm.Option{gtm.WithCatalogAckTimeout(ackTimeout), gtm.WithReplAckTimeout(replAck), gtm.WithCommitterLinger(linger),
+				gtm.WithFailover(failoverAfter)}
 			if standbyOf != "" {
 				if _, _, err := net.SplitHostPort(standbyOf); err != nil {
 					return fmt.Errorf("--standby-of %q: want host:port", standbyOf)
@@ -79,6 +81,8 @@ func newCommand() *cobra.Command {
 	f.StringVar(&standbyOf, "standby-of", "", "run as a standby of the primary gtm at host:port (serves nothing until promoted)")
 	f.DurationVar(&replAck, "standby-ack-timeout", gtm.DefaultReplAckTimeout,
 		"how long a primary waits for its standby's acknowledgement before going on alone")
+	f.DurationVar(&failoverAfter, "failover-after", 0,
+		"fail over automatically with this failover time, the coordinators as witnesses (0: off; the coordinators' --gtm-failover-after must match)")
 	f.DurationVar(&linger, "committer-linger", gtm.DefaultCommitterLinger,
 		"how long a committer's hold on the snapshot gate outlives its connection (the COMMIT PREPAREDs it sent still arrive)")
 	return cmd

@@ -40,6 +40,8 @@
 //	MsgPromote           req: -                                          ok: uvarint generation, bool was streaming
 //	MsgNodeInfo          req: -                                          ok: bool standby, bool peer connected, uvarint generation, string peer address
 //	MsgClaim             req: string key, string value ("" reads)        ok: string value that holds (the first claim of key)
+//	MsgLease             req: string coordinator, uvarint coordinators   ok: - (a primary; see gtm/quorum.go)
+//	MsgVote              req: string coordinator, uvarint coordinators   ok: bool primary now (a standby's promotion)
 //	MsgError             uvarint ErrorCode, string message
 //
 // "seqdef" is string name, varint start, varint increment, varint min, varint
@@ -91,6 +93,8 @@ const (
 	MsgNextGXIDs        MsgType = 0x17
 	MsgForgetMany       MsgType = 0x18
 	MsgClaim            MsgType = 0x19
+	MsgLease            MsgType = 0x1a
+	MsgVote             MsgType = 0x1b
 
 	MsgCatalogNotify MsgType = 0x40
 	MsgReplSnapshot  MsgType = 0x41
@@ -153,6 +157,10 @@ func (t MsgType) String() string {
 		return "NodeInfo"
 	case MsgClaim:
 		return "Claim"
+	case MsgLease:
+		return "Lease"
+	case MsgVote:
+		return "Vote"
 	case MsgCatalogNotify:
 		return "CatalogNotify"
 	case MsgReplSnapshot:
