@@ -34,7 +34,7 @@ type quorum struct {
 	mu     sync.Mutex
 	leases map[string]voice // coordinator -> its last lease
 	votes  map[string]voice // coordinator -> its last vote
-	lostAt time.Time          // a standby: when it last stopped streaming (zero while it streams)
+	lostAt time.Time        // a standby: when it last stopped streaming (zero while it streams)
 }
 
 type voice struct {
