@@ -2,9 +2,12 @@ package cluster_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,24 +17,28 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xlgo/xlgo/cluster"
+	"github.com/xlgo/xlgo/gtmclient"
 	"github.com/xlgo/xlgo/internal/testhosts"
 )
 
-// TestFailoverOnHosts loses a datanode master's host under a bank load on
-// four simulated hosts worked on over ssh: h1 holds the gtm, coord1 and
-// datanode2; h2 coord2 and datanode2's standby; h3 datanode1; h4 its
-// standby. First h3 crashes (kill -9 of everything on it but its sshd), then,
+// TestFailoverOnHosts loses hosts under a bank load on five simulated hosts
+// worked on over ssh: h1 holds coord1 and datanode2; h2 coord2 and
+// datanode2's standby and the gtm's; h3 datanode1; h4 its standby; h5 the
+// gtm. First h3 crashes (kill -9 of everything on it but its sshd), then,
 // once it has rejoined as datanode1's standby, h4 (datanode1 by then) is cut
 // off the network with its processes running. Each time the coordinators fail
 // datanode1 over by themselves within 15 s, transfers go on through both
 // coordinators, every acknowledged transfer is there (0 lost), the books
 // balance, nothing stays in doubt, and the lost host rejoins as the standby.
+// Last the gtm's host h5 crashes: the gtm standby on h4 takes over, with the
+// same checks, and xlctl start brings the old gtm back as its standby.
 func TestFailoverOnHosts(t *testing.T) {
-	nt := testhosts.ForTest(t, 4, testhosts.Options{SSH: true})
+	nt := testhosts.ForTest(t, 5, testhosts.Options{SSH: true})
 	addr := func(h string) string { return nt.Host(h).Addr().String() }
-	sc := newSSHCluster(t, nt, 7)
+	sc := newSSHCluster(t, nt, 8)
 	cfg, p := sc.cfg, sc.ports
-	cfg.GTM = cluster.Node{Name: "gtm", Host: addr("h1"), Port: p[0]}
+	cfg.GTM = cluster.Node{Name: "gtm", Host: addr("h5"), Port: p[0]}
+	cfg.GTMStandby = cluster.Node{Name: "gtm_standby", Host: addr("h2"), Port: p[7]}
 	cfg.Coordinators = []cluster.Node{{Name: "coord1", Host: addr("h1"), Port: p[1]}, {Name: "coord2", Host: addr("h2"), Port: p[2]}}
 	cfg.Datanodes = []cluster.Node{
 		{Name: "datanode1", Host: addr("h3"), Port: p[3], Primary: true, Preferred: true},
@@ -70,7 +77,7 @@ func TestFailoverOnHosts(t *testing.T) {
 			t.Fatal(err)
 		}
 		lost := time.Now()
-		b.waitPort(t, "datanode1", standby, 15*time.Second)
+		b.waitPort(t, sc, "datanode1", standby, 15*time.Second)
 		took := time.Since(lost)
 		before := b.acked.Load()
 		deadline := time.Now().Add(30 * time.Second)
@@ -98,6 +105,59 @@ func TestFailoverOnHosts(t *testing.T) {
 			t.Fatalf("%s: status after rejoin: %v\n%s", fault.name, err, out)
 		}
 	}
+
+	// The gtm's host: its standby on h2 takes over.
+	b.run(2)
+	time.Sleep(2 * time.Second)
+	if err := nt.Host("h5").Crash(); err != nil {
+		t.Fatal(err)
+	}
+	lost := time.Now()
+	// Transfers on one datanode need no gtm: the standby's promotion tells.
+	for {
+		dctx, cancel := context.WithTimeout(ctx, time.Second)
+		g, err := gtmclient.Dial(dctx, cfg.GTMStandby.Addr())
+		var info gtmclient.NodeInfo
+		if err == nil {
+			info, err = g.NodeInfo(dctx)
+			g.Close()
+		}
+		cancel()
+		if err == nil && !info.Standby {
+			break
+		}
+		if time.Since(lost) > 30*time.Second {
+			t.Fatalf("gtm host crash: the standby is not the primary 30 s later (%+v, %v)", info, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	took := time.Since(lost)
+	before := b.acked.Load()
+	for b.acked.Load() < before+100 && time.Since(lost) < 60*time.Second {
+		time.Sleep(100 * time.Millisecond)
+	}
+	failed := b.stop()
+	if b.acked.Load() < before+100 {
+		t.Fatalf("gtm host crash: transfers did not go on after the gtm's failover")
+	}
+	b.check(t)
+	waitNoDoubt(t, ctx, sc)
+	t.Logf("crash of the gtm's host h5: its standby the primary %v after it; %d transfers acknowledged, %d failed while it ran, 0 lost, books balance",
+		took.Round(100*time.Millisecond), b.acked.Load(), failed)
+	if out, err := sc.xlctl(ctx, "start"); err != nil {
+		t.Fatalf("start after the gtm's failover: %v\n%s", err, out)
+	}
+	reread, err := cluster.LoadConfig(sc.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reread.GTM.Host != addr("h2") || reread.GTMStandby.Host != addr("h5") {
+		t.Fatalf("config after the gtm's failover: gtm %+v, standby %+v", reread.GTM, reread.GTMStandby)
+	}
+	b.run(1)
+	time.Sleep(time.Second)
+	b.stop()
+	b.check(t)
 }
 
 // waitNoDoubt waits (30 s) for xlctl status to find no in-doubt transaction.
@@ -241,32 +301,48 @@ func (b *bank) transfer(conn *pgx.Conn, id int64, from, to, amount int) error {
 	return tx.Commit(ctx)
 }
 
-// waitPort waits until every coordinator has node at port.
-func (b *bank) waitPort(t *testing.T, node string, port int, within time.Duration) {
+// waitPort waits until every coordinator has node at port in its pgxc_node
+// (read from its file: the hosts share this machine's files).
+func (b *bank) waitPort(t *testing.T, sc *sshCluster, node string, port int, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
-	for i := range b.dsns {
+	ctl := cluster.New(sc.home, sc.cfg)
+	for _, co := range sc.cfg.Coordinators {
 		for {
-			got, err := func() (int, error) {
-				ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
-				defer cancel()
-				conn, err := pgx.Connect(ctx, b.dsns[i])
-				if err != nil {
-					return 0, err
-				}
-				defer conn.Close(context.Background())
-				var p int
-				return p, conn.QueryRow(ctx, "SELECT node_port FROM pgxc_node WHERE node_name = $1", node).Scan(&p)
-			}()
+			got, err := nodePort(ctl.DataDir(co.Name), node)
 			if err == nil && got == port {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("coordinator %d: %s not failed over within %s (port %d, %v)", i+1, node, within, got, err)
+				t.Fatalf("coordinator %s: %s not failed over within %s (port %d, %v)", co.Name, node, within, got, err)
 			}
-			time.Sleep(200 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond)
 		}
 	}
+}
+
+// nodePort reads node's port in the pgxc_node of the coordinator whose data
+// directory is dir.
+func nodePort(dir, node string) (int, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "pgxc_node.json"))
+	if err != nil {
+		return 0, err
+	}
+	var file struct {
+		Nodes []struct {
+			Name string
+			Port int
+		}
+	}
+	if err := json.Unmarshal(data, &file); err != nil {
+		return 0, err
+	}
+	for _, n := range file.Nodes {
+		if n.Name == node {
+			return n.Port, nil
+		}
+	}
+	return 0, fmt.Errorf("no node %s", node)
 }
 
 // check: every acknowledged transfer is there, the money is all there, and
