@@ -312,8 +312,12 @@ func TestSyncStandbyLoss(t *testing.T) {
 	write(30 * time.Second)
 	c.KillDatanode(t, 0)
 	time.Sleep(12 * time.Second) // more than --failover-after and a probe
-	// pgxc_node is read where the statement runs on the preferred datanode,
-	// which is gone: the coordinators' own files tell.
+	// pgxc_node is read through a datanode that answers: the preferred one
+	// is lost.
+	var port int
+	if err := conn.QueryRow(ctx, "SELECT node_port FROM pgxc_node WHERE node_name = 'datanode1'").Scan(&port); err != nil || port != c.Config.Datanodes[0].Port {
+		t.Fatalf("pgxc_node with the preferred datanode lost: datanode1 at port %d (%v), want %d, not failed over", port, err, c.Config.Datanodes[0].Port)
+	}
 	for _, co := range c.Config.Coordinators {
 		data, err := os.ReadFile(filepath.Join(c.Ctl.DataDir(co.Name), "pgxc_node.json"))
 		if err != nil {

@@ -22,7 +22,7 @@ type AuthidSource struct {
 
 // Secret implements PasswordSource.
 func (a *AuthidSource) Secret(ctx context.Context, user string) (string, bool, string, error) {
-	node, ok := a.Co.Nodes.PreferredDatanode()
+	node, ok := a.Co.preferredDatanode()
 	if !ok {
 		return "", false, "", &pgconn.PgError{Code: pgerr.SqlclientUnableToEstablishSqlconnection, Message: "no datanode is registered to read passwords from"}
 	}

@@ -542,7 +542,7 @@ func (r *copyRouter) flushSlow() error {
 // scratchConn is a pooled backend outside the session's transaction with
 // the session's settings, for reading values.
 func (s *session) scratchConn(ctx context.Context) (*pooler.Conn, error) {
-	dn, ok := s.co.Nodes.PreferredDatanode()
+	dn, ok := s.co.preferredDatanode()
 	if !ok {
 		return nil, pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 	}
@@ -650,7 +650,7 @@ func (s *session) countColumns(ctx context.Context, env *planner.Env, q *pg_quer
 	if err != nil {
 		return 0, err
 	}
-	dn, ok := s.co.Nodes.PreferredDatanode()
+	dn, ok := s.co.preferredDatanode()
 	if !ok {
 		return 0, pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 	}

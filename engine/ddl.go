@@ -31,7 +31,7 @@ func (s *session) ensureCatalog(ctx context.Context) error {
 	// The preferred datanode last: a session sees the catalog ready by
 	// reading that one, so it must not have it before every other.
 	nodes := s.datanodeNames()
-	if pref, ok := s.co.Nodes.PreferredDatanode(); ok {
+	if pref, ok := s.co.preferredDatanode(); ok {
 		if i := slices.Index(nodes, pref.Name); i >= 0 {
 			nodes = append(slices.Delete(slices.Clone(nodes), i, i+1), pref.Name)
 		}

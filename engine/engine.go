@@ -65,6 +65,8 @@ type Coordinator struct {
 	typeNames sync.Map // type OID -> SQL name, for built-in types
 	// statements holds the route templates of statements, for every session.
 	statements planner.StatementCache
+	// failover is the automatic failover of datanodes (StartFailover), or nil.
+	failover *failoverMonitor
 	// described keeps prepared statements' descriptions by text, for every session.
 	described      sync.Map
 	describedCount atomic.Int64

@@ -225,7 +225,7 @@ func (s *session) prepareNew(ctx context.Context, name, sql string, paramOIDs []
 		case node.GetVariableShowStmt() != nil, node.GetCallStmt() != nil:
 			// A datanode names the setting's column as PostgreSQL does
 			// (SHOW timezone is "TimeZone").
-			dn, ok := s.co.Nodes.PreferredDatanode()
+			dn, ok := s.co.preferredDatanode()
 			if !ok {
 				return nil, pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 			}
@@ -243,7 +243,7 @@ func (s *session) prepareNew(ctx context.Context, name, sql string, paramOIDs []
 	if err != nil {
 		return nil, err
 	}
-	dn, ok := s.co.Nodes.PreferredDatanode()
+	dn, ok := s.co.preferredDatanode()
 	if !ok {
 		return nil, pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 	}
@@ -721,7 +721,7 @@ func (s *session) prepareSQL(ctx context.Context, ps *pg_query.PrepareStmt, oids
 }
 
 func (s *session) sqlPrepareTyped(ctx context.Context, ps *pg_query.PrepareStmt, w server.ResultWriter) error {
-	dn, ok := s.co.Nodes.PreferredDatanode()
+	dn, ok := s.co.preferredDatanode()
 	if !ok {
 		return pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 	}

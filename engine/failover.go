@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,6 +82,7 @@ func (c *Coordinator) StartFailover(ctx context.Context, o FailoverOptions) {
 		o.Wait = 30 * time.Second
 	}
 	m := &failoverMonitor{co: c, opts: o, down: map[string]time.Time{}, sbDown: map[string]time.Time{}, running: map[string]bool{}, changed: make(chan struct{})}
+	c.failover = m
 	c.Pool.SetFailover(m.await)
 	go m.run(ctx)
 }
@@ -92,6 +94,8 @@ func (m *failoverMonitor) run(ctx context.Context) {
 		for _, n := range m.co.Nodes.Datanodes() {
 			if n.StandbyHost != "" {
 				m.check(ctx, n)
+			} else {
+				m.probeOnly(ctx, n)
 			}
 		}
 		select {
@@ -117,8 +121,12 @@ func (m *failoverMonitor) check(ctx context.Context, n catalog.Node) {
 	}
 	if probe(ctx, from, max(m.opts.Probe, time.Second)) == nil {
 		m.mu.Lock()
+		_, was := m.down[n.Name]
 		delete(m.down, n.Name)
 		m.mu.Unlock()
+		if was {
+			m.lostChanged()
+		}
 		m.checkStandby(ctx, n)
 		return
 	}
@@ -127,6 +135,7 @@ func (m *failoverMonitor) check(ctx context.Context, n catalog.Node) {
 	if !ok {
 		m.down[n.Name] = time.Now()
 		m.co.Logger.Warn("datanode does not answer", "datanode", n.Name, "addr", from, "failover_after", m.opts.After)
+		defer m.lostChanged()
 	}
 	start := ok && time.Since(since) >= m.opts.After && !m.running[n.Name]
 	if start {
@@ -146,6 +155,27 @@ func (m *failoverMonitor) check(ctx context.Context, n catalog.Node) {
 		}()
 	}
 }
+
+// probeOnly keeps whether datanode n, which has no standby, answers (see
+// preferredDatanode).
+func (m *failoverMonitor) probeOnly(ctx context.Context, n catalog.Node) {
+	err := probe(ctx, addrOf(n.Host, n.Port), max(m.opts.Probe, time.Second))
+	m.mu.Lock()
+	_, was := m.down[n.Name]
+	if err == nil {
+		delete(m.down, n.Name)
+	} else if !was {
+		m.down[n.Name] = time.Now()
+	}
+	m.mu.Unlock()
+	if was != (err != nil) {
+		m.lostChanged()
+	}
+}
+
+// lostChanged makes plans made with the old preferredDatanode be made
+// again (they are derived from the catalog's generation).
+func (m *failoverMonitor) lostChanged() { m.co.Cache.Invalidate() }
 
 // probe checks that a PostgreSQL server answers at addr: it sends an
 // SSLRequest and waits for the one-byte answer, which needs no login.
@@ -260,6 +290,7 @@ func (m *failoverMonitor) repoint(n catalog.Node, addr string) {
 		return
 	}
 	m.co.Pool.CloseIdle(func(k pooler.Key) bool { return k.Node == n.Name })
+	m.lostChanged()
 	m.mu.Lock()
 	delete(m.down, n.Name)
 	close(m.changed)
@@ -435,4 +466,50 @@ func connectPG(ctx context.Context, host string, port int, user string) (*pgx.Co
 		cc.User = user
 	}
 	return pgx.ConnectConfig(ctx, cc)
+}
+
+// lost tells whether datanode name failed its last probe (only datanodes
+// are probed, and only with automatic failover on).
+func (c *Coordinator) lost(name string) bool {
+	m := c.failover
+	if m == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, down := m.down[name]
+	return down
+}
+
+// preferredDatanode is the datanode a session reads what every datanode
+// holds alike from (the catalog, roles, settings; statements the
+// coordinator evaluates at a datanode): the preferred one, unless it is lost
+// (it did not answer its last probe), then the first one that answered.
+func (c *Coordinator) preferredDatanode() (catalog.Node, bool) {
+	n, ok := c.Nodes.PreferredDatanode()
+	if !ok || !c.lost(n.Name) {
+		return n, ok
+	}
+	for _, d := range c.Nodes.Datanodes() {
+		if !c.lost(d.Name) {
+			return d, true
+		}
+	}
+	return n, ok
+}
+
+// planNodes are the nodes the planner sees: pgxc_node, with the preferred
+// flag on preferredDatanode.
+func (c *Coordinator) planNodes() []catalog.Node {
+	nodes := c.Nodes.Nodes()
+	pref, ok := c.Nodes.PreferredDatanode()
+	if !ok || !c.lost(pref.Name) {
+		return nodes
+	}
+	eff, _ := c.preferredDatanode()
+	nodes = slices.Clone(nodes)
+	for i := range nodes {
+		nodes[i].Preferred = nodes[i].Name == eff.Name
+	}
+	return nodes
 }

@@ -28,7 +28,7 @@ func (s *session) seqKey(ctx context.Context, regclassText string) (string, erro
 	if k, ok := s.seqNames[ck]; ok {
 		return k, nil
 	}
-	dn, ok := s.co.Nodes.PreferredDatanode()
+	dn, ok := s.co.preferredDatanode()
 	if !ok {
 		return "", pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 	}
@@ -59,7 +59,7 @@ func (s *session) seqKey(ctx context.Context, regclassText string) (string, erro
 // adoptSequence makes the GTM serve a sequence the datanodes define.
 func (s *session) adoptSequence(ctx context.Context, key string) error {
 	parts := strings.SplitN(key, ".", 3)
-	dn, ok := s.co.Nodes.PreferredDatanode()
+	dn, ok := s.co.preferredDatanode()
 	if !ok {
 		return pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 	}

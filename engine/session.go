@@ -469,7 +469,7 @@ func (s *session) cancelErr() error {
 // relations is the session database's distribution catalog.
 func (s *session) relations(ctx context.Context) (*catalog.Relations, error) {
 	load := func(ctx context.Context) (*catalog.Relations, error) {
-		node, ok := s.co.Nodes.PreferredDatanode()
+		node, ok := s.co.preferredDatanode()
 		if !ok {
 			return &catalog.Relations{Tables: map[string]*catalog.Table{}, DistViews: map[string]bool{}}, nil
 		}
@@ -493,12 +493,12 @@ func (s *session) env(ctx context.Context) (*planner.Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &planner.Env{Rel: rel, Nodes: s.co.Nodes.Nodes(), Groups: s.co.Nodes.Groups(), SearchPath: s.searchPath, User: s.user}, nil
+	return &planner.Env{Rel: rel, Nodes: s.co.planNodes(), Groups: s.co.Nodes.Groups(), SearchPath: s.searchPath, User: s.user}, nil
 }
 
 // refreshSearchPath reads the schemas names resolve in, from a datanode.
 func (s *session) refreshSearchPath(ctx context.Context) error {
-	node, ok := s.co.Nodes.PreferredDatanode()
+	node, ok := s.co.preferredDatanode()
 	if s.home != "" {
 		node, ok = s.co.Nodes.Node(s.home)
 	}
@@ -821,7 +821,7 @@ func (s *session) statementTimeout(ctx context.Context) (time.Duration, error) {
 	if s.timeoutKnown {
 		return s.timeout, nil
 	}
-	dn, ok := s.co.Nodes.PreferredDatanode()
+	dn, ok := s.co.preferredDatanode()
 	if !ok {
 		return 0, nil
 	}

@@ -100,7 +100,7 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w ser
 		if s.tx.active && node.GetDiscardStmt().Target == pg_query.DiscardMode_DISCARD_ALL {
 			return pgerr.New(pgerr.ActiveSqlTransaction, "DISCARD ALL cannot run inside a transaction block")
 		}
-		dn, ok := s.co.Nodes.PreferredDatanode()
+		dn, ok := s.co.preferredDatanode()
 		if !ok {
 			return pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 		}
@@ -156,7 +156,7 @@ func (s *session) simpleOutside(ctx context.Context, node, sql string) error {
 
 // oneNode runs a statement that any datanode answers alike.
 func (s *session) oneNode(ctx context.Context, sql string, w server.ResultWriter) error {
-	node, ok := s.co.Nodes.PreferredDatanode()
+	node, ok := s.co.preferredDatanode()
 	if !ok {
 		return pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 	}
@@ -470,7 +470,7 @@ func (s *session) set(ctx context.Context, vs *pg_query.VariableSetStmt, sql str
 		s.tx.sets = append(s.tx.sets, run...)
 	} else {
 		// Checked on one backend, then every backend of the session gets it.
-		node, ok := s.co.Nodes.PreferredDatanode()
+		node, ok := s.co.preferredDatanode()
 		if !ok {
 			return pgerr.New(pgerr.UndefinedObject, "no datanode is defined")
 		}
@@ -690,7 +690,7 @@ func (s *session) savepoint(ctx context.Context, ts *pg_query.TransactionStmt, w
 // readIdleTimeout reads the session's idle_in_transaction_session_timeout
 // as a datanode understands it.
 func (s *session) readIdleTimeout(ctx context.Context) time.Duration {
-	dn, ok := s.co.Nodes.PreferredDatanode()
+	dn, ok := s.co.preferredDatanode()
 	if !ok {
 		return 0
 	}
