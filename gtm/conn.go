@@ -162,7 +162,7 @@ func (c *serverConn) gateEnter(id uint64, kind gtmproto.GateKind) {
 		fail(gtmproto.CodeStandby, c.s.standbyMessage())
 	case !c.s.serving():
 		fail(gtmproto.CodeStandby, c.s.notServingMessage())
-	case !validGateKind(kind):
+	case !validGateKind(kind) && kind != gtmproto.GateCommitterResume:
 		fail(gtmproto.CodeInvalid, fmt.Sprintf("invalid request: unknown gate kind %d", kind))
 	default:
 		granted, ok := c.s.gate.enter(c, id, kind)

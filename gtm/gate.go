@@ -70,8 +70,19 @@ func (g *gate) enter(c *serverConn, id uint64, kind gtmproto.GateKind) ([]*gateE
 	if _, dup := m[id]; dup {
 		return nil, false
 	}
+	resume := kind == gtmproto.GateCommitterResume
+	if resume {
+		kind = gtmproto.GateCommitter
+	}
 	e := &gateEntry{conn: c, id: id, kind: kind}
 	m[id] = e
+	if resume && g.holders > 0 && g.active == gtmproto.GateCommitter {
+		// Its commit is being applied: it holds with the committers now,
+		// ahead of waiting readers.
+		e.granted = true
+		g.holders++
+		return []*gateEntry{e}, true
+	}
 	g.queue[kind] = append(g.queue[kind], e)
 	return g.dispatch(), true
 }

@@ -102,3 +102,26 @@ func TestStandbyPromotedByMajorityVote(t *testing.T) {
 		t.Fatalf("a reader passed the gate %v after the promotion; want the committer linger (300ms)", waited)
 	}
 }
+
+// A committer resumed on a promoted gtm (its connection to the old one
+// broke while its commit was applied) holds the gate with the committers at
+// once, ahead of the readers that wait; readers pass only when it is done,
+// even after the promotion's hold has run out.
+func TestResumedCommitterAheadOfReaders(t *testing.T) {
+	g := newGate()
+	g.hold(100 * time.Millisecond)
+	reader, committer := &serverConn{}, &serverConn{}
+	if granted, _ := g.enter(reader, 1, gtmproto.GateReader); len(granted) != 0 {
+		t.Fatal("a reader passed the gate held after a promotion")
+	}
+	if granted, _ := g.enter(committer, 2, gtmproto.GateCommitterResume); len(granted) != 1 {
+		t.Fatal("a resumed committer was not granted at once")
+	}
+	time.Sleep(200 * time.Millisecond) // the promotion's hold ends
+	if st := g.stats(); st.readersWaiting != 1 || st.holders != 1 {
+		t.Fatalf("after the hold: %+v; want the reader waiting for the resumed committer", st)
+	}
+	if granted := g.leave(committer, 2); len(granted) != 1 || granted[0].conn != reader {
+		t.Fatalf("the resumed committer's release granted %v, want the reader", granted)
+	}
+}

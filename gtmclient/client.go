@@ -102,6 +102,8 @@ type Client struct {
 
 	forgets forgetQueue
 
+	held map[*heldGrant]struct{} // committers' grants not released (guarded by mu)
+
 	watchMu  sync.Mutex
 	watchFn  func(uint64)
 	watching bool
@@ -172,8 +174,12 @@ func (c *Client) getConn(ctx context.Context) (*conn, error) {
 		}
 		c.cur = cn
 		c.prefer = i
+		resume := len(c.held) > 0
 		c.mu.Unlock()
 		go cn.readLoop()
+		if resume {
+			go c.resumeGrants(cn)
+		}
 		return cn, nil
 	}
 	return nil, fmt.Errorf("%w: %s", ErrUnavailable, strings.Join(errs, "; "))

@@ -23,8 +23,11 @@ func (c *Client) CommitAndEnter(ctx context.Context, gateWait time.Duration, gid
 	var e gtmproto.Encoder
 	body := e.Decision(gtmproto.Decision{GID: gid, Participants: participants, Commit: true}).Bytes()
 	if cn, err := c.getConn(ctx); err == nil {
-		release, decided, err, done := cn.commitAndEnter(ctx, gateWait, body)
+		token, decided, err, done := cn.commitAndEnter(ctx, gateWait, body)
 		if done {
+			if token != 0 {
+				release = c.hold(cn, token) // resumed on the next connection should this one break
+			}
 			return release, decided, err
 		}
 	}
@@ -37,10 +40,11 @@ func (c *Client) CommitAndEnter(ctx context.Context, gateWait time.Duration, gid
 	return release, true, err
 }
 
-// commitAndEnter is CommitAndEnter on one connection; done is false when the
+// commitAndEnter is CommitAndEnter on one connection, the gate's token once
+// granted; done is false when the
 // caller should fall back (nothing was decided on this connection that the
 // fallback could not log again).
-func (cn *conn) commitAndEnter(ctx context.Context, gateWait time.Duration, decision []byte) (release func(), decided bool, err error, done bool) {
+func (cn *conn) commitAndEnter(ctx context.Context, gateWait time.Duration, decision []byte) (token uint64, decided bool, err error, done bool) {
 	decCh, gateCh := make(chan gtmproto.Frame, 1), make(chan gtmproto.Frame, 1)
 	cn.mu.Lock()
 	decID, gateID := cn.nextID+1, cn.nextID+2
@@ -58,7 +62,7 @@ func (cn *conn) commitAndEnter(ctx context.Context, gateWait time.Duration, deci
 	if err := cn.write(ctx, gtmproto.Frame{ID: decID, Type: gtmproto.MsgLogDecision, Body: decision},
 		gtmproto.Frame{ID: gateID, Type: gtmproto.MsgGateEnter, Body: e.Uvarint(uint64(GateCommitter)).Bytes()}); err != nil {
 		forget(decID, gateID)
-		return nil, false, nil, false
+		return 0, false, nil, false
 	}
 	withdraw := cn.releaser(gateID)
 
@@ -70,21 +74,21 @@ func (cn *conn) commitAndEnter(ctx context.Context, gateWait time.Duration, deci
 		select {
 		case f = <-decCh:
 		default:
-			return nil, false, nil, false
+			return 0, false, nil, false
 		}
 	case <-ctx.Done():
 		forget(decID, gateID)
 		withdraw()
-		return nil, false, ctx.Err(), true
+		return 0, false, ctx.Err(), true
 	}
 	if _, err := response(gtmproto.MsgLogDecision, f); err != nil {
 		forget(gateID)
 		withdraw()
 		var se *ServerError
 		if errors.As(err, &se) && se.Code == gtmproto.CodeStandby {
-			return nil, false, nil, false
+			return 0, false, nil, false
 		}
-		return nil, false, err, true
+		return 0, false, err, true
 	}
 
 	gateTimer := time.NewTimer(gateWait)
@@ -96,17 +100,17 @@ func (cn *conn) commitAndEnter(ctx context.Context, gateWait time.Duration, deci
 		select {
 		case f = <-gateCh:
 		default:
-			return nil, true, cn.deadErr(), true
+			return 0, true, cn.deadErr(), true
 		}
 	case <-gateTimer.C:
 		forget(gateID)
 		withdraw()
-		return nil, true, fmt.Errorf("snapshot gate not granted within %s: %w", gateWait, context.DeadlineExceeded), true
+		return 0, true, fmt.Errorf("snapshot gate not granted within %s: %w", gateWait, context.DeadlineExceeded), true
 	}
 	if _, err := response(gtmproto.MsgGateEnter, f); err != nil {
-		return nil, true, err, true
+		return 0, true, err, true
 	}
-	return withdraw, true, nil, true
+	return gateID, true, nil, true
 }
 
 // releaser gives back (or withdraws) the gate request token, once, without

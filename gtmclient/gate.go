@@ -42,6 +42,9 @@ func (c *Client) GateEnter(ctx context.Context, kind GateKind) (release func(), 
 			return nil, err
 		}
 		token, err := cn.gateEnter(ctx, body)
+		if err == nil && kind == GateCommitter {
+			return c.hold(cn, token), nil
+		}
 		if err == nil {
 			return cn.releaser(token), nil
 		}

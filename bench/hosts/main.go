@@ -27,6 +27,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,7 @@ type options struct {
 	duration time.Duration
 	rounds   int
 	sizes    []int // host counts of the xlgo clusters
+	standbys []int // host counts of the xlgo clusters with synchronous datanode standbys
 	pgpool   bool
 	tpcc     bool
 	tpccOpts tpccOptions
@@ -75,6 +77,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of one pgbench run")
 	flag.IntVar(&o.rounds, "rounds", 2, "rounds of alternating runs; each figure is the median")
 	sizes := flag.String("xlgo-hosts", "2,4", "host counts of the xlgo clusters")
+	withStandbys := flag.String("standbys", "", "host counts of more xlgo clusters whose datanodes have a synchronous standby on the next host (e.g. 2)")
 	flag.BoolVar(&o.pgpool, "pgpool", true, "also measure Pgpool-II on two hosts")
 	flag.BoolVar(&o.tpcc, "tpcc", true, "also run TPC-C (bench/tpcc) on every system")
 	flag.IntVar(&o.tpccOpts.warehouses, "warehouses", 4, "TPC-C warehouses (spread evenly over the datanodes)")
@@ -84,13 +87,21 @@ func main() {
 	flag.StringVar(&o.outFile, "o", "", "also write the results into this Markdown file, between the hosts bench markers")
 	flag.BoolVar(&o.verbose, "v", false, "log progress to stderr")
 	flag.Parse()
-	for _, s := range strings.Split(*sizes, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 {
-			fmt.Fprintf(os.Stderr, "bench/hosts: -xlgo-hosts %q: want host counts like 2,4\n", *sizes)
-			os.Exit(2)
+	for _, l := range []struct {
+		flag, text string
+		dst        *[]int
+	}{{"xlgo-hosts", *sizes, &o.sizes}, {"standbys", *withStandbys, &o.standbys}} {
+		for _, s := range strings.Split(l.text, ",") {
+			if strings.TrimSpace(s) == "" {
+				continue
+			}
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n < 2 && l.dst == &o.standbys || n < 1 {
+				fmt.Fprintf(os.Stderr, "bench/hosts: -%s %q: want host counts like 2,4 (2 at least with standbys)\n", l.flag, l.text)
+				os.Exit(2)
+			}
+			*l.dst = append(*l.dst, n)
 		}
-		o.sizes = append(o.sizes, n)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := runMain(ctx, o)
@@ -139,7 +150,7 @@ func runMain(ctx context.Context, o options) error {
 // xlgo cluster (the gtm's), Pgpool-II's two.
 func hostsNeeded(o options) int {
 	n := 1
-	for _, s := range o.sizes {
+	for _, s := range append(slices.Clone(o.sizes), o.standbys...) {
 		n += s + 1
 	}
 	if o.pgpool {
@@ -186,7 +197,15 @@ func run(ctx context.Context, o options, nt *testhosts.Net, work, binDir string)
 	res.systems = append(res.systems, plain)
 	for _, n := range o.sizes {
 		l.logf("starting xlgo on %d hosts", n)
-		s, err := l.startXlgo(ctx, n)
+		s, err := l.startXlgo(ctx, n, false)
+		if err != nil {
+			return nil, err
+		}
+		res.systems = append(res.systems, s)
+	}
+	for _, n := range o.standbys {
+		l.logf("starting xlgo on %d hosts with synchronous standbys", n)
+		s, err := l.startXlgo(ctx, n, true)
 		if err != nil {
 			return nil, err
 		}

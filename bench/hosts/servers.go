@@ -175,13 +175,14 @@ func (l *lab) startPlain(ctx context.Context) (*system, error) {
 }
 
 // startXlgo is an xlgo cluster with a coordinator and a datanode on each of
-// n hosts and the gtm on one more.
-func (l *lab) startXlgo(ctx context.Context, n int) (*system, error) {
+// n hosts and the gtm on one more; with standbys, each datanode has a
+// synchronous standby on the next of the n hosts.
+func (l *lab) startXlgo(ctx context.Context, n int, standbys bool) (*system, error) {
 	hs, err := l.take(n + 1)
 	if err != nil {
 		return nil, err
 	}
-	ports, err := cluster.FreePorts(1 + 2*n)
+	ports, err := cluster.FreePorts(1 + 3*n)
 	if err != nil {
 		return nil, err
 	}
@@ -191,6 +192,9 @@ func (l *lab) startXlgo(ctx context.Context, n int) (*system, error) {
 	cfg.GTM = cluster.Node{Name: "gtm", Host: gtmHost.Addr().String(), Port: ports[0]}
 	cfg.Coordinators, cfg.Datanodes = nil, nil
 	s := &system{name: fmt.Sprintf("xlgo, %d hosts", n)}
+	if standbys {
+		s.name += ", sync standbys"
+	}
 	for i, h := range hs[:n] {
 		addr := h.Addr().String()
 		cfg.Coordinators = append(cfg.Coordinators, cluster.Node{Name: fmt.Sprintf("coord%d", i+1), Host: addr, Port: ports[1+i]})
@@ -198,6 +202,12 @@ func (l *lab) startXlgo(ctx context.Context, n int) (*system, error) {
 			Primary: i == 0, Preferred: i == 0})
 		s.hosts = append(s.hosts, h)
 		s.roles = append(s.roles, "coordinator, datanode")
+		if standbys {
+			next := hs[(i+1)%n].Addr().String()
+			cfg.DatanodeStandbys = append(cfg.DatanodeStandbys, cluster.Node{Name: fmt.Sprintf("datanode%d_standby", i+1),
+				Of: fmt.Sprintf("datanode%d", i+1), Host: next, Port: ports[1+2*n+i]})
+			s.roles[i] += ", standby of datanode" + strconv.Itoa(1+(i+n-1)%n)
+		}
 		s.endpoints = append(s.endpoints, cfg.Coordinators[i].Addr())
 	}
 	s.hosts = append(s.hosts, gtmHost)
@@ -209,7 +219,7 @@ func (l *lab) startXlgo(ctx context.Context, n int) (*system, error) {
 		{Type: "host", Address: "127.0.0.1/32", Method: "trust"},
 		{Type: "host", Address: subnet, Method: "trust"},
 	}
-	home, err := l.mkdir(fmt.Sprintf("xlgo%d", n))
+	home, err := l.mkdir(strings.ReplaceAll(fmt.Sprintf("xlgo%d-%t", n, standbys), " ", ""))
 	if err != nil {
 		return nil, err
 	}

@@ -223,6 +223,11 @@ type GateKind uint64
 const (
 	GateReader    GateKind = 1
 	GateCommitter GateKind = 2
+	// GateCommitterResume asks again for a committer's grant whose
+	// connection broke while its commit was applied: granted at once, ahead
+	// of waiting readers, while committers hold the gate (a promoted gtm
+	// starts so), else queued as a committer.
+	GateCommitterResume GateKind = 3
 )
 
 // SeqField is a bit of MsgSeqAlter's mask: which parts of the definition change.
