@@ -699,7 +699,21 @@ func (c *Cluster) GTMArgs() []string {
 func (c *Cluster) CoordinatorArgs(n Node, socketDir string) []string {
 	return append([]string{"--name", n.Name, "--listen", n.Host, "--port", strconv.Itoa(n.Port),
 		"--unix-socket-dir", socketDir, "--gtm", c.Config.GTMAddrs(), "--data-dir", c.DataDir(n.Name),
-		"--cluster-name", c.Config.ClusterName}, append(append(c.logLevelArgs(), c.coordinatorAuthArgs(n)...), c.gtmFailoverArgs("--gtm-failover-after")...)...)
+		"--cluster-name", c.Config.ClusterName}, append(append(append(c.logLevelArgs(), c.coordinatorAuthArgs(n)...),
+		c.gtmFailoverArgs("--gtm-failover-after")...), c.datanodeFailoverArgs()...)...)
+}
+
+// datanodeFailoverArgs are the coordinators' datanode failover settings of
+// the config.
+func (c *Cluster) datanodeFailoverArgs() []string {
+	var args []string
+	if c.Config.FailoverAfter != "" {
+		args = append(args, "--failover-after", c.Config.FailoverAfter)
+	}
+	if c.Config.FailoverWait != "" {
+		args = append(args, "--failover-wait", c.Config.FailoverWait)
+	}
+	return args
 }
 
 func (c *Cluster) startGTM(ctx context.Context) error {

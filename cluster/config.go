@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/viper"
 )
@@ -67,6 +68,13 @@ type Config struct {
 	// BinDir is where the xlgo binaries (xlctl, gtm, coordinator) are on the
 	// other hosts; empty means HOME/bin there. xlctl deploy puts them there.
 	BinDir string `mapstructure:"bin_dir"`
+	// FailoverAfter is how long a datanode with a standby may not answer
+	// before the coordinators fail it over ("5s" when empty; "0" turns
+	// automatic failover off); FailoverWait how long a statement waits for
+	// a lost datanode ("30s" when empty). Coordinator flags --failover-after
+	// and --failover-wait.
+	FailoverAfter string `mapstructure:"failover_after"`
+	FailoverWait  string `mapstructure:"failover_wait"`
 }
 
 // DefaultSSH runs commands on other hosts with the system's ssh, the user's
@@ -143,7 +151,7 @@ func ParseConfig(data []byte) (*Config, error) {
 var knownKeys = map[string]bool{
 	"cluster_name": true, "pg_bin": true, "os_user": true, "socket_dir": true, "log_level": true,
 	"gtm": true, "gtm_standby": true, "coordinators": true, "datanodes": true, "datanode_settings": true,
-	"auth": true, "ssh": true, "bin_dir": true, "datanode_standbys": true,
+	"auth": true, "ssh": true, "bin_dir": true, "datanode_standbys": true, "failover_after": true, "failover_wait": true,
 }
 
 var (
@@ -233,6 +241,11 @@ func (c *Config) Validate() error {
 		}
 		if !n.Fenced {
 			followed[n.Of] = n.Name
+		}
+	}
+	for _, d := range []struct{ key, v string }{{"failover_after", c.FailoverAfter}, {"failover_wait", c.FailoverWait}} {
+		if _, err := time.ParseDuration(d.v); d.v != "" && err != nil {
+			bad("%s %q: want a duration such as 5s", d.key, d.v)
 		}
 	}
 	if c.BinDir != "" && !filepath.IsAbs(c.BinDir) {
@@ -337,6 +350,12 @@ func (c *Config) YAML() []byte {
 	}
 	if c.BinDir != "" {
 		fmt.Fprintf(&b, "bin_dir: %s   # the xlgo binaries on the other hosts (xlctl deploy)\n", q(c.BinDir))
+	}
+	if c.FailoverAfter != "" {
+		fmt.Fprintf(&b, "failover_after: %s   # a datanode with a standby lost this long is failed over\n", q(c.FailoverAfter))
+	}
+	if c.FailoverWait != "" {
+		fmt.Fprintf(&b, "failover_wait: %s   # statements wait this long for a lost datanode\n", q(c.FailoverWait))
 	}
 	b.WriteString(c.Auth.yaml())
 	return []byte(b.String())
