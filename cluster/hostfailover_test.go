@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xlgo/xlgo/cluster"
+	"github.com/xlgo/xlgo/cluster/clustertest"
 	"github.com/xlgo/xlgo/gtmclient"
 	"github.com/xlgo/xlgo/internal/testhosts"
 )
@@ -36,6 +37,7 @@ func TestFailoverOnHosts(t *testing.T) {
 	nt := testhosts.ForTest(t, 5, testhosts.Options{SSH: true})
 	addr := func(h string) string { return nt.Host(h).Addr().String() }
 	sc := newSSHCluster(t, nt, 8)
+	psql := clustertest.RequireTool(t, "psql", "Debian package postgresql-client-15")
 	cfg, p := sc.cfg, sc.ports
 	cfg.GTM = cluster.Node{Name: "gtm", Host: addr("h5"), Port: p[0]}
 	cfg.GTMStandby = cluster.Node{Name: "gtm_standby", Host: addr("h2"), Port: p[7]}
@@ -79,6 +81,7 @@ func TestFailoverOnHosts(t *testing.T) {
 		lost := time.Now()
 		b.waitPort(t, sc, "datanode1", standby, 15*time.Second)
 		took := time.Since(lost)
+		failedOver := b.nextID.Load() // transfers after this one came after the failover
 		before := b.acked.Load()
 		deadline := time.Now().Add(30 * time.Second)
 		for b.acked.Load() < before+50 && time.Now().Before(deadline) {
@@ -91,6 +94,14 @@ func TestFailoverOnHosts(t *testing.T) {
 		if fault.heal != nil {
 			if err := fault.heal(h); err != nil {
 				t.Fatal(err)
+			}
+			// The old datanode1 ran on, cut off: it took no transfer made
+			// after the failover. Asked on its own host, which it trusts.
+			old := fmt.Sprint(p[3] + p[5] - standby)
+			out, err := h.Command(ctx, psql, "-h", h.Addr().String(), "-p", old, "-U", cfg.OSUser, "-d", "postgres", "-Atc",
+				fmt.Sprintf("SELECT count(*) FROM transfers WHERE id > %d", failedOver)).CombinedOutput()
+			if err != nil || strings.TrimSpace(string(out)) != "0" {
+				t.Fatalf("%s: the old datanode1 after the failover: %v %s; want 0 transfers made after it", fault.name, err, out)
 			}
 		}
 		b.check(t)

@@ -20,23 +20,33 @@ import (
 	"github.com/xlgo/xlgo/internal/testhosts"
 )
 
-// TestClusterOverSSH builds the guide's kind of cluster on three simulated
-// hosts, each a network namespace running its own sshd, with xlctl run from
-// outside them as pgxc_ctl is: the gtm on h1, a coordinator and a datanode on
-// h2 and on h3. xlctl deploys its binaries over ssh, init starts every
-// process in its host's namespace, status asks every host, the guide's
-// verification runs through both coordinators, a host that cannot be reached
-// is named, and stop and clean leave nothing behind.
+// TestClusterOverSSH builds the guide's cluster on three simulated hosts,
+// each a network namespace running its own sshd, with xlctl run from outside
+// them as pgxc_ctl is: the gtm, a coordinator and a datanode on h1; the gtm
+// standby, a coordinator and a datanode on h2; both datanodes' synchronous
+// standbys on h3. xlctl deploys its binaries over ssh, init starts every
+// process in its host's namespace, status asks every host (the standbys
+// streaming, synchronous), the guide's verification runs through both
+// coordinators, a host that cannot be reached is named, and stop and clean
+// leave nothing behind.
 func TestClusterOverSSH(t *testing.T) {
 	nt := testhosts.ForTest(t, 3, testhosts.Options{CPU: 1, SSH: true})
 	h1, h2, h3 := nt.Host("h1").Addr().String(), nt.Host("h2").Addr().String(), nt.Host("h3").Addr().String()
-	sc := newSSHCluster(t, nt, 5)
+	sc := newSSHCluster(t, nt, 8)
 	cfg, ports, work, home, bin := sc.cfg, sc.ports, sc.work, sc.home, sc.bin
+	// The guide's topology: pgxl-node1 and pgxl-node2 hold the gtm and its
+	// standby, a coordinator and a datanode each; pgxl-node3 the datanodes'
+	// synchronous standbys.
 	cfg.GTM = cluster.Node{Name: "gtm", Host: h1, Port: ports[0]}
-	cfg.Coordinators = []cluster.Node{{Name: "coord1", Host: h2, Port: ports[1]}, {Name: "coord2", Host: h3, Port: ports[2]}}
+	cfg.GTMStandby = cluster.Node{Name: "gtm_standby", Host: h2, Port: ports[5]}
+	cfg.Coordinators = []cluster.Node{{Name: "coord1", Host: h1, Port: ports[1]}, {Name: "coord2", Host: h2, Port: ports[2]}}
 	cfg.Datanodes = []cluster.Node{
-		{Name: "datanode1", Host: h2, Port: ports[3], Primary: true, Preferred: true, Dir: filepath.Join(work, "dn1-data")},
-		{Name: "datanode2", Host: h3, Port: ports[4]},
+		{Name: "datanode1", Host: h1, Port: ports[3], Primary: true, Preferred: true, Dir: filepath.Join(work, "dn1-data")},
+		{Name: "datanode2", Host: h2, Port: ports[4]},
+	}
+	cfg.DatanodeStandbys = []cluster.Node{
+		{Name: "datanode1_standby", Of: "datanode1", Host: h3, Port: ports[6]},
+		{Name: "datanode2_standby", Of: "datanode2", Host: h3, Port: ports[7]},
 	}
 	sc.write()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -68,14 +78,15 @@ func TestClusterOverSSH(t *testing.T) {
 
 	// Every process runs in its host's network namespace.
 	procs := map[string]int{}
-	for _, n := range append(append([]cluster.Node{cfg.GTM}, cfg.Coordinators...), cfg.Datanodes...) {
+	for _, n := range append(append(append([]cluster.Node{cfg.GTM, cfg.GTMStandby}, cfg.Coordinators...), cfg.Datanodes...), cfg.DatanodeStandbys...) {
 		pid := pidOf(t, ctl, n)
 		procs[n.Name] = pid
 		if got, want := inode(t, fmt.Sprintf("/proc/%d/ns/net", pid)), inode(t, "/run/netns/"+nt.HostOf(n.Host).Namespace()); got != want {
 			t.Errorf("%s (pid %d) is not in the network namespace of host %s", n.Name, pid, n.Host)
 		}
 	}
-	if out, err = xlctl("status"); err != nil || strings.Count(out, " running ") != 5 || !strings.Contains(out, "No in-doubt transactions.") || strings.Contains(out, "Problem") {
+	if out, err = xlctl("status"); err != nil || strings.Count(out, " running ") != 8 || strings.Count(out, "streaming") != 2 ||
+		strings.Count(out, " sync ") != 2 || !strings.Contains(out, "No in-doubt transactions.") || strings.Contains(out, "Problem") {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
 
@@ -106,8 +117,8 @@ func TestClusterOverSSH(t *testing.T) {
 	if nodes, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"coord1 C " + h2 + ":" + strconv.Itoa(ports[1]), "coord2 C " + h3 + ":" + strconv.Itoa(ports[2]),
-		"datanode1 D " + h2 + ":" + strconv.Itoa(ports[3]), "datanode2 D " + h3 + ":" + strconv.Itoa(ports[4])}
+	want := []string{"coord1 C " + h1 + ":" + strconv.Itoa(ports[1]), "coord2 C " + h2 + ":" + strconv.Itoa(ports[2]),
+		"datanode1 D " + h1 + ":" + strconv.Itoa(ports[3]), "datanode2 D " + h2 + ":" + strconv.Itoa(ports[4])}
 	if strings.Join(nodes, "; ") != strings.Join(want, "; ") {
 		t.Fatalf("pgxc_node = %q, want %q", nodes, want)
 	}
@@ -150,7 +161,7 @@ func TestClusterOverSSH(t *testing.T) {
 	cmd := osexec.CommandContext(ctx, filepath.Join(bin, "xlctl"), "--home", home, "--config", badPath, "--bin", bin, "status")
 	cmd.Env = cluster.CleanEnv()
 	b, err := cmd.CombinedOutput()
-	if out = string(b); err != nil || !strings.Contains(out, "datanode2: host "+lost.String()+": cannot reach it over ssh") || strings.Count(out, " running ") != 4 {
+	if out = string(b); err != nil || !strings.Contains(out, "datanode2: host "+lost.String()+": cannot reach it over ssh") || strings.Count(out, " running ") != 7 {
 		t.Fatalf("status with an unreachable host: %v\n%s", err, out)
 	}
 	t.Logf("xlctl status with an unreachable host:\n%s", out)
