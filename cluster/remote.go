@@ -183,11 +183,8 @@ func (c *Cluster) NodeVerb(ctx context.Context, w io.Writer, verb, name, arg str
 		if err := c.prepareHome(e); err != nil {
 			return err
 		}
-		switch role {
-		case RoleDatanode:
-			return c.initDatanode(ctx, e, n)
-		case RoleDatanodeStandby:
-			return c.initStandby(ctx, e, n)
+		if isPostgres(role) {
+			return c.initNode(ctx, e, n, role)
 		}
 		return os.MkdirAll(c.DataDir(n.Name), 0o700)
 	case "start":

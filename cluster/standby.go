@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/xlgo/xlgo/gtmclient"
+	"github.com/xlgo/xlgo/internal/pgha"
 )
 
 // Datanode standbys (the guide's datanode slaves). A standby is a
@@ -292,10 +293,7 @@ func (c *Cluster) setSyncStandby(ctx context.Context, conn *pgx.Conn, n Node, st
 		names = sqlIdent(standby)
 	}
 	c.say("Datanode %s: synchronous_standby_names = '%s'", n.Name, names)
-	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = "+sqlString(names)); err != nil {
-		return err
-	}
-	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
+	if err := pgha.SetSyncStandby(ctx, conn, names); err != nil {
 		return err
 	}
 	if standby == "" {
@@ -304,29 +302,13 @@ func (c *Cluster) setSyncStandby(ctx context.Context, conn *pgx.Conn, n Node, st
 	return until("the synchronous standby", "sync_state = 'sync'") // the reload takes a moment
 }
 
-// promote ends recovery on standby n (pg_promote waits for it) and drops
-// the synchronous standby it carried over from its datanode: it has none yet.
+// promote ends recovery on standby n and makes it stand alone (pgha.Promote).
 func (c *Cluster) promote(ctx context.Context, e *env, conn *pgx.Conn, n Node) error {
 	c.say("Promote datanode standby %s", n.Name)
-	var inRecovery bool
-	if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
-		return err
+	if err := pgha.Promote(ctx, conn); err != nil {
+		return fmt.Errorf("standby %s: %w", n.Name, err)
 	}
-	if inRecovery {
-		var done bool
-		if err := conn.QueryRow(ctx, "SELECT pg_promote(true, 60)").Scan(&done); err != nil {
-			return err
-		}
-		if !done {
-			return fmt.Errorf("standby %s did not finish its promotion within 60s", n.Name)
-		}
-	}
-	// The control file shows the new timeline only after a checkpoint:
-	// pg_rewind of the old datanode (xlctl rejoin) needs it.
-	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
-		return err
-	}
-	return c.setSyncStandby(ctx, conn, n, "")
+	return nil
 }
 
 // Replication is a standby as its datanode sees it (pg_stat_replication).

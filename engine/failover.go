@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xlgo/xlgo/catalog"
+	"github.com/xlgo/xlgo/internal/pgha"
 	"github.com/xlgo/xlgo/pooler"
 )
 
@@ -236,37 +237,14 @@ func (m *failoverMonitor) takeOver(ctx context.Context, n catalog.Node) error {
 	return nil
 }
 
-// promoteStandby ends recovery on the standby at host:port and clears the
-// synchronous standby it carried over from its datanode.
+// promoteStandby makes the standby at host:port stand alone (pgha.Promote).
 func promoteStandby(ctx context.Context, host string, port int, user string) error {
 	conn, err := connectPG(ctx, host, port, user)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
-	var inRecovery bool
-	if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
-		return err
-	}
-	if inRecovery {
-		var done bool
-		if err := conn.QueryRow(ctx, "SELECT pg_promote(true, 60)").Scan(&done); err != nil {
-			return err
-		}
-		if !done {
-			return errors.New("the promotion did not finish within 60s")
-		}
-	}
-	// The control file shows the new timeline only after a checkpoint, which
-	// pg_rewind of the old datanode (xlctl rejoin) needs.
-	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
-		return err
-	}
-	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = ''"); err != nil {
-		return err
-	}
-	_, err = conn.Exec(ctx, "SELECT pg_reload_conf()")
-	return err
+	return pgha.Promote(ctx, conn)
 }
 
 // repoint makes this coordinator reach datanode n at addr (its promoted
@@ -449,11 +427,7 @@ func (m *failoverMonitor) setSync(ctx context.Context, n catalog.Node, names str
 	if err := conn.QueryRow(ctx, "SHOW synchronous_standby_names").Scan(&cur); err != nil || cur == names {
 		return err
 	}
-	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = "+quoteLiteral(names)); err != nil {
-		return err
-	}
-	_, err = conn.Exec(ctx, "SELECT pg_reload_conf()")
-	return err
+	return pgha.SetSyncStandby(ctx, conn, names)
 }
 
 // connectPG connects to the PostgreSQL at host:port as user (a superuser).
