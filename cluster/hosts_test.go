@@ -235,6 +235,16 @@ func newSSHCluster(t *testing.T, nt *testhosts.Net, nports int) *sshCluster {
 	return sc
 }
 
+// reload takes the config back from its file (xlctl rewrites it on failovers).
+func (sc *sshCluster) reload() error {
+	cfg, err := cluster.LoadConfig(sc.cfgPath)
+	if err != nil {
+		return err
+	}
+	*sc.cfg = *cfg
+	return nil
+}
+
 func (sc *sshCluster) write() {
 	if err := os.WriteFile(sc.cfgPath, sc.cfg.YAML(), 0o644); err != nil {
 		panic(err)

@@ -575,7 +575,9 @@ func (c *Cluster) adoptFailover(name string, sb Node) error {
 
 // adoptGTMFailover swaps gtm and gtm_standby in the config when the standby
 // says it is the primary (it promoted itself, or was promoted by hand
-// elsewhere), so that xlctl start brings the old gtm back as its standby.
+// elsewhere), and stops the old gtm where it still runs (cut off, it serves
+// no one; it cannot follow the new one as it is), so that xlctl start brings
+// it back as the new one's standby.
 func (c *Cluster) adoptGTMFailover(ctx context.Context) error {
 	if !c.Config.HasGTMStandby() {
 		return nil
@@ -599,6 +601,9 @@ func (c *Cluster) adoptGTMFailover(ctx context.Context) error {
 		return err
 	}
 	c.Config = &cfg
+	if err := c.stopNode(ctx, nil, old, RoleGTMStandby, "fast"); err != nil {
+		c.say("The old gtm %s could not be stopped (%v); stop it before xlctl start.", old.Name, err)
+	}
 	return nil
 }
 

@@ -31,10 +31,18 @@ func WithFailover(after time.Duration) Option {
 }
 
 type quorum struct {
-	mu     sync.Mutex
-	leases map[string]voice // coordinator -> its last lease
-	votes  map[string]voice // coordinator -> its last vote
-	lostAt time.Time        // a standby: when it last stopped streaming (zero while it streams)
+	mu      sync.Mutex
+	leases  map[string]voice // coordinator -> its last lease
+	votes   map[string]voice // coordinator -> its last vote
+	lostAt  time.Time        // a standby: when it last stopped streaming (zero while it streams)
+	heardAt time.Time        // a standby: when it last heard from its primary
+}
+
+// heard notes that a standby's primary sent something.
+func (q *quorum) heard() {
+	q.mu.Lock()
+	q.heardAt = time.Now()
+	q.mu.Unlock()
 }
 
 type voice struct {
@@ -96,7 +104,11 @@ func (s *Server) streamingChanged(streaming bool) {
 	case streaming:
 		s.quorum.lostAt = time.Time{}
 	case s.quorum.lostAt.IsZero():
+		// Lost since it last heard from the primary, not since it noticed.
 		s.quorum.lostAt = time.Now()
+		if !s.quorum.heardAt.IsZero() {
+			s.quorum.lostAt = s.quorum.heardAt
+		}
 	}
 }
 

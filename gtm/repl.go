@@ -207,9 +207,21 @@ func (s *Server) serveReplica(c *serverConn, id uint64, standbyGen uint64) error
 	s.logger.Info("standby attached; replicating synchronously", "remote", c.remote, "offset", off, "generation", gen)
 	var e gtmproto.Encoder
 	c.send(gtmproto.Frame{ID: id, Type: gtmproto.MsgReplSnapshot, Body: e.Uvarint(gen).Uvarint(uint64(off)).Raw(snap).Bytes()})
+	// With automatic failover the standby must tell a lost primary from an
+	// idle one: an empty MsgReplRecords (end 0) now and then says "still here".
+	var beat <-chan time.Time
+	if s.opts.failoverAfter > 0 {
+		t := time.NewTicker(s.opts.failoverAfter / 6)
+		defer t.Stop()
+		beat = t.C
+	}
 	for {
 		select {
 		case <-r.sig:
+		case <-beat:
+			var e gtmproto.Encoder
+			c.send(gtmproto.Frame{ID: id, Type: gtmproto.MsgReplRecords, Body: e.Uvarint(0).Raw(nil).Bytes()})
+			continue
 		case <-r.gone:
 			return errNoResponse
 		case <-c.done:
@@ -298,10 +310,14 @@ func (s *Server) followOnce(ctx context.Context) error {
 	r := bufio.NewReaderSize(nc, 64<<10)
 	snapshotted := false
 	for {
+		if s.opts.failoverAfter > 0 { // the primary beats every failoverAfter/6 (serveReplica)
+			_ = nc.SetReadDeadline(time.Now().Add(s.opts.failoverAfter / 2))
+		}
 		f, err := gtmproto.ReadFrame(r, gtmproto.MaxResponseFrame)
 		if err != nil {
 			return err
 		}
+		s.quorum.heard()
 		dec := gtmproto.NewDecoder(f.Body)
 		switch f.Type {
 		case gtmproto.MsgError:
@@ -333,6 +349,9 @@ func (s *Server) followOnce(ctx context.Context) error {
 			}
 			if !snapshotted {
 				return errors.New("primary sent records before its snapshot")
+			}
+			if end == 0 && len(recs) == 0 {
+				continue // a heartbeat
 			}
 			local, err := s.wal.appendRaw(recs)
 			if err != nil {

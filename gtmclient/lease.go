@@ -29,7 +29,8 @@ func (c *Client) KeepLease(ctx context.Context, name string, coordinators func()
 		n := max(coordinators(), 1)
 		var e gtmproto.Encoder
 		body := e.String(name).Uvarint(uint64(n)).Bytes()
-		lctx, cancel := context.WithTimeout(ctx, every)
+		// A slow answer still renews: the gtm keeps a lease for after/2.
+		lctx, cancel := context.WithTimeout(ctx, after/3)
 		_, err := c.call(lctx, gtmproto.MsgLease, body)
 		cancel()
 		switch {
