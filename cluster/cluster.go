@@ -464,6 +464,9 @@ func (c *Cluster) datanodeConf(n Node, socketDir string) string {
 	fmt.Fprintf(&b, "listen_addresses = %s\n", sqlString(n.Host))
 	fmt.Fprintf(&b, "unix_socket_directories = %s\n", sqlString(socketDir))
 	b.WriteString("wal_log_hints = on   # pg_rewind can make a failed-over datanode a standby (xlctl rejoin)\n")
+	// pg_rewind also needs the old datanode's WAL back to the last checkpoint
+	// both share; the crash recovery it runs first would drop it otherwise.
+	b.WriteString("wal_keep_size = 256MB\n")
 	for _, k := range sortedKeys(c.Config.DatanodeSettings) {
 		fmt.Fprintf(&b, "%s = %s\n", k, confValue(c.Config.DatanodeSettings[k]))
 	}
