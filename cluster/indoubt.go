@@ -2,10 +2,8 @@ package cluster
 
 import (
 	"context"
-	"fmt"
 	"time"
 
-	"github.com/xlgo/xlgo/gtmclient"
 	"github.com/xlgo/xlgo/resolver"
 )
 
@@ -23,11 +21,9 @@ func (c *Cluster) Resolver(ctx context.Context) (r *resolver.Resolver, close fun
 	}
 	r = resolver.New(nil, func() []resolver.Datanode { return dns }, c.Config.ClusterName, c.ClientUser(), nil)
 	close = func() {}
-	dctx, cancel := context.WithTimeout(ctx, gtmDialTimeout)
-	defer cancel()
-	g, err := gtmclient.Dial(dctx, c.Config.GTMAddrs())
+	g, err := c.dialGTM(ctx, gtmDialTimeout)
 	if err != nil {
-		return r, close, fmt.Errorf("gtm %s: %w", c.Config.GTMAddrs(), err)
+		return r, close, err
 	}
 	r.GTM = g
 	return r, func() { g.Close() }, nil

@@ -248,7 +248,7 @@ func (c *Cluster) pgStep(ctx context.Context, n Node, verb, arg string) error {
 	case "sync":
 		return c.setSyncStandby(ctx, conn, n, arg)
 	case "promote":
-		return c.promote(ctx, e, conn, n)
+		return c.promote(ctx, conn, n)
 	}
 	return fmt.Errorf("unknown step %q", verb)
 }
@@ -303,7 +303,7 @@ func (c *Cluster) setSyncStandby(ctx context.Context, conn *pgx.Conn, n Node, st
 }
 
 // promote ends recovery on standby n and makes it stand alone (pgha.Promote).
-func (c *Cluster) promote(ctx context.Context, e *env, conn *pgx.Conn, n Node) error {
+func (c *Cluster) promote(ctx context.Context, conn *pgx.Conn, n Node) error {
 	c.say("Promote datanode standby %s", n.Name)
 	if err := pgha.Promote(ctx, conn); err != nil {
 		return fmt.Errorf("standby %s: %w", n.Name, err)
@@ -444,13 +444,19 @@ func (c *Cluster) FailoverDatanode(ctx context.Context, name string) error {
 		return fmt.Errorf("failover datanode %s: it has no standby (datanode_standbys, or xlctl add standby)", name)
 	}
 	from, to := old.Addr(), sb.Addr()
-	if async, err := c.standbyAsync(ctx, old, sb); err != nil || async {
+	g, err := c.dialGTM(ctx, gtmDialTimeout)
+	if err != nil {
+		return fmt.Errorf("failover datanode %s: %w", name, err)
+	}
+	defer g.Close()
+	claim := claimer(g)
+	if _, async, err := pgha.SyncState(ctx, claim, name, from, to); err != nil || async {
 		if err == nil {
 			err = fmt.Errorf("its standby %s is not synchronous: it was lost and the datanode went on without it, so it may lack acknowledged commits (it is synchronous again once it streams and has caught up)", sb.Name)
 		}
 		return fmt.Errorf("failover datanode %s: %w", name, err)
 	}
-	won, err := c.gtmClaim(ctx, failoverKey(name, from), "xlctl "+to)
+	won, err := claim(ctx, pgha.FailoverKey(name, from), "xlctl "+to)
 	if err != nil {
 		return fmt.Errorf("failover datanode %s: claim it at the gtm: %w", name, err)
 	}
@@ -459,7 +465,7 @@ func (c *Cluster) FailoverDatanode(ctx context.Context, name string) error {
 		wctx, cancel := context.WithTimeout(ctx, promoteWait)
 		defer cancel()
 		for {
-			if done, err := c.gtmClaim(wctx, failoverDoneKey(name, from), ""); err == nil && done != "" {
+			if done, err := claim(wctx, pgha.FailoverDoneKey(name, from), ""); err == nil && done != "" {
 				break
 			}
 			select {
@@ -483,7 +489,7 @@ func (c *Cluster) FailoverDatanode(ctx context.Context, name string) error {
 		if err := c.pgStep(ctx, sb, "promote", ""); err != nil {
 			return fmt.Errorf("promote %s: %w", sb.Name, err)
 		}
-		if _, err := c.gtmClaim(ctx, failoverDoneKey(name, from), to); err != nil {
+		if _, err := claim(ctx, pgha.FailoverDoneKey(name, from), to); err != nil {
 			return fmt.Errorf("%s is promoted, but recording it at the gtm failed: %w", sb.Name, err)
 		}
 	}
@@ -506,39 +512,25 @@ func (c *Cluster) FailoverDatanode(ctx context.Context, name string) error {
 // promoteWait bounds the wait for a failover another actor claimed.
 const promoteWait = 2 * time.Minute
 
-// The gtm's records of a datanode failover (engine/failover.go writes the
-// same): the claim, whose value names who carries it out, and, once the
-// standby serves, its address.
-func failoverKey(node, addr string) string     { return "failover " + node + " from " + addr }
-func failoverDoneKey(node, addr string) string { return failoverKey(node, addr) + " done" }
-
-// standbyAsync reads the gtm's record of whether datanode n runs without
-// its standby sb (the coordinators record it when they stop waiting for a
-// lost standby; engine/failover.go): the last of "sync N A->B #k" is odd.
-func (c *Cluster) standbyAsync(ctx context.Context, n, sb Node) (bool, error) {
-	for k := 1; ; k++ {
-		v, err := c.gtmClaim(ctx, fmt.Sprintf("sync %s %s->%s #%d", n.Name, n.Addr(), sb.Addr(), k), "")
-		if err != nil {
-			return false, err
-		}
-		if v == "" {
-			return k%2 == 0, nil
-		}
+// dialGTM connects, within d, to the cluster's gtm: the gtm or its standby,
+// whichever serves.
+func (c *Cluster) dialGTM(ctx context.Context, d time.Duration) (*gtmclient.Client, error) {
+	dctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	g, err := gtmclient.Dial(dctx, c.Config.GTMAddrs())
+	if err != nil {
+		return nil, fmt.Errorf("gtm %s: %w", c.Config.GTMAddrs(), err)
 	}
+	return g, nil
 }
 
-// gtmClaim makes a claim at the cluster's gtm ("" value: reads it).
-func (c *Cluster) gtmClaim(ctx context.Context, key, value string) (string, error) {
-	dctx, cancel := context.WithTimeout(ctx, gtmDialTimeout)
-	g, err := gtmclient.Dial(dctx, c.Config.GTMAddrs())
-	cancel()
-	if err != nil {
-		return "", fmt.Errorf("gtm %s: %w", c.Config.GTMAddrs(), err)
+// claimer makes claims at g, each bounded (the records: internal/pgha).
+func claimer(g *gtmclient.Client) pgha.Claim {
+	return func(ctx context.Context, key, value string) (string, error) {
+		ctx, cancel := context.WithTimeout(ctx, gtmDialTimeout)
+		defer cancel()
+		return g.Claim(ctx, key, value)
 	}
-	defer g.Close()
-	cctx, cancel := context.WithTimeout(ctx, gtmDialTimeout)
-	defer cancel()
-	return g.Claim(cctx, key, value)
 }
 
 // adoptFailover rewrites the config with standby sb as datanode name, under
@@ -618,21 +610,18 @@ func (c *Cluster) AdoptFailovers(ctx context.Context) error {
 	if len(c.Config.DatanodeStandbys) == 0 {
 		return nil
 	}
-	dctx, cancel := context.WithTimeout(ctx, time.Second)
-	g, err := gtmclient.Dial(dctx, c.Config.GTMAddrs())
-	cancel()
+	g, err := c.dialGTM(ctx, time.Second)
 	if err != nil {
 		return nil
 	}
 	defer g.Close()
+	claim := claimer(g)
 	for _, sb := range c.Config.activeStandbys() {
 		old, _, ok := c.Config.Node(sb.Of)
 		if !ok {
 			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, gtmDialTimeout)
-		done, err := g.Claim(cctx, failoverDoneKey(old.Name, old.Addr()), "")
-		cancel()
+		done, err := claim(ctx, pgha.FailoverDoneKey(old.Name, old.Addr()), "")
 		if err != nil {
 			return nil
 		}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -52,16 +53,11 @@ type FailoverOptions struct {
 	User  string        // the superuser that promotes a standby
 }
 
-// failoverKey is the claim of the failover of node away from addr; its
-// value is "COORDINATOR STANDBY-ADDR".
-func failoverKey(node, addr string) string { return "failover " + node + " from " + addr }
-
-// failoverDoneKey holds the promoted standby's address once it serves.
-func failoverDoneKey(node, addr string) string { return failoverKey(node, addr) + " done" }
-
 type failoverMonitor struct {
 	co   *Coordinator
 	opts FailoverOptions
+
+	lostSet atomic.Pointer[map[string]bool] // the nodes of down, for lost (read on every plan)
 
 	mu      sync.Mutex
 	down    map[string]time.Time // node -> when it first failed a probe at its address
@@ -114,31 +110,23 @@ func addrOf(host string, port int) string { return net.JoinHostPort(host, strcon
 func (m *failoverMonitor) check(ctx context.Context, n catalog.Node) {
 	from := addrOf(n.Host, n.Port)
 	cctx, cancel := context.WithTimeout(ctx, m.opts.Probe)
-	done, err := m.co.GTM.Claim(cctx, failoverDoneKey(n.Name, from), "")
+	done, err := m.co.GTM.Claim(cctx, pgha.FailoverDoneKey(n.Name, from), "")
 	cancel()
 	if err == nil && done != "" {
 		m.repoint(n, done)
 		return
 	}
 	if probe(ctx, from, max(m.opts.Probe, time.Second)) == nil {
-		m.mu.Lock()
-		_, was := m.down[n.Name]
-		delete(m.down, n.Name)
-		m.mu.Unlock()
-		if was {
-			m.lostChanged()
-		}
+		m.markDown(n.Name, false)
 		m.checkStandby(ctx, n)
 		return
 	}
-	m.mu.Lock()
-	since, ok := m.down[n.Name]
-	if !ok {
-		m.down[n.Name] = time.Now()
+	since, changed := m.markDown(n.Name, true)
+	if changed {
 		m.co.Logger.Warn("datanode does not answer", "datanode", n.Name, "addr", from, "failover_after", m.opts.After)
-		defer m.lostChanged()
 	}
-	start := ok && time.Since(since) >= m.opts.After && !m.running[n.Name]
+	m.mu.Lock()
+	start := !changed && time.Since(since) >= m.opts.After && !m.running[n.Name]
 	if start {
 		m.running[n.Name] = true
 	}
@@ -160,23 +148,38 @@ func (m *failoverMonitor) check(ctx context.Context, n catalog.Node) {
 // probeOnly keeps whether datanode n, which has no standby, answers (see
 // preferredDatanode).
 func (m *failoverMonitor) probeOnly(ctx context.Context, n catalog.Node) {
-	err := probe(ctx, addrOf(n.Host, n.Port), max(m.opts.Probe, time.Second))
-	m.mu.Lock()
-	_, was := m.down[n.Name]
-	if err == nil {
-		delete(m.down, n.Name)
-	} else if !was {
-		m.down[n.Name] = time.Now()
-	}
-	m.mu.Unlock()
-	if was != (err != nil) {
-		m.lostChanged()
-	}
+	m.markDown(n.Name, probe(ctx, addrOf(n.Host, n.Port), max(m.opts.Probe, time.Second)) != nil)
 }
 
-// lostChanged makes plans made with the old preferredDatanode be made
-// again (they are derived from the catalog's generation).
-func (m *failoverMonitor) lostChanged() { m.co.Cache.Invalidate() }
+// markDown records whether datanode name failed its last probe. It returns
+// since when it has failed them (zero when it answers) and whether that
+// changed; a change drops the plans made with the old preferredDatanode
+// (they are derived from the catalog's generation).
+func (m *failoverMonitor) markDown(name string, down bool) (since time.Time, changed bool) {
+	m.mu.Lock()
+	since, was := m.down[name]
+	switch {
+	case down && !was:
+		since = time.Now()
+		m.down[name] = since
+	case !down && was:
+		delete(m.down, name)
+		since = time.Time{}
+	}
+	changed = down != was
+	if changed {
+		set := make(map[string]bool, len(m.down))
+		for n := range m.down {
+			set[n] = true
+		}
+		m.lostSet.Store(&set)
+	}
+	m.mu.Unlock()
+	if changed {
+		m.co.Cache.Invalidate()
+	}
+	return since, changed
+}
 
 // probe checks that a PostgreSQL server answers at addr: it sends an
 // SSLRequest and waits for the one-byte answer, which needs no login.
@@ -218,7 +221,7 @@ func (m *failoverMonitor) takeOver(ctx context.Context, n catalog.Node) error {
 		return fmt.Errorf("not failing over: %w", err)
 	}
 	mine := m.co.Name + " " + to
-	won, err := m.co.GTM.Claim(ctx, failoverKey(n.Name, from), mine)
+	won, err := m.co.GTM.Claim(ctx, pgha.FailoverKey(n.Name, from), mine)
 	if err != nil {
 		return fmt.Errorf("claim at the gtm: %w", err)
 	}
@@ -230,7 +233,7 @@ func (m *failoverMonitor) takeOver(ctx context.Context, n catalog.Node) error {
 	if err := promoteStandby(ctx, n.StandbyHost, n.StandbyPort, m.opts.User); err != nil {
 		return fmt.Errorf("promote %s: %w", to, err)
 	}
-	if _, err := m.co.GTM.Claim(ctx, failoverDoneKey(n.Name, from), to); err != nil {
+	if _, err := m.co.GTM.Claim(ctx, pgha.FailoverDoneKey(n.Name, from), to); err != nil {
 		return fmt.Errorf("record the failover at the gtm: %w", err)
 	}
 	m.repoint(n, to)
@@ -268,9 +271,10 @@ func (m *failoverMonitor) repoint(n catalog.Node, addr string) {
 		return
 	}
 	m.co.Pool.CloseIdle(func(k pooler.Key) bool { return k.Node == n.Name })
-	m.lostChanged()
+	if _, changed := m.markDown(n.Name, false); !changed {
+		m.co.Cache.Invalidate()
+	}
 	m.mu.Lock()
-	delete(m.down, n.Name)
 	close(m.changed)
 	m.changed = make(chan struct{})
 	m.mu.Unlock()
@@ -317,25 +321,9 @@ func describeFailover(claim string) string {
 	return fmt.Sprintf("coordinator %s, to %s", who, to)
 }
 
-// syncKey is the k-th change of whether datanode n (at its address) waits
-// for its standby.
-func syncKey(n catalog.Node, k int) string {
-	return fmt.Sprintf("sync %s %s->%s #%d", n.Name, addrOf(n.Host, n.Port), addrOf(n.StandbyHost, n.StandbyPort), k)
-}
-
-// syncState reads the gtm's record of whether n waits for its standby: k
-// changes so far, async when the last one made it stop.
+// syncState reads the gtm's record of whether n waits for its standby.
 func (m *failoverMonitor) syncState(ctx context.Context, n catalog.Node) (k int, async bool, err error) {
-	for {
-		v, err := m.co.GTM.Claim(ctx, syncKey(n, k+1), "")
-		if err != nil {
-			return 0, false, err
-		}
-		if v == "" {
-			return k, k%2 == 1, nil
-		}
-		k++
-	}
+	return pgha.SyncState(ctx, m.co.GTM.Claim, n.Name, addrOf(n.Host, n.Port), addrOf(n.StandbyHost, n.StandbyPort))
 }
 
 // checkStandby probes datanode n's standby: lost for After, n stops
@@ -373,7 +361,7 @@ func (m *failoverMonitor) unsync(ctx context.Context, n catalog.Node) error {
 		return err
 	}
 	if !async {
-		v, err := m.co.GTM.Claim(ctx, syncKey(n, k+1), "async")
+		v, err := m.co.GTM.Claim(ctx, pgha.SyncKey(n.Name, addrOf(n.Host, n.Port), addrOf(n.StandbyHost, n.StandbyPort), k+1), "async")
 		if err != nil || v != "async" {
 			return err
 		}
@@ -409,7 +397,7 @@ func (m *failoverMonitor) resync(ctx context.Context, n catalog.Node) error {
 	if err != nil || !caught {
 		return err // the next probe looks again
 	}
-	if _, err := m.co.GTM.Claim(ctx, syncKey(n, k+1), "sync"); err != nil {
+	if _, err := m.co.GTM.Claim(ctx, pgha.SyncKey(n.Name, addrOf(n.Host, n.Port), addrOf(n.StandbyHost, n.StandbyPort), k+1), "sync"); err != nil {
 		return err
 	}
 	m.co.Logger.Info("standby back: the datanode waits for it again", "datanode", n.Name, "standby", addrOf(n.StandbyHost, n.StandbyPort))
@@ -449,10 +437,8 @@ func (c *Coordinator) lost(name string) bool {
 	if m == nil {
 		return false
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	_, down := m.down[name]
-	return down
+	set := m.lostSet.Load()
+	return set != nil && (*set)[name]
 }
 
 // preferredDatanode is the datanode a session reads what every datanode
