@@ -34,7 +34,20 @@ CREATE TABLE IF NOT EXISTS pgxc.pgxc_class (
 	nodeoids oid[] NOT NULL,
 	pcnodenames name[] NOT NULL,
 	pcbucketmap int2[]
-)`
+);
+ALTER TABLE pgxc.pgxc_class ADD COLUMN IF NOT EXISTS pcfrozen int2[];
+ALTER TABLE pgxc.pgxc_class ADD COLUMN IF NOT EXISTS pcgroup name;
+ALTER TABLE pgxc.pgxc_class ADD COLUMN IF NOT EXISTS pctarget name[];
+CREATE TABLE IF NOT EXISTS pgxc.pgxc_move_log (id bigserial PRIMARY KEY, relid oid NOT NULL, val text)`
+
+// The columns of pgxc_class beyond Postgres-XL's:
+//   - pcfrozen: the buckets whose rows are switching to another node now;
+//   - pcgroup: the node group the table was created in, NULL for the
+//     default group (every datanode, which grows with xlctl add datanode);
+//   - pctarget: while the table's rows move, the node list they move to
+//     (durable with the catalog: a move cut short resumes towards it).
+// pgxc_move_log holds the distribution values a moving table's writes touch
+// on the node its rows leave, for the move to catch up with.
 
 // bootstrapLock is the advisory lock key BootstrapSQL takes ("xlgo" in
 // ASCII).
@@ -66,6 +79,12 @@ type Table struct {
 	Locator      distribution.Locator
 	Columns      []Column
 	DistCol      int // index into Columns of the distribution column; -1 when none
+	// Group is the node group the table was created in, "" for the
+	// default group (every datanode).
+	Group string
+	// Target is the node list the table's rows are moving to, nil when
+	// they are not moving.
+	Target []string
 }
 
 // QualifiedName is schema.name, quoted where needed.
@@ -141,7 +160,8 @@ func (r *Relations) Resolve(schema, name string, searchPath []string) (*Table, b
 }
 
 const loadTablesSQL = `SELECT c.oid, n.nspname, c.relname, c.relkind, p.pclocatortype, p.pcattnum,
-	array_to_string(p.pcnodenames, ','), coalesce(array_to_string(p.pcbucketmap, ','), '')
+	array_to_string(p.pcnodenames, ','), coalesce(array_to_string(p.pcbucketmap, ','), ''),
+	coalesce(to_jsonb(p)->>'pcfrozen', ''), coalesce(to_jsonb(p)->>'pcgroup', ''), coalesce(to_jsonb(p)->>'pctarget', '')
 FROM pgxc.pgxc_class p JOIN pg_class c ON c.oid = p.pcrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname NOT LIKE 'pg\_temp\_%';
 SELECT a.attrelid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), t.typname,
@@ -231,6 +251,23 @@ SELECT DISTINCT proname FROM pg_proc WHERE proretset`).ReadAll()
 				m[i] = uint16(v)
 			}
 			t.Locator.Map = m
+		}
+		if s := strings.Trim(string(row[8]), "[] "); s != "" {
+			var set distribution.BucketSet
+			for _, p := range strings.Split(s, ",") {
+				b, err := strconv.Atoi(strings.TrimSpace(p))
+				if err != nil || b < 0 || b >= distribution.NumBuckets {
+					return nil, fmt.Errorf("frozen buckets of %s.%s: %q", t.Schema, t.Name, p)
+				}
+				set.Add(b)
+			}
+			t.Locator.Frozen = &set
+		}
+		t.Group = string(row[9])
+		if s := strings.Trim(string(row[10]), "[] "); s != "" {
+			for _, p := range strings.Split(s, ",") {
+				t.Target = append(t.Target, strings.Trim(strings.TrimSpace(p), `"`))
+			}
 		}
 		oid := string(row[0])
 		byOID[oid] = t

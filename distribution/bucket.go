@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -95,7 +96,53 @@ type Locator struct {
 	TypeName string    // its typname
 	Nodes    []string  // ordered node names of the table
 	Map      BucketMap // Hash only; nil means DefaultBucketMap(len(Nodes))
+	// Frozen marks the buckets whose rows are switching to another node
+	// (Hash only): a statement that routes by value into one of them waits
+	// for the switch. nil when none is.
+	Frozen *BucketSet
 }
+
+// BucketSet is a set of buckets.
+type BucketSet [NumBuckets / 64]uint64
+
+// Add puts a bucket in the set.
+func (s *BucketSet) Add(b int) { s[b/64] |= 1 << (b % 64) }
+
+// Has tells whether a bucket is in the set.
+func (s *BucketSet) Has(b int) bool { return b >= 0 && b < NumBuckets && s[b/64]&(1<<(b%64)) != 0 }
+
+// Len is the number of buckets in the set.
+func (s *BucketSet) Len() int {
+	n := 0
+	for _, w := range s {
+		n += bits.OnesCount64(w)
+	}
+	return n
+}
+
+// Buckets lists the set's buckets in order.
+func (s *BucketSet) Buckets() []int {
+	var out []int
+	for b := 0; b < NumBuckets; b++ {
+		if s.Has(b) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// ErrBucketMoving is what routing by value says of a frozen bucket.
+var ErrBucketMoving = errors.New("bucket is moving to another datanode")
+
+// MovingError names the frozen bucket a value routed to.
+type MovingError struct{ Bucket int }
+
+func (e *MovingError) Error() string {
+	return fmt.Sprintf("bucket %d is moving to another datanode", e.Bucket)
+}
+
+// Unwrap makes errors.Is(err, ErrBucketMoving) hold.
+func (e *MovingError) Unwrap() error { return ErrBucketMoving }
 
 // ErrNotValueDistributed is returned when a node is asked of a ROUNDROBIN or REPLICATION locator.
 var ErrNotValueDistributed = errors.New("table is not distributed by value")
@@ -113,6 +160,9 @@ func (l *Locator) NodeForCanonical(canon []byte) (int, error) {
 		bucket := NullBucket
 		if canon != nil {
 			bucket = Bucket(canon)
+		}
+		if l.Frozen != nil && l.Frozen.Has(bucket) {
+			return 0, &MovingError{Bucket: bucket}
 		}
 		if l.Map == nil {
 			return bucket % n, nil // DefaultBucketMap(n) without building it
@@ -144,4 +194,59 @@ func (l *Locator) NodeForText(text *string) (node int, ok bool, err error) {
 	}
 	node, err = l.NodeForCanonical(canon)
 	return node, err == nil, err
+}
+
+// Full returns the map with every bucket's node, DefaultBucketMap when m is nil.
+func (m BucketMap) Full(nNodes int) BucketMap {
+	if m == nil {
+		return DefaultBucketMap(nNodes)
+	}
+	return m
+}
+
+// EvenMap spreads NumBuckets buckets evenly over nNodes nodes, keeping every
+// bucket it can where it is: cur (over nNodes nodes, already re-indexed to
+// the new node list) gives the present owners, and keep[i] false means node
+// i must give all its buckets away (a node being removed). Each kept node
+// ends with NumBuckets/n or one more buckets, where n counts the kept nodes.
+func EvenMap(cur BucketMap, keep []bool) (BucketMap, error) {
+	var kept []int
+	for i, k := range keep {
+		if k {
+			kept = append(kept, i)
+		}
+	}
+	if len(kept) == 0 {
+		return nil, errors.New("no node to place the buckets on")
+	}
+	if len(cur) != NumBuckets {
+		return nil, fmt.Errorf("bucket map has %d buckets, want %d", len(cur), NumBuckets)
+	}
+	quota := make([]int, len(keep))
+	for j, i := range kept {
+		quota[i] = NumBuckets / len(kept)
+		if j < NumBuckets%len(kept) {
+			quota[i]++
+		}
+	}
+	out := make(BucketMap, NumBuckets)
+	have := make([]int, len(keep))
+	var homeless []int
+	for b, n := range cur {
+		if int(n) < len(keep) && keep[n] && have[n] < quota[n] {
+			out[b] = n
+			have[n]++
+			continue
+		}
+		homeless = append(homeless, b)
+	}
+	next := 0
+	for _, b := range homeless {
+		for have[kept[next]] >= quota[kept[next]] {
+			next++
+		}
+		out[b] = uint16(kept[next])
+		have[kept[next]]++
+	}
+	return out, nil
 }

@@ -70,6 +70,8 @@ type Coordinator struct {
 	// described keeps prepared statements' descriptions by text, for every session.
 	described      sync.Map
 	describedCount atomic.Int64
+	// moves are the redistributions running here, by table (moveStatus).
+	moves sync.Map
 }
 
 // NewCoordinator wires a coordinator's parts together.
@@ -87,6 +89,9 @@ func NewCoordinator(name, clusterName string, nodes *catalog.NodeStore, gtm *gtm
 		gtm.WatchCatalog(func(epoch uint64) {
 			c.Cache.Invalidate()
 			logger.Debug("catalog changed", "epoch", epoch)
+		})
+		gtm.WatchFences(func(epoch uint64) {
+			c.drainCatalog(c.Cache.Generation())
 		})
 	}
 	if fp := os.Getenv("XLGO_FAILPOINT"); fp != "" {

@@ -641,7 +641,12 @@ func (s *session) runPortal(ctx context.Context, p *portal, w server.ResultWrite
 	s.newStatement()
 	ctx, guard, done := s.statementRuns(ctx)
 	defer done()
-	handled, err := s.runBound(ctx, p, w)
+	var handled bool
+	err := s.whileMoving(ctx, func() error {
+		var err error
+		handled, err = s.runBound(ctx, p, w)
+		return err
+	})
 	err = s.deadlockError(guard.clientError(err))
 	if !handled {
 		if p.sql == "" && p.bound {

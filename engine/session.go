@@ -113,6 +113,13 @@ type session struct {
 	stmts   map[string]*preparedStmt
 	portals map[string]*portal
 	inBatch bool // between the first extended-protocol message and Sync
+
+	// stmtGen is 1 + the catalog generation the running statement began
+	// under, 0 when none runs (see drainCatalog).
+	stmtGen atomic.Uint64
+	// mover: the session moves rows between nodes; its statements do not
+	// hold up catalog changes (it waits for them itself).
+	mover bool
 }
 
 // txState is the state of the session's transaction.
@@ -126,6 +133,7 @@ type txState struct {
 	localSets []string        // SET LOCAL / SET TRANSACTION replayed on nodes joined later
 	sets      []string        // session SETs made in the transaction: the session's once it commits
 	ddl       bool            // the catalog changed: bump the epoch after commit
+	fence     bool            // ... as a fence (see drainCatalog)
 	// rr: REPEATABLE READ. Its snapshots are taken on every datanode at
 	// once, inside the read gate, before its first statement.
 	rr            bool
@@ -566,7 +574,7 @@ func (s *session) statement(ctx context.Context, text string, w server.ResultWri
 	s.newStatement()
 	ctx, guard, done := s.statementRuns(ctx)
 	defer done()
-	return s.deadlockError(guard.clientError(s.runStatement(ctx, text, w, inMulti)))
+	return s.deadlockError(guard.clientError(s.whileMoving(ctx, func() error { return s.runStatement(ctx, text, w, inMulti) })))
 }
 
 // deadlockError turns the cancel that broke a distributed deadlock into
@@ -888,6 +896,7 @@ func (s *session) statementRuns(ctx context.Context) (context.Context, *stmtGuar
 	s.stmtStart = time.Now()
 	s.stmtSeq.Store(s.nextSeq.Add(1))
 	ctx, guard, unguard := s.guardStatement(ctx)
+	gen := s.enterCatalog()
 	if !s.timeoutKnown && !s.tx.active {
 		// Learnt again after a transaction that set it (a new session
 		// and a SET outside a transaction learn it at once); an error
@@ -895,6 +904,7 @@ func (s *session) statementRuns(ctx context.Context) (context.Context, *stmtGuar
 		s.statementTimeout(ctx)
 	}
 	return ctx, guard, func() {
+		s.stmtGen.Store(gen)
 		unguard()
 		s.stmtSeq.Store(0)
 		s.mu.Lock()
@@ -1028,7 +1038,12 @@ func (s *session) afterTx(ctx context.Context, tx txState) {
 	}
 	s.co.Cache.Invalidate()
 	if s.co.GTM != nil {
-		if _, err := s.co.GTM.BumpCatalogEpoch(context.WithoutCancel(ctx)); err != nil {
+		s.stmtGen.Store(0) // a fence must not wait for the statement that raised it
+		bump := s.co.GTM.BumpCatalogEpoch
+		if tx.fence {
+			bump = s.co.GTM.BumpCatalogFence
+		}
+		if _, err := bump(context.WithoutCancel(ctx)); err != nil {
 			s.log.Warn("catalog epoch bump failed", "err", err)
 		}
 	}

@@ -102,7 +102,7 @@ func (s *session) xlStatement(ctx context.Context, st dialect.Statement, w serve
 	case *dialect.PauseCluster, *dialect.UnpauseCluster:
 		return "", planner.Unsupported("PAUSE CLUSTER / UNPAUSE CLUSTER are not supported yet")
 	case *dialect.AlterTableDistribution:
-		return "", planner.Unsupported("ALTER TABLE ... DISTRIBUTE BY / ADD NODE / DELETE NODE is not supported yet")
+		return s.alterDistribution(ctx, x)
 	}
 	return "", planner.Unsupported("this statement")
 }

@@ -124,6 +124,12 @@ func routeByValue(p *planner.SubPlan, vals [][]byte) (planner.Plan, error) {
 		}
 		return loc.Nodes[i], true, nil
 	}
+	if loc.Frozen != nil {
+		// Some rows are switching nodes: every node of the table is asked
+		// (the switch is one distributed transaction, so the rows are on
+		// exactly one of them whichever snapshot a node's part takes).
+		return p.Main, nil
+	}
 	sqlText := rq.SQL[rq.Nodes[0]]
 	with := func(nodes []string) planner.Plan {
 		c := *rq

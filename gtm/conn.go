@@ -341,10 +341,11 @@ var handlers = map[gtmproto.MsgType]handler{
 		return encodeUvarint(c.s.CatalogEpoch()), nil
 	},
 	gtmproto.MsgBumpCatalogEpoch: func(c *serverConn, d *gtmproto.Decoder) ([]byte, error) {
+		fence := d.More() && d.Bool()
 		if err := d.Finish(); err != nil {
 			return nil, err
 		}
-		e, err := c.s.BumpCatalogEpoch()
+		e, err := c.s.bumpCatalogEpoch(fence)
 		if err != nil {
 			return nil, err
 		}

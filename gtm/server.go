@@ -474,7 +474,11 @@ func (s *Server) CatalogEpoch() uint64 {
 // BumpCatalogEpoch increments the catalog epoch durably, notifies every
 // subscriber and returns once each has acknowledged the new epoch or, after
 // the ack timeout, has been disconnected.
-func (s *Server) BumpCatalogEpoch() (uint64, error) {
+func (s *Server) BumpCatalogEpoch() (uint64, error) { return s.bumpCatalogEpoch(false) }
+
+// bumpCatalogEpoch bumps the epoch; a fence asks subscribers to acknowledge
+// only once nothing planned under the old catalog runs.
+func (s *Server) bumpCatalogEpoch(fence bool) (uint64, error) {
 	s.bumpMu.Lock()
 	defer s.bumpMu.Unlock()
 	next := s.CatalogEpoch() + 1 // only bumps change the epoch, and they hold bumpMu
@@ -490,7 +494,11 @@ func (s *Server) BumpCatalogEpoch() (uint64, error) {
 	s.catMu.Unlock()
 
 	var e gtmproto.Encoder
-	notify := gtmproto.Frame{Type: gtmproto.MsgCatalogNotify, Body: e.Uvarint(next).Bytes()}
+	e.Uvarint(next)
+	if fence {
+		e.Bool(true)
+	}
+	notify := gtmproto.Frame{Type: gtmproto.MsgCatalogNotify, Body: e.Bytes()}
 	for _, sub := range subs {
 		go sub.conn.send(notify)
 	}

@@ -106,6 +106,7 @@ type Client struct {
 
 	watchMu  sync.Mutex
 	watchFn  func(uint64)
+	fenceFn  func(uint64)
 	watching bool
 	subConn  atomic.Pointer[conn]
 }
@@ -413,7 +414,19 @@ func (c *Client) Claim(ctx context.Context, key, value string) (string, error) {
 // BumpCatalogEpoch increments the catalog epoch and returns the new value once
 // every subscribed coordinator has acknowledged it (or was disconnected).
 func (c *Client) BumpCatalogEpoch(ctx context.Context) (uint64, error) {
-	d, err := c.call(ctx, gtmproto.MsgBumpCatalogEpoch, nil)
+	return c.bumpCatalog(ctx, nil)
+}
+
+// BumpCatalogFence bumps the catalog epoch as a fence: every subscribed
+// coordinator acknowledges it only once no statement it planned under the
+// older catalog still runs (see WatchFences).
+func (c *Client) BumpCatalogFence(ctx context.Context) (uint64, error) {
+	var e gtmproto.Encoder
+	return c.bumpCatalog(ctx, e.Bool(true).Bytes())
+}
+
+func (c *Client) bumpCatalog(ctx context.Context, body []byte) (uint64, error) {
+	d, err := c.call(ctx, gtmproto.MsgBumpCatalogEpoch, body)
 	if err != nil {
 		return 0, err
 	}
@@ -435,6 +448,20 @@ func (c *Client) WatchCatalog(fn func(epoch uint64)) {
 	}
 	c.watching = true
 	go c.watchLoop()
+}
+
+// WatchFences sets what runs, after WatchCatalog's callback and before the
+// acknowledgement, for an epoch bumped as a fence.
+func (c *Client) WatchFences(fn func(epoch uint64)) {
+	c.watchMu.Lock()
+	defer c.watchMu.Unlock()
+	c.fenceFn = fn
+}
+
+func (c *Client) fenceCallback() func(uint64) {
+	c.watchMu.Lock()
+	defer c.watchMu.Unlock()
+	return c.fenceFn
 }
 
 func (c *Client) callback() func(uint64) {
@@ -545,10 +572,14 @@ func (c *Client) follow(cn *conn, epoch uint64) {
 			return
 		case <-cn.noteSig:
 		}
-		for _, e := range cn.takeNotes() {
+		for _, n := range cn.takeNotes() {
+			e := n.epoch
 			if e > last {
 				c.callback()(e)
 				last = e
+				if fn := c.fenceCallback(); n.fence && fn != nil {
+					fn(e)
+				}
 			}
 			if !cn.ack(e) {
 				return
@@ -567,7 +598,7 @@ type conn struct {
 	nextID  uint64
 	pending map[uint64]chan gtmproto.Frame
 	err     error
-	notes   []uint64
+	notes   []note
 
 	noteSig chan struct{} // capacity 1: notes were added
 	dead    chan struct{} // closed when the connection is gone
@@ -623,12 +654,13 @@ func (cn *conn) readLoop() {
 		if f.Type == gtmproto.MsgCatalogNotify {
 			d := gtmproto.NewDecoder(f.Body)
 			e := d.Uvarint()
+			fence := d.More() && d.Bool()
 			if err := d.Finish(); err != nil {
 				cn.close(fmt.Errorf("catalog notify: %w", err))
 				return
 			}
 			cn.mu.Lock()
-			cn.notes = append(cn.notes, e)
+			cn.notes = append(cn.notes, note{epoch: e, fence: fence})
 			cn.mu.Unlock()
 			select {
 			case cn.noteSig <- struct{}{}:
@@ -646,7 +678,13 @@ func (cn *conn) readLoop() {
 	}
 }
 
-func (cn *conn) takeNotes() []uint64 {
+// note is a catalog notification.
+type note struct {
+	epoch uint64
+	fence bool
+}
+
+func (cn *conn) takeNotes() []note {
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
 	n := cn.notes

@@ -727,7 +727,7 @@ func colocated(dist []*relRef, sel *pg_query.SelectStmt) ([]string, bool) {
 		l := r.table.Locator
 		if !r.top || (l.Kind != distribution.Hash && l.Kind != distribution.Modulo) || l.Kind != first.Kind ||
 			r.table.DistCol < 0 || typeFamily(l.TypeName) == "" || typeFamily(l.TypeName) != typeFamily(first.TypeName) ||
-			strings.Join(l.Nodes, ",") != strings.Join(first.Nodes, ",") || l.Map != nil || first.Map != nil {
+			strings.Join(l.Nodes, ",") != strings.Join(first.Nodes, ",") || !sameMap(&l, &first) || l.Frozen != nil {
 			return nil, false
 		}
 	}
@@ -1294,4 +1294,13 @@ func comparesColumn(t *pg_query.Node, alias, col string, ordered bool) bool {
 		return ordered && isCol(a.Lexpr) && consts(a.Rexpr)
 	}
 	return false
+}
+
+// sameMap tells whether two locators over the same nodes send every bucket
+// to the same node.
+func sameMap(a, b *distribution.Locator) bool {
+	if a.Map == nil && b.Map == nil {
+		return true
+	}
+	return slices.Equal(a.Map.Full(len(a.Nodes)), b.Map.Full(len(b.Nodes)))
 }

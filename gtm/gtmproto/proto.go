@@ -20,9 +20,10 @@
 //	MsgDecision          req: string gid                 ok: uvarint DecisionState
 //	MsgListDecisions     req: -                          ok: uvarint n, n x (string gid, strings parts, bool commit)
 //	MsgCatalogEpoch      req: -                          ok: uvarint epoch
-//	MsgBumpCatalogEpoch  req: -                          ok: uvarint epoch (after every subscriber acked)
+//	MsgBumpCatalogEpoch  req: [bool fence]               ok: uvarint epoch (after every subscriber acked)
 //	MsgWatchCatalog      req: -                          ok: uvarint current epoch; the connection is now subscribed
-//	MsgCatalogNotify     server push, id 0: uvarint epoch
+//	MsgCatalogNotify     server push, id 0: uvarint epoch [bool fence]; a fence's subscribers
+//	                     acknowledge once no statement planned before it runs
 //	MsgCatalogAck        client, id 0, no response: uvarint epoch (every epoch up to it has been applied)
 //	MsgSeqCreate         req: seqdef, bool ifNotExists                   ok: -
 //	MsgSeqDrop           req: string name, bool ifExists                 ok: -
@@ -523,6 +524,9 @@ func (d *Decoder) Decision() Decision {
 
 // Err reports the first decoding error so far.
 func (d *Decoder) Err() error { return d.err }
+
+// More tells whether bytes are left to read (an optional trailing field).
+func (d *Decoder) More() bool { return d.err == nil && len(d.b) > 0 }
 
 // Finish reports the first decoding error, or ErrMalformed if bytes are left over.
 func (d *Decoder) Finish() error {

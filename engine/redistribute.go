@@ -1,0 +1,650 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/xlgo/xlgo/catalog"
+	"github.com/xlgo/xlgo/dialect"
+	"github.com/xlgo/xlgo/distribution"
+	"github.com/xlgo/xlgo/executor"
+	"github.com/xlgo/xlgo/pgerr"
+	"github.com/xlgo/xlgo/planner"
+	"github.com/xlgo/xlgo/pooler"
+)
+
+// Online redistribution of a hash table: ALTER TABLE t ADD NODE / DELETE
+// NODE / TO NODE. The table's node list first grows to every node old and
+// new (empty on the new ones), with the target list recorded in pgxc_class
+// (pctarget). Then the buckets that change owner move, one source and
+// target pair at a time:
+//
+//  1. capture: statement triggers on the source log the distribution values
+//     every write touches (pgxc.pgxc_move_log);
+//  2. copy: the source's rows of those buckets go, through the
+//     coordinator, into a staging table on the target (COPY both ways);
+//  3. catch up: logged values are copied again, until few are left;
+//  4. fence: the buckets are frozen in pgxc_class and the catalog epoch is
+//     bumped as a fence: every coordinator acknowledges it once no statement
+//     it planned before runs. An INSERT routed into a frozen bucket waits;
+//     reads and other writes of it go to every node of the table;
+//  5. switch, one distributed transaction: the source and the target are
+//     locked against writers (EXCLUSIVE: reads go on), the last logged
+//     values are caught up, the staging rows enter the table on the target,
+//     the same rows leave the source (the counts must agree), the buckets get
+//     their new owner and are thawed in pgxc_class on every datanode.
+//
+// Each switch commits with two-phase commit, so a crash anywhere leaves
+// every row on exactly one node; running the statement again (xlctl
+// rebalance --resume) clears what a cut-short move left (triggers, staging
+// tables, frozen buckets) and goes on. Last, the node list becomes the
+// target.
+
+// moveSwitchTries bounds the attempts at a pair's switch (each waits up to
+// moveLockTimeout for the writers of the table on the two nodes).
+const (
+	moveSwitchTries  = 8
+	moveLockTimeout  = "3s"
+	moveCatchUpLimit = 200 // logged values left for the switch to catch up
+	moveCatchUpBatch = 5000
+)
+
+// movePair is the buckets that go from one node to another.
+type movePair struct {
+	src, dst string
+	buckets  distribution.BucketSet
+}
+
+// moveStats is what a move has done, for its progress.
+type moveStats struct {
+	rows, bytes int64
+	buckets     int
+	start       time.Time
+}
+
+// alterDistribution runs ALTER TABLE ... ADD NODE / DELETE NODE / TO NODE.
+func (s *session) alterDistribution(ctx context.Context, x *dialect.AlterTableDistribution) (string, error) {
+	if s.tx.active {
+		return "", pgerr.New(pgerr.ActiveSqlTransaction, "ALTER TABLE ... redistribution cannot run inside a transaction block")
+	}
+	rel, err := s.relations(ctx)
+	if err != nil {
+		return "", err
+	}
+	schema, name := "", x.Names[len(x.Names)-1]
+	if len(x.Names) > 1 {
+		schema = x.Names[len(x.Names)-2]
+	}
+	t, _ := rel.Resolve(schema, name, s.searchPath)
+	if t == nil {
+		if x.IfExists {
+			s.clientNotice(&pgproto3.NoticeResponse{Severity: "NOTICE", Code: "00000", Message: fmt.Sprintf("relation %q does not exist, skipping", x.Table)})
+			return "ALTER TABLE", nil
+		}
+		return "", pgerr.New(pgerr.UndefinedTable, "relation %q does not exist", x.Table)
+	}
+	target, err := s.targetNodes(t, x)
+	if err != nil {
+		return "", err
+	}
+	if t.Locator.Kind != distribution.Hash {
+		return "", planner.Unsupported("ALTER TABLE ... ADD NODE / DELETE NODE / TO NODE of a %s table (only HASH tables move online)", t.Locator.Kind)
+	}
+	if t.RelKind == 'p' {
+		return "", planner.Unsupported("ALTER TABLE ... ADD NODE / DELETE NODE / TO NODE of a partitioned table")
+	}
+	group := t.Group
+	if x.Distribute != nil && (x.Distribute.ToGroup != "" || len(x.Distribute.ToNodes) > 0) {
+		group = x.Distribute.ToGroup
+		if group == "" {
+			group = "-"
+		}
+		if len(x.Distribute.ToNodes) > 0 && sameSet(x.Distribute.ToNodes, s.datanodeNames()) {
+			group = ""
+		}
+	}
+	if err := s.moveTable(ctx, t, target, group); err != nil {
+		return "", err
+	}
+	return "ALTER TABLE", nil
+}
+
+// targetNodes is the node list an ALTER TABLE gives the table.
+func (s *session) targetNodes(t *catalog.Table, x *dialect.AlterTableDistribution) ([]string, error) {
+	nodes := slices.Clone(t.Locator.Nodes)
+	if x.Distribute != nil {
+		if x.Distribute.Kind != 0 && (x.Distribute.Kind != byte(t.Locator.Kind) || x.Distribute.Column != t.Locator.Column) {
+			return nil, planner.Unsupported("ALTER TABLE ... DISTRIBUTE BY that changes the distribution method or column")
+		}
+		if x.Distribute.ToGroup != "" || len(x.Distribute.ToNodes) > 0 {
+			n, err := s.resolveNodes(x.Distribute)
+			if err != nil {
+				return nil, err
+			}
+			nodes = slices.Clone(n)
+		}
+	}
+	for _, n := range x.AddNodes {
+		node, ok := s.co.Nodes.Node(n)
+		if !ok || !node.IsDatanode() {
+			return nil, pgerr.New(pgerr.UndefinedObject, "PGXC Node %s: object not defined", n)
+		}
+		if slices.Contains(nodes, n) {
+			return nil, pgerr.New(pgerr.InvalidObjectDefinition, "Node %s is already in the node list of %s", n, t.QualifiedName())
+		}
+		nodes = append(nodes, n)
+	}
+	for _, n := range x.DeleteNodes {
+		i := slices.Index(nodes, n)
+		if i < 0 {
+			return nil, pgerr.New(pgerr.InvalidObjectDefinition, "Node %s is not in the node list of %s", n, t.QualifiedName())
+		}
+		nodes = slices.Delete(nodes, i, i+1)
+	}
+	if len(nodes) == 0 {
+		return nil, pgerr.New(pgerr.InvalidObjectDefinition, "a table needs at least one node")
+	}
+	return nodes, nil
+}
+
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}
+
+// stagingName is the name, in schema pgxc, of a table's staging table on
+// a move's target.
+func stagingName(t *catalog.Table) string {
+	return fmt.Sprintf("pgxc_move_%016x", xxhash.Sum64String(t.Schema+"."+t.Name))
+}
+
+// moveTable moves a hash table's buckets so that it lives on target,
+// evenly, and records its group.
+func (s *session) moveTable(ctx context.Context, t *catalog.Table, target []string, group string) error {
+	s.mover = true
+	s.stmtGen.Store(0) // this statement routes nothing; fences must not wait for it
+	defer func() { s.mover = false }()
+
+	// The node list of the move: the present nodes, then the new ones.
+	union := slices.Clone(t.Locator.Nodes)
+	for _, n := range target {
+		if !slices.Contains(union, n) {
+			union = append(union, n)
+		}
+	}
+	cur := slices.Clone(t.Locator.Map.Full(len(t.Locator.Nodes)))
+	keep := make([]bool, len(union))
+	for i, n := range union {
+		keep[i] = slices.Contains(target, n)
+	}
+	want, err := distribution.EvenMap(cur, keep)
+	if err != nil {
+		return err
+	}
+	if err := s.clearMoveLeftovers(ctx, t); err != nil {
+		return err
+	}
+	// The node list grows (the new nodes hold none of its rows yet) and
+	// the target is recorded.
+	if err := s.setPlacement(ctx, t, union, cur, nil, target, group, false); err != nil {
+		return err
+	}
+	var pairs []*movePair
+	for b := range cur {
+		if cur[b] == want[b] {
+			continue
+		}
+		src, dst := union[cur[b]], union[want[b]]
+		i := slices.IndexFunc(pairs, func(p *movePair) bool { return p.src == src && p.dst == dst })
+		if i < 0 {
+			pairs = append(pairs, &movePair{src: src, dst: dst})
+			i = len(pairs) - 1
+		}
+		pairs[i].buckets.Add(b)
+	}
+	st := &moveStats{start: time.Now()}
+	for _, p := range pairs {
+		if err := s.movePair(ctx, t, union, cur, p, target, group, st); err != nil {
+			return err
+		}
+		for _, b := range p.buckets.Buckets() {
+			cur[b] = uint16(slices.Index(union, p.dst))
+		}
+	}
+	// Last, the node list becomes the target (the nodes left hold none of
+	// the table's rows).
+	final := make(distribution.BucketMap, len(cur))
+	for b, i := range cur {
+		j := slices.Index(target, union[i])
+		if j < 0 {
+			return fmt.Errorf("bucket %d of %s is still on %s", b, t.QualifiedName(), union[i])
+		}
+		final[b] = uint16(j)
+	}
+	if err := s.setPlacement(ctx, t, target, final, nil, nil, group, false); err != nil {
+		return err
+	}
+	if len(pairs) > 0 {
+		s.progress(t, st, "done")
+	}
+	return nil
+}
+
+// setPlacement writes a table's node list, bucket map, frozen buckets and
+// move target on every datanode in one transaction; the catalog epoch is
+// then bumped (as a fence when fence is set).
+func (s *session) setPlacement(ctx context.Context, t *catalog.Table, nodes []string, m distribution.BucketMap, frozen *distribution.BucketSet, target []string, group string, fence bool) error {
+	return s.autocommit(ctx, func() error {
+		s.tx.ddl = true
+		s.tx.fence = fence
+		_, err := s.execAll(ctx, placementSQL(t, nodes, m, frozen, target, group), true)
+		return err
+	})
+}
+
+func placementSQL(t *catalog.Table, nodes []string, m distribution.BucketMap, frozen *distribution.BucketSet, target []string, group string) string {
+	var ids, names []string
+	for _, n := range nodes {
+		ids = append(ids, strconv.FormatUint(uint64(uint32(distribution.NodeID(n))), 10))
+		names = append(names, nameElem(n))
+	}
+	mapText := "NULL"
+	if m != nil {
+		parts := make([]string, len(m))
+		for i, v := range m {
+			parts[i] = strconv.Itoa(int(v))
+		}
+		mapText = quoteLiteral("{" + strings.Join(parts, ",") + "}")
+	}
+	frozenText := "NULL"
+	if frozen != nil {
+		var parts []string
+		for _, b := range frozen.Buckets() {
+			parts = append(parts, strconv.Itoa(b))
+		}
+		frozenText = quoteLiteral("{" + strings.Join(parts, ",") + "}")
+	}
+	targetText := "NULL"
+	if target != nil {
+		var parts []string
+		for _, n := range target {
+			parts = append(parts, nameElem(n))
+		}
+		targetText = quoteLiteral("{" + strings.Join(parts, ",") + "}")
+	}
+	groupText := "NULL"
+	if group != "" {
+		groupText = quoteLiteral(group)
+	}
+	return fmt.Sprintf(`UPDATE pgxc.pgxc_class SET nodeoids = %s, pcnodenames = %s, pcbucketmap = %s, pcfrozen = %s, pctarget = %s, pcgroup = %s WHERE pcrelid = %s::regclass`,
+		quoteLiteral("{"+strings.Join(ids, ",")+"}"), quoteLiteral("{"+strings.Join(names, ",")+"}"), mapText, frozenText, targetText, groupText,
+		quoteLiteral(t.QualifiedName()))
+}
+
+func nameElem(n string) string { return `"` + strings.ReplaceAll(strings.ReplaceAll(n, `\`, `\\`), `"`, `\"`) + `"` }
+
+// captureSQL installs the triggers that log the distribution values a
+// table's writes touch.
+func captureSQL(t *catalog.Table) string {
+	q := t.QualifiedName()
+	col := quoteLiteral(t.Locator.Column)
+	return `CREATE OR REPLACE FUNCTION pgxc.pgxc_move_capture() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+	IF TG_OP <> 'DELETE' THEN
+		EXECUTE format('INSERT INTO pgxc.pgxc_move_log (relid, val) SELECT %s, (%I)::text FROM pgxc_move_new', TG_RELID, TG_ARGV[0]);
+	END IF;
+	IF TG_OP <> 'INSERT' THEN
+		EXECUTE format('INSERT INTO pgxc.pgxc_move_log (relid, val) SELECT %s, (%I)::text FROM pgxc_move_old', TG_RELID, TG_ARGV[0]);
+	END IF;
+	RETURN NULL;
+END $f$;
+CREATE TRIGGER pgxc_move_ins AFTER INSERT ON ` + q + ` REFERENCING NEW TABLE AS pgxc_move_new FOR EACH STATEMENT EXECUTE FUNCTION pgxc.pgxc_move_capture(` + col + `);
+CREATE TRIGGER pgxc_move_upd AFTER UPDATE ON ` + q + ` REFERENCING OLD TABLE AS pgxc_move_old NEW TABLE AS pgxc_move_new FOR EACH STATEMENT EXECUTE FUNCTION pgxc.pgxc_move_capture(` + col + `);
+CREATE TRIGGER pgxc_move_del AFTER DELETE ON ` + q + ` REFERENCING OLD TABLE AS pgxc_move_old FOR EACH STATEMENT EXECUTE FUNCTION pgxc.pgxc_move_capture(` + col + `)`
+}
+
+func dropCaptureSQL(t *catalog.Table) string {
+	q := t.QualifiedName()
+	return `DROP TRIGGER IF EXISTS pgxc_move_ins ON ` + q + `; DROP TRIGGER IF EXISTS pgxc_move_upd ON ` + q + `; DROP TRIGGER IF EXISTS pgxc_move_del ON ` + q
+}
+
+// clearMoveLeftovers removes what a move cut short left on every node:
+// capture triggers, logged values, staging tables. Frozen buckets are
+// thawed by the setPlacement that follows.
+func (s *session) clearMoveLeftovers(ctx context.Context, t *catalog.Table) error {
+	sql := dropCaptureSQL(t) + `; DELETE FROM pgxc.pgxc_move_log WHERE relid = ` + quoteLiteral(t.QualifiedName()) + `::regclass; DROP TABLE IF EXISTS pgxc.` + stagingName(t)
+	return s.autocommit(ctx, func() error {
+		_, err := s.execAll(ctx, "SET LOCAL lock_timeout = '10s'; "+sql, true)
+		return err
+	})
+}
+
+// onNode runs fn with a backend of a node outside the session's
+// transaction.
+func (s *session) onNode(ctx context.Context, node string, fn func(c *pooler.Conn) error) error {
+	c, err := s.acquire(ctx, node)
+	if err != nil {
+		return err
+	}
+	if err := fn(c); err != nil {
+		s.co.Pool.Discard(c)
+		return executor.NodeError(node, err)
+	}
+	s.co.Pool.Put(c)
+	return nil
+}
+
+// movePair moves one pair's buckets: capture, copy, catch up, fence, switch.
+func (s *session) movePair(ctx context.Context, t *catalog.Table, union []string, cur distribution.BucketMap, p *movePair, target []string, group string, st *moveStats) error {
+	staging := "pgxc." + stagingName(t)
+	q := t.QualifiedName()
+	s.progress(t, st, fmt.Sprintf("moving %d buckets from %s to %s", p.buckets.Len(), p.src, p.dst))
+	// 1. Capture (the triggers wait for the writers in flight on the source:
+	// their writes are in the copy or in the log).
+	err := s.onNode(ctx, p.src, func(c *pooler.Conn) error {
+		_, err := c.Exec(ctx, "SET lock_timeout = '10s'; "+dropCaptureSQL(t)+"; "+captureSQL(t)+"; DELETE FROM pgxc.pgxc_move_log WHERE relid = "+quoteLiteral(q)+"::regclass; RESET lock_timeout").ReadAll()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	err = s.onNode(ctx, p.dst, func(c *pooler.Conn) error {
+		_, err := c.Exec(ctx, "DROP TABLE IF EXISTS "+staging+"; CREATE TABLE "+staging+" (LIKE "+q+")").ReadAll()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	// 2. Copy.
+	err = s.onNode(ctx, p.src, func(src *pooler.Conn) error {
+		return s.onNode(ctx, p.dst, func(dst *pooler.Conn) error {
+			return s.copyBuckets(ctx, t, src.PgConn, dst.PgConn, "SELECT * FROM "+q, &p.buckets, st)
+		})
+	})
+	if err != nil {
+		return err
+	}
+	// 3. Catch up while writes go on.
+	for pass := 0; pass < 20; pass++ {
+		var n int
+		err = s.onNode(ctx, p.src, func(src *pooler.Conn) error {
+			return s.onNode(ctx, p.dst, func(dst *pooler.Conn) error {
+				var err error
+				n, err = s.catchUp(ctx, t, src.PgConn, dst.PgConn, &p.buckets, st)
+				return err
+			})
+		})
+		if err != nil {
+			return err
+		}
+		if n <= moveCatchUpLimit {
+			break
+		}
+	}
+	// 4 and 5. Fence, then switch.
+	var lastErr error
+	for try := 0; try < moveSwitchTries; try++ {
+		if err := s.setPlacement(ctx, t, union, cur, &p.buckets, target, group, true); err != nil {
+			return err
+		}
+		err := s.autocommit(ctx, func() error { return s.switchPair(ctx, t, union, cur, p, target, group, st) })
+		if err == nil {
+			st.buckets += p.buckets.Len()
+			s.progress(t, st, fmt.Sprintf("switched %d buckets from %s to %s", p.buckets.Len(), p.src, p.dst))
+			return nil
+		}
+		if !pgerr.Is(err, pgerr.LockNotAvailable) && !pgerr.Is(err, pgerr.DeadlockDetected) {
+			return err
+		}
+		lastErr = err
+		// Thaw while waiting for another try.
+		if err := s.setPlacement(ctx, t, union, cur, nil, target, group, false); err != nil {
+			return err
+		}
+		time.Sleep(time.Duration(200*(try+1)) * time.Millisecond)
+	}
+	return fmt.Errorf("switching buckets of %s from %s to %s: %w", q, p.src, p.dst, lastErr)
+}
+
+// switchPair is a pair's switch, inside the session's transaction.
+func (s *session) switchPair(ctx context.Context, t *catalog.Table, union []string, cur distribution.BucketMap, p *movePair, target []string, group string, st *moveStats) error {
+	s.tx.ddl = true
+	q := t.QualifiedName()
+	staging := "pgxc." + stagingName(t)
+	lock := "SET LOCAL lock_timeout = '" + moveLockTimeout + "'; LOCK TABLE " + q + " IN EXCLUSIVE MODE"
+	src, err := s.Conn(ctx, p.src, true)
+	if err != nil {
+		return err
+	}
+	if _, err := src.Exec(ctx, lock).ReadAll(); err != nil {
+		return executor.NodeError(p.src, err)
+	}
+	dst, err := s.Conn(ctx, p.dst, true)
+	if err != nil {
+		return err
+	}
+	if _, err := dst.Exec(ctx, lock).ReadAll(); err != nil {
+		return executor.NodeError(p.dst, err)
+	}
+	for {
+		n, err := s.catchUp(ctx, t, src.PgConn, dst.PgConn, &p.buckets, st)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	col := quoteIdent(t.Locator.Column)
+	res, err := dst.Exec(ctx, "INSERT INTO "+q+" SELECT * FROM "+staging+"; SELECT DISTINCT "+col+"::text FROM "+staging+"; DROP TABLE "+staging).ReadAll()
+	if err != nil {
+		return executor.NodeError(p.dst, err)
+	}
+	inserted := res[0].CommandTag.RowsAffected()
+	var vals [][]byte
+	hasNull := false
+	for _, r := range res[1].Rows {
+		if r[0] == nil {
+			hasNull = true
+			continue
+		}
+		vals = append(vals, r[0])
+	}
+	del := "DELETE FROM " + q + " WHERE " + col + " = ANY($1::text[]::" + t.Columns[t.DistCol].BaseType + "[])"
+	if hasNull {
+		del += " OR " + col + " IS NULL"
+	}
+	rr := src.ExecParams(ctx, del, [][]byte{[]byte(planner.ArrayLiteral(vals))}, nil, nil, nil)
+	tag, err := rr.Close()
+	if err != nil {
+		return executor.NodeError(p.src, err)
+	}
+	if tag.RowsAffected() != inserted {
+		return fmt.Errorf("moving buckets of %s from %s to %s: %d rows arrived but %d left", q, p.src, p.dst, inserted, tag.RowsAffected())
+	}
+	if _, err := src.Exec(ctx, dropCaptureSQL(t)+"; DELETE FROM pgxc.pgxc_move_log WHERE relid = "+quoteLiteral(q)+"::regclass").ReadAll(); err != nil {
+		return executor.NodeError(p.src, err)
+	}
+	next := slices.Clone(cur)
+	for _, b := range p.buckets.Buckets() {
+		next[b] = uint16(slices.Index(union, p.dst))
+	}
+	_, err = s.execAll(ctx, placementSQL(t, union, next, nil, target, group), true)
+	return err
+}
+
+// catchUp copies again the rows of the logged values that fall in the
+// buckets, and forgets those log entries; it returns how many it read.
+func (s *session) catchUp(ctx context.Context, t *catalog.Table, src, dst *pgconn.PgConn, buckets *distribution.BucketSet, st *moveStats) (int, error) {
+	q := t.QualifiedName()
+	res, err := src.Exec(ctx, fmt.Sprintf("SELECT id, val FROM pgxc.pgxc_move_log WHERE relid = %s::regclass ORDER BY id LIMIT %d", quoteLiteral(q), moveCatchUpBatch)).ReadAll()
+	if err != nil {
+		return 0, err
+	}
+	rows := res[0].Rows
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	var ids, vals [][]byte
+	seen := map[string]bool{}
+	hasNull := false
+	for _, r := range rows {
+		ids = append(ids, r[0])
+		b, err := s.bucketOfText(t, r[1])
+		if err != nil {
+			return 0, err
+		}
+		if !buckets.Has(b) {
+			continue
+		}
+		if r[1] == nil {
+			hasNull = true
+		} else if !seen[string(r[1])] {
+			seen[string(r[1])] = true
+			vals = append(vals, r[1])
+		}
+	}
+	if len(vals) > 0 || hasNull {
+		col := quoteIdent(t.Locator.Column)
+		cond := col + " = ANY(" + quoteLiteral(planner.ArrayLiteral(vals)) + "::text[]::" + t.Columns[t.DistCol].BaseType + "[])"
+		if hasNull {
+			cond += " OR " + col + " IS NULL"
+		}
+		if _, err := dst.Exec(ctx, "DELETE FROM pgxc."+stagingName(t)+" WHERE "+cond).ReadAll(); err != nil {
+			return 0, err
+		}
+		if err := s.copyBuckets(ctx, t, src, dst, "SELECT * FROM "+q+" WHERE "+cond, buckets, st); err != nil {
+			return 0, err
+		}
+	}
+	rr := src.ExecParams(ctx, "DELETE FROM pgxc.pgxc_move_log WHERE id = ANY($1::bigint[])", [][]byte{[]byte(planner.ArrayLiteral(ids))}, nil, nil, nil)
+	if _, err := rr.Close(); err != nil {
+		return 0, err
+	}
+	return len(rows), nil
+}
+
+// bucketOfText is the bucket of a distribution value in text (nil: NULL).
+func (s *session) bucketOfText(t *catalog.Table, v []byte) (int, error) {
+	if v == nil {
+		return distribution.NullBucket, nil
+	}
+	canon, ok := distribution.CanonicalText(t.Locator.TypeName, string(v))
+	if !ok {
+		return 0, planner.Unsupported("moving rows of %s: the coordinator cannot read the distribution value %q", t.QualifiedName(), v)
+	}
+	return distribution.Bucket(canon), nil
+}
+
+// copyBuckets copies the rows of a query on the source that fall in the
+// buckets into the staging table on the target.
+func (s *session) copyBuckets(ctx context.Context, t *catalog.Table, src, dst *pgconn.PgConn, query string, buckets *distribution.BucketSet, st *moveStats) error {
+	pr, pw := io.Pipe()
+	f := &copyFormat{kind: 't', delimiter: '\t', null: `\N`}
+	filter := &bucketFilter{s: s, t: t, f: f, buckets: buckets, out: bufio.NewWriterSize(pw, 64<<10), st: st}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := dst.CopyFrom(ctx, pr, "COPY pgxc."+stagingName(t)+" FROM STDIN")
+		pr.CloseWithError(err)
+		errc <- err
+	}()
+	_, err := src.CopyTo(ctx, filter, "COPY ("+query+") TO STDOUT")
+	if err == nil {
+		err = filter.out.Flush()
+	}
+	pw.CloseWithError(err)
+	if derr := <-errc; err == nil {
+		err = derr
+	}
+	return err
+}
+
+// bucketFilter passes on the COPY records (text format) whose distribution
+// value falls in the buckets.
+type bucketFilter struct {
+	s       *session
+	t       *catalog.Table
+	f       *copyFormat
+	buckets *distribution.BucketSet
+	out     *bufio.Writer
+	rest    []byte
+	st      *moveStats
+	last    time.Time
+}
+
+func (b *bucketFilter) Write(p []byte) (int, error) {
+	buf := append(b.rest, p...)
+	for {
+		i := bytes.IndexByte(buf, '\n')
+		if i < 0 {
+			break
+		}
+		rec := buf[:i+1]
+		buf = buf[i+1:]
+		val, isNull, ok := b.f.field(rec, b.t.DistCol)
+		if !ok {
+			return 0, errors.New("a COPY record without its distribution column")
+		}
+		if isNull {
+			val = nil
+		}
+		bk, err := b.s.bucketOfText(b.t, val)
+		if err != nil {
+			return 0, err
+		}
+		if !b.buckets.Has(bk) {
+			continue
+		}
+		if _, err := b.out.Write(rec); err != nil {
+			return 0, err
+		}
+		b.st.rows++
+		b.st.bytes += int64(len(rec))
+		if time.Since(b.last) > 2*time.Second {
+			b.last = time.Now()
+			b.s.progress(b.t, b.st, "copying")
+		}
+	}
+	b.rest = append(b.rest[:0], buf...)
+	return len(p), nil
+}
+
+// progress tells the client how the move goes (a NOTICE) and keeps it for
+// pgxc_rebalance_status.
+func (s *session) progress(t *catalog.Table, st *moveStats, what string) {
+	el := time.Since(st.start).Seconds()
+	rate := 0.0
+	if el > 0 {
+		rate = float64(st.rows) / el
+	}
+	msg := fmt.Sprintf("%s: %s; %d rows (%.1f MB) copied, %d buckets switched, %.0f rows/s", t.QualifiedName(), what, st.rows, float64(st.bytes)/1e6, st.buckets, rate)
+	s.co.moves.Store(t.QualifiedName(), moveStatus{Table: t.QualifiedName(), Phase: what, Rows: st.rows, Bytes: st.bytes, Buckets: st.buckets, Started: st.start, Updated: time.Now()})
+	if what == "done" {
+		s.co.moves.Delete(t.QualifiedName())
+	}
+	s.log.Info("redistribution", "table", t.QualifiedName(), "phase", what, "rows", st.rows, "bytes", st.bytes, "buckets", st.buckets)
+	s.clientNotice(&pgproto3.NoticeResponse{Severity: "NOTICE", Code: "00000", Message: msg})
+}
+
+// moveStatus is a move in progress, as pgxc_rebalance_status shows it.
+type moveStatus struct {
+	Table            string
+	Phase            string
+	Rows, Bytes      int64
+	Buckets          int
+	Started, Updated time.Time
+}
