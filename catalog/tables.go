@@ -110,6 +110,9 @@ type Relations struct {
 	// SetReturning names the functions that return sets (in any schema).
 	SetReturning map[string]bool
 	Ready        bool // the pgxc schema exists in this database
+	// Current: the catalog has every table and column of this version
+	// (BootstrapSQL brings an older one up to date).
+	Current bool
 	// BytewiseText: the database's default collation orders text as its
 	// bytes do (C, POSIX, C.UTF-8), so the coordinator can compare text
 	// values itself.
@@ -197,11 +200,12 @@ func Load(ctx context.Context, conn *pgconn.PgConn) (*Relations, error) {
 SELECT DISTINCT proname FROM pg_proc WHERE prokind = 'a' AND pronamespace <> 'pg_catalog'::regnamespace;
 SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v' AND prokind = 'f';
 SELECT datcollate, datlocprovider FROM pg_database WHERE datname = current_database();
-SELECT DISTINCT proname FROM pg_proc WHERE proretset`).ReadAll()
+SELECT DISTINCT proname FROM pg_proc WHERE proretset;
+SELECT to_regclass('pgxc.pgxc_move_log') IS NOT NULL`).ReadAll()
 	if err != nil {
 		return nil, fmt.Errorf("read distribution catalog: %w", err)
 	}
-	if len(res) != 5 || len(res[0].Rows) != 1 {
+	if len(res) != 6 || len(res[0].Rows) != 1 {
 		return nil, fmt.Errorf("read distribution catalog: %d results", len(res))
 	}
 	if rows := res[3].Rows; len(rows) == 1 && string(rows[0][1]) == "c" {
@@ -219,6 +223,7 @@ SELECT DISTINCT proname FROM pg_proc WHERE proretset`).ReadAll()
 	if string(res[0].Rows[0][0]) != "t" {
 		return rel, nil
 	}
+	rel.Current = len(res[5].Rows) == 1 && string(res[5].Rows[0][0]) == "t"
 	rel.Ready = true
 	res, err = conn.Exec(ctx, loadTablesSQL).ReadAll()
 	if err != nil {

@@ -25,7 +25,7 @@ func (s *session) ensureCatalog(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if rel.Ready {
+	if rel.Ready && rel.Current {
 		return nil
 	}
 	// The preferred datanode last: a session sees the catalog ready by
@@ -261,11 +261,20 @@ func (s *session) registerTable(ctx context.Context, regclass string, dc *dialec
 		ids = append(ids, strconv.FormatUint(uint64(uint32(distribution.NodeID(n))), 10))
 		names = append(names, `"`+strings.ReplaceAll(n, `"`, `\"`)+`"`)
 	}
+	group := "NULL" // the default group: every datanode
+	switch {
+	case parent != nil && parent.Group != "":
+		group = quoteLiteral(parent.Group)
+	case parent == nil && dc != nil && dc.ToGroup != "":
+		group = quoteLiteral(dc.ToGroup)
+	case parent == nil && dc != nil && len(dc.ToNodes) > 0 && !sameSet(dc.ToNodes, s.datanodeNames()):
+		group = "'-'" // a node list of its own
+	}
 	sql := fmt.Sprintf(`DELETE FROM pgxc.pgxc_class WHERE pcrelid = %[1]s::regclass;
 %[2]s;
-INSERT INTO pgxc.pgxc_class (pcrelid, pclocatortype, pcattnum, nodeoids, pcnodenames) VALUES (%[1]s::regclass, %[3]s, %[4]d, %[5]s, %[6]s)`,
+INSERT INTO pgxc.pgxc_class (pcrelid, pclocatortype, pcattnum, nodeoids, pcnodenames, pcgroup) VALUES (%[1]s::regclass, %[3]s, %[4]d, %[5]s, %[6]s, %[7]s)`,
 		quoteLiteral(info.qualified), cleanCatalogSQL, quoteLiteral(string(kind)), attnum,
-		quoteLiteral("{"+strings.Join(ids, ",")+"}"), quoteLiteral("{"+strings.Join(names, ",")+"}"))
+		quoteLiteral("{"+strings.Join(ids, ",")+"}"), quoteLiteral("{"+strings.Join(names, ",")+"}"), group)
 	_, err = s.execAll(ctx, sql, true)
 	return err
 }

@@ -1,0 +1,282 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/xlgo/xlgo/cluster/clustertest"
+)
+
+// retryable is what a client of a moving table retries.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// bankLoad runs transfers through the coordinators until stop: each moves
+// an amount between two accounts of acct and logs it in hist; some open
+// new accounts. It returns what committed.
+type bankLoad struct {
+	committed, retried, failed atomic.Int64
+	opened                     atomic.Int64
+	errs                       sync.Map
+	wg                         sync.WaitGroup
+}
+
+func startBank(t *testing.T, ctx context.Context, dsns []string, accounts int, stop <-chan struct{}) *bankLoad {
+	l := &bankLoad{}
+	var nextID atomic.Int64
+	nextID.Store(int64(accounts))
+	for w := 0; w < 4; w++ {
+		l.wg.Add(1)
+		go func(w int) {
+			defer l.wg.Done()
+			conn, err := pgx.Connect(ctx, dsns[w%len(dsns)])
+			if err != nil {
+				l.errs.Store(err.Error(), true)
+				l.failed.Add(1)
+				return
+			}
+			defer conn.Close(context.Background())
+			rnd := rand.New(rand.NewSource(int64(w)))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				from, to, amt := 1+rnd.Intn(accounts), 1+rnd.Intn(accounts), 1+rnd.Intn(100)
+				open := rnd.Intn(10) == 0
+				var id int64
+				if open {
+					id = nextID.Add(1)
+				}
+				for {
+					err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+						if _, err := tx.Exec(ctx, "UPDATE acct SET bal = bal - $1 WHERE id = $2", amt, from); err != nil {
+							return err
+						}
+						if _, err := tx.Exec(ctx, "UPDATE acct SET bal = bal + $1 WHERE id = $2", amt, to); err != nil {
+							return err
+						}
+						if _, err := tx.Exec(ctx, "INSERT INTO hist (aid, delta) VALUES ($1, $2), ($3, $4)", from, -amt, to, amt); err != nil {
+							return err
+						}
+						if open {
+							if _, err := tx.Exec(ctx, "INSERT INTO acct (id, bal) VALUES ($1, 0)", id); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+					if err == nil {
+						l.committed.Add(1)
+						if open {
+							l.opened.Add(1)
+						}
+						break
+					}
+					if retryable(err) {
+						l.retried.Add(1)
+						continue
+					}
+					l.failed.Add(1)
+					l.errs.Store(err.Error(), true)
+					if conn.IsClosed() {
+						return
+					}
+					break
+				}
+			}
+		}(w)
+	}
+	return l
+}
+
+func (l *bankLoad) errors() string {
+	var out []string
+	l.errs.Range(func(k, _ any) bool { out = append(out, k.(string)); return true })
+	return strings.Join(out, "; ")
+}
+
+// checkPlacement checks, on the datanodes themselves, that every row of a
+// table is on exactly one of the nodes, and returns the rows per node.
+func checkPlacement(t *testing.T, ctx context.Context, c *clustertest.Cluster, table, key string, nodes int) []int {
+	t.Helper()
+	seen := map[int64]int{}
+	var per []int
+	for i := 0; i < nodes; i++ {
+		conn, err := pgx.Connect(ctx, c.DatanodeDSN(i, "postgres"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := conn.Query(ctx, fmt.Sprintf("SELECT %s FROM %s", key, table))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for rows.Next() {
+			var k int64
+			if err := rows.Scan(&k); err != nil {
+				t.Fatal(err)
+			}
+			if prev, ok := seen[k]; ok {
+				t.Errorf("%s %s=%d is on datanode%d and datanode%d", table, key, k, prev+1, i+1)
+			}
+			seen[k] = i
+			n++
+		}
+		rows.Close()
+		conn.Close(ctx)
+		per = append(per, n)
+	}
+	return per
+}
+
+func TestRedistributeUnderLoad(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Coordinators: 2, Datanodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.CoordDSN(0, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	const accounts = 20000
+	for _, sql := range []string{
+		"CREATE TABLE acct (id int PRIMARY KEY, bal int NOT NULL) DISTRIBUTE BY HASH (id) TO NODE (datanode1, datanode2)",
+		"CREATE TABLE hist (id bigserial, aid int NOT NULL, delta int NOT NULL) DISTRIBUTE BY HASH (aid) TO NODE (datanode1, datanode2)",
+		fmt.Sprintf("INSERT INTO acct SELECT g, 0 FROM generate_series(1, %d) g", accounts),
+	} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := make(chan struct{})
+	load := startBank(t, ctx, []string{c.CoordDSN(0, "postgres"), c.CoordDSN(1, "postgres")}, accounts, stop)
+	time.Sleep(time.Second)
+	var notices []string
+	var nmu sync.Mutex
+	cfg, err := pgx.ParseConfig(c.CoordDSN(0, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+		nmu.Lock()
+		notices = append(notices, n.Message)
+		nmu.Unlock()
+	}
+	mover, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mover.Close(context.Background())
+	for _, sql := range []string{
+		"ALTER TABLE acct ADD NODE (datanode3)",
+		"ALTER TABLE hist ADD NODE (datanode3)",
+		"ALTER TABLE acct DELETE NODE (datanode1)",
+		"ALTER TABLE hist TO NODE (datanode2, datanode3)",
+	} {
+		start := time.Now()
+		if _, err := mover.Exec(ctx, sql); err != nil {
+			close(stop)
+			load.wg.Wait()
+			t.Fatalf("%s: %v\n%s", sql, err, c.LogTail("coord1", 40))
+		}
+		t.Logf("%s: %v (committed so far %d)", sql, time.Since(start).Round(time.Millisecond), load.committed.Load())
+	}
+	time.Sleep(time.Second)
+	close(stop)
+	load.wg.Wait()
+	nmu.Lock()
+	t.Logf("progress: %d notices, last %q", len(notices), notices[len(notices)-1])
+	nmu.Unlock()
+	t.Logf("transfers committed %d, retried %d, failed %d", load.committed.Load(), load.retried.Load(), load.failed.Load())
+	if load.failed.Load() > 0 {
+		t.Fatalf("%d transfers failed: %s", load.failed.Load(), load.errors())
+	}
+	if load.committed.Load() < 50 {
+		t.Fatalf("only %d transfers committed during the moves", load.committed.Load())
+	}
+	var n, sum int64
+	if err := conn.QueryRow(ctx, "SELECT count(*), sum(bal) FROM acct").Scan(&n, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if n != accounts+load.opened.Load() || sum != 0 {
+		t.Fatalf("acct: %d rows with balance %d, want %d rows with 0", n, sum, accounts+load.opened.Load())
+	}
+	var hn, hsum int64
+	if err := conn.QueryRow(ctx, "SELECT count(*), coalesce(sum(delta), 0) FROM hist").Scan(&hn, &hsum); err != nil {
+		t.Fatal(err)
+	}
+	if hn != 2*load.committed.Load() || hsum != 0 {
+		t.Fatalf("hist: %d rows summing to %d, want %d summing to 0", hn, hsum, 2*load.committed.Load())
+	}
+	// Every account's balance is what its history says.
+	var wrong int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM acct a LEFT JOIN (SELECT aid, sum(delta) s FROM hist GROUP BY aid) h ON h.aid = a.id
+		WHERE a.bal <> coalesce(h.s, 0)`).Scan(&wrong); err != nil || wrong != 0 {
+		t.Fatalf("%d accounts disagree with their history (%v)", wrong, err)
+	}
+	per := checkPlacement(t, ctx, c, "acct", "id", 3)
+	if per[0] != 0 || per[1] == 0 || per[2] == 0 {
+		t.Fatalf("acct rows per datanode: %v, want none on datanode1", per)
+	}
+	hper := checkPlacement(t, ctx, c, "hist", "id", 3)
+	if hper[0] != 0 || hper[1] == 0 || hper[2] == 0 {
+		t.Fatalf("hist rows per datanode: %v, want none on datanode1", hper)
+	}
+	t.Logf("acct per datanode %v, hist %v", per, hper)
+	for i := 0; i < 2; i++ {
+		cc, err := pgx.Connect(ctx, c.CoordDSN(i, "postgres"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var nodes int
+		if err := cc.QueryRow(ctx, "SELECT count(DISTINCT xc_node_id) FROM acct").Scan(&nodes); err != nil || nodes != 2 {
+			t.Fatalf("coordinator %d sees acct on %d nodes (%v)", i+1, nodes, err)
+		}
+		var plan strings.Builder
+		rows, err := cc.Query(ctx, "EXPLAIN (COSTS OFF) SELECT count(*) FROM acct")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var l string
+			rows.Scan(&l)
+			plan.WriteString(l + "\n")
+		}
+		rows.Close()
+		if !strings.Contains(plan.String(), "(datanode2,datanode3)") {
+			t.Fatalf("coordinator %d plans acct on other nodes:\n%s", i+1, plan.String())
+		}
+		cc.Close(ctx)
+	}
+	// Nothing of the moves is left behind.
+	for i := 0; i < 3; i++ {
+		dn, err := pgx.Connect(ctx, c.DatanodeDSN(i, "postgres"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var trig, staging, logged, frozen int
+		if err := dn.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'pgxc_move%'),
+			(SELECT count(*) FROM pg_class WHERE relname LIKE 'pgxc_move_0%' OR relname LIKE 'pgxc_move_%' AND relname <> 'pgxc_move_log' AND relkind = 'r'),
+			(SELECT count(*) FROM pgxc.pgxc_move_log), (SELECT count(*) FROM pgxc.pgxc_class WHERE pcfrozen IS NOT NULL OR pctarget IS NOT NULL)`).Scan(&trig, &staging, &logged, &frozen); err != nil {
+			t.Fatal(err)
+		}
+		if trig+staging+logged+frozen != 0 {
+			t.Fatalf("datanode%d keeps %d triggers, %d staging tables, %d logged values, %d tables moving", i+1, trig, staging, logged, frozen)
+		}
+		dn.Close(ctx)
+	}
+}
