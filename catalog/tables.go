@@ -41,7 +41,8 @@ ALTER TABLE pgxc.pgxc_class ADD COLUMN IF NOT EXISTS pctarget name[];
 CREATE TABLE IF NOT EXISTS pgxc.pgxc_move_log (id bigserial PRIMARY KEY, relid oid NOT NULL, val text)`
 
 // The columns of pgxc_class beyond Postgres-XL's:
-//   - pcfrozen: the buckets whose rows are switching to another node now;
+//   - pcfrozen: the buckets whose rows are switching to another node now,
+//     {-1} while the whole table is rewritten (a change of its distribution);
 //   - pcgroup: the node group the table was created in, NULL for the
 //     default group (every datanode, which grows with xlctl add datanode);
 //   - pctarget: while the table's rows move, the node list they move to
@@ -257,7 +258,9 @@ SELECT to_regclass('pgxc.pgxc_move_log') IS NOT NULL`).ReadAll()
 			}
 			t.Locator.Map = m
 		}
-		if s := strings.Trim(string(row[8]), "[] "); s != "" {
+		if s := strings.Trim(string(row[8]), "[] "); s == "-1" {
+			t.Locator.Rewriting = true
+		} else if s != "" {
 			var set distribution.BucketSet
 			for _, p := range strings.Split(s, ",") {
 				b, err := strconv.Atoi(strings.TrimSpace(p))

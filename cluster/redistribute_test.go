@@ -280,3 +280,112 @@ func TestRedistributeUnderLoad(t *testing.T) {
 		dn.Close(ctx)
 	}
 }
+
+// TestRedistributeRewrite changes distributions (which blocks the table,
+// as in Postgres-XL) while a writer inserts into it.
+func TestRedistributeRewrite(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Coordinators: 2, Datanodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.CoordDSN(0, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for _, sql := range []string{
+		"CREATE TABLE r (id int, k int, v text) DISTRIBUTE BY REPLICATION TO NODE (datanode1, datanode2)",
+		"INSERT INTO r SELECT g, g % 97, md5(g::text) FROM generate_series(1, 5000) g",
+	} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A writer through the other coordinator, all along.
+	stop := make(chan struct{})
+	var inserted atomic.Int64
+	var werr atomic.Value
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w, err := pgx.Connect(ctx, c.CoordDSN(1, "postgres"))
+		if err != nil {
+			werr.Store(err.Error())
+			return
+		}
+		defer w.Close(context.Background())
+		for id := 100001; ; id++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for {
+				_, err := w.Exec(ctx, "INSERT INTO r VALUES ($1, $1 % 97, 'w')", id)
+				if err == nil {
+					inserted.Add(1)
+					break
+				}
+				if !retryable(err) {
+					werr.Store(err.Error())
+					return
+				}
+			}
+		}
+	}()
+	type step struct {
+		sql        string
+		kind       string
+		nodes      string
+		perNodeAll bool // every node has every row (replication)
+	}
+	for _, st := range []step{
+		{"ALTER TABLE r ADD NODE (datanode3)", "R", "{datanode1,datanode2,datanode3}", true},
+		{"ALTER TABLE r DELETE NODE (datanode1)", "R", "{datanode2,datanode3}", true},
+		{"ALTER TABLE r DISTRIBUTE BY HASH (id) TO NODE (datanode1, datanode2, datanode3)", "H", "{datanode1,datanode2,datanode3}", false},
+		{"ALTER TABLE r DISTRIBUTE BY MODULO (k)", "M", "{datanode1,datanode2,datanode3}", false},
+		{"ALTER TABLE r DISTRIBUTE BY ROUNDROBIN, DELETE NODE (datanode2)", "N", "{datanode1,datanode3}", false},
+		{"ALTER TABLE r DISTRIBUTE BY REPLICATION", "R", "{datanode1,datanode3}", true},
+		{"ALTER TABLE r DISTRIBUTE BY HASH (k), ADD NODE (datanode2)", "H", "{datanode1,datanode3,datanode2}", false},
+	} {
+		start := time.Now()
+		if _, err := conn.Exec(ctx, st.sql); err != nil {
+			close(stop)
+			wg.Wait()
+			t.Fatalf("%s: %v", st.sql, err)
+		}
+		t.Logf("%s: %v", st.sql, time.Since(start).Round(time.Millisecond))
+		var kind, nodes string
+		if err := conn.QueryRow(ctx, "SELECT pclocatortype::text, pcnodenames::text FROM pgxc_class WHERE pcrelid = 'r'::regclass").Scan(&kind, &nodes); err != nil {
+			t.Fatal(err)
+		}
+		if kind != st.kind || nodes != st.nodes {
+			t.Fatalf("after %s: pgxc_class says %s on %s, want %s on %s", st.sql, kind, nodes, st.kind, st.nodes)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	if e := werr.Load(); e != nil {
+		t.Fatalf("the writer failed: %v", e)
+	}
+	want := 5000 + inserted.Load()
+	var n int64
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM r").Scan(&n); err != nil || n != want {
+		t.Fatalf("r has %d rows (%v), want %d", n, err, want)
+	}
+	per := checkPlacement(t, ctx, c, "r", "id", 3)
+	var total int64
+	for _, p := range per {
+		total += int64(p)
+	}
+	if total != want || per[0] == 0 || per[1] == 0 || per[2] == 0 {
+		t.Fatalf("rows per datanode %v, want %d in all spread over the three", per, want)
+	}
+	// Each row is where HASH (k) sends it: the rows of one k are together.
+	var split int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM (SELECT k FROM r GROUP BY k HAVING count(DISTINCT xc_node_id) > 1) x").Scan(&split); err != nil || split != 0 {
+		t.Fatalf("%d values of k are on several nodes (%v)", split, err)
+	}
+	t.Logf("writer inserted %d rows; per datanode %v", inserted.Load(), per)
+}

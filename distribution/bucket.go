@@ -100,6 +100,9 @@ type Locator struct {
 	// (Hash only): a statement that routes by value into one of them waits
 	// for the switch. nil when none is.
 	Frozen *BucketSet
+	// Rewriting: the table's rows are being placed anew (its distribution
+	// changes); every statement that uses it waits.
+	Rewriting bool
 }
 
 // BucketSet is a set of buckets.
@@ -138,6 +141,9 @@ var ErrBucketMoving = errors.New("bucket is moving to another datanode")
 type MovingError struct{ Bucket int }
 
 func (e *MovingError) Error() string {
+	if e.Bucket < 0 {
+		return "the table's rows are being redistributed"
+	}
 	return fmt.Sprintf("bucket %d is moving to another datanode", e.Bucket)
 }
 

@@ -164,6 +164,9 @@ func (s *session) copyIn(ctx context.Context, env *planner.Env, cs *pg_query.Cop
 	if view {
 		return planner.Unsupported("COPY into a view over distributed tables")
 	}
+	if t != nil && t.Locator.Rewriting {
+		return &distribution.MovingError{Bucket: -1} // before any CopyInResponse
+	}
 	var cols []string
 	for _, a := range cs.Attlist {
 		cols = append(cols, a.GetString_().GetSval())
@@ -493,6 +496,10 @@ func (r *copyRouter) route(rec []byte) error {
 	}
 	i, err := r.t.Locator.NodeForCanonical(canon)
 	if err != nil {
+		if errors.Is(err, distribution.ErrBucketMoving) {
+			// The stream cannot be read again: the client retries.
+			return pgerr.New(pgerr.SerializationFailure, "COPY into %s: %v", r.t.QualifiedName(), err)
+		}
 		return err
 	}
 	return r.send(i, rec, r.line)
@@ -528,7 +535,11 @@ func (r *copyRouter) flushSlow() error {
 		if j < len(bins) {
 			canon, err := distribution.CanonicalBinary(col.TypName, bins[j])
 			if err == nil {
-				if i, err := r.t.Locator.NodeForCanonical(canon); err == nil {
+				i, err := r.t.Locator.NodeForCanonical(canon)
+				if errors.Is(err, distribution.ErrBucketMoving) {
+					return pgerr.New(pgerr.SerializationFailure, "COPY into %s: %v", r.t.QualifiedName(), err)
+				}
+				if err == nil {
 					target = i
 				}
 			}
@@ -569,6 +580,9 @@ func (s *session) copyOut(ctx context.Context, env *planner.Env, cs *pg_query.Co
 		t, view := env.Rel.Resolve(cs.Relation.Schemaname, cs.Relation.Relname, env.SearchPath)
 		if view {
 			return planner.Unsupported("COPY from a view over distributed tables")
+		}
+		if t != nil && t.Locator.Rewriting {
+			return &distribution.MovingError{Bucket: -1}
 		}
 		nodes := []string{env.Preferred(env.Datanodes())}
 		ncols = len(cs.Attlist)

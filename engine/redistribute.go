@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -99,11 +98,8 @@ func (s *session) alterDistribution(ctx context.Context, x *dialect.AlterTableDi
 	if err != nil {
 		return "", err
 	}
-	if t.Locator.Kind != distribution.Hash {
-		return "", planner.Unsupported("ALTER TABLE ... ADD NODE / DELETE NODE / TO NODE of a %s table (only HASH tables move online)", t.Locator.Kind)
-	}
 	if t.RelKind == 'p' {
-		return "", planner.Unsupported("ALTER TABLE ... ADD NODE / DELETE NODE / TO NODE of a partitioned table")
+		return "", planner.Unsupported("ALTER TABLE ... DISTRIBUTE BY / ADD NODE / DELETE NODE / TO NODE of a partitioned table")
 	}
 	group := t.Group
 	if x.Distribute != nil && (x.Distribute.ToGroup != "" || len(x.Distribute.ToNodes) > 0) {
@@ -115,7 +111,16 @@ func (s *session) alterDistribution(ctx context.Context, x *dialect.AlterTableDi
 			group = ""
 		}
 	}
-	if err := s.moveTable(ctx, t, target, group); err != nil {
+	kind, col := t.Locator.Kind, t.Locator.Column
+	if d := x.Distribute; d != nil && d.Kind != 0 {
+		kind, col = distribution.Kind(d.Kind), d.Column
+	}
+	if kind == distribution.Hash && t.Locator.Kind == distribution.Hash && col == t.Locator.Column {
+		err = s.moveTable(ctx, t, target, group)
+	} else {
+		err = s.rewriteTable(ctx, t, kind, col, target, group)
+	}
+	if err != nil {
 		return "", err
 	}
 	return "ALTER TABLE", nil
@@ -125,9 +130,6 @@ func (s *session) alterDistribution(ctx context.Context, x *dialect.AlterTableDi
 func (s *session) targetNodes(t *catalog.Table, x *dialect.AlterTableDistribution) ([]string, error) {
 	nodes := slices.Clone(t.Locator.Nodes)
 	if x.Distribute != nil {
-		if x.Distribute.Kind != 0 && (x.Distribute.Kind != byte(t.Locator.Kind) || x.Distribute.Column != t.Locator.Column) {
-			return nil, planner.Unsupported("ALTER TABLE ... DISTRIBUTE BY that changes the distribution method or column")
-		}
 		if x.Distribute.ToGroup != "" || len(x.Distribute.ToNodes) > 0 {
 			n, err := s.resolveNodes(x.Distribute)
 			if err != nil {
@@ -295,7 +297,9 @@ func placementSQL(t *catalog.Table, nodes []string, m distribution.BucketMap, fr
 		quoteLiteral(t.QualifiedName()))
 }
 
-func nameElem(n string) string { return `"` + strings.ReplaceAll(strings.ReplaceAll(n, `\`, `\\`), `"`, `\"`) + `"` }
+func nameElem(n string) string {
+	return `"` + strings.ReplaceAll(strings.ReplaceAll(n, `\`, `\\`), `"`, `\"`) + `"`
+}
 
 // captureSQL installs the triggers that log the distribution values a
 // table's writes touch.
@@ -562,7 +566,7 @@ func (s *session) copyBuckets(ctx context.Context, t *catalog.Table, src, dst *p
 		pr.CloseWithError(err)
 		errc <- err
 	}()
-	_, err := src.CopyTo(ctx, filter, "COPY ("+query+") TO STDOUT")
+	_, err := src.CopyTo(ctx, &lineSplitter{fn: filter.record}, "COPY ("+query+") TO STDOUT")
 	if err == nil {
 		err = filter.out.Flush()
 	}
@@ -581,46 +585,35 @@ type bucketFilter struct {
 	f       *copyFormat
 	buckets *distribution.BucketSet
 	out     *bufio.Writer
-	rest    []byte
 	st      *moveStats
 	last    time.Time
 }
 
-func (b *bucketFilter) Write(p []byte) (int, error) {
-	buf := append(b.rest, p...)
-	for {
-		i := bytes.IndexByte(buf, '\n')
-		if i < 0 {
-			break
-		}
-		rec := buf[:i+1]
-		buf = buf[i+1:]
-		val, isNull, ok := b.f.field(rec, b.t.DistCol)
-		if !ok {
-			return 0, errors.New("a COPY record without its distribution column")
-		}
-		if isNull {
-			val = nil
-		}
-		bk, err := b.s.bucketOfText(b.t, val)
-		if err != nil {
-			return 0, err
-		}
-		if !b.buckets.Has(bk) {
-			continue
-		}
-		if _, err := b.out.Write(rec); err != nil {
-			return 0, err
-		}
-		b.st.rows++
-		b.st.bytes += int64(len(rec))
-		if time.Since(b.last) > 2*time.Second {
-			b.last = time.Now()
-			b.s.progress(b.t, b.st, "copying")
-		}
+func (b *bucketFilter) record(rec []byte) error {
+	val, isNull, ok := b.f.field(rec, b.t.DistCol)
+	if !ok {
+		return errors.New("a COPY record without its distribution column")
 	}
-	b.rest = append(b.rest[:0], buf...)
-	return len(p), nil
+	if isNull {
+		val = nil
+	}
+	bk, err := b.s.bucketOfText(b.t, val)
+	if err != nil {
+		return err
+	}
+	if !b.buckets.Has(bk) {
+		return nil
+	}
+	if _, err := b.out.Write(rec); err != nil {
+		return err
+	}
+	b.st.rows++
+	b.st.bytes += int64(len(rec))
+	if time.Since(b.last) > 2*time.Second {
+		b.last = time.Now()
+		b.s.progress(b.t, b.st, "copying")
+	}
+	return nil
 }
 
 // progress tells the client how the move goes (a NOTICE) and keeps it for

@@ -187,6 +187,9 @@ func resolveRef(env *Env, rv *pg_query.RangeVar) (*relRef, error) {
 	if distView {
 		return nil, pgerr.Unsupported("views over distributed tables are not supported yet (view %q)", rv.Relname)
 	}
+	if t != nil && t.Locator.Rewriting {
+		return nil, &distribution.MovingError{Bucket: -1}
+	}
 	ref := &relRef{rv: rv, table: t, alias: rv.Relname}
 	if rv.Alias != nil && rv.Alias.Aliasname != "" {
 		ref.alias = rv.Alias.Aliasname
