@@ -69,7 +69,8 @@ type movePair struct {
 // moveStats is what a move has done, for its progress.
 type moveStats struct {
 	rows, bytes int64
-	buckets     int
+	buckets     int // switched
+	total       int // to switch
 	start       time.Time
 }
 
@@ -220,6 +221,9 @@ func (s *session) moveTable(ctx context.Context, t *catalog.Table, target []stri
 	}
 	st := &moveStats{start: time.Now()}
 	for _, p := range pairs {
+		st.total += p.buckets.Len()
+	}
+	for _, p := range pairs {
 		if err := s.movePair(ctx, t, union, cur, p, target, group, st); err != nil {
 			return err
 		}
@@ -240,9 +244,7 @@ func (s *session) moveTable(ctx context.Context, t *catalog.Table, target []stri
 	if err := s.setPlacement(ctx, t, target, final, nil, nil, group, false); err != nil {
 		return err
 	}
-	if len(pairs) > 0 {
-		s.progress(t, st, "done")
-	}
+	s.progress(t, st, "done")
 	return nil
 }
 
@@ -624,20 +626,27 @@ func (s *session) progress(t *catalog.Table, st *moveStats, what string) {
 	if el > 0 {
 		rate = float64(st.rows) / el
 	}
-	msg := fmt.Sprintf("%s: %s; %d rows (%.1f MB) copied, %d buckets switched, %.0f rows/s", t.QualifiedName(), what, st.rows, float64(st.bytes)/1e6, st.buckets, rate)
-	s.co.moves.Store(t.QualifiedName(), moveStatus{Table: t.QualifiedName(), Phase: what, Rows: st.rows, Bytes: st.bytes, Buckets: st.buckets, Started: st.start, Updated: time.Now()})
+	q := t.QualifiedName()
+	msg := fmt.Sprintf("%s: %s; %d/%d buckets switched, %d rows (%.1f MB) copied, %.0f rows/s", q, what, st.buckets, st.total, st.rows, float64(st.bytes)/1e6, rate)
+	key := s.db + "\x00" + q
 	if what == "done" {
-		s.co.moves.Delete(t.QualifiedName())
+		s.co.moves.Delete(key)
+	} else {
+		s.co.moves.Store(key, planner.MoveStatus{Coordinator: s.co.Name, Database: s.db, Table: q, Phase: what, BucketsTotal: st.total,
+			BucketsDone: st.buckets, Rows: st.rows, Bytes: st.bytes, RowsPerSec: rate, Started: st.start})
 	}
-	s.log.Info("redistribution", "table", t.QualifiedName(), "phase", what, "rows", st.rows, "bytes", st.bytes, "buckets", st.buckets)
+	s.log.Info("redistribution", "table", q, "phase", what, "buckets", st.buckets, "of", st.total, "rows", st.rows, "bytes", st.bytes)
 	s.clientNotice(&pgproto3.NoticeResponse{Severity: "NOTICE", Code: "00000", Message: msg})
 }
 
-// moveStatus is a move in progress, as pgxc_rebalance_status shows it.
-type moveStatus struct {
-	Table            string
-	Phase            string
-	Rows, Bytes      int64
-	Buckets          int
-	Started, Updated time.Time
+// moves lists the redistributions of a database running here.
+func (c *Coordinator) movesOf(db string) []planner.MoveStatus {
+	var out []planner.MoveStatus
+	c.moves.Range(func(_, v any) bool {
+		if m := v.(planner.MoveStatus); m.Database == db {
+			out = append(out, m)
+		}
+		return true
+	})
+	return out
 }

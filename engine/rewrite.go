@@ -102,7 +102,7 @@ func (s *session) rewriteRows(ctx context.Context, t, next *catalog.Table, attnu
 			return executor.NodeError(n, err)
 		}
 	}
-	st := &moveStats{start: s.stmtStart}
+	st := &moveStats{start: s.stmtStart, total: distribution.NumBuckets}
 	targets := next.Locator.Nodes
 	sources := old
 	truncate := old

@@ -496,12 +496,14 @@ func (s *session) relations(ctx context.Context) (*catalog.Relations, error) {
 	return s.co.Cache.Get(ctx, s.db, !s.co.catalogFresh(), load)
 }
 
+func (s *session) movesHere() []planner.MoveStatus { return s.co.movesOf(s.db) }
+
 func (s *session) env(ctx context.Context) (*planner.Env, error) {
 	rel, err := s.relations(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &planner.Env{Rel: rel, Nodes: s.co.planNodes(), Groups: s.co.Nodes.Groups(), SearchPath: s.searchPath, User: s.user}, nil
+	return &planner.Env{Rel: rel, Nodes: s.co.planNodes(), Groups: s.co.Nodes.Groups(), SearchPath: s.searchPath, User: s.user, Moves: s.movesHere}, nil
 }
 
 // refreshSearchPath reads the schemas names resolve in, from a datanode.

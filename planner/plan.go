@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 
@@ -14,9 +15,13 @@ import (
 
 // Env is what the planner knows of the cluster and the session.
 type Env struct {
-	Rel        *catalog.Relations
-	Nodes      []catalog.Node // every node of pgxc_node
-	Groups     []catalog.Group
+	Rel    *catalog.Relations
+	Nodes  []catalog.Node // every node of pgxc_node
+	Groups []catalog.Group
+	// Moves are the redistributions this coordinator runs (for the
+	// pgxc_rebalance_status view; tables whose moves run elsewhere or were
+	// cut short come from the catalog).
+	Moves      func() []MoveStatus
 	SearchPath []string // schemas, "$user" already replaced
 	User       string
 	// SQL, when set, is the text the statement was parsed from: a statement
@@ -366,4 +371,17 @@ func statementKind(stmt *pg_query.Node) string {
 		return "statement"
 	}
 	return strings.TrimPrefix(fmt.Sprintf("%T", stmt.Node), "*pg_query.Node_")
+}
+
+// MoveStatus is a redistribution of one table in progress.
+type MoveStatus struct {
+	Coordinator  string
+	Database     string
+	Table        string // schema-qualified, quoted where needed
+	Phase        string
+	BucketsTotal int
+	BucketsDone  int
+	Rows, Bytes  int64
+	RowsPerSec   float64
+	Started      time.Time
 }

@@ -300,7 +300,7 @@ func isSpecial(rv *pg_query.RangeVar) bool {
 		return false
 	}
 	switch rv.Relname {
-	case "pgxc_node", "pgxc_group", "pgxc_class":
+	case "pgxc_node", "pgxc_group", "pgxc_class", "pgxc_rebalance_status":
 		return true
 	}
 	return false

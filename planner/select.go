@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/proto"
@@ -583,6 +584,8 @@ func injectCatalogViews(env *Env, stmt *pg_query.Node) {
 			sub = pgxcNodeSQL(env.Nodes)
 		case "pgxc_group":
 			sub = pgxcGroupSQL(env.Groups)
+		case "pgxc_rebalance_status":
+			sub = rebalanceStatusSQL(env)
 		case "pgxc_class":
 			if env.Rel.Ready {
 				rv.Schemaname = catalog.Schema
@@ -621,6 +624,52 @@ func pgxcNodeSQL(nodes []catalog.Node) string {
 	for _, n := range sorted {
 		rows = append(rows, fmt.Sprintf(`(%s::name, %s::"char", %d, %s::name, %t, %t, %d)`,
 			quoteLiteral(n.Name), quoteLiteral(n.Type), n.Port, quoteLiteral(n.Host), n.Primary, n.Preferred, n.ID()))
+	}
+	return fmt.Sprintf("SELECT * FROM (VALUES %s) AS v(%s)", strings.Join(rows, ", "), cols)
+}
+
+// rebalanceStatusSQL is the pgxc_rebalance_status view: the moves this
+// coordinator runs, with their progress, and the tables of the database
+// whose move runs elsewhere or was cut short (xlctl rebalance --resume).
+func rebalanceStatusSQL(env *Env) string {
+	const cols = "coordinator, table_name, target_nodes, phase, buckets_total, buckets_done, rows_copied, bytes_copied, rows_per_sec, started"
+	var rows []string
+	here := map[string]bool{}
+	var moves []MoveStatus
+	if env.Moves != nil {
+		moves = env.Moves()
+	}
+	for _, m := range moves {
+		target := ""
+		if env.Rel != nil {
+			for _, t := range env.Rel.Tables {
+				if t.QualifiedName() == m.Table && t.Target != nil {
+					target = "{" + strings.Join(t.Target, ",") + "}"
+				}
+			}
+		}
+		here[m.Table] = true
+		rows = append(rows, fmt.Sprintf("(%s::name, %s::text, %s::text, %s::text, %d, %d, %d::int8, %d::int8, %.1f::float8, %s::timestamptz)",
+			quoteLiteral(m.Coordinator), quoteLiteral(m.Table), quoteLiteral(target), quoteLiteral(m.Phase), m.BucketsTotal, m.BucketsDone,
+			m.Rows, m.Bytes, m.RowsPerSec, quoteLiteral(m.Started.UTC().Format(time.RFC3339Nano))))
+	}
+	if env.Rel != nil {
+		var cut []*catalog.Table
+		for _, t := range env.Rel.Tables {
+			if t.Target != nil && !here[t.QualifiedName()] {
+				cut = append(cut, t)
+			}
+		}
+		sort.Slice(cut, func(i, j int) bool { return cut[i].QualifiedName() < cut[j].QualifiedName() })
+		for _, t := range cut {
+			rows = append(rows, fmt.Sprintf("(NULL::name, %s::text, %s::text, 'elsewhere or cut short', NULL::int4, NULL::int4, NULL::int8, NULL::int8, NULL::float8, NULL::timestamptz)",
+				quoteLiteral(t.QualifiedName()), quoteLiteral("{"+strings.Join(t.Target, ",")+"}")))
+		}
+	}
+	if len(rows) == 0 {
+		return `SELECT NULL::name AS coordinator, NULL::text AS table_name, NULL::text AS target_nodes, NULL::text AS phase,
+			NULL::int4 AS buckets_total, NULL::int4 AS buckets_done, NULL::int8 AS rows_copied, NULL::int8 AS bytes_copied,
+			NULL::float8 AS rows_per_sec, NULL::timestamptz AS started WHERE false`
 	}
 	return fmt.Sprintf("SELECT * FROM (VALUES %s) AS v(%s)", strings.Join(rows, ", "), cols)
 }
