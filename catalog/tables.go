@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS pgxc.pgxc_class (
 ALTER TABLE pgxc.pgxc_class ADD COLUMN IF NOT EXISTS pcfrozen int2[];
 ALTER TABLE pgxc.pgxc_class ADD COLUMN IF NOT EXISTS pcgroup name;
 ALTER TABLE pgxc.pgxc_class ADD COLUMN IF NOT EXISTS pctarget name[];
-CREATE TABLE IF NOT EXISTS pgxc.pgxc_move_log (id bigserial PRIMARY KEY, relid oid NOT NULL, val text)`
+CREATE TABLE IF NOT EXISTS pgxc.pgxc_move_log (id bigserial PRIMARY KEY, relid oid NOT NULL, val text);
+CREATE TABLE IF NOT EXISTS pgxc.pgxc_move_active (relid oid PRIMARY KEY)`
 
 // The columns of pgxc_class beyond Postgres-XL's:
 //   - pcfrozen: the buckets whose rows are switching to another node now,
@@ -48,7 +49,8 @@ CREATE TABLE IF NOT EXISTS pgxc.pgxc_move_log (id bigserial PRIMARY KEY, relid o
 //   - pctarget: while the table's rows move, the node list they move to
 //     (durable with the catalog: a move cut short resumes towards it).
 // pgxc_move_log holds the distribution values a moving table's writes touch
-// on the node its rows leave, for the move to catch up with.
+// on the node its rows leave, for the move to catch up with, while the table
+// is in pgxc_move_active there.
 
 // bootstrapLock is the advisory lock key BootstrapSQL takes ("xlgo" in
 // ASCII).

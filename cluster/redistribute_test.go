@@ -31,10 +31,13 @@ type bankLoad struct {
 	opened                     atomic.Int64
 	errs                       sync.Map
 	wg                         sync.WaitGroup
+	mu                         sync.Mutex
+	histIDs                    map[int64]time.Time // hist ids committed, and when
 }
 
 func startBank(t *testing.T, ctx context.Context, dsns []string, accounts int, stop <-chan struct{}) *bankLoad {
-	l := &bankLoad{}
+	l := &bankLoad{histIDs: map[int64]time.Time{}}
+	var nextHist atomic.Int64
 	var nextID atomic.Int64
 	nextID.Store(int64(accounts))
 	for w := 0; w < 4; w++ {
@@ -61,6 +64,7 @@ func startBank(t *testing.T, ctx context.Context, dsns []string, accounts int, s
 				if open {
 					id = nextID.Add(1)
 				}
+				h1, h2 := nextHist.Add(1), nextHist.Add(1)
 				for {
 					err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 						if _, err := tx.Exec(ctx, "UPDATE acct SET bal = bal - $1 WHERE id = $2", amt, from); err != nil {
@@ -69,7 +73,10 @@ func startBank(t *testing.T, ctx context.Context, dsns []string, accounts int, s
 						if _, err := tx.Exec(ctx, "UPDATE acct SET bal = bal + $1 WHERE id = $2", amt, to); err != nil {
 							return err
 						}
-						if _, err := tx.Exec(ctx, "INSERT INTO hist (aid, delta) VALUES ($1, $2), ($3, $4)", from, -amt, to, amt); err != nil {
+						if _, err := tx.Exec(ctx, "INSERT INTO hist (id, aid, grp, delta) VALUES ($1, $2, $2 % 20, $3)", h1, from, -amt); err != nil {
+							return err
+						}
+						if _, err := tx.Exec(ctx, "INSERT INTO hist (id, aid, grp, delta) VALUES ($1, $2, $2 % 20, $3)", h2, to, amt); err != nil {
 							return err
 						}
 						if open {
@@ -80,6 +87,9 @@ func startBank(t *testing.T, ctx context.Context, dsns []string, accounts int, s
 						return nil
 					})
 					if err == nil {
+						l.mu.Lock()
+						l.histIDs[h1], l.histIDs[h2] = time.Now(), time.Now()
+						l.mu.Unlock()
 						l.committed.Add(1)
 						if open {
 							l.opened.Add(1)
@@ -88,6 +98,11 @@ func startBank(t *testing.T, ctx context.Context, dsns []string, accounts int, s
 					}
 					if retryable(err) {
 						l.retried.Add(1)
+						select {
+						case <-stop:
+							return
+						default:
+						}
 						continue
 					}
 					l.failed.Add(1)
@@ -155,7 +170,9 @@ func TestRedistributeUnderLoad(t *testing.T) {
 	const accounts = 20000
 	for _, sql := range []string{
 		"CREATE TABLE acct (id int PRIMARY KEY, bal int NOT NULL) DISTRIBUTE BY HASH (id) TO NODE (datanode1, datanode2)",
-		"CREATE TABLE hist (id bigserial, aid int NOT NULL, delta int NOT NULL) DISTRIBUTE BY HASH (aid) TO NODE (datanode1, datanode2)",
+		// Few distribution values, each with many rows: a move catches up
+		// with thousands of rows per value.
+		"CREATE TABLE hist (id bigint NOT NULL, aid int NOT NULL, grp int NOT NULL, delta int NOT NULL) DISTRIBUTE BY HASH (grp) TO NODE (datanode1, datanode2)",
 		fmt.Sprintf("INSERT INTO acct SELECT g, 0 FROM generate_series(1, %d) g", accounts),
 	} {
 		if _, err := conn.Exec(ctx, sql); err != nil {
@@ -219,6 +236,24 @@ func TestRedistributeUnderLoad(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT count(*), coalesce(sum(delta), 0) FROM hist").Scan(&hn, &hsum); err != nil {
 		t.Fatal(err)
 	}
+	if hn != 2*load.committed.Load() {
+		rows, err := conn.Query(ctx, "SELECT id FROM hist")
+		if err != nil {
+			t.Fatal(err)
+		}
+		have := map[int64]bool{}
+		for rows.Next() {
+			var id int64
+			rows.Scan(&id)
+			have[id] = true
+		}
+		rows.Close()
+		for id, at := range load.histIDs {
+			if !have[id] {
+				t.Errorf("hist id %d, committed at %s, is missing", id, at.Format("15:04:05.000"))
+			}
+		}
+	}
 	if hn != 2*load.committed.Load() || hsum != 0 {
 		t.Fatalf("hist: %d rows summing to %d, want %d summing to 0", hn, hsum, 2*load.committed.Load())
 	}
@@ -270,8 +305,8 @@ func TestRedistributeUnderLoad(t *testing.T) {
 		}
 		var trig, staging, logged, frozen int
 		if err := dn.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'pgxc_move%'),
-			(SELECT count(*) FROM pg_class WHERE relname LIKE 'pgxc_move_0%' OR relname LIKE 'pgxc_move_%' AND relname <> 'pgxc_move_log' AND relkind = 'r'),
-			(SELECT count(*) FROM pgxc.pgxc_move_log), (SELECT count(*) FROM pgxc.pgxc_class WHERE pcfrozen IS NOT NULL OR pctarget IS NOT NULL)`).Scan(&trig, &staging, &logged, &frozen); err != nil {
+			(SELECT count(*) FROM pg_class WHERE relname ~ '^pgxc_move_[0-9a-f]{16}$'),
+			(SELECT count(*) FROM pgxc.pgxc_move_log) + (SELECT count(*) FROM pgxc.pgxc_move_active), (SELECT count(*) FROM pgxc.pgxc_class WHERE pcfrozen IS NOT NULL OR pctarget IS NOT NULL)`).Scan(&trig, &staging, &logged, &frozen); err != nil {
 			t.Fatal(err)
 		}
 		if trig+staging+logged+frozen != 0 {

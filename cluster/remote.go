@@ -29,7 +29,8 @@ import (
 // admit the host xlctl runs on.
 
 // NodeVerbs are the verbs of `xlctl node`.
-var NodeVerbs = []string{"init", "start", "stop", "status", "clean", "role", "register", "check", "createdb", "sync", "promote", "replication", "rejoin"}
+var NodeVerbs = []string{"init", "start", "stop", "status", "clean", "role", "register", "check", "createdb", "sync", "promote", "replication", "rejoin",
+	"hba", "copyschema", "unregister", "rebalance"}
 
 // isLocalHost reports whether host is this machine: empty, localhost, a
 // loopback address, an address of one of its interfaces or its host name.
@@ -197,9 +198,9 @@ func (c *Cluster) NodeVerb(ctx context.Context, w io.Writer, verb, name, arg str
 		return c.cleanNode(ctx, n)
 	case "role":
 		return c.clientRoleOn(ctx, e, n)
-	case "register", "check", "createdb":
+	case "register", "check", "createdb", "unregister", "rebalance":
 		return c.coordinatorStep(ctx, n, verb, arg)
-	case "sync", "promote":
+	case "sync", "promote", "hba", "copyschema":
 		return c.pgStep(ctx, n, verb, arg)
 	case "rejoin":
 		return c.rewind(ctx, e, n)
@@ -459,6 +460,10 @@ func (c *Cluster) coordinatorStep(ctx context.Context, n Node, verb, arg string)
 		return c.checkCoordinator(ctx, n)
 	case "createdb":
 		return c.createClientDatabase(ctx, n, arg)
+	case "unregister":
+		return c.unregisterOn(ctx, n, arg)
+	case "rebalance":
+		return c.Rebalance(ctx, parseRebalanceArg(arg))
 	}
 	return fmt.Errorf("unknown coordinator step %q", verb)
 }

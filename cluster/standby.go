@@ -249,6 +249,10 @@ func (c *Cluster) pgStep(ctx context.Context, n Node, verb, arg string) error {
 		return c.setSyncStandby(ctx, conn, n, arg)
 	case "promote":
 		return c.promote(ctx, conn, n)
+	case "hba":
+		return c.writeHBA(ctx, e, conn, n)
+	case "copyschema":
+		return c.copySchema(ctx, e, n, arg)
 	}
 	return fmt.Errorf("unknown step %q", verb)
 }

@@ -354,6 +354,11 @@ func (c *Coordinator) CancelForDeadlock(id uint64) bool {
 		return false
 	}
 	s := v.(*session)
+	if s.mover {
+		// Every wait of a move is bounded by its own lock timeout, after
+		// which it lets go and tries again: the cycle breaks without it.
+		return false
+	}
 	s.deadlockVictim.Store(true)
 	s.cancelBusy(true)
 	return true

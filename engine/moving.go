@@ -2,8 +2,11 @@ package engine
 
 import (
 	"context"
+
 	"errors"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/xlgo/xlgo/distribution"
 	"github.com/xlgo/xlgo/pgerr"
@@ -75,6 +78,7 @@ func (c *Coordinator) drainCatalog(gen uint64) {
 			}
 			for _, s := range left {
 				c.Logger.Info("cancelling a statement begun under an older catalog", "session", s.id)
+				s.fenceVictim.Store(true)
 				s.Cancel()
 			}
 			cancelled = true
@@ -101,8 +105,8 @@ func (c *Coordinator) waitCatalogChange(ctx context.Context, gen uint64, deadlin
 // anything is sent to a datanode or the client (only an INSERT's rows are
 // routed by value into a bucket; reads and other writes of a switching
 // bucket go to every node of the table), so the statement had no effect.
-// Beyond movingWait the error is a serialization failure, which clients
-// retry.
+// Beyond movingWait, or at once in a transaction that wrote already, the
+// error is a serialization failure, which clients retry.
 func (s *session) whileMoving(ctx context.Context, run func() error) error {
 	deadline := time.Now().Add(movingWait)
 	for {
@@ -112,8 +116,12 @@ func (s *session) whileMoving(ctx context.Context, run func() error) error {
 		if !errors.As(err, &me) {
 			return err
 		}
-		if !s.waitMoving(ctx, gen, deadline) {
-			return pgerr.New(pgerr.SerializationFailure, "could not route a row: %v", me)
+		// A transaction that wrote holds row locks that statements begun
+		// before the switch may wait for, and the switch waits for those
+		// statements: it gives way at once (and retries).
+		if s.tx.active && len(s.tx.writes) > 0 || !s.waitMoving(ctx, gen, deadline) {
+			return &pgconn.PgError{Severity: "ERROR", Code: pgerr.SerializationFailure, Message: "could not route a row: " + me.Error(),
+				Hint: "The rows are switching datanodes; retry the transaction. A switch that stays (its coordinator stopped) is finished by xlctl rebalance --resume."}
 		}
 	}
 }

@@ -231,6 +231,13 @@ func (s *session) moveTable(ctx context.Context, t *catalog.Table, target []stri
 			cur[b] = uint16(slices.Index(union, p.dst))
 		}
 	}
+	srcs := map[string]bool{}
+	for _, p := range pairs {
+		if !srcs[p.src] {
+			srcs[p.src] = true
+			s.stopCapture(ctx, t, p.src)
+		}
+	}
 	// Last, the node list becomes the target (the nodes left hold none of
 	// the table's rows).
 	final := make(distribution.BucketMap, len(cur))
@@ -303,13 +310,16 @@ func nameElem(n string) string {
 	return `"` + strings.ReplaceAll(strings.ReplaceAll(n, `\`, `\\`), `"`, `\"`) + `"`
 }
 
-// captureSQL installs the triggers that log the distribution values a
-// table's writes touch.
-func captureSQL(t *catalog.Table) string {
-	q := t.QualifiedName()
-	col := quoteLiteral(t.Locator.Column)
-	return `CREATE OR REPLACE FUNCTION pgxc.pgxc_move_capture() RETURNS trigger LANGUAGE plpgsql AS $f$
+// captureFunctionSQL is the trigger function that logs the distribution
+// values a statement's rows have, while the table is in
+// pgxc.pgxc_move_active on this node (else it does nothing: triggers left
+// behind cost a lookup, not a log).
+const captureFunctionSQL = `CREATE TABLE IF NOT EXISTS pgxc.pgxc_move_active (relid oid PRIMARY KEY);
+CREATE OR REPLACE FUNCTION pgxc.pgxc_move_capture() RETURNS trigger LANGUAGE plpgsql AS $f$
 BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pgxc.pgxc_move_active WHERE relid = TG_RELID) THEN
+		RETURN NULL;
+	END IF;
 	IF TG_OP <> 'DELETE' THEN
 		EXECUTE format('INSERT INTO pgxc.pgxc_move_log (relid, val) SELECT %s, (%I)::text FROM pgxc_move_new', TG_RELID, TG_ARGV[0]);
 	END IF;
@@ -317,24 +327,133 @@ BEGIN
 		EXECUTE format('INSERT INTO pgxc.pgxc_move_log (relid, val) SELECT %s, (%I)::text FROM pgxc_move_old', TG_RELID, TG_ARGV[0]);
 	END IF;
 	RETURN NULL;
-END $f$;
-CREATE TRIGGER pgxc_move_ins AFTER INSERT ON ` + q + ` REFERENCING NEW TABLE AS pgxc_move_new FOR EACH STATEMENT EXECUTE FUNCTION pgxc.pgxc_move_capture(` + col + `);
+END $f$`
+
+// captureTriggersSQL creates the capture triggers of a table.
+func captureTriggersSQL(t *catalog.Table) string {
+	q := t.QualifiedName()
+	col := quoteLiteral(t.Locator.Column)
+	return `CREATE TRIGGER pgxc_move_ins AFTER INSERT ON ` + q + ` REFERENCING NEW TABLE AS pgxc_move_new FOR EACH STATEMENT EXECUTE FUNCTION pgxc.pgxc_move_capture(` + col + `);
 CREATE TRIGGER pgxc_move_upd AFTER UPDATE ON ` + q + ` REFERENCING OLD TABLE AS pgxc_move_old NEW TABLE AS pgxc_move_new FOR EACH STATEMENT EXECUTE FUNCTION pgxc.pgxc_move_capture(` + col + `);
 CREATE TRIGGER pgxc_move_del AFTER DELETE ON ` + q + ` REFERENCING OLD TABLE AS pgxc_move_old FOR EACH STATEMENT EXECUTE FUNCTION pgxc.pgxc_move_capture(` + col + `)`
 }
 
-func dropCaptureSQL(t *catalog.Table) string {
+// hasCaptureSQL counts a table's capture triggers.
+func hasCaptureSQL(t *catalog.Table) string {
+	return "SELECT count(*) FROM pg_trigger WHERE tgrelid = " + quoteLiteral(t.QualifiedName()) + "::regclass AND tgname LIKE 'pgxc\\_move\\_%'"
+}
+
+// moveDDLTries bounds the attempts at a capture trigger's creation or drop,
+// each waiting up to moveDDLLockTimeout for the table's lock (writers queue
+// behind it meanwhile: a short pause).
+const (
+	moveDDLTries       = 50
+	moveDDLLockTimeout = "200ms"
+)
+
+// startCapture makes the source log the table's writes from now on: the
+// triggers (made once), the table marked active, its log emptied; then it
+// waits for the transactions that wrote the table before, whose rows the
+// log may lack and the copy that follows must see.
+func (s *session) startCapture(ctx context.Context, t *catalog.Table, node string) error {
 	q := t.QualifiedName()
-	return `DROP TRIGGER IF EXISTS pgxc_move_ins ON ` + q + `; DROP TRIGGER IF EXISTS pgxc_move_upd ON ` + q + `; DROP TRIGGER IF EXISTS pgxc_move_del ON ` + q
+	return s.onNode(ctx, node, func(c *pooler.Conn) error {
+		n, err := oneInt(ctx, c.PgConn, hasCaptureSQL(t))
+		if err != nil {
+			return err
+		}
+		if n < 3 {
+			if _, err := c.Exec(ctx, captureFunctionSQL).ReadAll(); err != nil {
+				return err
+			}
+			err := retryDDL(ctx, c, "DROP TRIGGER IF EXISTS pgxc_move_ins ON "+q+"; DROP TRIGGER IF EXISTS pgxc_move_upd ON "+q+"; DROP TRIGGER IF EXISTS pgxc_move_del ON "+q+"; "+captureTriggersSQL(t))
+			if err != nil {
+				return err
+			}
+		} else if _, err := c.Exec(ctx, captureFunctionSQL).ReadAll(); err != nil {
+			return err
+		}
+		if _, err := c.Exec(ctx, "INSERT INTO pgxc.pgxc_move_active VALUES ("+quoteLiteral(q)+"::regclass) ON CONFLICT DO NOTHING; DELETE FROM pgxc.pgxc_move_log WHERE relid = "+quoteLiteral(q)+"::regclass").ReadAll(); err != nil {
+			return err
+		}
+		return waitWriters(ctx, c, q)
+	})
+}
+
+// retryDDL runs DDL that needs a table lock with a short lock timeout, again
+// and again, so that the table's other users never wait long behind it.
+func retryDDL(ctx context.Context, c *pooler.Conn, sql string) error {
+	var err error
+	for try := 0; try < moveDDLTries; try++ {
+		_, err = c.Exec(ctx, "BEGIN; SET LOCAL lock_timeout = '"+moveDDLLockTimeout+"'; "+sql+"; COMMIT").ReadAll()
+		if err == nil {
+			return nil
+		}
+		c.Exec(ctx, "ROLLBACK").ReadAll()
+		if !pgerr.Is(err, pgerr.LockNotAvailable) && !pgerr.Is(err, pgerr.DeadlockDetected) {
+			return err
+		}
+		time.Sleep(time.Duration(20+try*10) * time.Millisecond)
+	}
+	return err
+}
+
+// waitWriters waits until every transaction that holds a write lock on the
+// table now (prepared ones too) has ended; later ones do not matter.
+func waitWriters(ctx context.Context, c *pooler.Conn, q string) error {
+	const cond = `relation = %s::regclass AND mode IN ('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock') AND granted`
+	res, err := c.Exec(ctx, fmt.Sprintf("SELECT DISTINCT virtualtransaction FROM pg_locks WHERE "+cond+" AND virtualtransaction IS NOT NULL AND pid IS DISTINCT FROM pg_backend_pid()", quoteLiteral(q))).ReadAll()
+	if err != nil {
+		return err
+	}
+	var vx [][]byte
+	for _, r := range res[0].Rows {
+		vx = append(vx, r[0])
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(vx) > 0 {
+		left, err := oneInt(ctx, c.PgConn, fmt.Sprintf("SELECT count(*) FROM pg_locks WHERE "+cond+" AND virtualtransaction = ANY(%s::text[])", quoteLiteral(q), quoteLiteral(planner.ArrayLiteral(vx))))
+		if err != nil {
+			return err
+		}
+		if left == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return pgerr.New(pgerr.LockNotAvailable, "transactions writing %s did not end within 2 minutes", q)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
+}
+
+// stopCapture drops a table's capture triggers on a node, trying for a
+// while with short lock waits; triggers it cannot drop stay, inactive.
+func (s *session) stopCapture(ctx context.Context, t *catalog.Table, node string) {
+	q := t.QualifiedName()
+	err := s.onNode(ctx, node, func(c *pooler.Conn) error {
+		n, err := oneInt(ctx, c.PgConn, hasCaptureSQL(t))
+		if err != nil || n == 0 {
+			return err
+		}
+		return retryDDL(ctx, c, "DROP TRIGGER IF EXISTS pgxc_move_ins ON "+q+"; DROP TRIGGER IF EXISTS pgxc_move_upd ON "+q+"; DROP TRIGGER IF EXISTS pgxc_move_del ON "+q)
+	})
+	if err != nil {
+		s.log.Warn("the capture triggers of a moved table stay (inactive)", "table", q, "node", node, "err", err)
+	}
 }
 
 // clearMoveLeftovers removes what a move cut short left on every node:
-// capture triggers, logged values, staging tables. Frozen buckets are
-// thawed by the setPlacement that follows.
+// the table's capture marked inactive, its logged values, its staging
+// table. Frozen buckets are thawed by the setPlacement that follows;
+// triggers left behind stay inactive until the move's end drops them.
 func (s *session) clearMoveLeftovers(ctx context.Context, t *catalog.Table) error {
-	sql := dropCaptureSQL(t) + `; DELETE FROM pgxc.pgxc_move_log WHERE relid = ` + quoteLiteral(t.QualifiedName()) + `::regclass; DROP TABLE IF EXISTS pgxc.` + stagingName(t)
+	q := quoteLiteral(t.QualifiedName())
+	sql := `DELETE FROM pgxc.pgxc_move_log WHERE relid = ` + q + `::regclass;
+DROP TABLE IF EXISTS pgxc.` + stagingName(t) + `;
+DO $d$ BEGIN IF to_regclass('pgxc.pgxc_move_active') IS NOT NULL THEN DELETE FROM pgxc.pgxc_move_active WHERE relid = ` + q + `::regclass; END IF; END $d$`
 	return s.autocommit(ctx, func() error {
-		_, err := s.execAll(ctx, "SET LOCAL lock_timeout = '10s'; "+sql, true)
+		_, err := s.execAll(ctx, sql, true)
 		return err
 	})
 }
@@ -359,16 +478,12 @@ func (s *session) movePair(ctx context.Context, t *catalog.Table, union []string
 	staging := "pgxc." + stagingName(t)
 	q := t.QualifiedName()
 	s.progress(t, st, fmt.Sprintf("moving %d buckets from %s to %s", p.buckets.Len(), p.src, p.dst))
-	// 1. Capture (the triggers wait for the writers in flight on the source:
-	// their writes are in the copy or in the log).
-	err := s.onNode(ctx, p.src, func(c *pooler.Conn) error {
-		_, err := c.Exec(ctx, "SET lock_timeout = '10s'; "+dropCaptureSQL(t)+"; "+captureSQL(t)+"; DELETE FROM pgxc.pgxc_move_log WHERE relid = "+quoteLiteral(q)+"::regclass; RESET lock_timeout").ReadAll()
-		return err
-	})
-	if err != nil {
+	// 1. Capture (the writers in flight on the source end first: their
+	// writes are in the copy or in the log).
+	if err := s.startCapture(ctx, t, p.src); err != nil {
 		return err
 	}
-	err = s.onNode(ctx, p.dst, func(c *pooler.Conn) error {
+	err := s.onNode(ctx, p.dst, func(c *pooler.Conn) error {
 		_, err := c.Exec(ctx, "DROP TABLE IF EXISTS "+staging+"; CREATE TABLE "+staging+" (LIKE "+q+")").ReadAll()
 		return err
 	})
@@ -401,7 +516,8 @@ func (s *session) movePair(ctx context.Context, t *catalog.Table, union []string
 			break
 		}
 	}
-	// 4 and 5. Fence, then switch.
+	// 4 and 5. Fence, then switch; the buckets are thawed again whenever
+	// the switch does not happen.
 	var lastErr error
 	for try := 0; try < moveSwitchTries; try++ {
 		if err := s.setPlacement(ctx, t, union, cur, &p.buckets, target, group, true); err != nil {
@@ -413,12 +529,11 @@ func (s *session) movePair(ctx context.Context, t *catalog.Table, union []string
 			s.progress(t, st, fmt.Sprintf("switched %d buckets from %s to %s", p.buckets.Len(), p.src, p.dst))
 			return nil
 		}
-		if !pgerr.Is(err, pgerr.LockNotAvailable) && !pgerr.Is(err, pgerr.DeadlockDetected) {
-			return err
-		}
 		lastErr = err
-		// Thaw while waiting for another try.
-		if err := s.setPlacement(ctx, t, union, cur, nil, target, group, false); err != nil {
+		if terr := s.setPlacement(context.WithoutCancel(ctx), t, union, cur, nil, target, group, false); terr != nil {
+			return fmt.Errorf("%w (and thawing the buckets failed: %v)", err, terr)
+		}
+		if !pgerr.Is(err, pgerr.LockNotAvailable) && !pgerr.Is(err, pgerr.DeadlockDetected) {
 			return err
 		}
 		time.Sleep(time.Duration(200*(try+1)) * time.Millisecond)
@@ -482,7 +597,7 @@ func (s *session) switchPair(ctx context.Context, t *catalog.Table, union []stri
 	if tag.RowsAffected() != inserted {
 		return fmt.Errorf("moving buckets of %s from %s to %s: %d rows arrived but %d left", q, p.src, p.dst, inserted, tag.RowsAffected())
 	}
-	if _, err := src.Exec(ctx, dropCaptureSQL(t)+"; DELETE FROM pgxc.pgxc_move_log WHERE relid = "+quoteLiteral(q)+"::regclass").ReadAll(); err != nil {
+	if _, err := src.Exec(ctx, "DELETE FROM pgxc.pgxc_move_active WHERE relid = "+quoteLiteral(q)+"::regclass; DELETE FROM pgxc.pgxc_move_log WHERE relid = "+quoteLiteral(q)+"::regclass").ReadAll(); err != nil {
 		return executor.NodeError(p.src, err)
 	}
 	next := slices.Clone(cur)
@@ -649,4 +764,61 @@ func (c *Coordinator) movesOf(db string) []planner.MoveStatus {
 		return true
 	})
 	return out
+}
+
+// abortMove stops a table's move where it is (pgxc_rebalance_abort): what
+// the move left on the nodes goes, the buckets switched already stay where
+// they are, and the table's node list becomes the nodes that own its
+// buckets. The rows are where the catalog says at every step, so nothing
+// needs undoing.
+func (s *session) abortMove(ctx context.Context, name string) error {
+	rel, err := s.relations(ctx)
+	if err != nil {
+		return err
+	}
+	schema, table := "", name
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		schema, table = strings.Trim(name[:i], `"`), strings.Trim(name[i+1:], `"`)
+	}
+	t, _ := rel.Resolve(schema, table, s.searchPath)
+	if t == nil {
+		return pgerr.New(pgerr.UndefinedTable, "relation %q does not exist", name)
+	}
+	s.mover = true
+	s.stmtGen.Store(0)
+	defer func() { s.mover = false }()
+	if err := s.clearMoveLeftovers(ctx, t); err != nil {
+		return err
+	}
+	if t.Locator.Kind != distribution.Hash {
+		return s.autocommit(ctx, func() error {
+			s.tx.ddl = true
+			_, err := s.execAll(ctx, "UPDATE pgxc.pgxc_class SET pcfrozen = NULL, pctarget = NULL WHERE pcrelid = "+quoteLiteral(t.QualifiedName())+"::regclass", true)
+			return err
+		})
+	}
+	cur := t.Locator.Map.Full(len(t.Locator.Nodes))
+	var nodes []string
+	for _, n := range t.Locator.Nodes {
+		if slices.Contains(cur, uint16(slices.Index(t.Locator.Nodes, n))) {
+			nodes = append(nodes, n)
+		}
+	}
+	m := make(distribution.BucketMap, len(cur))
+	for b, i := range cur {
+		m[b] = uint16(slices.Index(nodes, t.Locator.Nodes[i]))
+	}
+	return s.setPlacement(ctx, t, nodes, m, nil, nil, t.Group, false)
+}
+
+// oneInt runs a query of one integer.
+func oneInt(ctx context.Context, c *pgconn.PgConn, sql string) (int, error) {
+	res, err := c.Exec(ctx, sql).ReadAll()
+	if err != nil {
+		return 0, err
+	}
+	if len(res) == 0 || len(res[len(res)-1].Rows) != 1 {
+		return 0, fmt.Errorf("%s: no row", sql)
+	}
+	return strconv.Atoi(string(res[len(res)-1].Rows[0][0]))
 }

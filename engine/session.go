@@ -36,6 +36,9 @@ type session struct {
 	// deadlockVictim: the running statement was cancelled to break a
 	// distributed deadlock; its error becomes 40P01.
 	deadlockVictim atomic.Bool
+	// fenceVictim: the running statement was cancelled because it held up
+	// a catalog fence (drainCatalog) too long.
+	fenceVictim atomic.Bool
 	// deadlockCancels counts the CancelRequests sent to break a deadlock
 	// that have not reached their datanode yet: one may still stop the
 	// next statement instead, whose error is then 40P01 too.
@@ -206,6 +209,7 @@ func (s *session) forgetStmtConnLocked(c *pooler.Conn) {
 func (s *session) newStatement() {
 	if s.deadlockCancels.Load() == 0 {
 		s.deadlockVictim.Store(false)
+		s.fenceVictim.Store(false)
 	}
 }
 
@@ -582,6 +586,10 @@ func (s *session) statement(ctx context.Context, text string, w server.ResultWri
 // deadlockError turns the cancel that broke a distributed deadlock into
 // PostgreSQL's deadlock error.
 func (s *session) deadlockError(err error) error {
+	if s.fenceVictim.Swap(false) && err != nil && pgerr.Is(err, pgerr.QueryCanceled) {
+		return &pgconn.PgError{Severity: "ERROR", Code: pgerr.SerializationFailure, Message: "could not serialize access due to a concurrent redistribution",
+			Detail: "The statement began before rows switched nodes and still ran when the switch was due; it was cancelled."}
+	}
 	if s.deadlockVictim.Swap(false) && err != nil && pgerr.Is(err, pgerr.QueryCanceled) {
 		return &pgconn.PgError{Severity: "ERROR", Code: pgerr.DeadlockDetected, Message: "deadlock detected",
 			Detail: "The transaction waited for locks on several datanodes in a cycle with other transactions; it was chosen to break the cycle."}

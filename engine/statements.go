@@ -221,6 +221,24 @@ func (s *session) coordinatorFunction(ctx context.Context, sel *pg_query.SelectS
 			}
 		}
 		return true, w.CommandComplete(fmt.Sprintf("SELECT %d", len(lines)))
+	case "pgxc_rebalance_abort":
+		if len(fc.Args) != 1 {
+			return false, nil
+		}
+		if s.tx.active {
+			return true, pgerr.New(pgerr.ActiveSqlTransaction, "pgxc_rebalance_abort cannot run inside a transaction block")
+		}
+		arg := fc.Args[0]
+		if tc := arg.GetTypeCast(); tc != nil {
+			arg = tc.Arg
+		}
+		if arg.GetAConst() == nil || arg.GetAConst().GetSval() == nil {
+			return true, pgerr.New(pgerr.InvalidParameterValue, "pgxc_rebalance_abort needs a table name")
+		}
+		if err := s.abortMove(ctx, arg.GetAConst().GetSval().Sval); err != nil {
+			return true, err
+		}
+		val = "t"
 	case "pgxc_cancel_for_deadlock":
 		if len(fc.Args) != 1 {
 			return false, nil
@@ -236,7 +254,7 @@ func (s *session) coordinatorFunction(ctx context.Context, sel *pg_query.SelectS
 	default:
 		return false, nil
 	}
-	if len(fc.Args) != 0 && name != "pgxc_cancel_for_deadlock" {
+	if len(fc.Args) != 0 && name != "pgxc_cancel_for_deadlock" && name != "pgxc_rebalance_abort" {
 		return false, nil
 	}
 	typ := uint32(16)

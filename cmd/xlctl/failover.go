@@ -90,6 +90,7 @@ func newAddCmd(open func(bool) (*cluster.Cluster, error)) *cobra.Command {
 	coCmd.MarkFlagRequired("host")
 	coCmd.MarkFlagRequired("port")
 	add.AddCommand(coCmd)
+	add.AddCommand(addDatanodeCmd(open))
 	return add
 }
 

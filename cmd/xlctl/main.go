@@ -269,6 +269,8 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 	root.AddCommand(regCmd)
 	root.AddCommand(newDeployCmd(open))
 	root.AddCommand(newAddCmd(open))
+	root.AddCommand(newRemoveCmd(open, stdout))
+	root.AddCommand(newRebalanceCmd(open, stdout))
 	root.AddCommand(newRejoinCmd(open))
 	root.AddCommand(newNodeCmd(open, stdout))
 	root.AddCommand(newResolveCmd(open, stdout))
