@@ -424,3 +424,67 @@ func TestRedistributeRewrite(t *testing.T) {
 	}
 	t.Logf("writer inserted %d rows; per datanode %v", inserted.Load(), per)
 }
+
+// TestRepeatableReadAcrossMove: a REPEATABLE READ transaction that began
+// before rows switched nodes reads them where its snapshots see them, and
+// may not write where they moved.
+func TestRepeatableReadAcrossMove(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Coordinators: 1, Datanodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.CoordDSN(0, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for _, sql := range []string{
+		"CREATE TABLE rr (id int PRIMARY KEY, v int) DISTRIBUTE BY HASH (id) TO NODE (datanode1, datanode2)",
+		"INSERT INTO rr SELECT g, g FROM generate_series(1, 1000) g",
+	} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, err := pgx.Connect(ctx, c.CoordDSN(0, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close(context.Background())
+	if _, err := tx.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ"); err != nil {
+		t.Fatal(err)
+	}
+	var n, sum int
+	if err := tx.QueryRow(ctx, "SELECT count(*), sum(v) FROM rr").Scan(&n, &sum); err != nil || n != 1000 {
+		t.Fatalf("before: %d rows (%v)", n, err)
+	}
+	if _, err := conn.Exec(ctx, "ALTER TABLE rr ADD NODE (datanode3)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "UPDATE rr SET v = v + 1"); err != nil {
+		t.Fatal(err)
+	}
+	// Every row, one by one (each routed to one node), and all together.
+	found := 0
+	for id := 1; id <= 1000; id++ {
+		var v int
+		if err := tx.QueryRow(ctx, "SELECT v FROM rr WHERE id = $1", id).Scan(&v); err != nil {
+			t.Fatalf("id %d in the transaction begun before the move: %v", id, err)
+		}
+		if v != id {
+			t.Fatalf("id %d: v = %d in the snapshot of before the update, want %d", id, v, id)
+		}
+		found++
+	}
+	var n2, sum2 int
+	if err := tx.QueryRow(ctx, "SELECT count(*), sum(v) FROM rr").Scan(&n2, &sum2); err != nil || n2 != 1000 || sum2 != sum {
+		t.Fatalf("after the move, in the old snapshot: %d rows summing to %d (%v), want 1000 and %d", n2, sum2, err, sum)
+	}
+	_, err = tx.Exec(ctx, "INSERT INTO rr VALUES (5000, 1)")
+	if !retryable(err) {
+		t.Fatalf("a write of the transaction begun before the move: %v, want a serialization failure", err)
+	}
+	tx.Exec(ctx, "ROLLBACK")
+	if err := conn.QueryRow(ctx, "SELECT count(*), sum(v) FROM rr").Scan(&n, &sum2); err != nil || n != 1000 || sum2 != sum+1000 {
+		t.Fatalf("after: %d rows summing to %d (%v)", n, sum2, err)
+	}
+}

@@ -160,6 +160,9 @@ func (s *session) copyIn(ctx context.Context, env *planner.Env, cs *pg_query.Cop
 	if cs.Relation == nil {
 		return pgerr.New(pgerr.SyntaxError, "COPY FROM needs a table")
 	}
+	if err := s.placementMoved(); err != nil {
+		return err
+	}
 	t, view := env.Rel.Resolve(cs.Relation.Schemaname, cs.Relation.Relname, env.SearchPath)
 	if view {
 		return planner.Unsupported("COPY into a view over distributed tables")

@@ -338,6 +338,11 @@ CREATE TRIGGER pgxc_move_upd AFTER UPDATE ON ` + q + ` REFERENCING OLD TABLE AS 
 CREATE TRIGGER pgxc_move_del AFTER DELETE ON ` + q + ` REFERENCING OLD TABLE AS pgxc_move_old FOR EACH STATEMENT EXECUTE FUNCTION pgxc.pgxc_move_capture(` + col + `)`
 }
 
+func dropCaptureSQL(t *catalog.Table) string {
+	q := t.QualifiedName()
+	return "DROP TRIGGER IF EXISTS pgxc_move_ins ON " + q + "; DROP TRIGGER IF EXISTS pgxc_move_upd ON " + q + "; DROP TRIGGER IF EXISTS pgxc_move_del ON " + q
+}
+
 // hasCaptureSQL counts a table's capture triggers.
 func hasCaptureSQL(t *catalog.Table) string {
 	return "SELECT count(*) FROM pg_trigger WHERE tgrelid = " + quoteLiteral(t.QualifiedName()) + "::regclass AND tgname LIKE 'pgxc\\_move\\_%'"
@@ -366,7 +371,11 @@ func (s *session) startCapture(ctx context.Context, t *catalog.Table, node strin
 			if _, err := c.Exec(ctx, captureFunctionSQL).ReadAll(); err != nil {
 				return err
 			}
-			err := retryDDL(ctx, c, "DROP TRIGGER IF EXISTS pgxc_move_ins ON "+q+"; DROP TRIGGER IF EXISTS pgxc_move_upd ON "+q+"; DROP TRIGGER IF EXISTS pgxc_move_del ON "+q+"; "+captureTriggersSQL(t))
+			sql := captureTriggersSQL(t)
+			if n > 0 { // a part of them, left by a move cut short
+				sql = dropCaptureSQL(t) + "; " + sql
+			}
+			err := retryDDL(ctx, c, sql, moveDDLTries)
 			if err != nil {
 				return err
 			}
@@ -382,9 +391,9 @@ func (s *session) startCapture(ctx context.Context, t *catalog.Table, node strin
 
 // retryDDL runs DDL that needs a table lock with a short lock timeout, again
 // and again, so that the table's other users never wait long behind it.
-func retryDDL(ctx context.Context, c *pooler.Conn, sql string) error {
+func retryDDL(ctx context.Context, c *pooler.Conn, sql string, tries int) error {
 	var err error
-	for try := 0; try < moveDDLTries; try++ {
+	for try := 0; try < tries; try++ {
 		_, err = c.Exec(ctx, "BEGIN; SET LOCAL lock_timeout = '"+moveDDLLockTimeout+"'; "+sql+"; COMMIT").ReadAll()
 		if err == nil {
 			return nil
@@ -436,7 +445,9 @@ func (s *session) stopCapture(ctx context.Context, t *catalog.Table, node string
 		if err != nil || n == 0 {
 			return err
 		}
-		return retryDDL(ctx, c, "DROP TRIGGER IF EXISTS pgxc_move_ins ON "+q+"; DROP TRIGGER IF EXISTS pgxc_move_upd ON "+q+"; DROP TRIGGER IF EXISTS pgxc_move_del ON "+q)
+		// A reader of the table holds the drop off: a few short tries,
+		// else the triggers stay, inactive, until the table's next move.
+		return retryDDL(ctx, c, dropCaptureSQL(t), 5)
 	})
 	if err != nil {
 		s.log.Warn("the capture triggers of a moved table stay (inactive)", "table", q, "node", node, "err", err)

@@ -19,7 +19,7 @@ import (
 // in a transaction that has changed the catalog itself, which sees what
 // the others do not see yet.
 func (s *session) sharedPlans() bool {
-	return s.co.catalogFresh() && !s.tx.ddl
+	return s.co.catalogFresh() && !s.tx.ddl && !(s.tx.rr && s.tx.rel != nil && s.tx.relGen != s.co.Cache.Generation())
 }
 
 // routeScope names what a template depends on besides the catalog.

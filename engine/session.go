@@ -144,6 +144,11 @@ type txState struct {
 	// savepoints open, oldest first: a node joining later gets them too, so
 	// ROLLBACK TO undoes its work as well.
 	savepoints []string
+	// rel is a REPEATABLE READ transaction's catalog (of generation
+	// relGen); moved: a later catalog places rows elsewhere.
+	rel    *catalog.Relations
+	relGen uint64
+	moved  bool
 }
 
 func (s *session) TxStatus() byte {
@@ -497,7 +502,49 @@ func (s *session) relations(ctx context.Context) (*catalog.Relations, error) {
 		// This transaction's own catalog changes are not for other sessions.
 		return load(ctx)
 	}
-	return s.co.Cache.Get(ctx, s.db, !s.co.catalogFresh(), load)
+	gen := s.co.Cache.Generation()
+	if s.tx.rr && s.tx.active && s.tx.rel != nil && s.tx.relGen == gen {
+		return s.tx.rel, nil
+	}
+	rel, err := s.co.Cache.Get(ctx, s.db, !s.co.catalogFresh(), load)
+	if err != nil || !s.tx.rr || !s.tx.active {
+		return rel, err
+	}
+	// A REPEATABLE READ transaction reads with the snapshots it took at its
+	// start: rows that switched nodes since are, in those snapshots, where
+	// the catalog of its start says. It keeps that placement for its reads;
+	// a write where the placement changed is a serialization failure.
+	if s.tx.rel != nil && !samePlacement(s.tx.rel, rel) {
+		s.tx.moved = true
+		return s.tx.rel, nil
+	}
+	s.tx.rel, s.tx.relGen = rel, gen
+	return rel, nil
+}
+
+// samePlacement tells whether two catalogs place every table's rows alike.
+func samePlacement(a, b *catalog.Relations) bool {
+	if len(a.Tables) != len(b.Tables) {
+		return false
+	}
+	for k, t := range a.Tables {
+		u, ok := b.Tables[k]
+		if !ok || t.Locator.Kind != u.Locator.Kind || t.Locator.Column != u.Locator.Column ||
+			!slices.Equal(t.Locator.Nodes, u.Locator.Nodes) ||
+			!slices.Equal(t.Locator.Map.Full(len(t.Locator.Nodes)), u.Locator.Map.Full(len(u.Locator.Nodes))) {
+			return false
+		}
+	}
+	return true
+}
+
+// placementMoved refuses a write of a REPEATABLE READ transaction whose
+// tables' rows switched nodes since it began.
+func (s *session) placementMoved() error {
+	if s.tx.moved {
+		return pgerr.New(pgerr.SerializationFailure, "could not serialize access due to a concurrent redistribution")
+	}
+	return nil
 }
 
 func (s *session) movesHere() []planner.MoveStatus { return s.co.movesOf(s.db) }

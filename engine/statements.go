@@ -65,6 +65,11 @@ func (s *session) passthrough(ctx context.Context, p *dialect.Passthrough, w ser
 		if err != nil {
 			return err
 		}
+		if node.GetSelectStmt() == nil || len(node.GetSelectStmt().LockingClause) > 0 || node.GetSelectStmt().WithClause != nil {
+			if err := s.placementMoved(); err != nil {
+				return err
+			}
+		}
 		env.SQL = text
 		plan, err := planner.PlanStatement(env, node)
 		if err != nil {
