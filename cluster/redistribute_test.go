@@ -33,10 +33,20 @@ type bankLoad struct {
 	wg                         sync.WaitGroup
 	mu                         sync.Mutex
 	histIDs                    map[int64]time.Time // hist ids committed, and when
+	// tolerant: errors other than retryable ones are expected (nodes are
+	// killed); the workers go on, connecting again when needed.
+	tolerant bool
+	// quiet is held (written) to stop new transfers for a while: each
+	// transfer holds it (read) while it runs.
+	quiet sync.RWMutex
 }
 
 func startBank(t *testing.T, ctx context.Context, dsns []string, accounts int, stop <-chan struct{}) *bankLoad {
-	l := &bankLoad{histIDs: map[int64]time.Time{}}
+	return startBankWith(t, ctx, dsns, accounts, stop, false)
+}
+
+func startBankWith(t *testing.T, ctx context.Context, dsns []string, accounts int, stop <-chan struct{}, tolerant bool) *bankLoad {
+	l := &bankLoad{histIDs: map[int64]time.Time{}, tolerant: tolerant}
 	var nextHist atomic.Int64
 	var nextID atomic.Int64
 	nextID.Store(int64(accounts))
@@ -50,7 +60,7 @@ func startBank(t *testing.T, ctx context.Context, dsns []string, accounts int, s
 				l.failed.Add(1)
 				return
 			}
-			defer conn.Close(context.Background())
+			defer func() { conn.Close(context.Background()) }()
 			rnd := rand.New(rand.NewSource(int64(w)))
 			for {
 				select {
@@ -66,6 +76,7 @@ func startBank(t *testing.T, ctx context.Context, dsns []string, accounts int, s
 				}
 				h1, h2 := nextHist.Add(1), nextHist.Add(1)
 				for {
+					l.quiet.RLock()
 					err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 						if _, err := tx.Exec(ctx, "UPDATE acct SET bal = bal - $1 WHERE id = $2", amt, from); err != nil {
 							return err
@@ -86,6 +97,7 @@ func startBank(t *testing.T, ctx context.Context, dsns []string, accounts int, s
 						}
 						return nil
 					})
+					l.quiet.RUnlock()
 					if err == nil {
 						l.mu.Lock()
 						l.histIDs[h1], l.histIDs[h2] = time.Now(), time.Now()
@@ -107,8 +119,24 @@ func startBank(t *testing.T, ctx context.Context, dsns []string, accounts int, s
 					}
 					l.failed.Add(1)
 					l.errs.Store(err.Error(), true)
+					if l.tolerant {
+						time.Sleep(50 * time.Millisecond)
+					}
 					if conn.IsClosed() {
-						return
+						if !l.tolerant {
+							return
+						}
+						// A node was killed: connect again until it is back.
+						for conn.IsClosed() {
+							select {
+							case <-stop:
+								return
+							case <-time.After(200 * time.Millisecond):
+							}
+							if c, err := pgx.Connect(ctx, dsns[w%len(dsns)]); err == nil {
+								conn = c
+							}
+						}
 					}
 					break
 				}

@@ -103,10 +103,13 @@ func NewCoordinator(name, clusterName string, nodes *catalog.NodeStore, gtm *gtm
 // failpointFromEnv builds the failpoint hook of XLGO_FAILPOINT, a
 // comma-separated list of STEP, STEP:exit or STEP:pause (the steps of a
 // commit are txn's: before-prepare, prepare:NODE, prepared:NODE,
-// after-decision, commit-prepared:NODE, committed:NODE). exit ends the process
+// after-decision, commit-prepared:NODE, committed:NODE; a move's are
+// move-copy, in a bucket copy, and move-catchup, before its first catch-up).
+// exit ends the process
 // at once (status 3); pause creates the file DIR/failpoint-STEP (DIR is
 // XLGO_FAILPOINT_DIR, else the temporary directory) and waits until something
-// removes it, so that a test can act on the cluster at that very step.
+// removes it, so that a test can act on the cluster at that very step;
+// pauseonce pauses the first time only.
 func failpointFromEnv(spec, dir string, logger *slog.Logger) func(step string) {
 	if dir == "" {
 		dir = os.TempDir()
@@ -116,7 +119,7 @@ func failpointFromEnv(spec, dir string, logger *slog.Logger) func(step string) {
 		// A step may hold a colon itself (prepared:datanode1): the action
 		// is what follows the last one, when it is one.
 		step, action := strings.TrimSpace(item), ""
-		if i := strings.LastIndex(step, ":"); i >= 0 && (step[i+1:] == "exit" || step[i+1:] == "pause") {
+		if i := strings.LastIndex(step, ":"); i >= 0 && (step[i+1:] == "exit" || step[i+1:] == "pause" || step[i+1:] == "pauseonce") {
 			step, action = step[:i], step[i+1:]
 		}
 		if step == "" {
@@ -125,14 +128,22 @@ func failpointFromEnv(spec, dir string, logger *slog.Logger) func(step string) {
 		switch action {
 		case "", "exit":
 			actions[step] = "exit"
-		case "pause":
-			actions[step] = "pause"
+		case "pause", "pauseonce":
+			actions[step] = action
 		default:
 			logger.Error("XLGO_FAILPOINT: unknown action, want exit or pause", "step", step, "action", action)
 		}
 	}
+	var mu sync.Mutex
 	return func(step string) {
-		switch actions[step] {
+		mu.Lock()
+		action := actions[step]
+		if action == "pauseonce" {
+			actions[step] = "" // the next time goes on
+			action = "pause"
+		}
+		mu.Unlock()
+		switch action {
 		case "exit":
 			logger.Warn("failpoint reached: exiting", "step", step)
 			os.Exit(3)

@@ -52,12 +52,14 @@ import (
 // target.
 
 // moveSwitchTries bounds the attempts at a pair's switch (each waits up to
-// moveLockTimeout for the writers of the table on the two nodes).
+// moveLockTimeout for the writers of the table on the source, then up to
+// moveSecondLockTimeout on the target).
 const (
-	moveSwitchTries  = 8
-	moveLockTimeout  = "3s"
-	moveCatchUpLimit = 200 // logged values left for the switch to catch up
-	moveCatchUpBatch = 5000
+	moveSwitchTries       = 30
+	moveLockTimeout       = "3s"
+	moveSecondLockTimeout = "200ms"
+	moveCatchUpLimit      = 200 // logged values left for the switch to catch up
+	moveCatchUpBatch      = 5000
 )
 
 // movePair is the buckets that go from one node to another.
@@ -68,6 +70,7 @@ type movePair struct {
 
 // moveStats is what a move has done, for its progress.
 type moveStats struct {
+	src, dst    string // the pair moving now
 	rows, bytes int64
 	buckets     int // switched
 	total       int // to switch
@@ -488,6 +491,7 @@ func (s *session) onNode(ctx context.Context, node string, fn func(c *pooler.Con
 func (s *session) movePair(ctx context.Context, t *catalog.Table, union []string, cur distribution.BucketMap, p *movePair, target []string, group string, st *moveStats) error {
 	staging := "pgxc." + stagingName(t)
 	q := t.QualifiedName()
+	st.src, st.dst = p.src, p.dst
 	s.progress(t, st, fmt.Sprintf("moving %d buckets from %s to %s", p.buckets.Len(), p.src, p.dst))
 	// 1. Capture (the writers in flight on the source end first: their
 	// writes are in the copy or in the log).
@@ -511,6 +515,9 @@ func (s *session) movePair(ctx context.Context, t *catalog.Table, union []string
 		return err
 	}
 	// 3. Catch up while writes go on.
+	if s.co.Failpoint != nil {
+		s.co.Failpoint("move-catchup")
+	}
 	for pass := 0; pass < 20; pass++ {
 		var n int
 		err = s.onNode(ctx, p.src, func(src *pooler.Conn) error {
@@ -527,29 +534,29 @@ func (s *session) movePair(ctx context.Context, t *catalog.Table, union []string
 			break
 		}
 	}
-	// 4 and 5. Fence, then switch; the buckets are thawed again whenever
-	// the switch does not happen.
-	var lastErr error
+	// 4 and 5. Fence, then switch; a switch that cannot lock both nodes
+	// soon lets go and tries again (a writer of the table on both nodes may
+	// wait for one lock while holding what the other waits for); the
+	// buckets are thawed again when the switch does not happen.
+	if err := s.setPlacement(ctx, t, union, cur, &p.buckets, target, group, true); err != nil {
+		return err
+	}
 	for try := 0; try < moveSwitchTries; try++ {
-		if err := s.setPlacement(ctx, t, union, cur, &p.buckets, target, group, true); err != nil {
-			return err
-		}
-		err := s.autocommit(ctx, func() error { return s.switchPair(ctx, t, union, cur, p, target, group, st) })
+		err = s.autocommit(ctx, func() error { return s.switchPair(ctx, t, union, cur, p, target, group, st) })
 		if err == nil {
 			st.buckets += p.buckets.Len()
 			s.progress(t, st, fmt.Sprintf("switched %d buckets from %s to %s", p.buckets.Len(), p.src, p.dst))
 			return nil
 		}
-		lastErr = err
-		if terr := s.setPlacement(context.WithoutCancel(ctx), t, union, cur, nil, target, group, false); terr != nil {
-			return fmt.Errorf("%w (and thawing the buckets failed: %v)", err, terr)
-		}
 		if !pgerr.Is(err, pgerr.LockNotAvailable) && !pgerr.Is(err, pgerr.DeadlockDetected) {
-			return err
+			break
 		}
-		time.Sleep(time.Duration(200*(try+1)) * time.Millisecond)
+		time.Sleep(time.Duration(min(50*(try+1), 500)) * time.Millisecond)
 	}
-	return fmt.Errorf("switching buckets of %s from %s to %s: %w", q, p.src, p.dst, lastErr)
+	if terr := s.setPlacement(context.WithoutCancel(ctx), t, union, cur, nil, target, group, false); terr != nil {
+		return fmt.Errorf("%w (and thawing the buckets failed: %v)", err, terr)
+	}
+	return fmt.Errorf("switching buckets of %s from %s to %s: %w", q, p.src, p.dst, err)
 }
 
 // switchPair is a pair's switch, inside the session's transaction.
@@ -557,19 +564,20 @@ func (s *session) switchPair(ctx context.Context, t *catalog.Table, union []stri
 	s.tx.ddl = true
 	q := t.QualifiedName()
 	staging := "pgxc." + stagingName(t)
-	lock := "SET LOCAL lock_timeout = '" + moveLockTimeout + "'; LOCK TABLE " + q + " IN EXCLUSIVE MODE"
+	// The first lock waits while nothing is held; the second, held up, lets
+	// the first go soon.
 	src, err := s.Conn(ctx, p.src, true)
 	if err != nil {
 		return err
 	}
-	if _, err := src.Exec(ctx, lock).ReadAll(); err != nil {
+	if _, err := src.Exec(ctx, "SET LOCAL lock_timeout = '"+moveLockTimeout+"'; LOCK TABLE "+q+" IN EXCLUSIVE MODE").ReadAll(); err != nil {
 		return executor.NodeError(p.src, err)
 	}
 	dst, err := s.Conn(ctx, p.dst, true)
 	if err != nil {
 		return err
 	}
-	if _, err := dst.Exec(ctx, lock).ReadAll(); err != nil {
+	if _, err := dst.Exec(ctx, "SET LOCAL lock_timeout = '"+moveSecondLockTimeout+"'; LOCK TABLE "+q+" IN EXCLUSIVE MODE").ReadAll(); err != nil {
 		return executor.NodeError(p.dst, err)
 	}
 	for {
@@ -737,6 +745,9 @@ func (b *bucketFilter) record(rec []byte) error {
 	}
 	b.st.rows++
 	b.st.bytes += int64(len(rec))
+	if b.st.rows == 500 && b.s.co.Failpoint != nil {
+		b.s.co.Failpoint("move-copy")
+	}
 	if time.Since(b.last) > 2*time.Second {
 		b.last = time.Now()
 		b.s.progress(b.t, b.st, "copying")
@@ -758,7 +769,7 @@ func (s *session) progress(t *catalog.Table, st *moveStats, what string) {
 	if what == "done" {
 		s.co.moves.Delete(key)
 	} else {
-		s.co.moves.Store(key, planner.MoveStatus{Coordinator: s.co.Name, Database: s.db, Table: q, Phase: what, BucketsTotal: st.total,
+		s.co.moves.Store(key, planner.MoveStatus{Coordinator: s.co.Name, Database: s.db, Table: q, Phase: what, Source: st.src, Dest: st.dst, BucketsTotal: st.total,
 			BucketsDone: st.buckets, Rows: st.rows, Bytes: st.bytes, RowsPerSec: rate, Started: st.start})
 	}
 	s.log.Info("redistribution", "table", q, "phase", what, "buckets", st.buckets, "of", st.total, "rows", st.rows, "bytes", st.bytes)

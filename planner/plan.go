@@ -379,6 +379,7 @@ type MoveStatus struct {
 	Database     string
 	Table        string // schema-qualified, quoted where needed
 	Phase        string
+	Source, Dest string // the pair of nodes moving now ("" between pairs)
 	BucketsTotal int
 	BucketsDone  int
 	Rows, Bytes  int64

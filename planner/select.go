@@ -632,7 +632,7 @@ func pgxcNodeSQL(nodes []catalog.Node) string {
 // coordinator runs, with their progress, and the tables of the database
 // whose move runs elsewhere or was cut short (xlctl rebalance --resume).
 func rebalanceStatusSQL(env *Env) string {
-	const cols = "coordinator, table_name, target_nodes, phase, buckets_total, buckets_done, rows_copied, bytes_copied, rows_per_sec, started"
+	const cols = "coordinator, table_name, target_nodes, phase, source_node, dest_node, buckets_total, buckets_done, rows_copied, bytes_copied, rows_per_sec, started"
 	var rows []string
 	here := map[string]bool{}
 	var moves []MoveStatus
@@ -649,8 +649,8 @@ func rebalanceStatusSQL(env *Env) string {
 			}
 		}
 		here[m.Table] = true
-		rows = append(rows, fmt.Sprintf("(%s::name, %s::text, %s::text, %s::text, %d, %d, %d::int8, %d::int8, %.1f::float8, %s::timestamptz)",
-			quoteLiteral(m.Coordinator), quoteLiteral(m.Table), quoteLiteral(target), quoteLiteral(m.Phase), m.BucketsTotal, m.BucketsDone,
+		rows = append(rows, fmt.Sprintf("(%s::name, %s::text, %s::text, %s::text, %s::name, %s::name, %d, %d, %d::int8, %d::int8, %.1f::float8, %s::timestamptz)",
+			quoteLiteral(m.Coordinator), quoteLiteral(m.Table), quoteLiteral(target), quoteLiteral(m.Phase), quoteLiteral(m.Source), quoteLiteral(m.Dest), m.BucketsTotal, m.BucketsDone,
 			m.Rows, m.Bytes, m.RowsPerSec, quoteLiteral(m.Started.UTC().Format(time.RFC3339Nano))))
 	}
 	if env.Rel != nil {
@@ -662,13 +662,13 @@ func rebalanceStatusSQL(env *Env) string {
 		}
 		sort.Slice(cut, func(i, j int) bool { return cut[i].QualifiedName() < cut[j].QualifiedName() })
 		for _, t := range cut {
-			rows = append(rows, fmt.Sprintf("(NULL::name, %s::text, %s::text, 'elsewhere or cut short', NULL::int4, NULL::int4, NULL::int8, NULL::int8, NULL::float8, NULL::timestamptz)",
+			rows = append(rows, fmt.Sprintf("(NULL::name, %s::text, %s::text, 'elsewhere or cut short', NULL::name, NULL::name, NULL::int4, NULL::int4, NULL::int8, NULL::int8, NULL::float8, NULL::timestamptz)",
 				quoteLiteral(t.QualifiedName()), quoteLiteral("{"+strings.Join(t.Target, ",")+"}")))
 		}
 	}
 	if len(rows) == 0 {
 		return `SELECT NULL::name AS coordinator, NULL::text AS table_name, NULL::text AS target_nodes, NULL::text AS phase,
-			NULL::int4 AS buckets_total, NULL::int4 AS buckets_done, NULL::int8 AS rows_copied, NULL::int8 AS bytes_copied,
+			NULL::name AS source_node, NULL::name AS dest_node, NULL::int4 AS buckets_total, NULL::int4 AS buckets_done, NULL::int8 AS rows_copied, NULL::int8 AS bytes_copied,
 			NULL::float8 AS rows_per_sec, NULL::timestamptz AS started WHERE false`
 	}
 	return fmt.Sprintf("SELECT * FROM (VALUES %s) AS v(%s)", strings.Join(rows, ", "), cols)
