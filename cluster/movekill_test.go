@@ -128,6 +128,9 @@ func TestMoveKill(t *testing.T) {
 			if status != 1 {
 				t.Errorf("%s: pgxc_rebalance_status shows %d moves, want the one cut short", name, status)
 			}
+			if moves := c.Ctl.Moves(ctx); len(moves) != 1 || moves[0].Table != "public.acct" || moves[0].Coordinator != "" {
+				t.Errorf("%s: xlctl status shows the moves %+v, want public.acct cut short", name, moves)
+			}
 			start := time.Now()
 			rctx, rcancel := context.WithTimeout(ctx, 3*time.Minute)
 			err = c.Ctl.Rebalance(rctx, cluster.RebalanceOptions{Resume: true, Progress: func(string, cluster.MoveProgress, bool) {}})

@@ -286,3 +286,63 @@ func evenMap(m string, n int) bool {
 func (c *Cluster) printProgress(table string, p MoveProgress, done bool) {
 	c.say("%s: %s, %d/%d buckets, %d rows (%.1f MB), %.0f rows/s", table, p.Phase, p.BucketsDone, p.BucketsTotal, p.Rows, p.MB, p.RowsPerSec)
 }
+
+// Move is a redistribution in progress, as a coordinator's
+// pgxc_rebalance_status shows it.
+type Move struct {
+	Database, Table, Target, Phase, Pair string
+	BucketsDone, BucketsTotal            int
+	Rows                                 int64
+	Coordinator                          string
+}
+
+// Moves lists the moves in progress or cut short in every database, asked
+// of every coordinator that runs on this host (a move runs on one); nil
+// when none can be asked.
+func (c *Cluster) Moves(ctx context.Context) []Move {
+	var out []Move
+	seen := map[string]bool{}
+	for _, co := range c.Config.Coordinators {
+		if c.remote(co) {
+			continue
+		}
+		conn, err := c.coordinatorConn(ctx, co, "postgres", nil)
+		if err != nil {
+			continue
+		}
+		rows, err := conn.Query(ctx, "SELECT datname FROM pg_database WHERE datallowconn AND datname NOT IN ('template0', 'template1') ORDER BY datname")
+		var dbs []string
+		if err == nil {
+			dbs, _ = pgx.CollectRows(rows, pgx.RowTo[string])
+		}
+		conn.Close(context.Background())
+		for _, db := range dbs {
+			dc, err := c.coordinatorConn(ctx, co, db, nil)
+			if err != nil {
+				continue
+			}
+			rows, err := dc.Query(ctx, `SELECT coalesce(coordinator, ''), table_name, coalesce(target_nodes, ''), phase, coalesce(source_node || ' -> ' || dest_node, ''),
+				coalesce(buckets_done, 0), coalesce(buckets_total, 0), coalesce(rows_copied, 0) FROM pgxc_rebalance_status`)
+			if err == nil {
+				for rows.Next() {
+					m := Move{Database: db}
+					if rows.Scan(&m.Coordinator, &m.Table, &m.Target, &m.Phase, &m.Pair, &m.BucketsDone, &m.BucketsTotal, &m.Rows) != nil {
+						continue
+					}
+					key := db + "." + m.Table
+					if m.Coordinator == "" && seen[key] {
+						continue // the coordinator that runs it said more
+					}
+					if m.Coordinator != "" {
+						out = slices.DeleteFunc(out, func(x Move) bool { return x.Database+"."+x.Table == key })
+					}
+					seen[key] = true
+					out = append(out, m)
+				}
+				rows.Close()
+			}
+			dc.Close(context.Background())
+		}
+	}
+	return out
+}

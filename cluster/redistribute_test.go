@@ -516,3 +516,46 @@ func TestRepeatableReadAcrossMove(t *testing.T) {
 		t.Fatalf("after: %d rows summing to %d (%v)", n, sum2, err)
 	}
 }
+
+// TestUserTypeOIDsDiffer: datanodes number user types each their own way
+// (a datanode added later, or one where objects were made alone); a final
+// aggregate over such a type reads its OID on the node that reported it.
+func TestUserTypeOIDsDiffer(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Coordinators: 1, Datanodes: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.CoordDSN(0, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	dn, err := pgx.Connect(ctx, c.DatanodeDSN(0, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dn.Exec(ctx, "CREATE TABLE junk1 (a int); CREATE TABLE junk2 (a int)"); err != nil {
+		t.Fatal(err)
+	}
+	dn.Close(ctx)
+	for _, sql := range []string{
+		"CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')",
+		"CREATE TABLE moods (id int, m mood) DISTRIBUTE BY HASH (id)",
+		"CREATE TABLE moodk (k int, m mood) DISTRIBUTE BY HASH (k)",
+		"INSERT INTO moods SELECT g, (ARRAY['sad', 'ok', 'happy'])[1 + g % 3]::mood FROM generate_series(1, 30) g",
+		"INSERT INTO moodk VALUES (1, 'happy'), (2, 'ok'), (3, NULL)",
+	} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	for q, want := range map[string]string{
+		"SELECT min(m)::text FROM moodk": "ok",
+		"SELECT count(*)::text FROM moods WHERE m > (SELECT min(m) FROM moodk)": "10",
+		"SELECT count(*)::text FROM moods WHERE m = (SELECT m FROM moodk WHERE k = 1)": "10",
+	} {
+		var got string
+		if err := conn.QueryRow(ctx, q, pgx.QueryExecModeSimpleProtocol).Scan(&got); err != nil || got != want {
+			t.Errorf("%s: %q, %v; want %q", q, got, err, want)
+		}
+	}
+}

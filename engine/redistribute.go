@@ -93,6 +93,9 @@ func (s *session) alterDistribution(ctx context.Context, x *dialect.AlterTableDi
 	t, _ := rel.Resolve(schema, name, s.searchPath)
 	if t == nil {
 		if x.IfExists {
+			if s.noticesOff() {
+				return "ALTER TABLE", nil
+			}
 			s.clientNotice(&pgproto3.NoticeResponse{Severity: "NOTICE", Code: "00000", Message: fmt.Sprintf("relation %q does not exist, skipping", x.Table)})
 			return "ALTER TABLE", nil
 		}
@@ -773,7 +776,27 @@ func (s *session) progress(t *catalog.Table, st *moveStats, what string) {
 			BucketsDone: st.buckets, Rows: st.rows, Bytes: st.bytes, RowsPerSec: rate, Started: st.start})
 	}
 	s.log.Info("redistribution", "table", q, "phase", what, "buckets", st.buckets, "of", st.total, "rows", st.rows, "bytes", st.bytes)
-	s.clientNotice(&pgproto3.NoticeResponse{Severity: "NOTICE", Code: "00000", Message: msg})
+	if !s.noticesOff() {
+		s.clientNotice(&pgproto3.NoticeResponse{Severity: "NOTICE", Code: "00000", Message: msg})
+	}
+}
+
+// noticesOff tells whether the session set client_min_messages above
+// NOTICE (the coordinator's own notices follow it as PostgreSQL's do).
+func (s *session) noticesOff() bool {
+	for i := len(s.sets) - 1; i >= 0; i-- {
+		l := strings.ToLower(s.sets[i])
+		if !strings.Contains(l, "client_min_messages") {
+			continue
+		}
+		for _, level := range []string{"warning", "error", "log", "fatal", "panic"} {
+			if strings.Contains(l, level) {
+				return true
+			}
+		}
+		return false
+	}
+	return false
 }
 
 // moves lists the redistributions of a database running here.

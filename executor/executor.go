@@ -383,8 +383,13 @@ type collector struct {
 	bytes  int64
 }
 
+// RowDescription keeps the first node's description: the OIDs of user
+// types in it are that node's (each datanode numbers its own), and the
+// final query's types are looked up there.
 func (c *collector) RowDescription(f []pgproto3.FieldDescription) error {
-	c.fields = f
+	if c.fields == nil {
+		c.fields = f
+	}
 	return nil
 }
 

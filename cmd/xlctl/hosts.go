@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -84,4 +85,26 @@ func printStandbys(ctx context.Context, w io.Writer, c *cluster.Cluster) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Of, state, sync, lag, behind)
 	}
 	tw.Flush()
+}
+
+// printMoves shows the redistributions in progress (xlctl status).
+func printMoves(ctx context.Context, w io.Writer, c *cluster.Cluster) {
+	list := c.Moves(ctx)
+	if len(list) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MOVING TABLE\tDATABASE\tTO NODES\tCOORDINATOR\tPHASE\tPAIR\tBUCKETS\tROWS COPIED")
+	for _, m := range list {
+		coord, pair, buckets, rows := m.Coordinator, m.Pair, fmt.Sprintf("%d/%d", m.BucketsDone, m.BucketsTotal), strconv.FormatInt(m.Rows, 10)
+		if coord == "" {
+			coord, pair, buckets, rows = "-", "-", "-", "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Table, m.Database, m.Target, coord, m.Phase, pair, buckets, rows)
+	}
+	tw.Flush()
+	if slices.ContainsFunc(list, func(m cluster.Move) bool { return m.Coordinator == "" }) {
+		fmt.Fprintln(w, "A move with no coordinator runs elsewhere or was cut short: xlctl rebalance --resume (or --abort) finishes it.")
+	}
 }

@@ -210,6 +210,9 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 				fmt.Fprintln(stdout, u)
 			}
 			printStandbys(cmd.Context(), stdout, c)
+			if running {
+				printMoves(cmd.Context(), stdout, c)
+			}
 			if !running {
 				return nil
 			}

@@ -44,7 +44,44 @@ ALTER TABLE dist_hash RENAME TO dist_hash2;
 SELECT pcrelid::regclass AS rel, pclocatortype, pcattnum FROM pgxc_class WHERE pcrelid = 'dist_hash2'::regclass;
 INSERT INTO dist_hash2 (id, val) VALUES (1, 'one'), (2, 'two');
 SELECT id, val, w FROM dist_hash2 ORDER BY id;
+-- redistribution: Postgres-XL's ALTER TABLE ... DISTRIBUTE BY / ADD NODE / DELETE NODE / TO NODE
+-- (the moves' progress notices are for terminals)
+SET client_min_messages = warning;
+INSERT INTO dist_hash2 (id, val) SELECT g, 'v' || g FROM generate_series(3, 200) g;
 ALTER TABLE dist_hash2 DISTRIBUTE BY REPLICATION;
+SELECT pclocatortype, pcnodenames FROM pgxc_class WHERE pcrelid = 'dist_hash2'::regclass;
+EXPLAIN (COSTS OFF) SELECT * FROM dist_hash2 WHERE id = 7;
+SELECT count(*), sum(id), count(DISTINCT xc_node_id) FROM dist_hash2;
+EXECUTE DIRECT ON (datanode2) 'SELECT count(*) FROM dist_hash2';
+ALTER TABLE dist_hash2 DISTRIBUTE BY HASH (id), DELETE NODE (datanode2);
+SELECT pclocatortype, pcnodenames FROM pgxc_class WHERE pcrelid = 'dist_hash2'::regclass;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM dist_hash2;
+EXECUTE DIRECT ON (datanode2) 'SELECT count(*) FROM dist_hash2';
+ALTER TABLE dist_hash2 ADD NODE (datanode2);
+EXPLAIN (COSTS OFF) SELECT count(*) FROM dist_hash2;
+SELECT count(*), sum(id), count(DISTINCT xc_node_id) FROM dist_hash2;
+SELECT id, val FROM dist_hash2 WHERE id IN (1, 2, 100) ORDER BY id;
+ALTER TABLE dist_hash2 TO NODE (datanode2);
+EXPLAIN (COSTS OFF) SELECT count(*) FROM dist_hash2;
+SELECT count(*), sum(id), count(DISTINCT xc_node_id) FROM dist_hash2;
+ALTER TABLE dist_hash2 DISTRIBUTE BY MODULO (id), TO NODE (datanode1, datanode2);
+SELECT pclocatortype, pcnodenames FROM pgxc_class WHERE pcrelid = 'dist_hash2'::regclass;
+SELECT count(*), sum(id), count(DISTINCT xc_node_id) FROM dist_hash2;
+ALTER TABLE dist_hash2 DISTRIBUTE BY ROUNDROBIN;
+ALTER TABLE dist_hash2 DISTRIBUTE BY HASH (id);
+SELECT count(*), sum(id), count(DISTINCT xc_node_id) FROM dist_hash2;
+SELECT * FROM pgxc_rebalance_status;
+-- what it refuses
+ALTER TABLE dist_hash2 DISTRIBUTE BY HASH (val);
+ALTER TABLE dist_hash2 ADD NODE (datanode1);
+ALTER TABLE dist_hash2 DELETE NODE (datanode1, datanode2);
+ALTER TABLE dist_hash2 ADD NODE (nosuch);
+ALTER TABLE nosuch ADD NODE (datanode1);
+ALTER TABLE IF EXISTS nosuch ADD NODE (datanode1);
+BEGIN;
+ALTER TABLE dist_hash2 DELETE NODE (datanode2);
+ROLLBACK;
+RESET client_min_messages;
 -- partitions are distributed as their parent
 CREATE TABLE parted (k int, d date, v text) PARTITION BY RANGE (d) DISTRIBUTE BY HASH (k);
 CREATE TABLE parted_2024 PARTITION OF parted FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
