@@ -265,7 +265,7 @@ func (c *Cluster) connectAs(ctx context.Context, host string, port int, user, db
 // moves a hash table's buckets online and rewrites the others), every
 // coordinator drops it (DROP NODE, pgxc_pool_reload), it and its standbys
 // stop, and the config forgets them. Their data directories stay.
-func (c *Cluster) RemoveDatanode(ctx context.Context, name string, progress Progress) error {
+func (c *Cluster) RemoveDatanode(ctx context.Context, name string, progress Progress, rate int) error {
 	n, role, ok := c.Config.Node(name)
 	if !ok || role != RoleDatanode {
 		return fmt.Errorf("remove datanode %s: no such datanode in the config", name)
@@ -273,7 +273,7 @@ func (c *Cluster) RemoveDatanode(ctx context.Context, name string, progress Prog
 	if len(c.Config.Datanodes) == 1 {
 		return fmt.Errorf("remove datanode %s: it is the only datanode", name)
 	}
-	if err := c.Rebalance(ctx, RebalanceOptions{Drain: name, Progress: progress}); err != nil {
+	if err := c.Rebalance(ctx, RebalanceOptions{Drain: name, Progress: progress, Rate: rate}); err != nil {
 		return fmt.Errorf("drain datanode %s: %w", name, err)
 	}
 	cfg := *c.Config

@@ -20,6 +20,9 @@ type RebalanceOptions struct {
 	Resume bool   // finish the moves cut short
 	Abort  bool   // stop the moves cut short where they are
 	Drain  string // move every table off this datanode (xlctl remove datanode)
+	// Rate bounds the rows per second a move copies (0: no bound), so
+	// that the clients' throughput dips less while it runs.
+	Rate int
 	// Progress hears how each table's move goes; nil prints lines.
 	Progress Progress
 }
@@ -105,7 +108,7 @@ func (c *Cluster) Rebalance(ctx context.Context, o RebalanceOptions) error {
 
 // rebalanceArg and parseRebalanceArg carry the options to another host.
 func rebalanceArg(o RebalanceOptions) string {
-	return fmt.Sprintf("table=%s,resume=%t,abort=%t,drain=%s", o.Table, o.Resume, o.Abort, o.Drain)
+	return fmt.Sprintf("table=%s,resume=%t,abort=%t,drain=%s,rate=%d", o.Table, o.Resume, o.Abort, o.Drain, o.Rate)
 }
 
 func parseRebalanceArg(s string) RebalanceOptions {
@@ -121,6 +124,8 @@ func parseRebalanceArg(s string) RebalanceOptions {
 			o.Abort = v == "true"
 		case "drain":
 			o.Drain = v
+		case "rate":
+			o.Rate, _ = strconv.Atoi(v)
 		}
 	}
 	return o
@@ -161,6 +166,11 @@ func (c *Cluster) rebalanceDB(ctx context.Context, co Node, db string, all []str
 		return err
 	}
 	defer conn.Close(context.Background())
+	if o.Rate > 0 {
+		if _, err := conn.Exec(ctx, fmt.Sprintf("SET xlgo.rebalance_rate = %d", o.Rate)); err != nil {
+			return err
+		}
+	}
 	var ready bool
 	if err := conn.QueryRow(ctx, "SELECT to_regclass('pgxc.pgxc_class') IS NOT NULL").Scan(&ready); err != nil || !ready {
 		return err

@@ -698,7 +698,7 @@ func (s *session) bucketOfText(t *catalog.Table, v []byte) (int, error) {
 func (s *session) copyBuckets(ctx context.Context, t *catalog.Table, src, dst *pgconn.PgConn, query string, buckets *distribution.BucketSet, st *moveStats) error {
 	pr, pw := io.Pipe()
 	f := &copyFormat{kind: 't', delimiter: '\t', null: `\N`}
-	filter := &bucketFilter{s: s, t: t, f: f, buckets: buckets, out: bufio.NewWriterSize(pw, 64<<10), st: st}
+	filter := &bucketFilter{s: s, t: t, f: f, buckets: buckets, out: bufio.NewWriterSize(pw, 64<<10), st: st, rate: s.moveRate()}
 	errc := make(chan error, 1)
 	go func() {
 		_, err := dst.CopyFrom(ctx, pr, "COPY pgxc."+stagingName(t)+" FROM STDIN")
@@ -725,6 +725,7 @@ type bucketFilter struct {
 	buckets *distribution.BucketSet
 	out     *bufio.Writer
 	st      *moveStats
+	rate    float64 // rows per second, 0: as fast as it goes
 	last    time.Time
 }
 
@@ -750,6 +751,12 @@ func (b *bucketFilter) record(rec []byte) error {
 	b.st.bytes += int64(len(rec))
 	if b.st.rows == 500 && b.s.co.Failpoint != nil {
 		b.s.co.Failpoint("move-copy")
+	}
+	if b.rate > 0 && b.st.rows%500 == 0 {
+		// Throttled: the rows copied so far take at least rows/rate.
+		if ahead := time.Duration(float64(b.st.rows)/b.rate*float64(time.Second)) - time.Since(b.st.start); ahead > 0 {
+			time.Sleep(ahead)
+		}
 	}
 	if time.Since(b.last) > 2*time.Second {
 		b.last = time.Now()
@@ -779,6 +786,25 @@ func (s *session) progress(t *catalog.Table, st *moveStats, what string) {
 	if !s.noticesOff() {
 		s.clientNotice(&pgproto3.NoticeResponse{Severity: "NOTICE", Code: "00000", Message: msg})
 	}
+}
+
+// moveRate is the session's xlgo.rebalance_rate (rows per second a move
+// copies at most; xlctl rebalance --rate sets it), 0 when unset.
+func (s *session) moveRate() float64 {
+	for i := len(s.sets) - 1; i >= 0; i-- {
+		l := strings.ToLower(s.sets[i])
+		j := strings.Index(l, "xlgo.rebalance_rate")
+		if j < 0 {
+			continue
+		}
+		v := strings.Trim(strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(l[j+len("xlgo.rebalance_rate"):]), "=to ")), "';")
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r < 0 {
+			return 0
+		}
+		return r
+	}
+	return 0
 }
 
 // noticesOff tells whether the session set client_min_messages above

@@ -76,7 +76,7 @@ func TestPgbenchGrowAndShrink(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT count(DISTINCT xc_node_id) FROM pgbench_accounts").Scan(&spread); err != nil || spread != 3 {
 		t.Fatalf("after the rebalance pgbench_accounts is on %d datanodes (%v), want 3", spread, err)
 	}
-	step("xlctl remove datanode datanode1", func() error { return c.Ctl.RemoveDatanode(ctx, "datanode1", record) })
+	step("xlctl remove datanode datanode1", func() error { return c.Ctl.RemoveDatanode(ctx, "datanode1", record, 0) })
 	t.Logf("the steps took %v of the %d s of load", time.Since(start).Round(time.Millisecond), seconds)
 	wg.Wait()
 	pmu.Lock()

@@ -37,11 +37,41 @@ func main() {
 	before := flag.Duration("before", 20*time.Second, "load before the rebalance")
 	after := flag.Duration("after", 10*time.Second, "load after the rebalance")
 	outFile := flag.String("o", "", "also write the results into this Markdown file, between the rebalance markers")
+	rate := flag.String("rate", "0", "comma-separated xlctl rebalance --rate values (rows/s, 0: no bound), one run each")
 	flag.Parse()
-	if err := run(*scale, *clients, *before, *after, *outFile); err != nil {
+	var b strings.Builder
+	fmt.Fprintf(&b, "pgbench TPC-B-like, scale %d, %d clients (half through each coordinator), `--max-tries 100`; "+
+		"xlctl rebalance from 2 to 3 datanodes after `xlctl add datanode`, a new cluster for each rate; %s, %d CPUs\n\n", *scale, *clients, benchenv.CPUModel(), numCPU())
+	b.WriteString("| `--rate` (rows/s) | tps before | tps during | during / before | tps after | after / before | rebalance s | rows moved | rows/s |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range strings.Split(*rate, ",") {
+		rt, err := strconv.Atoi(strings.TrimSpace(r))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "rebalance bench: -rate:", err)
+			os.Exit(2)
+		}
+		res, err := run(*scale, *clients, *before, *after, rt)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "rebalance bench:", err)
+			os.Exit(1)
+		}
+		label := strconv.Itoa(rt)
+		if rt == 0 {
+			label = "no bound"
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %.0f | %.2f | %.0f | %.2f | %.1f | %d | %.0f |\n", label, res.before, res.during, ratio(res.during, res.before),
+			res.after, ratio(res.after, res.before), res.secs, res.rows, float64(res.rows)/res.secs)
+	}
+	if err := pgbench.Publish(b.String(), *outFile, "rebalance results", benchenv.CommandLine("./bench/rebalance")); err != nil {
 		fmt.Fprintln(os.Stderr, "rebalance bench:", err)
 		os.Exit(1)
 	}
+}
+
+// result is one rebalance's figures.
+type result struct {
+	before, during, after, secs float64
+	rows                        int64
 }
 
 var reProgress = regexp.MustCompile(`progress: ([0-9.]+) s, ([0-9.]+) tps`)
@@ -52,32 +82,32 @@ type sample struct {
 	tps float64
 }
 
-func run(scale, clients int, before, after time.Duration, outFile string) error {
+func run(scale, clients int, before, after time.Duration, rate int) (result, error) {
 	ctx := context.Background()
 	root, err := benchenv.ModuleRoot()
 	if err != nil {
-		return err
+		return result{}, err
 	}
 	pgBin, err := cluster.FindPgBin(os.Getenv("XLGO_PG_BIN"))
 	if err != nil {
-		return err
+		return result{}, err
 	}
 	pgb, err := benchenv.Pgbench(pgBin)
 	if err != nil {
-		return err
+		return result{}, err
 	}
 	home, err := os.MkdirTemp("", "xlgo-rebalance-")
 	if err != nil {
-		return err
+		return result{}, err
 	}
 	os.Chmod(home, 0o755)
 	bin := filepath.Join(home, "bin")
 	if err := benchenv.BuildBinaries(root, bin); err != nil {
-		return err
+		return result{}, err
 	}
 	ports, err := freePorts(6)
 	if err != nil {
-		return err
+		return result{}, err
 	}
 	cfg := cluster.DefaultConfig()
 	cfg.PgBin = pgBin
@@ -97,7 +127,7 @@ func run(scale, clients int, before, after time.Duration, outFile string) error 
 	})
 	fmt.Fprintf(os.Stderr, "starting a cluster in %s ...\n", home)
 	if err := ctl.Init(ctx); err != nil {
-		return fmt.Errorf("init: %v\n%s", err, out.String())
+		return result{}, fmt.Errorf("init: %v\n%s", err, out.String())
 	}
 	env := func(port int) []string {
 		return append(cluster.CleanEnv(), "PGHOST=127.0.0.1", "PGPORT="+strconv.Itoa(port), "PGUSER="+ctl.ClientUser(), "PGDATABASE=postgres")
@@ -106,11 +136,11 @@ func run(scale, clients int, before, after time.Duration, outFile string) error 
 	init := exec.Command(pgb, "-i", "-s", strconv.Itoa(scale), "-q")
 	init.Env = env(ports[1])
 	if o, err := init.CombinedOutput(); err != nil {
-		return fmt.Errorf("pgbench -i: %v\n%s", err, o)
+		return result{}, fmt.Errorf("pgbench -i: %v\n%s", err, o)
 	}
 	fmt.Fprintln(os.Stderr, "xlctl add datanode datanode3 ...")
 	if err := ctl.AddDatanode(ctx, cluster.Node{Name: "datanode3", Host: "127.0.0.1", Port: ports[5]}, nil); err != nil {
-		return fmt.Errorf("add datanode: %v\n%s", err, out.String())
+		return result{}, fmt.Errorf("add datanode: %v\n%s", err, out.String())
 	}
 
 	// pgbench through both coordinators, progress every second.
@@ -125,11 +155,11 @@ func run(scale, clients int, before, after time.Duration, outFile string) error 
 		cmd.Dir = home
 		pipe, err := cmd.StderrPipe()
 		if err != nil {
-			return err
+			return result{}, err
 		}
 		cmd.Stdout = io.Discard
 		if err := cmd.Start(); err != nil {
-			return err
+			return result{}, err
 		}
 		cmds = append(cmds, cmd)
 		wg.Add(1)
@@ -160,7 +190,7 @@ func run(scale, clients int, before, after time.Duration, outFile string) error 
 	time.Sleep(before)
 	rbStart := time.Since(start).Seconds()
 	var rows int64
-	err = ctl.Rebalance(ctx, cluster.RebalanceOptions{Progress: func(table string, p cluster.MoveProgress, done bool) {
+	err = ctl.Rebalance(ctx, cluster.RebalanceOptions{Rate: rate, Progress: func(table string, p cluster.MoveProgress, done bool) {
 		if done {
 			rows += p.Rows
 			fmt.Fprintf(os.Stderr, "  %s: %d rows moved\n", table, p.Rows)
@@ -169,7 +199,7 @@ func run(scale, clients int, before, after time.Duration, outFile string) error 
 	rbEnd := time.Since(start).Seconds()
 	if err != nil {
 		stopLoad()
-		return fmt.Errorf("rebalance: %v\n%s", err, out.String())
+		return result{}, fmt.Errorf("rebalance: %v\n%s", err, out.String())
 	}
 	time.Sleep(after)
 	stopLoad()
@@ -205,18 +235,9 @@ func run(scale, clients int, before, after time.Duration, outFile string) error 
 	}
 	warm := 5.0
 	tBefore, _ := window(warm, rbStart)
-	tDuring, nDuring := window(rbStart, rbEnd)
+	tDuring, _ := window(rbStart, rbEnd)
 	tAfter, _ := window(rbEnd, rbEnd+after.Seconds())
-	secs := rbEnd - rbStart
-	var b strings.Builder
-	fmt.Fprintf(&b, "pgbench TPC-B-like, scale %d, %d clients (half through each coordinator), `--max-tries 100`; "+
-		"xlctl rebalance from 2 to 3 datanodes after `xlctl add datanode`; %s, %d CPUs\n\n", scale, clients, benchenv.CPUModel(), numCPU())
-	b.WriteString("| | tps | ratio to before |\n|---|---:|---:|\n")
-	fmt.Fprintf(&b, "| before (2 datanodes) | %.0f | 1.00 |\n", tBefore)
-	fmt.Fprintf(&b, "| during the rebalance (%.1f s, %d samples) | %.0f | %.2f |\n", secs, nDuring, tDuring, ratio(tDuring, tBefore))
-	fmt.Fprintf(&b, "| after (3 datanodes) | %.0f | %.2f |\n\n", tAfter, ratio(tAfter, tBefore))
-	fmt.Fprintf(&b, "Rows moved: %d in %.1f s, %.0f rows/s.\n", rows, secs, float64(rows)/secs)
-	return pgbench.Publish(b.String(), outFile, "rebalance results", benchenv.CommandLine("./bench/rebalance"))
+	return result{before: tBefore, during: tDuring, after: tAfter, secs: rbEnd - rbStart, rows: rows}, nil
 }
 
 func ratio(a, b float64) float64 {

@@ -54,7 +54,8 @@ Run no DDL while it is added.`,
 // newRemoveCmd is `xlctl remove datanode NAME`.
 func newRemoveCmd(open func(bool) (*cluster.Cluster, error), stdout io.Writer) *cobra.Command {
 	rm := &cobra.Command{Use: "remove", Short: "Take a node out of the running cluster"}
-	rm.AddCommand(&cobra.Command{
+	var rate int
+	dn := &cobra.Command{
 		Use:   "datanode NAME",
 		Short: "Move every table's rows off a datanode (online for hash tables), unregister it and stop it",
 		Args:  cobra.ExactArgs(1),
@@ -65,9 +66,11 @@ func newRemoveCmd(open func(bool) (*cluster.Cluster, error), stdout io.Writer) *
 			}
 			bar := newProgressBar(stdout)
 			defer bar.finish()
-			return c.RemoveDatanode(cmd.Context(), args[0], bar.update)
+			return c.RemoveDatanode(cmd.Context(), args[0], bar.update, rate)
 		},
-	})
+	}
+	dn.Flags().IntVar(&rate, "rate", 0, "rows per second a move copies at most (0: no bound)")
+	rm.AddCommand(dn)
 	return rm
 }
 
@@ -100,6 +103,7 @@ is with --abort; either leaves every row on exactly one node.`,
 	f.StringVar(&o.Table, "table", "", "only this table")
 	f.BoolVar(&o.Resume, "resume", false, "finish the moves cut short")
 	f.BoolVar(&o.Abort, "abort", false, "stop the moves cut short where they are")
+	f.IntVar(&o.Rate, "rate", 0, "rows per second a move copies at most, so that clients feel it less (0: no bound)")
 	return cmd
 }
 
