@@ -212,6 +212,7 @@ func (s *session) moveTable(ctx context.Context, t *catalog.Table, target []stri
 	if err := s.setPlacement(ctx, t, union, cur, nil, target, group, false); err != nil {
 		return err
 	}
+	s.recordMove(ctx, t, target, "")
 	var pairs []*movePair
 	for b := range cur {
 		if cur[b] == want[b] {
@@ -257,6 +258,7 @@ func (s *session) moveTable(ctx context.Context, t *catalog.Table, target []stri
 	if err := s.setPlacement(ctx, t, target, final, nil, nil, group, false); err != nil {
 		return err
 	}
+	s.recordMove(ctx, t, nil, "")
 	s.progress(t, st, "done")
 	return nil
 }
@@ -495,6 +497,7 @@ func (s *session) movePair(ctx context.Context, t *catalog.Table, union []string
 	staging := "pgxc." + stagingName(t)
 	q := t.QualifiedName()
 	st.src, st.dst = p.src, p.dst
+	s.recordMove(ctx, t, target, p.src+"->"+p.dst)
 	s.progress(t, st, fmt.Sprintf("moving %d buckets from %s to %s", p.buckets.Len(), p.src, p.dst))
 	// 1. Capture (the writers in flight on the source end first: their
 	// writes are in the copy or in the log).
@@ -862,11 +865,15 @@ func (s *session) abortMove(ctx context.Context, name string) error {
 		return err
 	}
 	if t.Locator.Kind != distribution.Hash {
-		return s.autocommit(ctx, func() error {
+		err := s.autocommit(ctx, func() error {
 			s.tx.ddl = true
 			_, err := s.execAll(ctx, "UPDATE pgxc.pgxc_class SET pcfrozen = NULL, pctarget = NULL WHERE pcrelid = "+quoteLiteral(t.QualifiedName())+"::regclass", true)
 			return err
 		})
+		if err == nil {
+			s.recordMove(ctx, t, nil, "")
+		}
+		return err
 	}
 	cur := t.Locator.Map.Full(len(t.Locator.Nodes))
 	var nodes []string
@@ -879,7 +886,11 @@ func (s *session) abortMove(ctx context.Context, name string) error {
 	for b, i := range cur {
 		m[b] = uint16(slices.Index(nodes, t.Locator.Nodes[i]))
 	}
-	return s.setPlacement(ctx, t, nodes, m, nil, nil, t.Group, false)
+	if err := s.setPlacement(ctx, t, nodes, m, nil, nil, t.Group, false); err != nil {
+		return err
+	}
+	s.recordMove(ctx, t, nil, "")
+	return nil
 }
 
 // oneInt runs a query of one integer.
@@ -892,4 +903,54 @@ func oneInt(ctx context.Context, c *pgconn.PgConn, sql string) (int, error) {
 		return 0, fmt.Errorf("%s: no row", sql)
 	}
 	return strconv.Atoi(string(res[len(res)-1].Rows[0][0]))
+}
+
+// moveKey is the gtm record of a table's move: it names the move's target,
+// its coordinator and the pair moving, and outlives both (xlctl status,
+// pgxc_rebalance_status on every coordinator).
+func (s *session) moveKey(t *catalog.Table) string { return "move/" + s.db + "/" + t.QualifiedName() }
+
+// recordMove writes (or, with target nil, removes) a move's gtm record.
+func (s *session) recordMove(ctx context.Context, t *catalog.Table, target []string, pair string) {
+	if s.co.GTM == nil {
+		return
+	}
+	value := ""
+	if target != nil {
+		value = fmt.Sprintf("target=%s;coordinator=%s;pair=%s;started=%s", strings.Join(target, ","), s.co.Name, pair, time.Now().UTC().Format(time.RFC3339))
+	}
+	if err := s.co.GTM.PutRecord(context.WithoutCancel(ctx), s.moveKey(t), value); err != nil {
+		s.log.Warn("the gtm does not record the move", "table", t.QualifiedName(), "err", err)
+	}
+}
+
+// gtmMoves are the moves of a database the gtm records, by table.
+func (c *Coordinator) gtmMoves(ctx context.Context, db string) map[string]planner.MoveStatus {
+	out := map[string]planner.MoveStatus{}
+	if c.GTM == nil {
+		return out
+	}
+	recs, err := c.GTM.Records(ctx, "move/"+db+"/")
+	if err != nil {
+		return out
+	}
+	for k, v := range recs {
+		m := planner.MoveStatus{Database: db, Table: strings.TrimPrefix(k, "move/"+db+"/")}
+		for _, kv := range strings.Split(v, ";") {
+			key, val, _ := strings.Cut(kv, "=")
+			switch key {
+			case "coordinator":
+				m.Coordinator = val
+			case "pair":
+				m.Source, m.Dest, _ = strings.Cut(val, "->")
+			case "started":
+				m.Started, _ = time.Parse(time.RFC3339, val)
+			case "target":
+				m.Target = val
+			}
+		}
+		m.Phase = "running on " + m.Coordinator + ", or cut short"
+		out[m.Table] = m
+	}
+	return out
 }

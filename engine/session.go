@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -547,7 +548,22 @@ func (s *session) placementMoved() error {
 	return nil
 }
 
-func (s *session) movesHere() []planner.MoveStatus { return s.co.movesOf(s.db) }
+// movesHere are the moves of the session's database for
+// pgxc_rebalance_status: those this coordinator runs, with their progress,
+// then those the gtm records that run elsewhere or were cut short.
+func (s *session) movesHere() []planner.MoveStatus {
+	out := s.co.movesOf(s.db)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	recorded := s.co.gtmMoves(ctx, s.db)
+	for _, m := range out {
+		delete(recorded, m.Table)
+	}
+	for _, k := range slices.Sorted(maps.Keys(recorded)) {
+		out = append(out, recorded[k])
+	}
+	return out
+}
 
 func (s *session) env(ctx context.Context) (*planner.Env, error) {
 	rel, err := s.relations(ctx)

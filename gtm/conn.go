@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -386,6 +388,27 @@ var handlers = map[gtmproto.MsgType]handler{
 			return nil, err
 		}
 		return encodeString(won), nil
+	},
+	gtmproto.MsgRecordPut: func(c *serverConn, d *gtmproto.Decoder) ([]byte, error) {
+		key := d.String(gtmproto.MaxClaimLen)
+		value := d.String(gtmproto.MaxClaimLen)
+		if err := d.Finish(); err != nil {
+			return nil, err
+		}
+		return nil, c.s.PutRecord(key, value)
+	},
+	gtmproto.MsgRecordList: func(c *serverConn, d *gtmproto.Decoder) ([]byte, error) {
+		prefix := d.String(gtmproto.MaxClaimLen)
+		if err := d.Finish(); err != nil {
+			return nil, err
+		}
+		recs := c.s.Records(prefix)
+		var e gtmproto.Encoder
+		e.Uvarint(uint64(len(recs)))
+		for _, k := range slices.Sorted(maps.Keys(recs)) {
+			e.String(k).String(recs[k])
+		}
+		return e.Bytes(), nil
 	},
 	gtmproto.MsgSeqCreate: func(c *serverConn, d *gtmproto.Decoder) ([]byte, error) {
 		def := d.SeqDef()

@@ -36,6 +36,9 @@ const (
 	// recClaim: string key, string value. The first claim of key, which every
 	// later claim of it gets back (a failover's one decider).
 	recClaim recordType = 9
+	// recPut: string key, string value. A record's value ("" removes it):
+	// what outlives a coordinator and its moves (a redistribution's target).
+	recPut recordType = 10
 )
 
 // seqState is one sequence: its definition and where it stands. last is the
@@ -63,10 +66,11 @@ type state struct {
 	seqs         map[string]seqState
 	generation   uint64
 	claims       map[string]string
+	records      map[string]string
 }
 
 func newState() *state {
-	return &state{gxidReserved: firstGXID, decisions: map[string]gtmproto.Decision{}, seqs: map[string]seqState{}, claims: map[string]string{}}
+	return &state{gxidReserved: firstGXID, decisions: map[string]gtmproto.Decision{}, seqs: map[string]seqState{}, claims: map[string]string{}, records: map[string]string{}}
 }
 
 // clone is a deep copy (decision participant lists are never modified, so shared).
@@ -81,6 +85,7 @@ func (st *state) clone() *state {
 		c.seqs[k] = v
 	}
 	c.claims = maps.Clone(st.claims)
+	c.records = maps.Clone(st.records)
 	return &c
 }
 
@@ -128,6 +133,17 @@ func (st *state) apply(t recordType, body []byte) error {
 		}
 		if _, ok := st.claims[key]; !ok {
 			st.claims[key] = value
+		}
+	case recPut:
+		key := d.String(gtmproto.MaxClaimLen)
+		value := d.String(gtmproto.MaxClaimLen)
+		if err := d.Finish(); err != nil {
+			return err
+		}
+		if value == "" {
+			delete(st.records, key)
+		} else {
+			st.records[key] = value
 		}
 	case recSeqDrop:
 		name := d.String(gtmproto.MaxSeqNameLen)
@@ -187,6 +203,10 @@ func (st *state) snapshot() []byte {
 	for _, key := range slices.Sorted(maps.Keys(st.claims)) {
 		e = gtmproto.Encoder{}
 		out = appendRecord(out, recClaim, e.String(key).String(st.claims[key]).Bytes())
+	}
+	for _, key := range slices.Sorted(maps.Keys(st.records)) {
+		e = gtmproto.Encoder{}
+		out = appendRecord(out, recPut, e.String(key).String(st.records[key]).Bytes())
 	}
 	return out
 }

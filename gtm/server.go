@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -92,6 +93,7 @@ type Server struct {
 
 	claimMu sync.Mutex
 	claims  map[string]string
+	records map[string]string // guarded by claimMu
 
 	quorum quorum
 
@@ -218,6 +220,10 @@ func (s *Server) loadState(st *state) {
 	s.seqMu.Unlock()
 	s.claimMu.Lock()
 	s.claims = maps.Clone(st.claims)
+	s.records = maps.Clone(st.records)
+	if s.records == nil {
+		s.records = map[string]string{}
+	}
 	s.claimMu.Unlock()
 	s.generation.Store(st.generation)
 }
@@ -246,6 +252,40 @@ func (s *Server) Claim(key, value string) (string, error) {
 	s.claimMu.Unlock()
 	s.logger.Info("claim recorded", "key", key, "value", value)
 	return value, s.durable(end)
+}
+
+// PutRecord sets a record's value durably ("" removes it).
+func (s *Server) PutRecord(key, value string) error {
+	if key == "" || len(key) > gtmproto.MaxClaimLen || len(value) > gtmproto.MaxClaimLen {
+		return fmt.Errorf("%w: record key empty, or key or value too long", ErrInvalid)
+	}
+	s.claimMu.Lock()
+	var e gtmproto.Encoder
+	end, err := s.wal.append(recPut, e.String(key).String(value).Bytes())
+	if err != nil {
+		s.claimMu.Unlock()
+		return err
+	}
+	if value == "" {
+		delete(s.records, key)
+	} else {
+		s.records[key] = value
+	}
+	s.claimMu.Unlock()
+	return s.durable(end)
+}
+
+// Records lists the records whose key starts with prefix.
+func (s *Server) Records(prefix string) map[string]string {
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
+	out := map[string]string{}
+	for k, v := range s.records {
+		if strings.HasPrefix(k, prefix) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // lockDir takes an exclusive lock on dataDir so two GTMs never share a log.

@@ -586,3 +586,35 @@ func TestClaimFirstWins(t *testing.T) {
 		t.Fatal("an empty claim key was taken")
 	}
 }
+
+func TestRecordsOutliveRestarts(t *testing.T) {
+	dir := t.TempDir()
+	s := openServer(t, dir, nil)
+	put := func(k, v string) {
+		t.Helper()
+		if err := s.PutRecord(k, v); err != nil {
+			t.Fatalf("PutRecord(%q, %q): %v", k, v, err)
+		}
+	}
+	put("move/db/public.a", "target=dn1,dn2")
+	put("move/db/public.b", "target=dn2")
+	put("move/db/public.a", "target=dn1,dn2;pair=dn1->dn2")
+	put("move/other/public.c", "x")
+	put("move/db/public.b", "")
+	crash(s)
+	for range 2 { // the second round reads the compacted log
+		s = openServer(t, dir, nil)
+		got := s.Records("move/db/")
+		if len(got) != 1 || got["move/db/public.a"] != "target=dn1,dn2;pair=dn1->dn2" {
+			t.Fatalf("after a restart: %v", got)
+		}
+		if len(s.Records("")) != 2 {
+			t.Fatalf("every record: %v", s.Records(""))
+		}
+		crash(s)
+	}
+	s = openServer(t, dir, nil)
+	if err := s.PutRecord("", "x"); err == nil {
+		t.Fatal("an empty record key was taken")
+	}
+}

@@ -218,6 +218,8 @@ var retrySafe = map[gtmproto.MsgType]bool{
 	gtmproto.MsgSeqNextRange:  true, // a lost range is skipped, never handed out again
 	gtmproto.MsgSeqCurrent:    true,
 	gtmproto.MsgNodeInfo:      true,
+	gtmproto.MsgRecordPut:     true, // setting the same value again changes nothing
+	gtmproto.MsgRecordList:    true,
 }
 
 // roundTrip sends one request on the current connection (reconnecting, and
@@ -409,6 +411,32 @@ func (c *Client) Claim(ctx context.Context, key, value string) (string, error) {
 	}
 	won := d.String(gtmproto.MaxClaimLen)
 	return won, finish(d, "Claim")
+}
+
+// PutRecord sets a durable record at the gtm ("" removes it).
+func (c *Client) PutRecord(ctx context.Context, key, value string) error {
+	var e gtmproto.Encoder
+	d, err := c.call(ctx, gtmproto.MsgRecordPut, e.String(key).String(value).Bytes())
+	if err != nil {
+		return err
+	}
+	return finish(d, "RecordPut")
+}
+
+// Records lists the gtm's records whose key starts with prefix.
+func (c *Client) Records(ctx context.Context, prefix string) (map[string]string, error) {
+	var e gtmproto.Encoder
+	d, err := c.call(ctx, gtmproto.MsgRecordList, e.String(prefix).Bytes())
+	if err != nil {
+		return nil, err
+	}
+	n := d.Uvarint()
+	out := map[string]string{}
+	for i := uint64(0); i < n && d.Err() == nil; i++ {
+		k := d.String(gtmproto.MaxClaimLen)
+		out[k] = d.String(gtmproto.MaxClaimLen)
+	}
+	return out, finish(d, "RecordList")
 }
 
 // BumpCatalogEpoch increments the catalog epoch and returns the new value once

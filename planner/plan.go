@@ -380,6 +380,7 @@ type MoveStatus struct {
 	Table        string // schema-qualified, quoted where needed
 	Phase        string
 	Source, Dest string // the pair of nodes moving now ("" between pairs)
+	Target       string // the node list the table moves to (comma-separated)
 	BucketsTotal int
 	BucketsDone  int
 	Rows, Bytes  int64

@@ -641,6 +641,9 @@ func rebalanceStatusSQL(env *Env) string {
 	}
 	for _, m := range moves {
 		target := ""
+		if m.Target != "" {
+			target = "{" + m.Target + "}"
+		}
 		if env.Rel != nil {
 			for _, t := range env.Rel.Tables {
 				if t.QualifiedName() == m.Table && t.Target != nil {
@@ -649,6 +652,13 @@ func rebalanceStatusSQL(env *Env) string {
 			}
 		}
 		here[m.Table] = true
+		if m.BucketsTotal == 0 && m.Rows == 0 && m.Coordinator != "" && strings.HasPrefix(m.Phase, "running on") {
+			// Recorded at the gtm: its progress is its coordinator's.
+			rows = append(rows, fmt.Sprintf("(%s::name, %s::text, %s::text, %s::text, %s::name, %s::name, NULL::int4, NULL::int4, NULL::int8, NULL::int8, NULL::float8, %s::timestamptz)",
+				quoteLiteral(m.Coordinator), quoteLiteral(m.Table), quoteLiteral(target), quoteLiteral(m.Phase), quoteLiteral(m.Source), quoteLiteral(m.Dest),
+				quoteLiteral(m.Started.UTC().Format(time.RFC3339Nano))))
+			continue
+		}
 		rows = append(rows, fmt.Sprintf("(%s::name, %s::text, %s::text, %s::text, %s::name, %s::name, %d, %d, %d::int8, %d::int8, %.1f::float8, %s::timestamptz)",
 			quoteLiteral(m.Coordinator), quoteLiteral(m.Table), quoteLiteral(target), quoteLiteral(m.Phase), quoteLiteral(m.Source), quoteLiteral(m.Dest), m.BucketsTotal, m.BucketsDone,
 			m.Rows, m.Bytes, m.RowsPerSec, quoteLiteral(m.Started.UTC().Format(time.RFC3339Nano))))

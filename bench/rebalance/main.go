@@ -42,7 +42,7 @@ func main() {
 	var b strings.Builder
 	fmt.Fprintf(&b, "pgbench TPC-B-like, scale %d, %d clients (half through each coordinator), `--max-tries 100`; "+
 		"xlctl rebalance from 2 to 3 datanodes after `xlctl add datanode`, a new cluster for each rate; %s, %d CPUs\n\n", *scale, *clients, benchenv.CPUModel(), numCPU())
-	b.WriteString("| `--rate` (rows/s) | tps before | tps during | during / before | tps after | after / before | rebalance s | rows moved | rows/s |\n")
+	b.WriteString("| `--rate` (rows/s) | tps before | tps during | during / before | tps after | after / before | rebalance s | rows copied | rows copied / s |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range strings.Split(*rate, ",") {
 		rt, err := strconv.Atoi(strings.TrimSpace(r))
@@ -193,7 +193,7 @@ func run(scale, clients int, before, after time.Duration, rate int) (result, err
 	err = ctl.Rebalance(ctx, cluster.RebalanceOptions{Rate: rate, Progress: func(table string, p cluster.MoveProgress, done bool) {
 		if done {
 			rows += p.Rows
-			fmt.Fprintf(os.Stderr, "  %s: %d rows moved\n", table, p.Rows)
+			fmt.Fprintf(os.Stderr, "  %s: %d rows copied\n", table, p.Rows)
 		}
 	}})
 	rbEnd := time.Since(start).Seconds()

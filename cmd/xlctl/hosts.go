@@ -99,12 +99,18 @@ func printMoves(ctx context.Context, w io.Writer, c *cluster.Cluster) {
 	for _, m := range list {
 		coord, pair, buckets, rows := m.Coordinator, m.Pair, fmt.Sprintf("%d/%d", m.BucketsDone, m.BucketsTotal), strconv.FormatInt(m.Rows, 10)
 		if coord == "" {
-			coord, pair, buckets, rows = "-", "-", "-", "-"
+			coord = "-"
+		}
+		if m.BucketsTotal == 0 {
+			buckets, rows = "-", "-"
+		}
+		if pair == "" {
+			pair = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Table, m.Database, m.Target, coord, m.Phase, pair, buckets, rows)
 	}
 	tw.Flush()
-	if slices.ContainsFunc(list, func(m cluster.Move) bool { return m.Coordinator == "" }) {
+	if slices.ContainsFunc(list, func(m cluster.Move) bool { return m.Coordinator == "" || strings.Contains(m.Phase, "cut short") }) {
 		fmt.Fprintln(w, "A move with no coordinator runs elsewhere or was cut short: xlctl rebalance --resume (or --abort) finishes it.")
 	}
 }

@@ -43,6 +43,8 @@
 //	MsgClaim             req: string key, string value ("" reads)        ok: string value that holds (the first claim of key)
 //	MsgLease             req: string coordinator, uvarint coordinators   ok: - (a primary; see gtm/quorum.go)
 //	MsgVote              req: string coordinator, uvarint coordinators   ok: bool primary now (a standby's promotion)
+//	MsgRecordPut         req: string key, string value ("" deletes)      ok: - (durable)
+//	MsgRecordList        req: string key prefix                          ok: uvarint n, n times string key, string value
 //	MsgError             uvarint ErrorCode, string message
 //
 // "seqdef" is string name, varint start, varint increment, varint min, varint
@@ -96,6 +98,8 @@ const (
 	MsgClaim            MsgType = 0x19
 	MsgLease            MsgType = 0x1a
 	MsgVote             MsgType = 0x1b
+	MsgRecordPut        MsgType = 0x1c
+	MsgRecordList       MsgType = 0x1d
 
 	MsgCatalogNotify MsgType = 0x40
 	MsgReplSnapshot  MsgType = 0x41
@@ -162,6 +166,10 @@ func (t MsgType) String() string {
 		return "Lease"
 	case MsgVote:
 		return "Vote"
+	case MsgRecordPut:
+		return "RecordPut"
+	case MsgRecordList:
+		return "RecordList"
 	case MsgCatalogNotify:
 		return "CatalogNotify"
 	case MsgReplSnapshot:
