@@ -549,8 +549,8 @@ func TestUserTypeOIDsDiffer(t *testing.T) {
 		}
 	}
 	for q, want := range map[string]string{
-		"SELECT min(m)::text FROM moodk": "ok",
-		"SELECT count(*)::text FROM moods WHERE m > (SELECT min(m) FROM moodk)": "10",
+		"SELECT min(m)::text FROM moodk":                                               "ok",
+		"SELECT count(*)::text FROM moods WHERE m > (SELECT min(m) FROM moodk)":        "10",
 		"SELECT count(*)::text FROM moods WHERE m = (SELECT m FROM moodk WHERE k = 1)": "10",
 	} {
 		var got string

@@ -145,7 +145,7 @@ func (b *progressBar) update(table string, p cluster.MoveProgress, done bool) {
 	}
 	eta := "-"
 	if el := time.Since(b.start); frac > 0 && frac < 1 {
-		eta = (time.Duration(float64(el)*(1-frac)/frac)).Round(time.Second).String()
+		eta = (time.Duration(float64(el) * (1 - frac) / frac)).Round(time.Second).String()
 	}
 	const width = 24
 	fill := int(frac * width)
