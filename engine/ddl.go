@@ -179,6 +179,25 @@ func checkUniques(info *tableInfo, kind distribution.Kind, col string) error {
 	return nil
 }
 
+// distColumn checks the distribution column a method needs (hash and
+// modulo; the zero colInfo for the others) and the table's unique indexes.
+func distColumn(info *tableInfo, kind distribution.Kind, col string) (colInfo, error) {
+	var c colInfo
+	if kind == distribution.Hash || kind == distribution.Modulo {
+		var ok bool
+		if c, ok = info.col(col); !ok {
+			return c, pgerr.New(pgerr.UndefinedColumn, "Invalid distribution column specified: column %q does not exist", col)
+		}
+		if kind == distribution.Hash && !distribution.Hashable(c.typName) {
+			return c, planner.Unsupported("Column %s is not a hash distributable data type", col)
+		}
+		if kind == distribution.Modulo && !distribution.ModuloAllowed(c.typName) {
+			return c, planner.Unsupported("Column %s is not modulo distributable data type", col)
+		}
+	}
+	return c, checkUniques(info, kind, col)
+}
+
 // resolveNodes is the node list of a new table: TO NODE, TO GROUP, or every datanode.
 func (s *session) resolveNodes(dc *dialect.DistributeClause) ([]string, error) {
 	all := s.datanodeNames()
@@ -239,23 +258,11 @@ func (s *session) registerTable(ctx context.Context, regclass string, dc *dialec
 	default:
 		kind, col = defaultDistribution(info)
 	}
-	attnum := 0
-	if kind == distribution.Hash || kind == distribution.Modulo {
-		c, ok := info.col(col)
-		if !ok {
-			return pgerr.New(pgerr.UndefinedColumn, "Invalid distribution column specified: column %q does not exist", col)
-		}
-		if kind == distribution.Hash && !distribution.Hashable(c.typName) {
-			return planner.Unsupported("Column %s is not a hash distributable data type", col)
-		}
-		if kind == distribution.Modulo && !distribution.ModuloAllowed(c.typName) {
-			return planner.Unsupported("Column %s is not modulo distributable data type", col)
-		}
-		attnum = c.attnum
-	}
-	if err := checkUniques(info, kind, col); err != nil {
+	c, err := distColumn(info, kind, col)
+	if err != nil {
 		return err
 	}
+	attnum := c.attnum
 	var ids, names []string
 	for _, n := range nodes {
 		ids = append(ids, strconv.FormatUint(uint64(uint32(distribution.NodeID(n))), 10))

@@ -14,7 +14,6 @@ import (
 	"github.com/xlgo/xlgo/catalog"
 	"github.com/xlgo/xlgo/distribution"
 	"github.com/xlgo/xlgo/executor"
-	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/planner"
 )
 
@@ -37,27 +36,17 @@ func (s *session) rewriteTable(ctx context.Context, t *catalog.Table, kind distr
 	next := *t
 	next.Locator = distribution.Locator{Kind: kind, Nodes: nodes}
 	next.DistCol = -1
-	attnum := 0
+	c, err := distColumn(info, kind, col)
+	if err != nil {
+		return err
+	}
+	attnum := c.attnum
 	if kind == distribution.Hash || kind == distribution.Modulo {
-		c, ok := info.col(col)
-		if !ok {
-			return pgerr.New(pgerr.UndefinedColumn, "Invalid distribution column specified: column %q does not exist", col)
-		}
-		if kind == distribution.Hash && !distribution.Hashable(c.typName) {
-			return planner.Unsupported("Column %s is not a hash distributable data type", col)
-		}
-		if kind == distribution.Modulo && !distribution.ModuloAllowed(c.typName) {
-			return planner.Unsupported("Column %s is not modulo distributable data type", col)
-		}
-		attnum = c.attnum
 		next.DistCol, _ = t.Column(col)
 		next.Locator.Column, next.Locator.TypeName = col, c.typName
 		if strings.Contains(t.Columns[next.DistCol].Type, "(") {
 			return planner.Unsupported("ALTER TABLE ... DISTRIBUTE BY a column with a type modifier (%s)", t.Columns[next.DistCol].Type)
 		}
-	}
-	if err := checkUniques(info, kind, col); err != nil {
-		return err
 	}
 	// The fence: statements using the table wait.
 	if err := s.autocommit(ctx, func() error {

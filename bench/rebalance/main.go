@@ -14,11 +14,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,7 +41,7 @@ func main() {
 	flag.Parse()
 	var b strings.Builder
 	fmt.Fprintf(&b, "pgbench TPC-B-like, scale %d, %d clients (half through each coordinator), `--max-tries 100`; "+
-		"xlctl rebalance from 2 to 3 datanodes after `xlctl add datanode`, a new cluster for each rate; %s, %d CPUs\n\n", *scale, *clients, benchenv.CPUModel(), numCPU())
+		"xlctl rebalance from 2 to 3 datanodes after `xlctl add datanode`, a new cluster for each rate; %s, %d CPUs\n\n", *scale, *clients, benchenv.CPUModel(), runtime.NumCPU())
 	b.WriteString("| `--rate` (rows/s) | tps before | tps during | during / before | tps after | after / before | rebalance s | rows copied | rows copied / s |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range strings.Split(*rate, ",") {
@@ -105,7 +105,7 @@ func run(scale, clients int, before, after time.Duration, rate int) (result, err
 	if err := benchenv.BuildBinaries(root, bin); err != nil {
 		return result{}, err
 	}
-	ports, err := freePorts(6)
+	ports, err := cluster.FreePorts(6)
 	if err != nil {
 		return result{}, err
 	}
@@ -245,31 +245,4 @@ func ratio(a, b float64) float64 {
 		return 0
 	}
 	return a / b
-}
-
-func numCPU() int {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return 0
-	}
-	return strings.Count(string(data), "\nprocessor") + 1
-}
-
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
