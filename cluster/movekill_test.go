@@ -55,7 +55,11 @@ func TestMoveKill(t *testing.T) {
 	targets := []string{"(datanode1, datanode2, datanode3)", "(datanode1, datanode2)"}
 	scenario := 0
 	for _, phase := range []string{"move-copy", "move-catchup"} {
-		for _, victim := range []string{"coordinator", "source", "target"} {
+		victims := []string{"coordinator", "source", "target"}
+		if phase == "move-catchup" {
+			victims = append(victims, "gtm", "abort")
+		}
+		for _, victim := range victims {
 			name := phase + "/" + victim
 			target := targets[scenario%2]
 			scenario++
@@ -99,13 +103,15 @@ func TestMoveKill(t *testing.T) {
 				c.KillPid(t, c.CoordinatorPid(0))
 			case "source":
 				c.KillPostgres(t, from)
-			case "target":
+			case "target", "abort":
 				c.KillPostgres(t, to)
+			case "gtm":
+				c.KillPid(t, c.GTMPid())
 			}
 			os.Remove(fp)
 			err = <-done
 			mover.Close(context.Background())
-			if err == nil && victim != "coordinator" {
+			if err == nil && victim != "coordinator" && victim != "gtm" {
 				t.Fatalf("%s: the move went on with %s killed", name, victim)
 			}
 			t.Logf("%s (%s -> %s): the move stopped: %v", name, from, to, err)
@@ -133,18 +139,35 @@ func TestMoveKill(t *testing.T) {
 			}
 			start := time.Now()
 			rctx, rcancel := context.WithTimeout(ctx, 3*time.Minute)
-			err = c.Ctl.Rebalance(rctx, cluster.RebalanceOptions{Resume: true, Progress: func(string, cluster.MoveProgress, bool) {}})
+			abort := victim == "abort"
+			err = c.Ctl.Rebalance(rctx, cluster.RebalanceOptions{Resume: !abort, Abort: abort, Progress: func(string, cluster.MoveProgress, bool) {}})
 			rcancel()
 			if err != nil {
-				t.Fatalf("%s: xlctl rebalance --resume: %v\n%s", name, err, c.LogTail("coord1", 30))
+				t.Fatalf("%s: xlctl rebalance --resume/--abort: %v\n%s", name, err, c.LogTail("coord1", 30))
 			}
-			t.Logf("%s: resumed in %v", name, time.Since(start).Round(time.Millisecond))
+			t.Logf("%s: resumed or aborted in %v", name, time.Since(start).Round(time.Millisecond))
 			var nodes string
-			if err := conn.QueryRow(ctx, "SELECT pcnodenames::text FROM pgxc_class WHERE pcrelid = 'acct'::regclass").Scan(&nodes); err != nil {
+			var moving bool
+			if err := conn.QueryRow(ctx, "SELECT pcnodenames::text, pctarget IS NOT NULL OR pcfrozen IS NOT NULL FROM pgxc.pgxc_class WHERE pcrelid = 'acct'::regclass").Scan(&nodes, &moving); err != nil {
 				t.Fatal(err)
 			}
-			if want := "{" + strings.ReplaceAll(strings.Trim(target, "()"), " ", "") + "}"; nodes != want {
-				t.Fatalf("%s: acct is on %s after the resume, want %s", name, nodes, want)
+			want := "{" + strings.ReplaceAll(strings.Trim(target, "()"), " ", "") + "}"
+			if !abort && nodes != want || moving {
+				t.Fatalf("%s: acct is on %s (moving: %t) after the resume, want %s", name, nodes, moving, want)
+			}
+			if abort {
+				// Stopped where it was: on the nodes that own its buckets.
+				var owners int
+				if err := conn.QueryRow(ctx, "SELECT count(DISTINCT xc_node_id) FROM acct").Scan(&owners); err != nil {
+					t.Fatal(err)
+				}
+				if owners != strings.Count(nodes, ",")+1 {
+					t.Fatalf("%s: acct lists %s but has rows on %d nodes", name, nodes, owners)
+				}
+				if moves := c.Ctl.Moves(ctx); len(moves) != 0 {
+					t.Fatalf("%s: moves left after --abort: %+v", name, moves)
+				}
+				t.Logf("%s: acct stays on %s", name, nodes)
 			}
 			checkBank(t, ctx, c, conn, load, name)
 		}

@@ -186,7 +186,10 @@ func stagingName(t *catalog.Table) string {
 func (s *session) moveTable(ctx context.Context, t *catalog.Table, target []string, group string) error {
 	s.mover = true
 	s.stmtGen.Store(0) // this statement routes nothing; fences must not wait for it
-	defer func() { s.mover = false }()
+	defer func() {
+		s.mover = false
+		s.co.moves.Delete(s.moveProgressKey(t)) // done, or failed: its gtm record tells
+	}()
 
 	// The node list of the move: the present nodes, then the new ones.
 	union := slices.Clone(t.Locator.Nodes)
@@ -778,7 +781,7 @@ func (s *session) progress(t *catalog.Table, st *moveStats, what string) {
 	}
 	q := t.QualifiedName()
 	msg := fmt.Sprintf("%s: %s; %d/%d buckets switched, %d rows (%.1f MB) copied, %.0f rows/s", q, what, st.buckets, st.total, st.rows, float64(st.bytes)/1e6, rate)
-	key := s.db + "\x00" + q
+	key := s.moveProgressKey(t)
 	if what == "done" {
 		s.co.moves.Delete(key)
 	} else {
@@ -827,6 +830,9 @@ func (s *session) noticesOff() bool {
 	}
 	return false
 }
+
+// moveProgressKey keys a move's progress among the coordinator's moves.
+func (s *session) moveProgressKey(t *catalog.Table) string { return s.db + "\x00" + t.QualifiedName() }
 
 // moves lists the redistributions of a database running here.
 func (c *Coordinator) movesOf(db string) []planner.MoveStatus {

@@ -28,7 +28,10 @@ import (
 func (s *session) rewriteTable(ctx context.Context, t *catalog.Table, kind distribution.Kind, col string, nodes []string, group string) error {
 	s.mover = true
 	s.stmtGen.Store(0)
-	defer func() { s.mover = false }()
+	defer func() {
+		s.mover = false
+		s.co.moves.Delete(s.moveProgressKey(t))
+	}()
 	info, err := s.describeTable(ctx, t.QualifiedName())
 	if err != nil {
 		return err

@@ -72,6 +72,12 @@ func TestPgbenchGrowAndShrink(t *testing.T) {
 		return c.Ctl.AddDatanode(ctx, cluster.Node{Name: "datanode3", Host: "127.0.0.1", Port: ports[0]}, nil)
 	})
 	var spread int
+	// A new table of the default group uses the new datanode at once.
+	mustExec(t, conn, "CREATE TABLE grown (id int PRIMARY KEY)")
+	mustExec(t, conn, "INSERT INTO grown SELECT generate_series(1, 300)")
+	if err := conn.QueryRow(ctx, "SELECT count(DISTINCT xc_node_id) FROM grown").Scan(&spread); err != nil || spread != 3 {
+		t.Fatalf("a table made after xlctl add datanode is on %d datanodes (%v), want 3", spread, err)
+	}
 	step("xlctl rebalance", func() error { return c.Ctl.Rebalance(ctx, cluster.RebalanceOptions{Progress: record}) })
 	if err := conn.QueryRow(ctx, "SELECT count(DISTINCT xc_node_id) FROM pgbench_accounts").Scan(&spread); err != nil || spread != 3 {
 		t.Fatalf("after the rebalance pgbench_accounts is on %d datanodes (%v), want 3", spread, err)
