@@ -523,14 +523,15 @@ func (s *session) relations(ctx context.Context) (*catalog.Relations, error) {
 	return rel, nil
 }
 
-// samePlacement tells whether two catalogs place every table's rows alike.
+// samePlacement tells whether two catalogs place the rows of every table
+// both have alike (a table made or dropped since is no move).
 func samePlacement(a, b *catalog.Relations) bool {
-	if len(a.Tables) != len(b.Tables) {
-		return false
-	}
 	for k, t := range a.Tables {
 		u, ok := b.Tables[k]
-		if !ok || t.Locator.Kind != u.Locator.Kind || t.Locator.Column != u.Locator.Column ||
+		if !ok {
+			continue
+		}
+		if t.Locator.Kind != u.Locator.Kind || t.Locator.Column != u.Locator.Column ||
 			!slices.Equal(t.Locator.Nodes, u.Locator.Nodes) ||
 			!slices.Equal(t.Locator.Map.Full(len(t.Locator.Nodes)), u.Locator.Map.Full(len(u.Locator.Nodes))) {
 			return false
