@@ -82,6 +82,10 @@ func (s *session) alterDistribution(ctx context.Context, x *dialect.AlterTableDi
 	if s.tx.active {
 		return "", pgerr.New(pgerr.ActiveSqlTransaction, "ALTER TABLE ... redistribution cannot run inside a transaction block")
 	}
+	// A catalog made by an older xlgo gets the columns a move writes.
+	if err := s.ensureCatalog(ctx); err != nil {
+		return "", err
+	}
 	rel, err := s.relations(ctx)
 	if err != nil {
 		return "", err
