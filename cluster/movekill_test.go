@@ -137,6 +137,9 @@ func TestMoveKill(t *testing.T) {
 			if moves := c.Ctl.Moves(ctx); len(moves) != 1 || moves[0].Table != "public.acct" || !strings.Contains(moves[0].Phase, "cut short") {
 				t.Errorf("%s: xlctl status shows the moves %+v, want public.acct cut short", name, moves)
 			}
+			// A killed gtm or datanode leaves transactions prepared, whose
+			// locks the move would wait for: the resolvers finish them first.
+			waitNoPrepared(t, ctx, c, name)
 			start := time.Now()
 			rctx, rcancel := context.WithTimeout(ctx, 3*time.Minute)
 			abort := victim == "abort"
@@ -185,8 +188,15 @@ func checkBank(t *testing.T, ctx context.Context, c *clustertest.Cluster, conn *
 	// No transfer runs while the books are read.
 	load.quiet.Lock()
 	defer load.quiet.Unlock()
-	// Transactions a kill left prepared are finished by the resolvers
-	// (a commit the client heard of may be applied after it heard).
+	waitNoPrepared(t, ctx, c, when)
+	checkPlacementAndBooks(t, ctx, c, conn, load, when)
+}
+
+// waitNoPrepared waits until the resolvers have finished the transactions a
+// kill left prepared on the datanodes (a commit the client heard of may be
+// applied after it heard; their locks hold a move's steps up meanwhile).
+func waitNoPrepared(t *testing.T, ctx context.Context, c *clustertest.Cluster, when string) {
+	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for i := 0; i < 3; i++ {
 		dn, err := pgx.Connect(ctx, c.DatanodeDSN(i, "postgres"))
@@ -195,7 +205,7 @@ func checkBank(t *testing.T, ctx context.Context, c *clustertest.Cluster, conn *
 		}
 		for {
 			var n int
-			if err := dn.QueryRow(ctx, "SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'xlgo%'").Scan(&n); err != nil {
+			if err := dn.QueryRow(ctx, "SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'xlgo%' AND prepared < now() - interval '1 second'").Scan(&n); err != nil {
 				t.Fatal(err)
 			}
 			if n == 0 {
@@ -208,6 +218,10 @@ func checkBank(t *testing.T, ctx context.Context, c *clustertest.Cluster, conn *
 		}
 		dn.Close(ctx)
 	}
+}
+
+func checkPlacementAndBooks(t *testing.T, ctx context.Context, c *clustertest.Cluster, conn *pgx.Conn, load *bankLoad, when string) {
+	t.Helper()
 	var sum, hsum, wrong int64
 	if err := conn.QueryRow(ctx, `SELECT (SELECT sum(bal) FROM acct), (SELECT coalesce(sum(delta), 0) FROM hist),
 		(SELECT count(*) FROM acct a LEFT JOIN (SELECT aid, sum(delta) s FROM hist GROUP BY aid) h ON h.aid = a.id WHERE a.bal <> coalesce(h.s, 0))`).Scan(&sum, &hsum, &wrong); err != nil {
