@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -317,6 +318,12 @@ func (c *Cluster) RemoveDatanode(ctx context.Context, name string, progress Prog
 	if err := c.writeConfig(&cfg); err != nil {
 		return err
 	}
+	// The coordinators no longer use it; transactions begun before may
+	// still read from it (the catalog, on a preferred datanode): they end
+	// first, so that stopping it breaks no client's statement.
+	if !c.remote(n) {
+		c.waitQuiet(ctx, envs[len(envs)-1], n)
+	}
 	for i, d := range stop {
 		role := RoleDatanode
 		if d.Of != "" {
@@ -345,4 +352,23 @@ func (c *Cluster) unregisterOn(ctx context.Context, co Node, name string) error 
 		}
 	}
 	return nil
+}
+
+// waitQuiet waits, up to half a minute, until datanode n runs no client
+// statement or transaction but idle pooled connections.
+func (c *Cluster) waitQuiet(ctx context.Context, e *env, n Node) {
+	conn, err := c.connectPG(ctx, e, n)
+	if err != nil {
+		return
+	}
+	defer conn.Close(context.Background())
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var busy int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'
+			AND pid <> pg_backend_pid() AND state <> 'idle'`).Scan(&busy); err != nil || busy == 0 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
