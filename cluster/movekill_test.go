@@ -2,7 +2,6 @@ package cluster_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,15 +30,7 @@ func TestMoveKill(t *testing.T) {
 	}
 	defer func() { conn.Close(context.Background()) }()
 	const accounts = 20000
-	for _, sql := range []string{
-		"CREATE TABLE acct (id int PRIMARY KEY, bal int NOT NULL) DISTRIBUTE BY HASH (id) TO NODE (datanode1, datanode2)",
-		"CREATE TABLE hist (id bigint NOT NULL, aid int NOT NULL, grp int NOT NULL, delta int NOT NULL) DISTRIBUTE BY HASH (grp) TO NODE (datanode1, datanode2)",
-		fmt.Sprintf("INSERT INTO acct SELECT g, 0 FROM generate_series(1, %d) g", accounts),
-	} {
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createBank(t, ctx, conn, accounts)
 	stop := make(chan struct{})
 	load := startBankWith(t, ctx, []string{c.CoordDSN(1, "postgres")}, accounts, stop, true)
 	defer func() {

@@ -17,6 +17,23 @@ import (
 	"github.com/xlgo/xlgo/cluster/clustertest"
 )
 
+// createBank makes the bank's tables on datanode1 and datanode2: acct
+// with its accounts at 0, and an empty hist.
+func createBank(t *testing.T, ctx context.Context, conn *pgx.Conn, accounts int) {
+	t.Helper()
+	for _, sql := range []string{
+		"CREATE TABLE acct (id int PRIMARY KEY, bal int NOT NULL) DISTRIBUTE BY HASH (id) TO NODE (datanode1, datanode2)",
+		// Few distribution values, each with many rows: a move catches up
+		// with thousands of rows per value.
+		"CREATE TABLE hist (id bigint NOT NULL, aid int NOT NULL, grp int NOT NULL, delta int NOT NULL) DISTRIBUTE BY HASH (grp) TO NODE (datanode1, datanode2)",
+		fmt.Sprintf("INSERT INTO acct SELECT g, 0 FROM generate_series(1, %d) g", accounts),
+	} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // retryable is what a client of a moving table retries.
 func retryable(err error) bool {
 	var pe *pgconn.PgError
@@ -196,17 +213,7 @@ func TestRedistributeUnderLoad(t *testing.T) {
 	}
 	defer conn.Close(context.Background())
 	const accounts = 20000
-	for _, sql := range []string{
-		"CREATE TABLE acct (id int PRIMARY KEY, bal int NOT NULL) DISTRIBUTE BY HASH (id) TO NODE (datanode1, datanode2)",
-		// Few distribution values, each with many rows: a move catches up
-		// with thousands of rows per value.
-		"CREATE TABLE hist (id bigint NOT NULL, aid int NOT NULL, grp int NOT NULL, delta int NOT NULL) DISTRIBUTE BY HASH (grp) TO NODE (datanode1, datanode2)",
-		fmt.Sprintf("INSERT INTO acct SELECT g, 0 FROM generate_series(1, %d) g", accounts),
-	} {
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createBank(t, ctx, conn, accounts)
 	stop := make(chan struct{})
 	load := startBank(t, ctx, []string{c.CoordDSN(0, "postgres"), c.CoordDSN(1, "postgres")}, accounts, stop)
 	time.Sleep(time.Second)

@@ -263,11 +263,7 @@ func (s *session) registerTable(ctx context.Context, regclass string, dc *dialec
 		return err
 	}
 	attnum := c.attnum
-	var ids, names []string
-	for _, n := range nodes {
-		ids = append(ids, strconv.FormatUint(uint64(uint32(distribution.NodeID(n))), 10))
-		names = append(names, `"`+strings.ReplaceAll(n, `"`, `\"`)+`"`)
-	}
+	ids, names := nodeArrays(nodes)
 	group := "NULL" // the default group: every datanode
 	switch {
 	case parent != nil && parent.Group != "":
@@ -281,7 +277,7 @@ func (s *session) registerTable(ctx context.Context, regclass string, dc *dialec
 %[2]s;
 INSERT INTO pgxc.pgxc_class (pcrelid, pclocatortype, pcattnum, nodeoids, pcnodenames, pcgroup) VALUES (%[1]s::regclass, %[3]s, %[4]d, %[5]s, %[6]s, %[7]s)`,
 		quoteLiteral(info.qualified), cleanCatalogSQL, quoteLiteral(string(kind)), attnum,
-		quoteLiteral("{"+strings.Join(ids, ",")+"}"), quoteLiteral("{"+strings.Join(names, ",")+"}"), group)
+		ids, names, group)
 	_, err = s.execAll(ctx, sql, true)
 	return err
 }

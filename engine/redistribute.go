@@ -282,12 +282,19 @@ func (s *session) setPlacement(ctx context.Context, t *catalog.Table, nodes []st
 	})
 }
 
-func placementSQL(t *catalog.Table, nodes []string, m distribution.BucketMap, frozen *distribution.BucketSet, target []string, group string) string {
-	var ids, names []string
+// nodeArrays are the SQL literals of pgxc_class's nodeoids and pcnodenames
+// for a node list.
+func nodeArrays(nodes []string) (ids, names string) {
+	var is, ns []string
 	for _, n := range nodes {
-		ids = append(ids, strconv.FormatUint(uint64(uint32(distribution.NodeID(n))), 10))
-		names = append(names, nameElem(n))
+		is = append(is, strconv.FormatUint(uint64(uint32(distribution.NodeID(n))), 10))
+		ns = append(ns, nameElem(n))
 	}
+	return quoteLiteral("{" + strings.Join(is, ",") + "}"), quoteLiteral("{" + strings.Join(ns, ",") + "}")
+}
+
+func placementSQL(t *catalog.Table, nodes []string, m distribution.BucketMap, frozen *distribution.BucketSet, target []string, group string) string {
+	ids, names := nodeArrays(nodes)
 	mapText := "NULL"
 	if m != nil {
 		parts := make([]string, len(m))
@@ -317,7 +324,7 @@ func placementSQL(t *catalog.Table, nodes []string, m distribution.BucketMap, fr
 		groupText = quoteLiteral(group)
 	}
 	return fmt.Sprintf(`UPDATE pgxc.pgxc_class SET nodeoids = %s, pcnodenames = %s, pcbucketmap = %s, pcfrozen = %s, pctarget = %s, pcgroup = %s WHERE pcrelid = %s::regclass`,
-		quoteLiteral("{"+strings.Join(ids, ",")+"}"), quoteLiteral("{"+strings.Join(names, ",")+"}"), mapText, frozenText, targetText, groupText,
+		ids, names, mapText, frozenText, targetText, groupText,
 		quoteLiteral(t.QualifiedName()))
 }
 

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/xlgo/xlgo/catalog"
@@ -223,19 +222,14 @@ func (s *session) rewriteRows(ctx context.Context, t, next *catalog.Table, attnu
 	if written != routed {
 		return fmt.Errorf("redistributing %s: %d rows read, %d routed, %d written", q, read, routed, written)
 	}
-	var ids, names []string
-	for _, n := range next.Locator.Nodes {
-		ids = append(ids, strconv.FormatUint(uint64(uint32(distribution.NodeID(n))), 10))
-		names = append(names, nameElem(n))
-	}
+	ids, names := nodeArrays(next.Locator.Nodes)
 	groupText := "NULL"
 	if group != "" {
 		groupText = quoteLiteral(group)
 	}
 	_, err := s.execAll(ctx, fmt.Sprintf(`UPDATE pgxc.pgxc_class SET pclocatortype = %s, pcattnum = %d, nodeoids = %s, pcnodenames = %s,
 	pcbucketmap = NULL, pcfrozen = NULL, pctarget = NULL, pcgroup = %s WHERE pcrelid = %s::regclass`,
-		quoteLiteral(string(next.Locator.Kind)), attnum, quoteLiteral("{"+strings.Join(ids, ",")+"}"),
-		quoteLiteral("{"+strings.Join(names, ",")+"}"), groupText, quoteLiteral(q)), true)
+		quoteLiteral(string(next.Locator.Kind)), attnum, ids, names, groupText, quoteLiteral(q)), true)
 	if err == nil {
 		st.buckets = distribution.NumBuckets
 		s.progress(t, st, "done")
