@@ -293,6 +293,7 @@ func (e *env) startXlgo(ctx context.Context, binDir string, datanodes int, suffi
 	cfg := cluster.DefaultConfig()
 	cfg.PgBin = e.pgBin
 	cfg.GTM.Port = ports[0]
+	cfg.Metrics.Off = true // port + 1000 may be taken here
 	cfg.Coordinators = []cluster.Node{{Name: "coord1", Host: "127.0.0.1", Port: ports[1]}}
 	cfg.Datanodes = nil
 	for i := 0; i < datanodes; i++ {

@@ -671,11 +671,23 @@ func (c *Cluster) spawnedPid(n Node) (int, bool) {
 	return pid, procAlive(pid, "--name\x00"+n.Name+"\x00")
 }
 
-func (c *Cluster) logLevelArgs() []string {
-	if c.Config.LogLevel == "" {
-		return nil
+// processArgs are the flags every gtm and coordinator n gets: log level
+// and format, its metrics address.
+func (c *Cluster) processArgs(n Node) []string {
+	var args []string
+	if c.Config.LogLevel != "" {
+		args = append(args, "--log-level", c.Config.LogLevel)
 	}
-	return []string{"--log-level", c.Config.LogLevel}
+	if c.Config.LogFormat != "" {
+		args = append(args, "--log-format", c.Config.LogFormat)
+	}
+	if addr := c.Config.MetricsAddr(n); addr != "" {
+		args = append(args, "--metrics-listen", addr)
+		if c.Config.Metrics.Pprof {
+			args = append(args, "--pprof")
+		}
+	}
+	return args
 }
 
 // GTMFailoverAfter is the gtms' failover time when the config has a gtm
@@ -695,14 +707,14 @@ func (c *Cluster) gtmFailoverArgs(flag string) []string {
 func (c *Cluster) GTMArgs() []string {
 	g := c.Config.GTM
 	return append(append([]string{"--name", g.Name, "--listen", g.Host, "--port", strconv.Itoa(g.Port),
-		"--data-dir", c.DataDir(g.Name)}, c.logLevelArgs()...), c.gtmFailoverArgs("--failover-after")...)
+		"--data-dir", c.DataDir(g.Name)}, c.processArgs(g)...), c.gtmFailoverArgs("--failover-after")...)
 }
 
 // CoordinatorArgs are the command-line flags of coordinator n.
 func (c *Cluster) CoordinatorArgs(n Node, socketDir string) []string {
 	return append([]string{"--name", n.Name, "--listen", n.Host, "--port", strconv.Itoa(n.Port),
 		"--unix-socket-dir", socketDir, "--gtm", c.Config.GTMAddrs(), "--data-dir", c.DataDir(n.Name),
-		"--cluster-name", c.Config.ClusterName}, append(append(append(c.logLevelArgs(), c.coordinatorAuthArgs(n)...),
+		"--cluster-name", c.Config.ClusterName}, append(append(append(c.processArgs(n), c.coordinatorAuthArgs(n)...),
 		c.gtmFailoverArgs("--gtm-failover-after")...), c.datanodeFailoverArgs()...)...)
 }
 

@@ -31,6 +31,9 @@ type Node struct {
 	// Fenced marks a former datanode that lost its place to its standby: it
 	// is not started, and xlctl rejoin makes it a standby of the datanode.
 	Fenced bool `mapstructure:"fenced"`
+	// MetricsPort is where a gtm or coordinator serves its metrics; 0 means
+	// its port plus the config's metrics.port_offset.
+	MetricsPort int `mapstructure:"metrics_port"`
 }
 
 // Addr is host:port.
@@ -48,7 +51,12 @@ type Config struct {
 	SocketDir string `mapstructure:"socket_dir"`
 	// LogLevel is passed to gtm and coordinators as --log-level when set.
 	LogLevel string `mapstructure:"log_level"`
-	GTM      Node   `mapstructure:"gtm"`
+	// LogFormat is passed to gtm and coordinators as --log-format when set
+	// (text or json).
+	LogFormat string `mapstructure:"log_format"`
+	// Metrics is where gtms and coordinators serve Prometheus metrics.
+	Metrics MetricsConfig `mapstructure:"metrics"`
+	GTM     Node          `mapstructure:"gtm"`
 	// GTMStandby, when set, is a GTM standby that follows the gtm's log (the
 	// guide's gtmSlave); `xlctl failover gtm` promotes it and swaps the two.
 	GTMStandby   Node   `mapstructure:"gtm_standby"`
@@ -75,6 +83,41 @@ type Config struct {
 	// and --failover-wait.
 	FailoverAfter string `mapstructure:"failover_after"`
 	FailoverWait  string `mapstructure:"failover_wait"`
+}
+
+// MetricsConfig places the metrics endpoints: each gtm and coordinator
+// serves /metrics on its own port plus PortOffset (the reference cluster:
+// 7666, 21004, 21005), on Listen (empty: the node's host, which is loopback
+// in the reference cluster), with pprof's profiles beside it when Pprof.
+type MetricsConfig struct {
+	Off        bool   `mapstructure:"off"`
+	Listen     string `mapstructure:"listen"`
+	PortOffset int    `mapstructure:"port_offset"`
+	Pprof      bool   `mapstructure:"pprof"`
+}
+
+// DefaultMetricsPortOffset puts a node's metrics 1000 ports above its own.
+const DefaultMetricsPortOffset = 1000
+
+// MetricsAddr is where node n (a gtm or coordinator) serves its metrics, ""
+// when metrics are off.
+func (c *Config) MetricsAddr(n Node) string {
+	if c.Metrics.Off {
+		return ""
+	}
+	off := c.Metrics.PortOffset
+	if off == 0 {
+		off = DefaultMetricsPortOffset
+	}
+	host := c.Metrics.Listen
+	if host == "" {
+		host = n.Host
+	}
+	port := n.Port + off
+	if n.MetricsPort != 0 {
+		port = n.MetricsPort
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
 // DefaultSSH runs commands on other hosts with the system's ssh, the user's
@@ -152,6 +195,7 @@ var knownKeys = map[string]bool{
 	"cluster_name": true, "pg_bin": true, "os_user": true, "socket_dir": true, "log_level": true,
 	"gtm": true, "gtm_standby": true, "coordinators": true, "datanodes": true, "datanode_settings": true,
 	"auth": true, "ssh": true, "bin_dir": true, "datanode_standbys": true, "failover_after": true, "failover_wait": true,
+	"log_format": true, "metrics": true,
 }
 
 var (
@@ -313,6 +357,9 @@ func (c *Config) YAML() []byte {
 		if n.Fenced {
 			s += ", fenced: true"
 		}
+		if n.MetricsPort != 0 {
+			s += fmt.Sprintf(", metrics_port: %d", n.MetricsPort)
+		}
 		return s + "}"
 	}
 	b.WriteString("# xlgo cluster config (read by xlctl).\n")
@@ -322,6 +369,13 @@ func (c *Config) YAML() []byte {
 	fmt.Fprintf(&b, "socket_dir: %s      # empty: /var/run/postgresql when writable, else /tmp\n", q(c.SocketDir))
 	if c.LogLevel != "" {
 		fmt.Fprintf(&b, "log_level: %s\n", q(c.LogLevel))
+	}
+	if c.LogFormat != "" {
+		fmt.Fprintf(&b, "log_format: %s\n", q(c.LogFormat))
+	}
+	if c.Metrics != (MetricsConfig{}) {
+		fmt.Fprintf(&b, "metrics: {off: %t, listen: %s, port_offset: %d, pprof: %t}   # /metrics on each gtm and coordinator at port + port_offset\n",
+			c.Metrics.Off, q(c.Metrics.Listen), c.Metrics.PortOffset, c.Metrics.Pprof)
 	}
 	fmt.Fprintf(&b, "gtm: %s\n", node(c.GTM, false))
 	if c.HasGTMStandby() {

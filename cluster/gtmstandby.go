@@ -27,7 +27,7 @@ const promoteTimeout = 30 * time.Second
 func (c *Cluster) GTMStandbyArgs() []string {
 	s := c.Config.GTMStandby
 	return append([]string{"--name", s.Name, "--listen", s.Host, "--port", strconv.Itoa(s.Port),
-		"--data-dir", c.DataDir(s.Name), "--standby-of", c.Config.GTM.Addr()}, append(c.logLevelArgs(), c.gtmFailoverArgs("--failover-after")...)...)
+		"--data-dir", c.DataDir(s.Name), "--standby-of", c.Config.GTM.Addr()}, append(c.processArgs(s), c.gtmFailoverArgs("--failover-after")...)...)
 }
 
 func (c *Cluster) startGTMStandby(ctx context.Context) error {

@@ -72,6 +72,8 @@ type Coordinator struct {
 	describedCount atomic.Int64
 	// moves are the redistributions running here, by table (moveStatus).
 	moves sync.Map
+	// Metrics are the coordinator's Prometheus metrics.
+	Metrics *Metrics
 }
 
 // NewCoordinator wires a coordinator's parts together.
@@ -94,6 +96,7 @@ func NewCoordinator(name, clusterName string, nodes *catalog.NodeStore, gtm *gtm
 			c.drainCatalog(c.Cache.Generation())
 		})
 	}
+	c.Metrics = newMetrics(c)
 	if fp := os.Getenv("XLGO_FAILPOINT"); fp != "" {
 		c.Failpoint = failpointFromEnv(fp, os.Getenv("XLGO_FAILPOINT_DIR"), logger)
 	}

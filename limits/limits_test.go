@@ -56,14 +56,11 @@ type baseline struct {
 // back to their idle number and its memory stays bounded.
 func TestHostileClients(t *testing.T) {
 	c := clustertest.Start(t, clustertest.Options{Datanodes: 2})
-	ports, err := cluster.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pprofArgs, pprofAddr := c.PprofArgs(0)
 	co := &coord{c: c, user: c.User,
 		addr:   fmt.Sprintf("127.0.0.1:%d", c.CoordPort(0)),
 		pgAddr: fmt.Sprintf("127.0.0.1:%d", c.DatanodePort(0)),
-		pprof:  fmt.Sprintf("127.0.0.1:%d", ports[0])}
+		pprof:  pprofAddr}
 	// 20 MB of rows, loaded before the coordinator gets its small budget
 	// (an INSERT ... SELECT passes its rows through the coordinator).
 	conn := co.connect(t)
@@ -76,10 +73,10 @@ func TestHostileClients(t *testing.T) {
 		}
 	}
 	conn.Close(context.Background())
-	p := c.RestartCoordinator(t, 0, map[string]string{"XLGO_PPROF": co.pprof},
+	p := c.RestartCoordinator(t, 0, nil, append(pprofArgs,
 		"--max-client-conn", strconv.Itoa(maxClientConn),
 		"--authentication-timeout", authTimeout.String(),
-		"--max-gather-bytes", strconv.Itoa(maxGatherBytes))
+		"--max-gather-bytes", strconv.Itoa(maxGatherBytes))...)
 	co.pid = p.Pid
 	co.healthy(t)
 	base := co.measure(t)

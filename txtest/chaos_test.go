@@ -152,8 +152,8 @@ func TestChaosMatrix(t *testing.T) {
 	window := chaosWindow(t)
 	c := clustertest.Start(t, clustertest.Options{Coordinators: 2, Datanodes: 2})
 	gtmProxy := c.ProxyGTM(t)
-	env, pprofAddr := clustertest.PprofEnv(t)
-	c.RestartCoordinator(t, 0, env, chaosCoordinatorArgs(gtmProxy.Addr())...)
+	pprofArgs, pprofAddr := c.PprofArgs(0)
+	c.RestartCoordinator(t, 0, nil, append(pprofArgs, chaosCoordinatorArgs(gtmProxy.Addr())...)...)
 	dnProxy := c.ProxyDatanode(t, 0, 0)
 	proxies := map[string]*faultproxy.Proxy{"datanode1": dnProxy, "gtm": gtmProxy}
 

@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func TestPgbenchGrowAndShrink(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			env := clustertest.ClientEnv("127.0.0.1", c.CoordPort(i), c.User, "postgres")
-			outs[i], errs[i] = runTool(t, 3*time.Minute, env, pgbench, "-n", "-c", "3", "-j", "1", "-T", fmt.Sprint(seconds), "--max-tries", "50", "-P", "5")
+			outs[i], errs[i] = runTool(t, 3*time.Minute, env, pgbench, "-n", "-c", "3", "-j", "1", "-T", fmt.Sprint(seconds), "--max-tries", "50", "--verbose-errors", "-P", "5")
 			results[i] = parsePgbench(outs[i])
 		}(i)
 	}
@@ -94,11 +95,16 @@ func TestPgbenchGrowAndShrink(t *testing.T) {
 	for i, r := range results {
 		t.Logf("pgbench through coord%d: %.0f tps, %d transactions, %d failed", i+1, r.TPS, r.Processed, r.Failed)
 		if errs[i] != nil || r.Failed != 0 || r.Processed <= 0 {
-			t.Errorf("pgbench through coord%d: %v, %d processed, %d failed\n%s", i+1, errs[i], r.Processed, r.Failed, firstLines(errorLines(outs[i]), 20))
+			t.Errorf("pgbench through coord%d: %v, %d processed, %d failed\n%s", i+1, errs[i], r.Processed, r.Failed, lastLines(errorLines(outs[i]), 30))
 		}
 		processed += r.Processed
 	}
-	t.Logf("pgbench through coord1:\n%s", outs[0])
+	for i, out := range outs {
+		if errs := errorLines(out); len(errs) > 0 {
+			t.Logf("pgbench through coord%d retried after:\n%s", i+1, firstLines(errs, 6))
+		}
+	}
+	t.Logf("pgbench through coord1:\n%s", strings.Join(withoutLines(outs[0], errorLines(outs[0])), "\n"))
 
 	var accounts, tellers, branches, delta, history, naccounts int64
 	if err := conn.QueryRow(ctx, `SELECT

@@ -153,9 +153,31 @@ func errorLines(out string) []string {
 	return ls
 }
 
+func lastLines(ls []string, n int) string {
+	if len(ls) > n {
+		ls = append([]string{"..."}, ls[len(ls)-n:]...)
+	}
+	return strings.Join(ls, "\n")
+}
+
 func firstLines(ls []string, n int) string {
 	if len(ls) > n {
 		ls = append(ls[:n:n], "...")
 	}
 	return strings.Join(ls, "\n")
+}
+
+// withoutLines is out's lines but those in drop.
+func withoutLines(out string, drop []string) []string {
+	skip := map[string]bool{}
+	for _, l := range drop {
+		skip[l] = true
+	}
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		if !skip[l] {
+			keep = append(keep, l)
+		}
+	}
+	return keep
 }

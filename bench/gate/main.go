@@ -349,6 +349,7 @@ func startCluster(ctx context.Context) (stop func(), coordDSN, datanodeDSN strin
 	cfg := cluster.DefaultConfig()
 	cfg.PgBin = pgBin
 	cfg.GTM.Port = ports[0]
+	cfg.Metrics.Off = true // port + 1000 may be taken here
 	cfg.Coordinators[0].Port, cfg.Coordinators[1].Port = ports[1], ports[2]
 	cfg.Datanodes[0].Port, cfg.Datanodes[1].Port = ports[3], ports[4]
 	var out strings.Builder

@@ -112,6 +112,7 @@ func run(scale, clients int, before, after time.Duration, rate int) (result, err
 	cfg := cluster.DefaultConfig()
 	cfg.PgBin = pgBin
 	cfg.GTM.Port = ports[0]
+	cfg.Metrics.Off = true // port + 1000 may be taken here
 	cfg.Coordinators[0].Port, cfg.Coordinators[1].Port = ports[1], ports[2]
 	cfg.Datanodes[0].Port, cfg.Datanodes[1].Port = ports[3], ports[4]
 	var out strings.Builder

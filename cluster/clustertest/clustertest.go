@@ -177,13 +177,20 @@ func Start(t testing.TB, o Options) *Cluster {
 	if err != nil {
 		t.Fatalf("clustertest: free ports: %v", err)
 	}
+	// The gtms' and coordinators' metrics ports, free ones too (port + 1000
+	// may be another test's).
+	mports, err := freePorts(2 + o.Coordinators)
+	if err != nil {
+		t.Fatalf("clustertest: free ports: %v", err)
+	}
 	cfg := cluster.DefaultConfig()
 	cfg.PgBin = pgBin
 	cfg.LogLevel = o.LogLevel
-	cfg.GTM.Port = ports[0]
+	cfg.GTM.Port, cfg.GTM.MetricsPort = ports[0], mports[0]
 	cfg.Coordinators = nil
 	for i := 0; i < o.Coordinators; i++ {
-		cfg.Coordinators = append(cfg.Coordinators, cluster.Node{Name: fmt.Sprintf("coord%d", i+1), Host: "127.0.0.1", Port: ports[1+i]})
+		cfg.Coordinators = append(cfg.Coordinators, cluster.Node{Name: fmt.Sprintf("coord%d", i+1), Host: "127.0.0.1", Port: ports[1+i],
+			MetricsPort: mports[2+i]})
 	}
 	cfg.Datanodes = nil
 	for i := 0; i < o.Datanodes; i++ {
@@ -191,7 +198,7 @@ func Start(t testing.TB, o Options) *Cluster {
 			Port: ports[1+o.Coordinators+i], Primary: i == 0, Preferred: i == 0})
 	}
 	if o.GTMStandby {
-		cfg.GTMStandby = cluster.Node{Name: "gtm_standby", Host: "127.0.0.1", Port: ports[1+o.Coordinators+o.Datanodes]}
+		cfg.GTMStandby = cluster.Node{Name: "gtm_standby", Host: "127.0.0.1", Port: ports[1+o.Coordinators+o.Datanodes], MetricsPort: mports[1]}
 	}
 	if o.DatanodeStandbys {
 		for i, n := range cfg.Datanodes {

@@ -2,7 +2,6 @@ package clustertest
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -71,21 +70,15 @@ func (c *Cluster) onCoordinator(t testing.TB, i int, sqls ...string) {
 	}
 }
 
-// PprofEnv is the environment that makes a coordinator (re)started with
-// RestartCoordinator serve its profiles on a free loopback port, and that
+// PprofArgs are the flags that make coordinator i, (re)started with
+// RestartCoordinator, serve its profiles beside its metrics, and that
 // address, for Goroutines.
-func PprofEnv(t testing.TB) (env map[string]string, addr string) {
-	t.Helper()
-	ports, err := cluster.FreePorts(1)
-	if err != nil {
-		t.Fatalf("clustertest: %v", err)
-	}
-	addr = fmt.Sprintf("127.0.0.1:%d", ports[0])
-	return map[string]string{"XLGO_PPROF": addr}, addr
+func (c *Cluster) PprofArgs(i int) (args []string, addr string) {
+	return []string{"--pprof"}, c.Config.MetricsAddr(c.Config.Coordinators[i])
 }
 
 // Goroutines returns the goroutine stacks of a process serving its profiles
-// at addr (see PprofEnv) whose text contains any of subs (all when none),
+// at addr (see PprofArgs) whose text contains any of subs (all when none),
 // without stopping it.
 func Goroutines(addr string, subs ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

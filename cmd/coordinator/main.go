@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -24,6 +22,8 @@ import (
 	"github.com/xlgo/xlgo/engine"
 	"github.com/xlgo/xlgo/executor"
 	"github.com/xlgo/xlgo/gtmclient"
+	"github.com/xlgo/xlgo/internal/logging"
+	"github.com/xlgo/xlgo/internal/metrics"
 	"github.com/xlgo/xlgo/pooler"
 	"github.com/xlgo/xlgo/resolver"
 	"github.com/xlgo/xlgo/server"
@@ -50,6 +50,9 @@ type options struct {
 	maxClientConn                                                    int
 	authTimeout                                                      time.Duration
 	maxGatherBytes                                                   int64
+	metricsListen, logFormat                                         string
+	pprof                                                            bool
+	level                                                            *slog.LevelVar
 }
 
 func newCommand() *cobra.Command {
@@ -61,10 +64,12 @@ func newCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var level slog.Level
-			if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-				return fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel)
+			lv, err := logging.ParseLevel(o.logLevel)
+			if err != nil {
+				return err
 			}
+			o.level = new(slog.LevelVar)
+			o.level.Set(lv)
 			if o.name == "" {
 				return errors.New("--name is required")
 			}
@@ -74,8 +79,11 @@ func newCommand() *cobra.Command {
 			if o.dataDir == "" {
 				return errors.New("--data-dir is required")
 			}
-			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", o.name)
-			return run(logger, o)
+			handler, err := logging.Handler(os.Stderr, o.logFormat, o.level)
+			if err != nil {
+				return err
+			}
+			return run(slog.New(handler).With("node", o.name), o)
 		},
 	}
 	f := cmd.Flags()
@@ -87,6 +95,9 @@ func newCommand() *cobra.Command {
 	f.StringVar(&o.dataDir, "data-dir", "", "directory of this coordinator's node catalog (required)")
 	f.StringVar(&o.clusterName, "cluster-name", "xlgo", "cluster name, the prefix of global transaction ids")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.logFormat, "log-format", "text", "text (key=value) or json, one object a line")
+	f.StringVar(&o.metricsListen, "metrics-listen", "", "host:port to serve Prometheus metrics on at /metrics ('' for none)")
+	f.BoolVar(&o.pprof, "pprof", false, "serve pprof's profiles at /debug/pprof/ on the --metrics-listen address")
 	f.DurationVar(&o.resolveInterval, "resolve-interval", 30*time.Second, "how often to resolve in-doubt transactions (also once at start; 0: only at start)")
 	f.DurationVar(&o.resolveGrace, "resolve-grace", resolver.DefaultGrace, "age after which an undecided prepared transaction is aborted")
 	f.DurationVar(&o.failoverAfter, "failover-after", 5*time.Second, "promote a datanode's standby when the datanode has not answered this long (0: no automatic failover)")
@@ -114,10 +125,6 @@ func newCommand() *cobra.Command {
 func run(logger *slog.Logger, o options) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if addr := os.Getenv("XLGO_PPROF"); addr != "" {
-		// Profiling endpoints for benchmarks, on an address the operator chose.
-		go func() { logger.Info("pprof", "err", http.ListenAndServe(addr, nil)) }()
-	}
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -142,6 +149,11 @@ func run(logger *slog.Logger, o options) error {
 	co.ReadGateWait, co.CommitGateWait, co.CommitPreparedWait = o.readGateWait, o.commitGateWait, o.commitPreparedWait
 	co.GTMWait = o.gtmWait
 	defer co.Pool.Close()
+	if o.metricsListen != "" {
+		if _, err := metrics.Serve(ctx, o.metricsListen, co.Metrics.Registry, o.pprof, logger); err != nil {
+			return fmt.Errorf("metrics: cannot listen on %s: %w", o.metricsListen, err)
+		}
+	}
 	authOpts, err := authOptions(o, co)
 	if err != nil {
 		return err

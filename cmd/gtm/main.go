@@ -19,6 +19,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/xlgo/xlgo/gtm"
+	"github.com/xlgo/xlgo/internal/logging"
+	"github.com/xlgo/xlgo/internal/metrics"
 )
 
 func main() {
@@ -40,6 +42,9 @@ func newCommand() *cobra.Command {
 		replAck       time.Duration
 		linger        time.Duration
 		failoverAfter time.Duration
+		logFormat     string
+		metricsListen string
+		pprof         bool
 	)
 	cmd := &cobra.Command{
 		Use:           "gtm",
@@ -48,17 +53,23 @@ func newCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var level slog.Level
-			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-				return fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
+			lv, err := logging.ParseLevel(logLevel)
+			if err != nil {
+				return err
 			}
+			level := new(slog.LevelVar)
+			level.Set(lv)
 			if dataDir == "" {
 				return errors.New("--data-dir is required")
 			}
 			if port < 0 || port > 65535 {
 				return fmt.Errorf("--port %d out of range", port)
 			}
-			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", name)
+			handler, err := logging.Handler(os.Stderr, logFormat, level)
+			if err != nil {
+				return err
+			}
+			logger := slog.New(handler).With("node", name)
 			opts := []gtm.Option{gtm.WithCatalogAckTimeout(ackTimeout), gtm.WithReplAckTimeout(replAck), gtm.WithCommitterLinger(linger),
 				gtm.WithFailover(failoverAfter)}
 			if standbyOf != "" {
@@ -67,7 +78,7 @@ func newCommand() *cobra.Command {
 				}
 				opts = append(opts, gtm.WithStandbyOf(standbyOf))
 			}
-			return run(cmd.Context(), logger, net.JoinHostPort(listen, strconv.Itoa(port)), dataDir, opts)
+			return run(cmd.Context(), logger, net.JoinHostPort(listen, strconv.Itoa(port)), dataDir, opts, metricsListen, pprof)
 		},
 	}
 	f := cmd.Flags()
@@ -75,6 +86,9 @@ func newCommand() *cobra.Command {
 	f.IntVar(&port, "port", 6666, "TCP port to listen on (0 picks a free port)")
 	f.StringVar(&dataDir, "data-dir", "", "directory holding the GTM log (required)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", "text", "text (key=value) or json, one object a line")
+	f.StringVar(&metricsListen, "metrics-listen", "", "host:port to serve Prometheus metrics on at /metrics ('' for none)")
+	f.BoolVar(&pprof, "pprof", false, "serve pprof's profiles at /debug/pprof/ on the --metrics-listen address")
 	f.StringVar(&name, "name", "gtm", "node name used in logs")
 	f.DurationVar(&ackTimeout, "catalog-ack-timeout", gtm.DefaultCatalogAckTimeout,
 		"how long a catalog epoch bump waits for each coordinator's acknowledgement")
@@ -88,7 +102,7 @@ func newCommand() *cobra.Command {
 	return cmd
 }
 
-func run(ctx context.Context, logger *slog.Logger, addr, dataDir string, opts []gtm.Option) error {
+func run(ctx context.Context, logger *slog.Logger, addr, dataDir string, opts []gtm.Option, metricsAddr string, withPprof bool) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -98,6 +112,13 @@ func run(ctx context.Context, logger *slog.Logger, addr, dataDir string, opts []
 	srv, err := gtm.Open(dataDir, logger, opts...)
 	if err != nil {
 		return err
+	}
+	if metricsAddr != "" {
+		reg := metrics.NewRegistry()
+		if _, err := metrics.Serve(ctx, metricsAddr, reg, withPprof, logger); err != nil {
+			srv.Close()
+			return fmt.Errorf("metrics: cannot listen on %s: %w", metricsAddr, err)
+		}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
