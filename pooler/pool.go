@@ -1,6 +1,7 @@
 package pooler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -149,6 +150,25 @@ type Pool struct {
 	wait     map[Key]chan struct{} // closed when a connection of the key is freed
 	closed   bool
 	dropping map[string]int // databases being dropped: their connections are not kept
+	counts   map[Key]*keyCounts
+}
+
+// keyCounts are a key's figures beyond its open and idle connections.
+type keyCounts struct {
+	waiting               int // callers of Get waiting now
+	gets, waits, connects uint64
+	waitTime              time.Duration
+	maxWait               time.Duration // the longest wait since the last KeyStats
+}
+
+// countsLocked is key k's figures, made on first use (p.mu held).
+func (p *Pool) countsLocked(k Key) *keyCounts {
+	kc := p.counts[k]
+	if kc == nil {
+		kc = &keyCounts{}
+		p.counts[k] = kc
+	}
+	return kc
 }
 
 // New makes a pool that finds datanodes with resolve.
@@ -171,7 +191,8 @@ func New(resolve Resolver, opts Options) *Pool {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	p := &Pool{resolve: resolve, opts: opts, idle: map[Key][]*Conn{}, open: map[Key]int{}, wait: map[Key]chan struct{}{}}
+	p := &Pool{resolve: resolve, opts: opts, idle: map[Key][]*Conn{}, open: map[Key]int{}, wait: map[Key]chan struct{}{},
+		counts: map[Key]*keyCounts{}}
 	go p.reap()
 	return p
 }
@@ -232,6 +253,71 @@ func (p *Pool) Stats() Stats {
 	return st
 }
 
+// KeyStats are one key's figures: connections open (Active of them lent
+// out, Idle kept), callers waiting for one now, and since the start the
+// connections lent (Gets), the lendings that had to wait (Waits) and how
+// long they waited in all, the connections opened. MaxWait is the longest
+// wait since the previous call (pgbouncer's maxwait).
+type KeyStats struct {
+	Key
+	Open, Idle, Active, Waiting int
+	Gets, Waits, Connects       uint64
+	WaitTime, MaxWait           time.Duration
+}
+
+// KeyStats lists the figures of every key that has had a connection.
+func (p *Pool) KeyStats() []KeyStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []KeyStats
+	for k, kc := range p.counts {
+		st := KeyStats{Key: k, Open: p.open[k], Idle: len(p.idle[k]), Waiting: kc.waiting, Gets: kc.gets, Waits: kc.waits,
+			Connects: kc.connects, WaitTime: kc.waitTime, MaxWait: kc.maxWait}
+		st.Active = st.Open - st.Idle
+		kc.maxWait = 0
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b KeyStats) int {
+		return cmp.Or(cmp.Compare(a.Node, b.Node), cmp.Compare(a.Database, b.Database), cmp.Compare(a.User, b.User))
+	})
+	return out
+}
+
+// Limits are the pool's sizes and timeouts that SetLimits may change.
+type Limits struct {
+	MaxPerKey, MaxIdlePerKey int
+	IdleTimeout, WaitTimeout time.Duration
+}
+
+// Limits tells the pool's present sizes and timeouts.
+func (p *Pool) Limits() Limits {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return Limits{MaxPerKey: p.opts.MaxPerKey, MaxIdlePerKey: p.opts.MaxIdlePerKey, IdleTimeout: p.opts.IdleTimeout, WaitTimeout: p.opts.WaitTimeout}
+}
+
+// SetLimits changes the pool's sizes and timeouts (a reload); zero fields
+// keep theirs. Connections beyond a smaller size close as they come back.
+func (p *Pool) SetLimits(l Limits) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if l.MaxPerKey > 0 {
+		p.opts.MaxPerKey = l.MaxPerKey
+	}
+	if l.MaxIdlePerKey > 0 {
+		p.opts.MaxIdlePerKey = l.MaxIdlePerKey
+	}
+	if l.IdleTimeout > 0 {
+		p.opts.IdleTimeout = l.IdleTimeout
+	}
+	if l.WaitTimeout > 0 {
+		p.opts.WaitTimeout = l.WaitTimeout
+	}
+	for k := range p.wait {
+		p.signalLocked(k) // a larger size lets waiters in
+	}
+}
+
 // SetPassword sets Options.Password; call it before the pool is used.
 func (p *Pool) SetPassword(fn func(key Key, host string, port int) string) { p.opts.Password = fn }
 
@@ -269,6 +355,7 @@ func (p *Pool) TryIdle(key Key, settings string) *Conn {
 		}
 		c := list[pick]
 		p.idle[key] = append(list[:pick], list[pick+1:]...)
+		p.countsLocked(key).gets++
 		if p.claim(c, key) {
 			return c
 		}
@@ -310,13 +397,30 @@ func (p *Pool) claim(c *Conn, key Key) bool {
 
 func (p *Pool) get(ctx context.Context, key Key, settings string, wait bool) (*Conn, error) {
 	var deadline *time.Timer // made once Get has to wait
+	var waitStart time.Time
+	// done records the end of a wait (p.mu held).
+	done := func(kc *keyCounts) {
+		if !waitStart.IsZero() {
+			d := time.Since(waitStart)
+			kc.waiting--
+			kc.waitTime += d
+			kc.maxWait = max(kc.maxWait, d)
+			waitStart = time.Time{}
+		}
+	}
 	defer func() {
 		if deadline != nil {
 			deadline.Stop()
 		}
+		if !waitStart.IsZero() {
+			p.mu.Lock()
+			done(p.countsLocked(key))
+			p.mu.Unlock()
+		}
 	}()
 	for {
 		p.mu.Lock()
+		kc := p.countsLocked(key)
 		list := p.idle[key]
 		pick := pickIdle(list, settings)
 		if pick < 0 && len(list) > 0 && p.open[key] >= p.opts.MaxPerKey {
@@ -325,6 +429,8 @@ func (p *Pool) get(ctx context.Context, key Key, settings string, wait bool) (*C
 		if pick >= 0 {
 			c := list[pick]
 			p.idle[key] = append(list[:pick], list[pick+1:]...)
+			done(kc)
+			kc.gets++
 			if !p.claim(c, key) {
 				continue
 			}
@@ -332,6 +438,9 @@ func (p *Pool) get(ctx context.Context, key Key, settings string, wait bool) (*C
 		}
 		if p.open[key] < p.opts.MaxPerKey {
 			p.open[key]++
+			done(kc)
+			kc.gets++
+			kc.connects++
 			p.mu.Unlock()
 			c, err := p.connect(ctx, key)
 			if err != nil {
@@ -343,10 +452,16 @@ func (p *Pool) get(ctx context.Context, key Key, settings string, wait bool) (*C
 			}
 			return c, nil
 		}
+		maxPerKey, waitTimeout := p.opts.MaxPerKey, p.opts.WaitTimeout
 		if !wait {
 			p.mu.Unlock()
 			return nil, &pgconn.PgError{Severity: "ERROR", Code: pgerr.TooManyConnections,
-				Message: fmt.Sprintf("no free connection to datanode %s: %d are in use", key.Node, p.opts.MaxPerKey)}
+				Message: fmt.Sprintf("no free connection to datanode %s: %d are in use", key.Node, maxPerKey)}
+		}
+		if waitStart.IsZero() {
+			waitStart = time.Now()
+			kc.waiting++
+			kc.waits++
 		}
 		ch, ok := p.wait[key]
 		if !ok {
@@ -355,7 +470,7 @@ func (p *Pool) get(ctx context.Context, key Key, settings string, wait bool) (*C
 		}
 		p.mu.Unlock()
 		if deadline == nil {
-			deadline = time.NewTimer(p.opts.WaitTimeout)
+			deadline = time.NewTimer(waitTimeout)
 		}
 		select {
 		case <-ch:
@@ -365,7 +480,7 @@ func (p *Pool) get(ctx context.Context, key Key, settings string, wait bool) (*C
 		case <-deadline.C:
 		}
 		return nil, &pgconn.PgError{Severity: "ERROR", Code: pgerr.TooManyConnections,
-			Message: fmt.Sprintf("no free connection to datanode %s: %d are in use", key.Node, p.opts.MaxPerKey)}
+			Message: fmt.Sprintf("no free connection to datanode %s: %d are in use", key.Node, maxPerKey)}
 	}
 }
 
