@@ -173,7 +173,8 @@ func failpointFromEnv(spec, dir string, logger *slog.Logger) func(step string) {
 func (c *Coordinator) txnManager() *txn.Manager {
 	c.txnOnce.Do(func() {
 		c.txn = &txn.Manager{ClusterName: c.ClusterName, GateWait: c.CommitGateWait, CommitWait: c.CommitPreparedWait,
-			GTMWait: c.GTMWait, Failpoint: c.Failpoint, ResolveSoon: c.resolveSoon, Apply: c.ApplyCommit, Log: c.Logger}
+			GTMWait: c.GTMWait, Failpoint: c.Failpoint, ResolveSoon: c.resolveSoon, Apply: c.ApplyCommit, Log: c.Logger,
+			GateWaited: func(d time.Duration) { c.Metrics.gateWait.WithLabelValues("commit").Observe(d.Seconds()) }}
 		if c.GTM != nil {
 			c.txn.GTM = c.GTM
 		}
@@ -375,5 +376,6 @@ func (c *Coordinator) CancelForDeadlock(id uint64) bool {
 	}
 	s.deadlockVictim.Store(true)
 	s.cancelBusy(true)
+	c.Metrics.deadlocks.Inc()
 	return true
 }

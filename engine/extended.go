@@ -648,7 +648,10 @@ func (s *session) runPortal(ctx context.Context, p *portal, w server.ResultWrite
 		return err
 	})
 	err = s.deadlockError(guard.clientError(err))
-	if !handled {
+	if handled {
+		s.co.Metrics.statement(p.stmt.text, s.stmtStart, int(s.stmtNodes.Load()), err)
+	} else {
+		// s.statement counts it.
 		if p.sql == "" && p.bound {
 			// The general path: the values become typed literals of the statement.
 			values := make([]*pg_query.Node, len(p.params))

@@ -233,6 +233,7 @@ func (m *failoverMonitor) takeOver(ctx context.Context, n catalog.Node) error {
 	if err := promoteStandby(ctx, n.StandbyHost, n.StandbyPort, m.opts.User); err != nil {
 		return fmt.Errorf("promote %s: %w", to, err)
 	}
+	m.co.Metrics.failovers.Inc()
 	if _, err := m.co.GTM.Claim(ctx, pgha.FailoverDoneKey(n.Name, from), to); err != nil {
 		return fmt.Errorf("record the failover at the gtm: %w", err)
 	}

@@ -131,7 +131,9 @@ func (s *session) enterGate(ctx context.Context, kind gtmclient.GateKind, what s
 		return nil, pgerr.New(pgerr.InternalError, "%s: the session already holds the snapshot gate as the other group", what)
 	}
 	wctx, done := s.waitContext(ctx, s.co.readGateWait())
+	start := time.Now()
 	rel, err := s.co.GTM.GateEnter(wctx, kind)
+	s.co.Metrics.gateWait.WithLabelValues(gateLabel(kind)).Observe(time.Since(start).Seconds())
 	if err != nil {
 		err = waitError(ctx, wctx, err, what)
 		done()
@@ -253,4 +255,12 @@ func (s *session) takeSnapshots(ctx context.Context) error {
 		s.tx.begun[nodes[i]] = true
 	}
 	return firstErr
+}
+
+// gateLabel names a gate group in metrics.
+func gateLabel(k gtmclient.GateKind) string {
+	if k == gtmclient.GateReader {
+		return "read"
+	}
+	return "commit"
 }

@@ -766,6 +766,7 @@ func (b *bucketFilter) record(rec []byte) error {
 	}
 	b.st.rows++
 	b.st.bytes += int64(len(rec))
+	b.s.co.Metrics.moveRows.Inc()
 	if b.st.rows == 500 && b.s.co.Failpoint != nil {
 		b.s.co.Failpoint("move-copy")
 	}

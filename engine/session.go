@@ -71,6 +71,8 @@ type session struct {
 	// stmtStart is when the client's running statement started (its
 	// statement_timeout counts from there).
 	stmtStart time.Time
+	// stmtNodes counts the backends the running statement used (metrics).
+	stmtNodes atomic.Int32
 	// gate is the session's hold on the snapshot gate, nil when it holds
 	// none. Only the session's goroutine touches it: while it holds the
 	// gate, the session waits neither for the gate again nor for a backend.
@@ -361,6 +363,7 @@ func (s *session) inUse(c *pooler.Conn) {
 	s.mu.Lock()
 	if !slices.Contains(s.stmtConns, c) {
 		s.stmtConns = append(s.stmtConns, c)
+		s.stmtNodes.Add(1)
 	}
 	s.mu.Unlock()
 }
@@ -644,7 +647,9 @@ func (s *session) statement(ctx context.Context, text string, w server.ResultWri
 	s.newStatement()
 	ctx, guard, done := s.statementRuns(ctx)
 	defer done()
-	return s.deadlockError(guard.clientError(s.whileMoving(ctx, func() error { return s.runStatement(ctx, text, w, inMulti) })))
+	err := s.deadlockError(guard.clientError(s.whileMoving(ctx, func() error { return s.runStatement(ctx, text, w, inMulti) })))
+	s.co.Metrics.statement(text, s.stmtStart, int(s.stmtNodes.Load()), err)
+	return err
 }
 
 // deadlockError turns the cancel that broke a distributed deadlock into
@@ -968,6 +973,7 @@ func parseGUCDuration(v string) time.Duration {
 // datanodes do not answer in time.
 func (s *session) statementRuns(ctx context.Context) (context.Context, *stmtGuard, func()) {
 	s.stmtStart = time.Now()
+	s.stmtNodes.Store(0)
 	s.stmtSeq.Store(s.nextSeq.Add(1))
 	ctx, guard, unguard := s.guardStatement(ctx)
 	gen := s.enterCatalog()
@@ -1069,7 +1075,9 @@ func (s *session) commit(ctx context.Context) error {
 		// statement's guard goes on bounding a read-only one.
 		s.guardOff()
 	}
+	start := time.Now()
 	res, err := s.co.txnManager().Commit(ctx, sessionBackends{s}, readers, writers)
+	s.co.Metrics.commit(len(writers), start, res.Warning != "", err)
 	if res.Warning != "" {
 		s.clientNotice(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: pgerr.Warning, Message: res.Warning})
 	}

@@ -130,6 +130,8 @@ type Resolver struct {
 	// GateWait bounds the wait for the snapshot gate (default DefaultGateWait).
 	GateWait time.Duration
 	Logger   *slog.Logger
+	// OnReport, when set, is given the report of each pass of Run.
+	OnReport func(Report)
 
 	kick     chan struct{} // a pass is asked for (Kick)
 	kickOnce sync.Once
@@ -197,8 +199,12 @@ func (r *Resolver) Kick() {
 // ends; interval <= 0 means only once.
 func (r *Resolver) Run(ctx context.Context, interval time.Duration) {
 	for {
-		if _, err := r.RunOnce(ctx); err != nil && ctx.Err() == nil {
+		rep, err := r.RunOnce(ctx)
+		if err != nil && ctx.Err() == nil {
 			r.logger().Warn("in-doubt resolution failed; will retry", "err", err)
+		}
+		if r.OnReport != nil && err == nil {
+			r.OnReport(rep)
 		}
 		if interval <= 0 {
 			return

@@ -60,6 +60,7 @@ func (r *clientReader) Read(p []byte) (int, error) {
 		}
 	}
 	n := copy(p, r.ready)
+	r.c.srv.opts.Observer.BytesIn(n)
 	r.ready = r.ready[n:]
 	if len(r.ready) == 0 {
 		r.ready = nil

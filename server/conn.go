@@ -101,7 +101,7 @@ func newClientConn(srv *Server, nc net.Conn) *clientConn {
 		cancel: cancel,
 	}
 	c.in = &clientReader{c: c}
-	c.be = pgproto3.NewBackend(c.in, nc)
+	c.be = pgproto3.NewBackend(c.in, countingWriter{nc, srv.opts.Observer})
 	c.setMaxBody(max(srv.opts.MaxMessageSize-4, 1))
 	return c
 }
@@ -272,7 +272,7 @@ func (c *clientConn) negotiateTLS() error {
 	}
 	c.nc = tc
 	c.tlsOn = true
-	c.be = pgproto3.NewBackend(c.in, tc)
+	c.be = pgproto3.NewBackend(c.in, countingWriter{tc, c.srv.opts.Observer})
 	c.setMaxBody(max(c.srv.opts.MaxMessageSize-4, 1))
 	return nil
 }
@@ -755,6 +755,7 @@ func (c *clientConn) sendError(pgErr *pgconn.PgError) {
 	if c.writeErr != nil {
 		return
 	}
+	c.srv.opts.Observer.ClientError(pgErr.Code, false)
 	c.be.Send(errorResponse(pgErr, "ERROR"))
 }
 
@@ -763,6 +764,7 @@ func (c *clientConn) sendFatal(pgErr *pgconn.PgError) {
 	if c.writeErr != nil {
 		return
 	}
+	c.srv.opts.Observer.ClientError(pgErr.Code, true)
 	c.be.Send(errorResponse(pgErr, "FATAL"))
 	c.flush()
 }

@@ -65,6 +65,8 @@ type Options struct {
 	Passwords PasswordSource
 	// TLS, when set, is offered to clients that send an SSLRequest.
 	TLS *auth.ServerTLS
+	// Observer, when set, is told of connections, bytes and errors.
+	Observer Observer
 }
 
 // Server accepts PostgreSQL protocol connections and hands them to an Engine.
@@ -102,6 +104,9 @@ func NewServer(engine Engine, opts Options) *Server {
 	}
 	if opts.StartupTimeout <= 0 {
 		opts.StartupTimeout = DefaultStartupTimeout
+	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
 	}
 	if opts.MaxConnections <= 0 {
 		opts.MaxConnections = DefaultMaxConnections
@@ -380,6 +385,8 @@ func (s *Server) acceptLoop(ln net.Listener) {
 		s.mu.Unlock()
 		go func() {
 			defer s.connWG.Done()
+			s.opts.Observer.ClientOpened()
+			defer s.opts.Observer.ClientClosed()
 			c.serve()
 		}()
 	}

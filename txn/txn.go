@@ -89,7 +89,10 @@ type Manager struct {
 	// snapshot gate (see finish); without it, the gate is released and the
 	// resolver finishes the commit.
 	Apply func(ctx context.Context, gid string, nodes []string) error
-	Log   *slog.Logger
+	// GateWaited, when set, is told how long a two-phase commit took to log
+	// its decision and enter the snapshot gate (or give up on it).
+	GateWaited func(time.Duration)
+	Log        *slog.Logger
 }
 
 // The steps of a commit where the failpoint is called. The per-node steps
@@ -249,6 +252,7 @@ func (m *Manager) twoPhase(ctx context.Context, b Backends, writers []string) (R
 	// gtm answers again (it needs the gtm's decision log anyway).
 	gateWait := m.bound(m.GateWait, DefaultGateWait)
 	gctx, cancel = context.WithTimeout(ctx, gtmWait)
+	gateStart := time.Now()
 	release, decided, err := m.GTM.CommitAndEnter(gctx, gateWait, gid, writers)
 	cancel()
 	gerr := err
@@ -288,6 +292,9 @@ func (m *Manager) twoPhase(ctx context.Context, b Backends, writers []string) (R
 	}
 	timedOut := wctx.Err() != nil || errors.Is(gerr, context.DeadlineExceeded)
 	wcancel()
+	if m.GateWaited != nil {
+		m.GateWaited(time.Since(gateStart))
+	}
 	if gerr != nil {
 		if timedOut {
 			m.log().Warn("commit decided but the snapshot gate was not free in time; the resolver applies it", "gid", gid, "waited", gateWait)

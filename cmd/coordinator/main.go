@@ -167,6 +167,7 @@ func run(logger *slog.Logger, o options) error {
 			return out
 		}, o.clusterName, o.resolveUser, logger.With("component", "resolver"))
 		res.Grace = o.resolveGrace
+		res.OnReport = co.Metrics.ResolverReport
 		co.ResolveSoon = res.Kick
 		co.ApplyCommit = res.CommitPrepared
 		go res.Run(ctx, o.resolveInterval)
@@ -201,7 +202,7 @@ func run(logger *slog.Logger, o options) error {
 	dialect.MaxNesting = maxNesting(logger)
 	srv := server.NewServer(co, server.Options{ListenAddrs: addrs, Port: o.port, UnixSocketDir: o.socketDir, Logger: logger,
 		HBA: authOpts.HBA, Passwords: authOpts.Passwords, TLS: authOpts.TLS,
-		MaxConnections: o.maxClientConn, StartupTimeout: o.authTimeout})
+		MaxConnections: o.maxClientConn, StartupTimeout: o.authTimeout, Observer: co.Metrics})
 	if err := srv.Listen(); err != nil {
 		return err
 	}
