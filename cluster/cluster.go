@@ -714,7 +714,7 @@ func (c *Cluster) GTMArgs() []string {
 func (c *Cluster) CoordinatorArgs(n Node, socketDir string) []string {
 	return append([]string{"--name", n.Name, "--listen", n.Host, "--port", strconv.Itoa(n.Port),
 		"--unix-socket-dir", socketDir, "--gtm", c.Config.GTMAddrs(), "--data-dir", c.DataDir(n.Name),
-		"--cluster-name", c.Config.ClusterName}, append(append(append(c.processArgs(n), c.coordinatorAuthArgs(n)...),
+		"--cluster-name", c.Config.ClusterName, "--config", c.CoordinatorSettingsPath(n)}, append(append(append(c.processArgs(n), c.coordinatorAuthArgs(n)...),
 		c.gtmFailoverArgs("--gtm-failover-after")...), c.datanodeFailoverArgs()...)...)
 }
 
@@ -761,6 +761,9 @@ func (c *Cluster) startCoordinator(ctx context.Context, e *env, n Node) error {
 		return err
 	}
 	if err := c.writeCoordinatorAuth(n); err != nil {
+		return err
+	}
+	if err := c.writeCoordinatorSettings(n); err != nil {
 		return err
 	}
 	exited, err := c.spawn(n, "coordinator", c.CoordinatorArgs(n, e.crdSocket))
@@ -903,16 +906,21 @@ func (c *Cluster) stopSpawned(n Node, role, mode string) error {
 		return nil
 	}
 	c.say("Stop %s %s (pid %d, %s)", role, n.Name, pid, mode)
-	sig := syscall.SIGTERM
-	if mode == "immediate" {
+	// As pg_ctl's modes: smart lets a coordinator's open transactions
+	// finish (SIGTERM), fast rolls them back (SIGINT).
+	sig := syscall.SIGINT
+	switch mode {
+	case "immediate":
 		sig = syscall.SIGKILL
+	case "smart":
+		sig = syscall.SIGTERM
 	}
 	want := "--name\x00" + n.Name + "\x00"
 	if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return err
 	}
-	if !waitGone(pid, 30*time.Second, want) {
-		c.say("%s %s did not exit within 30s of SIGTERM; sending SIGKILL", role, n.Name)
+	if !waitGone(pid, 45*time.Second, want) {
+		c.say("%s %s did not exit within 30s of %v; sending SIGKILL", role, n.Name, sig)
 		syscall.Kill(pid, syscall.SIGKILL)
 		if !waitGone(pid, 10*time.Second, want) {
 			return fmt.Errorf("pid %d is still running", pid)

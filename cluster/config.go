@@ -54,6 +54,10 @@ type Config struct {
 	// LogFormat is passed to gtm and coordinators as --log-format when set
 	// (text or json).
 	LogFormat string `mapstructure:"log_format"`
+	// CoordinatorSettings are the coordinators' reloadable settings (their
+	// --config file: log_level, log_min_duration_statement, pool_size ...);
+	// xlctl reload puts a change in force without a restart.
+	CoordinatorSettings map[string]string `mapstructure:"coordinator_settings"`
 	// Metrics is where gtms and coordinators serve Prometheus metrics.
 	Metrics MetricsConfig `mapstructure:"metrics"`
 	GTM     Node          `mapstructure:"gtm"`
@@ -195,7 +199,7 @@ var knownKeys = map[string]bool{
 	"cluster_name": true, "pg_bin": true, "os_user": true, "socket_dir": true, "log_level": true,
 	"gtm": true, "gtm_standby": true, "coordinators": true, "datanodes": true, "datanode_settings": true,
 	"auth": true, "ssh": true, "bin_dir": true, "datanode_standbys": true, "failover_after": true, "failover_wait": true,
-	"log_format": true, "metrics": true,
+	"log_format": true, "metrics": true, "coordinator_settings": true,
 }
 
 var (
@@ -372,6 +376,12 @@ func (c *Config) YAML() []byte {
 	}
 	if c.LogFormat != "" {
 		fmt.Fprintf(&b, "log_format: %s\n", q(c.LogFormat))
+	}
+	if len(c.CoordinatorSettings) > 0 {
+		b.WriteString("coordinator_settings:   # reloadable (xlctl reload): log_level, log_min_duration_statement, pool_size ...\n")
+		for _, k := range sortedKeys(c.CoordinatorSettings) {
+			fmt.Fprintf(&b, "  %s: %s\n", k, q(c.CoordinatorSettings[k]))
+		}
 	}
 	if c.Metrics != (MetricsConfig{}) {
 		fmt.Fprintf(&b, "metrics: {off: %t, listen: %s, port_offset: %d, pprof: %t}   # /metrics on each gtm and coordinator at port + port_offset\n",

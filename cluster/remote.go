@@ -194,6 +194,8 @@ func (c *Cluster) NodeVerb(ctx context.Context, w io.Writer, verb, name, arg str
 		return c.stopNode(ctx, e, n, role, arg)
 	case "status":
 		return json.NewEncoder(w).Encode(c.nodeStatus(ctx, n, role))
+	case "reload":
+		return c.reloadCoordinator(n)
 	case "clean":
 		return c.cleanNode(ctx, n)
 	case "role":

@@ -74,7 +74,19 @@ type Coordinator struct {
 	moves sync.Map
 	// Metrics are the coordinator's Prometheus metrics.
 	Metrics *Metrics
+	// Reload, when set, reads the coordinator's settings again and puts
+	// them in force (SIGHUP).
+	Reload func() error
+	// Shutdown, when set, stops the coordinator: gracefully (running
+	// transactions finish first) or fast.
+	Shutdown func(graceful bool)
+	// logMinDuration: statements that run this long are logged (<0: none).
+	logMinDuration atomic.Int64
 }
+
+// SetLogMinDuration sets the threshold of slow-statement logging (<0: off;
+// 0: every statement).
+func (c *Coordinator) SetLogMinDuration(d time.Duration) { c.logMinDuration.Store(int64(d)) }
 
 // NewCoordinator wires a coordinator's parts together.
 func NewCoordinator(name, clusterName string, nodes *catalog.NodeStore, gtm *gtmclient.Client, logger *slog.Logger) *Coordinator {
@@ -97,6 +109,7 @@ func NewCoordinator(name, clusterName string, nodes *catalog.NodeStore, gtm *gtm
 		})
 	}
 	c.Metrics = newMetrics(c)
+	c.logMinDuration.Store(-1)
 	if fp := os.Getenv("XLGO_FAILPOINT"); fp != "" {
 		c.Failpoint = failpointFromEnv(fp, os.Getenv("XLGO_FAILPOINT_DIR"), logger)
 	}
@@ -209,8 +222,9 @@ func (c *Coordinator) NewSession(ctx context.Context, st server.Startup) (server
 		seqNames: map[string]string{},
 		lastSeq:  map[string]int64{},
 		portals:  map[string]*portal{},
-		log:      c.Logger.With("user", st.User, "database", st.Database),
+		id:       c.nextID.Add(1),
 	}
+	s.log = c.Logger.With("session", s.id, "user", st.User, "database", st.Database)
 	for k, v := range st.Params {
 		switch k {
 		case "user", "database", "replication":
@@ -251,7 +265,6 @@ func (c *Coordinator) NewSession(ctx context.Context, st server.Startup) (server
 		return nil, nil, err
 	}
 	c.sessions.Add(1)
-	s.id = c.nextID.Add(1)
 	c.registry.Store(s.id, s)
 	return s, params, nil
 }

@@ -649,7 +649,7 @@ func (s *session) runPortal(ctx context.Context, p *portal, w server.ResultWrite
 	})
 	err = s.deadlockError(guard.clientError(err))
 	if handled {
-		s.co.Metrics.statement(p.stmt.text, s.stmtStart, int(s.stmtNodes.Load()), err)
+		s.statementEnded(p.stmt.text, err)
 	} else {
 		// s.statement counts it.
 		if p.sql == "" && p.bound {

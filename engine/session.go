@@ -154,6 +154,10 @@ type txState struct {
 	moved  bool
 }
 
+// ID is the session's id, in its log lines, the admin console and
+// pgxc_stat_activity.
+func (s *session) ID() uint64 { return s.id }
+
 func (s *session) TxStatus() byte {
 	switch {
 	case s.tx.explicit && s.tx.failed:
@@ -648,8 +652,23 @@ func (s *session) statement(ctx context.Context, text string, w server.ResultWri
 	ctx, guard, done := s.statementRuns(ctx)
 	defer done()
 	err := s.deadlockError(guard.clientError(s.whileMoving(ctx, func() error { return s.runStatement(ctx, text, w, inMulti) })))
-	s.co.Metrics.statement(text, s.stmtStart, int(s.stmtNodes.Load()), err)
+	s.statementEnded(text, err)
 	return err
+}
+
+// statementEnded counts a client statement in the metrics and logs it when
+// it ran at least log-min-duration-statement.
+func (s *session) statementEnded(text string, err error) {
+	s.co.Metrics.statement(text, s.stmtStart, int(s.stmtNodes.Load()), err)
+	if min := time.Duration(s.co.logMinDuration.Load()); min >= 0 {
+		if d := time.Since(s.stmtStart); d >= min {
+			attrs := []any{"duration_ms", float64(d.Microseconds()) / 1000, "statement", text, "datanodes", s.stmtNodes.Load()}
+			if err != nil {
+				attrs = append(attrs, "err", err)
+			}
+			s.log.Info("slow statement", attrs...)
+		}
+	}
 }
 
 // deadlockError turns the cancel that broke a distributed deadlock into

@@ -171,19 +171,27 @@ func (p *Pool) countsLocked(k Key) *keyCounts {
 	return kc
 }
 
+// The pool's default sizes and timeouts.
+const (
+	DefaultMaxPerKey     = 100
+	DefaultMaxIdlePerKey = 16
+	DefaultIdleTimeout   = 5 * time.Minute
+	DefaultWaitTimeout   = 30 * time.Second
+)
+
 // New makes a pool that finds datanodes with resolve.
 func New(resolve Resolver, opts Options) *Pool {
 	if opts.MaxIdlePerKey == 0 {
-		opts.MaxIdlePerKey = 16
+		opts.MaxIdlePerKey = DefaultMaxIdlePerKey
 	}
 	if opts.MaxPerKey == 0 {
-		opts.MaxPerKey = 100
+		opts.MaxPerKey = DefaultMaxPerKey
 	}
 	if opts.IdleTimeout == 0 {
-		opts.IdleTimeout = 5 * time.Minute
+		opts.IdleTimeout = DefaultIdleTimeout
 	}
 	if opts.WaitTimeout == 0 {
-		opts.WaitTimeout = 30 * time.Second
+		opts.WaitTimeout = DefaultWaitTimeout
 	}
 	if opts.ConnectTimeout == 0 {
 		opts.ConnectTimeout = 10 * time.Second

@@ -54,7 +54,7 @@ func (c *clientConn) connInfo(st Startup) auth.ConnInfo {
 // the rule's method; it reports whether the client may go on. On failure the
 // client has been sent its FATAL error.
 func (c *clientConn) authenticate(st Startup) bool {
-	hba := c.srv.hba
+	hba := c.live.hba
 	info := c.connInfo(st)
 	rule, ok := hba.Match(info)
 	if !ok {
@@ -74,7 +74,7 @@ func (c *clientConn) authenticate(st Startup) bool {
 		return false
 	}
 
-	ctx, cancel := context.WithTimeout(c.ctx, c.srv.opts.StartupTimeout)
+	ctx, cancel := context.WithTimeout(c.ctx, c.live.startupTimeout)
 	defer cancel()
 	var (
 		secret auth.Secret
@@ -171,7 +171,7 @@ func (c *clientConn) authRequest(req pgproto3.BackendMessage, authType uint32) (
 	if err != nil {
 		if c.readFailed.Load() || c.ctx.Err() != nil {
 			if isTimeout(err) || c.srv.isClosed() {
-				c.log.Info("authentication did not complete in time", "timeout", c.srv.opts.StartupTimeout)
+				c.log.Info("authentication did not complete in time", "timeout", c.live.startupTimeout)
 			} else {
 				// psql does this before it asks for the password.
 				c.log.Debug("client closed the connection during authentication")
@@ -240,8 +240,8 @@ func (c *clientConn) authMD5(user string, secret auth.Secret, found bool) error 
 // authSCRAM runs SCRAM-SHA-256 (and SCRAM-SHA-256-PLUS over TLS).
 func (c *clientConn) authSCRAM(user string, secret auth.Secret, found bool) error {
 	var cb []byte
-	if c.tlsOn && c.srv.opts.TLS != nil {
-		cb = c.srv.opts.TLS.CBData
+	if c.tlsOn && c.live.tls != nil {
+		cb = c.live.tls.CBData
 	}
 	s := auth.NewSCRAMServer(secret, found, user, c.srv.mockKey[:], cb)
 	msg, err := c.authRequest(&pgproto3.AuthenticationSASL{AuthMechanisms: s.Mechanisms()}, pgproto3.AuthTypeSASL)

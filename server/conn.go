@@ -52,9 +52,10 @@ type clientConn struct {
 	raw net.Conn     // the accepted connection; abort uses it from another goroutine
 	log *slog.Logger // used by this connection's goroutine only
 
-	local   bool // a Unix-domain socket
-	tlsOn   bool // TLS was negotiated
-	tooMany bool // came past MaxConnections: refused after its startup packet
+	live    *liveSettings // the server's settings when the client came
+	local   bool          // a Unix-domain socket
+	tlsOn   bool          // TLS was negotiated
+	tooMany bool          // came past MaxConnections: refused after its startup packet
 
 	// ctx is cancelled when the client goes, a write fails or the server closes.
 	ctx    context.Context
@@ -66,6 +67,9 @@ type clientConn struct {
 	in         *clientReader
 	watch      watchState
 	readFailed atomic.Bool // the client side of the connection failed or ended
+	// between is 1 while the connection waits for a message outside any
+	// transaction, 2 once Drain has ended it there.
+	between atomic.Int32
 	aborted    atomic.Bool // the server is closing
 
 	pending  int   // bytes sent to be since the last flush
@@ -97,6 +101,7 @@ func newClientConn(srv *Server, nc net.Conn) *clientConn {
 		raw:    nc,
 		local:  nc.LocalAddr() != nil && nc.LocalAddr().Network() == "unix",
 		log:    srv.log.With("remote", remoteString(nc)),
+		live:   srv.live.Load(),
 		ctx:    ctx,
 		cancel: cancel,
 	}
@@ -188,7 +193,7 @@ func (c *clientConn) cancelSession() bool {
 
 // startup runs the startup exchange; it reports whether a session is ready.
 func (c *clientConn) startup() bool {
-	c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.StartupTimeout))
+	c.nc.SetReadDeadline(time.Now().Add(c.live.startupTimeout))
 	sslDone, gssDone := false, false
 	for {
 		body, err := c.readStartupPacket()
@@ -199,7 +204,7 @@ func (c *clientConn) startup() bool {
 				c.rejectStartup(pgErr)
 			case c.aborted.Load():
 			case isTimeout(err):
-				c.log.Info("startup packet not received in time", "timeout", c.srv.opts.StartupTimeout)
+				c.log.Info("startup packet not received in time", "timeout", c.live.startupTimeout)
 			default:
 				c.log.Debug("connection ended before startup", "err", err)
 			}
@@ -257,7 +262,7 @@ func (c *clientConn) readStartupPacket() ([]byte, error) {
 // certificate (or on a Unix socket, as PostgreSQL does), else 'S' and the TLS
 // handshake, after which the connection speaks through TLS.
 func (c *clientConn) negotiateTLS() error {
-	t := c.srv.opts.TLS
+	t := c.live.tls
 	if t == nil || c.local {
 		_, err := c.nc.Write([]byte{'N'})
 		return err
@@ -351,6 +356,9 @@ func (c *clientConn) startSession(code uint32, paramBytes []byte) bool {
 	c.sess = sess
 	c.mu.Unlock()
 	c.log = c.srv.log.With("remote", remoteString(c.nc), "pid", c.pid)
+	if id, ok := sess.(interface{ ID() uint64 }); ok {
+		c.log = c.log.With("session", id.ID())
+	}
 	c.log.Debug("session started", "user", st.User, "database", st.Database)
 
 	c.be.Send(&pgproto3.AuthenticationOk{})
@@ -414,7 +422,24 @@ func (c *clientConn) messageLoop() {
 				}
 			}
 		}
+		idle := c.sess.TxStatus() == 'I'
+		if idle {
+			if c.srv.draining.Load() {
+				c.terminate()
+				return
+			}
+			c.between.Store(1)
+			if c.srv.draining.Load() && c.between.CompareAndSwap(1, 0) {
+				c.terminate()
+				return
+			}
+		}
 		msg, err := c.be.Receive()
+		if idle && !c.between.CompareAndSwap(1, 0) {
+			// A shutdown ended the connection before the message was read:
+			// it does not run.
+			return
+		}
 		if timer != nil && !timer.Stop() && err == nil {
 			// The timeout fired as the message came: the connection is closing.
 			return
@@ -441,6 +466,19 @@ func (c *clientConn) idleTimedOut() {
 		c.nc.Write(b)
 	}
 	c.log.Info("idle-in-transaction timeout")
+	c.nc.Close()
+}
+
+// terminate ends the connection as PostgreSQL's shutdown does (FATAL 57P01)
+// while it waits between transactions. It may run on another goroutine
+// than the connection's (Drain), which has then given it up.
+func (c *clientConn) terminate() {
+	msg := errorResponse(&pgconn.PgError{Code: pgerr.AdminShutdown, Message: "terminating connection due to administrator command"}, "FATAL")
+	c.srv.opts.Observer.ClientError(pgerr.AdminShutdown, true)
+	if b, err := msg.Encode(nil); err == nil {
+		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		c.nc.Write(b)
+	}
 	c.nc.Close()
 }
 

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -74,7 +75,10 @@ type Server struct {
 	engine Engine
 	opts   Options
 	log    *slog.Logger
-	hba    *auth.HBA
+	live   atomic.Pointer[liveSettings] // what a reload changes
+	// draining: a graceful shutdown runs; connections end once outside a
+	// transaction (Drain).
+	draining atomic.Bool
 	// mockKey derives the salt of the mock SCRAM exchange run for unknown users.
 	mockKey [32]byte
 
@@ -115,21 +119,17 @@ func NewServer(engine Engine, opts Options) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	hba := opts.HBA
-	if hba == nil {
-		hba = auth.DefaultHBA()
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		engine:     engine,
 		opts:       opts,
 		log:        log,
-		hba:        hba,
 		baseCtx:    ctx,
 		baseCancel: cancel,
 		conns:      make(map[*clientConn]struct{}),
 		byPID:      make(map[uint32]*clientConn),
 	}
+	s.Reload(Reloadable{HBA: opts.HBA, TLS: opts.TLS, StartupTimeout: opts.StartupTimeout, MaxConnections: opts.MaxConnections})
 	if _, err := rand.Read(s.mockKey[:]); err != nil {
 		panic(fmt.Sprintf("crypto/rand: %v", err))
 	}
@@ -369,9 +369,9 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			return
 		}
 		switch {
-		case s.admitted < s.opts.MaxConnections:
+		case s.admitted < c.live.maxConnections:
 			s.admitted++
-		case s.refusing < s.opts.MaxConnections:
+		case s.refusing < c.live.maxConnections:
 			s.refusing++
 			c.tooMany = true
 		default:
@@ -422,6 +422,54 @@ func (s *Server) Close() error {
 	}
 	s.connWG.Wait()
 	return nil
+}
+
+// Drain is a graceful shutdown: the server stops accepting, a client
+// waiting between transactions gets FATAL 57P01 at once, and one in a
+// transaction when its transaction ends; past ctx, Close ends the rest. It
+// returns when every connection has ended.
+func (s *Server) Drain(ctx context.Context) {
+	s.draining.Store(true)
+	s.mu.Lock()
+	s.closeListenersLocked()
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.connWG.Wait()
+		close(done)
+	}()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		var idle []*clientConn
+		for c := range s.conns {
+			if c.between.CompareAndSwap(1, 2) {
+				idle = append(idle, c)
+			}
+		}
+		s.mu.Unlock()
+		for _, c := range idle {
+			c.terminate()
+		}
+		select {
+		case <-done:
+			s.Close()
+			return
+		case <-ctx.Done():
+			s.log.Warn("shutdown: transactions still running past the bound; closing them", "clients", s.clientCount())
+			s.Close()
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// clientCount is the number of client connections open.
+func (s *Server) clientCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
 }
 
 // register gives c a process id and secret key unique among live connections.

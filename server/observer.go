@@ -1,6 +1,11 @@
 package server
 
-import "io"
+import (
+	"io"
+	"time"
+
+	"github.com/xlgo/xlgo/auth"
+)
 
 // Observer is told of the server's traffic, for metrics. Its methods run
 // on the connections' goroutines and must not block.
@@ -35,4 +40,36 @@ func (cw countingWriter) Write(p []byte) (int, error) {
 	n, err := cw.w.Write(p)
 	cw.obs.BytesOut(n)
 	return n, err
+}
+
+// Reloadable are the settings a reload (SIGHUP) changes: clients that come
+// after it get them, those connected keep theirs.
+type Reloadable struct {
+	HBA            *auth.HBA // nil: auth.DefaultHBA()
+	TLS            *auth.ServerTLS
+	StartupTimeout time.Duration // 0: DefaultStartupTimeout
+	MaxConnections int           // 0: DefaultMaxConnections
+}
+
+// liveSettings are Reloadable's values in force.
+type liveSettings struct {
+	hba            *auth.HBA
+	tls            *auth.ServerTLS
+	startupTimeout time.Duration
+	maxConnections int
+}
+
+// Reload puts r in force for the clients that connect from now on.
+func (s *Server) Reload(r Reloadable) {
+	l := &liveSettings{hba: r.HBA, tls: r.TLS, startupTimeout: r.StartupTimeout, maxConnections: r.MaxConnections}
+	if l.hba == nil {
+		l.hba = auth.DefaultHBA()
+	}
+	if l.startupTimeout <= 0 {
+		l.startupTimeout = DefaultStartupTimeout
+	}
+	if l.maxConnections <= 0 {
+		l.maxConnections = DefaultMaxConnections
+	}
+	s.live.Store(l)
 }

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -53,6 +54,10 @@ type options struct {
 	metricsListen, logFormat                                         string
 	pprof                                                            bool
 	level                                                            *slog.LevelVar
+	configFile                                                       string
+	logMinDuration, poolIdleTimeout, poolWaitTimeout, shutdownWait   time.Duration
+	poolSize, poolMaxIdle                                            int
+	reload                                                           *reloader
 }
 
 func newCommand() *cobra.Command {
@@ -64,6 +69,10 @@ func newCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.reload = newReloader(&o, cmd.Flags())
+			if err := o.reload.read(); err != nil {
+				return err
+			}
 			lv, err := logging.ParseLevel(o.logLevel)
 			if err != nil {
 				return err
@@ -73,8 +82,8 @@ func newCommand() *cobra.Command {
 			if o.name == "" {
 				return errors.New("--name is required")
 			}
-			if o.maxClientConn < 1 || o.maxGatherBytes < 1 || o.authTimeout <= 0 {
-				return errors.New("--max-client-conn, --max-gather-bytes and --authentication-timeout must be positive")
+			if o.maxClientConn < 1 || o.maxGatherBytes < 1 || o.authTimeout <= 0 || o.shutdownWait <= 0 {
+				return errors.New("--max-client-conn, --max-gather-bytes, --authentication-timeout and --shutdown-wait must be positive")
 			}
 			if o.dataDir == "" {
 				return errors.New("--data-dir is required")
@@ -98,6 +107,13 @@ func newCommand() *cobra.Command {
 	f.StringVar(&o.logFormat, "log-format", "text", "text (key=value) or json, one object a line")
 	f.StringVar(&o.metricsListen, "metrics-listen", "", "host:port to serve Prometheus metrics on at /metrics ('' for none)")
 	f.BoolVar(&o.pprof, "pprof", false, "serve pprof's profiles at /debug/pprof/ on the --metrics-listen address")
+	f.StringVar(&o.configFile, "config", "", "YAML file of the settings a reload (SIGHUP) changes, named as their flags ("+strings.Join(reloadable, ", ")+"); it wins over the flags")
+	f.DurationVar(&o.logMinDuration, "log-min-duration-statement", -1, "log each statement that runs at least this long, with its duration (0: every statement; -1: none)")
+	f.IntVar(&o.poolSize, "pool-size", pooler.DefaultMaxPerKey, "backends per datanode, database and user at most (busy or idle)")
+	f.IntVar(&o.poolMaxIdle, "pool-max-idle", pooler.DefaultMaxIdlePerKey, "idle backends kept per datanode, database and user")
+	f.DurationVar(&o.poolIdleTimeout, "pool-idle-timeout", pooler.DefaultIdleTimeout, "idle backends older than this are closed")
+	f.DurationVar(&o.poolWaitTimeout, "pool-wait-timeout", pooler.DefaultWaitTimeout, "how long a statement waits for a free backend before it fails with 53300")
+	f.DurationVar(&o.shutdownWait, "shutdown-wait", defaultShutdownWait, "how long SIGTERM lets running transactions finish before it closes their connections")
 	f.DurationVar(&o.resolveInterval, "resolve-interval", 30*time.Second, "how often to resolve in-doubt transactions (also once at start; 0: only at start)")
 	f.DurationVar(&o.resolveGrace, "resolve-grace", resolver.DefaultGrace, "age after which an undecided prepared transaction is aborted")
 	f.DurationVar(&o.failoverAfter, "failover-after", 5*time.Second, "promote a datanode's standby when the datanode has not answered this long (0: no automatic failover)")
@@ -123,7 +139,13 @@ func newCommand() *cobra.Command {
 }
 
 func run(logger *slog.Logger, o options) error {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	// SIGTERM: a graceful shutdown (transactions finish, bounded); SIGINT:
+	// a fast one; SIGHUP: a reload. ctx ends the coordinator's background
+	// work once the clients are gone.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
@@ -203,18 +225,63 @@ func run(logger *slog.Logger, o options) error {
 	srv := server.NewServer(co, server.Options{ListenAddrs: addrs, Port: o.port, UnixSocketDir: o.socketDir, Logger: logger,
 		HBA: authOpts.HBA, Passwords: authOpts.Passwords, TLS: authOpts.TLS,
 		MaxConnections: o.maxClientConn, StartupTimeout: o.authTimeout, Observer: co.Metrics})
+	o.reload.logger, o.reload.srv, o.reload.co = logger, srv, co
+	if sr, lv, err := o.reload.settings(); err != nil {
+		return err
+	} else {
+		o.reload.apply(sr, lv)
+	}
 	if err := srv.Listen(); err != nil {
 		return err
 	}
 	logger.Info("coordinator listening", "port", o.port, "socket", srv.UnixSocketPath(), "gtm", o.gtmAddr,
 		"hba", authOpts.HBA.Source, "tls", authOpts.TLS != nil)
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	if err := srv.Serve(ctx); err != nil && ctx.Err() == nil {
-		return err
+	stopped := make(chan struct{})
+	var stopOnce sync.Once
+	shutdown := func(graceful bool) {
+		stopOnce.Do(func() {
+			go func() {
+				defer close(stopped)
+				if graceful {
+					logger.Info("shutting down: no new clients; running transactions may finish", "within", o.shutdownWait)
+					dctx, cancel := context.WithTimeout(context.Background(), o.shutdownWait)
+					srv.Drain(dctx)
+					cancel()
+				} else {
+					logger.Info("shutting down fast: open transactions roll back")
+					srv.Close()
+				}
+			}()
+		})
 	}
+	co.Shutdown = shutdown
+	co.Reload = o.reload.reload
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(context.Background()) }()
+	for {
+		select {
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGHUP:
+				logger.Info("SIGHUP: reloading the configuration")
+				o.reload.reload()
+			case syscall.SIGTERM:
+				shutdown(true)
+			default:
+				shutdown(false)
+			}
+			continue
+		case err := <-served:
+			if err != nil {
+				srv.Close()
+				return err
+			}
+			shutdown(true) // the listeners closed: a shutdown runs already
+
+		}
+		break
+	}
+	<-stopped
 	logger.Info("coordinator stopped")
 	return nil
 }
