@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -447,5 +449,51 @@ func TestMetricsRegistration(t *testing.T) {
 	}
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+var metricsListeningRE = regexp.MustCompile(`msg="metrics listening".* addr=(\S+)`)
+
+// cmd/gtm registers the gtm's metrics on --metrics-listen, and serves no
+// profiles without --pprof.
+func TestProcessServesMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs cmd/gtm")
+	}
+	bin := buildGTM(t)
+	p := startProcess(t, bin, "--port", "0", "--data-dir", filepath.Join(t.TempDir(), "gtm"), "--metrics-listen", "127.0.0.1:0")
+	m := metricsListeningRE.FindStringSubmatch(p.logs())
+	if m == nil {
+		t.Fatalf("no metrics address in the log:\n%s", p.logs())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := gtmclient.Dial(ctx, p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.LogDecision(ctx, "g", []string{"dn1"}, false); err != nil {
+		t.Fatal(err)
+	}
+	sc := scrapeMetrics(t, m[1])
+	for name, want := range map[string]float64{"xlgo_gtm_primary": 1, "xlgo_gtm_connections": 1} {
+		if v := sc.value(t, name); v != want {
+			t.Errorf("%s = %v, want %v", name, v, want)
+		}
+	}
+	if v := sc.value(t, "xlgo_gtm_decisions_total", "outcome", "abort"); v != 1 {
+		t.Errorf("abort decisions %v, want 1", v)
+	}
+	if sc["go_goroutines"] == nil || sc["process_cpu_seconds_total"] == nil {
+		t.Error("the Go and process collectors' metrics are missing")
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + m[1] + "/debug/pprof/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/debug/pprof/ without --pprof: %s", resp.Status)
 	}
 }
