@@ -223,12 +223,17 @@ func (c *serverConn) handle(f gtmproto.Frame) {
 	if f.Type == gtmproto.MsgReplicate {
 		err = c.replicate(f.ID, gtmproto.NewDecoder(f.Body))
 	} else {
+		start := time.Now()
 		body, err = h(c, gtmproto.NewDecoder(f.Body))
+		c.s.m.requests[f.Type].Observe(time.Since(start).Seconds())
 	}
 	if errors.Is(err, errNoResponse) {
 		return
 	}
 	if err != nil {
+		if f.Type != gtmproto.MsgReplicate {
+			c.s.m.requestErrors[f.Type].Inc()
+		}
 		if errors.Is(err, gtmproto.ErrMalformed) {
 			c.s.logger.Warn("malformed request; closing connection", "remote", c.remote, "type", f.Type.String(), "err", err)
 			c.close()

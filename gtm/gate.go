@@ -26,6 +26,7 @@ type gateEntry struct {
 	id      uint64 // the GateEnter request id: the grant's token
 	kind    gtmproto.GateKind
 	granted bool
+	queued  time.Time // when it had to wait (zero if granted at once)
 }
 
 // gate is the snapshot gate's state.
@@ -39,10 +40,11 @@ type gate struct {
 	// it ends with it); late answers the requests granted when it ends.
 	linger time.Duration
 	late   func(granted []*gateEntry)
+	m      *metrics
 }
 
-func newGate() *gate {
-	return &gate{byConn: map[*serverConn]map[uint64]*gateEntry{}}
+func newGate(m *metrics) *gate {
+	return &gate{byConn: map[*serverConn]map[uint64]*gateEntry{}, m: m}
 }
 
 func otherKind(k gtmproto.GateKind) gtmproto.GateKind {
@@ -81,10 +83,16 @@ func (g *gate) enter(c *serverConn, id uint64, kind gtmproto.GateKind) ([]*gateE
 		// ahead of waiting readers.
 		e.granted = true
 		g.holders++
+		g.m.gateGrants[kind].Inc()
 		return []*gateEntry{e}, true
 	}
 	g.queue[kind] = append(g.queue[kind], e)
-	return g.dispatch(), true
+	granted := g.dispatch()
+	if !e.granted {
+		e.queued = time.Now()
+		g.m.gateWaits[kind].Inc()
+	}
+	return granted, true
 }
 
 // leave releases the grant of token id on c, or withdraws it if it still waits.
@@ -179,10 +187,18 @@ func (g *gate) dispatch() []*gateEntry {
 func (g *gate) grantAll(k gtmproto.GateKind) []*gateEntry {
 	q := g.queue[k]
 	g.queue[k] = nil
+	var now time.Time
 	for _, e := range q {
 		e.granted = true
+		if !e.queued.IsZero() {
+			if now.IsZero() {
+				now = time.Now()
+			}
+			g.m.gateWait[k].Observe(now.Sub(e.queued).Seconds())
+		}
 	}
 	g.holders += len(q)
+	g.m.gateGrants[k].Add(float64(len(q)))
 	return q
 }
 

@@ -22,7 +22,7 @@ type gateSession struct {
 // each step the sessions granted by it must be exactly the listed ones.
 func runGateSpec(t *testing.T, steps []string, granted [][]string) {
 	t.Helper()
-	g := newGate()
+	g := newGate(newMetrics())
 	sessions := map[string]*gateSession{}
 	names := map[*serverConn]string{}
 	var next uint64
@@ -114,7 +114,7 @@ func TestGateInterleavings(t *testing.T) {
 // holding the gate), a committer still gets in after the readers that held
 // the gate when it arrived.
 func TestGateCommitterNotStarved(t *testing.T) {
-	g := newGate()
+	g := newGate(newMetrics())
 	conn := func() *serverConn { return &serverConn{} }
 	type holder struct {
 		c  *serverConn
@@ -174,7 +174,7 @@ func TestGateCommitterNotStarved(t *testing.T) {
 // before they did could see the commit on some datanodes only. A reader's
 // grant ends with its connection at once.
 func TestGateCommitterLingers(t *testing.T) {
-	g := newGate()
+	g := newGate(newMetrics())
 	g.linger = 50 * time.Millisecond
 	late := make(chan []*gateEntry, 1)
 	g.late = func(granted []*gateEntry) { late <- granted }

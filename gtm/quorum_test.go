@@ -108,7 +108,7 @@ func TestStandbyPromotedByMajorityVote(t *testing.T) {
 // once, ahead of the readers that wait; readers pass only when it is done,
 // even after the promotion's hold has run out.
 func TestResumedCommitterAheadOfReaders(t *testing.T) {
-	g := newGate()
+	g := newGate(newMetrics())
 	g.hold(100 * time.Millisecond)
 	reader, committer := &serverConn{}, &serverConn{}
 	if granted, _ := g.enter(reader, 1, gtmproto.GateReader); len(granted) != 0 {

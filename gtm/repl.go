@@ -63,10 +63,43 @@ type replica struct {
 	buf     []byte // records not yet sent
 	bufEnd  int64  // log offset past buf
 	acked   int64  // everything up to here is durable on the standby
+	owed    []owed // what was sent and not acknowledged yet, oldest first (for the lag metric)
 	changed chan struct{}
 	sig     chan struct{} // capacity 1: buf has data
 	gone    chan struct{}
 	once    sync.Once
+}
+
+// owed is log sent to the standby up to end, the first of it at at.
+type owed struct {
+	end int64
+	at  time.Time
+}
+
+// owedGrain is how close in time records must be to share one owed entry:
+// it bounds the entries a standby that stalls makes the primary keep.
+const owedGrain = 5 * time.Millisecond
+
+// oweLocked notes, under r.mu, that the log up to end is on its way to the
+// standby.
+func (r *replica) oweLocked(end int64) {
+	now := time.Now()
+	if n := len(r.owed); n > 0 && now.Sub(r.owed[n-1].at) < owedGrain {
+		r.owed[n-1].end = end
+		return
+	}
+	r.owed = append(r.owed, owed{end, now})
+}
+
+// lag returns the offset the standby acknowledged and since when it owes
+// an acknowledgement (zero when it owes none).
+func (r *replica) lag() (acked int64, since time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.owed) > 0 {
+		since = r.owed[0].at
+	}
+	return r.acked, since
 }
 
 func newReplica(c *serverConn, id uint64) *replica {
@@ -81,6 +114,7 @@ func (r *replica) enqueue(rec []byte, end int64) {
 	default:
 	}
 	r.mu.Lock()
+	r.oweLocked(end)
 	r.buf = append(r.buf, rec...)
 	r.bufEnd = end
 	over := len(r.buf) > maxReplLag
@@ -108,6 +142,11 @@ func (r *replica) ack(end int64) {
 	defer r.mu.Unlock()
 	if end > r.acked {
 		r.acked = end
+		i := 0
+		for i < len(r.owed) && r.owed[i].end <= end {
+			i++
+		}
+		r.owed = append(r.owed[:0], r.owed[i:]...)
 		close(r.changed)
 		r.changed = make(chan struct{})
 	}
@@ -156,10 +195,13 @@ func (s *Server) durable(end int64) error {
 	if r == nil {
 		return nil
 	}
+	start := time.Now()
 	expired := make(chan struct{})
 	timer := time.AfterFunc(s.opts.replAckTimeout, func() { close(expired) })
 	defer timer.Stop()
-	if !r.waitAck(end, expired, s.closing) {
+	acked := r.waitAck(end, expired, s.closing)
+	s.m.replAckWait.Observe(time.Since(start).Seconds())
+	if !acked {
 		s.logger.Warn("standby did not acknowledge in time; dropping it and going on alone",
 			"remote", r.conn.remote, "timeout", s.opts.replAckTimeout)
 		r.stop()
@@ -201,6 +243,7 @@ func (s *Server) serveReplica(c *serverConn, id uint64, standbyGen uint64) error
 		select {
 		case <-s.closing:
 		default:
+			s.m.standbyDisconnects.Inc()
 			s.logger.Warn("standby disconnected; going on alone", "remote", c.remote)
 		}
 	}()

@@ -209,6 +209,8 @@ func (s *Server) SeqNextRange(name string, count int64) (first, n, incr int64, e
 	if err := s.durable(end); err != nil {
 		return 0, 0, 0, err
 	}
+	s.m.seqRanges.Inc()
+	s.m.seqValues.Add(float64(n))
 	return first, n, incr, nil
 }
 

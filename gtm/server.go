@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/xlgo/xlgo/gtm/gtmproto"
 )
 
@@ -47,6 +49,7 @@ type options struct {
 	standbyOf         string
 	replAckTimeout    time.Duration
 	failoverAfter     time.Duration
+	registerer        prometheus.Registerer
 }
 
 // WithCatalogAckTimeout sets how long a catalog epoch bump waits for each
@@ -79,6 +82,7 @@ type Server struct {
 	gxMu         sync.Mutex
 	nextGXID     uint64
 	gxidReserved uint64
+	nextGXIDSeen atomic.Uint64 // nextGXID, for metrics: gxMu is held across fsyncs
 
 	decMu     sync.Mutex
 	decisions map[string]decisionEntry
@@ -98,6 +102,9 @@ type Server struct {
 	quorum quorum
 
 	gate *gate
+
+	m                *metrics
+	metricsCollector prometheus.Collector // registered with opts.registerer
 
 	replMu       sync.Mutex
 	replica      *replica // the attached standby (primary only)
@@ -168,14 +175,17 @@ func Open(dataDir string, logger *slog.Logger, opts ...Option) (*Server, error) 
 		lock.Close()
 		return nil, fmt.Errorf("compact gtm log: %w", err)
 	}
+	m := newMetrics()
+	w.m = m
 	s := &Server{
 		dir:       dataDir,
 		logger:    logger,
 		opts:      o,
 		lock:      lock,
 		wal:       w,
+		m:         m,
 		subs:      map[*serverConn]*subscriber{},
-		gate:      newGate(),
+		gate:      newGate(m),
 		closing:   make(chan struct{}),
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*serverConn]struct{}{},
@@ -188,6 +198,11 @@ func Open(dataDir string, logger *slog.Logger, opts ...Option) (*Server, error) 
 		}
 	}
 	s.loadState(st)
+	if err := s.register(); err != nil {
+		w.close()
+		lock.Close()
+		return nil, err
+	}
 	logger.Info("gtm log replayed", "data_dir", dataDir, "next_gxid", s.nextGXID,
 		"catalog_epoch", s.epoch, "decisions", len(s.decisions), "sequences", len(s.seqs), "generation", st.generation)
 	if o.standbyOf != "" {
@@ -202,6 +217,7 @@ func Open(dataDir string, logger *slog.Logger, opts ...Option) (*Server, error) 
 func (s *Server) loadState(st *state) {
 	s.gxMu.Lock()
 	s.nextGXID, s.gxidReserved = st.gxidReserved, st.gxidReserved
+	s.nextGXIDSeen.Store(s.nextGXID)
 	s.gxMu.Unlock()
 	s.decMu.Lock()
 	s.decisions = make(map[string]decisionEntry, len(st.decisions))
@@ -371,6 +387,9 @@ func (s *Server) NextGXIDs(n uint64) (uint64, error) {
 	}
 	id := s.nextGXID
 	s.nextGXID += n
+	s.nextGXIDSeen.Store(s.nextGXID)
+	s.m.gxids.Add(float64(n))
+	s.m.gxidRanges.Inc()
 	return id, nil
 }
 
@@ -386,6 +405,7 @@ func (s *Server) LogDecision(d gtmproto.Decision) error {
 	if old, ok := s.decisions[d.GID]; ok {
 		s.decMu.Unlock()
 		if old.d.Commit != d.Commit {
+			s.m.decisionConflicts.Inc()
 			return fmt.Errorf("%w: gid %q already %s", ErrDecisionConflict, d.GID, verdict(old.d.Commit))
 		}
 		return s.durable(old.logEnd)
@@ -400,6 +420,11 @@ func (s *Server) LogDecision(d gtmproto.Decision) error {
 	s.decMu.Unlock()
 	if err := s.durable(end); err != nil {
 		return err
+	}
+	if d.Commit {
+		s.m.decisions[1].Inc()
+	} else {
+		s.m.decisions[0].Inc()
 	}
 	s.logger.Debug("decision logged", "gid", d.GID, "commit", d.Commit, "participants", d.Participants)
 	return nil
@@ -440,6 +465,7 @@ func (s *Server) Forget(gid string) error {
 		return err
 	}
 	delete(s.decisions, gid)
+	s.m.forgotten.Inc()
 	s.logger.Debug("decision forgotten", "gid", gid)
 	return nil
 }
@@ -462,9 +488,11 @@ func (s *Server) ForgetMany(gids []string) error {
 	if _, err := s.wal.appendBatch(recs); err != nil {
 		return err
 	}
+	held := len(s.decisions)
 	for _, gid := range gids {
 		delete(s.decisions, gid)
 	}
+	s.m.forgotten.Add(float64(held - len(s.decisions)))
 	s.logger.Debug("decisions forgotten", "count", len(recs))
 	return nil
 }
@@ -521,10 +549,12 @@ func (s *Server) BumpCatalogEpoch() (uint64, error) { return s.bumpCatalogEpoch(
 func (s *Server) bumpCatalogEpoch(fence bool) (uint64, error) {
 	s.bumpMu.Lock()
 	defer s.bumpMu.Unlock()
+	start := time.Now()
 	next := s.CatalogEpoch() + 1 // only bumps change the epoch, and they hold bumpMu
 	if err := s.appendDurable(recCatalogEpoch, encodeUvarint(next)); err != nil {
 		return 0, err
 	}
+	s.m.epochBumps.Inc()
 	s.catMu.Lock()
 	s.epoch = next
 	subs := make([]*subscriber, 0, len(s.subs))
@@ -555,6 +585,8 @@ func (s *Server) bumpCatalogEpoch(fence bool) (uint64, error) {
 			"remote", sub.conn.remote, "catalog_epoch", next, "timeout", s.opts.catalogAckTimeout)
 		sub.conn.close()
 	}
+	s.m.subsDropped.Add(float64(dropped))
+	s.m.bumpTime.Observe(time.Since(start).Seconds())
 	s.logger.Info("catalog epoch bumped", "catalog_epoch", next, "subscribers", len(subs), "dropped", dropped)
 	return next, nil
 }
@@ -635,6 +667,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return nil
 		}
 		s.conns[c] = struct{}{}
+		s.m.connsAccepted.Inc()
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go func() {
@@ -653,6 +686,7 @@ func (s *Server) Close() error {
 	s.shutdown()
 	s.wg.Wait()
 	s.closeOnce.Do(func() {
+		s.unregister()
 		s.closeErr = errors.Join(s.wal.close(), s.lock.Close())
 	})
 	return s.closeErr

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // On-disk layout of the GTM log (data-dir/gtm.log):
@@ -81,6 +82,7 @@ type wal struct {
 	err  error  // sticky: after a failed write or fsync nothing more is accepted
 	st   *state // the log's state as of size
 	tap  *replica
+	m    *metrics
 
 	syncMu sync.Mutex
 	synced int64
@@ -124,6 +126,8 @@ func (w *wal) appendBatch(recs []walRecord) (int64, error) {
 		return 0, fmt.Errorf("append to gtm log: %w", err)
 	}
 	w.size += int64(len(rec))
+	w.m.walBytes.Add(float64(len(rec)))
+	w.m.walRecords.Add(float64(len(recs)))
 	// Records built here always decode; an error would mean a bug in this file.
 	for _, r := range recs {
 		_ = w.st.apply(r.t, r.body)
@@ -170,6 +174,8 @@ func (w *wal) appendRaw(data []byte) (int64, error) {
 		return 0, fmt.Errorf("append to gtm log: %w", err)
 	}
 	w.size += int64(len(data))
+	w.m.walBytes.Add(float64(len(data)))
+	w.m.walRecords.Add(float64(len(recs)))
 	for _, r := range recs {
 		_ = w.st.apply(r.t, r.body)
 	}
@@ -213,6 +219,9 @@ func (w *wal) attach(r *replica) (snapshot []byte, offset int64, generation uint
 		return nil, 0, 0, w.err
 	}
 	old := w.tap
+	r.mu.Lock()
+	r.oweLocked(w.size) // the snapshot
+	r.mu.Unlock()
 	w.tap = r
 	if old != nil {
 		old.stop()
@@ -249,7 +258,10 @@ func (w *wal) syncTo(end int64) error {
 	if err != nil {
 		return err
 	}
-	if err := w.f.Sync(); err != nil {
+	start := time.Now()
+	err = w.f.Sync()
+	w.m.walFsync.Observe(time.Since(start).Seconds())
+	if err != nil {
 		// After a failed fsync the page cache state is unknown: never retry.
 		w.mu.Lock()
 		w.err = fmt.Errorf("%w: fsync: %v", errLogFailed, err)
@@ -267,6 +279,20 @@ func (w *wal) appendSync(t recordType, body []byte) error {
 		return err
 	}
 	return w.syncTo(end)
+}
+
+// walFigures are the log's figures that metrics show.
+type walFigures struct {
+	size                                   int64
+	gxidReserved, catalogEpoch, generation uint64
+	decisions, sequences                   int
+}
+
+func (w *wal) figures() walFigures {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return walFigures{size: w.size, gxidReserved: w.st.gxidReserved, catalogEpoch: w.st.catalogEpoch, generation: w.st.generation,
+		decisions: len(w.st.decisions), sequences: len(w.st.seqs)}
 }
 
 // end is the current end of the log (for waiting until what is in memory is durable).

@@ -109,12 +109,15 @@ func run(ctx context.Context, logger *slog.Logger, addr, dataDir string, opts []
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	reg := metrics.NewRegistry()
+	if metricsAddr != "" {
+		opts = append(opts, gtm.WithMetrics(reg))
+	}
 	srv, err := gtm.Open(dataDir, logger, opts...)
 	if err != nil {
 		return err
 	}
 	if metricsAddr != "" {
-		reg := metrics.NewRegistry()
 		if _, err := metrics.Serve(ctx, metricsAddr, reg, withPprof, logger); err != nil {
 			srv.Close()
 			return fmt.Errorf("metrics: cannot listen on %s: %w", metricsAddr, err)
