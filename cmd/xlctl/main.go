@@ -167,8 +167,21 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 			return c.Stop(cmd.Context(), mode)
 		},
 	}
-	stopCmd.Flags().StringVarP(&mode, "mode", "m", "fast", "shutdown mode: fast, immediate or smart")
+	stopCmd.Flags().StringVarP(&mode, "mode", "m", "fast", "shutdown mode: smart (coordinators let open transactions finish), fast (they roll back) or immediate")
 	root.AddCommand(stopCmd)
+
+	root.AddCommand(&cobra.Command{
+		Use:   "reload",
+		Short: "Put coordinator_settings and the auth section of the config in force on every coordinator, without dropping clients (SIGHUP)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := open(false)
+			if err != nil {
+				return err
+			}
+			return c.Reload(cmd.Context())
+		},
+	})
 
 	var inDoubtOnly bool
 	statusCmd := &cobra.Command{

@@ -1,0 +1,92 @@
+package opstest
+
+import (
+	"context"
+	"errors"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/xlgo/xlgo/cluster/clustertest"
+)
+
+// TestShutdownSignals: SIGTERM stops a coordinator gracefully (new clients
+// are refused, an idle client gets 57P01, an open transaction goes on and
+// commits, then the coordinator exits); SIGINT stops it fast (an open
+// transaction ends, rolled back, and the coordinator exits at once).
+func TestShutdownSignals(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Datanodes: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	setup := connect(t, c.CoordDSN(0, "postgres"))
+	exec(t, setup, "CREATE TABLE s (id int PRIMARY KEY) DISTRIBUTE BY HASH (id)")
+	setup.Close(ctx)
+
+	// SIGTERM.
+	inTx := connect(t, c.CoordDSN(0, "postgres"))
+	idle := connect(t, c.CoordDSN(0, "postgres"))
+	exec(t, inTx, "BEGIN")
+	exec(t, inTx, "INSERT INTO s VALUES (1), (2), (3)")
+	pid := c.CoordinatorPid(0)
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "new clients to be refused", func() bool {
+		conn, err := pgx.Connect(ctx, c.CoordDSN(0, "postgres"))
+		if err == nil {
+			conn.Close(ctx)
+		}
+		return err != nil
+	})
+	var pe *pgconn.PgError
+	if _, err := idle.Exec(ctx, "SELECT 1"); !errors.As(err, &pe) || pe.Code != "57P01" {
+		if err == nil || !idle.IsClosed() {
+			t.Errorf("an idle client after SIGTERM: %v, want FATAL 57P01 or its connection closed", err)
+		}
+	}
+	// The open transaction goes on and commits.
+	exec(t, inTx, "INSERT INTO s VALUES (4), (5)")
+	exec(t, inTx, "COMMIT")
+	waitUntil(t, 15*time.Second, "the coordinator to exit", func() bool { return syscall.Kill(pid, 0) != nil })
+	c.StartStopped(t)
+	check := connect(t, c.CoordDSN(0, "postgres"))
+	var n int
+	if err := check.QueryRow(ctx, "SELECT count(*) FROM s").Scan(&n); err != nil || n != 5 {
+		t.Fatalf("rows after a graceful shutdown: %d (%v), want the 5 committed", n, err)
+	}
+	check.Close(ctx)
+
+	// SIGINT.
+	inTx = connect(t, c.CoordDSN(0, "postgres"))
+	exec(t, inTx, "BEGIN")
+	exec(t, inTx, "INSERT INTO s VALUES (6), (7)")
+	pid = c.CoordinatorPid(0)
+	start := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the coordinator to exit", func() bool { return syscall.Kill(pid, 0) != nil })
+	t.Logf("SIGINT: the coordinator exited after %v", time.Since(start).Round(time.Millisecond))
+	if _, err := inTx.Exec(ctx, "COMMIT"); err == nil {
+		t.Fatalf("COMMIT after a fast shutdown succeeded")
+	}
+	c.StartStopped(t)
+	check = connect(t, c.CoordDSN(0, "postgres"))
+	if err := check.QueryRow(ctx, "SELECT count(*) FROM s").Scan(&n); err != nil || n != 5 {
+		t.Fatalf("rows after a fast shutdown: %d (%v), want 5 (the open transaction rolled back)", n, err)
+	}
+}
+
+func waitUntil(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
