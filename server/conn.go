@@ -70,7 +70,7 @@ type clientConn struct {
 	// between is 1 while the connection waits for a message outside any
 	// transaction, 2 once Drain has ended it there.
 	between atomic.Int32
-	aborted    atomic.Bool // the server is closing
+	aborted atomic.Bool // the server is closing
 
 	pending  int   // bytes sent to be since the last flush
 	writeErr error // first failed flush; the connection is unusable after it

@@ -130,6 +130,5 @@ func (r *reloader) reload() error {
 	return nil
 }
 
-
 // defaultShutdownWait bounds a graceful shutdown (SIGTERM).
 const defaultShutdownWait = 30 * time.Second
