@@ -327,6 +327,11 @@ func (c *Cluster) Init(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	if c.PrometheusAddr() != "" {
+		if err = step("start Prometheus", func() error { return c.startPrometheus(ctx) }); err != nil {
+			return err
+		}
+	}
 	c.say("Done.")
 	return nil
 }
@@ -836,7 +841,10 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if err := start(append(append([]Node{}, c.Config.Datanodes...), c.Config.activeStandbys()...)); err != nil {
 		return err
 	}
-	return start(c.Config.Coordinators)
+	if err := start(c.Config.Coordinators); err != nil {
+		return err
+	}
+	return c.startPrometheus(ctx)
 }
 
 // StopModes are the modes Stop accepts (pg_ctl's).
@@ -869,7 +877,7 @@ func (c *Cluster) Stop(ctx context.Context, mode string) error {
 		nodes = append(nodes, c.Config.GTMStandby)
 	}
 	nodes = append(append(nodes, c.Config.Datanodes...), c.Config.DatanodeStandbys...)
-	return c.stopNodes(ctx, e, nodes, mode)
+	return errors.Join(c.stopPrometheus(mode), c.stopNodes(ctx, e, nodes, mode))
 }
 
 func containsStr(s []string, v string) bool {

@@ -98,6 +98,9 @@ type MetricsConfig struct {
 	Listen     string `mapstructure:"listen"`
 	PortOffset int    `mapstructure:"port_offset"`
 	Pprof      bool   `mapstructure:"pprof"`
+	// PrometheusPort, when set, makes xlctl run Debian's prometheus on
+	// 127.0.0.1 at that port, scraping the cluster (xlctl init --monitoring).
+	PrometheusPort int `mapstructure:"prometheus_port"`
 }
 
 // DefaultMetricsPortOffset puts a node's metrics 1000 ports above its own.
@@ -384,8 +387,8 @@ func (c *Config) YAML() []byte {
 		}
 	}
 	if c.Metrics != (MetricsConfig{}) {
-		fmt.Fprintf(&b, "metrics: {off: %t, listen: %s, port_offset: %d, pprof: %t}   # /metrics on each gtm and coordinator at port + port_offset\n",
-			c.Metrics.Off, q(c.Metrics.Listen), c.Metrics.PortOffset, c.Metrics.Pprof)
+		fmt.Fprintf(&b, "metrics: {off: %t, listen: %s, port_offset: %d, pprof: %t, prometheus_port: %d}   # /metrics on each gtm and coordinator at port + port_offset\n",
+			c.Metrics.Off, q(c.Metrics.Listen), c.Metrics.PortOffset, c.Metrics.Pprof, c.Metrics.PrometheusPort)
 	}
 	fmt.Fprintf(&b, "gtm: %s\n", node(c.GTM, false))
 	if c.HasGTMStandby() {

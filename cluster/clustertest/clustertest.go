@@ -43,6 +43,9 @@ type Options struct {
 	// ClientDatabase makes init create a database named after the client
 	// role, as xlctl init does.
 	ClientDatabase bool
+	// Monitoring runs Prometheus beside the cluster (xlctl init
+	// --monitoring), on a free port.
+	Monitoring bool
 }
 
 // Cluster is a running test cluster.
@@ -178,8 +181,8 @@ func Start(t testing.TB, o Options) *Cluster {
 		t.Fatalf("clustertest: free ports: %v", err)
 	}
 	// The gtms' and coordinators' metrics ports, free ones too (port + 1000
-	// may be another test's).
-	mports, err := freePorts(2 + o.Coordinators)
+	// may be another test's), and Prometheus's.
+	mports, err := freePorts(3 + o.Coordinators)
 	if err != nil {
 		t.Fatalf("clustertest: free ports: %v", err)
 	}
@@ -210,6 +213,9 @@ func Start(t testing.TB, o Options) *Cluster {
 		cfg.DatanodeSettings[k] = v
 	}
 	cfg.Auth = o.Auth
+	if o.Monitoring {
+		cfg.Metrics.PrometheusPort = mports[2+o.Coordinators]
+	}
 
 	// t.TempDir is private to the invoking user; PostgreSQL may run as os_user.
 	home, err := os.MkdirTemp("", "xlgo-test-")

@@ -111,7 +111,7 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 		return c, nil
 	}
 
-	var initTLS bool
+	var initTLS, initMonitoring bool
 	initCmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create the cluster (config, initdb of every datanode), start it and register the nodes",
@@ -123,6 +123,9 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 			}
 			c.TLS = initTLS
 			c.ClientDatabase = true
+			if initMonitoring && c.Config.Metrics.PrometheusPort == 0 {
+				c.Config.Metrics.PrometheusPort = cluster.DefaultPrometheusPort
+			}
 			if err := c.Init(cmd.Context()); err != nil {
 				return err
 			}
@@ -131,9 +134,13 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 			if initTLS {
 				fmt.Fprintf(stdout, "TLS: sslmode=verify-full works with sslrootcert=%s\n", c.CACertPath())
 			}
+			if addr := c.PrometheusAddr(); addr != "" {
+				fmt.Fprintf(stdout, "Prometheus: http://%s (targets: http://%s/targets)\n", addr, addr)
+			}
 			return nil
 		},
 	}
+	initCmd.Flags().BoolVar(&initMonitoring, "monitoring", false, "also run Prometheus (Debian's prometheus package) on 127.0.0.1:9090, scraping every gtm and coordinator (config: metrics.prometheus_port)")
 	initCmd.Flags().BoolVar(&initTLS, "tls", false, "make a self-signed CA and server certificate in HOME/tls and offer TLS to clients")
 	root.AddCommand(initCmd)
 
