@@ -52,8 +52,8 @@ func (c *Cluster) prometheusYAML() string {
 	if c.Config.HasGTMStandby() {
 		gtms = append(gtms, c.Config.GTMStandby)
 	}
-	job("xlgo_gtm", gtms)
-	job("xlgo_coordinator", c.Config.Coordinators)
+	job("gtm", gtms)
+	job("coordinator", c.Config.Coordinators)
 	return b.String()
 }
 

@@ -201,13 +201,14 @@ func New(resolve Resolver, opts Options) *Pool {
 	}
 	p := &Pool{resolve: resolve, opts: opts, idle: map[Key][]*Conn{}, open: map[Key]int{}, wait: map[Key]chan struct{}{},
 		counts: map[Key]*keyCounts{}}
-	go p.reap()
+	go p.reap(opts.IdleTimeout / 4)
 	return p
 }
 
-// reap closes connections idle for longer than the idle timeout.
-func (p *Pool) reap() {
-	t := time.NewTicker(p.opts.IdleTimeout / 4)
+// reap closes connections idle for longer than the idle timeout, looking
+// every so often (a quarter of the idle timeout the pool started with).
+func (p *Pool) reap(every time.Duration) {
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for range t.C {
 		p.mu.Lock()
