@@ -3,6 +3,9 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"maps"
+	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -12,18 +15,22 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/spf13/viper"
 )
 
 // loadCompose loads the repository's docker-compose.yml with compose-go, the
-// loader docker compose itself uses.
-func loadCompose(t *testing.T) *types.Project {
+// loader docker compose itself uses, with the test profile.
+func loadCompose(t *testing.T) *types.Project { return loadComposeProfiles(t, "test") }
+
+// loadComposeProfiles loads docker-compose.yml with the given profiles active.
+func loadComposeProfiles(t *testing.T, profiles ...string) *types.Project {
 	t.Helper()
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")},
-		cli.WithWorkingDirectory(root), cli.WithName("xlgo"), cli.WithProfiles([]string{"test"}),
+		cli.WithWorkingDirectory(root), cli.WithName("xlgo"), cli.WithProfiles(profiles),
 		cli.WithEnv([]string{}), cli.WithResolvedPaths(false))
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +83,9 @@ func TestComposeMatchesDefaultConfig(t *testing.T) {
 			t.Errorf("gtm %s = %q, want %q (command %v)", flag, got, want, g.Command)
 		}
 	}
+	if got, _ := flagValue(g.Command, "--metrics-listen"); got != metricsListen(t, def, def.GTM) {
+		t.Errorf("gtm --metrics-listen = %q, want %q", got, metricsListen(t, def, def.GTM))
+	}
 	if g.Command[0] != "gtm" {
 		t.Errorf("gtm runs %q", g.Command[0])
 	}
@@ -100,6 +110,9 @@ func TestComposeMatchesDefaultConfig(t *testing.T) {
 			if got, _ := flagValue(s.Command, flag); got != want {
 				t.Errorf("%s %s = %q, want %q (command %v)", n.Name, flag, got, want, s.Command)
 			}
+		}
+		if got, _ := flagValue(s.Command, "--metrics-listen"); got != metricsListen(t, def, n) {
+			t.Errorf("%s --metrics-listen = %q, want %q", n.Name, got, metricsListen(t, def, n))
 		}
 		if _, ok := flagValue(s.Command, "--unix-socket-dir"); !ok {
 			t.Errorf("%s: no --unix-socket-dir", n.Name)
@@ -168,5 +181,127 @@ func TestComposeConfig(t *testing.T) {
 	}
 	if got[2] != "CREATE NODE datanode1 WITH (TYPE='datanode', HOST='datanode1', PORT=20008, PRIMARY, PREFERRED);" {
 		t.Errorf("registration of datanode1: %s", got[2])
+	}
+}
+
+// metricsListen is the --metrics-listen of node n in the compose file: all
+// addresses, the port of the reference config, which the service publishes.
+func metricsListen(t *testing.T, def *Config, n Node) string {
+	t.Helper()
+	_, port, err := net.SplitHostPort(def.MetricsAddr(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "0.0.0.0:" + port
+}
+
+// TestComposeMonitoringProfile checks the monitoring profile: prometheus and
+// grafana exist only with it, publish their ports, mount the files kept in
+// docker/, and Prometheus scrapes the gtm's and the coordinators' metrics
+// addresses; the nodes publish those addresses.
+func TestComposeMonitoringProfile(t *testing.T) {
+	monitoring := []string{"prometheus", "grafana"}
+	plain := loadCompose(t)
+	for _, name := range monitoring {
+		if _, ok := plain.Services[name]; ok {
+			t.Errorf("service %s runs without the monitoring profile", name)
+		}
+	}
+	p := loadComposeProfiles(t, "monitoring")
+	def := DefaultConfig()
+	for _, name := range monitoring {
+		s, ok := p.Services[name]
+		if !ok {
+			t.Fatalf("no service %s with the monitoring profile", name)
+		}
+		if !slices.Equal(s.Profiles, []string{"monitoring"}) {
+			t.Errorf("%s profiles %v, want [monitoring]", name, s.Profiles)
+		}
+		for _, v := range s.Volumes {
+			if v.Type != types.VolumeTypeBind {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join("..", v.Source)); err != nil {
+				t.Errorf("%s mounts %s: %v", name, v.Source, err)
+			}
+		}
+	}
+	if s := p.Services["prometheus"]; s.Image != "prom/prometheus" || !publishes(s, 9090) {
+		t.Errorf("prometheus: image %q, ports %+v", s.Image, s.Ports)
+	}
+	if s := p.Services["grafana"]; s.Image != "grafana/grafana" || !publishes(s, 3000) {
+		t.Errorf("grafana: image %q, ports %+v", s.Image, s.Ports)
+	}
+	mounts := func(service, target string) bool {
+		for _, v := range p.Services[service].Volumes {
+			if v.Target == target {
+				return true
+			}
+		}
+		return false
+	}
+	for service, target := range map[string]string{"prometheus": "/etc/prometheus/prometheus.yml",
+		"grafana": "/etc/grafana/provisioning/datasources"} {
+		if !mounts(service, target) {
+			t.Errorf("%s does not mount %s", service, target)
+		}
+	}
+	for _, target := range []string{"/etc/grafana/provisioning/dashboards", "/etc/grafana/dashboards"} {
+		if !mounts("grafana", target) {
+			t.Errorf("grafana does not mount %s", target)
+		}
+	}
+
+	// Every node with metrics publishes them, and Prometheus scrapes them under its job.
+	want := map[string]string{} // target -> job
+	for _, n := range append([]Node{def.GTM}, def.Coordinators...) {
+		_, port, _ := net.SplitHostPort(def.MetricsAddr(n))
+		pn, _ := strconv.Atoi(port)
+		if !publishes(p.Services[n.Name], pn) {
+			t.Errorf("%s does not publish its metrics port %d", n.Name, pn)
+		}
+		job := "coordinator"
+		if n.Name == def.GTM.Name {
+			job = "gtm"
+		}
+		want[net.JoinHostPort(n.Name, port)] = job
+	}
+	v := viper.New()
+	v.SetConfigFile(filepath.Join("..", "docker", "prometheus.yml"))
+	if err := v.ReadInConfig(); err != nil {
+		t.Fatal(err)
+	}
+	var prom struct {
+		ScrapeConfigs []struct {
+			JobName       string `mapstructure:"job_name"`
+			StaticConfigs []struct {
+				Targets []string `mapstructure:"targets"`
+			} `mapstructure:"static_configs"`
+		} `mapstructure:"scrape_configs"`
+	}
+	if err := v.Unmarshal(&prom); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, sc := range prom.ScrapeConfigs {
+		for _, st := range sc.StaticConfigs {
+			for _, target := range st.Targets {
+				got[target] = sc.JobName
+			}
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("prometheus scrapes %v, want %v", got, want)
+	}
+
+	for _, f := range []string{"provisioning/datasources/prometheus.yml", "provisioning/dashboards/xlgo.yml", "dashboards/xlgo.json"} {
+		b, err := os.ReadFile(filepath.Join("..", "docker", "grafana", f))
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if f == "provisioning/datasources/prometheus.yml" && !strings.Contains(string(b), "url: http://prometheus:9090") {
+			t.Errorf("the grafana datasource does not point at http://prometheus:9090:\n%s", b)
+		}
 	}
 }
