@@ -192,7 +192,7 @@ func TestDatanodeConf(t *testing.T) {
 func TestCoordinatorArgs(t *testing.T) {
 	c := New("/home/x", DefaultConfig())
 	got := strings.Join(c.CoordinatorArgs(c.Config.Coordinators[0], "/tmp"), " ")
-	want := "--name coord1 --listen 127.0.0.1 --port 20004 --unix-socket-dir /tmp --gtm 127.0.0.1:6666 --data-dir /home/x/coord1 --cluster-name xlgo --metrics-listen 127.0.0.1:21004"
+	want := "--name coord1 --listen 127.0.0.1 --port 20004 --unix-socket-dir /tmp --gtm 127.0.0.1:6666 --data-dir /home/x/coord1 --cluster-name xlgo --config /home/x/coord1/coordinator.yaml --metrics-listen 127.0.0.1:21004"
 	if got != want {
 		t.Errorf("coordinator args\n%s\nwant\n%s", got, want)
 	}
