@@ -74,6 +74,19 @@ type Coordinator struct {
 	moves sync.Map
 	// Metrics are the coordinator's Prometheus metrics.
 	Metrics *Metrics
+	// AdminUsers may use the admin console besides the superusers.
+	AdminUsers []string
+	// Config, when set, lists the coordinator's settings for SHOW CONFIG.
+	Config func() [][2]string
+	// Reload, when set, rereads the coordinator's configuration (the admin
+	// console's RELOAD, as SIGHUP).
+	Reload func() error
+	// Shutdown, when set, stops the coordinator (the admin console's
+	// SHUTDOWN), after its clients have gone when waitForClients; it is
+	// called on a goroutine of its own.
+	Shutdown func(waitForClients bool)
+	// admin is what the admin console keeps of the clients.
+	admin adminState
 }
 
 // NewCoordinator wires a coordinator's parts together.
@@ -199,6 +212,9 @@ const StartupWait = 10 * time.Second
 
 // NewSession implements Engine.
 func (c *Coordinator) NewSession(ctx context.Context, st server.Startup) (server.Session, []server.ParamStatus, error) {
+	if st.Database == AdminDatabase {
+		return c.newAdminSession(ctx, st)
+	}
 	s := &session{
 		co:       c,
 		user:     st.User,
@@ -252,7 +268,7 @@ func (c *Coordinator) NewSession(ctx context.Context, st server.Startup) (server
 	c.sessions.Add(1)
 	s.id = c.nextID.Add(1)
 	c.registry.Store(s.id, s)
-	return s, params, nil
+	return c.newClient(s, st), params, nil
 }
 
 // startupNodes are the datanodes a new session may start on: the preferred
