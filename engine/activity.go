@@ -26,7 +26,10 @@ const statActivityQuery = `SELECT pid, datname, usename, application_name, state
 
 // statActivity gathers the rows of pgxc_stat_activity: every datanode's
 // backends, read at once through the pool as the session's user in its
-// database, with the session of this coordinator that holds each.
+// database, with the session of this coordinator that holds each. A
+// backend's coordinator is the one its application_name names, else this
+// one for a backend one of its sessions holds (else unknown: the backends
+// of other coordinators' sessions carry their clients' application_name).
 func (s *session) statActivity(ctx context.Context) ([]planner.BackendActivity, error) {
 	ctx, cancel := context.WithTimeout(ctx, StatActivityWait)
 	defer cancel()
@@ -56,6 +59,10 @@ func (s *session) statActivity(ctx context.Context) ([]planner.BackendActivity, 
 		}
 		for _, r := range rows[i] {
 			r.SessionID = held[nodePID{r.Node, uint32(r.PID)}]
+			if r.SessionID != 0 && r.Coordinator == nil {
+				// A session's backend takes its client's application_name.
+				r.Coordinator = &s.co.Name
+			}
 			out = append(out, r)
 		}
 	}

@@ -366,7 +366,6 @@ type countingWriter struct {
 func (w *countingWriter) take() int64 {
 	n := w.sent
 	w.sent = 0
-	w.ResultWriter = nil
 	return n
 }
 
