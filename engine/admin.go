@@ -545,7 +545,8 @@ func (a *adminSession) showServers(w server.ResultWriter) error {
 	return writeResult(w, "SHOW", cols, rows)
 }
 
-// showStats: per database, the clients' totals since the coordinator started.
+// showStats: per database, the clients' totals since the coordinator
+// started; the wait time is at PAUSEs and for pooled backends.
 func (a *adminSession) showStats(w server.ResultWriter) error {
 	poolWait := map[string]time.Duration{}
 	for _, k := range a.co.Pool.KeyStats() {
