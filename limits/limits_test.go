@@ -21,7 +21,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
-	"github.com/xlgo/xlgo/cluster"
 	"github.com/xlgo/xlgo/cluster/clustertest"
 	"github.com/xlgo/xlgo/internal/poll"
 )
