@@ -39,6 +39,9 @@ type AuthConfig struct {
 	// connections, per user; xlctl writes them to a 0600 pgpass file in each
 	// coordinator's data directory, and the config file must then be 0600 too.
 	DatanodePasswords []UserPassword `mapstructure:"datanode_passwords"`
+	// AdminUsers may use the coordinators' admin console (database xlgo)
+	// besides the superusers (coordinator flag --admin-users).
+	AdminUsers []string `mapstructure:"admin_users"`
 }
 
 // HBARule is one client authentication rule (a pg_hba.conf line).
@@ -135,13 +138,18 @@ func (a *AuthConfig) validate() error {
 			errs = append(errs, fmt.Errorf("datanode_passwords %d: user is empty", i+1))
 		}
 	}
+	for _, u := range a.AdminUsers {
+		if strings.TrimSpace(u) == "" || strings.Contains(u, ",") {
+			errs = append(errs, fmt.Errorf("admin_users: %q is not a role name", u))
+		}
+	}
 	return errors.Join(errs...)
 }
 
 // yaml renders the section for Config.YAML ("" when it is empty).
 func (a *AuthConfig) yaml() string {
 	if len(a.Rules) == 0 && a.PasswordSource == "" && a.Userlist == "" && a.AuthUser == "" && a.SSLCertFile == "" &&
-		a.SSLCAFile == "" && a.DatanodePassfile == "" && len(a.DatanodePasswords) == 0 {
+		a.SSLCAFile == "" && a.DatanodePassfile == "" && len(a.DatanodePasswords) == 0 && len(a.AdminUsers) == 0 {
 		return ""
 	}
 	q := strconv.Quote
@@ -163,6 +171,13 @@ func (a *AuthConfig) yaml() string {
 		if kv[1] != "" {
 			fmt.Fprintf(&b, "  %s: %s\n", kv[0], q(kv[1]))
 		}
+	}
+	if len(a.AdminUsers) > 0 {
+		var us []string
+		for _, u := range a.AdminUsers {
+			us = append(us, q(u))
+		}
+		fmt.Fprintf(&b, "  admin_users: [%s]   # may use the admin console (database xlgo) besides superusers\n", strings.Join(us, ", "))
 	}
 	if len(a.DatanodePasswords) > 0 {
 		b.WriteString("  datanode_passwords:\n")
@@ -215,6 +230,9 @@ func (c *Cluster) coordinatorAuthArgs(n Node) []string {
 	}
 	if a.AuthUser != "" {
 		args = append(args, "--auth-user", a.AuthUser)
+	}
+	if len(a.AdminUsers) > 0 {
+		args = append(args, "--admin-users", strings.Join(a.AdminUsers, ","))
 	}
 	if cert, key, ca := c.TLSFiles(); cert != "" {
 		args = append(args, "--ssl-cert-file", cert, "--ssl-key-file", key)

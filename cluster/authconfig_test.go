@@ -22,6 +22,7 @@ auth:
   ssl_key_file: /etc/x/server.key
   datanode_passwords:
     - {user: Bob, password: "p:w"}
+  admin_users: [ops, Monitor]
 `
 
 func TestAuthConfig(t *testing.T) {
@@ -48,7 +49,8 @@ func TestAuthConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, cfg.YAML())
 	}
-	if again.Auth.HBAText() != a.HBAText() || again.Auth.DatanodePasswords[0] != a.DatanodePasswords[0] || again.Auth.SSLKeyFile != a.SSLKeyFile {
+	if again.Auth.HBAText() != a.HBAText() || again.Auth.DatanodePasswords[0] != a.DatanodePasswords[0] || again.Auth.SSLKeyFile != a.SSLKeyFile ||
+		!slices.Equal(again.Auth.AdminUsers, []string{"ops", "Monitor"}) {
 		t.Errorf("round trip: %+v", again.Auth)
 	}
 	// A default config renders no auth section.
@@ -64,6 +66,7 @@ func TestAuthConfig(t *testing.T) {
 		"--auth-file " + filepath.Join(home, "userlist.txt"),
 		"--ssl-cert-file /etc/x/server.crt --ssl-key-file /etc/x/server.key",
 		"--datanode-passfile " + filepath.Join(home, "coord1", CoordinatorPassfile),
+		"--admin-users ops,Monitor",
 	} {
 		if !strings.Contains(args, want) {
 			t.Errorf("coordinator args lack %q:\n%s", want, args)
@@ -100,6 +103,7 @@ func TestAuthConfigErrors(t *testing.T) {
 		{"auth: {password_source: userlist}", "needs userlist"},
 		{"auth: {ssl_cert_file: a.crt}", "go together"},
 		{"auth: {datanode_passfile: p, datanode_passwords: [{user: a, password: b}]}", "give one of them"},
+		{"auth: {admin_users: ['a,b']}", "is not a role name"},
 	} {
 		cfg, err := ParseConfig([]byte(tc.yaml))
 		if err == nil {

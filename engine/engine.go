@@ -74,12 +74,19 @@ type Coordinator struct {
 	moves sync.Map
 	// Metrics are the coordinator's Prometheus metrics.
 	Metrics *Metrics
+	// AdminUsers may use the admin console besides the superusers.
+	AdminUsers []string
+	// Config, when set, lists the coordinator's settings for SHOW CONFIG.
+	Config func() [][2]string
 	// Reload, when set, reads the coordinator's settings again and puts
-	// them in force (SIGHUP).
+	// them in force (SIGHUP, the admin console's RELOAD).
 	Reload func() error
-	// Shutdown, when set, stops the coordinator: gracefully (running
-	// transactions finish first) or fast.
+	// Shutdown, when set, stops the coordinator (SIGTERM, SIGINT, the admin
+	// console's SHUTDOWN): gracefully (running transactions finish first)
+	// or fast. It returns at once; the stop goes on on its own goroutine.
 	Shutdown func(graceful bool)
+	// admin is what the admin console keeps of the clients.
+	admin adminState
 	// logMinDuration: statements that run this long are logged (<0: none).
 	logMinDuration atomic.Int64
 }
@@ -213,6 +220,9 @@ const StartupWait = 10 * time.Second
 
 // NewSession implements Engine.
 func (c *Coordinator) NewSession(ctx context.Context, st server.Startup) (server.Session, []server.ParamStatus, error) {
+	if st.Database == AdminDatabase {
+		return c.newAdminSession(ctx, st)
+	}
 	s := &session{
 		co:       c,
 		user:     st.User,
@@ -266,7 +276,7 @@ func (c *Coordinator) NewSession(ctx context.Context, st server.Startup) (server
 	}
 	c.sessions.Add(1)
 	c.registry.Store(s.id, s)
-	return s, params, nil
+	return c.newClient(s, st), params, nil
 }
 
 // startupNodes are the datanodes a new session may start on: the preferred

@@ -578,7 +578,8 @@ func (s *session) env(ctx context.Context) (*planner.Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &planner.Env{Rel: rel, Nodes: s.co.planNodes(), Groups: s.co.Nodes.Groups(), SearchPath: s.searchPath, User: s.user, Moves: s.movesHere}, nil
+	return &planner.Env{Rel: rel, Nodes: s.co.planNodes(), Groups: s.co.Nodes.Groups(), SearchPath: s.searchPath, User: s.user, Moves: s.movesHere,
+		StatActivity: func() ([]planner.BackendActivity, error) { return s.statActivity(ctx) }}, nil
 }
 
 // refreshSearchPath reads the schemas names resolve in, from a datanode.

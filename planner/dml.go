@@ -40,7 +40,9 @@ func PlanModify(env *Env, stmt *pg_query.Node) (Plan, error) {
 	if strings.Contains(strings.ToLower(text), "pgxc_") {
 		text = ""
 	}
-	injectCatalogViews(env, stmt)
+	if err := injectCatalogViews(env, stmt); err != nil {
+		return nil, err
+	}
 	if u := stmt.GetUpdateStmt(); u != nil {
 		if err := checkNestedWrites(env, stmt, u); err != nil {
 			return nil, err
@@ -140,7 +142,9 @@ func PlanModify(env *Env, stmt *pg_query.Node) (Plan, error) {
 func PlanInsert(env *Env, stmt *pg_query.Node) (Plan, error) {
 	stmt = proto.Clone(stmt).(*pg_query.Node)
 	ins := stmt.GetInsertStmt()
-	injectCatalogViews(env, stmt)
+	if err := injectCatalogViews(env, stmt); err != nil {
+		return nil, err
+	}
 	if err := checkNestedWrites(env, stmt, ins); err != nil {
 		return nil, err
 	}

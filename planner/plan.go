@@ -21,9 +21,12 @@ type Env struct {
 	// Moves are the redistributions this coordinator runs (for the
 	// pgxc_rebalance_status view; tables whose moves run elsewhere or were
 	// cut short come from the catalog).
-	Moves      func() []MoveStatus
-	SearchPath []string // schemas, "$user" already replaced
-	User       string
+	Moves func() []MoveStatus
+	// StatActivity gives the rows of the pgxc_stat_activity view: the
+	// backends of every datanode.
+	StatActivity func() ([]BackendActivity, error)
+	SearchPath   []string // schemas, "$user" already replaced
+	User         string
 	// SQL, when set, is the text the statement was parsed from: a statement
 	// that needs no rewriting is sent as it is, and cheap looks at the text
 	// spare walks of the tree.
@@ -371,6 +374,19 @@ func statementKind(stmt *pg_query.Node) string {
 		return "statement"
 	}
 	return strings.TrimPrefix(fmt.Sprintf("%T", stmt.Node), "*pg_query.Node_")
+}
+
+// BackendActivity is one row of a datanode's pg_stat_activity as
+// pgxc_stat_activity shows it; nil is NULL. Times are ISO 8601 in UTC.
+type BackendActivity struct {
+	Node                                   string
+	PID                                    int32
+	Database, User, ApplicationName, State *string
+	Query                                  *string
+	BackendStart, XactStart, QueryStart    *string
+	WaitEventType, WaitEvent, BackendType  *string
+	Coordinator                            *string // from application_name, for a coordinator's backend
+	SessionID                              uint64  // the session of this coordinator that holds it; 0: none
 }
 
 // MoveStatus is a redistribution of one table in progress.

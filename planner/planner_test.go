@@ -90,6 +90,16 @@ func testEnv() *planner.Env {
 		Groups:     []catalog.Group{{Name: "default_group", Members: both}},
 		SearchPath: []string{"public"},
 		User:       "xl",
+		StatActivity: func() ([]planner.BackendActivity, error) {
+			s := func(v string) *string { return &v }
+			return []planner.BackendActivity{
+				{Node: "datanode1", PID: 4711, Database: s("db"), User: s("xl"), ApplicationName: s("xlgo coord1"), State: s("idle in transaction"),
+					Query: s("SELECT 'it''s'"), BackendStart: s("2026-12-05T10:00:00.000001Z"), XactStart: s("2026-12-05T10:00:01Z"),
+					QueryStart: s("2026-12-05T10:00:01Z"), WaitEventType: s("Client"), WaitEvent: s("ClientRead"), BackendType: s("client backend"),
+					Coordinator: s("coord1"), SessionID: 7},
+				{Node: "datanode2", PID: 42, BackendType: s("autovacuum launcher"), BackendStart: s("2026-12-05T09:00:00Z")},
+			}, nil
+		},
 	}
 }
 

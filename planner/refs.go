@@ -300,7 +300,7 @@ func isSpecial(rv *pg_query.RangeVar) bool {
 		return false
 	}
 	switch rv.Relname {
-	case "pgxc_node", "pgxc_group", "pgxc_class", "pgxc_rebalance_status":
+	case "pgxc_node", "pgxc_group", "pgxc_class", "pgxc_rebalance_status", "pgxc_stat_activity":
 		return true
 	}
 	return false

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,7 +76,9 @@ func PlanSelect(env *Env, stmt *pg_query.Node) (Plan, error) {
 	if f.special || f.views {
 		stmt = proto.Clone(stmt).(*pg_query.Node)
 		owned = true
-		injectCatalogViews(env, stmt)
+		if err := injectCatalogViews(env, stmt); err != nil {
+			return nil, err
+		}
 		if err := expandViews(env, stmt); err != nil {
 			return nil, err
 		}
@@ -567,12 +570,14 @@ func removeTerms(stmt *pg_query.Node, r *relRef, pushed []*pg_query.Node) {
 }
 
 // injectCatalogViews replaces pgxc_node and pgxc_group by the coordinator's
-// own rows, and pgxc_class by the catalog table on the datanodes.
-func injectCatalogViews(env *Env, stmt *pg_query.Node) {
+// own rows, pgxc_rebalance_status and pgxc_stat_activity by what it knows
+// and gathers, and pgxc_class by the catalog table on the datanodes.
+func injectCatalogViews(env *Env, stmt *pg_query.Node) error {
+	var err error
 	walk(stmt, func(m proto.Message) bool {
 		n, ok := m.(*pg_query.Node)
-		if !ok {
-			return true
+		if !ok || err != nil {
+			return err == nil
 		}
 		rv := n.GetRangeVar()
 		if rv == nil || !isSpecial(rv) {
@@ -586,6 +591,10 @@ func injectCatalogViews(env *Env, stmt *pg_query.Node) {
 			sub = pgxcGroupSQL(env.Groups)
 		case "pgxc_rebalance_status":
 			sub = rebalanceStatusSQL(env)
+		case "pgxc_stat_activity":
+			if sub, err = statActivitySQL(env); err != nil {
+				return false
+			}
 		case "pgxc_class":
 			if env.Rel.Ready {
 				rv.Schemaname = catalog.Schema
@@ -604,6 +613,7 @@ func injectCatalogViews(env *Env, stmt *pg_query.Node) {
 		n.Node = &pg_query.Node_RangeSubselect{RangeSubselect: rs}
 		return false
 	})
+	return err
 }
 
 func pgxcNodeSQL(nodes []catalog.Node) string {
@@ -682,6 +692,43 @@ func rebalanceStatusSQL(env *Env) string {
 			NULL::float8 AS rows_per_sec, NULL::timestamptz AS started WHERE false`
 	}
 	return fmt.Sprintf("SELECT * FROM (VALUES %s) AS v(%s)", strings.Join(rows, ", "), cols)
+}
+
+// statActivitySQL is the pgxc_stat_activity view: the backends of every
+// datanode, with the coordinator and the session of this coordinator that
+// hold them.
+func statActivitySQL(env *Env) (string, error) {
+	const cols = "node_name, pid, datname, usename, application_name, state, query, backend_start, xact_start, query_start, wait_event_type, wait_event, backend_type, coordinator, session_id"
+	var acts []BackendActivity
+	if env.StatActivity != nil {
+		var err error
+		if acts, err = env.StatActivity(); err != nil {
+			return "", err
+		}
+	}
+	if len(acts) == 0 {
+		return `SELECT NULL::name AS node_name, NULL::int4 AS pid, NULL::name AS datname, NULL::name AS usename, NULL::text AS application_name,
+			NULL::text AS state, NULL::text AS query, NULL::timestamptz AS backend_start, NULL::timestamptz AS xact_start, NULL::timestamptz AS query_start,
+			NULL::text AS wait_event_type, NULL::text AS wait_event, NULL::text AS backend_type, NULL::name AS coordinator, NULL::int8 AS session_id WHERE false`, nil
+	}
+	lit := func(v *string, typ string) string {
+		if v == nil {
+			return "NULL::" + typ
+		}
+		return quoteLiteral(*v) + "::" + typ
+	}
+	rows := make([]string, 0, len(acts))
+	for _, a := range acts {
+		session := "NULL::int8"
+		if a.SessionID != 0 {
+			session = strconv.FormatUint(a.SessionID, 10) + "::int8"
+		}
+		rows = append(rows, fmt.Sprintf("(%s::name, %d, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+			quoteLiteral(a.Node), a.PID, lit(a.Database, "name"), lit(a.User, "name"), lit(a.ApplicationName, "text"), lit(a.State, "text"),
+			lit(a.Query, "text"), lit(a.BackendStart, "timestamptz"), lit(a.XactStart, "timestamptz"), lit(a.QueryStart, "timestamptz"),
+			lit(a.WaitEventType, "text"), lit(a.WaitEvent, "text"), lit(a.BackendType, "text"), lit(a.Coordinator, "name"), session))
+	}
+	return fmt.Sprintf("SELECT * FROM (VALUES %s) AS v(%s)", strings.Join(rows, ", "), cols), nil
 }
 
 func pgxcGroupSQL(groups []catalog.Group) string {

@@ -340,7 +340,9 @@ func Walk(m proto.Message, fn func(proto.Message) bool) { walk(m, fn) }
 // constant of its type.
 func DescribeSQL(env *Env, stmt *pg_query.Node) (string, error) {
 	c := proto.Clone(stmt).(*pg_query.Node)
-	injectCatalogViews(env, c)
+	if err := injectCatalogViews(env, c); err != nil {
+		return "", err
+	}
 	replaceXCNodeID(c, 0)
 	return deparse(c)
 }

@@ -40,6 +40,7 @@ type Conn struct {
 	// PreparedGen is the catalog generation its prepared statements belong to.
 	PreparedGen uint64
 	idleAt      time.Time
+	connectedAt time.Time
 	notice      func(*pgconn.Notice)
 	mu          sync.Mutex
 	// CancelRequests on their way to the backend (CancelAsync).
@@ -95,6 +96,9 @@ func (c *Conn) CancelAsync(done func()) {
 		}
 	}()
 }
+
+// ConnectedAt is when the connection was opened.
+func (c *Conn) ConnectedAt() time.Time { return c.connectedAt }
 
 // ForgetPrepared drops what Prepared knows (after DISCARD ALL or DEALLOCATE ALL).
 func (c *Conn) ForgetPrepared() { c.prepared = nil }
@@ -288,6 +292,30 @@ func (p *Pool) KeyStats() []KeyStats {
 	}
 	slices.SortFunc(out, func(a, b KeyStats) int {
 		return cmp.Or(cmp.Compare(a.Node, b.Node), cmp.Compare(a.Database, b.Database), cmp.Compare(a.User, b.User))
+	})
+	return out
+}
+
+// IdleConn is a connection kept idle in the pool.
+type IdleConn struct {
+	Key
+	PID                  uint32
+	Connected, IdleSince time.Time
+}
+
+// IdleConns lists the idle connections, by key and then oldest idle first.
+func (p *Pool) IdleConns() []IdleConn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []IdleConn
+	for k, list := range p.idle {
+		for _, c := range list {
+			out = append(out, IdleConn{Key: k, PID: c.PID(), Connected: c.connectedAt, IdleSince: c.idleAt})
+		}
+	}
+	slices.SortFunc(out, func(a, b IdleConn) int {
+		return cmp.Or(cmp.Compare(a.Node, b.Node), cmp.Compare(a.Database, b.Database), cmp.Compare(a.User, b.User),
+			a.IdleSince.Compare(b.IdleSince))
 	})
 	return out
 }
@@ -569,6 +597,7 @@ func (p *Pool) connectOnce(ctx context.Context, key Key) (*Conn, string, int, er
 		return nil, host, port, err
 	}
 	c.PgConn = pc
+	c.connectedAt = time.Now()
 	return c, host, port, nil
 }
 

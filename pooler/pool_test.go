@@ -202,6 +202,25 @@ func TestPool(t *testing.T) {
 		}
 	})
 
+	t.Run("idle conns", func(t *testing.T) {
+		p := e.pool(t, Options{})
+		before := time.Now()
+		c1 := get(t, p, e.key, "")
+		c2 := get(t, p, e.key, "")
+		if len(p.IdleConns()) != 0 {
+			t.Fatalf("idle conns while both are lent: %v", p.IdleConns())
+		}
+		p.Put(c2)
+		p.Put(c1)
+		idle := p.IdleConns()
+		if len(idle) != 2 || idle[0].PID != c2.PID() || idle[1].PID != c1.PID() || idle[0].Key != e.key {
+			t.Fatalf("IdleConns = %+v, want c2 (pid %d) then c1 (pid %d)", idle, c2.PID(), c1.PID())
+		}
+		if idle[0].Connected.Before(before) || idle[0].IdleSince.Before(idle[0].Connected) || c1.ConnectedAt().Before(before) {
+			t.Errorf("times: %+v, connected %v, test began %v", idle[0], c1.ConnectedAt(), before)
+		}
+	})
+
 	t.Run("cancel on its way", func(t *testing.T) {
 		// A CancelRequest sent as its statement ends must not stop the
 		// statement of whoever borrows the backend next.

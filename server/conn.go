@@ -141,7 +141,7 @@ func (c *clientConn) serve() {
 	}
 }
 
-// abort is called by Server.Close: it wakes up every read and write of the
+// abort is called by Server.Close and Startup.Terminate: it wakes up every read and write of the
 // connection and cancels its context; the goroutine then ends.
 func (c *clientConn) abort() {
 	c.aborted.Store(true)
@@ -328,7 +328,7 @@ func (c *clientConn) startSession(code uint32, paramBytes []byte) bool {
 		}
 		params[k] = v
 	}
-	st := Startup{User: params["user"], Database: params["database"], Params: params, RemoteAddr: c.nc.RemoteAddr()}
+	st := Startup{User: params["user"], Database: params["database"], Params: params, RemoteAddr: c.nc.RemoteAddr(), Terminate: c.abort}
 	if st.User == "" {
 		c.rejectStartup(&pgconn.PgError{Code: pgerr.InvalidAuthorizationSpecification, Message: "no PostgreSQL user name specified in startup packet"})
 		return false

@@ -14,6 +14,10 @@ type Startup struct {
 	Database   string
 	Params     map[string]string // every startup parameter, user and database included
 	RemoteAddr net.Addr
+	// Terminate ends the connection as pg_terminate_backend does: the
+	// running statement stops, the client gets FATAL 57P01 and the
+	// session closes. It may be called from any goroutine.
+	Terminate func()
 }
 
 // ParamStatus is one ParameterStatus the server reports to the client.

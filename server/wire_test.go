@@ -1042,6 +1042,38 @@ func TestCloseEndsConnections(t *testing.T) {
 	}
 }
 
+func TestStartupTerminate(t *testing.T) {
+	srv, eng := startWireServer(t, nil)
+	other := wireConnect(t, srv, "other")
+	idle := wireConnect(t, srv, "idle")
+	busy := wireConnect(t, srv, "busy")
+	si, sb := eng.session(t, "idle"), eng.session(t, "busy")
+	done := make(chan error, 1)
+	go func() {
+		_, err := busy.Exec(context.Background(), "sleep")
+		done <- err
+	}()
+	waitStatementRunning(t, sb)
+
+	// An idle client hears FATAL 57P01 at its next read.
+	si.st.Terminate()
+	poll.Until(t, "idle session close", func() bool { return si.closes.Load() == 1 })
+	_, err := idle.Exec(wireCtx(t), "select 1")
+	if pgErr := wantSQLState(t, err, "57P01"); pgErr.Severity != "FATAL" {
+		t.Errorf("idle client got %+v", pgErr)
+	}
+	// A running statement stops (its context ends) and its client hears the same.
+	sb.st.Terminate()
+	if pgErr := wantSQLState(t, <-done, "57P01"); pgErr.Severity != "FATAL" {
+		t.Errorf("busy client got %+v", pgErr)
+	}
+	poll.Until(t, "busy session close", func() bool { return sb.closes.Load() == 1 })
+	if !sb.ctxEnded.Load() {
+		t.Error("the running statement's context was not cancelled")
+	}
+	wireSelect(t, other, 7)
+}
+
 func TestServeStopsWithContext(t *testing.T) {
 	srv := NewServer(&fakeEngine{}, Options{ListenAddrs: []string{"127.0.0.1"}, Logger: slog.New(slog.DiscardHandler)})
 	ctx, cancel := context.WithCancel(context.Background())

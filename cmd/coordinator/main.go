@@ -58,6 +58,8 @@ type options struct {
 	logMinDuration, poolIdleTimeout, poolWaitTimeout, shutdownWait   time.Duration
 	poolSize, poolMaxIdle                                            int
 	reload                                                           *reloader
+	adminUsers                                                       string
+	settings                                                         func() [][2]string
 }
 
 func newCommand() *cobra.Command {
@@ -92,6 +94,7 @@ func newCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			o.settings = flagSettings(cmd.Flags())
 			return run(slog.New(handler).With("node", o.name), o)
 		},
 	}
@@ -134,6 +137,7 @@ func newCommand() *cobra.Command {
 	f.StringVar(&o.sslCA, "ssl-ca-file", "", "CAs (PEM) that client certificates are checked against, when a client sends one")
 	f.IntVar(&o.maxClientConn, "max-client-conn", server.DefaultMaxConnections, "client connections served at once; one more gets 53300 sorry, too many clients already")
 	f.DurationVar(&o.authTimeout, "authentication-timeout", server.DefaultStartupTimeout, "how long a new client may take to send its startup packet and authenticate")
+	f.StringVar(&o.adminUsers, "admin-users", "", "comma-separated roles that may use the admin console (database xlgo) besides superusers")
 	f.Int64Var(&o.maxGatherBytes, "max-gather-bytes", executor.MaxGatherBytes, "the coordinator's memory budget for the rows of one statement (sorts, joins, aggregates it runs itself); past it the statement fails with 54000")
 	return cmd
 }
@@ -170,6 +174,7 @@ func run(logger *slog.Logger, o options) error {
 	co := engine.NewCoordinator(o.name, o.clusterName, nodes, gtm, logger)
 	co.ReadGateWait, co.CommitGateWait, co.CommitPreparedWait = o.readGateWait, o.commitGateWait, o.commitPreparedWait
 	co.GTMWait = o.gtmWait
+	co.AdminUsers, co.Config = splitList(o.adminUsers), o.settings
 	defer co.Pool.Close()
 	if o.metricsListen != "" {
 		if _, err := metrics.Serve(ctx, o.metricsListen, co.Metrics.Registry, o.pprof, logger); err != nil {

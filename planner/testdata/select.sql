@@ -243,6 +243,8 @@ SELECT * FROM pg_catalog.pgxc_node n WHERE n.node_type = 'D'
 
 SELECT * FROM pgxc_group
 
+SELECT node_name, pid, session_id FROM pgxc_stat_activity WHERE state IS NOT NULL ORDER BY node_name
+
 SELECT * FROM pgxc_class
 
 SELECT count(*) FROM pgxc_node n JOIN t ON t.id = n.node_port
