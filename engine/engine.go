@@ -235,6 +235,7 @@ func (c *Coordinator) NewSession(ctx context.Context, st server.Startup) (server
 		id:       c.nextID.Add(1),
 	}
 	s.log = c.Logger.With("session", s.id, "user", st.User, "database", st.Database)
+	s.appName = st.Params["application_name"]
 	for k, v := range st.Params {
 		switch k {
 		case "user", "database", "replication":

@@ -232,7 +232,7 @@ func (s *session) takeSnapshots(ctx context.Context) error {
 		release = r
 	}
 	defer release()
-	batch := s.tx.beginSQL
+	batch := s.tx.beginSQL + ";\n" + s.appNameSQL()
 	for _, q := range s.tx.joinStatements() {
 		batch += ";\n" + q
 	}

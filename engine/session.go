@@ -73,6 +73,9 @@ type session struct {
 	stmtStart time.Time
 	// stmtNodes counts the backends the running statement used (metrics).
 	stmtNodes atomic.Int32
+	// appName is the client's application_name at startup; appSQL names
+	// the session on its backends (appNameSQL).
+	appName, appSQL string
 	// gate is the session's hold on the snapshot gate, nil when it holds
 	// none. Only the session's goroutine touches it: while it holds the
 	// gate, the session waits neither for the gate again nor for a backend.
@@ -432,9 +435,9 @@ func (s *session) join(ctx context.Context, node string, write, deferBegin bool)
 	if s.tx.active && !s.tx.begun[node] {
 		s.tx.begun[node] = true
 		if deferBegin && !s.tx.hasJoinStatements() {
-			begin = s.tx.beginSQL
+			begin = s.tx.beginSQL + executor.BeginSep + s.appNameSQL()
 		} else {
-			if _, err := c.Exec(ctx, s.tx.beginSQL).ReadAll(); err != nil {
+			if _, err := c.Exec(ctx, s.tx.beginSQL+";\n"+s.appNameSQL()).ReadAll(); err != nil {
 				delete(s.tx.begun, node)
 				s.dropConn(node)
 				return nil, "", executor.NodeError(node, err)
@@ -450,6 +453,20 @@ func (s *session) join(ctx context.Context, node string, write, deferBegin bool)
 		s.tx.writes[node] = true
 	}
 	return c, begin, nil
+}
+
+// appNameSQL names the session in the application_name of a datanode
+// backend for the rest of the transaction it begins there ("xlgo COORD
+// sID CLIENT-APPLICATION", PostgreSQL keeps 63 bytes): pg_stat_activity on
+// the datanodes and pgxc_stat_activity tell whose work a backend does, and
+// the coordinator's log lines carry the same session id. It travels with
+// the BEGIN, in the same round trip.
+func (s *session) appNameSQL() string {
+	if s.appSQL == "" {
+		name := fmt.Sprintf("xlgo %s s%d %s", s.co.Name, s.id, s.appName)
+		s.appSQL = "SELECT pg_catalog.set_config('application_name', " + quoteLiteral(strings.TrimSpace(name)) + ", true)"
+	}
+	return s.appSQL
 }
 
 // hasJoinStatements tells whether joinStatements has any.

@@ -36,9 +36,13 @@ type Backends interface {
 	Sent(c *pooler.Conn)
 	// ConnBegin is Conn for a statement sent next: when the node has not
 	// started the open transaction yet, begin is the BEGIN to send in the
-	// same round trip before the statement (the node counts as started).
+	// same round trip before the statement (the node counts as started),
+	// perhaps followed by more statements, each after BeginSep.
 	ConnBegin(ctx context.Context, node string, write bool) (c *pooler.Conn, begin string, err error)
 }
+
+// BeginSep separates the statements of a ConnBegin's begin.
+const BeginSep = ";\n"
 
 // Sink receives the rows a plan returns. Values are only valid during the call.
 type Sink interface {
@@ -202,13 +206,12 @@ func forgetLostPrepared(c *pooler.Conn, err error) {
 // afterBegin is the answer of a BEGIN sent with a statement: the BEGIN's
 // own result is read first and not shown; an error of it ends the answer.
 type afterBegin struct {
-	mrr     *pgconn.MultiResultReader
-	skipped bool
+	mrr  *pgconn.MultiResultReader
+	skip int // results of the begin statements not read yet
 }
 
 func (a *afterBegin) NextResult() bool {
-	if !a.skipped {
-		a.skipped = true
+	for ; a.skip > 0; a.skip-- {
 		if !a.mrr.NextResult() {
 			return false
 		}
@@ -242,13 +245,16 @@ func send(ctx context.Context, c *pooler.Conn, begin, sql string, params [][]byt
 		return c.Exec(ctx, sql)
 	}
 	b := &pgconn.Batch{}
-	b.ExecParams(begin, nil, nil, nil, nil)
+	parts := strings.Split(begin, BeginSep)
+	for _, q := range parts {
+		b.ExecParams(q, nil, nil, nil, nil)
+	}
 	if sd != nil {
 		b.ExecStatement(sd, params, nil, nil)
 	} else {
 		b.ExecParams(sql, params, oids, nil, nil)
 	}
-	return &afterBegin{mrr: c.ExecBatch(ctx, b)}
+	return &afterBegin{mrr: c.ExecBatch(ctx, b), skip: len(parts)}
 }
 
 // consume streams the results of a statement already sent; has tells

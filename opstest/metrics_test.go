@@ -126,6 +126,12 @@ func connect(t *testing.T, dsn string) *pgx.Conn {
 	return conn
 }
 
+func connectErr(dsn string) (*pgx.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return pgx.Connect(ctx, dsn)
+}
+
 func exec(t *testing.T, conn *pgx.Conn, sql string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
