@@ -57,13 +57,34 @@ if [ -z "${XLGO_HOME:-}" ]; then
 fi
 export XLGO_HOME
 
+# psql looks for sockets in /var/run/postgresql, which Debian lets the
+# postgres group write: a user outside it would get sockets in /tmp, where
+# `psql -p 20004` does not look. Such a user joins the group, and this run
+# takes the group at once (sg); later logins have it.
+use_sg=
+if [ "$(id -u)" -ne 0 ] && [ "$(id -un)" != postgres ] && [ -d /var/run/postgresql ] && [ ! -w /var/run/postgresql ] &&
+    getent group postgres >/dev/null 2>&1; then
+    if ! id -nG "$(id -un)" | tr ' ' '\n' | grep -qx postgres; then
+        echo "setup: adding $(id -un) to the postgres group, so that the sockets go to /var/run/postgresql where psql looks"
+        "${sudo_cmd[@]}" usermod -aG postgres "$(id -un)"
+    fi
+    use_sg=1
+fi
+run_xlctl() {
+    if [ -n "$use_sg" ]; then
+        sg postgres -c "$(printf '%q ' bin/xlctl "$@")"
+    else
+        bin/xlctl "$@"
+    fi
+}
+
 # A cluster exists when the home holds the config and a node's directory.
 if [ -f "$XLGO_HOME/xlgo.yaml" ] &&
     [ -n "$(find "$XLGO_HOME" -mindepth 1 -maxdepth 1 -type d ! -name log ! -name run -print -quit)" ]; then
     echo "setup: a cluster exists in $XLGO_HOME; starting it"
-    bin/xlctl start --home "$XLGO_HOME"
+    run_xlctl start --home "$XLGO_HOME"
 else
-    bin/xlctl init --home "$XLGO_HOME"
+    run_xlctl init --home "$XLGO_HOME"
 fi
 
 bin/xlctl status --home "$XLGO_HOME"
