@@ -28,7 +28,14 @@ func TestFirstMinutes(t *testing.T) {
 	c := clustertest.Start(t, clustertest.Options{Coordinators: 2, Datanodes: 2, ClientDatabase: true})
 	psql := clustertest.RequireTool(t, "psql", "Debian package postgresql-client-15")
 	for i := range c.Config.Coordinators {
-		cmd := exec.Command(psql, "-h", "127.0.0.1", "-p", strconv.Itoa(c.CoordPort(i)), "-Atc", "select current_user || ' ' || current_database()")
+		// As root (CI), with nothing but the port: the sockets are where
+		// psql looks. Elsewhere the socket may be in /tmp (see
+		// TestFirstMinutesAsNewUser for a user in the postgres group).
+		args := []string{"-p", strconv.Itoa(c.CoordPort(i)), "-Atc", "select current_user || ' ' || current_database()"}
+		if os.Geteuid() != 0 {
+			args = append([]string{"-h", "127.0.0.1"}, args...)
+		}
+		cmd := exec.Command(psql, args...)
 		cmd.Env = cluster.CleanEnv()
 		out, err := cmd.CombinedOutput()
 		if want := c.User + " " + c.User; err != nil || strings.TrimSpace(string(out)) != want {

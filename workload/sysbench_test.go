@@ -18,7 +18,8 @@ const (
 
 // TestSysbench runs Debian's sysbench oltp_read_write (pgsql driver, its own
 // DDL with SERIAL ids and no DISTRIBUTE BY) end to end through a coordinator
-// of a cluster of two datanodes: prepare, 20 s at 8 threads, cleanup, with no
+// of a cluster of two datanodes: prepare (8 threads, 4 tables, on a fresh
+// cluster), 20 s at 8 threads, cleanup, with no
 // FATAL error. Deadlocks and unique violations that sysbench retries count as
 // "ignored errors"; the same run against one plain PostgreSQL gives the count
 // to compare with. After the run every table still has its rows (each
@@ -63,7 +64,7 @@ func TestSysbench(t *testing.T) {
 			}
 			return out, true
 		}
-		if _, good := step(5*time.Minute, "oltp_read_write", "prepare"); !good {
+		if _, good := step(5*time.Minute, "--threads=8", "oltp_read_write", "prepare"); !good {
 			continue
 		}
 		out, good := step(3*time.Minute, "--threads=8", "--time=20", "--report-interval=0", "oltp_read_write", "run")
