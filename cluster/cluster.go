@@ -33,6 +33,9 @@ type Cluster struct {
 	BinDir string
 	// Out receives progress and the registration log; nil discards it.
 	Out io.Writer
+	// Steps, when set, is told as each step of Init starts and ends: its
+	// name, its number and how many there are (a progress bar).
+	Steps func(name string, i, total int, done bool)
 	// ReadyTimeout bounds the wait for a started gtm or coordinator (default 60s).
 	ReadyTimeout time.Duration
 	// TLS makes Init create a CA and a server certificate in HOME/tls, which
@@ -244,9 +247,17 @@ func (c *Cluster) Init(ctx context.Context) (err error) {
 	}
 
 	var started []Node
+	total, done := c.initSteps(), 0
 	step := func(name string, f func() error) error {
+		done++
+		if c.Steps != nil {
+			c.Steps(name, done, total, false)
+		}
 		if err := f(); err != nil {
 			return &StepError{Step: name, Err: err}
+		}
+		if c.Steps != nil {
+			c.Steps(name, done, total, true)
 		}
 		return nil
 	}
@@ -334,6 +345,33 @@ func (c *Cluster) Init(ctx context.Context) (err error) {
 	}
 	c.say("Done.")
 	return nil
+}
+
+// initSteps is the number of steps Init takes (for its progress).
+func (c *Cluster) initSteps() int {
+	n := 1 // prepare home
+	if len(c.remoteHosts()) > 0 {
+		n++
+	}
+	if c.TLS {
+		n++
+	}
+	for _, x := range c.allNodes() {
+		if _, role, _ := c.Config.Node(x.Name); role == RoleDatanode || role != RoleDatanodeStandby && c.remote(x) {
+			n++
+		}
+	}
+	n += 2*len(c.Config.Datanodes) + len(c.Config.activeStandbys()) + 1 + 3*len(c.Config.Coordinators)
+	if c.Config.HasGTMStandby() {
+		n++
+	}
+	if c.ClientDatabase && c.ClientUser() != "postgres" && len(c.Config.Coordinators) > 0 {
+		n++
+	}
+	if c.PrometheusAddr() != "" {
+		n++
+	}
+	return n
 }
 
 func (c *Cluster) prepareHome(e *env) error {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/xlgo/xlgo/internal/metrics"
 )
 
 // DefaultPrometheusPort is where xlctl init --monitoring's Prometheus
@@ -145,4 +147,72 @@ func (c *Cluster) stopPrometheus(mode string) error {
 	}
 	os.Remove(c.PidPath(prometheusNode))
 	return nil
+}
+
+// CoordinatorPools is one coordinator's clients and datanode backends, as
+// its metrics tell.
+type CoordinatorPools struct {
+	Name    string
+	Clients int
+	// Backends are per datanode: active, idle, waiting.
+	Backends map[string][3]int
+	Err      error
+}
+
+// GTMStandbyLag is what the gtm's metrics tell of its standby.
+type GTMStandbyLag struct {
+	Connected   bool
+	Bytes       int64
+	Seconds     float64
+	Err         error
+	HasStandby  bool
+	StandbyName string
+}
+
+// Pools reads every coordinator's pool figures from its metrics.
+func (c *Cluster) Pools(ctx context.Context) []CoordinatorPools {
+	var out []CoordinatorPools
+	if c.Config.Metrics.Off {
+		return nil
+	}
+	for _, n := range c.Config.Coordinators {
+		p := CoordinatorPools{Name: n.Name, Backends: map[string][3]int{}}
+		sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		fams, err := metrics.Scrape(sctx, c.Config.MetricsAddr(n))
+		cancel()
+		if err != nil {
+			p.Err = err
+			out = append(out, p)
+			continue
+		}
+		p.Clients = int(fams.Value("xlgo_client_connections"))
+		for _, dn := range c.Config.Datanodes {
+			var b [3]int
+			for i, state := range []string{"active", "idle", "waiting"} {
+				b[i] = int(fams.Value("xlgo_backends", "datanode", dn.Name, "state", state))
+			}
+			p.Backends[dn.Name] = b
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// GTMStandby reads the gtm's figures of its standby from its metrics.
+func (c *Cluster) GTMStandby(ctx context.Context) GTMStandbyLag {
+	l := GTMStandbyLag{HasStandby: c.Config.HasGTMStandby(), StandbyName: c.Config.GTMStandby.Name}
+	if !l.HasStandby || c.Config.Metrics.Off {
+		return l
+	}
+	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	fams, err := metrics.Scrape(sctx, c.Config.MetricsAddr(c.Config.GTM))
+	if err != nil {
+		l.Err = err
+		return l
+	}
+	l.Connected = fams.Value("xlgo_gtm_standby_connected") == 1
+	l.Bytes = int64(fams.Value("xlgo_gtm_standby_lag_bytes"))
+	l.Seconds = fams.Value("xlgo_gtm_standby_lag_seconds")
+	return l
 }

@@ -229,6 +229,14 @@ func Start(t testing.TB, o Options) *Cluster {
 	ctl := &cluster.Cluster{Home: home, Config: cfg, BinDir: bin, Out: &out, ReadyTimeout: 90 * time.Second, TLS: o.TLS,
 		ClientDatabase: o.ClientDatabase}
 	c := &Cluster{Home: home, Config: cfg, Ctl: ctl, User: ctl.ClientUser()}
+	// Init's progress counts its steps right: the last is i == total.
+	lastStep, stepsTotal := 0, 0
+	ctl.Steps = func(name string, i, total int, done bool) {
+		lastStep, stepsTotal = i, total
+		if i > total {
+			t.Errorf("clustertest: init step %d of %d (%s): more steps than counted", i, total, name)
+		}
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
@@ -264,6 +272,9 @@ func Start(t testing.TB, o Options) *Cluster {
 			}
 		}
 		t.Fatalf("clustertest: %v\n--- xlctl output\n%s%s", err, out.String(), tails.String())
+	}
+	if lastStep != stepsTotal {
+		t.Errorf("clustertest: init took %d steps, its progress counted %d", lastStep, stepsTotal)
 	}
 	if testing.Verbose() {
 		t.Logf("clustertest: cluster in %s: gtm %d, coordinators %v, datanodes %v", home, cfg.GTM.Port,

@@ -54,6 +54,10 @@ func TestFailoverGTM(t *testing.T) {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
 	waitGTMStandby(t, ctx, standby.Addr())
+	// Its lag, from the gtm's metrics.
+	if out, err := run(t, args("status")...); err != nil || !strings.Contains(out, "GTM standby gtm_standby: connected, ") {
+		t.Errorf("status with a gtm standby: %v\n%s", err, out)
+	}
 
 	conns := make([]*pgx.Conn, 2)
 	for i := range conns {

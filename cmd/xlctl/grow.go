@@ -174,3 +174,68 @@ func (b *progressBar) finish() {
 		b.drawn = false
 	}
 }
+
+// stepBar shows the steps of a long verb (init) as a bar at the bottom of a
+// terminal, under the verb's own lines; elsewhere it adds nothing to them.
+type stepBar struct {
+	mu    sync.Mutex
+	w     io.Writer
+	line  string // the bar drawn now, "" for none
+	start time.Time
+}
+
+// newStepBar returns the bar and the writer the verb's lines go through,
+// or nil and w when w is not a terminal.
+func newStepBar(w io.Writer) (*stepBar, io.Writer) {
+	if !newProgressBar(w).tty {
+		return nil, w
+	}
+	b := &stepBar{w: w, start: time.Now()}
+	return b, b
+}
+
+// Write prints the verb's lines above the bar.
+func (b *stepBar) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.line != "" {
+		fmt.Fprint(b.w, "\r\033[K")
+	}
+	n, err := b.w.Write(p)
+	if b.line != "" {
+		fmt.Fprint(b.w, b.line)
+	}
+	return n, err
+}
+
+// step is Cluster.Steps.
+func (b *stepBar) step(name string, i, total int, done bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := i - 1
+	if done {
+		n = i
+	}
+	const width = 24
+	fill := n * width / max(total, 1)
+	b.line = fmt.Sprintf("[%s%s] %d/%d %s (%s)", strings.Repeat("#", fill), strings.Repeat("-", width-fill), n, total, name,
+		time.Since(b.start).Round(100*time.Millisecond))
+	fmt.Fprint(b.w, "\r\033[K"+b.line)
+	if done && i == total {
+		fmt.Fprintln(b.w)
+		b.line = ""
+	}
+}
+
+// finish ends the bar's line.
+func (b *stepBar) finish() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.line != "" {
+		fmt.Fprintln(b.w)
+		b.line = ""
+	}
+}

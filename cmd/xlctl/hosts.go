@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -113,4 +114,81 @@ func printMoves(ctx context.Context, w io.Writer, c *cluster.Cluster) {
 	if slices.ContainsFunc(list, func(m cluster.Move) bool { return m.Coordinator == "" || strings.Contains(m.Phase, "cut short") }) {
 		fmt.Fprintln(w, "A move with no coordinator runs elsewhere or was cut short: xlctl rebalance --resume (or --abort) finishes it.")
 	}
+}
+
+// printHosts lists the nodes of each host (xlctl status), with how many of
+// them run.
+func printHosts(w io.Writer, c *cluster.Cluster, st []cluster.ProcessStatus) {
+	type host struct {
+		nodes   []string
+		running int
+	}
+	hosts := map[string]*host{}
+	var order []string
+	for _, p := range st {
+		h, _, err := net.SplitHostPort(p.Addr)
+		if err != nil {
+			h = p.Addr
+		}
+		if hosts[h] == nil {
+			hosts[h] = &host{}
+			order = append(order, h)
+		}
+		hosts[h].nodes = append(hosts[h].nodes, p.Name+" ("+p.Role+")")
+		if p.Running {
+			hosts[h].running++
+		}
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tRUNNING\tNODES")
+	for _, h := range order {
+		fmt.Fprintf(tw, "%s\t%d/%d\t%s\n", h, hosts[h].running, len(hosts[h].nodes), strings.Join(hosts[h].nodes, ", "))
+	}
+	tw.Flush()
+}
+
+// printGTMStandby shows how far the gtm standby is behind (its metrics).
+func printGTMStandby(ctx context.Context, w io.Writer, c *cluster.Cluster) {
+	l := c.GTMStandby(ctx)
+	if !l.HasStandby {
+		return
+	}
+	switch {
+	case l.Err != nil:
+		fmt.Fprintf(w, "\nGTM standby %s: lag unknown (%v)\n", l.StandbyName, l.Err)
+	case !l.Connected:
+		fmt.Fprintf(w, "\nGTM standby %s: not connected to the gtm\n", l.StandbyName)
+	default:
+		fmt.Fprintf(w, "\nGTM standby %s: connected, %d bytes behind (%.3f s)\n", l.StandbyName, l.Bytes, l.Seconds)
+	}
+}
+
+// printPools shows each coordinator's clients and datanode backends
+// (active/idle/waiting), read from its metrics.
+func printPools(ctx context.Context, w io.Writer, c *cluster.Cluster) {
+	pools := c.Pools(ctx)
+	if len(pools) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	head := "COORDINATOR\tCLIENTS"
+	for _, dn := range c.Config.Datanodes {
+		head += "\t" + strings.ToUpper(dn.Name) + " A/I/W"
+	}
+	fmt.Fprintln(tw, head)
+	for _, p := range pools {
+		if p.Err != nil {
+			fmt.Fprintf(tw, "%s\tunknown: %v\n", p.Name, p.Err)
+			continue
+		}
+		line := fmt.Sprintf("%s\t%d", p.Name, p.Clients)
+		for _, dn := range c.Config.Datanodes {
+			b := p.Backends[dn.Name]
+			line += fmt.Sprintf("\t%d/%d/%d", b[0], b[1], b[2])
+		}
+		fmt.Fprintln(tw, line)
+	}
+	tw.Flush()
 }

@@ -126,7 +126,13 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 			if initMonitoring && c.Config.Metrics.PrometheusPort == 0 {
 				c.Config.Metrics.PrometheusPort = cluster.DefaultPrometheusPort
 			}
-			if err := c.Init(cmd.Context()); err != nil {
+			bar, out := newStepBar(stdout)
+			if bar != nil {
+				c.Out, c.Steps = out, bar.step
+			}
+			err = c.Init(cmd.Context())
+			bar.finish()
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "Cluster %s is up in %s.\n", c.Config.ClusterName, c.Home)
@@ -193,7 +199,7 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 	var inDoubtOnly bool
 	statusCmd := &cobra.Command{
 		Use:   "status",
-		Short: "One line per process: name, role, address, pid, state, log; then the in-doubt transactions",
+		Short: "The topology: each process (role, address, state), the hosts, standbys and their lag, the coordinators' pools, moves and in-doubt transactions",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := open(false)
@@ -229,8 +235,11 @@ func newRoot(stdin io.Reader, stdout io.Writer) *cobra.Command {
 			for _, u := range unknown {
 				fmt.Fprintln(stdout, u)
 			}
+			printHosts(stdout, c, st)
 			printStandbys(cmd.Context(), stdout, c)
 			if running {
+				printGTMStandby(cmd.Context(), stdout, c)
+				printPools(cmd.Context(), stdout, c)
 				printMoves(cmd.Context(), stdout, c)
 			}
 			if !running {

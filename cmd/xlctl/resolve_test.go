@@ -46,7 +46,9 @@ func TestStatusAndResolveInDoubt(t *testing.T) {
 	if err != nil {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
-	for _, want := range []string{"IN-DOUBT GID", "xlgo_xlgo_700001  datanode1  postgres", "committed", "xlgo_xlgo_700002  datanode2  postgres"} {
+	for _, want := range []string{"IN-DOUBT GID", "xlgo_xlgo_700001  datanode1  postgres", "committed", "xlgo_xlgo_700002  datanode2  postgres",
+		"HOST       RUNNING  NODES", "127.0.0.1  4/4      gtm (gtm), coord1 (coordinator), datanode1 (datanode), datanode2 (datanode)",
+		"COORDINATOR  CLIENTS  DATANODE1 A/I/W  DATANODE2 A/I/W"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}
