@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -114,7 +116,8 @@ func exec1(t *testing.T, conn *pgx.Conn, sql string) {
 // a cluster of two datanodes, and pgxc_stat_activity.
 func TestAdminConsole(t *testing.T) {
 	cc := &consoleCluster{psql: clustertest.RequireTool(t, "psql", "postgresql-client")}
-	cc.Cluster = clustertest.Start(t, clustertest.Options{Datanodes: 2, Auth: cluster.AuthConfig{AdminUsers: []string{"ops"}}})
+	trust := cluster.HBARule{Type: "host", Database: "all", User: "all", Address: "127.0.0.1/32", Method: "trust"}
+	cc.Cluster = clustertest.Start(t, clustertest.Options{Datanodes: 2, Auth: cluster.AuthConfig{AdminUsers: []string{"ops"}, Rules: []cluster.HBARule{trust}}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
@@ -409,6 +412,28 @@ func TestAdminConsole(t *testing.T) {
 		}
 		cc.mustConsole(t, "RESUME")
 		exec1(t, c2, "SELECT count(*) FROM u")
+	})
+
+	t.Run("reload", func(t *testing.T) {
+		// RELOAD reads the changed hba file: plain is rejected, then let in again.
+		hba := filepath.Join(cc.Ctl.DataDir("coord1"), cluster.CoordinatorHBAFile)
+		write := func(rules ...cluster.HBARule) {
+			a := cluster.AuthConfig{Rules: rules}
+			if err := os.WriteFile(hba, []byte(a.HBAText()), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write(cluster.HBARule{Type: "host", Database: "all", User: "plain", Address: "127.0.0.1/32", Method: "reject"}, trust)
+		cc.mustConsole(t, "RELOAD")
+		if out, err := cc.psqlRun("plain", "postgres", "SELECT 1"); err == nil || !strings.Contains(out, "rejects connection") {
+			t.Errorf("plain after RELOAD of a rule that rejects it: %v %s", err, out)
+		}
+		exec1(t, a, "SELECT 1") // connected clients keep their sessions
+		write(trust)
+		cc.mustConsole(t, "RELOAD")
+		if out, err := cc.psqlRun("plain", "postgres", "SELECT 1"); err != nil {
+			t.Errorf("plain after RELOAD of the trust rule: %v %s", err, out)
+		}
 	})
 
 	t.Run("kill client", func(t *testing.T) {

@@ -16,7 +16,8 @@ import (
 // TestShutdownSignals: SIGTERM stops a coordinator gracefully (new clients
 // are refused, an idle client gets 57P01, an open transaction goes on and
 // commits, then the coordinator exits); SIGINT stops it fast (an open
-// transaction ends, rolled back, and the coordinator exits at once).
+// transaction ends, rolled back, and the coordinator exits at once); the
+// admin console's SHUTDOWN WAIT_FOR_CLIENTS is SIGTERM's.
 func TestShutdownSignals(t *testing.T) {
 	c := clustertest.Start(t, clustertest.Options{Datanodes: 2})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -77,6 +78,23 @@ func TestShutdownSignals(t *testing.T) {
 	check = connect(t, c.CoordDSN(0, "postgres"))
 	if err := check.QueryRow(ctx, "SELECT count(*) FROM s").Scan(&n); err != nil || n != 5 {
 		t.Fatalf("rows after a fast shutdown: %d (%v), want 5 (the open transaction rolled back)", n, err)
+	}
+
+	// The admin console's SHUTDOWN WAIT_FOR_CLIENTS is SIGTERM's.
+	inTx = connect(t, c.CoordDSN(0, "postgres"))
+	exec(t, inTx, "BEGIN")
+	exec(t, inTx, "INSERT INTO s VALUES (8)")
+	console := connect(t, c.CoordDSN(0, "xlgo"))
+	pid = c.CoordinatorPid(0)
+	if _, err := console.Exec(ctx, "SHUTDOWN WAIT_FOR_CLIENTS", pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatalf("SHUTDOWN WAIT_FOR_CLIENTS: %v", err)
+	}
+	exec(t, inTx, "COMMIT")
+	waitUntil(t, 15*time.Second, "the coordinator to exit", func() bool { return syscall.Kill(pid, 0) != nil })
+	c.StartStopped(t)
+	check = connect(t, c.CoordDSN(0, "postgres"))
+	if err := check.QueryRow(ctx, "SELECT count(*) FROM s").Scan(&n); err != nil || n != 6 {
+		t.Fatalf("rows after SHUTDOWN WAIT_FOR_CLIENTS: %d (%v), want 6", n, err)
 	}
 }
 
