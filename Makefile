@@ -60,8 +60,8 @@ tpcc:
 # race in its log).
 RACE_BIN := $(BIN)/race
 RACE_UNIT := ./pooler ./gtm/... ./gtmclient ./executor/... ./deadlock ./rawconn ./catalog ./server ./engine ./planner ./txn ./cluster/clustertest ./internal/poll ./internal/faultproxy ./internal/testhosts
-RACE_CLUSTER := ./txtest ./regress ./workload ./resolver ./cluster ./engine
-RACE_TESTS := TestMixedLoad|TestRedistributeUnderLoad|TestMoveKill|TestRepeatableReadAcrossMove|TestPgbenchGrowAndShrink|TestGTMAutoFailover|TestAutomaticDatanodeFailover|TestDatanodeStandbyFailover|TestSyncStandbyLoss|TestBatchIsOneTransaction|TestReplicatedReadJoinsNoNode|TestRouteTemplatesFollowTheCatalog|TestCommitNotices|TestPreparedStatementsShared|TestReadHoldingGateFinishes|TestReadGateWaitBounded|TestCommitGateWaitBounded|TestSnapshotGateSpec|TestBankInvariant|TestDistributedDeadlock|TestSetTransactionRepeatableRead|TestRegress|TestCancelAndTimeouts|TestLostPreparedStatements|TestPgbench|TestResolver|TestChaosMatrix|TestAdminConsole
+RACE_CLUSTER := ./txtest ./regress ./workload ./resolver ./cluster ./engine ./opstest
+RACE_TESTS := TestMixedLoad|TestRedistributeUnderLoad|TestMoveKill|TestRepeatableReadAcrossMove|TestPgbenchGrowAndShrink|TestGTMAutoFailover|TestAutomaticDatanodeFailover|TestDatanodeStandbyFailover|TestSyncStandbyLoss|TestBatchIsOneTransaction|TestReplicatedReadJoinsNoNode|TestRouteTemplatesFollowTheCatalog|TestCommitNotices|TestPreparedStatementsShared|TestReadHoldingGateFinishes|TestReadGateWaitBounded|TestCommitGateWaitBounded|TestSnapshotGateSpec|TestBankInvariant|TestDistributedDeadlock|TestSetTransactionRepeatableRead|TestRegress|TestCancelAndTimeouts|TestLostPreparedStatements|TestPgbench|TestResolver|TestChaosMatrix|TestAdminConsole|TestCoordinatorMetrics|TestShutdownSignals|TestSessionIDEverywhere|TestReloadUnderPgbench
 
 race: race-unit race-cluster
 
