@@ -66,20 +66,7 @@ func (c *Coordinator) newAdminSession(ctx context.Context, st server.Startup) (s
 		a.superuser = true
 	}
 	c.Logger.Info("admin console session", "user", st.User, "remote", addrString(st.RemoteAddr))
-	onOff := map[bool]string{true: "on", false: "off"}
-	return a, []server.ParamStatus{
-		{Name: "server_version", Value: "15 (xlgo " + Version + ")"},
-		{Name: "server_encoding", Value: "UTF8"},
-		{Name: "client_encoding", Value: "UTF8"},
-		{Name: "DateStyle", Value: "ISO, MDY"},
-		{Name: "integer_datetimes", Value: "on"},
-		{Name: "standard_conforming_strings", Value: "on"},
-		{Name: "IntervalStyle", Value: "postgres"},
-		{Name: "TimeZone", Value: "UTC"},
-		{Name: "is_superuser", Value: onOff[a.superuser]},
-		{Name: "session_authorization", Value: st.User},
-		{Name: "application_name", Value: st.Params["application_name"]},
-	}, nil
+	return a, startupParams(st, a.superuser), nil
 }
 
 // isSuperuser tells whether the datanodes know user as a superuser

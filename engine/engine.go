@@ -247,19 +247,7 @@ func (c *Coordinator) NewSession(ctx context.Context, st server.Startup) (server
 	}
 	sort.Strings(s.startupSets) // the same settings, the same backends
 	s.sets = append([]string(nil), s.startupSets...)
-	params := []server.ParamStatus{
-		{Name: "server_version", Value: "15 (xlgo " + Version + ")"},
-		{Name: "server_encoding", Value: "UTF8"},
-		{Name: "client_encoding", Value: "UTF8"},
-		{Name: "DateStyle", Value: "ISO, MDY"},
-		{Name: "integer_datetimes", Value: "on"},
-		{Name: "standard_conforming_strings", Value: "on"},
-		{Name: "IntervalStyle", Value: "postgres"},
-		{Name: "TimeZone", Value: "UTC"},
-		{Name: "is_superuser", Value: "off"},
-		{Name: "session_authorization", Value: st.User},
-		{Name: "application_name", Value: st.Params["application_name"]},
-	}
+	params := startupParams(st, false)
 	// The session's parameters, search path and statement_timeout come from
 	// the preferred datanode, or, when it cannot be reached (lost, failing
 	// over), from the next datanode that answers: every datanode holds the
@@ -278,6 +266,25 @@ func (c *Coordinator) NewSession(ctx context.Context, st server.Startup) (server
 	c.sessions.Add(1)
 	c.registry.Store(s.id, s)
 	return c.newClient(s, st), params, nil
+}
+
+// startupParams are the ParameterStatus messages a new session gets (a
+// normal one takes their values from a datanode after).
+func startupParams(st server.Startup, superuser bool) []server.ParamStatus {
+	onOff := map[bool]string{true: "on", false: "off"}
+	return []server.ParamStatus{
+		{Name: "server_version", Value: "15 (xlgo " + Version + ")"},
+		{Name: "server_encoding", Value: "UTF8"},
+		{Name: "client_encoding", Value: "UTF8"},
+		{Name: "DateStyle", Value: "ISO, MDY"},
+		{Name: "integer_datetimes", Value: "on"},
+		{Name: "standard_conforming_strings", Value: "on"},
+		{Name: "IntervalStyle", Value: "postgres"},
+		{Name: "TimeZone", Value: "UTC"},
+		{Name: "is_superuser", Value: onOff[superuser]},
+		{Name: "session_authorization", Value: st.User},
+		{Name: "application_name", Value: st.Params["application_name"]},
+	}
 }
 
 // startupNodes are the datanodes a new session may start on: the preferred

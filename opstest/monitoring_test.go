@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xlgo/xlgo/cluster/clustertest"
+	"github.com/xlgo/xlgo/internal/poll"
 )
 
 // TestInitMonitoring: a cluster made as xlctl init --monitoring makes it
@@ -38,7 +39,7 @@ func TestInitMonitoring(t *testing.T) {
 			} `json:"activeTargets"`
 		} `json:"data"`
 	}
-	waitUntil(t, 60*time.Second, "every target of Prometheus to be up", func() bool {
+	poll.Within(t, 60*time.Second, "every target of Prometheus to be up", func() bool {
 		if err := getJSON(ctx, "http://"+addr+"/api/v1/targets", &targets); err != nil {
 			return false
 		}
@@ -58,7 +59,7 @@ func TestInitMonitoring(t *testing.T) {
 			Result []json.RawMessage `json:"result"`
 		} `json:"data"`
 	}
-	waitUntil(t, 30*time.Second, "the coordinators' statements in Prometheus", func() bool {
+	poll.Within(t, 30*time.Second, "the coordinators' statements in Prometheus", func() bool {
 		return getJSON(ctx, "http://"+addr+"/api/v1/query?query=xlgo_statements_total", &q) == nil && len(q.Data.Result) > 0
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xlgo/xlgo/cluster/clustertest"
+	"github.com/xlgo/xlgo/internal/poll"
 )
 
 // TestSessionIDEverywhere: a session's id is in the application_name of the
@@ -22,7 +23,7 @@ func TestSessionIDEverywhere(t *testing.T) {
 	c.Ctl.Config.CoordinatorSettings = map[string]string{"log_min_duration_statement": "0"}
 	// The log format is a flag: a restart takes it.
 	c.RestartCoordinator(t, 0, nil)
-	waitUntil(t, 30*time.Second, "the coordinator to answer", func() bool {
+	poll.Within(t, 30*time.Second, "the coordinator to answer", func() bool {
 		conn, err := connectErr(c.CoordDSN(0, "postgres"))
 		if err == nil {
 			conn.Close(ctx)
@@ -65,7 +66,7 @@ func TestSessionIDEverywhere(t *testing.T) {
 	}
 	exec(t, worker, "COMMIT")
 	want := fmt.Sprintf(`"session":%d`, ids[0])
-	waitUntil(t, 10*time.Second, "a JSON log line of the worker's slow statement with its session", func() bool {
+	poll.Within(t, 10*time.Second, "a JSON log line of the worker's slow statement with its session", func() bool {
 		for _, l := range strings.Split(c.LogTail("coord1", 200), "\n") {
 			if strings.HasPrefix(l, "{") && strings.Contains(l, want) && strings.Contains(l, `"msg":"slow statement"`) &&
 				strings.Contains(l, "the worker's update") {

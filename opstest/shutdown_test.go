@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/xlgo/xlgo/cluster/clustertest"
+	"github.com/xlgo/xlgo/internal/poll"
 )
 
 // TestShutdownSignals: SIGTERM stops a coordinator gracefully (new clients
@@ -35,7 +36,7 @@ func TestShutdownSignals(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 10*time.Second, "new clients to be refused", func() bool {
+	poll.Within(t, 10*time.Second, "new clients to be refused", func() bool {
 		conn, err := pgx.Connect(ctx, c.CoordDSN(0, "postgres"))
 		if err == nil {
 			conn.Close(ctx)
@@ -51,7 +52,7 @@ func TestShutdownSignals(t *testing.T) {
 	// The open transaction goes on and commits.
 	exec(t, inTx, "INSERT INTO s VALUES (4), (5)")
 	exec(t, inTx, "COMMIT")
-	waitUntil(t, 15*time.Second, "the coordinator to exit", func() bool { return syscall.Kill(pid, 0) != nil })
+	poll.Within(t, 15*time.Second, "the coordinator to exit", func() bool { return syscall.Kill(pid, 0) != nil })
 	c.StartStopped(t)
 	check := connect(t, c.CoordDSN(0, "postgres"))
 	var n int
@@ -69,7 +70,7 @@ func TestShutdownSignals(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 10*time.Second, "the coordinator to exit", func() bool { return syscall.Kill(pid, 0) != nil })
+	poll.Within(t, 10*time.Second, "the coordinator to exit", func() bool { return syscall.Kill(pid, 0) != nil })
 	t.Logf("SIGINT: the coordinator exited after %v", time.Since(start).Round(time.Millisecond))
 	if _, err := inTx.Exec(ctx, "COMMIT"); err == nil {
 		t.Fatalf("COMMIT after a fast shutdown succeeded")
@@ -90,21 +91,10 @@ func TestShutdownSignals(t *testing.T) {
 		t.Fatalf("SHUTDOWN WAIT_FOR_CLIENTS: %v", err)
 	}
 	exec(t, inTx, "COMMIT")
-	waitUntil(t, 15*time.Second, "the coordinator to exit", func() bool { return syscall.Kill(pid, 0) != nil })
+	poll.Within(t, 15*time.Second, "the coordinator to exit", func() bool { return syscall.Kill(pid, 0) != nil })
 	c.StartStopped(t)
 	check = connect(t, c.CoordDSN(0, "postgres"))
 	if err := check.QueryRow(ctx, "SELECT count(*) FROM s").Scan(&n); err != nil || n != 6 {
 		t.Fatalf("rows after SHUTDOWN WAIT_FOR_CLIENTS: %d (%v), want 6", n, err)
-	}
-}
-
-func waitUntil(t *testing.T, d time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -159,10 +159,9 @@ type Pool struct {
 
 // keyCounts are a key's figures beyond its open and idle connections.
 type keyCounts struct {
-	waiting               int // callers of Get waiting now
+	waitStarts            []time.Time // when the callers of Get waiting now began to
 	gets, waits, connects uint64
 	waitTime              time.Duration
-	maxWait               time.Duration // the longest wait since the last KeyStats
 }
 
 // countsLocked is key k's figures, made on first use (p.mu held).
@@ -270,7 +269,7 @@ func (p *Pool) Stats() Stats {
 // out, Idle kept), callers waiting for one now, and since the start the
 // connections lent (Gets), the lendings that had to wait (Waits) and how
 // long they waited in all, the connections opened. MaxWait is the longest
-// wait since the previous call (pgbouncer's maxwait).
+// wait of those waiting now (pgbouncer's maxwait).
 type KeyStats struct {
 	Key
 	Open, Idle, Active, Waiting int
@@ -284,10 +283,12 @@ func (p *Pool) KeyStats() []KeyStats {
 	defer p.mu.Unlock()
 	var out []KeyStats
 	for k, kc := range p.counts {
-		st := KeyStats{Key: k, Open: p.open[k], Idle: len(p.idle[k]), Waiting: kc.waiting, Gets: kc.gets, Waits: kc.waits,
-			Connects: kc.connects, WaitTime: kc.waitTime, MaxWait: kc.maxWait}
+		st := KeyStats{Key: k, Open: p.open[k], Idle: len(p.idle[k]), Waiting: len(kc.waitStarts), Gets: kc.gets, Waits: kc.waits,
+			Connects: kc.connects, WaitTime: kc.waitTime}
 		st.Active = st.Open - st.Idle
-		kc.maxWait = 0
+		if len(kc.waitStarts) > 0 {
+			st.MaxWait = time.Since(slices.MinFunc(kc.waitStarts, func(a, b time.Time) int { return a.Compare(b) }))
+		}
 		out = append(out, st)
 	}
 	slices.SortFunc(out, func(a, b KeyStats) int {
@@ -438,10 +439,10 @@ func (p *Pool) get(ctx context.Context, key Key, settings string, wait bool) (*C
 	// done records the end of a wait (p.mu held).
 	done := func(kc *keyCounts) {
 		if !waitStart.IsZero() {
-			d := time.Since(waitStart)
-			kc.waiting--
-			kc.waitTime += d
-			kc.maxWait = max(kc.maxWait, d)
+			kc.waitTime += time.Since(waitStart)
+			if i := slices.IndexFunc(kc.waitStarts, waitStart.Equal); i >= 0 {
+				kc.waitStarts = slices.Delete(kc.waitStarts, i, i+1)
+			}
 			waitStart = time.Time{}
 		}
 	}
@@ -497,7 +498,7 @@ func (p *Pool) get(ctx context.Context, key Key, settings string, wait bool) (*C
 		}
 		if waitStart.IsZero() {
 			waitStart = time.Now()
-			kc.waiting++
+			kc.waitStarts = append(kc.waitStarts, waitStart)
 			kc.waits++
 		}
 		ch, ok := p.wait[key]

@@ -153,6 +153,51 @@ func TestPool(t *testing.T) {
 	t.Cleanup(func() { mc.Close(context.Background()) })
 	e := &poolEnv{pg: pg, key: Key{Node: "dn1", Database: "postgres", User: pg.User}, badPort: badPort, mon: &monitor{mc}}
 
+	t.Run("key stats", func(t *testing.T) {
+		// One connection at most: a second Get waits, and the figures say so.
+		p := e.pool(t, Options{MaxPerKey: 1})
+		c1 := get(t, p, e.key, "")
+		got := make(chan *Conn)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			c, _ := p.Get(ctx, e.key, "")
+			got <- c
+		}()
+		var st KeyStats
+		poll.Within(t, 10*time.Second, "the second Get to wait", func() bool {
+			ks := p.KeyStats()
+			if len(ks) == 1 {
+				st = ks[0]
+			}
+			return st.Waiting == 1 && st.MaxWait > 0
+		})
+		if st.Key != e.key || st.Open != 1 || st.Active != 1 || st.Idle != 0 || st.Gets != 1 || st.Connects != 1 || st.Waits != 1 {
+			t.Fatalf("KeyStats while one waits: %+v", st)
+		}
+		p.Put(c1)
+		c2 := <-got
+		if c2 != c1 {
+			t.Fatalf("the waiter got %v, want the connection given back", c2)
+		}
+		st = p.KeyStats()[0]
+		if st.Waiting != 0 || st.MaxWait != 0 || st.Gets != 2 || st.Waits != 1 || st.WaitTime <= 0 || st.Connects != 1 {
+			t.Fatalf("KeyStats after the wait: %+v", st)
+		}
+		p.Put(c2)
+		// A reload's larger size lets the next one in without a wait.
+		p.SetLimits(Limits{MaxPerKey: 2})
+		if l := p.Limits(); l.MaxPerKey != 2 || l.MaxIdlePerKey != DefaultMaxIdlePerKey {
+			t.Fatalf("Limits after SetLimits: %+v", l)
+		}
+		a, b := get(t, p, e.key, ""), get(t, p, e.key, "")
+		if st := p.KeyStats()[0]; st.Open != 2 || st.Waits != 1 {
+			t.Fatalf("KeyStats with the larger size: %+v", st)
+		}
+		p.Put(a)
+		p.Put(b)
+	})
+
 	t.Run("try idle", func(t *testing.T) {
 		p := e.pool(t, Options{AppName: "pool-test"})
 		if c := p.TryIdle(e.key, ""); c != nil {

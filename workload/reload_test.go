@@ -14,6 +14,7 @@ import (
 
 	"github.com/xlgo/xlgo/cluster"
 	"github.com/xlgo/xlgo/cluster/clustertest"
+	"github.com/xlgo/xlgo/internal/poll"
 )
 
 // TestReloadUnderPgbench reloads the coordinator (xlctl reload: SIGHUP)
@@ -91,13 +92,13 @@ func TestReloadUnderPgbench(t *testing.T) {
 	}
 	// Clients connected before keep their session.
 	mustExec(t, conn, "SELECT 1")
-	waitFor(t, 10*time.Second, "the reject rule to be in force", func() bool {
+	poll.Within(t, 10*time.Second, "the reject rule to be in force", func() bool {
 		var pe *pgconn.PgError
 		err := visitor()
 		return errors.As(err, &pe) && pe.Code == "28000"
 	})
 	mustExec(t, conn, "SELECT 'a slow one' FROM pg_sleep(0.01)")
-	waitFor(t, 10*time.Second, "the statement in the log with its session", func() bool {
+	poll.Within(t, 10*time.Second, "the statement in the log with its session", func() bool {
 		log := c.LogTail("coord1", 400)
 		return strings.Contains(log, "slow statement") && strings.Contains(log, "a slow one") && strings.Contains(log, "session=")
 	})
@@ -108,16 +109,5 @@ func TestReloadUnderPgbench(t *testing.T) {
 	if err := c.Ctl.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the visitor to be let in again", func() bool { return visitor() == nil })
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll.Within(t, 10*time.Second, "the visitor to be let in again", func() bool { return visitor() == nil })
 }
