@@ -79,8 +79,9 @@ const (
 	Waiting     Outcome = "waiting"          // undecided and younger than the grace period
 	Busy        Outcome = "busy"             // another session is finishing it right now
 	Failed      Outcome = "failed"           // see Action.Err; a later run retries
-	// Deferred: committed, but a participant could not be scanned; a later
-	// run applies it once every participant answers.
+	// Deferred: committed, but a participant could not be scanned, or the
+	// snapshot gate could not be had for a commit prepared everywhere; a
+	// later run applies it.
 	Deferred Outcome = "deferred"
 )
 
@@ -186,6 +187,9 @@ func (r *Resolver) kicks() chan struct{} {
 	return r.kick
 }
 
+// kickLater asks Run for a pass after d.
+func (r *Resolver) kickLater(d time.Duration) { time.AfterFunc(d, r.Kick) }
+
 // Kick asks Run for a pass now (a coordinator left a decided commit to the
 // resolver); it never waits.
 func (r *Resolver) Kick() {
@@ -221,9 +225,13 @@ func (r *Resolver) Run(ctx context.Context, interval time.Duration) {
 // enterGate takes the snapshot gate as a committer to apply a commit on
 // several datanodes (those it is prepared on, and its participants as the
 // decision names them: a participant the scan could not reach may hold it
-// prepared still); past GateWait (or without a gate) it goes on without it.
-func (r *Resolver) enterGate(ctx context.Context, gid string, entries []InDoubt, participants []string, commit bool) func() {
-	g, ok := r.GTM.(gate)
+// prepared still). ok is false when the gate could not be had within
+// GateWait (or there is none): the caller then applies the commit without
+// it only if it is half applied already (a reader sees that either way),
+// and otherwise leaves it prepared everywhere, which every reader sees
+// alike, for a later run.
+func (r *Resolver) enterGate(ctx context.Context, gid string, entries []InDoubt, participants []string, commit bool) (release func(), ok bool) {
+	g, isGate := r.GTM.(gate)
 	nodes := map[string]bool{}
 	for _, e := range entries {
 		nodes[e.Node] = true
@@ -231,8 +239,11 @@ func (r *Resolver) enterGate(ctx context.Context, gid string, entries []InDoubt,
 	for _, p := range participants {
 		nodes[p] = true
 	}
-	if !ok || !commit || len(nodes) < 2 {
-		return func() {}
+	if !commit || len(nodes) < 2 {
+		return func() {}, true
+	}
+	if !isGate {
+		return func() {}, false
 	}
 	wait := r.GateWait
 	if wait <= 0 {
@@ -242,10 +253,24 @@ func (r *Resolver) enterGate(ctx context.Context, gid string, entries []InDoubt,
 	defer cancel()
 	release, err := g.GateEnter(gctx, gtmclient.GateCommitter)
 	if err != nil {
-		r.logger().Warn("committing an in-doubt transaction without the snapshot gate", "gid", gid, "err", err)
-		return func() {}
+		r.logger().Warn("the snapshot gate cannot be had for an in-doubt commit", "gid", gid, "err", err)
+		return func() {}, false
 	}
-	return release
+	return release, true
+}
+
+// untouched tells whether a commit is still prepared on every participant
+// the decision names: nothing of it is visible yet.
+func untouched(entries []InDoubt, participants []string) bool {
+	if len(participants) == 0 {
+		return false
+	}
+	for _, p := range participants {
+		if !slices.ContainsFunc(entries, func(e InDoubt) bool { return e.Node == p }) {
+			return false
+		}
+	}
+	return true
 }
 
 // RunOnce scans every datanode once and finishes each prepared transaction
@@ -322,7 +347,17 @@ func (r *Resolver) RunOnce(ctx context.Context) (Report, error) {
 			}
 			continue
 		}
-		release := r.enterGate(ctx, gid, entries, listed[gid].Participants, state == gtmclient.Committed)
+		release, gated := r.enterGate(ctx, gid, entries, listed[gid].Participants, state == gtmclient.Committed)
+		if !gated && untouched(entries, listed[gid].Participants) {
+			// Prepared everywhere, it is invisible alike to every reader;
+			// applied without the gate, a reader could see it half applied.
+			for _, e := range entries {
+				e.Decision = state
+				rep.Actions = append(rep.Actions, Action{InDoubt: e, Outcome: Deferred})
+			}
+			r.kickLater(time.Second)
+			continue
+		}
 		for _, e := range entries {
 			e.Decision = state
 			a := r.finish(ctx, cs, e, state == gtmclient.Committed)
@@ -578,8 +613,11 @@ func (r *Resolver) Resolve(ctx context.Context, gid string, commit, force bool) 
 			return rep, fmt.Errorf("log the decision for %s at the gtm: %w", gid, err)
 		}
 	}
-	release := r.enterGate(ctx, gid, entries, nil, commit)
+	release, gated := r.enterGate(ctx, gid, entries, nil, commit)
 	defer release()
+	if !gated && !force {
+		return rep, fmt.Errorf("the snapshot gate cannot be had to commit %s on several datanodes (a reader could see it half applied); try again, or use --force", gid)
+	}
 	for _, e := range entries {
 		e.Decision = state
 		a := r.finish(ctx, cs, e, commit)
