@@ -94,7 +94,7 @@ func newCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			o.settings = flagSettings(cmd.Flags())
+			o.settings = o.reload.locked(flagSettings(cmd.Flags()))
 			return run(slog.New(handler).With("node", o.name), o)
 		},
 	}

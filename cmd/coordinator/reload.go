@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -28,6 +29,7 @@ var reloadable = []string{
 // reloader reads the reloadable settings (flags, then --config) and puts
 // them in force.
 type reloader struct {
+	mu     sync.Mutex // held while the options change, and to read them after the start
 	o      *options
 	flags  *pflag.FlagSet
 	given  map[string]string // the reloadable flags' values as started
@@ -113,10 +115,21 @@ func (r *reloader) apply(sr server.Reloadable, lv slog.Level) {
 	}
 }
 
+// locked is fn run while no reload changes the options.
+func (r *reloader) locked(fn func() [][2]string) func() [][2]string {
+	return func() [][2]string {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return fn()
+	}
+}
+
 // reload reads the settings again and puts them in force; on an error
 // nothing changes (as PostgreSQL keeps its settings when postgresql.conf
 // has a mistake).
 func (r *reloader) reload() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	sr, lv, err := r.settings()
 	if err != nil {
 		r.logger.Error("reload failed; the settings in force stay", "err", err)
