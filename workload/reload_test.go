@@ -86,10 +86,26 @@ func TestReloadUnderPgbench(t *testing.T) {
 	// The last state in force: the visitor rule rejects or not.
 	cfg := c.Ctl.Config
 	cfg.Auth.Rules = []cluster.HBARule{reject, trust}
-	cfg.CoordinatorSettings = map[string]string{"log_min_duration_statement": "0"}
+	cfg.CoordinatorSettings = map[string]string{"log_min_duration_statement": "0", "pool_size": "7", "pool_wait_timeout": "12s"}
 	if err := c.Ctl.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The pool's limits in force, as the admin console shows them.
+	console := connect(t, c.CoordDSN(0, "xlgo"))
+	poll.Within(t, 10*time.Second, "the reloaded pool limits in SHOW CONFIG", func() bool {
+		rows, err := console.Query(ctx, "SHOW CONFIG", pgx.QueryExecModeSimpleProtocol)
+		if err != nil {
+			return false
+		}
+		got := map[string]string{}
+		for rows.Next() {
+			var k, v string
+			if rows.Scan(&k, &v) == nil {
+				got[k] = v
+			}
+		}
+		return rows.Err() == nil && got["pool_max_per_key"] == "7" && got["pool_wait_timeout"] == "12s"
+	})
 	// Clients connected before keep their session.
 	mustExec(t, conn, "SELECT 1")
 	poll.Within(t, 10*time.Second, "the reject rule to be in force", func() bool {
