@@ -137,9 +137,13 @@ func (c *clientConn) serve() {
 	if c.aborted.Load() && c.writeErr == nil {
 		// Best effort, as PostgreSQL does on a fast shutdown.
 		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-		c.sendFatal(&pgconn.PgError{Code: pgerr.AdminShutdown, Message: "terminating connection due to administrator command"})
+		c.sendFatal(errAdminShutdown)
 	}
 }
+
+// errAdminShutdown is what a client whose connection the server ends gets,
+// as PostgreSQL's shutdown and pg_terminate_backend say it.
+var errAdminShutdown = &pgconn.PgError{Code: pgerr.AdminShutdown, Message: "terminating connection due to administrator command"}
 
 // abort is called by Server.Close and Startup.Terminate: it wakes up every read and write of the
 // connection and cancels its context; the goroutine then ends.
@@ -473,7 +477,7 @@ func (c *clientConn) idleTimedOut() {
 // while it waits between transactions. It may run on another goroutine
 // than the connection's (Drain), which has then given it up.
 func (c *clientConn) terminate() {
-	msg := errorResponse(&pgconn.PgError{Code: pgerr.AdminShutdown, Message: "terminating connection due to administrator command"}, "FATAL")
+	msg := errorResponse(errAdminShutdown, "FATAL")
 	c.srv.opts.Observer.ClientError(pgerr.AdminShutdown, true)
 	if b, err := msg.Encode(nil); err == nil {
 		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
