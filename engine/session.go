@@ -464,7 +464,7 @@ func (s *session) join(ctx context.Context, node string, write, deferBegin bool)
 func (s *session) appNameSQL() string {
 	if s.appSQL == "" {
 		name := fmt.Sprintf("xlgo %s s%d %s", s.co.Name, s.id, s.appName)
-		s.appSQL = "SELECT pg_catalog.set_config('application_name', " + quoteLiteral(strings.TrimSpace(name)) + ", true)"
+		s.appSQL = "SET LOCAL application_name = " + quoteLiteral(strings.TrimSpace(name))
 	}
 	return s.appSQL
 }
