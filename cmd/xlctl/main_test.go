@@ -62,7 +62,8 @@ func TestStatusStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 6 || !strings.Contains(lines[2], "coord1") || !strings.Contains(lines[2], "127.0.0.1:20004") || !strings.Contains(lines[2], "stopped") {
+	if len(lines) != 9 || !strings.Contains(lines[2], "coord1") || !strings.Contains(lines[2], "127.0.0.1:20004") || !strings.Contains(lines[2], "stopped") ||
+		!strings.HasPrefix(lines[8], "127.0.0.1  0/5 ") {
 		t.Errorf("status:\n%s", out)
 	}
 }
