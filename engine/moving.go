@@ -33,10 +33,6 @@ const (
 // into to finish switching nodes.
 const movingWait = 15 * time.Second
 
-// movingWaitWritten is that bound in a transaction that wrote already: less
-// than drainWait and the switch's moveLockTimeout, which may wait for it.
-const movingWaitWritten = 2 * time.Second
-
 // enterCatalog records that the session's statement runs under the
 // catalog's present generation; it returns what to restore when it ends
 // (statements nest: a portal's general path runs a statement).
@@ -109,8 +105,8 @@ func (c *Coordinator) waitCatalogChange(ctx context.Context, gen uint64, deadlin
 // anything is sent to a datanode or the client (only an INSERT's rows are
 // routed by value into a bucket; reads and other writes of a switching
 // bucket go to every node of the table), so the statement had no effect.
-// Beyond movingWait, or beyond movingWaitWritten in a transaction that wrote
-// already, the error is a serialization failure, which clients retry.
+// Beyond movingWait, or at once in a transaction that wrote already, the
+// error is a serialization failure, which clients retry.
 func (s *session) whileMoving(ctx context.Context, run func() error) error {
 	deadline := time.Now().Add(movingWait)
 	for {
@@ -120,17 +116,10 @@ func (s *session) whileMoving(ctx context.Context, run func() error) error {
 		if !errors.As(err, &me) {
 			return err
 		}
-		// A transaction that wrote holds locks that the switch (its lock on
-		// the table) or the fence before it (statements begun before it,
-		// waiting for the transaction's row locks, are cancelled after
-		// drainWait) may wait for: it waits less long than either, then
-		// gives way (and retries). Most such transactions wrote other
-		// tables only, and go on after the switch.
-		limit := deadline
-		if s.tx.active && len(s.tx.writes) > 0 {
-			limit = time.Now().Add(movingWaitWritten)
-		}
-		if !s.waitMoving(ctx, gen, limit) {
+		// A transaction that wrote holds row locks that statements begun
+		// before the switch may wait for, and the switch waits for those
+		// statements: it gives way at once (and retries).
+		if s.tx.active && len(s.tx.writes) > 0 || !s.waitMoving(ctx, gen, deadline) {
 			return &pgconn.PgError{Severity: "ERROR", Code: pgerr.SerializationFailure, Message: "could not route a row: " + me.Error(),
 				Hint: "The rows are switching datanodes; retry the transaction. A switch that stays (its coordinator stopped) is finished by xlctl rebalance --resume."}
 		}
