@@ -194,7 +194,7 @@ func (c *Coordinator) txnManager() *txn.Manager {
 	c.txnOnce.Do(func() {
 		c.txn = &txn.Manager{ClusterName: c.ClusterName, GateWait: c.CommitGateWait, CommitWait: c.CommitPreparedWait,
 			GTMWait: c.GTMWait, Failpoint: c.Failpoint, ResolveSoon: c.resolveSoon, Apply: c.ApplyCommit, Log: c.Logger,
-			GateWaited: func(d time.Duration) { c.Metrics.gateWait.WithLabelValues("commit").Observe(d.Seconds()) }}
+			GateWaited: func(d time.Duration) { c.Metrics.gateWait[gateCommit].Observe(d.Seconds()) }}
 		if c.GTM != nil {
 			c.txn.GTM = c.GTM
 		}

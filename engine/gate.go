@@ -133,7 +133,7 @@ func (s *session) enterGate(ctx context.Context, kind gtmclient.GateKind, what s
 	wctx, done := s.waitContext(ctx, s.co.readGateWait())
 	start := time.Now()
 	rel, err := s.co.GTM.GateEnter(wctx, kind)
-	s.co.Metrics.gateWait.WithLabelValues(gateLabel(kind)).Observe(time.Since(start).Seconds())
+	s.co.Metrics.gateWait[gateIndex(kind)].Observe(time.Since(start).Seconds())
 	if err != nil {
 		err = waitError(ctx, wctx, err, what)
 		done()
@@ -232,7 +232,7 @@ func (s *session) takeSnapshots(ctx context.Context) error {
 		release = r
 	}
 	defer release()
-	batch := s.tx.beginSQL + ";\n" + s.appNameSQL()
+	batch := s.beginStatements()
 	for _, q := range s.tx.joinStatements() {
 		batch += ";\n" + q
 	}
@@ -257,10 +257,10 @@ func (s *session) takeSnapshots(ctx context.Context) error {
 	return firstErr
 }
 
-// gateLabel names a gate group in metrics.
-func gateLabel(k gtmclient.GateKind) string {
+// gateIndex is a gate group's place in Metrics.gateWait.
+func gateIndex(k gtmclient.GateKind) int {
 	if k == gtmclient.GateReader {
-		return "read"
+		return gateRead
 	}
-	return "commit"
+	return gateCommit
 }

@@ -1,12 +1,12 @@
 package engine
 
 import (
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xlgo/xlgo/internal/metrics"
+	"github.com/xlgo/xlgo/internal/sqlscan"
 	"github.com/xlgo/xlgo/pgerr"
 	"github.com/xlgo/xlgo/resolver"
 )
@@ -17,15 +17,15 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	statements   *prometheus.CounterVec   // kind, route
-	duration     *prometheus.HistogramVec // kind
-	errors       *prometheus.CounterVec   // sqlstate
+	statements   [numKinds][numRoutes]prometheus.Counter
+	duration     [numKinds]prometheus.Observer
+	errors       *prometheus.CounterVec // sqlstate
 	clients      prometheus.Gauge
 	clientsTotal prometheus.Counter
-	bytes        *prometheus.CounterVec // direction
-	commits      *prometheus.CounterVec // kind, outcome
+	bytes        *prometheus.CounterVec   // direction
+	commits      [3][3]prometheus.Counter // commitKinds, commitOutcomes
 	twoPhase     prometheus.Histogram
-	gateWait     *prometheus.HistogramVec // gate
+	gateWait     [2]prometheus.Observer // read, commit
 	deadlocks    prometheus.Counter
 	resolver     *prometheus.CounterVec // action
 	inDoubt      prometheus.Gauge
@@ -38,11 +38,17 @@ type Metrics struct {
 func newMetrics(c *Coordinator) *Metrics {
 	m := &Metrics{Registry: metrics.NewRegistry()}
 	f := func(c prometheus.Collector) { m.Registry.MustRegister(c) }
-	m.statements = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "xlgo_statements_total",
-		Help: "Client statements by kind (select, insert, update, delete, copy, ddl, transaction, utility) and route (single: one datanode, multi: several, coordinator: none, refused: 0A000)."},
+	statements := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "xlgo_statements_total",
+		Help: "Client statements by kind (select, insert, update, delete, copy, merge, ddl, transaction, utility) and route (single: one datanode, multi: several, coordinator: none, refused: 0A000)."},
 		[]string{"kind", "route"})
-	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "xlgo_statement_duration_seconds",
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "xlgo_statement_duration_seconds",
 		Help: "Time from a client statement's start to its end, by kind.", Buckets: metrics.Seconds}, []string{"kind"})
+	for k, kind := range kindNames {
+		for r, route := range routeNames {
+			m.statements[k][r] = statements.WithLabelValues(kind, route)
+		}
+		m.duration[k] = duration.WithLabelValues(kind)
+	}
 	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "xlgo_client_errors_total",
 		Help: "ErrorResponses sent to clients, by SQLSTATE and severity (ERROR, FATAL)."}, []string{"sqlstate", "severity"})
 	m.clients = prometheus.NewGauge(prometheus.GaugeOpts{Name: "xlgo_client_connections", Help: "Client connections open now."})
@@ -50,13 +56,19 @@ func newMetrics(c *Coordinator) *Metrics {
 	m.bytes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "xlgo_client_bytes_total",
 		Help: "Protocol bytes from clients (in) and to clients (out)."}, []string{"direction"})
 	m.bytesIn, m.bytesOut = m.bytes.WithLabelValues("in"), m.bytes.WithLabelValues("out")
-	m.commits = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "xlgo_commits_total",
+	commits := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "xlgo_commits_total",
 		Help: "Commits of transactions (blocks, and statements that ran on several datanodes) by kind (read: nothing written, one_node, two_phase) and outcome (committed, failed, resolver: decided, a datanode applies it later through the resolver). A statement outside a block that ran on one datanode committed there and counts in xlgo_statements_total only."},
 		[]string{"kind", "outcome"})
+	for k, kind := range commitKinds {
+		for o, outcome := range commitOutcomes {
+			m.commits[k][o] = commits.WithLabelValues(kind, outcome)
+		}
+	}
 	m.twoPhase = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "xlgo_two_phase_commit_duration_seconds",
 		Help: "Duration of two-phase commits, PREPAREs to the last COMMIT PREPARED.", Buckets: metrics.Seconds})
-	m.gateWait = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "xlgo_snapshot_gate_wait_seconds",
+	gateWait := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "xlgo_snapshot_gate_wait_seconds",
 		Help: "Waits for the gtm's snapshot gate by readers of several datanodes (read) and committers (commit).", Buckets: metrics.Seconds}, []string{"gate"})
+	m.gateWait[gateRead], m.gateWait[gateCommit] = gateWait.WithLabelValues("read"), gateWait.WithLabelValues("commit")
 	m.deadlocks = prometheus.NewCounter(prometheus.CounterOpts{Name: "xlgo_deadlocks_broken_total",
 		Help: "Distributed deadlocks this coordinator broke by cancelling a victim."})
 	m.resolver = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "xlgo_resolver_actions_total",
@@ -67,8 +79,8 @@ func newMetrics(c *Coordinator) *Metrics {
 		Help: "Datanode failovers (standby promotions) this coordinator carried out."})
 	m.moveRows = prometheus.NewCounter(prometheus.CounterOpts{Name: "xlgo_rebalance_rows_copied_total",
 		Help: "Rows copied by online redistributions run by this coordinator."})
-	for _, x := range []prometheus.Collector{m.statements, m.duration, m.errors, m.clients, m.clientsTotal, m.bytes, m.commits,
-		m.twoPhase, m.gateWait, m.deadlocks, m.resolver, m.inDoubt, m.failovers, m.moveRows} {
+	for _, x := range []prometheus.Collector{statements, duration, m.errors, m.clients, m.clientsTotal, m.bytes, commits,
+		m.twoPhase, gateWait, m.deadlocks, m.resolver, m.inDoubt, m.failovers, m.moveRows} {
 		f(x)
 	}
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "xlgo_sessions", Help: "Client sessions open now (past authentication)."},
@@ -122,105 +134,110 @@ func (m *Metrics) ResolverReport(rep resolver.Report) {
 	m.inDoubt.Set(float64(left))
 }
 
+// The labels of statements, commits and gate waits, resolved once: a
+// statement costs two atomic adds, no label lookup.
+const (
+	kindSelect = iota
+	kindInsert
+	kindUpdate
+	kindDelete
+	kindCopy
+	kindMerge
+	kindDDL
+	kindTransaction
+	kindUtility
+	numKinds
+)
+
+const (
+	routeSingle = iota
+	routeMulti
+	routeCoordinator
+	routeRefused
+	numRoutes
+)
+
+const (
+	gateRead = iota
+	gateCommit
+)
+
+var (
+	kindNames      = [numKinds]string{"select", "insert", "update", "delete", "copy", "merge", "ddl", "transaction", "utility"}
+	routeNames     = [numRoutes]string{"single", "multi", "coordinator", "refused"}
+	commitKinds    = [3]string{"read", "one_node", "two_phase"}
+	commitOutcomes = [3]string{"committed", "failed", "resolver"}
+)
+
 // statement counts a client statement that ran from start, on nodes
 // datanodes, ending with err.
 func (m *Metrics) statement(text string, start time.Time, nodes int, err error) {
 	kind := statementKind(text)
-	route := "coordinator"
+	route := routeCoordinator
 	switch {
 	case err != nil && pgerr.Is(err, pgerr.FeatureNotSupported):
-		route = "refused"
+		route = routeRefused
 	case nodes == 1:
-		route = "single"
+		route = routeSingle
 	case nodes > 1:
-		route = "multi"
+		route = routeMulti
 	}
-	m.statements.WithLabelValues(kind, route).Inc()
-	m.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+	m.statements[kind][route].Inc()
+	m.duration[kind].Observe(time.Since(start).Seconds())
 }
 
 // commit counts a transaction's end.
 func (m *Metrics) commit(writers int, start time.Time, warning bool, err error) {
-	kind := "read"
-	switch {
-	case writers == 1:
-		kind = "one_node"
-	case writers > 1:
-		kind = "two_phase"
-	}
-	outcome := "committed"
+	kind := min(writers, 2) // read, one_node, two_phase
+	outcome := 0
 	switch {
 	case err != nil:
-		outcome = "failed"
+		outcome = 1
 	case warning:
-		outcome = "resolver"
+		outcome = 2
 	}
-	m.commits.WithLabelValues(kind, outcome).Inc()
-	if kind == "two_phase" && err == nil {
+	m.commits[kind][outcome].Inc()
+	if kind == 2 && err == nil {
 		m.twoPhase.Observe(time.Since(start).Seconds())
 	}
 }
 
-// statementKind is the kind label of a statement text: its first keyword's.
-func statementKind(text string) string {
-	w := firstWord(text)
-	switch w {
+// statementKind is the kind of a statement text, by its first keyword
+// (past comments and opening parentheses).
+func statementKind(text string) int {
+	sc := sqlscan.New(text)
+	var buf [16]byte
+	t := sc.Next()
+	for t.Kind == sqlscan.Comment || t.IsByte(text, '(') {
+		t = sc.Next()
+	}
+	switch w := t.Lower(text, buf[:]); string(w) {
 	case "select", "values", "table", "with":
-		return "select"
-	case "insert", "update", "delete", "copy", "merge":
-		return w
+		return kindSelect
+	case "insert":
+		return kindInsert
+	case "update":
+		return kindUpdate
+	case "delete":
+		return kindDelete
+	case "copy":
+		return kindCopy
+	case "merge":
+		return kindMerge
 	case "create", "alter", "drop", "truncate", "comment", "grant", "revoke", "reindex", "cluster", "vacuum", "analyze", "security", "refresh", "import":
-		return "ddl"
+		return kindDDL
 	case "begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release":
-		return "transaction"
+		return kindTransaction
 	case "prepare":
-		if rest := strings.TrimLeft(text[len(leadingSpace(text))+len(w):], " \t\r\n"); len(rest) >= 11 && strings.EqualFold(rest[:11], "transaction") {
-			return "transaction"
+		next := sc.Next()
+		for next.Kind == sqlscan.Comment {
+			next = sc.Next()
+		}
+		if string(next.Lower(text, buf[:])) == "transaction" {
+			return kindTransaction
 		}
 	}
-	return "utility"
-}
-
-// firstWord is the lower-cased first keyword of a statement, past spaces,
-// comments and parentheses.
-func firstWord(text string) string {
-	s := leadingSpace(text)
-	text = text[len(s):]
-	end := 0
-	for end < len(text) && end < 16 {
-		ch := text[end]
-		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch == '_') {
-			break
-		}
-		end++
-	}
-	return strings.ToLower(text[:end])
-}
-
-// leadingSpace is text's prefix of spaces, comments and opening parentheses.
-func leadingSpace(text string) string {
-	i := 0
-	for i < len(text) {
-		switch {
-		case text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r' || text[i] == '(':
-			i++
-		case strings.HasPrefix(text[i:], "--"):
-			j := strings.IndexByte(text[i:], '\n')
-			if j < 0 {
-				return text
-			}
-			i += j + 1
-		case strings.HasPrefix(text[i:], "/*"):
-			j := strings.Index(text[i+2:], "*/")
-			if j < 0 {
-				return text
-			}
-			i += j + 4
-		default:
-			return text[:i]
-		}
-	}
-	return text[:i]
+	return kindUtility
 }
 
 // poolCollector reports the backend pool's figures per datanode at scrape

@@ -74,7 +74,7 @@ type session struct {
 	// stmtNodes counts the backends the running statement used (metrics).
 	stmtNodes atomic.Int32
 	// appName is the client's application_name at startup; appSQL names
-	// the session on its backends (appNameSQL).
+	// the session on its backends (beginStatements).
 	appName, appSQL string
 	// gate is the session's hold on the snapshot gate, nil when it holds
 	// none. Only the session's goroutine touches it: while it holds the
@@ -435,9 +435,9 @@ func (s *session) join(ctx context.Context, node string, write, deferBegin bool)
 	if s.tx.active && !s.tx.begun[node] {
 		s.tx.begun[node] = true
 		if deferBegin && !s.tx.hasJoinStatements() {
-			begin = s.tx.beginSQL + executor.BeginSep + s.appNameSQL()
+			begin = s.beginStatements()
 		} else {
-			if _, err := c.Exec(ctx, s.tx.beginSQL+";\n"+s.appNameSQL()).ReadAll(); err != nil {
+			if _, err := c.Exec(ctx, s.beginStatements()).ReadAll(); err != nil {
 				delete(s.tx.begun, node)
 				s.dropConn(node)
 				return nil, "", executor.NodeError(node, err)
@@ -455,18 +455,19 @@ func (s *session) join(ctx context.Context, node string, write, deferBegin bool)
 	return c, begin, nil
 }
 
-// appNameSQL names the session in the application_name of a datanode
-// backend for the rest of the transaction it begins there ("xlgo COORD
-// sID CLIENT-APPLICATION", PostgreSQL keeps 63 bytes): pg_stat_activity on
-// the datanodes and pgxc_stat_activity tell whose work a backend does, and
-// the coordinator's log lines carry the same session id. It travels with
-// the BEGIN, in the same round trip.
-func (s *session) appNameSQL() string {
+// beginStatements start the transaction on a datanode: its BEGIN, then
+// the session's name in the backend's application_name for the rest of
+// the transaction ("xlgo COORD sID CLIENT-APPLICATION", PostgreSQL keeps 63
+// bytes), so that pg_stat_activity on the datanodes and pgxc_stat_activity
+// tell whose work a backend does, with the session id of the coordinator's
+// log lines. Both go in one round trip, as one simple query or, separated
+// by executor.BeginSep, in one pipeline.
+func (s *session) beginStatements() string {
 	if s.appSQL == "" {
 		name := fmt.Sprintf("xlgo %s s%d %s", s.co.Name, s.id, s.appName)
 		s.appSQL = "SET LOCAL application_name = " + quoteLiteral(strings.TrimSpace(name))
 	}
-	return s.appSQL
+	return s.tx.beginSQL + executor.BeginSep + s.appSQL
 }
 
 // hasJoinStatements tells whether joinStatements has any.

@@ -458,7 +458,7 @@ var metricsListeningRE = regexp.MustCompile(`msg="metrics listening".* addr=(\S+
 // profiles without --pprof.
 func TestProcessServesMetrics(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs cmd/gtm")
+		t.Skip("skipping under -short: the test builds cmd/gtm and runs it")
 	}
 	bin := buildGTM(t)
 	p := startProcess(t, bin, "--port", "0", "--data-dir", filepath.Join(t.TempDir(), "gtm"), "--metrics-listen", "127.0.0.1:0")

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xlgo/xlgo/bench/internal/benchenv"
 	"github.com/xlgo/xlgo/cluster"
 )
 
@@ -342,16 +342,10 @@ func startCluster(ctx context.Context) (stop func(), coordDSN, datanodeDSN strin
 		}
 	}
 	os.Chmod(bin, 0o755)
-	ports, err := freePorts(5)
+	cfg, err := benchenv.GuideConfig(pgBin)
 	if err != nil {
 		return nil, "", "", err
 	}
-	cfg := cluster.DefaultConfig()
-	cfg.PgBin = pgBin
-	cfg.GTM.Port = ports[0]
-	cfg.Metrics.Off = true // port + 1000 may be taken here
-	cfg.Coordinators[0].Port, cfg.Coordinators[1].Port = ports[1], ports[2]
-	cfg.Datanodes[0].Port, cfg.Datanodes[1].Port = ports[3], ports[4]
 	var out strings.Builder
 	ctl := &cluster.Cluster{Home: home, Config: cfg, BinDir: bin, Out: &out, ReadyTimeout: 90 * time.Second}
 	stop = func() {
@@ -374,26 +368,7 @@ func startCluster(ctx context.Context) (stop func(), coordDSN, datanodeDSN strin
 	dsn := func(port int) string {
 		return fmt.Sprintf("host=127.0.0.1 port=%d user=%s dbname=postgres sslmode=disable", port, user)
 	}
-	return stop, dsn(ports[1]), dsn(ports[3]), nil
-}
-
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
+	return stop, dsn(cfg.Coordinators[0].Port), dsn(cfg.Datanodes[0].Port), nil
 }
 
 func moduleRoot() (string, error) {

@@ -105,16 +105,10 @@ func run(scale, clients int, before, after time.Duration, rate int) (result, err
 	if err := benchenv.BuildBinaries(root, bin); err != nil {
 		return result{}, err
 	}
-	ports, err := cluster.FreePorts(6)
+	cfg, err := benchenv.GuideConfig(pgBin)
 	if err != nil {
 		return result{}, err
 	}
-	cfg := cluster.DefaultConfig()
-	cfg.PgBin = pgBin
-	cfg.GTM.Port = ports[0]
-	cfg.Metrics.Off = true // port + 1000 may be taken here
-	cfg.Coordinators[0].Port, cfg.Coordinators[1].Port = ports[1], ports[2]
-	cfg.Datanodes[0].Port, cfg.Datanodes[1].Port = ports[3], ports[4]
 	var out strings.Builder
 	ctl := &cluster.Cluster{Home: home, Config: cfg, BinDir: bin, Out: &out, ReadyTimeout: 90 * time.Second}
 	var stops benchenv.Stops
@@ -135,12 +129,16 @@ func run(scale, clients int, before, after time.Duration, rate int) (result, err
 	}
 	fmt.Fprintf(os.Stderr, "pgbench -i -s %d ...\n", scale)
 	init := exec.Command(pgb, "-i", "-s", strconv.Itoa(scale), "-q")
-	init.Env = env(ports[1])
+	init.Env = env(cfg.Coordinators[0].Port)
 	if o, err := init.CombinedOutput(); err != nil {
 		return result{}, fmt.Errorf("pgbench -i: %v\n%s", err, o)
 	}
 	fmt.Fprintln(os.Stderr, "xlctl add datanode datanode3 ...")
-	if err := ctl.AddDatanode(ctx, cluster.Node{Name: "datanode3", Host: "127.0.0.1", Port: ports[5]}, nil); err != nil {
+	port3, err := cluster.FreePorts(1)
+	if err != nil {
+		return result{}, err
+	}
+	if err := ctl.AddDatanode(ctx, cluster.Node{Name: "datanode3", Host: "127.0.0.1", Port: port3[0]}, nil); err != nil {
 		return result{}, fmt.Errorf("add datanode: %v\n%s", err, out.String())
 	}
 
@@ -152,7 +150,7 @@ func run(scale, clients int, before, after time.Duration, rate int) (result, err
 	start := time.Now()
 	for i := 0; i < 2; i++ {
 		cmd := exec.Command(pgb, "-n", "-c", strconv.Itoa(max(clients/2, 1)), "-j", "1", "-T", "3600", "-P", "1", "--max-tries", "100")
-		cmd.Env = env(ports[1+i])
+		cmd.Env = env(cfg.Coordinators[i].Port)
 		cmd.Dir = home
 		pipe, err := cmd.StderrPipe()
 		if err != nil {

@@ -146,3 +146,20 @@ func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
+
+// GuideConfig is the guide's topology (gtm, coord1 and coord2, datanode1
+// and datanode2) on free loopback ports, with PostgreSQL from pgBin and no
+// metrics endpoints (port + 1000 may be taken on a benchmark's machine).
+func GuideConfig(pgBin string) (*cluster.Config, error) {
+	ports, err := cluster.FreePorts(5)
+	if err != nil {
+		return nil, err
+	}
+	cfg := cluster.DefaultConfig()
+	cfg.PgBin = pgBin
+	cfg.Metrics.Off = true
+	cfg.GTM.Port = ports[0]
+	cfg.Coordinators[0].Port, cfg.Coordinators[1].Port = ports[1], ports[2]
+	cfg.Datanodes[0].Port, cfg.Datanodes[1].Port = ports[3], ports[4]
+	return cfg, nil
+}
