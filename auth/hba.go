@@ -90,6 +90,11 @@ func LoadHBA(path string) (*HBA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if len(h.Rules) == 0 {
+		// As PostgreSQL: a file without a rule would refuse everyone, and is
+		// more likely a mistake (or one being written) than meant.
+		return nil, fmt.Errorf("hba file %s contains no entries", path)
+	}
 	h.Source = path
 	return h, nil
 }

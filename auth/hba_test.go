@@ -92,6 +92,15 @@ func TestHBAErrors(t *testing.T) {
 			t.Errorf("ParseHBA(%q) = %v, want %q", tc.text, err, tc.want)
 		}
 	}
+	// A file with comments only (or caught empty) is refused, not loaded
+	// as "nobody may connect".
+	path := filepath.Join(t.TempDir(), "hba.conf")
+	if err := os.WriteFile(path, []byte("# nothing yet\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadHBA(path); err == nil || !strings.Contains(err.Error(), "contains no entries") {
+		t.Errorf("LoadHBA of a file without rules = %v", err)
+	}
 }
 
 func TestDescribeConn(t *testing.T) {

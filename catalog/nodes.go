@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 
 	"github.com/xlgo/xlgo/distribution"
+	"github.com/xlgo/xlgo/internal/atomicfile"
 	"github.com/xlgo/xlgo/pgerr"
 )
 
@@ -77,41 +77,12 @@ func (s *NodeStore) saveLocked(next nodeFile) error {
 		return err
 	}
 	if s.path != "" {
-		if err := writeFileAtomic(s.path, b); err != nil {
+		if err := atomicfile.WriteFile(s.path, b, 0o600); err != nil {
 			return fmt.Errorf("write node catalog: %w", err)
 		}
 	}
 	s.state = next
 	s.serial++
-	return nil
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".nodes-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 	return nil
 }
 

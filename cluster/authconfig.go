@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/xlgo/xlgo/auth"
+	"github.com/xlgo/xlgo/internal/atomicfile"
 )
 
 // AuthConfig is the auth section of the config: client authentication and
@@ -266,7 +267,7 @@ func (c *Cluster) writeCoordinatorAuth(n Node) error {
 	dir := c.DataDir(n.Name)
 	if len(a.Rules) > 0 {
 		text := fmt.Sprintf(coordinatorHBAHeaderFmt, c.ConfigPath()) + a.HBAText()
-		if err := os.WriteFile(filepath.Join(dir, CoordinatorHBAFile), []byte(text), 0o600); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, CoordinatorHBAFile), []byte(text), 0o600); err != nil {
 			return err
 		}
 	}
@@ -276,10 +277,7 @@ func (c *Cluster) writeCoordinatorAuth(n Node) error {
 			b.WriteString(auth.PassfileLine(auth.PassEntry{Host: "*", Port: "*", Database: "*", User: up.User, Password: up.Password}) + "\n")
 		}
 		path := filepath.Join(dir, CoordinatorPassfile)
-		if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-			return err
-		}
-		if err := os.Chmod(path, 0o600); err != nil {
+		if err := atomicfile.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 			return err
 		}
 	}

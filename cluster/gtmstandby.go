@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/xlgo/xlgo/gtmclient"
+	"github.com/xlgo/xlgo/internal/atomicfile"
 )
 
 // The GTM standby (the guide's gtmSlave). It runs `gtm --standby-of GTM` with
@@ -104,12 +104,7 @@ func (c *Cluster) writeConfig(cfg *Config) error {
 		if _, err := os.Stat(p); err != nil && p == c.ConfigPath() && c.ConfigFile != "" {
 			continue // the home holds no copy
 		}
-		tmp := filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+".tmp")
-		if err := os.WriteFile(tmp, data, 0o644); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, p); err != nil {
-			os.Remove(tmp)
+		if err := atomicfile.WriteFile(p, data, 0o644); err != nil {
 			return err
 		}
 		c.say("Rewrote %s", p)

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/xlgo/xlgo/internal/atomicfile"
 )
 
 // CoordinatorSettingsPath is coordinator n's --config file: the reloadable
@@ -24,7 +25,7 @@ func (c *Cluster) writeCoordinatorSettings(n Node) error {
 	for _, k := range sortedKeys(c.Config.CoordinatorSettings) {
 		fmt.Fprintf(&b, "%s: %s\n", k, strconv.Quote(c.Config.CoordinatorSettings[k]))
 	}
-	return os.WriteFile(c.CoordinatorSettingsPath(n), []byte(b.String()), 0o644)
+	return atomicfile.WriteFile(c.CoordinatorSettingsPath(n), []byte(b.String()), 0o644)
 }
 
 // Reload puts the config's coordinator_settings, and the coordinators'
