@@ -115,6 +115,15 @@ func TestFailoverOnHosts(t *testing.T) {
 		if err != nil || !strings.Contains(out, "datanode1_standby") || !strings.Contains(out, "streaming") {
 			t.Fatalf("%s: status after rejoin: %v\n%s", fault.name, err, out)
 		}
+		// The coordinators probe the datanode with its standby again for a
+		// few rounds: none goes back to the standby by an older failover's
+		// record (after the second fault, datanode1 is where it was first).
+		time.Sleep(3 * time.Second)
+		for _, co := range cfg.Coordinators {
+			if got, err := nodePort(cluster.New(sc.home, sc.cfg).DataDir(co.Name), "datanode1"); err != nil || got != standby {
+				t.Fatalf("%s: coordinator %s has datanode1 at port %d after the rejoin (%v), want %d", fault.name, co.Name, got, err, standby)
+			}
+		}
 	}
 
 	// The gtm's host h5: cut off first (the old gtm runs on, and stops

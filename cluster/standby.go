@@ -454,22 +454,32 @@ func (c *Cluster) FailoverDatanode(ctx context.Context, name string) error {
 	}
 	defer g.Close()
 	claim := claimer(g)
-	if _, async, err := pgha.SyncState(ctx, claim, name, from, to); err != nil || async {
+	f := &pgha.Failovers{Node: name}
+	if err := f.Read(ctx, claim); err != nil {
+		return fmt.Errorf("failover datanode %s: read its failovers at the gtm: %w", name, err)
+	}
+	if at := f.Follow(from); at != from {
+		return fmt.Errorf("failover datanode %s: it failed over to %s already (xlctl start or status adopts it into the config)", name, at)
+	}
+	term := f.Term() + 1 // this failover's
+	if _, async, err := pgha.SyncState(ctx, claim, name, term-1, from, to); err != nil || async {
 		if err == nil {
 			err = fmt.Errorf("its standby %s is not synchronous: it was lost and the datanode went on without it, so it may lack acknowledged commits (it is synchronous again once it streams and has caught up)", sb.Name)
 		}
 		return fmt.Errorf("failover datanode %s: %w", name, err)
 	}
-	won, err := claim(ctx, pgha.FailoverKey(name, from), "xlctl "+to)
+	mine := pgha.FailoverClaim("xlctl", from, to)
+	won, err := claim(ctx, pgha.FailoverKey(name, term), mine)
 	if err != nil {
 		return fmt.Errorf("failover datanode %s: claim it at the gtm: %w", name, err)
 	}
-	if won != "xlctl "+to {
-		c.say("Coordinator %s is failing datanode %s over already; waiting for it.", strings.SplitN(won, " ", 2)[0], name)
+	if won != mine {
+		who, _, _ := pgha.ParseFailoverClaim(won)
+		c.say("%s is failing datanode %s over already; waiting for it.", who, name)
 		wctx, cancel := context.WithTimeout(ctx, promoteWait)
 		defer cancel()
 		for {
-			if done, err := claim(wctx, pgha.FailoverDoneKey(name, from), ""); err == nil && done != "" {
+			if done, err := claim(wctx, pgha.FailoverDoneKey(name, term), ""); err == nil && done != "" {
 				break
 			}
 			select {
@@ -493,7 +503,7 @@ func (c *Cluster) FailoverDatanode(ctx context.Context, name string) error {
 		if err := c.pgStep(ctx, sb, "promote", ""); err != nil {
 			return fmt.Errorf("promote %s: %w", sb.Name, err)
 		}
-		if _, err := claim(ctx, pgha.FailoverDoneKey(name, from), to); err != nil {
+		if _, err := claim(ctx, pgha.FailoverDoneKey(name, term), to); err != nil {
 			return fmt.Errorf("%s is promoted, but recording it at the gtm failed: %w", sb.Name, err)
 		}
 	}
@@ -625,12 +635,12 @@ func (c *Cluster) AdoptFailovers(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		done, err := claim(ctx, pgha.FailoverDoneKey(old.Name, old.Addr()), "")
-		if err != nil {
+		f := &pgha.Failovers{Node: old.Name}
+		if err := f.Read(ctx, claim); err != nil {
 			return nil
 		}
-		if done == sb.Addr() {
-			c.say("Datanode %s failed over to its standby %s (%s); the config follows.", old.Name, sb.Name, done)
+		if f.Follow(old.Addr()) == sb.Addr() {
+			c.say("Datanode %s failed over to its standby %s (%s); the config follows.", old.Name, sb.Name, sb.Addr())
 			if err := c.adoptFailover(old.Name, sb); err != nil {
 				return err
 			}

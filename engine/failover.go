@@ -7,7 +7,6 @@ import (
 	"net"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,13 +21,15 @@ import (
 // Automatic failover of datanodes. Every coordinator probes each datanode
 // that has a standby (pgxc_node's STANDBY_HOST/STANDBY_PORT, xlgo's own node
 // options). A datanode that has not answered for FailoverOptions.After is
-// lost: the coordinator claims its failover at the gtm (the first claim of
-// "failover NODE from HOST:PORT" wins, durably, so two coordinators never
-// promote two standbys, and a coordinator that restarts finds its own claim
-// again). The winner promotes the standby (pg_promote, then no synchronous
-// standby of its own) and records "... done" at the gtm. Every coordinator,
-// the winner included, watches for that record and then repoints the node
-// to the standby in its own pgxc_node (node_id, and so xc_node_id, stay).
+// lost: the coordinator claims its next failover at the gtm (the first
+// claim of "failover NODE #TERM", TERM one more than the failovers done,
+// wins, durably, so two coordinators never promote two standbys, and a
+// coordinator that restarts finds its own claim again; see pgha's records).
+// The winner promotes the standby (pg_promote, then no synchronous standby
+// of its own) and records "... done" at the gtm. Every coordinator, the
+// winner included, reads the done failovers and follows those away from the
+// address it knows: it repoints the node to the standby in its own
+// pgxc_node (node_id, and so xc_node_id, stay).
 // No coordinator reaches the old address after that: the old datanode is
 // fenced, and with synchronous replication it could not acknowledge a
 // commit on its own since its standby left it anyway. While a datanode is
@@ -42,7 +43,7 @@ import (
 // state is never failed over, since its standby may lack acknowledged
 // commits. When the standby streams again, the datanode waits for it again,
 // and once the standby has all the WAL written until then, the gtm records it
-// synchronous again. These records are claims too: "sync NODE A->B #k" for
+// synchronous again. These records are claims too: "sync NODE #TERM A->B #k" for
 // k = 1, 2, ..., "async" for odd k and "sync" for even k.
 
 // FailoverOptions tune automatic failover; After 0 turns it off.
@@ -60,10 +61,11 @@ type failoverMonitor struct {
 	lostSet atomic.Pointer[map[string]bool] // the nodes of down, for lost (read on every plan)
 
 	mu      sync.Mutex
-	down    map[string]time.Time // node -> when it first failed a probe at its address
-	sbDown  map[string]time.Time // node -> when its standby first failed a probe
-	running map[string]bool      // node -> a takeover runs
-	changed chan struct{}        // closed when a node was repointed
+	down    map[string]time.Time       // node -> when it first failed a probe at its address
+	sbDown  map[string]time.Time       // node -> when its standby first failed a probe
+	running map[string]bool            // node -> a takeover runs
+	terms   map[string]*pgha.Failovers // node -> its failovers done, as read from the gtm (the run loop's)
+	changed chan struct{}              // closed when a node was repointed
 }
 
 // StartFailover probes the datanodes until ctx ends and fails them over as
@@ -78,7 +80,8 @@ func (c *Coordinator) StartFailover(ctx context.Context, o FailoverOptions) {
 	if o.Wait <= 0 {
 		o.Wait = 30 * time.Second
 	}
-	m := &failoverMonitor{co: c, opts: o, down: map[string]time.Time{}, sbDown: map[string]time.Time{}, running: map[string]bool{}, changed: make(chan struct{})}
+	m := &failoverMonitor{co: c, opts: o, down: map[string]time.Time{}, sbDown: map[string]time.Time{}, running: map[string]bool{},
+		terms: map[string]*pgha.Failovers{}, changed: make(chan struct{})}
 	c.failover = m
 	c.Pool.SetFailover(m.await)
 	go m.run(ctx)
@@ -109,16 +112,28 @@ func addrOf(host string, port int) string { return net.JoinHostPort(host, strcon
 // finished, and starts one when n has been lost long enough.
 func (m *failoverMonitor) check(ctx context.Context, n catalog.Node) {
 	from := addrOf(n.Host, n.Port)
+	f := m.terms[n.Name]
+	if f == nil {
+		f = &pgha.Failovers{Node: n.Name}
+		m.terms[n.Name] = f
+	}
 	cctx, cancel := context.WithTimeout(ctx, m.opts.Probe)
-	done, err := m.co.GTM.Claim(cctx, pgha.FailoverDoneKey(n.Name, from), "")
+	err := f.Read(cctx, m.co.GTM.Claim)
 	cancel()
-	if err == nil && done != "" {
-		m.repoint(n, done)
+	if err != nil {
+		// Without the gtm's records no failover is started (nor could
+		// one be claimed); the datanode is still probed for reads.
+		m.probeOnly(ctx, n)
 		return
 	}
+	if to := f.Follow(from); to != from {
+		m.repoint(n, to)
+		return
+	}
+	term := f.Term()
 	if probe(ctx, from, max(m.opts.Probe, time.Second)) == nil {
 		m.markDown(n.Name, false)
-		m.checkStandby(ctx, n)
+		m.checkStandby(ctx, n, term)
 		return
 	}
 	since, changed := m.markDown(n.Name, true)
@@ -138,7 +153,7 @@ func (m *failoverMonitor) check(ctx context.Context, n catalog.Node) {
 				delete(m.running, n.Name)
 				m.mu.Unlock()
 			}()
-			if err := m.takeOver(ctx, n); err != nil {
+			if err := m.takeOver(ctx, n, term); err != nil {
 				m.co.Logger.Error("datanode failover failed; retrying", "datanode", n.Name, "err", err)
 			}
 		}()
@@ -208,20 +223,21 @@ func probe(ctx context.Context, addr string, d time.Duration) error {
 	return nil
 }
 
-// takeOver claims n's failover and, when this coordinator wins, promotes
-// the standby and records that it serves.
-func (m *failoverMonitor) takeOver(ctx context.Context, n catalog.Node) error {
+// takeOver claims n's failover, the one after the term failovers done,
+// and, when this coordinator wins, promotes the standby and records that it
+// serves.
+func (m *failoverMonitor) takeOver(ctx context.Context, n catalog.Node, term int) error {
 	from, to := addrOf(n.Host, n.Port), addrOf(n.StandbyHost, n.StandbyPort)
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if _, async, err := m.syncState(ctx, n); err != nil || async {
+	if _, async, err := m.syncState(ctx, n, term); err != nil || async {
 		if err == nil {
 			err = errors.New("its standby is not synchronous (it was lost, and the datanode went on without it): it may lack acknowledged commits; fail over by hand if that is acceptable")
 		}
 		return fmt.Errorf("not failing over: %w", err)
 	}
-	mine := m.co.Name + " " + to
-	won, err := m.co.GTM.Claim(ctx, pgha.FailoverKey(n.Name, from), mine)
+	mine := pgha.FailoverClaim(m.co.Name, from, to)
+	won, err := m.co.GTM.Claim(ctx, pgha.FailoverKey(n.Name, term+1), mine)
 	if err != nil {
 		return fmt.Errorf("claim at the gtm: %w", err)
 	}
@@ -234,7 +250,7 @@ func (m *failoverMonitor) takeOver(ctx context.Context, n catalog.Node) error {
 		return fmt.Errorf("promote %s: %w", to, err)
 	}
 	m.co.Metrics.failovers.Inc()
-	if _, err := m.co.GTM.Claim(ctx, pgha.FailoverDoneKey(n.Name, from), to); err != nil {
+	if _, err := m.co.GTM.Claim(ctx, pgha.FailoverDoneKey(n.Name, term+1), to); err != nil {
 		return fmt.Errorf("record the failover at the gtm: %w", err)
 	}
 	m.repoint(n, to)
@@ -318,18 +334,18 @@ func (m *failoverMonitor) await(ctx context.Context, node, host string, port int
 
 // describeFailover is for logs and errors: who claimed a failover.
 func describeFailover(claim string) string {
-	who, to, _ := strings.Cut(claim, " ")
-	return fmt.Sprintf("coordinator %s, to %s", who, to)
+	who, _, to := pgha.ParseFailoverClaim(claim)
+	return fmt.Sprintf("%s, to %s", who, to)
 }
 
 // syncState reads the gtm's record of whether n waits for its standby.
-func (m *failoverMonitor) syncState(ctx context.Context, n catalog.Node) (k int, async bool, err error) {
-	return pgha.SyncState(ctx, m.co.GTM.Claim, n.Name, addrOf(n.Host, n.Port), addrOf(n.StandbyHost, n.StandbyPort))
+func (m *failoverMonitor) syncState(ctx context.Context, n catalog.Node, term int) (k int, async bool, err error) {
+	return pgha.SyncState(ctx, m.co.GTM.Claim, n.Name, term, addrOf(n.Host, n.Port), addrOf(n.StandbyHost, n.StandbyPort))
 }
 
 // checkStandby probes datanode n's standby: lost for After, n stops
 // waiting for it; streaming again, n waits for it again.
-func (m *failoverMonitor) checkStandby(ctx context.Context, n catalog.Node) {
+func (m *failoverMonitor) checkStandby(ctx context.Context, n catalog.Node, term int) {
 	ok := probe(ctx, addrOf(n.StandbyHost, n.StandbyPort), max(m.opts.Probe, time.Second)) == nil
 	m.mu.Lock()
 	since, was := m.sbDown[n.Name]
@@ -345,9 +361,9 @@ func (m *failoverMonitor) checkStandby(ctx context.Context, n catalog.Node) {
 	var err error
 	switch {
 	case !ok && was && time.Since(since) >= m.opts.After:
-		err = m.unsync(cctx, n)
+		err = m.unsync(cctx, n, term)
 	case ok:
-		err = m.resync(cctx, n)
+		err = m.resync(cctx, n, term)
 	}
 	if err != nil {
 		m.co.Logger.Warn("synchronous standby", "datanode", n.Name, "err", err)
@@ -356,28 +372,57 @@ func (m *failoverMonitor) checkStandby(ctx context.Context, n catalog.Node) {
 
 // unsync records at the gtm that n runs without its synchronous standby,
 // then makes it do so.
-func (m *failoverMonitor) unsync(ctx context.Context, n catalog.Node) error {
-	k, async, err := m.syncState(ctx, n)
+func (m *failoverMonitor) unsync(ctx context.Context, n catalog.Node, term int) error {
+	if streaming, err := m.streaming(ctx, n); err != nil || streaming {
+		// The datanode has its standby: only this coordinator cannot
+		// reach it.
+		return err
+	}
+	k, async, err := m.syncState(ctx, n, term)
 	if err != nil {
 		return err
 	}
 	if !async {
-		v, err := m.co.GTM.Claim(ctx, pgha.SyncKey(n.Name, addrOf(n.Host, n.Port), addrOf(n.StandbyHost, n.StandbyPort), k+1), "async")
+		v, err := m.co.GTM.Claim(ctx, pgha.SyncKey(n.Name, term, addrOf(n.Host, n.Port), addrOf(n.StandbyHost, n.StandbyPort), k+1), "async")
 		if err != nil || v != "async" {
 			return err
 		}
 		m.co.Logger.Warn("standby lost: the datanode goes on without a synchronous standby, and cannot fail over until it is back",
 			"datanode", n.Name, "standby", addrOf(n.StandbyHost, n.StandbyPort), "after", m.opts.After)
 	}
-	return m.setSync(ctx, n, "")
+	if err := m.setSync(ctx, n, ""); err != nil {
+		return err
+	}
+	// Another coordinator may have found the standby back and recorded
+	// it synchronous meanwhile: the datanode must then wait for it (the
+	// record allows a failover to it).
+	if k2, async, err := m.syncState(ctx, n, term); err != nil || !async && k2 > k {
+		return errors.Join(err, m.setSync(ctx, n, "*"))
+	}
+	return nil
+}
+
+// streaming tells whether datanode n's standby streams from it.
+func (m *failoverMonitor) streaming(ctx context.Context, n catalog.Node) (bool, error) {
+	conn, err := connectPG(ctx, n.Host, n.Port, m.opts.User)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close(context.Background())
+	var streaming bool
+	err = conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_replication WHERE state = 'streaming')").Scan(&streaming)
+	return streaming, err
 }
 
 // resync makes n wait for its standby again once the standby streams, and,
 // when the standby has every WAL record written until then, records at the
 // gtm that it is synchronous again.
-func (m *failoverMonitor) resync(ctx context.Context, n catalog.Node) error {
-	k, async, err := m.syncState(ctx, n)
+func (m *failoverMonitor) resync(ctx context.Context, n catalog.Node, term int) error {
+	k, async, err := m.syncState(ctx, n, term)
 	if err != nil || !async {
+		return err
+	}
+	if streaming, err := m.streaming(ctx, n); err != nil || !streaming {
 		return err
 	}
 	conn, err := connectPG(ctx, n.Host, n.Port, m.opts.User)
@@ -385,10 +430,6 @@ func (m *failoverMonitor) resync(ctx context.Context, n catalog.Node) error {
 		return err
 	}
 	defer conn.Close(context.Background())
-	var streaming bool
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_replication WHERE state = 'streaming')").Scan(&streaming); err != nil || !streaming {
-		return err
-	}
 	if err := m.setSync(ctx, n, "*"); err != nil {
 		return err
 	}
@@ -398,7 +439,7 @@ func (m *failoverMonitor) resync(ctx context.Context, n catalog.Node) error {
 	if err != nil || !caught {
 		return err // the next probe looks again
 	}
-	if _, err := m.co.GTM.Claim(ctx, pgha.SyncKey(n.Name, addrOf(n.Host, n.Port), addrOf(n.StandbyHost, n.StandbyPort), k+1), "sync"); err != nil {
+	if _, err := m.co.GTM.Claim(ctx, pgha.SyncKey(n.Name, term, addrOf(n.Host, n.Port), addrOf(n.StandbyHost, n.StandbyPort), k+1), "sync"); err != nil {
 		return err
 	}
 	m.co.Logger.Info("standby back: the datanode waits for it again", "datanode", n.Name, "standby", addrOf(n.StandbyHost, n.StandbyPort))

@@ -66,10 +66,10 @@ type abortBackends struct {
 	answered map[string]*atomic.Bool // read-only map
 }
 
-func (b *abortBackends) Exec(ctx context.Context, node, sql string) error {
-	err := b.s.simple(ctx, node, sql)
+func (b *abortBackends) Exec(ctx context.Context, node, sql string) (string, error) {
+	tag, err := b.s.simple(ctx, node, sql)
 	b.answered[node].Store(true)
-	return err
+	return tag, err
 }
 
 // kill closes the connections of the backends that have not answered (their

@@ -347,6 +347,13 @@ func (s *session) conn(ctx context.Context, node string) (*pooler.Conn, error) {
 		s.inUse(c)
 		return c, nil
 	}
+	if s.tx.active && s.tx.begun[node] {
+		// The transaction's work on the node went with its backend: a new
+		// backend would run what follows outside it (in autocommit, or
+		// in a transaction of its own), and the commit would apply it
+		// without what was lost.
+		return nil, pgerr.New(pgerr.ConnectionFailure, "lost connection to datanode %s during the transaction; it can only be rolled back", node)
+	}
 	if n, ok := s.co.Nodes.Node(node); !ok || !n.IsDatanode() {
 		return nil, pgerr.New(pgerr.UndefinedObject, "PGXC Node %s: object not defined", node)
 	}
@@ -1126,7 +1133,7 @@ func (s *session) commit(ctx context.Context) error {
 // runs statements on them.
 type sessionBackends struct{ s *session }
 
-func (b sessionBackends) Exec(ctx context.Context, node, sql string) error {
+func (b sessionBackends) Exec(ctx context.Context, node, sql string) (string, error) {
 	return b.s.simple(ctx, node, sql)
 }
 
@@ -1170,17 +1177,18 @@ func (s *session) afterTx(ctx context.Context, tx txState) {
 	s.refreshSearchPath(ctx)
 }
 
-// simple runs one statement on a node's backend.
-func (s *session) simple(ctx context.Context, node, sql string) error {
+// simple runs one statement on a node's backend and returns its command tag.
+func (s *session) simple(ctx context.Context, node, sql string) (string, error) {
 	s.mu.Lock()
 	c := s.conns[node]
 	s.mu.Unlock()
 	if c == nil {
-		return pgerr.New(pgerr.ConnectionDoesNotExist, "no connection to datanode %s", node)
+		return "", pgerr.New(pgerr.ConnectionDoesNotExist, "no connection to datanode %s", node)
 	}
 	s.inUse(c)
 	open := !c.IsClosed()
-	if _, err := c.Exec(ctx, sql).ReadAll(); err != nil {
+	res, err := c.Exec(ctx, sql).ReadAll()
+	if err != nil {
 		if c.IsClosed() {
 			s.dropConn(node)
 		}
@@ -1190,11 +1198,14 @@ func (s *session) simple(ctx context.Context, node, sql string) error {
 			// run: it may have run. (pgconn reports a read that failed
 			// after the statement was sent as "conn closed", which it
 			// deems safe to retry, so that cannot tell.)
-			return fmt.Errorf("%w (%w)", executor.NodeError(node, err), txn.ErrNoAnswer)
+			return "", fmt.Errorf("%w (%w)", executor.NodeError(node, err), txn.ErrNoAnswer)
 		}
-		return executor.NodeError(node, err)
+		return "", executor.NodeError(node, err)
 	}
-	return nil
+	if len(res) == 0 {
+		return "", nil
+	}
+	return res[len(res)-1].CommandTag.String(), nil
 }
 
 // IdleInTransactionTimeout implements IdleLimiter.

@@ -694,7 +694,7 @@ func (s *session) savepoint(ctx context.Context, ts *pg_query.TransactionStmt, w
 	}
 	sort.Strings(nodes)
 	for _, n := range nodes {
-		if err := s.simple(ctx, n, sql); err != nil {
+		if _, err := s.simple(ctx, n, sql); err != nil {
 			return err
 		}
 	}

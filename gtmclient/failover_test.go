@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/xlgo/xlgo/gtm"
 	"github.com/xlgo/xlgo/gtmclient"
+	"github.com/xlgo/xlgo/internal/faultproxy"
 	"github.com/xlgo/xlgo/internal/poll"
 )
 
@@ -221,4 +223,64 @@ func TestOldPrimaryRejoinsAsStandby(t *testing.T) {
 		t.Fatalf("rejoined old primary lacks the new primary's decision: %v, %v", st, err)
 	}
 
+}
+
+// A primary cut off by the network leaves the client's connection open:
+// no reset comes back, and every request on it waits for its bound. Once
+// the lease's votes have promoted the standby, the client uses it.
+func TestLeaseFollowsThePromotedStandbyPastACutOffPrimary(t *testing.T) {
+	ctx := testCtx(t)
+	const after = time.Second
+	primary, err := gtm.Open(t.TempDir(), nil, gtm.WithFailover(after))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { primary.Close() })
+	paddr, _ := serveOn(t, primary, "127.0.0.1:0")
+	// The client and the standby reach the primary through proxies that
+	// can lose every packet.
+	var proxies []*faultproxy.Proxy
+	for range 2 {
+		p, err := faultproxy.Start(paddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		proxies = append(proxies, p)
+	}
+	standby, err := gtm.Open(t.TempDir(), nil, gtm.WithFailover(after), gtm.WithStandbyOf(proxies[1].Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { standby.Close() })
+	saddr, _ := serveOn(t, standby, "127.0.0.1:0")
+	waitStreaming(t, saddr)
+
+	c, err := gtmclient.Dial(ctx, proxies[0].Addr()+","+saddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	lctx, stop := context.WithCancel(ctx)
+	leaseDone := make(chan struct{})
+	go func() {
+		defer close(leaseDone)
+		c.KeepLease(lctx, "coord1", func() int { return 1 }, after, nil, slog.New(slog.DiscardHandler))
+	}()
+	t.Cleanup(func() { stop(); <-leaseDone })
+	generation := func() uint64 {
+		cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		ni, err := c.NodeInfo(cctx)
+		if err != nil || ni.Standby {
+			return 0
+		}
+		return ni.Generation
+	}
+	poll.Within(t, 5*time.Second, "the primary serving the client", func() bool { return generation() == 1 })
+
+	for _, p := range proxies {
+		p.Stall(faultproxy.Both)
+	}
+	poll.Within(t, 20*time.Second, "the client served by the promoted standby", func() bool { return generation() == 2 })
 }

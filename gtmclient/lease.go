@@ -45,10 +45,11 @@ func (c *Client) KeepLease(ctx context.Context, name string, coordinators func()
 			if time.Since(lastOK) < after {
 				break
 			}
-			for _, addr := range c.addrs {
+			for i, addr := range c.addrs {
 				primary, verr := vote(ctx, addr, body, every)
 				if verr == nil && primary {
 					logger.Warn("voted for the gtm's failover; it is the primary now", "gtm", addr, "lost_for", time.Since(lastOK).Round(time.Second))
+					c.usePrimary(i)
 				} else if verr == nil {
 					logger.Warn("voted for the gtm's failover", "gtm", addr, "lost_for", time.Since(lastOK).Round(time.Second))
 				}
@@ -59,6 +60,20 @@ func (c *Client) KeepLease(ctx context.Context, name string, coordinators func()
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// usePrimary makes the gtm at c.addrs[i], found to be the primary, the one the
+// client uses: a connection to another gtm is dropped. A gtm cut off by
+// the network leaves its connections open (no reset comes back), and every
+// request on them would wait for its bound, forever.
+func (c *Client) usePrimary(i int) {
+	c.mu.Lock()
+	cur := c.cur
+	c.prefer = i
+	c.mu.Unlock()
+	if cur != nil && cur.addrIdx != i {
+		cur.close(fmt.Errorf("the gtm at %s no longer answers; %s is the primary", c.addrs[cur.addrIdx], c.addrs[i]))
 	}
 }
 

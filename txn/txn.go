@@ -30,7 +30,8 @@ import (
 // or timed out after the statement left) wraps ErrNoAnswer: the statement
 // may have run.
 type Backends interface {
-	Exec(ctx context.Context, node, sql string) error
+	// Exec runs sql on node's backend and returns its command tag.
+	Exec(ctx context.Context, node, sql string) (tag string, err error)
 }
 
 // ErrNoAnswer marks the error of a statement sent to a datanode that did not
@@ -157,7 +158,8 @@ func (m *Manager) Commit(ctx context.Context, b Backends, readers, writers []str
 	// when its backend is closed. Their error is the client's only when
 	// nothing was written: a write that committed is not undone by it.
 	var readErr error
-	for i, err := range m.onEach(ctx, b, readers, "COMMIT", m.bound(m.CommitWait, DefaultCommitWait), "", "") {
+	readErrs, _ := m.onEach(ctx, b, readers, "COMMIT", m.bound(m.CommitWait, DefaultCommitWait), "", "")
+	for i, err := range readErrs {
 		if err != nil && readErr == nil {
 			readErr = err
 		}
@@ -171,10 +173,14 @@ func (m *Manager) Commit(ctx context.Context, b Backends, readers, writers []str
 		return Result{}, readErr
 	case len(writers) == 1:
 		cctx, cancel := context.WithTimeout(ctx, m.bound(m.CommitWait, DefaultCommitWait))
-		err := b.Exec(cctx, writers[0], "COMMIT")
+		tag, err := b.Exec(cctx, writers[0], "COMMIT")
 		timedOut := cctx.Err() != nil
 		cancel()
 		switch {
+		case err == nil && tag != "COMMIT":
+			// PostgreSQL answers ROLLBACK to the COMMIT of a transaction
+			// that failed: the datanode rolled back what it was sent.
+			return Result{}, noTransaction(writers[0], "COMMIT", tag)
 		case err != nil && timedOut:
 			return Result{}, pgerr.New(pgerr.TransactionResolutionUnknown,
 				"the COMMIT of datanode %s did not answer within %s: whether it committed is not known", writers[0], m.bound(m.CommitWait, DefaultCommitWait))
@@ -211,7 +217,17 @@ func (m *Manager) twoPhase(ctx context.Context, b Backends, writers []string) (R
 	m.failpoint(StepBeforePrepare)
 
 	// Every participant prepares at once: one fsync's wait, not one each.
-	errs := m.onEach(ctx, b, writers, "PREPARE TRANSACTION "+quoteLiteral(gid), m.bound(m.CommitWait, DefaultCommitWait), StepPrepare, StepPrepared)
+	errs, tags := m.onEach(ctx, b, writers, "PREPARE TRANSACTION "+quoteLiteral(gid), m.bound(m.CommitWait, DefaultCommitWait), StepPrepare, StepPrepared)
+	for i, tag := range tags {
+		// A backend outside a transaction block (or in a failed one)
+		// answers PREPARE TRANSACTION with ROLLBACK and a warning: it has
+		// nothing prepared, and COMMIT PREPARED would find nothing there
+		// to commit. Committing the others would apply the transaction in
+		// part.
+		if errs[i] == nil && tag != "PREPARE TRANSACTION" {
+			errs[i] = noTransaction(writers[i], "PREPARE TRANSACTION", tag)
+		}
+	}
 	var prepared, failed []string
 	var first error
 	for i, n := range writers {
@@ -306,7 +322,8 @@ func (m *Manager) twoPhase(ctx context.Context, b Backends, writers []string) (R
 		return res, nil
 	}
 	var pending []string
-	for i, err := range m.onEach(ctx, b, writers, "COMMIT PREPARED "+quoteLiteral(gid), m.bound(m.CommitWait, DefaultCommitWait), StepCommitPrep, StepCommitted) {
+	commitErrs, _ := m.onEach(ctx, b, writers, "COMMIT PREPARED "+quoteLiteral(gid), m.bound(m.CommitWait, DefaultCommitWait), StepCommitPrep, StepCommitted)
+	for i, err := range commitErrs {
 		// (42704: a resolver finished it already.)
 		if err != nil && !pgerr.Is(err, pgerr.UndefinedObject) {
 			pending = append(pending, writers[i])
@@ -328,6 +345,14 @@ func (m *Manager) twoPhase(ctx context.Context, b Backends, writers []string) (R
 	release()
 	m.GTM.ForgetLater(gid)
 	return res, nil
+}
+
+// noTransaction is the error of a participant whose backend answered
+// what commits a transaction as one that had none open (tag ROLLBACK): what
+// it was sent is not there to commit.
+func noTransaction(node, sql, tag string) error {
+	return pgerr.New(pgerr.TransactionRollback,
+		"datanode %s answered %s with %q: its part of the transaction was rolled back, so the transaction is", node, sql, tag)
 }
 
 // errNoGate marks a commit whose decision was logged by another call than
@@ -401,7 +426,8 @@ func fateUnknown(err error) bool {
 func (m *Manager) abort(ctx context.Context, b Backends, open, prepared []string, gid string) {
 	wait := m.bound(m.AbortWait, DefaultAbortWait)
 	m.onEach(ctx, b, open, "ROLLBACK", wait, "", "")
-	for i, err := range m.onEach(ctx, b, prepared, "ROLLBACK PREPARED "+quoteLiteral(gid), wait, "", "") {
+	rollbackErrs, _ := m.onEach(ctx, b, prepared, "ROLLBACK PREPARED "+quoteLiteral(gid), wait, "", "")
+	for i, err := range rollbackErrs {
 		if err != nil {
 			m.log().Warn("rollback prepared failed; the resolver will finish it", "node", prepared[i], "gid", gid, "err", err)
 		}
@@ -409,11 +435,12 @@ func (m *Manager) abort(ctx context.Context, b Backends, open, prepared []string
 }
 
 // onEach runs one statement on several nodes at once, each within wait,
-// calling the failpoint before (pre+node) and after a success (post+node).
-func (m *Manager) onEach(ctx context.Context, b Backends, nodes []string, sql string, wait time.Duration, pre, post string) []error {
-	errs := make([]error, len(nodes))
+// calling the failpoint before (pre+node) and after a success (post+node);
+// it returns each node's error and command tag.
+func (m *Manager) onEach(ctx context.Context, b Backends, nodes []string, sql string, wait time.Duration, pre, post string) ([]error, []string) {
+	errs, tags := make([]error, len(nodes)), make([]string, len(nodes))
 	if len(nodes) == 0 {
-		return errs
+		return errs, tags
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
@@ -421,14 +448,14 @@ func (m *Manager) onEach(ctx context.Context, b Backends, nodes []string, sql st
 		if pre != "" {
 			m.failpointAt(pre, n)
 		}
-		errs[i] = b.Exec(ctx, n, sql)
+		tags[i], errs[i] = b.Exec(ctx, n, sql)
 		if errs[i] == nil && post != "" {
 			m.failpointAt(post, n)
 		}
 	}
 	if len(nodes) == 1 {
 		run(0, nodes[0])
-		return errs
+		return errs, tags
 	}
 	var wg sync.WaitGroup
 	for i, n := range nodes {
@@ -439,7 +466,7 @@ func (m *Manager) onEach(ctx context.Context, b Backends, nodes []string, sql st
 		}()
 	}
 	wg.Wait()
-	return errs
+	return errs, tags
 }
 
 func sorted(nodes []string) []string {

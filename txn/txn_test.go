@@ -22,12 +22,13 @@ type fakeNodes struct {
 	log   []string                     // "node: sql", in the order the nodes answered
 	fail  map[string]error             // "node: sql prefix" -> error
 	hang  map[string]bool              // "node: sql prefix" -> wait for ctx
+	noTx  map[string]bool              // node -> its backend has no transaction open
 	state map[string]map[string]bool   // node -> gid -> prepared
 	done  map[string]map[string]string // node -> gid -> committed / rolled back
 }
 
 func newFakeNodes() *fakeNodes {
-	return &fakeNodes{fail: map[string]error{}, hang: map[string]bool{}, state: map[string]map[string]bool{}, done: map[string]map[string]string{}}
+	return &fakeNodes{fail: map[string]error{}, hang: map[string]bool{}, noTx: map[string]bool{}, state: map[string]map[string]bool{}, done: map[string]map[string]string{}}
 }
 
 func (f *fakeNodes) match(m map[string]bool, node, sql string) bool {
@@ -39,7 +40,10 @@ func (f *fakeNodes) match(m map[string]bool, node, sql string) bool {
 	return false
 }
 
-func (f *fakeNodes) Exec(ctx context.Context, node, sql string) error {
+// Exec answers as PostgreSQL does, tag included: a backend with no
+// transaction open answers PREPARE TRANSACTION with ROLLBACK (and a
+// warning), and COMMIT with COMMIT.
+func (f *fakeNodes) Exec(ctx context.Context, node, sql string) (string, error) {
 	f.mu.Lock()
 	var fail error
 	for k, err := range f.fail {
@@ -51,24 +55,26 @@ func (f *fakeNodes) Exec(ctx context.Context, node, sql string) error {
 	f.mu.Unlock()
 	if hang {
 		<-ctx.Done()
-		return ctx.Err()
+		return "", ctx.Err()
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.log = append(f.log, node+": "+sql)
 	if fail != nil {
-		return fail
+		return "", fail
 	}
 	if f.state[node] == nil {
 		f.state[node], f.done[node] = map[string]bool{}, map[string]string{}
 	}
 	gid := func() string { return sql[strings.Index(sql, "'")+1 : len(sql)-1] }
 	switch {
+	case strings.HasPrefix(sql, "PREPARE TRANSACTION") && f.noTx[node]:
+		return "ROLLBACK", nil
 	case strings.HasPrefix(sql, "PREPARE TRANSACTION"):
 		f.state[node][gid()] = true
 	case strings.HasPrefix(sql, "COMMIT PREPARED"):
 		if !f.state[node][gid()] {
-			return pgerr.New(pgerr.UndefinedObject, "prepared transaction with identifier %q does not exist", gid())
+			return "", pgerr.New(pgerr.UndefinedObject, "prepared transaction with identifier %q does not exist", gid())
 		}
 		delete(f.state[node], gid())
 		f.done[node][gid()] = "committed"
@@ -76,7 +82,8 @@ func (f *fakeNodes) Exec(ctx context.Context, node, sql string) error {
 		delete(f.state[node], gid())
 		f.done[node][gid()] = "rolled back"
 	}
-	return nil
+	tag, _, _ := strings.Cut(sql, " '") // "COMMIT PREPARED 'gid'" -> "COMMIT PREPARED"
+	return tag, nil
 }
 
 // sent lists the statements node received, in order.
@@ -307,6 +314,43 @@ func TestPrepareFailsOnOneNode(t *testing.T) {
 	if len(g.decisions) != 0 || nodes.preparedLeft() != 0 {
 		t.Errorf("decisions %v, %d prepared left", g.decisions, nodes.preparedLeft())
 	}
+}
+
+// A participant whose backend holds no transaction (its work gone with a
+// backend that broke, or rolled back) has nothing to prepare: committing
+// the others would apply the transaction in part.
+func TestPrepareFindsNoTransaction(t *testing.T) {
+	nodes, g := newFakeNodes(), newFakeGTM()
+	nodes.noTx["dn2"] = true
+	_, err := manager(g, nil).Commit(context.Background(), nodes, nil, two)
+	if !pgerr.Is(err, pgerr.TransactionRollback) || !strings.Contains(err.Error(), "dn2") {
+		t.Fatalf("got %v, want 40000 naming dn2", err)
+	}
+	if got := nodes.sent("dn1"); !slices.Contains(got, "ROLLBACK PREPARED 'xlgo_t_1'") || slices.Contains(got, "COMMIT PREPARED 'xlgo_t_1'") {
+		t.Errorf("the prepared node got %v, want its ROLLBACK PREPARED", got)
+	}
+	if len(g.decisions) != 0 || nodes.preparedLeft() != 0 {
+		t.Errorf("decisions %v, %d prepared left", g.decisions, nodes.preparedLeft())
+	}
+	// One writer: PostgreSQL answers ROLLBACK to the COMMIT of a failed
+	// transaction, which is no commit.
+	nodes = newFakeNodes()
+	_, err = manager(g, nil).Commit(context.Background(), rollbackCommit{nodes}, nil, []string{"dn1"})
+	if !pgerr.Is(err, pgerr.TransactionRollback) {
+		t.Fatalf("one writer answering ROLLBACK: got %v, want 40000", err)
+	}
+}
+
+// rollbackCommit answers COMMIT with ROLLBACK, as a failed transaction's
+// backend does.
+type rollbackCommit struct{ *fakeNodes }
+
+func (r rollbackCommit) Exec(ctx context.Context, node, sql string) (string, error) {
+	tag, err := r.fakeNodes.Exec(ctx, node, sql)
+	if err == nil && sql == "COMMIT" {
+		return "ROLLBACK", nil
+	}
+	return tag, err
 }
 
 func TestGTMUnreachableBeforeDecision(t *testing.T) {
