@@ -192,6 +192,7 @@ func TestClusterOverSSH(t *testing.T) {
 type sshCluster struct {
 	cfg                      *cluster.Config
 	ports                    []int
+	metricsPorts             []int // for the gtms and coordinators, whose port + 1000 may be another node's
 	work, home, cfgPath, bin string
 	stopped                  bool // the test stopped it itself
 }
@@ -207,6 +208,9 @@ func newSSHCluster(t *testing.T, nt *testhosts.Net, nports int) *sshCluster {
 	// of every host share one directory.
 	var err error
 	if sc.ports, err = cluster.FreePorts(nports); err != nil {
+		t.Fatal(err)
+	}
+	if sc.metricsPorts, err = cluster.FreePorts(8); err != nil {
 		t.Fatal(err)
 	}
 	if sc.work, err = os.MkdirTemp("", "xlgo-ssh-test-"); err != nil { // PostgreSQL's account enters it
@@ -246,6 +250,18 @@ func (sc *sshCluster) reload() error {
 }
 
 func (sc *sshCluster) write() {
+	next := 0
+	metrics := func(n *cluster.Node) {
+		if n.Name != "" && n.MetricsPort == 0 {
+			n.MetricsPort = sc.metricsPorts[next]
+			next++
+		}
+	}
+	metrics(&sc.cfg.GTM)
+	metrics(&sc.cfg.GTMStandby)
+	for i := range sc.cfg.Coordinators {
+		metrics(&sc.cfg.Coordinators[i])
+	}
 	if err := os.WriteFile(sc.cfgPath, sc.cfg.YAML(), 0o644); err != nil {
 		panic(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -323,7 +324,11 @@ func tailFile(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// FreePorts reserves n distinct free loopback ports (for test and benchmark clusters).
+// FreePorts finds n distinct free loopback ports (for test and benchmark
+// clusters). A port it found once is never found again by this process:
+// the kernel may hand a port just released to the next bind, and a port
+// found for one node must not be found again for another before the first
+// has bound it.
 func FreePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
@@ -331,14 +336,30 @@ func FreePorts(n int) ([]int, error) {
 			l.Close()
 		}
 	}()
+	handedPorts.Lock()
+	defer handedPorts.Unlock()
+	if handedPorts.m == nil {
+		handedPorts.m = map[int]bool{}
+	}
 	var ports []int
 	for len(ports) < n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ls = append(ls, l) // held until all are found: each is new
+		p := l.Addr().(*net.TCPAddr).Port
+		if handedPorts.m[p] {
+			continue
+		}
+		handedPorts.m[p] = true
+		ports = append(ports, p)
 	}
 	return ports, nil
+}
+
+// handedPorts are the ports FreePorts has found.
+var handedPorts struct {
+	sync.Mutex
+	m map[int]bool
 }
