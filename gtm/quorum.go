@@ -20,6 +20,9 @@ import (
 // current (a vote comes a failover time after its coordinator's last lease,
 // a lease counts for half of that), two gtms never serve at once.
 //
+// The votes that promote a standby count as the voters' leases there, so
+// that it serves the majority that promoted it at once.
+//
 // A promoted standby starts with the snapshot gate held by a committer for
 // the committer linger, as if a committer's connection had just gone: a
 // commit the old primary let through may still be being applied on the
@@ -135,6 +138,18 @@ func (s *Server) vote(name string, coordinators int) bool {
 		s.logger.Error("automatic promotion failed", "err", err)
 		return false
 	}
+	// The votes count as leases: each voter gave up its lease at the old
+	// primary a failover time ago, and turns to this one now. Without them
+	// the new primary, having no standby, would serve no one until a
+	// majority's next leases came, and a client answered "not serving"
+	// meanwhile moves on to the next address, the lost primary.
+	s.quorum.mu.Lock()
+	for name, v := range s.quorum.votes {
+		if time.Since(v.at) <= s.opts.failoverAfter {
+			s.quorum.leases[name] = voice{time.Now(), v.coordinators}
+		}
+	}
+	s.quorum.mu.Unlock()
 	s.logger.Warn("promoted by the votes of a majority of the coordinators: the primary was lost", "votes", n, "coordinators", of, "generation", gen)
 	return true
 }

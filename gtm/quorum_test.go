@@ -91,7 +91,11 @@ func TestStandbyPromotedByMajorityVote(t *testing.T) {
 	if !vote(6, "coord2") || s.IsStandby() {
 		t.Fatal("not promoted by two votes of three coordinators a failover time after its primary's loss")
 	}
-	// Without its own standby it serves the majority that holds a lease.
+	// Without its own standby it serves the majority that holds a lease:
+	// the votes that promoted it are theirs, until the leases come.
+	if code, _ := ask(t, r, 8, gtmproto.MsgNextGXID, nil); code != 0 {
+		t.Fatalf("served no one right after its promotion by a majority: code %d", code)
+	}
 	ask(t, r, 10, gtmproto.MsgLease, witnessBody("coord1", 3))
 	ask(t, r, 11, gtmproto.MsgLease, witnessBody("coord2", 3))
 	start := time.Now()
