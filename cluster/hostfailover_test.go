@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/xlgo/xlgo/cluster"
 	"github.com/xlgo/xlgo/cluster/clustertest"
@@ -412,20 +413,28 @@ func (b *bank) check(t *testing.T) {
 	// A read of several datanodes may be refused (55P03) while commits that
 	// wait for a failed-over datanode still hold the snapshot gate: the
 	// audit asks again, for a minute.
-	var ids []int64
-	var err error
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
-		var rows pgx.Rows
-		if rows, err = conn.Query(b.ctx, "SELECT id FROM transfers"); err == nil {
-			if ids, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err == nil {
-				break
+	read := func(what string, fn func() error) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
+			err := fn()
+			var pe *pgconn.PgError
+			if err == nil {
+				return
 			}
+			if !errors.As(err, &pe) || pe.Code != "55P03" || time.Now().After(deadline) {
+				t.Fatalf("audit, %s: %v", what, err)
+			}
+			t.Logf("audit, %s: %v; asking again", what, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		t.Logf("audit: %v; asking again", err)
 	}
+	var ids []int64
+	read("transfers", func() error {
+		rows, err := conn.Query(b.ctx, "SELECT id FROM transfers")
+		if err == nil {
+			ids, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		}
+		return err
+	})
 	there := map[int64]bool{}
 	for _, id := range ids {
 		there[id] = true
@@ -442,15 +451,12 @@ func (b *bank) check(t *testing.T) {
 		t.Fatalf("%d acknowledged transfers lost", lost)
 	}
 	books := func() (total, wrong int) {
-		if err := conn.QueryRow(b.ctx, "SELECT sum(balance) FROM accounts").Scan(&total); err != nil {
-			t.Fatal(err)
-		}
-		err := conn.QueryRow(b.ctx, fmt.Sprintf(`SELECT count(*) FROM accounts a WHERE balance <> %d
+		read("the total", func() error { return conn.QueryRow(b.ctx, "SELECT sum(balance) FROM accounts").Scan(&total) })
+		read("the accounts", func() error {
+			return conn.QueryRow(b.ctx, fmt.Sprintf(`SELECT count(*) FROM accounts a WHERE balance <> %d
 			- coalesce((SELECT sum(amount) FROM transfers WHERE transfers.a = a.id), 0)
 			+ coalesce((SELECT sum(amount) FROM transfers WHERE transfers.b = a.id), 0)`, bankStart)).Scan(&wrong)
-		if err != nil {
-			t.Fatal(err)
-		}
+		})
 		return total, wrong
 	}
 	if total, wrong := books(); total != bankAccounts*bankStart || wrong != 0 {
