@@ -1134,7 +1134,32 @@ func (s *session) commit(ctx context.Context) error {
 type sessionBackends struct{ s *session }
 
 func (b sessionBackends) Exec(ctx context.Context, node, sql string) (string, error) {
-	return b.s.simple(ctx, node, sql)
+	tag, err := b.s.simple(ctx, node, sql)
+	if err == nil {
+		err = b.s.fenced(node)
+	}
+	return tag, err
+}
+
+// fenced fails a statement of a commit that its backend answered from a
+// datanode's old address, failed over meanwhile: the old primary is fenced,
+// and its answer says nothing of the promoted standby. (A PREPARE or COMMIT
+// sent before a partition reaches the old primary when it heals; a cancel
+// of its wait for the lost synchronous standby then makes it answer OK,
+// "committed locally, but might not have been replicated".) The statement's
+// fate on the node that counts is unknown: a PREPARE is rolled back by the
+// gtm's logged abort, a COMMIT PREPARED applied on the promoted standby.
+func (s *session) fenced(node string) error {
+	s.mu.Lock()
+	c := s.conns[node]
+	s.mu.Unlock()
+	n, ok := s.co.Nodes.Node(node)
+	if c == nil || !ok || c.Host == "" || (c.Host == n.Host && c.Port == n.Port) {
+		return nil
+	}
+	return fmt.Errorf("%w (%w)", &pgconn.PgError{Severity: "ERROR", Code: pgerr.ConnectionFailure,
+		Message: fmt.Sprintf("datanode %s failed over to %s:%d while its backend at %s:%d answered; the answer does not count", node, n.Host, n.Port, c.Host, c.Port)},
+		txn.ErrNoAnswer)
 }
 
 // clientNotice sends the client a notice of the coordinator's own.

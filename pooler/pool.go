@@ -29,6 +29,10 @@ type Key struct {
 type Conn struct {
 	*pgconn.PgConn
 	Key Key
+	// Host and Port are the address the backend was reached at (its
+	// node's address then; a failover moves the node, not the backend).
+	Host string
+	Port int
 	// Settings names the session settings applied on this backend (the
 	// caller's own digest of its SET statements; "" for none), so that a
 	// session finds a backend already set as it needs.
@@ -422,7 +426,7 @@ func (p *Pool) claim(c *Conn, key Key) bool {
 		return false
 	}
 	p.mu.Unlock()
-	if time.Since(c.idleAt) >= quietCheckAfter && !quiet(c) {
+	if p.moved(c) || time.Since(c.idleAt) >= quietCheckAfter && !quiet(c) {
 		c.PgConn.Conn().Close()
 		p.mu.Lock()
 		p.open[key]--
@@ -586,7 +590,7 @@ func (p *Pool) connectOnce(ctx context.Context, key Key) (*Conn, string, int, er
 		}
 		return rawconn.Wrap(nc), nil
 	}
-	c := &Conn{Key: key}
+	c := &Conn{Key: key, Host: host, Port: port}
 	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { c.onNotice(n) }
 	// A statement whose context ends (its client went, or cancelled) is
 	// cancelled on the datanode too, not only abandoned there.
@@ -657,9 +661,10 @@ func (p *Pool) Put(c *Conn) {
 }
 
 func (p *Pool) put(c *Conn) {
+	moved := p.moved(c)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || c.IsClosed() || c.IsBusy() || c.TxStatus() != 'I' || p.dropping[c.Key.Database] > 0 ||
+	if p.closed || moved || c.IsClosed() || c.IsBusy() || c.TxStatus() != 'I' || p.dropping[c.Key.Database] > 0 ||
 		len(p.idle[c.Key]) >= p.opts.MaxIdlePerKey {
 		p.open[c.Key]--
 		p.signalLocked(c.Key)
@@ -669,6 +674,17 @@ func (p *Pool) put(c *Conn) {
 	c.idleAt = time.Now()
 	p.idle[c.Key] = append(p.idle[c.Key], c)
 	p.signalLocked(c.Key)
+}
+
+// moved tells whether c's datanode is no longer at the address c reached
+// it at (failed over, or altered): a backend of the old address is never
+// lent again, lest a session read a fenced old primary.
+func (p *Pool) moved(c *Conn) bool {
+	if c.Host == "" {
+		return false
+	}
+	host, port, ok := p.resolve(c.Key.Node)
+	return !ok || host != c.Host || port != c.Port
 }
 
 // Discard closes a connection that must not be reused.

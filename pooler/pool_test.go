@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -432,6 +433,34 @@ func TestPool(t *testing.T) {
 		p.Put(&Conn{Key: e.key})
 		p.Discard(&Conn{Key: e.key})
 		wantStats(t, p, 0, 0)
+	})
+
+	t.Run("failed over", func(t *testing.T) {
+		// A backend of a datanode's old address is never lent again, in
+		// use when the datanode moved or idle.
+		var moved atomic.Bool
+		p := New(func(node string) (string, int, bool) {
+			if moved.Load() {
+				return "127.0.0.1", e.badPort, true
+			}
+			return e.resolve(node)
+		}, Options{AppName: app(t)})
+		t.Cleanup(p.Close)
+		c1 := get(t, p, e.key, "")
+		c2 := get(t, p, e.key, "")
+		if c1.Host != "127.0.0.1" || c1.Port != e.pg.Port {
+			t.Fatalf("backend reached at %s:%d, want 127.0.0.1:%d", c1.Host, c1.Port, e.pg.Port)
+		}
+		p.Put(c1)
+		wantStats(t, p, 2, 1)
+		moved.Store(true)
+		p.Put(c2)
+		wantStats(t, p, 1, 1)
+		if c := p.TryIdle(e.key, ""); c != nil {
+			t.Fatal("an idle backend of the old address was lent")
+		}
+		wantStats(t, p, 0, 0)
+		e.mon.backends(t, app(t), 0)
 	})
 
 	t.Run("idle connection closed by the server", func(t *testing.T) {
