@@ -349,13 +349,27 @@ func FreePorts(n int) ([]int, error) {
 		}
 		ls = append(ls, l) // held until all are found: each is new
 		p := l.Addr().(*net.TCPAddr).Port
-		if handedPorts.m[p] {
+		if handedPorts.m[p] || socketInUse(p) {
 			continue
 		}
 		handedPorts.m[p] = true
 		ports = append(ports, p)
 	}
 	return ports, nil
+}
+
+// socketInUse tells whether a PostgreSQL-style Unix socket of port exists
+// in a directory the clusters share: a node in a test host's network
+// namespace holds no port here, but its socket is in the same directory.
+func socketInUse(port int) bool {
+	for _, dir := range []string{"/var/run/postgresql", os.TempDir()} {
+		for _, name := range []string{".s.PGSQL.%d", ".s.PGSQL.%d.lock"} {
+			if _, err := os.Lstat(filepath.Join(dir, fmt.Sprintf(name, port))); err == nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // handedPorts are the ports FreePorts has found.
