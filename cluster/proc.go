@@ -362,7 +362,7 @@ func FreePorts(n int) ([]int, error) {
 // in a directory the clusters share: a node in a test host's network
 // namespace holds no port here, but its socket is in the same directory.
 func socketInUse(port int) bool {
-	for _, dir := range []string{"/var/run/postgresql", os.TempDir()} {
+	for _, dir := range socketDirs {
 		for _, name := range []string{".s.PGSQL.%d", ".s.PGSQL.%d.lock"} {
 			if _, err := os.Lstat(filepath.Join(dir, fmt.Sprintf(name, port))); err == nil {
 				return true
@@ -371,6 +371,10 @@ func socketInUse(port int) bool {
 	}
 	return false
 }
+
+// socketDirs are where the clusters' Unix sockets go (Debian's, else the
+// temporary directory).
+var socketDirs = []string{"/var/run/postgresql", os.TempDir()}
 
 // handedPorts are the ports FreePorts has found.
 var handedPorts struct {

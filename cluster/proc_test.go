@@ -23,16 +23,21 @@ func TestFreePortsDistinct(t *testing.T) {
 			seen[p] = true
 		}
 	}
-	const port = 1 // never a test cluster's
-	lock := filepath.Join(os.TempDir(), fmt.Sprintf(".s.PGSQL.%d.lock", port))
-	if socketInUse(port) {
-		t.Skipf("%s exists", lock)
-	}
-	if err := os.WriteFile(lock, nil, 0o600); err != nil {
+	// A port whose socket's lock file is there is not found.
+	dir := t.TempDir()
+	defer func(d []string) { socketDirs = d }(socketDirs)
+	socketDirs = []string{dir}
+	ports, err := FreePorts(1)
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.Remove(lock)
-	if !socketInUse(port) {
-		t.Fatalf("a socket lock file %s is not seen", lock)
+	if socketInUse(ports[0]) {
+		t.Fatalf("port %d seen in use in an empty directory", ports[0])
+	}
+	if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf(".s.PGSQL.%d.lock", ports[0])), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if !socketInUse(ports[0]) {
+		t.Fatalf("the lock file of port %d is not seen", ports[0])
 	}
 }
